@@ -1,0 +1,34 @@
+# civicgrid: the two README commands and friends.  Run as root on Debian 12.
+.PHONY: setup run test test-unit lint bench stack-up stack-down stack-status clean
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+setup:  ## system packages, TimescaleDB build, .venv (idempotent)
+	bash deploy/debian/setup.sh
+
+run:  ## the whole platform locally; Ctrl-C stops everything
+	$(VENV)/bin/civicgrid run
+
+test:  ## the whole suite: unit, integration (real services), end-to-end
+	$(VENV)/bin/pytest
+
+test-unit:
+	$(VENV)/bin/pytest tests/unit
+
+lint:
+	$(VENV)/bin/ruff check .
+
+bench:  ## every bench/*.py; figures into bench/results.json
+	$(PY) bench/run_all.py
+
+stack-up:
+	$(VENV)/bin/civicgrid stack up
+stack-down:
+	$(VENV)/bin/civicgrid stack down
+stack-status:
+	$(VENV)/bin/civicgrid stack status
+
+clean:  ## stop the local stack and delete its state (var/)
+	-$(VENV)/bin/civicgrid stack down
+	rm -rf var

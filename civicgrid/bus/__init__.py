@@ -1,0 +1,1 @@
+"""Kafka: topic names, record schemas and (de)serialisers shared by every service."""

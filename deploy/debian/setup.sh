@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 machine (as root) for civicgrid's local stack and test suite.
+#
+# Idempotent: every step checks first and skips what is already done, so a
+# second run takes seconds and changes nothing.  Steps:
+#   1. system packages (mosquitto, PostgreSQL 15 + server headers, PostGIS, build tools)
+#   2. TimescaleDB for PostgreSQL 15, built from Debian's trixie source package
+#      (Apache-licensed build) -- fetched through a private sources list so the
+#      system's own apt configuration is left untouched
+#   3. the project's virtualenv (.venv) with the dev extras
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+PYTHON=${PYTHON:-python3}
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+TSDB_SUITE=${TSDB_SUITE:-trixie}
+cache=${CIVICGRID_SETUP_CACHE:-/var/cache/civicgrid-setup}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (it installs system packages)" >&2; exit 1; }
+
+# --- 1. system packages ----------------------------------------------------
+packages=(mosquitto mosquitto-clients postgresql-15 postgresql-server-dev-15
+          postgresql-15-postgis-3 cmake build-essential dpkg-dev libssl-dev libkrb5-dev
+          python3-venv python3-dev ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  say "system packages already installed"
+fi
+
+# --- 2. TimescaleDB ---------------------------------------------------------
+if [ -f "$($PG_CONFIG --pkglibdir)/timescaledb.so" ]; then
+  say "TimescaleDB already installed: $(ls "$($PG_CONFIG --pkglibdir)"/timescaledb-*.so | xargs -n1 basename | tr '\n' ' ')"
+else
+  say "building TimescaleDB from Debian's $TSDB_SUITE source package"
+  start=$(date +%s)
+  # Use the mirror the system already uses; fall back to the main Debian mirror.
+  mirror=$(grep -hoE '^(URIs:|deb) *https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+           | grep -oE 'https?://[^ ]+' | grep -v security | head -n1 || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  rm -rf "$cache/tsdb"
+  mkdir -p "$cache/tsdb/lists/partial" "$cache/tsdb/archives/partial"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $TSDB_SUITE main" > "$cache/tsdb/sources.list"
+  apt_private=(-o "Dir::Etc::sourcelist=$cache/tsdb/sources.list" -o "Dir::Etc::sourceparts=-"
+               -o "Dir::State::lists=$cache/tsdb/lists" -o "Dir::Cache::archives=$cache/tsdb/archives"
+               -o "APT::Get::List-Cleanup=0")
+  apt-get "${apt_private[@]}" update -q
+  (cd "$cache/tsdb" && apt-get "${apt_private[@]}" source --download-only timescaledb)
+  dsc=$(ls "$cache"/tsdb/timescaledb_*.dsc | head -n1)
+  (cd "$cache/tsdb" && dpkg-source -x "$dsc" src >/dev/null)
+  (cd "$cache/tsdb/src" && ./bootstrap -DAPACHE_ONLY=1 -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF \
+      -DWARNINGS_AS_ERRORS=OFF -DPG_CONFIG=$PG_CONFIG >"$cache/tsdb/bootstrap.log" 2>&1 \
+      || { tail -n 30 "$cache/tsdb/bootstrap.log"; exit 1; })
+  make -C "$cache/tsdb/src/build" -j"$(nproc)" install >"$cache/tsdb/build.log" 2>&1 \
+      || { tail -n 30 "$cache/tsdb/build.log"; exit 1; }
+  say "TimescaleDB $(basename "$dsc" .dsc | cut -d_ -f2) installed in $(( $(date +%s) - start )) s"
+fi
+
+# --- 3. virtualenv ----------------------------------------------------------
+cd "$here"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
+    || { echo "setup.sh: need Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
+  say "creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+stamp=".venv/.civicgrid-installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ]; then
+  say ".venv is up to date with pyproject.toml"
+else
+  say "installing civicgrid (editable) with dev extras into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip check
+  rm -f .venv/.civicgrid-installed-*
+  touch "$stamp"
+fi
+say "setup done"
