@@ -24,8 +24,10 @@ app = typer.Typer(help="civicgrid: IoT gateway and streaming telemetry for digit
 stack_app = typer.Typer(help="The local service stack: Mosquitto, Tansu (Kafka API), PostgreSQL+TimescaleDB.",
                         no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+devices_app = typer.Typer(help="The device registry: provisioning, secrets, enabling.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+app.add_typer(devices_app, name="devices")
 
 console = Console(stderr=True)
 
@@ -111,28 +113,164 @@ def db_migrate() -> None:
     console.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
-@app.command("run")
-def run() -> None:
-    """Run the platform locally: start the stack, then wait; Ctrl-C stops everything."""
-    from civicgrid.stack import LocalStack, StackError
-
-    stack = LocalStack(_settings(), progress=lambda m: console.print(f"[cyan]stack[/] {m}", highlight=False))
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@app.command("gateway")
+def gateway() -> None:
+    """Run the MQTT → Kafka gateway until Ctrl-C (metrics on gateway.metrics_port)."""
+    from gateway.service import Gateway
+
+    settings = _settings()
+    stop = _stop_on_signals()
+    console.print(f"gateway: MQTT {settings.mqtt.host}:{settings.mqtt.port} → Kafka "
+                  f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.gateway.metrics_host}:"
+                  f"{settings.gateway.metrics_port}/metrics")
+    Gateway(settings).run(stop)
+
+
+@app.command("run")
+def run() -> None:
+    """Run the platform locally: the stack, then the gateway; Ctrl-C stops everything."""
+    import subprocess
+
+    from civicgrid.stack import LocalStack, StackError
+
+    stack = LocalStack(_settings(), progress=lambda m: console.print(f"[cyan]stack[/] {m}", highlight=False))
+    stop = _stop_on_signals()
+    services: dict[str, subprocess.Popen] = {}
     try:
         try:
             _print_status(stack.up())
         except StackError as exc:
             raise _fail(str(exc)) from None
+        argv = [sys.executable, "-m", "civicgrid.cli"]
+        # Services run as their own processes (one core each at most), in their own
+        # process group so that Ctrl-C reaches them only through us, in order.
+        services["gateway"] = subprocess.Popen([*argv, "gateway"], start_new_session=True)
         console.print("[bold]civicgrid is running.[/] Press Ctrl-C to stop.")
-        while not stop.wait(5):
+        while not stop.wait(2):
+            for name, proc in services.items():
+                if proc.poll() is not None:
+                    console.print(f"[red]{name} exited with code {proc.returncode}; stopping[/]")
+                    stop.set()
+            if stop.is_set():
+                break
             unhealthy = [s for s in stack.status() if not s.healthy]
             if unhealthy:
                 console.print(f"[red]unhealthy:[/] {', '.join(f'{s.name} ({s.state})' for s in unhealthy)}")
     finally:
         console.print("stopping ...")
+        for proc in reversed(list(services.values())):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         stack.down()
+
+
+# ----------------------------------------------------------------------------- devices
+@devices_app.command("add")
+def devices_add(
+    device_id: Annotated[str, typer.Argument(help="Device id: the MQTT username and topic level cg/<id>/...")],
+    kind: Annotated[str, typer.Option(help="Device kind: a profile in device-profiles/.")],
+    profile: Annotated[str | None, typer.Option(help="Profile, if other than the kind.")] = None,
+    component: Annotated[str | None, typer.Option(help="16-digit code of the component it is fitted to.")] = None,
+    grid_cell: Annotated[str | None, typer.Option(help="Unit grid cell code where it is installed.")] = None,
+    inspector: Annotated[int | None, typer.Option(help="User id of the inspector carrying it.")] = None,
+    secret_stdin: Annotated[bool, typer.Option(help="Read the secret from stdin instead of generating one.")] = False,
+) -> None:
+    """Register a device and create its broker account; prints the generated secret once."""
+    from civicgrid.broker.provisioning import add_device
+    from civicgrid.store.devices import DeviceExists
+
+    secret = sys.stdin.readline().strip() if secret_stdin else None
+    try:
+        done = add_device(_settings(), device_id, kind, profile=profile, secret=secret, component_code=component,
+                          grid_cell_code=grid_cell, inspector_user_id=inspector)
+    except (ValueError, DeviceExists) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"device {device_id} registered; its MQTT username is {device_id}")
+    if not secret_stdin:
+        console.print("secret (shown once; only its hash is kept):")
+        print(done.secret)
+
+
+@devices_app.command("list")
+def devices_list(kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None) -> None:
+    """List registered devices."""
+    from civicgrid.store.db import connect
+    from civicgrid.store.devices import list_devices
+
+    with connect(_settings().db) as conn:
+        devices = list_devices(conn, kind=kind)
+    table = Table(title=f"{len(devices)} devices")
+    for column in ("id", "kind", "enabled", "component", "grid cell", "last seen"):
+        table.add_column(column)
+    for d in devices:
+        table.add_row(d.id, d.kind, "yes" if d.enabled else "[red]no[/]", d.component_code or "",
+                      d.grid_cell_code or "", str(d.last_seen_at or ""))
+    Console().print(table)
+
+
+@devices_app.command("show")
+def devices_show(device_id: str) -> None:
+    """Show one device's registry entry (never its secret)."""
+    import dataclasses
+
+    from civicgrid.store.db import connect
+    from civicgrid.store.devices import DeviceNotFound, get_device
+
+    with connect(_settings().db) as conn:
+        try:
+            device = get_device(conn, device_id)
+        except DeviceNotFound as exc:
+            raise _fail(str(exc)) from None
+    for key, value in dataclasses.asdict(device).items():
+        print(f"{key}: {value if value is not None else ''}")
+
+
+def _set_enabled(device_id: str, enabled: bool) -> None:
+    from civicgrid.broker.provisioning import set_device_enabled
+    from civicgrid.store.devices import DeviceNotFound
+
+    try:
+        set_device_enabled(_settings(), device_id, enabled)
+    except DeviceNotFound as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"device {device_id} {'enabled' if enabled else 'disabled: the broker refuses its logins'}")
+
+
+@devices_app.command("disable")
+def devices_disable(device_id: str) -> None:
+    """Disable a device: its broker account is removed and the gateway dead-letters its messages."""
+    _set_enabled(device_id, False)
+
+
+@devices_app.command("enable")
+def devices_enable(device_id: str) -> None:
+    """Enable a disabled device again."""
+    _set_enabled(device_id, True)
+
+
+@devices_app.command("rotate-secret")
+def devices_rotate_secret(device_id: str) -> None:
+    """Give a device a new secret (printed once); the old one stops working at once."""
+    from civicgrid.broker.provisioning import rotate_secret
+    from civicgrid.store.devices import DeviceNotFound
+
+    try:
+        done = rotate_secret(_settings(), device_id)
+    except DeviceNotFound as exc:
+        raise _fail(str(exc)) from None
+    console.print("new secret (shown once; only its hash is kept):")
+    print(done.secret)
 
 
 def main() -> None:

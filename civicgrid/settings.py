@@ -27,6 +27,8 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG_FILE = Path("civicgrid.toml")
+# device-profiles/ beside the package (the repository layout; an editable install keeps it).
+DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "device-profiles"
 
 
 class _Section(BaseModel):
@@ -63,6 +65,26 @@ class DbSettings(_Section):
     pool_max: int = 10
 
 
+class GatewaySettings(_Section):
+    """The MQTT → Kafka gateway (``civicgrid gateway``)."""
+
+    # Each gateway process needs its own client id: the broker keeps that session's
+    # queue (session_expiry_s) while the process restarts, so nothing is lost.
+    client_id: str = "civicgrid-gateway-1"
+    share_group: str = "gateway"
+    session_expiry_s: int = 3600
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 18081
+    max_payload_bytes: int = 256 * 1024
+    max_clock_future_s: float = 300.0
+    # Devices that send local time without an offset send the city's local time.
+    naive_timezone: str = "Asia/Shanghai"
+    dedup_window: int = 256
+    registry_refresh_s: float = 60.0
+    kafka_linger_ms: int = 5
+    command_default_timeout_s: float = 60.0
+
+
 class StackSettings(_Section):
     """The local service stack started by ``civicgrid stack up``.
 
@@ -96,9 +118,11 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
+    profiles_dir: Path = DEFAULT_PROFILES_DIR
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DbSettings = Field(default_factory=DbSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     @classmethod

@@ -18,6 +18,14 @@ def mosquitto_dir(settings: Settings) -> Path:
     return settings.stack.var_dir.resolve() / "mosquitto"
 
 
+def mosquitto_pid(settings: Settings) -> int | None:
+    """The pid of the stack's running Mosquitto, if any (read from its pid file)."""
+    from civicgrid.stack.process import ManagedProcess
+
+    var = settings.stack.var_dir.resolve()
+    return ManagedProcess("mosquitto", var / "run", var / "log" / "mosquitto.log").pid()
+
+
 def registry_accounts(settings: Settings) -> list[BrokerAccount]:
     """The gateway's service account plus one account per enabled device."""
     with connect(settings.db) as conn:

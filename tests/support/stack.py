@@ -31,3 +31,18 @@ def test_settings(base: Path | None = None) -> Settings:
         db=DbSettings(url=f"postgresql://civicgrid:civicgrid-test@127.0.0.1:{pg}/civicgrid"),
         stack=StackSettings(var_dir=base / "var", pg_durable=False),
     )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The same settings as CIVICGRID_* environment variables, for a service run as a subprocess."""
+    gw = settings.gateway
+    return {
+        "CIVICGRID_MQTT__HOST": settings.mqtt.host,
+        "CIVICGRID_MQTT__PORT": str(settings.mqtt.port),
+        "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password.get_secret_value(),
+        "CIVICGRID_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
+        "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
+        "CIVICGRID_GATEWAY__CLIENT_ID": gw.client_id,
+        "CIVICGRID_GATEWAY__METRICS_PORT": str(gw.metrics_port),
+    }

@@ -1,0 +1,69 @@
+"""Kafka record shapes, one version field each, serialised with orjson.
+
+Every record is a JSON object with ``v`` (schema version).  Times are UTC ISO
+8601 with ``Z``.  Keys: device id (device records, dead letters, commands),
+case id (``cg.case-events``).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+def dumps(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record, option=_OPTS)
+
+
+def loads(data: bytes) -> dict[str, Any]:
+    return orjson.loads(data)
+
+
+def device_record(*, device_id: str, kind: str, channel: str, seq: int, ts: datetime, received_at: datetime,
+                  data: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    """A validated, normalised device message (cg.telemetry, cg.events, cg.tracks, cg.reports).
+
+    `links` carries the registry's component code, grid cell and inspector so the
+    streams need no lookup per record.
+    """
+    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "channel": channel, "seq": seq,
+            "ts": ts, "received_at": received_at, "data": data, **links}
+
+
+def status_record(*, device_id: str, kind: str | None, state: str, ts: datetime, retained: bool,
+                  source: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Presence (cg.status): ``online``/``offline`` from the device, its Last Will, or the gateway."""
+    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "state": state, "ts": ts,
+            "retained": retained, "source": source, "detail": detail or {}}
+
+
+def dead_letter(*, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
+                received_at: datetime) -> dict[str, Any]:
+    """What could not be accepted (cg.deadletter): the original bytes, where they came from, and why."""
+    return {"v": SCHEMA_VERSION, "reason": reason, "detail": detail, "mqtt_topic": mqtt_topic,
+            "device_id": device_id, "received_at": received_at,
+            "payload_b64": base64.b64encode(payload).decode("ascii"), "size": len(payload)}
+
+
+def command(*, command_id: str, device_id: str, name: str, args: dict[str, Any], issued_at: datetime,
+            timeout_s: float, issued_by: str | None = None) -> dict[str, Any]:
+    """A downlink command (cg.commands, API → gateway → cg/<id>/cmd)."""
+    return {"v": SCHEMA_VERSION, "command_id": command_id, "device_id": device_id, "name": name, "args": args,
+            "issued_at": issued_at, "timeout_s": timeout_s, "issued_by": issued_by}
+
+
+COMMAND_STATES = ("sent", "acked", "failed", "timed_out")
+
+
+def command_ack(*, command_id: str, device_id: str, status: str, ts: datetime, detail: str = "") -> dict[str, Any]:
+    """A step of a command's life (cg.command-acks): sent → acked | failed | timed_out."""
+    if status not in COMMAND_STATES:
+        raise ValueError(f"command status {status!r} is not one of {COMMAND_STATES}")
+    return {"v": SCHEMA_VERSION, "command_id": command_id, "device_id": device_id, "status": status,
+            "ts": ts, "detail": detail}

@@ -1,0 +1,64 @@
+"""Prometheus metrics and a small HTTP endpoint: ``/metrics`` and ``/healthz``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.messages_in = Counter("civicgrid_gateway_messages_in", "MQTT messages received, by channel",
+                                   ["channel"], registry=r)
+        self.records_out = Counter("civicgrid_gateway_records_out", "Kafka records acknowledged, by topic",
+                                   ["topic"], registry=r)
+        self.dead_letters = Counter("civicgrid_gateway_dead_letters", "Messages dead-lettered, by reason",
+                                    ["reason"], registry=r)
+        self.duplicates = Counter("civicgrid_gateway_duplicates", "Duplicate (device_id, seq) dropped",
+                                  registry=r)
+        self.produce_latency = Histogram(
+            "civicgrid_gateway_kafka_produce_seconds", "Time from produce to Kafka acknowledgement",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        self.mqtt_connected = Gauge("civicgrid_gateway_mqtt_connected", "1 while connected to the broker",
+                                    registry=r)
+        self.in_flight = Gauge("civicgrid_gateway_in_flight", "MQTT messages waiting for their Kafka ack",
+                               registry=r)
+        self.commands = Counter("civicgrid_gateway_commands", "Downlink command steps, by status",
+                                ["status"], registry=r)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    metrics: GatewayMetrics
+    health: Callable[[], dict]
+
+    def do_GET(self) -> None:
+        if self.path == "/metrics":
+            body, ctype, code = generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST, 200
+        elif self.path == "/healthz":
+            health = self.health()
+            body, ctype = orjson.dumps(health), "application/json"
+            code = 200 if health.get("ok") else 503
+        else:
+            body, ctype, code = b"not found\n", "text/plain", 404
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # scrapes every few seconds would flood the log
+
+
+def serve_metrics(host: str, port: int, metrics: GatewayMetrics, health: Callable[[], dict]) -> ThreadingHTTPServer:
+    handler = type("Handler", (_Handler,), {"metrics": metrics, "health": staticmethod(health)})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server

@@ -1,0 +1,238 @@
+"""The gateway process: MQTT in, Kafka out, an MQTT ack only after Kafka's ack.
+
+One thread does the hot path: it drives paho's network loop (messages are
+validated in ``on_message`` and handed to librdkafka without blocking) and
+polls the producer, whose delivery callbacks send the MQTT PUBACKs.  Keeping
+both in one thread means no cross-thread wake-ups per message (measured in
+bench/gateway.py).  Side threads: the device registry (LISTEN/NOTIFY), the
+downlink command consumer, and the metrics HTTP server.
+
+At-least-once end to end: the session is persistent (clean start off, a
+session expiry), so messages published while the gateway is down wait in the
+broker, and a message whose Kafka ack never came is redelivered by the broker
+after a reconnect.  librdkafka retries a record for as long as it takes
+(``message.timeout.ms = 0``): the MQTT ack waits, and the broker's in-flight
+window is the back-pressure.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import orjson
+import paho.mqtt.client as mqtt
+from confluent_kafka import Consumer, KafkaError, Producer
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from civicgrid.bus import records
+from civicgrid.bus import topics as kafka_topics
+from civicgrid.profiles import load_profiles
+from civicgrid.settings import Settings
+from gateway.commands import CommandTracker, command_payload
+from gateway.ingest import Ingestor, Output
+from gateway.metrics import GatewayMetrics, serve_metrics
+from gateway.registry import DeviceRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        gw = settings.gateway
+        self.metrics = GatewayMetrics()
+        self.registry = DeviceRegistry(settings.db, gw.registry_refresh_s)
+        self.tracker = CommandTracker()
+        self.ingestor = Ingestor(load_profiles(settings.profiles_dir), self.registry.get, gw,
+                                 on_command_ack=self._on_device_answer)
+        self.producer = Producer({
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "acks": "all",
+            "linger.ms": gw.kafka_linger_ms,
+            "message.timeout.ms": 0,  # retry until delivered: never drop an accepted message
+            "queue.buffering.max.messages": 200_000,
+            "batch.num.messages": 10_000,
+            "log_level": 3,
+        })
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=gw.client_id, protocol=mqtt.MQTTv5,
+                                  manual_ack=True)
+        self.client.username_pw_set(settings.mqtt.username, settings.mqtt.password.get_secret_value())
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.in_flight = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- MQTT callbacks (network thread) ----------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the gateway: %s", reason_code)
+            return
+        group = self.settings.gateway.share_group
+        # Shared subscriptions: several gateway processes split the devices' messages.
+        client.subscribe([(f"$share/{group}/cg/+/+", 1), (f"$share/{group}/cg/+/cmd/ack", 1)])
+        self.connected.set()
+        self.metrics.mqtt_connected.set(1)
+        log.info("connected to MQTT %s:%s as %s (session present: %s)", self.settings.mqtt.host,
+                 self.settings.mqtt.port, self.settings.gateway.client_id, flags.session_present)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        self.metrics.mqtt_connected.set(0)
+        if not self._stop.is_set():
+            log.warning("MQTT connection lost: %s", reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
+        out = self.ingestor.handle(msg.topic, msg.payload, msg.retain)
+        self.metrics.messages_in.labels(msg.topic.rsplit("/", 1)[-1]).inc()
+        if out is None:  # duplicate, or our own command echo: already handled
+            client.ack(msg.mid, msg.qos)
+            return
+        self._produce(out, msg.mid, msg.qos)
+
+    # -- Kafka ---------------------------------------------------------------------
+    def _produce(self, out: Output, mid: int, qos: int) -> None:
+        callback = functools.partial(self._delivered, out, mid, qos, time.perf_counter())
+        while True:
+            try:
+                self.producer.produce(out.topic, out.value, out.key, on_delivery=callback)
+                break
+            except BufferError:
+                # librdkafka's queue is full: wait for deliveries; the broker stops sending
+                # us more once its in-flight window is full of unacked messages.
+                self.producer.poll(0.05)
+        self.in_flight += 1
+
+    def _delivered(self, out: Output, mid: int, qos: int, started: float, err: KafkaError | None, msg) -> None:
+        self.in_flight -= 1
+        if err is not None:
+            # message.timeout.ms = 0 leaves only permanent errors (record too large, topic gone).
+            log.error("Kafka refused a record for %s: %s", out.topic, err)
+            if out.accepted:
+                record = orjson.loads(out.value)
+                fallback = records.dead_letter(payload=out.value, mqtt_topic=f"kafka:{out.topic}",
+                                               device_id=record.get("device_id"), reason="kafka_rejected",
+                                               detail=str(err), received_at=datetime.now(UTC))
+                self._produce(Output(kafka_topics.DEADLETTER, out.key, records.dumps(fallback), False,
+                                     "kafka_rejected"), mid, qos)
+            return  # a dead letter Kafka refused stays un-acked: the broker redelivers it later
+        self.client.ack(mid, qos)
+        self.metrics.produce_latency.observe(time.perf_counter() - started)
+        if out.accepted:
+            self.metrics.records_out.labels(out.topic).inc()
+        else:
+            self.metrics.dead_letters.labels(out.reason).inc()
+
+    # -- downlink ----------------------------------------------------------------------
+    def _on_device_answer(self, command_id: str, device_id: str, outcome: str, detail: str) -> None:
+        self.tracker.answered(command_id)
+        self.metrics.commands.labels(outcome).inc()
+
+    def _command_loop(self) -> None:
+        consumer = Consumer({
+            "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+            "group.id": f"civicgrid-gateway-commands-{self.settings.gateway.share_group}",
+            "auto.offset.reset": "latest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+            "log_level": 3,
+        })
+        consumer.subscribe([kafka_topics.COMMANDS])
+        try:
+            while not self._stop.is_set():
+                msg = consumer.poll(0.5)
+                if msg is None or msg.error() is not None:
+                    continue
+                try:
+                    self._send_command(records.loads(msg.value()))
+                except Exception:
+                    log.exception("bad command record at offset %s", msg.offset())
+                consumer.commit(msg, asynchronous=True)
+        finally:
+            consumer.close()
+
+    def _send_command(self, cmd: dict) -> None:
+        device_id, command_id = cmd["device_id"], cmd.get("command_id") or str(uuid.uuid4())
+        timeout_s = float(cmd.get("timeout_s") or self.settings.gateway.command_default_timeout_s)
+        payload = orjson.dumps(command_payload(command_id, cmd["name"], cmd.get("args", {}),
+                                               cmd.get("issued_at") or datetime.now(UTC)))
+        info = self.client.publish(f"cg/{device_id}/cmd", payload, qos=1)
+        now = datetime.now(UTC)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._command_step(command_id, device_id, "failed", f"publish failed: {info.rc}", now)
+            return
+        self.tracker.sent(command_id, device_id, timeout_s, now)
+        self._command_step(command_id, device_id, "sent", "", now)
+
+    def _command_step(self, command_id: str, device_id: str, status: str, detail: str, now: datetime) -> None:
+        record = records.command_ack(command_id=command_id, device_id=device_id, status=status, ts=now,
+                                     detail=detail)
+        self.producer.produce(kafka_topics.COMMAND_ACKS, records.dumps(record), device_id.encode())
+        self.metrics.commands.labels(status).inc()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def health(self) -> dict:
+        connected = self.subscribed.is_set()
+        return {"ok": connected, "mqtt": "connected" if connected else "disconnected",
+                "devices": len(self.registry), "in_flight": self.in_flight, "pending_commands": len(self.tracker)}
+
+    def connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.gateway.session_expiry_s
+        self.client.connect(self.settings.mqtt.host, self.settings.mqtt.port,
+                            keepalive=self.settings.mqtt.keepalive_s, clean_start=False, properties=props)
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until `stop` is set; then finish in-flight records, send their acks, and disconnect."""
+        gw = self.settings.gateway
+        self.registry.start()
+        server = serve_metrics(gw.metrics_host, gw.metrics_port, self.metrics, self.health)
+        commands = threading.Thread(target=self._command_loop, name="commands", daemon=True)
+        commands.start()
+        backoff = 0.5
+        self.connect()
+        last_tick = time.monotonic()
+        try:
+            while not stop.is_set():
+                rc = self.client.loop(timeout=0.01)
+                self.producer.poll(0)
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    try:
+                        self.client.reconnect()
+                    except OSError as exc:
+                        log.warning("MQTT reconnect failed: %s", exc)
+                    continue
+                backoff = 0.5
+                now = time.monotonic()
+                if now - last_tick >= 1.0:
+                    last_tick = now
+                    self.metrics.in_flight.set(self.in_flight)
+                    for expired in self.tracker.expired(datetime.now(UTC)):
+                        self._command_step(expired.command_id, expired.device_id, "timed_out",
+                                           "no answer from the device", datetime.now(UTC))
+        finally:
+            self._stop.set()
+            remaining = self.producer.flush(10)  # delivery callbacks send the last acks
+            if remaining:
+                log.warning("%d records still unacknowledged by Kafka at shutdown; the broker redelivers them",
+                            remaining)
+            self.client.loop(timeout=0.1)
+            self.client.disconnect()
+            self.registry.stop()
+            server.shutdown()
+            commands.join(timeout=5)
+            log.info("gateway stopped")
