@@ -144,7 +144,9 @@ class Gateway:
         consumer = Consumer({
             "bootstrap.servers": self.settings.kafka.bootstrap_servers,
             "group.id": f"civicgrid-gateway-commands-{self.settings.gateway.share_group}",
-            "auto.offset.reset": "latest",
+            # A new group starts at the beginning so a command queued while no gateway was
+            # assigned is not skipped; commands past their timeout are expired, not sent.
+            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "session.timeout.ms": 6000,
             "log_level": 3,
@@ -166,8 +168,12 @@ class Gateway:
     def _send_command(self, cmd: dict) -> None:
         device_id, command_id = cmd["device_id"], cmd.get("command_id") or str(uuid.uuid4())
         timeout_s = float(cmd.get("timeout_s") or self.settings.gateway.command_default_timeout_s)
-        payload = orjson.dumps(command_payload(command_id, cmd["name"], cmd.get("args", {}),
-                                               cmd.get("issued_at") or datetime.now(UTC)))
+        issued_at = datetime.fromisoformat(cmd["issued_at"]) if cmd.get("issued_at") else datetime.now(UTC)
+        if (datetime.now(UTC) - issued_at).total_seconds() > timeout_s:
+            self._command_step(command_id, device_id, "timed_out", "expired before delivery", datetime.now(UTC))
+            return
+        payload = orjson.dumps(command_payload(command_id, cmd["name"], cmd.get("args", {}), issued_at),
+                               option=orjson.OPT_UTC_Z)
         info = self.client.publish(f"cg/{device_id}/cmd", payload, qos=1)
         now = datetime.now(UTC)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:

@@ -47,6 +47,20 @@ def add_device(settings: Settings, device_id: str, kind: str, *, profile: str | 
     return Provisioned(device_id, secret)
 
 
+def add_devices(settings: Settings, devices: list[tuple[str, str]]) -> list[Provisioned]:
+    """Register many (device id, kind) pairs in one transaction and one broker reload (fleet roll-out)."""
+    profiles = load_profiles(settings.profiles_dir)
+    unknown = sorted({kind for _, kind in devices} - set(profiles))
+    if unknown:
+        raise ValueError(f"unknown device profile(s) {unknown}; profiles: {', '.join(sorted(profiles))}")
+    done = [Provisioned(device_id, new_secret()) for device_id, _ in devices]
+    with connect(settings.db) as conn, conn.transaction():
+        for (device_id, kind), provisioned in zip(devices, done, strict=True):
+            registry.insert_device(conn, device_id, kind, kind, hash_secret(provisioned.secret))
+    sync_broker_accounts(settings, mosquitto_pid(settings))
+    return done
+
+
 def set_device_enabled(settings: Settings, device_id: str, enabled: bool) -> None:
     with connect(settings.db, autocommit=True) as conn:
         registry.set_enabled(conn, device_id, enabled)

@@ -47,15 +47,15 @@ def test_every_recorded_payload_through_the_real_path(settings: Settings, gatewa
         tail.close()
     # Kafka keeps order per key within a topic, not across topics: match each case
     # against the next record of its device on the topic it must land on.
+    ours = {device_id for device_id, _ in devices.values()}
     landed = defaultdict(list)
     for topic, key, value in records:
-        landed[key.decode(), topic].append(value)
+        if key.decode() in ours:  # other tests' devices may still have records in flight
+            landed[key.decode(), topic].append(value)
     for case in cases:
         device_id = devices[case.kind][0]
         expected_topic = KAFKA_TOPIC_OF_CHANNEL[case.channel] if case.expect == "accept" else topics.DEADLETTER
-        assert landed[device_id, expected_topic], (
-            f"{case.id}: nothing on {expected_topic}; landed: "
-            f"{[(t, v.get('reason') or v.get('channel')) for (d, t), vs in landed.items() if d == device_id for v in vs]}")
+        assert landed[device_id, expected_topic], f"{case.id}: nothing on {expected_topic}"
         value = landed[device_id, expected_topic].pop(0)
         if case.expect == "accept":
             case.matches(value)

@@ -1,0 +1,50 @@
+"""Settings for a throwaway stack on free ports (the test session fixture and the benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from contextlib import ExitStack, closing
+from pathlib import Path
+
+from civicgrid.settings import DbSettings, GatewaySettings, KafkaSettings, MqttSettings, Settings, StackSettings
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel considers free right now (all held open until all are chosen)."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(closing(socket.socket())) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
+def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-") -> Settings:
+    """A stack on free ports under a fresh directory the postgres user can reach; fsync off."""
+    if base is None:
+        base = Path(tempfile.mkdtemp(prefix=prefix))
+        base.chmod(0o755)  # PostgreSQL runs as 'postgres' and must walk into it
+    pg, mqtt, kafka, metrics = free_ports(4)
+    return Settings(
+        mqtt=MqttSettings(port=mqtt, password="gateway-test-secret"),
+        kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
+        db=DbSettings(url=f"postgresql://civicgrid:civicgrid-test@127.0.0.1:{pg}/civicgrid"),
+        gateway=GatewaySettings(metrics_port=metrics),
+        stack=StackSettings(var_dir=base / "var", pg_durable=False),
+    )
+
+
+def as_environment(settings: Settings) -> dict[str, str]:
+    """The settings a service subprocess needs, as CIVICGRID_* environment variables."""
+    gw = settings.gateway
+    return {
+        "CIVICGRID_MQTT__HOST": settings.mqtt.host,
+        "CIVICGRID_MQTT__PORT": str(settings.mqtt.port),
+        "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password.get_secret_value(),
+        "CIVICGRID_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
+        "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
+        "CIVICGRID_GATEWAY__CLIENT_ID": gw.client_id,
+        "CIVICGRID_GATEWAY__SHARE_GROUP": gw.share_group,
+        "CIVICGRID_GATEWAY__METRICS_PORT": str(gw.metrics_port),
+    }

@@ -1,0 +1,55 @@
+"""Downlink commands: cg.commands → cg/<id>/cmd → device answer → cg.command-acks."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from civicgrid.bus import topics
+from civicgrid.bus.commands import send_command
+from civicgrid.settings import Settings
+from gateway.service import Gateway
+from tests.support.kafka import KafkaTail
+from tests.support.mqtt import MqttTestClient
+
+pytestmark = pytest.mark.integration
+
+
+def _steps(tail: KafkaTail, command_id: str) -> list[str]:
+    return [v["status"] for _, _, v in tail.records if v["command_id"] == command_id]
+
+
+def test_command_is_delivered_and_its_answer_recorded(settings: Settings, gateway: Gateway, provision) -> None:
+    device_id, secret = provision("manhole-sensor")
+    device = MqttTestClient(settings.mqtt.host, settings.mqtt.port, device_id, secret, client_id=device_id)
+    device.connect()
+    device.subscribe(f"cg/{device_id}/cmd")
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.COMMAND_ACKS])
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    try:
+        answered = send_command(producer, device_id, "set_interval", {"seconds": 60}, timeout_s=30)
+        first = orjson.loads(device.next_message(timeout_s=20).payload)  # the gateway's consumer is assigned
+        ignored = send_command(producer, device_id, "reboot", timeout_s=2)
+        second = orjson.loads(device.next_message(timeout_s=10).payload)
+        assert [(c["command_id"], c["name"], c["args"]) for c in (first, second)] == [
+            (answered, "set_interval", {"seconds": 60}), (ignored, "reboot", {})]
+        device.publish(f"cg/{device_id}/cmd/ack", orjson.dumps({"command_id": answered, "status": "ok"}))
+        tail.collect(lambda r: _steps(tail, answered) == ["sent", "acked"]
+                     and _steps(tail, ignored) == ["sent", "timed_out"], timeout_s=30)
+    finally:
+        device.close()
+        tail.close()
+
+
+def test_command_past_its_timeout_is_expired_not_sent(settings: Settings, gateway: Gateway, provision) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    device_id, _ = provision("bin-sensor")
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.COMMAND_ACKS])
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    try:
+        stale = send_command(producer, device_id, "reboot", timeout_s=5, now=datetime.now(UTC) - timedelta(minutes=1))
+        tail.collect(lambda r: _steps(tail, stale) == ["timed_out"], timeout_s=30)
+    finally:
+        tail.close()
