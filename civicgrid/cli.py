@@ -25,9 +25,12 @@ stack_app = typer.Typer(help="The local service stack: Mosquitto, Tansu (Kafka A
                         no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 devices_app = typer.Typer(help="The device registry: provisioning, secrets, enabling.", no_args_is_help=True)
+users_app = typer.Typer(help="API users: operators, dispatchers, departments, inspectors, leaders, admins.",
+                        no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices")
+app.add_typer(users_app, name="users")
 
 console = Console(stderr=True)
 
@@ -131,6 +134,40 @@ def gateway() -> None:
                   f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.gateway.metrics_host}:"
                   f"{settings.gateway.metrics_port}/metrics")
     Gateway(settings).run(stop)
+
+
+@app.command("api")
+def api() -> None:
+    """Run the HTTP API and operator console (uvicorn) until Ctrl-C."""
+    from api.service import run as run_api
+
+    run_api(_settings())
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="operator, dispatcher, department, inspector, shift_leader, leader "
+                                           "or admin.")],
+    department: Annotated[str | None, typer.Option(help="Department id (role department).")] = None,
+    grid: Annotated[str | None, typer.Option(help="Responsibility grid id (role inspector).")] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the console.")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin instead of generating one.")]
+    = False,
+) -> None:
+    """Create an API user (e.g. the first admin); prints a generated password once."""
+    from api.users import UserError, add_user
+
+    password = sys.stdin.readline().strip() if password_stdin else None
+    try:
+        created_password = add_user(_settings(), username, role, department_id=department,
+                                    responsibility_grid_id=grid, display_name=display_name, password=password)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"user {username} ({role}) created")
+    if not password_stdin:
+        console.print("password (shown once):")
+        print(created_password)
 
 
 @app.command("run")

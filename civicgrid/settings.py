@@ -85,6 +85,36 @@ class GatewaySettings(_Section):
     command_default_timeout_s: float = 60.0
 
 
+class StreamsSettings(_Section):
+    """The Faust stream workers (``civicgrid worker``)."""
+
+    app_id: str = "civicgrid-streams"
+    # Faust keeps table state here (RocksDB is not used: in-memory tables restored from changelogs).
+    data_dir: Path = Path("var/streams")
+    web_port: int = 18066
+    # Device problems merge into an open case about the same component, or of the same
+    # category in the same grid cell reported within this window (DOMAIN.md §3; ours).
+    merge_window_s: float = 24 * 3600
+    sink_batch: int = 2000
+    sink_within_s: float = 0.2
+    deadline_scan_s: float = 30.0
+    outbox_poll_s: float = 0.2
+    # GeoJSON FeatureCollection of unit grid cells (properties.code); None: cells from the database.
+    grid_cells_geojson: Path | None = None
+
+
+class ApiSettings(_Section):
+    """The HTTP API and operator console (``civicgrid api``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Signs the JWTs; set a long random value outside development.
+    jwt_secret: SecretStr = SecretStr("civicgrid-dev-jwt-secret-change-me-0123456789")
+    token_ttl_s: int = 8 * 3600
+    media_dir: Path = Path("var/media")
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+
 class StackSettings(_Section):
     """The local service stack started by ``civicgrid stack up``.
 
@@ -123,6 +153,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DbSettings = Field(default_factory=DbSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    streams: StreamsSettings = Field(default_factory=StreamsSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     @classmethod
