@@ -7,6 +7,7 @@ stays fast and a command pulls in only what it runs.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -136,6 +137,35 @@ def gateway() -> None:
     Gateway(settings).run(stop)
 
 
+@app.command("worker")
+def worker(loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info") -> None:
+    """Run one stream worker (alarms, cases, sinks, deadline watch, outbox relay) until Ctrl-C."""
+    from streams.worker import run as run_worker
+
+    run_worker(_settings(), loglevel)
+
+
+@app.command("streams")
+def streams(workers: Annotated[int, typer.Option(help="Worker processes sharing the partitions.")] = 1) -> None:
+    """Run N stream workers as child processes until Ctrl-C."""
+    import subprocess
+
+    settings = _settings()
+    procs = []
+    for n in range(workers):
+        env = {**os.environ, "CIVICGRID_STREAMS__DATA_DIR": str(settings.streams.data_dir / f"worker-{n}")}
+        procs.append(subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "worker"], env=env))
+    stop = _stop_on_signals()
+    while not stop.wait(1):
+        if any(p.poll() is not None for p in procs):
+            break
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        p.wait(30)
+
+
 @app.command("api")
 def api() -> None:
     """Run the HTTP API and operator console (uvicorn) until Ctrl-C."""
@@ -172,7 +202,7 @@ def users_add(
 
 @app.command("run")
 def run() -> None:
-    """Run the platform locally: the stack, then the gateway; Ctrl-C stops everything."""
+    """Run the platform locally: the stack, then the gateway and a stream worker; Ctrl-C stops everything."""
     import subprocess
 
     from civicgrid.stack import LocalStack, StackError

@@ -114,7 +114,8 @@ class Ingestor:
         if self.dedup.is_duplicate(device.device_id, seq, payload):
             self.counts["duplicate"] += 1
             return None
-        record = records.device_record(device_id=device.device_id, kind=device.kind, channel=channel, seq=seq,
+        record = records.device_record(device_id=device.device_id, kind=device.kind, profile=device.profile,
+                                       channel=channel, seq=seq,
                                        ts=ts, received_at=received_at, data=data, links=device.links)
         self.counts[channel] += 1
         return Output(KAFKA_TOPIC_OF_CHANNEL[channel], device.key, records.dumps(record), True)
@@ -160,7 +161,7 @@ class Ingestor:
                 ts = self.timestamps(obj["ts"], received_at)
             detail = {k: v for k, v in obj.items() if k not in ("state", "ts")}
         record = records.status_record(device_id=device.device_id, kind=device.kind, state=state, ts=ts,
-                                       retained=retained, source="device", detail=detail)
+                                       retained=retained, source="device", detail=detail, profile=device.profile)
         self.counts["status"] += 1
         return Output(kafka.STATUS, device.key, records.dumps(record), True)
 

@@ -1,1 +1,1 @@
-"""streams: see DESIGN.md."""
+"""streams: the Faust worker that turns device records into alarms, cases and hypertable rows."""

@@ -8,15 +8,21 @@ Its logs are kept when a test failed, and the path is printed.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 
+from civicgrid.broker.probe import mqtt_login
+from civicgrid.broker.provisioning import add_device
 from civicgrid.settings import Settings
 from civicgrid.stack import LocalStack
 from civicgrid.store.db import connect
-from tests.support.stack import test_settings
+from gateway.service import Gateway
+from tests.support.stack import free_ports, test_settings
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +50,40 @@ def settings(stack: LocalStack) -> Settings:
 def db(settings: Settings) -> Iterator[psycopg.Connection]:
     with connect(settings.db, autocommit=True) as conn:
         yield conn
+
+
+def gateway_settings(settings: Settings, name: str) -> Settings:
+    (metrics_port,) = free_ports(1)
+    gw = settings.gateway.model_copy(update={"client_id": f"gw-{name}-{uuid.uuid4().hex[:6]}",
+                                             "share_group": f"g{uuid.uuid4().hex[:6]}",
+                                             "metrics_port": metrics_port})
+    return settings.model_copy(update={"gateway": gw})
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> Iterator[Gateway]:
+    """A gateway in a thread of the test process, subscribed before the test starts."""
+    gw = Gateway(gateway_settings(settings, "t"))
+    stop = threading.Event()
+    thread = threading.Thread(target=gw.run, args=(stop,), daemon=True)
+    thread.start()
+    assert gw.subscribed.wait(10), "gateway did not subscribe"
+    yield gw
+    stop.set()
+    thread.join(20)
+
+
+@pytest.fixture
+def provision(settings: Settings) -> Callable[..., tuple[str, str]]:
+    """Register a device of a kind and wait until the broker accepts its login."""
+
+    def make(kind: str, **links) -> tuple[str, str]:
+        device_id = f"{kind}-{uuid.uuid4().hex[:8]}"
+        secret = add_device(settings, device_id, kind, **links).secret
+        for _ in range(50):  # Mosquitto reloads its files asynchronously after SIGHUP
+            if mqtt_login(settings.mqtt.host, settings.mqtt.port, device_id, secret) == "ok":
+                return device_id, secret
+            time.sleep(0.1)
+        raise AssertionError(f"{device_id} cannot log in after provisioning")
+
+    return make

@@ -25,22 +25,22 @@ def loads(data: bytes) -> dict[str, Any]:
     return orjson.loads(data)
 
 
-def device_record(*, device_id: str, kind: str, channel: str, seq: int, ts: datetime, received_at: datetime,
-                  data: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+def device_record(*, device_id: str, kind: str, profile: str, channel: str, seq: int, ts: datetime,
+                  received_at: datetime, data: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
     """A validated, normalised device message (cg.telemetry, cg.events, cg.tracks, cg.reports).
 
     `links` carries the registry's component code, grid cell and inspector so the
     streams need no lookup per record.
     """
-    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "channel": channel, "seq": seq,
-            "ts": ts, "received_at": received_at, "data": data, **links}
+    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "profile": profile, "channel": channel,
+            "seq": seq, "ts": ts, "received_at": received_at, "data": data, **links}
 
 
 def status_record(*, device_id: str, kind: str | None, state: str, ts: datetime, retained: bool,
-                  source: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Presence (cg.status): ``online``/``offline`` from the device, its Last Will, or the gateway."""
-    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "state": state, "ts": ts,
-            "retained": retained, "source": source, "detail": detail or {}}
+                  source: str, detail: dict[str, Any] | None = None, profile: str | None = None) -> dict[str, Any]:
+    """Presence (cg.status): ``online``/``offline`` from the device, its Last Will, or silence (streams)."""
+    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "profile": profile or kind, "state": state,
+            "ts": ts, "retained": retained, "source": source, "detail": detail or {}}
 
 
 def dead_letter(*, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,

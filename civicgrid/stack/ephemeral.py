@@ -7,7 +7,15 @@ import tempfile
 from contextlib import ExitStack, closing
 from pathlib import Path
 
-from civicgrid.settings import DbSettings, GatewaySettings, KafkaSettings, MqttSettings, Settings, StackSettings
+from civicgrid.settings import (
+    DbSettings,
+    GatewaySettings,
+    KafkaSettings,
+    MqttSettings,
+    Settings,
+    StackSettings,
+    StreamsSettings,
+)
 
 
 def free_ports(count: int) -> list[int]:
@@ -30,6 +38,7 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
         db=DbSettings(url=f"postgresql://civicgrid:civicgrid-test@127.0.0.1:{pg}/civicgrid"),
         gateway=GatewaySettings(metrics_port=metrics),
+        streams=StreamsSettings(data_dir=base / "var" / "streams"),
         stack=StackSettings(var_dir=base / "var", pg_durable=False),
     )
 
@@ -47,4 +56,6 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_GATEWAY__CLIENT_ID": gw.client_id,
         "CIVICGRID_GATEWAY__SHARE_GROUP": gw.share_group,
         "CIVICGRID_GATEWAY__METRICS_PORT": str(gw.metrics_port),
+        "CIVICGRID_STREAMS__APP_ID": settings.streams.app_id,
+        "CIVICGRID_STREAMS__DATA_DIR": str(settings.streams.data_dir),
     }

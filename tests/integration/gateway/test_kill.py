@@ -16,7 +16,7 @@ import pytest
 
 from civicgrid.bus import topics
 from civicgrid.settings import Settings
-from tests.integration.gateway.conftest import gateway_settings
+from tests.conftest import gateway_settings
 from tests.support.kafka import KafkaTail
 from tests.support.mqtt import MqttTestClient
 from tests.support.stack import settings_env

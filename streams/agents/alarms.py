@@ -1,0 +1,105 @@
+"""Alarm detection: cg.telemetry + cg.events + cg.status → cg.alarms, raise and clear once per episode.
+
+Per-device rule state lives in a changelog-backed Faust table, so a restarted
+worker resumes mid-episode.  The table is written only when a device's state
+changes (a debounce step, a raise, a clear): most readings change nothing, and
+a table write per event would cap the agent near 3 k events/s (DESIGN.md).
+Silence is noticed by a timer that reads when each device was last seen and
+sends a ``silence`` status record, which this agent then handles like an
+``offline`` status (timers may not write tables).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import orjson
+
+from civicgrid.bus import records
+from civicgrid.bus import topics as t
+from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presence, evaluate_reading
+from civicgrid.profiles import DeviceProfile
+
+log = logging.getLogger(__name__)
+
+
+def alarm_record(source: dict[str, Any], profile: DeviceProfile, event: AlarmEvent) -> dict[str, Any]:
+    rule = next(r for r in profile.alarms if r.id == event.rule_id)
+    target = rule.target
+    return {
+        "v": records.SCHEMA_VERSION, "alarm_id": f"{source['device_id']}:{event.episode}",
+        "device_id": source["device_id"], "kind": source.get("kind"), "rule": event.rule_id, "rule_kind": rule.kind,
+        "action": event.action, "ts": event.at, "value": event.value, "limit": event.limit,
+        "category": target.category, "linked_component": target.linked_component,
+        "component_state": target.component_state, "urgency": target.urgency.value,
+        "device_alarm": target.device_alarm, "component_code": source.get("component_code"),
+        "grid_cell_code": source.get("grid_cell_code"), "inspector_user_id": source.get("inspector_user_id"),
+        "source_seq": source.get("seq"),
+    }
+
+
+def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s: float = 10.0) -> None:
+    partitions = app.conf.topic_partitions
+    source = app.topic(t.TELEMETRY, t.EVENTS, t.STATUS, value_serializer="raw", key_serializer="raw")
+    alarms = app.topic(t.ALARMS, partitions=partitions, value_serializer="raw", key_serializer="raw")
+    status = app.topic(t.STATUS, partitions=partitions, value_serializer="raw", key_serializer="raw")
+    state_table = app.Table("alarm-state", default=dict, partitions=partitions)
+    last_seen: dict[str, tuple[float, str, str]] = {}  # device → (monotonic time, kind, profile); per worker
+    offline_sent: set[str] = set()
+
+    def evaluate(topic: str, rec: dict[str, Any], profile: DeviceProfile,
+                 states: dict[str, Any]) -> tuple[dict[str, Any], list[AlarmEvent]]:
+        rules = profile.alarms
+        if topic == t.STATUS:
+            ts = datetime.fromisoformat(rec["ts"])
+            return evaluate_presence(rules, states, rec["state"] == "online", ts)
+        ts = datetime.fromisoformat(rec["ts"])
+        events: list[AlarmEvent] = []
+        if any(s.get("active") for rid, s in states.items() if rid == "offline"):
+            states, events = evaluate_presence(rules, states, True, ts)  # any message is a sign of life
+        if topic == t.TELEMETRY:
+            states, more = evaluate_reading(rules, states, rec["data"], ts)
+        else:
+            states, more = evaluate_event(rules, states, rec["data"].get("type", ""), ts)
+        return states, events + more
+
+    @app.agent(source, name="alarm-detection")
+    async def detect(stream):
+        async for event in stream.events():
+            topic = event.message.topic
+            try:
+                rec = orjson.loads(event.value)
+                device = rec["device_id"]
+                profile = profiles.get(rec.get("profile") or rec.get("kind"))
+                if profile is None:
+                    continue
+                if topic != t.STATUS or rec.get("source") != "silence":
+                    last_seen[device] = (time.monotonic(), rec.get("kind"), profile.kind)
+                    offline_sent.discard(device)
+                old = state_table[device]
+                new, fired = evaluate(topic, rec, profile, old)
+                if new != old:
+                    state_table[device] = new
+                for alarm in fired:
+                    await alarms.send(key=device.encode(), value=records.dumps(alarm_record(rec, profile, alarm)))
+            except (KeyError, TypeError, ValueError) as exc:  # unreadable: the sinks dead-letter it
+                log.error("alarm detection skipped an unreadable %s record: %r", topic, exc)
+            except Exception:  # a bug must not stop detection for every other device
+                log.exception("alarm detection failed on a %s record (%d bytes)", topic, len(event.value or b""))
+
+    @app.timer(offline_check_s)
+    async def notice_silence() -> None:
+        now = time.monotonic()
+        for device, (seen, kind, profile_name) in list(last_seen.items()):
+            profile = profiles.get(profile_name)
+            if profile is None or device in offline_sent or now - seen < profile.offline_after_s:
+                continue
+            offline_sent.add(device)
+            record = records.status_record(device_id=device, kind=kind, profile=profile_name, state="offline",
+                                           ts=datetime.now(UTC), retained=False, source="silence",
+                                           detail={"silent_s": round(now - seen)})
+            await status.send(key=device.encode(), value=records.dumps(record))

@@ -1,0 +1,75 @@
+"""The Faust app of the stream worker: agents, timers, the batched sinks and the outbox relay, wired once.
+
+Built by `build_app(settings)` (no module-level app: settings come from the
+composition root).  Tansu specifics: a short session timeout (a new consumer
+group's first join waits about half of it), and every platform topic declared
+with its partition count before start (`civicgrid.bus.admin.ensure_topics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import faust
+from confluent_kafka import Producer
+from psycopg_pool import ConnectionPool
+
+from civicgrid.profiles import load_profiles
+from civicgrid.settings import Settings
+from civicgrid.store.outbox import relay_once
+from streams.agents import alarms, cases, deadlines
+from streams.geo import GeoResolver
+from streams.sinks import SinkRunner
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings) -> faust.App:
+    s = settings.streams
+    brokers = [f"kafka://{hostport.strip()}" for hostport in settings.kafka.bootstrap_servers.split(",")]
+    app = faust.App(
+        s.app_id, broker=brokers, store="memory://", value_serializer="raw", key_serializer="raw",
+        topic_partitions=settings.kafka.partitions, topic_replication_factor=settings.kafka.replication_factor,
+        web_enabled=False, datadir=str(s.data_dir), broker_session_timeout=6.0, broker_heartbeat_interval=1.0,
+        consumer_auto_offset_reset="earliest", autodiscover=False, table_cleanup_interval=60.0,
+    )
+    profiles = load_profiles(settings.profiles_dir)
+    geo = GeoResolver(settings)
+    pool = ConnectionPool(settings.db.url.get_secret_value(), min_size=1, max_size=4, open=False)
+    sinks = SinkRunner(settings, geo)
+    relay_producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 2,
+                               "log_level": 3})
+
+    alarms.register(app, profiles)
+    cases.register(app, pool, geo, timedelta(seconds=s.merge_window_s))
+    deadlines.register(app, pool, s.deadline_scan_s)
+
+    @app.task
+    async def start_io() -> None:
+        await asyncio.to_thread(pool.open, True, 30)
+        await asyncio.to_thread(geo.refresh, True)
+        log.info("streams: database pool open, grid index %s",
+                 f"with {len(geo.index.codes)} cells" if geo.index else "empty (no grid cells yet)")
+
+    @app.task
+    async def run_sinks() -> None:
+        await sinks.run()
+
+    @app.timer(s.outbox_poll_s)
+    async def relay_outbox() -> None:
+        def relay() -> int:
+            total = 0
+            with pool.connection() as conn:
+                while n := relay_once(conn, relay_producer):
+                    total += n
+            return total
+
+        try:
+            await asyncio.to_thread(relay)
+        except Exception as exc:
+            log.warning("outbox relay: %s (retrying)", exc)
+
+    app.civicgrid_sinks = sinks  # for tests and metrics
+    return app

@@ -1,0 +1,103 @@
+"""Open a case for a problem, or merge it into the open case it belongs to — exactly once.
+
+One transaction per problem: an advisory lock on the merge key (component, or
+category + cell) so two workers never both open a case for the same thing;
+then evidence already recorded? done (re-delivery).  An open case for the same
+component, or the same category in the same cell within the merge window?
+add the evidence.  Otherwise open a case through the domain lifecycle with its
+disposal deadline from the time-limit rules, plus its outbox row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import timedelta
+
+import psycopg
+
+from civicgrid.domain.case_state import Action, Command
+from civicgrid.domain.catalogue import UnknownCategory, default_catalogue
+from civicgrid.domain.lifecycle import apply, open_case
+from civicgrid.domain.time_limits import default_time_limits, disposal_deadline
+from civicgrid.domain.working_calendar import default_calendar
+from civicgrid.store import cases
+from streams.geo import GeoResolver
+from streams.problems import Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    case_id: str
+    created: bool
+    merged: bool
+
+
+def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver, merge_window: timedelta) -> Outcome:
+    # A problem about a registered component is coded by that component (DOMAIN.md §3:
+    # a tilted cover → the linked cover's own code); the rule's category is the fallback.
+    category = geo.component_category(problem.component_code)
+    if category is not None and category != problem.category:
+        problem = dataclasses.replace(problem, category=category)
+    place = geo.locate(component_code=problem.component_code or problem.location_component,
+                       device_cell=problem.device_cell, lon=problem.lon, lat=problem.lat)
+    evidence = cases.Evidence(problem.source_record_id, problem.evidence_kind, problem.at, problem.device_id,
+                              {**problem.evidence, "cell": place.cell})
+    merge_key = f"case-merge:{problem.component_code or ''}:{problem.category}:{place.cell or ''}"
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (merge_key,))
+        existing = conn.execute("SELECT case_id FROM case_evidence WHERE source_record_id = %s",
+                                (problem.source_record_id,)).fetchone()
+        if existing is not None:
+            return Outcome(str(existing[0]), created=False, merged=False)
+        case_id = cases.find_open_case(conn, component_code=problem.component_code, category_code=problem.category,
+                                       grid_cell_code=place.cell, since=problem.at - merge_window)
+        if case_id is not None:
+            cases.add_evidence(conn, case_id, evidence)
+            return Outcome(case_id, created=False, merged=True)
+        opened = _open(problem, place.cell)
+        details = cases.CaseDetails(component_code=problem.component_code, lon=place.lon, lat=place.lat,
+                                    description=problem.description, category_name=_category_name(problem.category),
+                                    outside_grid=place.outside_grid)
+        case_id, created = cases.create_case(conn, opened, details, source_record_id=problem.source_record_id,
+                                             evidence=evidence)
+        if created and problem.self_handled_note is not None:
+            handled = apply(opened.case, Command(Action.SELF_HANDLE, problem.role, problem.actor,
+                                                 {"note": problem.self_handled_note}), problem.at)
+            cases.record_transition(conn, handled)
+        return Outcome(case_id, created=created, merged=False)
+
+
+def _open(problem: Problem, cell: str | None):
+    opened = open_case(cases.new_case_id(), problem.source,
+                       Command(Action.REPORT, problem.role, problem.actor,
+                               {"category": problem.category, "cell": cell}), problem.at)
+    disposal_class = problem.disposal_class or _default_class(problem.category)
+    # The disposal clock formally starts at dispatch; until then the case carries the
+    # deadline it would have if dispatched at once (the console's traffic light).
+    due = disposal_deadline(problem.at, default_time_limits(), default_calendar(), disposal_class,
+                            category=problem.category)
+    case = dataclasses.replace(opened.case, disposal_class=_class(disposal_class), disposal_deadline=due)
+    return dataclasses.replace(opened, case=case)
+
+
+def _class(value: str):
+    from civicgrid.domain.time_limits import DisposalClass
+
+    return DisposalClass(value)
+
+
+def _default_class(category: str) -> str:
+    try:
+        return default_catalogue().get(category).disposal_class.value
+    except UnknownCategory:
+        return "C"
+
+
+def _category_name(category: str) -> str | None:
+    try:
+        return default_catalogue().get(category).zh
+    except UnknownCategory:
+        return None

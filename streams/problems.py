@@ -1,0 +1,96 @@
+"""Which device records are city problems, and what each one is: category, urgency, where, evidence.
+
+An alarm raise (not a device-health alarm), a handheld's report, or a camera's
+region event is a problem; everything else is not.  Pure mapping from a Kafka
+record to a `Problem`; the case builder decides open-or-merge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from civicgrid.bus import topics
+from civicgrid.domain.case_state import Role, Source
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    source: Source
+    role: Role
+    actor: str
+    source_record_id: str
+    category: str
+    disposal_class: str | None
+    at: datetime
+    device_id: str | None
+    component_code: str | None
+    device_cell: str | None
+    lon: float | None
+    lat: float | None
+    description: str
+    evidence_kind: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    self_handled_note: str | None = None
+    # The component the device is fitted to: where the problem is, even when the problem is
+    # not about the component itself (gas in a well is an event, located by its cover).
+    location_component: str | None = None
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def problem_of(topic: str, record: dict[str, Any]) -> Problem | None:
+    if topic == topics.ALARMS:
+        return _from_alarm(record)
+    if topic == topics.REPORTS:
+        return _from_report(record)
+    if topic == topics.EVENTS and record.get("kind") == "camera":
+        return _from_camera(record)
+    return None
+
+
+def _from_alarm(alarm: dict[str, Any]) -> Problem | None:
+    if alarm["action"] != "raise" or alarm.get("device_alarm"):
+        return None  # clears never reopen; device health is for operators, not a city case
+    component = alarm.get("component_code") if alarm.get("linked_component") else None
+    return Problem(
+        source=Source.SENSOR, role=Role.OPERATOR, actor=f"device:{alarm['device_id']}",
+        source_record_id=f"alarm:{alarm['alarm_id']}", category=alarm["category"],
+        disposal_class=alarm.get("urgency"), at=_ts(alarm["ts"]), device_id=alarm["device_id"],
+        component_code=component, device_cell=alarm.get("grid_cell_code"), lon=None, lat=None,
+        description=f"{alarm['kind']} {alarm['device_id']}: {alarm['rule']} ({alarm.get('value')})",
+        evidence_kind="alarm", evidence=alarm, location_component=alarm.get("component_code"),
+    )
+
+
+def _from_report(report: dict[str, Any]) -> Problem | None:
+    data = report["data"]
+    if data["kind"] not in ("report", "self_handled"):
+        return None  # verification and check answers belong to the API's tasks
+    return Problem(
+        source=Source.INSPECTOR, role=Role.INSPECTOR,
+        actor=f"user:{report['inspector_user_id']}" if report.get("inspector_user_id") else
+        f"device:{report['device_id']}",
+        source_record_id=f"report:{report['device_id']}:{data['report_id']}", category=data["category_code"],
+        disposal_class=None, at=_ts(report["ts"]), device_id=report["device_id"],
+        component_code=data.get("component_code"), device_cell=report.get("grid_cell_code"), lon=data["lon"],
+        lat=data["lat"], description=data["description"], evidence_kind="report", evidence=data,
+        self_handled_note=data["description"] if data["kind"] == "self_handled" else None,
+    )
+
+
+def _from_camera(event: dict[str, Any]) -> Problem | None:
+    data = event["data"]
+    if data.get("type") != "roi_occupied" or not data.get("category_code"):
+        return None
+    return Problem(
+        source=Source.CAMERA, role=Role.OPERATOR, actor=f"device:{event['device_id']}",
+        source_record_id=f"event:{event['device_id']}:{event['seq']}", category=data["category_code"],
+        disposal_class=None, at=_ts(event["ts"]), device_id=event["device_id"],
+        component_code=None, device_cell=event.get("grid_cell_code"), lon=None, lat=None,
+        description=f"camera {event['device_id']} region {data.get('roi_id')}: {data['category_code']}",
+        evidence_kind="camera_event", evidence=data,
+    )
