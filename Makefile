@@ -10,8 +10,10 @@ setup:  ## system packages, TimescaleDB build, .venv (idempotent)
 run:  ## the whole platform locally; Ctrl-C stops everything
 	$(VENV)/bin/civicgrid run
 
+JUNIT ?= var/test-results.xml
+
 test:  ## the whole suite: unit, integration (real services), end-to-end
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --junitxml=$(JUNIT)
 
 test-unit:
 	$(VENV)/bin/pytest tests/unit

@@ -202,7 +202,7 @@ def users_add(
 
 @app.command("run")
 def run() -> None:
-    """Run the platform locally: the stack, then the gateway and a stream worker; Ctrl-C stops everything."""
+    """Run the platform locally: the stack, the gateway, a stream worker and the API; Ctrl-C stops everything."""
     import subprocess
 
     from civicgrid.stack import LocalStack, StackError
@@ -218,8 +218,11 @@ def run() -> None:
         argv = [sys.executable, "-m", "civicgrid.cli"]
         # Services run as their own processes (one core each at most), in their own
         # process group so that Ctrl-C reaches them only through us, in order.
-        services["gateway"] = subprocess.Popen([*argv, "gateway"], start_new_session=True)
-        console.print("[bold]civicgrid is running.[/] Press Ctrl-C to stop.")
+        for name in ("gateway", "worker", "api"):
+            services[name] = subprocess.Popen([*argv, name], start_new_session=True)
+        api = _settings().api
+        console.print(f"[bold]civicgrid is running.[/] API http://{api.host}:{api.port}/docs — create the first "
+                      "user with `civicgrid users add NAME --role admin`. Press Ctrl-C to stop.")
         while not stop.wait(2):
             for name, proc in services.items():
                 if proc.poll() is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -101,6 +101,12 @@ class StreamsSettings(_Section):
     outbox_poll_s: float = 0.2
     # GeoJSON FeatureCollection of unit grid cells (properties.code); None: cells from the database.
     grid_cells_geojson: Path | None = None
+    # Longest wait of an empty Kafka fetch.  Faust hard-codes 1500 ms for its consumer and Tansu
+    # holds an empty fetch that long even when records arrive, which cost ~1.5 s per agent hop.
+    fetch_max_wait_ms: int = 100
+    # What this worker runs; a deployment may split them over processes (the benchmark measures each).
+    roles: tuple[Literal["alarms", "cases", "sinks", "deadlines", "outbox"], ...] = (
+        "alarms", "cases", "sinks", "deadlines", "outbox")
 
 
 class ApiSettings(_Section):

@@ -42,9 +42,13 @@ def build_app(settings: Settings) -> faust.App:
     relay_producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 2,
                                "log_level": 3})
 
-    alarms.register(app, profiles)
-    cases.register(app, pool, geo, timedelta(seconds=s.merge_window_s))
-    deadlines.register(app, pool, s.deadline_scan_s)
+    roles = set(s.roles)
+    if "alarms" in roles:
+        alarms.register(app, profiles)
+    if "cases" in roles:
+        cases.register(app, pool, geo, timedelta(seconds=s.merge_window_s))
+    if "deadlines" in roles:
+        deadlines.register(app, pool, s.deadline_scan_s)
 
     @app.task
     async def start_io() -> None:
@@ -53,11 +57,20 @@ def build_app(settings: Settings) -> faust.App:
         log.info("streams: database pool open, grid index %s",
                  f"with {len(geo.index.codes)} cells" if geo.index else "empty (no grid cells yet)")
 
-    @app.task
-    async def run_sinks() -> None:
-        await sinks.run()
+    if "sinks" in roles:
+        @app.task
+        async def run_sinks() -> None:
+            await sinks.run()
 
-    @app.timer(s.outbox_poll_s)
+    if "outbox" in roles:
+        _register_relay(app, pool, relay_producer, s.outbox_poll_s)
+
+    app.civicgrid_sinks = sinks  # for tests and metrics
+    return app
+
+
+def _register_relay(app: faust.App, pool: ConnectionPool, relay_producer: Producer, every_s: float) -> None:
+    @app.timer(every_s)
     async def relay_outbox() -> None:
         def relay() -> int:
             total = 0
@@ -70,6 +83,3 @@ def build_app(settings: Settings) -> faust.App:
             await asyncio.to_thread(relay)
         except Exception as exc:
             log.warning("outbox relay: %s (retrying)", exc)
-
-    app.civicgrid_sinks = sinks  # for tests and metrics
-    return app

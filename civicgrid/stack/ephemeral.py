@@ -7,6 +7,8 @@ import tempfile
 from contextlib import ExitStack, closing
 from pathlib import Path
 
+import orjson
+
 from civicgrid.settings import (
     DbSettings,
     GatewaySettings,
@@ -58,4 +60,5 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_GATEWAY__METRICS_PORT": str(gw.metrics_port),
         "CIVICGRID_STREAMS__APP_ID": settings.streams.app_id,
         "CIVICGRID_STREAMS__DATA_DIR": str(settings.streams.data_dir),
+        "CIVICGRID_STREAMS__ROLES": orjson.dumps(list(settings.streams.roles)).decode(),
     }

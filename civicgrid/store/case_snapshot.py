@@ -27,7 +27,7 @@ def case_to_json(case: CaseState) -> dict[str, Any]:
         elif f.name == "extensions":
             value = [{"amount": e.amount, "unit": e.unit.value} for e in value]
         elif isinstance(value, Pending):
-            value = {"kind": value.kind.value, "data": dict(value.data)}
+            value = {"kind": value.kind.value, "data": {k: _plain(v) for k, v in value.data.items()}}
         elif hasattr(value, "value"):  # enums
             value = value.value
         out[f.name] = value
@@ -46,5 +46,24 @@ def case_from_json(data: dict[str, Any]) -> CaseState:
             values[name] = enum(values[name])
     values["extensions"] = tuple(Limit(e["amount"], Unit(e["unit"])) for e in values.get("extensions", ()))
     if values.get("pending") is not None:
-        values["pending"] = Pending(PendingKind(values["pending"]["kind"]), values["pending"]["data"])
+        data = {k: _typed(v) for k, v in values["pending"]["data"].items()}
+        values["pending"] = Pending(PendingKind(values["pending"]["kind"]), data)
     return CaseState(**values)
+
+
+# A pending postponement carries the requested extension as a Limit.
+_LIMIT = "__limit__"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Limit):
+        return {_LIMIT: True, "amount": value.amount, "unit": value.unit.value}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict) and value.get(_LIMIT):
+        return Limit(value["amount"], Unit(value["unit"]))
+    return value

@@ -117,3 +117,20 @@ def test_outbox_relay_publishes_the_transitions(settings: Settings, db: psycopg.
     assert (event["action"], event["to_state"], event["seq"], event["source"]) == ("report", "reported", 1, "sensor")
     assert db.execute("SELECT count(*) FROM outbox WHERE key = %s AND published_at IS NULL",
                       (case_id,)).fetchone() == (0,)
+
+
+def test_a_pending_postponement_survives_the_round_trip(db: psycopg.Connection) -> None:
+    from civicgrid.domain.time_limits import Limit, Unit
+
+    db.execute("INSERT INTO departments (id, name) VALUES ('sanitation', '环卫处') ON CONFLICT DO NOTHING")
+    case_id, _ = _open(db, f"alarm:{uuid.uuid4()}")
+    steps = [(Action.FILE, Role.SHIFT_LEADER, {"category": "E0102"}),
+             (Action.DISPATCH, Role.DISPATCHER, {"department": "sanitation"}),
+             (Action.SIGN, Role.DEPARTMENT, {}),
+             (Action.REQUEST_POSTPONE, Role.DEPARTMENT, {"extension": Limit(2, Unit.DAYS), "reason": "parts"})]
+    for action, role, data in steps:
+        with db.transaction():
+            case = cases.lock_case(db, case_id)
+            cases.record_transition(db, apply(case, Command(action, role, "u", data), NOW))
+    with db.transaction():
+        assert cases.lock_case(db, case_id).pending.data["extension"] == Limit(2, Unit.DAYS)

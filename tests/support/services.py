@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from civicgrid.settings import Settings
-from civicgrid.stack.ephemeral import as_environment
+from civicgrid.stack.services import spawn_service, stop_service
+
+__all__ = ["start_service", "stop_service", "wait_for"]
 
 T = TypeVar("T")
 
 
-def start_service(command: str, settings: Settings, log: Path) -> subprocess.Popen:
-    """`civicgrid <command>` with the test stack's settings, output appended to `log`."""
-    env = {**os.environ, **as_environment(settings)}
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "civicgrid.cli", command], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_service(proc: subprocess.Popen, timeout_s: float = 30) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+start_service = spawn_service
 
 
 def wait_for(probe: Callable[[], T | None], timeout_s: float = 60, what: str = "condition",

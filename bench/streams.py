@@ -1,0 +1,236 @@
+"""Stream worker throughput and alarm → case latency, on a throwaway stack this script starts.
+
+1. ceiling: a bare aiokafka consumer reads a backlog of N telemetry records (no work);
+2. sink path: one worker with only the sinks reads the same backlog into the telemetry hypertable;
+   the rate is N / (time from the first to the last row, read from the table);
+3. alarm detection: one worker with only alarm detection reads the same backlog; every device raises
+   and clears an alarm in its first readings and raises again in its last, so the first and last
+   alarm on cg.alarms bracket the whole backlog;
+0. latency (run first, on empty topics): gateway + full worker, 100 manhole sensors (each fitted
+   to its own cover) publishing
+   over MQTT at 1,000 msg/s in all; each tilts its cover once; latency = MQTT publish of the
+   reading that raises the alarm → the case row's insert.
+
+Last line: JSON with sink_events_per_s, alarm_events_per_s, ceiling_events_per_s,
+alarm_to_case_p50_ms, alarm_to_case_p99_ms (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Consumer, Producer, TopicPartition
+from paho.mqtt.enums import CallbackAPIVersion
+
+from civicgrid.broker.provisioning import add_devices
+from civicgrid.bus import records, topics
+from civicgrid.settings import Settings
+from civicgrid.stack import LocalStack
+from civicgrid.stack.ephemeral import ephemeral_settings
+from civicgrid.stack.services import spawn_service, stop_service
+from civicgrid.store.db import connect
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def produce_backlog(settings: Settings, devices: int, per_device: int) -> int:
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 20,
+                         "queue.buffering.max.messages": 500_000})
+    start = datetime.now(UTC) - timedelta(days=1)
+    n = 0
+    for seq in range(1, per_device + 1):
+        # readings 1-2 high, 3-4 low (raise + clear), the last 2 high (raise): alarms bracket the backlog
+        high = seq in (1, 2) or seq > per_device - 2
+        for d in range(devices):
+            ts = start + timedelta(seconds=seq)
+            record = records.device_record(device_id=f"bench-{d:05d}", kind="manhole-sensor", profile="manhole-sensor",
+                                           channel="telemetry", seq=seq, ts=ts, received_at=ts,
+                                           data={"tilt_deg": 30.0 if high else 1.0, "battery_pct": 80.0},
+                                           links={"component_code": None, "grid_cell_code": None,
+                                                  "inspector_user_id": None})
+            producer.produce(topics.TELEMETRY, records.dumps(record), f"bench-{d:05d}".encode())
+            n += 1
+        producer.poll(0)
+    producer.flush(60)
+    return n
+
+
+async def ceiling_rate(settings: Settings, n: int) -> float:
+    consumer = AIOKafkaConsumer(topics.TELEMETRY, bootstrap_servers=settings.kafka.bootstrap_servers,
+                                group_id=f"ceiling-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
+                                enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
+                                max_poll_records=5000)
+    await consumer.start()
+    got, first = 0, None
+    try:
+        while got < n:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for messages in batches.values():
+                if first is None and messages:
+                    first = time.perf_counter()
+                got += len(messages)
+    finally:
+        await consumer.stop()
+    return got / (time.perf_counter() - first)
+
+
+def worker_with(settings: Settings, roles: tuple[str, ...], base: Path, name: str):
+    streams = settings.streams.model_copy(update={"app_id": f"bench-{name}-{uuid.uuid4().hex[:4]}",
+                                                  "roles": roles, "data_dir": base / name})
+    worker = settings.model_copy(update={"streams": streams})
+    return spawn_service("worker", worker, base / f"{name}.log")
+
+
+def sink_rate(settings: Settings, n: int, base: Path) -> float:
+    proc = worker_with(settings, ("sinks",), base, "sinks")
+    first = last = None
+    try:
+        with connect(settings.db, autocommit=True) as conn:
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                count = conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE 'bench-%'").fetchone()[0]
+                now = time.perf_counter()
+                if count and first is None:
+                    first = (now, count)
+                if count >= n:
+                    last = (now, count)
+                    break
+                time.sleep(0.25)
+    finally:
+        stop_service(proc)
+    if first is None or last is None:
+        raise SystemExit(f"the sink did not write {n} rows; see {base / 'sinks.log'}")
+    return (last[1] - first[1]) / (last[0] - first[0])
+
+
+def alarm_rate(settings: Settings, n: int, devices: int, base: Path) -> float:
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "bench-alarms",
+                         "log_level": 3})
+    consumer.assign([TopicPartition(topics.ALARMS, p, 0) for p in range(settings.kafka.partitions)])
+    proc = worker_with(settings, ("alarms",), base, "alarms")
+    expected = devices * 3  # raise, clear, raise per device
+    stamps: list[float] = []
+    try:
+        deadline = time.monotonic() + 600
+        while len(stamps) < expected and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.2):
+                if msg.error() is None and msg.key().startswith(b"bench-"):  # not the latency phase's
+                    stamps.append(time.perf_counter())
+    finally:
+        stop_service(proc)
+        consumer.close()
+    if len(stamps) < expected:
+        raise SystemExit(f"only {len(stamps)} of {expected} alarms; see {base / 'alarms.log'}")
+    return n / (stamps[-1] - stamps[0])
+
+
+def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device: float = 10.0,
+            seconds: float = 20.0) -> list[float]:
+    with connect(settings.db, autocommit=True) as conn:
+        components = [f"3415230101{n:06d}" for n in range(devices)]
+        for code in components:
+            conn.execute("INSERT INTO components (code, category_code, lon, lat) VALUES (%s, 'C0101', 117, 31.5)",
+                         (code,))
+    provisioned = add_devices(settings, [(f"lat-{n:03d}", "manhole-sensor") for n in range(devices)])
+    with connect(settings.db, autocommit=True) as conn:
+        for p, code in zip(provisioned, components, strict=True):
+            conn.execute("UPDATE devices SET component_code = %s WHERE id = %s", (code, p.device_id))
+            conn.execute("SELECT pg_notify('civicgrid_devices', %s)", (p.device_id,))
+    gateway = spawn_service("gateway", settings, base / "gateway.log")
+    worker = worker_with(settings, ("alarms", "cases", "sinks", "deadlines", "outbox"), base, "full")
+    raised_at: dict[str, float] = {}
+    try:
+        time.sleep(12)  # gateway subscribed, worker's consumer groups joined (Tansu join delay)
+        stop = threading.Event()
+
+        def device_loop(p, component: str) -> None:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=p.device_id, protocol=mqtt.MQTTv5)
+            client.username_pw_set(p.device_id, p.secret)
+            client.connect(settings.mqtt.host, settings.mqtt.port)
+            client.loop_start()
+            tilt_at = random.uniform(2, seconds - 4)
+            started = time.monotonic()
+            seq = hits = 0
+            while not stop.is_set() and time.monotonic() - started < seconds:
+                seq += 1
+                elapsed = time.monotonic() - started
+                tilted = tilt_at <= elapsed < tilt_at + 2.0 / rate_per_device + 0.01
+                body = json.dumps({"seq": seq, "ts": datetime.now(UTC).isoformat(), "tilt_deg": 30 if tilted else 1})
+                info = client.publish(f"cg/{p.device_id}/telemetry", body, qos=1)
+                if tilted:
+                    hits += 1
+                    if hits == 2:  # the debounce's second reading raises the alarm
+                        info.wait_for_publish(5)
+                        raised_at[component] = time.time()
+                time.sleep(1 / rate_per_device)
+            client.disconnect()
+            client.loop_stop()
+
+        threads = [threading.Thread(target=device_loop, args=(p, c)) for p, c in zip(provisioned, components,
+                                                                                      strict=True)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(5)
+    finally:
+        stop_service(gateway)
+        stop_service(worker)
+    with connect(settings.db, autocommit=True) as conn:
+        created = dict(conn.execute("SELECT component_code, extract(epoch FROM created_at) FROM cases "
+                                    "WHERE component_code = ANY(%s)", (components,)).fetchall())
+    return [(float(created[c]) - t) * 1000 for c, t in raised_at.items() if c in created]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--per-device", type=int, default=200)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    settings = ephemeral_settings(prefix="civicgrid-bench-")
+    base = settings.stack.var_dir.parent
+    stack = LocalStack(settings, progress=lambda m: say(f"stack {m}"))
+    try:
+        stack.up()
+        # Latency first, on empty topics: a worker started later would first replay the backlog.
+        samples = latency(settings, base)
+        say(f"alarm → case latency: {len(samples)} samples")
+        n = produce_backlog(settings, args.devices, args.per_device)
+        say(f"backlog: {n} telemetry records from {args.devices} devices")
+        ceiling = asyncio.run(ceiling_rate(settings, n))
+        say(f"ceiling: bare aiokafka consumer {ceiling:,.0f} records/s")
+        sinks = sink_rate(settings, n, base)
+        say(f"sink path: {sinks:,.0f} rows/s into the telemetry hypertable")
+        alarms = alarm_rate(settings, n, args.devices, base)
+        say(f"alarm detection: {alarms:,.0f} readings/s")
+    finally:
+        stack.down()
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    p50, p99 = (float(np.percentile(samples, q)) for q in (50, 99)) if samples else (float("nan"),) * 2
+    print(json.dumps({
+        "sink_events_per_s": round(sinks), "alarm_events_per_s": round(alarms), "ceiling_events_per_s": round(ceiling),
+        "alarm_to_case_p50_ms": round(p50, 1), "alarm_to_case_p99_ms": round(p99, 1), "latency_samples": len(samples),
+        "offered_msgs_per_s": 1000, "backlog_records": n, "cores": os.cpu_count(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
