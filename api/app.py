@@ -1,0 +1,72 @@
+"""The FastAPI application: start-up order, routers, error handlers, metrics.
+
+`create_app(settings)` builds everything from the settings (no module-level state);
+the lifespan opens the connection pool, then starts the background loops, and stops
+them in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.background import Background
+from api.deps import ApiContext
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import (
+    auth,
+    cases,
+    departments,
+    devices,
+    feed,
+    health,
+    media,
+    open311,
+    responsibility,
+    scoring,
+    users,
+)
+from civicgrid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Digital city management (数字城管) API: the case workflow with roles, dispatch by
+responsibility, Open311 GeoReport v2 intake (12319), media, devices and commands, the live
+alarm and case-event feed, patrol coverage and CJ/T 292 evaluation.
+
+Authenticate with `POST /auth/token` (OAuth2 password flow) and send `Authorization: Bearer …`,
+or send an API key as `X-Api-Key`. Errors are RFC 9457 `application/problem+json`
+(Open311 routes answer in the GeoReport error format)."""
+
+
+def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
+    ctx = ApiContext.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.pool.open(wait=True, timeout=30)
+        loops = Background(settings) if background else None
+        if loops is not None:
+            loops.start()
+        log.info("civicgrid API ready")
+        try:
+            yield
+        finally:
+            if loops is not None:
+                loops.stop()
+            ctx.close()
+
+    app = FastAPI(title="civicgrid API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.ctx = ctx
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    errors.install(app)
+    for router in (health.router, auth.router, users.router, departments.router, responsibility.router,
+                   cases.build_router(ctx.permissions), open311.router, media.router, devices.router, feed.router,
+                   scoring.router):
+        app.include_router(router)
+    return app

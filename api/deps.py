@@ -1,0 +1,116 @@
+"""What every request needs: the service context (settings, pool, Kafka producer, the city's rules)
+and a database connection from the pool.
+
+Routes are plain `def` functions run in FastAPI's thread pool: civicgrid/store is sync
+psycopg 3 (shared with the streams), and a sync pool keeps one code path for both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import orjson
+import psycopg
+from confluent_kafka import Producer
+from fastapi import Depends, Request
+from psycopg.types.json import set_json_dumps
+from psycopg_pool import ConnectionPool
+
+from civicgrid.domain.catalogue import Catalogue, default_catalogue
+from civicgrid.domain.geofence import GridIndex
+from civicgrid.domain.permissions import Permissions, default_permissions
+from civicgrid.domain.time_limits import Limit, TimeLimits, default_time_limits
+from civicgrid.domain.working_calendar import WorkingCalendar, default_calendar
+from civicgrid.settings import Settings
+from civicgrid.store.db import conninfo
+
+
+def _json_default(value: Any) -> Any:
+    # A pending postponement keeps its `Limit` inside the case snapshot (lifecycle._request);
+    # the store serialises snapshots with psycopg's JSON dumper, so teach it Limits.
+    if isinstance(value, Limit):
+        return {"amount": value.amount, "unit": value.unit.value}
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def configure_connection(conn: psycopg.Connection) -> None:
+    set_json_dumps(_dumps, context=conn)
+
+
+@dataclass(frozen=True, slots=True)
+class CellLookup:
+    index: GridIndex | None
+
+    def lookup(self, lon: float, lat: float) -> str | None:
+        return None if self.index is None else self.index.lookup(lon, lat)
+
+
+@dataclass
+class ApiContext:
+    """Built once per app from the settings; lives in ``app.state.ctx``."""
+
+    settings: Settings
+    pool: ConnectionPool
+    catalogue: Catalogue = field(default_factory=default_catalogue)
+    limits: TimeLimits = field(default_factory=default_time_limits)
+    calendar: WorkingCalendar = field(default_factory=default_calendar)
+    permissions: Permissions = field(default_factory=default_permissions)
+    _producer: Producer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _grid: tuple[tuple[Any, ...], GridIndex | None] | None = None
+
+    @classmethod
+    def create(cls, settings: Settings) -> ApiContext:
+        pool = ConnectionPool(conninfo(settings.db), min_size=settings.db.pool_min,
+                              max_size=max(settings.db.pool_max, 4), configure=configure_connection,
+                              open=False, name="civicgrid-api", kwargs={"autocommit": True})
+        return cls(settings=settings, pool=pool)
+
+    @property
+    def producer(self) -> Producer:
+        """One librdkafka producer for commands (created on first use: the API starts without Kafka)."""
+        with self._lock:
+            if self._producer is None:
+                self._producer = Producer({"bootstrap.servers": self.settings.kafka.bootstrap_servers,
+                                           "linger.ms": 2, "log_level": 3})
+            return self._producer
+
+    def grid_index(self, conn: psycopg.Connection) -> CellLookup:
+        """Point → cell over the cells in the database, rebuilt when the cells change (≈ 1 s for 2,500)."""
+        key = tuple(conn.execute("SELECT count(*), max(created_at) FROM grid_cells").fetchone() or ())
+        with self._lock:
+            if self._grid is None or self._grid[0] != key:
+                rows = conn.execute("SELECT code, geometry FROM grid_cells ORDER BY code").fetchall()
+                features = [{"type": "Feature", "properties": {"code": code}, "geometry": geometry}
+                            for code, geometry in rows]
+                index = GridIndex.from_geojson({"type": "FeatureCollection", "features": features}) if rows else None
+                self._grid = (key, index)
+            return CellLookup(self._grid[1])
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(5)
+        self.pool.close()
+
+
+def get_ctx(request: Request) -> ApiContext:
+    return request.app.state.ctx
+
+
+def get_db(ctx: Annotated[ApiContext, Depends(get_ctx)]) -> Iterator[psycopg.Connection]:
+    """A pooled autocommit connection; multi-statement changes open `conn.transaction()`."""
+    with ctx.pool.connection() as conn:
+        yield conn
+
+
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+# scope="function": the connection goes back to the pool when the route returns, not after the
+# response is sent — a streaming response (the SSE feed) must not hold one for its lifetime.
+Db = Annotated[psycopg.Connection, Depends(get_db, scope="function")]

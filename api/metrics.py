@@ -1,0 +1,57 @@
+"""Prometheus metrics of the HTTP API: requests by route template and status, latency histogram.
+
+One registry per app (tests build several apps in one process; the global registry
+would refuse the second). A plain ASGI middleware, so streaming responses (the SSE
+feed) pass through untouched; the feed is counted when it ends.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("civicgrid_api_requests", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("civicgrid_api_request_seconds", "HTTP request latency", ["method", "route"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                                 registry=self.registry)
+        self.in_flight = Gauge("civicgrid_api_in_flight", "requests being served", registry=self.registry)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.in_flight.dec()
+            method, route = scope["method"], _route_template(scope)
+            self.metrics.requests.labels(method, route, str(status["code"])).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template (bounded label values), never the raw path; the router
+    records the route in the shared scope while it dispatches."""
+    route = scope.get("route")
+    return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"

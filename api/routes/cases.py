@@ -1,0 +1,185 @@
+"""/cases: report, list, detail, log a phone call, and one endpoint per lifecycle action.
+
+The action endpoints are generated from one table (action, path, body) so that each
+has its own request model in the OpenAPI document, and each route's roles are read from
+the permission table (civicgrid.domain.permissions) — the same data `lifecycle.apply`
+checks. Scope (department, inspector grid) is applied by the queries.
+"""
+# No `from __future__ import annotations`: the generated endpoints' body types are closure
+# variables, which FastAPI can only see when annotations are evaluated at definition time.
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+
+from api.auth import require
+from api.deps import ApiContext, Ctx, Db
+from api.errors import not_found
+from api.queries import cases as q
+from api.queries.responsibility import suggest_department
+from api.schemas.cases import (
+    ActionIn,
+    CaseDetail,
+    CaseList,
+    CaseReport,
+    CloseIn,
+    DispatchIn,
+    FileIn,
+    NoteIn,
+    PhoneCall,
+    PostponeIn,
+    ReasonIn,
+)
+from api.users import User
+from api.workflow import NewCase, act, disposal_class_of, report
+from civicgrid.domain import lifecycle
+from civicgrid.domain.case_state import TERMINAL, Action, Role, Source, State
+from civicgrid.domain.permissions import Permissions
+from civicgrid.store.case_snapshot import case_from_json
+
+READERS = tuple(Role)
+
+# (action, path segment, body model, summary)
+ACTIONS: tuple[tuple[Action, str, type[ActionIn], str], ...] = (
+    (Action.SEND_VERIFY, "send-verify", ActionIn, "派核实: send an inspector to verify the report"),
+    (Action.CONFIRM, "confirm", ActionIn, "核实属实: the reported problem is real"),
+    (Action.REFUTE, "refute", ReasonIn, "核实不属实: nothing found → cancelled"),
+    (Action.FILE, "file", FileIn, "立案: accept and file the case"),
+    (Action.SELF_HANDLE, "self-handle", NoteIn, "自处理: the inspector fixed it on the spot → closed"),
+    (Action.DISPATCH, "dispatch", DispatchIn, "派遣: to a department (default: the suggested one)"),
+    (Action.SIGN, "sign", ActionIn, "签收: the department takes the case"),
+    (Action.DISPOSE, "dispose", NoteIn, "处置反馈: the department reports it disposed of the problem"),
+    (Action.REQUEST_RETURN, "request-return", ReasonIn, "申请回退: not this department's case"),
+    (Action.APPROVE_RETURN, "approve-return", ActionIn, "回退: back to filed for another dispatch"),
+    (Action.REQUEST_POSTPONE, "request-postpone", PostponeIn, "申请延期: ask for more time, with a reason"),
+    (Action.APPROVE_POSTPONE, "approve-postpone", ActionIn, "延期: extend the disposal deadline"),
+    (Action.REJECT_REQUEST, "reject-request", ReasonIn, "reject a pending return or postponement"),
+    (Action.URGE, "urge", ActionIn, "督办: a recorded reminder"),
+    (Action.SEND_CHECK, "send-check", ActionIn, "派核查: send an inspector to check the result"),
+    (Action.CHECK_PASS, "check-pass", ActionIn, "核查通过: the problem is fixed"),
+    (Action.CHECK_FAIL, "check-fail", ReasonIn, "核查不通过 → 返工 rework, back to the department"),
+    (Action.CLOSE, "close", CloseIn, "结案: close a checked case"),
+    (Action.SUSPEND, "suspend", ReasonIn, "挂账: suspend (stops the clock)"),
+    (Action.RESUME, "resume", ActionIn, "resume a suspended case where it left off"),
+    (Action.CANCEL, "cancel", ReasonIn, "作废: cancel an unfiled or filed case"),
+    (Action.INSTRUCT, "instruct", NoteIn, "领导批示: a leader's instruction"),
+)
+
+# Body field → lifecycle data key.
+_RENAMES = {"category_code": "category", "grid_cell_code": "cell", "department_id": "department"}
+
+ACTION_RESPONSES = {403: {"description": "role may not take this action"},
+                    404: {"description": "no such case in the caller's scope"},
+                    409: {"description": "illegal in this state; `allowed_actions` lists what is possible"},
+                    422: {"description": "missing or invalid data"}}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *, scoped: bool = True) -> CaseDetail:
+    row = q.get_case(db, user, case_id, scoped=scoped)
+    if row is None:
+        raise not_found("case", case_id)
+    state = case_from_json(row.pop("snapshot"))
+    allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.permissions))
+    suggested = None
+    if state.state in (State.REPORTED, State.VERIFYING, State.FILED):
+        suggested = suggest_department(db, category_code=row["category_code"], cell=row["grid_cell_code"],
+                                       component_code=row["component_code"])
+    return CaseDetail(**row, allowed_actions=allowed, suggested_department_id=suggested,
+                      light=_light(ctx, state, now), timeline=q.timeline(db, case_id), evidence=q.evidence(db, case_id))
+
+
+def _light(ctx: ApiContext, case, now: datetime) -> str | None:
+    """Traffic light by the share of the disposal time used (green ≤ 80 %, yellow ≤ 100 %, red)."""
+    if case.state in TERMINAL or case.dispatched_at is None or case.disposal_deadline is None:
+        return None
+    start, due = case.dispatched_at, case.disposal_deadline
+    natural = ctx.limits.disposal(disposal_class_of(ctx, case), category=case.category).natural
+    if natural:
+        total, used = (due - start).total_seconds(), (now - start).total_seconds()
+    else:
+        total = ctx.calendar.working_time_between(start, due).total_seconds()
+        used = ctx.calendar.working_time_between(start, now).total_seconds() if now > start else 0.0
+    share = used / total if total > 0 else (1.0 if now > due else 0.0)
+    return ctx.limits.traffic_light(share).value
+
+
+def build_router(permissions: Permissions) -> APIRouter:
+    router = APIRouter(prefix="/cases", tags=["cases"])
+    reporters = tuple(permissions.roles_for(Action.REPORT)) or (Role.ADMIN,)
+
+    @router.get("", summary="List cases (filters, cursor pagination, caller's scope)")
+    def list_cases(
+        ctx: Ctx, db: Db, user: Annotated[User, Depends(require(*READERS))],
+        state: Annotated[list[State] | None, Query(description="one or more states")] = None,
+        source: Source | None = None,
+        category_code: Annotated[str | None, Query(pattern=r"^[CE][0-9]{2}([0-9]{2})?$",
+                                                   description="a minor (E0102) or a whole major (E01)")] = None,
+        cell_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{1,15}$",
+                                                 description="6 digits a county, 9 a street, 12 a community")] = None,
+        department_id: Annotated[str | None, Query(max_length=100)] = None,
+        overdue: bool | None = None,
+        reported_from: datetime | None = None,
+        reported_to: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> CaseList:
+        f = q.CaseFilter([s.value for s in state] if state else None, source and source.value, category_code,
+                         cell_prefix, department_id, overdue, reported_from, reported_to)
+        rows, next_cursor = q.list_cases(db, user, f, now_utc(), limit, cursor)
+        return CaseList(items=rows, next_cursor=next_cursor)
+
+    @router.post("", status_code=201, summary="Report a problem (上报)", responses=ACTION_RESPONSES)
+    def report_case(body: CaseReport, ctx: Ctx, db: Db, response: Response,
+                    user: Annotated[User, Depends(require(*reporters))]) -> CaseDetail:
+        srid = f"api:{user.id}:{body.client_ref}" if body.client_ref else None
+        case_id, created = report(ctx, db, user, NewCase(
+            body.category_code, body.description, body.source, body.grid_cell_code, body.component_code,
+            body.lon, body.lat, body.address, tuple(body.media_ids), srid), now_utc())
+        if not created:
+            response.status_code = 200
+        response.headers["Location"] = f"/cases/{case_id}"
+        # The reporter sees what they reported even outside their scope (an inspector off their grid).
+        return case_detail(ctx, db, user, case_id, now_utc(), scoped=False)
+
+    @router.post("/calls", status_code=201, summary="Log a 12319 phone call as a hotline case",
+                 responses=ACTION_RESPONSES)
+    def log_call(body: PhoneCall, ctx: Ctx, db: Db,
+                 user: Annotated[User, Depends(require(Role.OPERATOR))]) -> CaseDetail:
+        caller = {"channel": "phone", "caller_name": body.caller_name, "caller_phone": body.caller_phone}
+        case_id, _ = report(ctx, db, user, NewCase(
+            body.category_code, body.description, Source.HOTLINE, body.grid_cell_code, None, body.lon, body.lat,
+            body.address, extra_evidence=caller), now_utc())
+        return case_detail(ctx, db, user, case_id, now_utc())
+
+    @router.get("/{case_id}", summary="A case with its timeline, evidence and the caller's allowed actions",
+                responses={404: ACTION_RESPONSES[404]})
+    def get_case(case_id: uuid.UUID, ctx: Ctx, db: Db,
+                 user: Annotated[User, Depends(require(*READERS))]) -> CaseDetail:
+        return case_detail(ctx, db, user, str(case_id), now_utc())
+
+    for action, path, model, summary in ACTIONS:
+        _add_action(router, permissions, action, path, model, summary)
+    return router
+
+
+def _add_action(router: APIRouter, permissions: Permissions, action: Action, path: str, model: type[ActionIn],
+                summary: str) -> None:
+    roles = tuple(permissions.roles_for(action)) or (Role.ADMIN,)
+
+    def endpoint(case_id: uuid.UUID, body: Annotated[model, Body()], ctx: Ctx, db: Db,
+                 user: Annotated[User, Depends(require(*roles))]) -> CaseDetail:
+        raw = body.model_dump(exclude={"media_ids"}, mode="json")
+        data = {_RENAMES.get(k, k): v for k, v in raw.items()}
+        act(ctx, db, user, str(case_id), action, data, tuple(body.media_ids), now_utc())
+        return case_detail(ctx, db, user, str(case_id), now_utc())
+
+    endpoint.__name__ = f"case_{action.value}"
+    router.add_api_route(f"/{{case_id}}/{path}", endpoint, methods=["POST"], summary=summary,
+                         description=f"Roles: {', '.join(sorted(r.value for r in roles))} (and admin).",
+                         responses=ACTION_RESPONSES, response_model=CaseDetail, name=f"case_{action.value}")

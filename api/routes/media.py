@@ -1,0 +1,98 @@
+"""/media: photos and voice notes from handhelds, stored once under their SHA-256, served back with auth.
+
+The type is decided from the file's first bytes, not from the client's Content-Type:
+JPEG, PNG, WebP photos; AMR (the usual handheld voice format), MP3, M4A, Ogg, WAV
+voice. The size limit is `api.max_upload_bytes`. Reports and actions reference the
+returned id (`media_ids`) and the case gets an evidence row per medium.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from api.auth import ANY_ROLE, require
+from api.deps import Ctx, Db
+from api.errors import ApiError, not_found
+from api.schemas.media import MediaPublic
+from api.users import User
+from civicgrid.domain.case_state import Role
+
+router = APIRouter(prefix="/media", tags=["media"])
+CHUNK = 1 << 16
+
+
+# (test on the first 16 bytes, content type); the first match wins.
+_MAGIC = (
+    (lambda h: h.startswith(b"\xff\xd8\xff"), "image/jpeg"),
+    (lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"), "image/png"),
+    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", "image/webp"),
+    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WAVE", "audio/wav"),
+    (lambda h: h.startswith(b"#!AMR"), "audio/amr"),
+    (lambda h: h.startswith(b"OggS"), "audio/ogg"),
+    (lambda h: h.startswith(b"ID3") or h[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"), "audio/mpeg"),
+    (lambda h: h[4:8] == b"ftyp" and h[8:11] == b"M4A", "audio/mp4"),
+)
+
+
+def sniff(head: bytes) -> str | None:
+    """Content type from magic bytes; None if not an accepted photo or voice format."""
+    return next((kind for test, kind in _MAGIC if test(head)), None)
+
+
+def media_path(media_dir: Path, media_id: str) -> Path:
+    return media_dir / media_id[:2] / media_id
+
+
+@router.post("", status_code=201, summary="Upload a photo or voice note (multipart field `file`)",
+             responses={413: {"description": "larger than the limit"}, 415: {"description": "not a photo/voice"}})
+def upload(ctx: Ctx, db: Db, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP or AMR/MP3/M4A/Ogg/WAV")],
+           user: Annotated[User, Depends(require(Role.INSPECTOR, Role.OPERATOR, Role.DEPARTMENT,
+                                                 Role.SHIFT_LEADER, Role.DISPATCHER))]) -> MediaPublic:
+    limit = ctx.settings.api.max_upload_bytes
+    media_dir = ctx.settings.api.media_dir
+    media_dir.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    with tempfile.NamedTemporaryFile(dir=media_dir, delete=False, prefix=".upload-") as tmp:
+        try:
+            head = b""
+            while chunk := file.file.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "too-large", f"upload exceeds {limit} bytes")
+                if len(head) < 16:
+                    head += chunk[:16]
+                digest.update(chunk)
+                tmp.write(chunk)
+            content_type = sniff(head)
+            if content_type is None:
+                raise ApiError(415, "unsupported-media", "not an accepted photo (JPEG, PNG, WebP) or voice "
+                                                         "(AMR, MP3, M4A, Ogg, WAV) file")
+        except BaseException:
+            tmp.close()
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+    media_id = digest.hexdigest()
+    target = media_path(media_dir, media_id)
+    target.parent.mkdir(exist_ok=True)
+    Path(tmp.name).replace(target)  # same content, same name: a repeated upload is harmless
+    db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by) VALUES (%s, %s, %s, %s) "
+               "ON CONFLICT (id) DO NOTHING", (media_id, content_type, size, user.id))
+    return MediaPublic(id=media_id, content_type=content_type, size_bytes=size)
+
+
+@router.get("/{media_id}", summary="Download a medium", response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}, "audio/amr": {}}}, 404: {"description": "unknown id"}})
+def download(ctx: Ctx, db: Db, media_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$")],
+             user: Annotated[User, Depends(require(*ANY_ROLE))]) -> FileResponse:
+    row = db.execute("SELECT content_type FROM media WHERE id = %s", (media_id,)).fetchone()
+    path = media_path(ctx.settings.api.media_dir, media_id)
+    if row is None or not path.is_file():
+        raise not_found("media", media_id)
+    return FileResponse(path, media_type=row[0], headers={"Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,122 @@
+"""/scoring (CJ/T 292 evaluation tables, ranked) and /coverage (patrol coverage), as JSON or CSV.
+
+A period is the day, 旬 (1–10, 11–20, 21–end), month or year holding `day`, in the city's
+time zone (UTC+8); a case belongs to the period it was reported in (civicgrid.domain.scoring).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from psycopg.rows import dict_row
+
+from api.auth import require
+from api.deps import Ctx, Db
+from api.errors import ApiError
+from api.queries import scoring as q
+from api.schemas.scoring import CoverageRow, ScoreRow, ScoreTable
+from api.users import User
+from civicgrid.domain.case_state import Role
+from civicgrid.domain.scoring import rank, xun_bounds
+
+router = APIRouter(tags=["evaluation"])
+CITY_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+Evaluators = Annotated[User, Depends(require(Role.LEADER, Role.SHIFT_LEADER, Role.DISPATCHER, Role.OPERATOR))]
+CSV_RESPONSE = {200: {"content": {"text/csv": {"example": "rank,subject,score,grade\n1,sanitation,92.5,A\n"}}}}
+
+
+def period_bounds(period: str, day: date) -> tuple[datetime, datetime]:
+    if period == "day":
+        first, last = day, day
+    elif period == "xun":
+        first, last = xun_bounds(day)
+    elif period == "month":
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    else:
+        first, last = day.replace(month=1, day=1), day.replace(month=12, day=31)
+    return (datetime.combine(first, time(), CITY_TZ), datetime.combine(last + timedelta(days=1), time(), CITY_TZ))
+
+
+def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/scoring/{level}", summary="Ranked evaluation table (region, department or post)",
+            response_model=ScoreTable, responses={**CSV_RESPONSE, 422: {"description": "bad level options"}})
+def score_table(
+    ctx: Ctx, db: Db, user: Evaluators, level: Literal["region", "department", "post"],
+    period: Literal["day", "xun", "month", "year"] = "month",
+    day: Annotated[date | None, Query(description="any day in the period (default: today)")] = None,
+    region_level: Literal["county", "street", "community", "grid"] = "street",
+    role: Literal["inspector", "operator", "shift_leader", "dispatcher"] = "inspector",
+    format: Literal["json", "csv"] = "json",
+) -> ScoreTable | Response:
+    the_day = day or datetime.now(CITY_TZ).date()
+    if not date(2000, 1, 1) <= the_day <= date(2100, 12, 31):
+        raise ApiError(422, "bad-period", "day must lie between 2000 and 2100")
+    start, end = period_bounds(period, the_day)
+    q.refresh_facts(ctx, db, start, end)
+    facts = q.load_facts(db, start, end)
+    if level == "department":
+        departments = [r[0] for r in db.execute("SELECT id FROM departments").fetchall()]
+        evaluations = q.department_table(facts, departments)
+    elif level == "region":
+        evaluations = q.region_table(facts, region_level, q.grids(db) if region_level == "grid" else {})
+    else:
+        users = db.execute("SELECT username, responsibility_grid_id FROM users WHERE role = %s AND enabled",
+                           (role,)).fetchall()
+        all_grids = q.grids(db) if role == "inspector" else {}
+        evaluations = q.post_table(facts, role, [u for u, _ in users],
+                                   {u: all_grids.get(g, set()) for u, g in users if g})
+    rows = [ScoreRow(rank=r, subject=e.subject, score=e.score, grade=e.grade, indicators=dict(e.indicators),
+                     ratios={k: {"numerator": v.numerator, "denominator": v.denominator} for k, v in e.ratios.items()})
+            for r, e in rank(evaluations)]
+    if format == "csv":
+        names = sorted({k for row in rows for k in row.indicators})
+        return _csv(["rank", "subject", "score", "grade", *names],
+                    [[r.rank, r.subject, r.score, r.grade, *(r.indicators.get(n, "") for n in names)] for r in rows],
+                    f"scoring-{level}-{period}-{the_day}.csv")
+    return ScoreTable(level=level if level != "region" else f"region:{region_level}", period=period, start=start,
+                      end=end, cases=len(facts), rows=rows)
+
+
+@router.get("/coverage", summary="Patrol coverage per inspector and day (cells in `detail`)",
+            response_model=list[CoverageRow], responses=CSV_RESPONSE)
+def coverage(
+    db: Db, user: Annotated[User, Depends(require(Role.LEADER, Role.SHIFT_LEADER, Role.OPERATOR, Role.DISPATCHER,
+                                                  Role.INSPECTOR))],
+    day_from: date | None = None, day_to: date | None = None,
+    inspector_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    responsibility_grid_id: Annotated[str | None, Query(max_length=100)] = None,
+    format: Literal["json", "csv"] = "json",
+) -> list[CoverageRow] | Response:
+    today = datetime.now(CITY_TZ).date()
+    first, last = day_from or today - timedelta(days=6), day_to or today
+    if user.role is Role.INSPECTOR:  # an inspector sees their own patrols only
+        inspector_user_id = user.id
+    with db.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT p.day, p.inspector_user_id, u.username, u.responsibility_grid_id, p.segments_required, "
+            "p.segments_met, p.cells_visited, p.plan_met_pct, p.inside_grid_s, p.outside_grid_s, p.distance_m, "
+            "p.detail FROM patrol_coverage p JOIN users u ON u.id = p.inspector_user_id "
+            "WHERE p.day BETWEEN %(first)s AND %(last)s "
+            "AND (%(inspector)s::bigint IS NULL OR p.inspector_user_id = %(inspector)s) "
+            "AND (%(grid)s::text IS NULL OR u.responsibility_grid_id = %(grid)s) ORDER BY p.day, u.username",
+            {"first": first, "last": last, "inspector": inspector_user_id, "grid": responsibility_grid_id},
+        ).fetchall()
+    out = [CoverageRow(**r) for r in rows]
+    if format == "csv":
+        cols = [c for c in CoverageRow.model_fields if c != "detail"]
+        return _csv(cols, [[getattr(r, c) for c in cols] for r in out], f"coverage-{first}-{last}.csv")
+    return out

@@ -1,0 +1,69 @@
+"""Token and user bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from civicgrid.domain.case_state import Role
+
+
+class Token(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "token_type": "bearer", "expires_in": 28800}]})
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "username": "sanitation1", "role": "department", "department_id": "sanitation", "display_name": "环卫处 张三",
+        "password": "correct-horse-battery"}]})
+
+    username: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    role: Role
+    department_id: Annotated[str, Field(max_length=100)] | None = None
+    responsibility_grid_id: Annotated[str, Field(max_length=100)] | None = None
+    display_name: Annotated[str, Field(max_length=200)] | None = None
+    password: Annotated[str, Field(min_length=8, max_length=200)] | None = Field(
+        None, description="generated and returned once when omitted")
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 3, "username": "sanitation1", "role": "department", "department_id": "sanitation",
+        "responsibility_grid_id": None, "display_name": "环卫处 张三"}]})
+
+    id: int
+    username: str
+    role: Role
+    department_id: str | None
+    responsibility_grid_id: str | None
+    display_name: str | None
+
+
+class UserCreated(UserPublic):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 3, "username": "sanitation1", "role": "department", "department_id": "sanitation",
+        "responsibility_grid_id": None, "display_name": None, "password": "generated-once"}]})
+
+    password: str = Field(description="shown once")
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"user_id": 5, "name": "12345 hotline"}]})
+
+    user_id: int = Field(ge=1, le=2**62)
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ApiKeyCreated(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"api_key": "cgk_x7…", "user_id": 5,
+                                                               "name": "12345 hotline"}]})
+
+    api_key: str = Field(description="shown once; send as X-Api-Key, or as Open311 api_key")
+    user_id: int
+    name: str
