@@ -25,8 +25,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -39,12 +37,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _rates import rate_until
+
 from civicgrid.broker.provisioning import add_devices
 from civicgrid.bus import topics
 from civicgrid.bus.admin import admin_client
 from civicgrid.settings import Settings
 from civicgrid.stack import LocalStack
-from civicgrid.stack.ephemeral import as_environment, ephemeral_settings
+from civicgrid.stack.ephemeral import ephemeral_settings
+from civicgrid.stack.services import spawn_gateway, stop_service
 
 PAYLOAD_BYTES = 200
 
@@ -165,27 +167,6 @@ def records_acknowledged(metrics_port: int) -> int:
     return 0
 
 
-def start_gateway(settings: Settings, log: Path) -> subprocess.Popen:
-    env = {**os.environ, **as_environment(settings)}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "gateway"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{settings.gateway.metrics_port}/healthz"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"gateway did not become healthy; see {log}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
-    proc.wait(30)
-
-
 def measure_ceilings(settings: Settings, devices: list[tuple[str, str]], per_device: int) -> dict[str, float]:
     n = len(devices) * per_device
     results: dict[str, float] = {}
@@ -204,28 +185,14 @@ def measure_ceilings(settings: Settings, devices: list[tuple[str, str]], per_dev
 
 def measure_gateway(settings: Settings, devices: list[tuple[str, str]], per_device: int, log: Path) -> float:
     n = len(devices) * per_device
-    gateway = start_gateway(settings, log)  # creates its session and shared subscription
-    stop(gateway)
+    stop_service(spawn_gateway(settings, log))  # creates its session and shared subscription
     publish_backlog(settings, devices, per_device)
-    gateway = start_gateway(settings, log)
-    first = last = None
-    count = 0
-    deadline = time.monotonic() + float(os.environ.get("BENCH_DRAIN_TIMEOUT", "300"))
+    gateway = spawn_gateway(settings, log)
     try:
-        while time.monotonic() < deadline:
-            count = records_acknowledged(settings.gateway.metrics_port)
-            now = time.perf_counter()
-            if count and first is None:
-                first = (now, count)
-            if count >= n:
-                last = (now, count)
-                break
-            time.sleep(0.05)
+        rate = rate_until(lambda: records_acknowledged(settings.gateway.metrics_port), n, poll_s=0.05,
+                          timeout_s=float(os.environ.get("BENCH_DRAIN_TIMEOUT", "300")))
     finally:
-        stop(gateway)
-    if first is None or last is None:
-        raise SystemExit(f"gateway delivered {count} of {n} records in time")
-    rate = (last[1] - first[1]) / (last[0] - first[0])
+        stop_service(gateway)
     say(f"gateway: drained {n} messages into Kafka at {rate:,.0f} msg/s")
     return rate
 

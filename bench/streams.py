@@ -44,6 +44,9 @@ from civicgrid.stack.ephemeral import ephemeral_settings
 from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.db import connect
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _rates import rate_until
+
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -99,24 +102,12 @@ def worker_with(settings: Settings, roles: tuple[str, ...], base: Path, name: st
 
 def sink_rate(settings: Settings, n: int, base: Path) -> float:
     proc = worker_with(settings, ("sinks",), base, "sinks")
-    first = last = None
     try:
         with connect(settings.db, autocommit=True) as conn:
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                count = conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE 'bench-%'").fetchone()[0]
-                now = time.perf_counter()
-                if count and first is None:
-                    first = (now, count)
-                if count >= n:
-                    last = (now, count)
-                    break
-                time.sleep(0.25)
+            return rate_until(lambda: conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE "
+                                                   "'bench-%'").fetchone()[0], n, poll_s=0.25, timeout_s=600)
     finally:
         stop_service(proc)
-    if first is None or last is None:
-        raise SystemExit(f"the sink did not write {n} rows; see {base / 'sinks.log'}")
-    return (last[1] - first[1]) / (last[0] - first[0])
 
 
 def alarm_rate(settings: Settings, n: int, devices: int, base: Path) -> float:

@@ -9,10 +9,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import as_environment
+from civicgrid.stack.process import StackError, tail
 
 
 def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Popen:
@@ -32,3 +35,21 @@ def stop_service(proc: subprocess.Popen, timeout_s: float = 30) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def spawn_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen:
+    """`civicgrid gateway`, returned once its /healthz answers 200 (subscribed to the broker)."""
+    proc = spawn_service("gateway", settings, log)
+    url = f"http://127.0.0.1:{settings.gateway.metrics_port}/healthz"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"the gateway exited with code {proc.returncode}:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # loopback only
+                if response.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    stop_service(proc)
+    raise StackError(f"the gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")

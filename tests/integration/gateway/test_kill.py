@@ -5,21 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from civicgrid.bus import topics
 from civicgrid.settings import Settings
+from civicgrid.stack.services import spawn_gateway
 from tests.conftest import gateway_settings
 from tests.support.kafka import KafkaTail
 from tests.support.mqtt import MqttTestClient
-from tests.support.stack import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -27,30 +24,12 @@ DEVICES = 8
 PER_DEVICE = 500
 
 
-def _start_gateway(settings: Settings, log: Path) -> subprocess.Popen:
-    env = {**os.environ, **settings_env(settings)}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "gateway"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{settings.gateway.metrics_port}/healthz"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"gateway not healthy:\n{log.read_text()[-3000:]}")
-
-
 def test_sigkill_mid_burst_loses_no_message(settings: Settings, provision, tmp_path: Path) -> None:
     gw_settings = gateway_settings(settings, "kill")
     devices = [provision("bin-sensor") for _ in range(DEVICES)]
     log = tmp_path / "gateway.log"
     tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.TELEMETRY])
-    gateway = _start_gateway(gw_settings, log)
+    gateway = spawn_gateway(gw_settings, log)
     published = [0] * DEVICES
 
     def burst(index: int, device_id: str, secret: str) -> None:
@@ -75,7 +54,7 @@ def test_sigkill_mid_burst_loses_no_message(settings: Settings, provision, tmp_p
         killed_at = sum(published)
         while sum(published) < killed_at + DEVICES * PER_DEVICE // 4:
             time.sleep(0.01)  # the devices go on publishing while no gateway runs
-        gateway = _start_gateway(gw_settings, log)
+        gateway = spawn_gateway(gw_settings, log)
         for t in threads:
             t.join(60)
         ids = {d for d, _ in devices}
