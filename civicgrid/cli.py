@@ -168,7 +168,7 @@ def streams(workers: Annotated[int, typer.Option(help="Worker processes sharing 
 
 @app.command("api")
 def api() -> None:
-    """Run the HTTP API and operator console (uvicorn) until Ctrl-C."""
+    """Run the HTTP API (uvicorn; OpenAPI docs at /docs) until Ctrl-C."""
     from api.service import run as run_api
 
     run_api(_settings())
