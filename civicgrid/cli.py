@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,18 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices")
 app.add_typer(users_app, name="users")
+
+
+def _register_simulators() -> None:
+    # The simulators' commands live beside them (simulators/cli.py); imported here so
+    # `civicgrid city ...` and `civicgrid simulate` are one command with the rest.
+    from simulators.cli import city_app, simulate
+
+    app.add_typer(city_app, name="city")
+    app.command("simulate")(simulate)
+
+
+_register_simulators()
 
 console = Console(stderr=True)
 
@@ -201,48 +214,77 @@ def users_add(
 
 
 @app.command("run")
-def run() -> None:
-    """Run the platform locally: the stack, the gateway, a stream worker and the API; Ctrl-C stops everything."""
+def run(
+    simulate_city: Annotated[bool, typer.Option("--simulate/--no-simulate",
+                                                help="Run the simulated county town.")] = True,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 60.0,
+) -> None:
+    """Run the platform locally: the stack, gateway, stream worker, API and a simulated city; Ctrl-C stops all."""
     import subprocess
 
     from civicgrid.stack import LocalStack, StackError
 
-    stack = LocalStack(_settings(), progress=lambda m: console.print(f"[cyan]stack[/] {m}", highlight=False))
+    settings = _settings()
+    stack = LocalStack(settings, progress=lambda m: console.print(f"[cyan]stack[/] {m}", highlight=False))
     stop = _stop_on_signals()
     services: dict[str, subprocess.Popen] = {}
+    argv = [sys.executable, "-m", "civicgrid.cli"]
+    logs = settings.stack.var_dir / "log"
     try:
         try:
             _print_status(stack.up())
         except StackError as exc:
             raise _fail(str(exc)) from None
-        argv = [sys.executable, "-m", "civicgrid.cli"]
-        # Services run as their own processes (one core each at most), in their own
-        # process group so that Ctrl-C reaches them only through us, in order.
+        city = settings.stack.var_dir / "city"
+        if simulate_city:
+            if not (city / "city.json").exists():
+                subprocess.run([*argv, "city", "generate", "--seed", "1", "--out", str(city)], check=True)
+            subprocess.run([*argv, "city", "load", str(city)], check=True)
+        # Services run as their own processes, in their own process groups so that Ctrl-C
+        # reaches them only through us, in order; their output goes to var/log/.
         for name in ("gateway", "worker", "api"):
-            services[name] = subprocess.Popen([*argv, name], start_new_session=True)
-        api = _settings().api
-        console.print(f"[bold]civicgrid is running.[/] API http://{api.host}:{api.port}/docs — create the first "
-                      "user with `civicgrid users add NAME --role admin`. Press Ctrl-C to stop.")
-        while not stop.wait(2):
-            for name, proc in services.items():
-                if proc.poll() is not None:
-                    console.print(f"[red]{name} exited with code {proc.returncode}; stopping[/]")
-                    stop.set()
-            if stop.is_set():
-                break
-            unhealthy = [s for s in stack.status() if not s.healthy]
-            if unhealthy:
-                console.print(f"[red]unhealthy:[/] {', '.join(f'{s.name} ({s.state})' for s in unhealthy)}")
+            with (logs / f"{name}.log").open("ab") as out:
+                services[name] = subprocess.Popen([*argv, name], start_new_session=True,
+                                                  stdout=out, stderr=subprocess.STDOUT)
+        console.print(f"[bold]civicgrid is running.[/] API http://{settings.api.host}:{settings.api.port}/docs "
+                      f"(first user: `civicgrid users add NAME --role admin`); gateway metrics "
+                      f"http://{settings.gateway.metrics_host}:{settings.gateway.metrics_port}/metrics; "
+                      f"service logs in {logs}/. Press Ctrl-C to stop.")
+        if simulate_city:
+            time.sleep(8)  # the gateway subscribes and the worker joins its groups first
+            services["simulator"] = subprocess.Popen(
+                [*argv, "simulate", "--city", str(city), "--speed", str(speed), "--duration-s", str(7 * 86400)],
+                start_new_session=True)
+        _watch(services, stack, stop, logs)
     finally:
         console.print("stopping ...")
-        for proc in reversed(list(services.values())):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        _stop_children(services)
         stack.down()
+
+
+def _watch(services: dict, stack, stop: threading.Event, logs: Path) -> None:
+    """Until Ctrl-C: stop everything if a service dies; say so if the stack turns unhealthy."""
+    while not stop.wait(2):
+        for name, proc in services.items():
+            if proc.poll() is not None:
+                console.print(f"[red]{name} exited with code {proc.returncode} (see {logs}/{name}.log); stopping[/]")
+                return
+        unhealthy = [s for s in stack.status() if not s.healthy]
+        if unhealthy:
+            console.print(f"[red]unhealthy:[/] {', '.join(f'{s.name} ({s.state})' for s in unhealthy)}")
+
+
+def _stop_children(services: dict) -> None:
+    """SIGINT in reverse start order, SIGKILL after 15 s."""
+    import subprocess
+
+    for proc in reversed(list(services.values())):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 # ----------------------------------------------------------------------------- devices

@@ -73,3 +73,42 @@ def rotate_secret(settings: Settings, device_id: str, secret: str | None = None)
         registry.set_secret_hash(conn, device_id, hash_secret(secret))
     sync_broker_accounts(settings, mosquitto_pid(settings))
     return Provisioned(device_id, secret)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """A device to register with its links (component, cell, inspector) and, optionally, a known secret."""
+
+    device_id: str
+    kind: str
+    component_code: str | None = None
+    grid_cell_code: str | None = None
+    inspector_user_id: int | None = None
+    secret: str | None = None
+
+
+def upsert_linked_devices(settings: Settings, specs: list[DeviceSpec]) -> list[Provisioned]:
+    """Register or re-register many devices with their links in one transaction and one broker reload.
+
+    Idempotent (city loads, simulated fleets): an existing device keeps its id, gets the
+    spec's kind and links, is enabled, and its secret is set to the spec's secret (or a new one).
+    """
+    profiles = load_profiles(settings.profiles_dir)
+    unknown = sorted({s.kind for s in specs} - set(profiles))
+    if unknown:
+        raise ValueError(f"unknown device profile(s) {unknown}; profiles: {', '.join(sorted(profiles))}")
+    done = [Provisioned(s.device_id, s.secret or new_secret()) for s in specs]
+    with connect(settings.db) as conn, conn.transaction():
+        for spec, provisioned in zip(specs, done, strict=True):
+            registry.validate_device_id(spec.device_id)
+            conn.execute(
+                "INSERT INTO devices (id, kind, profile, secret_hash, component_code, grid_cell_code, "
+                "inspector_user_id) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                "kind = excluded.kind, profile = excluded.profile, secret_hash = excluded.secret_hash, "
+                "component_code = excluded.component_code, grid_cell_code = excluded.grid_cell_code, "
+                "inspector_user_id = excluded.inspector_user_id, enabled = true, updated_at = now()",
+                (spec.device_id, spec.kind, spec.kind, hash_secret(provisioned.secret), spec.component_code,
+                 spec.grid_cell_code, spec.inspector_user_id))
+            conn.execute("SELECT pg_notify(%s, %s)", (registry.CHANGE_CHANNEL, spec.device_id))
+    sync_broker_accounts(settings, mosquitto_pid(settings))
+    return done

@@ -46,19 +46,26 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
 
 
 def as_environment(settings: Settings) -> dict[str, str]:
-    """The settings a service subprocess needs, as CIVICGRID_* environment variables."""
-    gw = settings.gateway
-    return {
+    """The settings a service subprocess needs, as CIVICGRID_* environment variables.
+
+    Whole sections, so a setting changed in a test or benchmark (a small sink batch, a
+    short deadline scan) reaches the subprocess without being listed here.
+    """
+    env = {
         "CIVICGRID_MQTT__HOST": settings.mqtt.host,
         "CIVICGRID_MQTT__PORT": str(settings.mqtt.port),
         "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password.get_secret_value(),
         "CIVICGRID_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "CIVICGRID_KAFKA__PARTITIONS": str(settings.kafka.partitions),
         "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
         "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
-        "CIVICGRID_GATEWAY__CLIENT_ID": gw.client_id,
-        "CIVICGRID_GATEWAY__SHARE_GROUP": gw.share_group,
-        "CIVICGRID_GATEWAY__METRICS_PORT": str(gw.metrics_port),
-        "CIVICGRID_STREAMS__APP_ID": settings.streams.app_id,
-        "CIVICGRID_STREAMS__DATA_DIR": str(settings.streams.data_dir),
-        "CIVICGRID_STREAMS__ROLES": orjson.dumps(list(settings.streams.roles)).decode(),
     }
+    for section in ("gateway", "streams", "api"):
+        for key, value in getattr(settings, section).model_dump(mode="json").items():
+            if value is None:
+                continue
+            text = orjson.dumps(value).decode() if isinstance(value, list | dict) else str(value)
+            if hasattr(getattr(getattr(settings, section), key), "get_secret_value"):
+                text = getattr(getattr(settings, section), key).get_secret_value()
+            env[f"CIVICGRID_{section.upper()}__{key.upper()}"] = text
+    return env
