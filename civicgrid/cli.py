@@ -253,7 +253,9 @@ def run(
         if simulate_city:
             time.sleep(8)  # the gateway subscribes and the worker joins its groups first
             services["simulator"] = subprocess.Popen(
-                [*argv, "simulate", "--city", str(city), "--speed", str(speed), "--duration-s", str(7 * 86400)],
+                # One wall hour: the simulated clock starts far enough back (speed × duration) that
+                # the run ends at "now", since the gateway refuses device times in the future.
+                [*argv, "simulate", "--city", str(city), "--speed", str(speed), "--duration-s", "3600"],
                 start_new_session=True)
         _watch(services, stack, stop, logs)
     finally:
@@ -265,10 +267,15 @@ def run(
 def _watch(services: dict, stack, stop: threading.Event, logs: Path) -> None:
     """Until Ctrl-C: stop everything if a service dies; say so if the stack turns unhealthy."""
     while not stop.wait(2):
-        for name, proc in services.items():
-            if proc.poll() is not None:
-                console.print(f"[red]{name} exited with code {proc.returncode} (see {logs}/{name}.log); stopping[/]")
-                return
+        for name, proc in list(services.items()):
+            if proc.poll() is None:
+                continue
+            if name == "simulator" and proc.returncode == 0:
+                console.print("the simulated run is over; the platform keeps running (Ctrl-C stops it)")
+                del services[name]
+                continue
+            console.print(f"[red]{name} exited with code {proc.returncode} (see {logs}/{name}.log); stopping[/]")
+            return
         unhealthy = [s for s in stack.status() if not s.healthy]
         if unhealthy:
             console.print(f"[red]unhealthy:[/] {', '.join(f'{s.name} ({s.state})' for s in unhealthy)}")
