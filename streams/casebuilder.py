@@ -19,7 +19,7 @@ import psycopg
 from civicgrid.domain.case_state import Action, Command
 from civicgrid.domain.catalogue import UnknownCategory, default_catalogue
 from civicgrid.domain.lifecycle import apply, open_case
-from civicgrid.domain.time_limits import default_time_limits, disposal_deadline
+from civicgrid.domain.time_limits import DisposalClass, default_time_limits, disposal_deadline
 from civicgrid.domain.working_calendar import default_calendar
 from civicgrid.store import cases
 from streams.geo import GeoResolver
@@ -79,14 +79,8 @@ def _open(problem: Problem, cell: str | None):
     # deadline it would have if dispatched at once (the console's traffic light).
     due = disposal_deadline(problem.at, default_time_limits(), default_calendar(), disposal_class,
                             category=problem.category)
-    case = dataclasses.replace(opened.case, disposal_class=_class(disposal_class), disposal_deadline=due)
+    case = dataclasses.replace(opened.case, disposal_class=DisposalClass(disposal_class), disposal_deadline=due)
     return dataclasses.replace(opened, case=case)
-
-
-def _class(value: str):
-    from civicgrid.domain.time_limits import DisposalClass
-
-    return DisposalClass(value)
 
 
 def _default_class(category: str) -> str:

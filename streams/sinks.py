@@ -157,7 +157,8 @@ class SinkRunner:
                         except orjson.JSONDecodeError as exc:
                             dead.append(({"raw": msg.value.decode("utf-8", "replace")}, f"{tp.topic}: not JSON: {exc}"))
                         self.records_seen += 1
-                await asyncio.to_thread(self.geo.refresh)
+                if topics.TRACKS in by_topic:  # only track points are geofenced here
+                    await asyncio.to_thread(self.geo.refresh)
                 rows = {topic: _rows_or_dead_letters(topic, recs, self.geo, dead) for topic, recs in by_topic.items()}
                 conn = await self._write_until_done(conn, rows)
                 if dead:

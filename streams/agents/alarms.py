@@ -54,13 +54,11 @@ def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s
     def evaluate(topic: str, rec: dict[str, Any], profile: DeviceProfile,
                  states: dict[str, Any]) -> tuple[dict[str, Any], list[AlarmEvent]]:
         rules = profile.alarms
-        if topic == t.STATUS:
-            ts = datetime.fromisoformat(rec["ts"])
-            return evaluate_presence(rules, states, rec["state"] == "online", ts)
         ts = datetime.fromisoformat(rec["ts"])
-        events: list[AlarmEvent] = []
-        if any(s.get("active") for rid, s in states.items() if rid == "offline"):
-            states, events = evaluate_presence(rules, states, True, ts)  # any message is a sign of life
+        if topic == t.STATUS:
+            return evaluate_presence(rules, states, rec["state"] == "online", ts)
+        # Any message is a sign of life: clears an offline episode (a no-op when none is active).
+        states, events = evaluate_presence(rules, states, True, ts)
         if topic == t.TELEMETRY:
             states, more = evaluate_reading(rules, states, rec["data"], ts)
         else:
