@@ -255,6 +255,16 @@ def _reject_request(case: CaseState, cmd: Command, now: datetime, policy: Policy
     return {"pending": None}
 
 
+def _check_fail(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
+    # 返工: back to the same department; the disposal clock restarts at the rework, so the
+    # caller passes the new deadline (as for dispatch) -- without one the old deadline stays.
+    out: dict[str, Any] = {"check_passed": False, "reworks": case.reworks + 1, "disposed_at": None,
+                           "dispatched_at": now}
+    if cmd.data.get("deadline") is not None:
+        out["disposal_deadline"] = _datetime(cmd.action, "deadline", cmd.data["deadline"])
+    return out
+
+
 def _close(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
     if not case.check_passed:
         raise _fail(case, cmd, "the check (核查) has not passed")
@@ -274,10 +284,7 @@ _EFFECTS: dict[Action, Effect] = {
     A.REJECT_REQUEST: _reject_request,
     A.URGE: lambda case, cmd, now, policy: {"urges": case.urges + 1},
     A.CHECK_PASS: lambda case, cmd, now, policy: {"check_passed": True},
-    # 返工: back to the same department, the disposal clock restarts at the rework.
-    A.CHECK_FAIL: lambda case, cmd, now, policy: {
-        "check_passed": False, "reworks": case.reworks + 1, "disposed_at": None, "dispatched_at": now,
-    },
+    A.CHECK_FAIL: _check_fail,
     A.CLOSE: _close,
     A.SUSPEND: lambda case, cmd, now, policy: {"suspended_from": case.state, "suspended_at": now},
     A.RESUME: lambda case, cmd, now, policy: {"suspended_from": None, "suspended_at": None},

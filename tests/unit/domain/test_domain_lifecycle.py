@@ -150,6 +150,16 @@ def test_closing_needs_a_passed_check_and_rework_resets_it() -> None:
         apply(checked, cmd(A.CLOSE, close_type="late"), T0)
 
 
+def test_rework_takes_the_new_disposal_deadline() -> None:
+    case, _ = run(new_case(), *MAIN_PATH[:5])
+    old = case.disposal_deadline
+    new = T0 + timedelta(days=3)
+    reworked, _ = run(case, cmd(A.CHECK_FAIL, reason="still dirty", deadline=new))
+    assert reworked.disposal_deadline == new and new != old
+    kept, _ = run(case, cmd(A.CHECK_FAIL, reason="still dirty"))  # no new deadline given: the old one stays
+    assert kept.disposal_deadline == old
+
+
 def test_overdue_close_type_from_the_deadline() -> None:
     case, _ = run(new_case(), MAIN_PATH[0], cmd(A.DISPATCH, department="d", deadline=T0 + timedelta(minutes=25)),
                   *MAIN_PATH[2:])
