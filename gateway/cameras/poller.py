@@ -1,0 +1,325 @@
+"""``civicgrid cameras``: poll every registered ONVIF camera, analyse its snapshots, report on Kafka.
+
+One asyncio task per camera (`CameraWorker`): connect (ONVIF), subscribe to its PullPoint,
+then until stopped: a snapshot every ``snapshot_interval_s`` and one at once on a motion or
+tamper event from the camera; each snapshot goes through the camera's `FrameAnalyzer`, and
+each detection leaves as one ``cg.events`` record with its JPEG (civicgrid.bus.camera_records).
+Health (reachable, last snapshot, last event, last error) goes on ``cg.status`` when it
+changes and every ``health_every_s``.
+
+Failures back off: an unreachable camera is retried after ``retry_backoff_s``, doubling to
+``max_backoff_s``; refused credentials after ``auth_backoff_s``, doubling likewise (a camera
+that locks accounts after repeated failures must not be hammered), and the refusal is
+reported on ``cg.status`` with ``last_error: unauthorized``.
+
+The gateway never writes to the database: the registry is read (every
+``registry_refresh_s``, so edited ROIs apply within that time) and everything else leaves
+on Kafka.  The analysis runs in worker threads (OpenCV releases the GIL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import cv2
+import psycopg
+from confluent_kafka import Producer
+
+from civicgrid.bus import camera_records, records
+from civicgrid.bus import topics as t
+from civicgrid.settings import CameraSettings, Settings
+from civicgrid.store.cameras import CameraEntry, gateway_cameras
+from civicgrid.store.db import connect
+from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, decode_jpeg, rois_from_json
+from gateway.cameras.credentials import CredentialError, resolve_password
+from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClient
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, bytes, bytes], None]
+
+
+class KafkaEmitter:
+    """librdkafka producer; `send` never blocks the event loop for long (a full queue waits on deliveries)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "log_level": 3})
+        self.errors = 0
+
+    def _delivered(self, err, msg) -> None:
+        if err is not None:
+            self.errors += 1
+            log.error("Kafka refused a camera record for %s: %s", msg.topic(), err)
+
+    def __call__(self, topic: str, key: bytes, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, on_delivery=self._delivered)
+                break
+            except BufferError:
+                self.producer.poll(0.05)
+        self.producer.poll(0)
+
+    def flush(self, timeout_s: float = 10.0) -> int:
+        return self.producer.flush(timeout_s)
+
+
+@dataclass(slots=True)
+class Health:
+    reachable: bool = False
+    last_snapshot_at: datetime | None = None
+    last_event_at: datetime | None = None
+    last_error: str | None = None
+    connects: int = 0
+    auth_failures: int = 0
+    snapshots: int = 0
+
+
+def _next_seq() -> int:
+    # Microseconds since the epoch: increasing per camera across restarts; the sinks dedup on it.
+    return time.time_ns() // 1000
+
+
+class CameraWorker:
+    def __init__(self, entry: CameraEntry, settings: Settings, emit: Emit) -> None:
+        self.entry = entry
+        self.settings = settings
+        self.cfg: CameraSettings = settings.cameras
+        self.emit = emit
+        self.health = Health()
+        self.analyzer = self._analyzer(entry)
+        self._last_status = 0.0
+        self._last_status_snapshot = 0.0
+        self._latest: tuple[bytes, datetime] | None = None
+        self._info = None
+
+    def _analyzer(self, entry: CameraEntry) -> FrameAnalyzer:
+        return FrameAnalyzer(rois_from_json(entry.rois), AnalysisConfig(qr_every=self.cfg.qr_every))
+
+    @property
+    def device_id(self) -> str:
+        return self.entry.device_id
+
+    def update(self, entry: CameraEntry) -> None:
+        """New registry data with the same address and credentials: new ROIs apply from the next frame."""
+        if entry.rois != self.entry.rois:
+            self.analyzer = self._analyzer(entry)
+        self.entry = entry
+
+    # -- Kafka ---------------------------------------------------------------------------
+    def _links(self) -> dict:
+        return {"component_code": self.entry.component_code, "grid_cell_code": self.entry.grid_cell_code,
+                "inspector_user_id": None}
+
+    def send_status(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_status < self.cfg.health_every_s:
+            return
+        self._last_status = now
+        snapshot = None
+        if self._latest is not None and now - self._last_status_snapshot >= self.cfg.health_snapshot_every_s:
+            self._last_status_snapshot = now
+            snapshot = self._snapshot_part(*self._latest)
+        h = self.health
+        extra = {**self.analyzer.last, "model": getattr(self._info, "model", None)}
+        record = camera_records.camera_status(device_id=self.device_id, ts=datetime.now(UTC), reachable=h.reachable,
+                                              last_snapshot_at=h.last_snapshot_at, last_event_at=h.last_event_at,
+                                              last_error=h.last_error, extra=extra, snapshot=snapshot)
+        self.emit(t.STATUS, self.device_id.encode(), records.dumps(record))
+
+    def _snapshot_part(self, jpeg: bytes, taken_at: datetime) -> dict:
+        if len(jpeg) > self.cfg.max_snapshot_bytes:
+            jpeg = shrink_jpeg(jpeg, self.cfg.max_snapshot_bytes)
+        info = self._info
+        return camera_records.snapshot_part(jpeg, taken_at, getattr(info, "width", None), getattr(info, "height", None))
+
+    def send_detection(self, det: Detection, jpeg: bytes | None, taken_at: datetime, onvif_topic: str | None = None):
+        now = datetime.now(UTC)
+        snapshot = self._snapshot_part(jpeg, taken_at) if jpeg is not None and not det.cleared else None
+        record = camera_records.camera_event(
+            device_id=self.device_id, seq=_next_seq(), ts=taken_at, received_at=now, kind=det.kind,
+            cleared=det.cleared, links=self._links(), roi_id=det.roi_id, event_code=det.event_code, score=det.score,
+            occupied_s=det.occupied_s, text=det.text, onvif_topic=onvif_topic, snapshot=snapshot)
+        self.emit(t.EVENTS, self.device_id.encode(), records.dumps(record))
+        self.health.last_event_at = taken_at
+        log.info("camera %s: %s%s%s", self.device_id, det.kind, " cleared" if det.cleared else "",
+                 f" in {det.roi_id} ({det.event_code})" if det.roi_id else "")
+
+    # -- the loop ------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = None
+        while not stop.is_set():
+            url = urlsplit(self.entry.onvif_url)
+            try:
+                password = resolve_password(self.entry.password_ref, self.cfg.secrets_file)
+            except CredentialError as exc:
+                self._failed(f"credentials: {exc}")
+                await _wait(stop, self.cfg.registry_refresh_s)
+                continue
+            client = OnvifClient(url.hostname or "", url.port or 80, self.entry.username, password,
+                                 timeout_s=self.cfg.connect_timeout_s)
+            self.health.connects += 1
+            try:
+                self._info = await client.connect()
+                if self._info.pullpoint:
+                    await client.subscribe()
+                self.health.reachable, self.health.last_error = True, None
+                backoff = None
+                log.info("camera %s connected: %s %s, %sx%s", self.device_id, self._info.manufacturer,
+                         self._info.model, self._info.width, self._info.height)
+                self.send_status(force=True)
+                await self._poll(client, stop)
+            except CameraAuthError as exc:
+                self.health.auth_failures += 1
+                backoff = min(self.cfg.max_backoff_s, backoff * 2 if backoff else self.cfg.auth_backoff_s)
+                self._failed(f"unauthorized: {exc}")
+                log.warning("camera %s refused our credentials; next attempt in %.0f s", self.device_id, backoff)
+            except CameraError as exc:
+                backoff = min(self.cfg.max_backoff_s, backoff * 2 if backoff else self.cfg.retry_backoff_s)
+                self._failed(f"unreachable: {exc}")
+                log.warning("camera %s unreachable (%s); next attempt in %.0f s", self.device_id, exc, backoff)
+            except Exception as exc:  # a bug or an odd frame must not stop this camera (nor the others) for good
+                backoff = min(self.cfg.max_backoff_s, backoff * 2 if backoff else self.cfg.retry_backoff_s)
+                self._failed(f"error: {type(exc).__name__}: {exc}")
+                log.exception("camera %s: poller error; reconnecting in %.0f s", self.device_id, backoff)
+            finally:
+                await client.close()
+            if backoff:
+                await _wait(stop, backoff)
+
+    def _failed(self, error: str) -> None:
+        changed = self.health.reachable or self.health.last_error != error
+        self.health.reachable, self.health.last_error = False, error[:300]
+        self.send_status(force=changed)
+
+    async def _poll(self, client: OnvifClient, stop: asyncio.Event) -> None:
+        interval = self.entry.snapshot_interval_s or self.cfg.snapshot_interval_s
+        next_snapshot = time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() >= next_snapshot:
+                next_snapshot = time.monotonic() + interval
+                await self._analyse(client)
+            self.send_status()
+            wait = max(0.05, min(next_snapshot - time.monotonic(), self.cfg.pull_timeout_s))
+            if client.info is not None and client.info.pullpoint:
+                if client.subscription_lost:
+                    await client.subscribe()
+                for event in await client.pull(wait):
+                    if event.state and (event.is_motion or event.is_tamper):
+                        await self._analyse(client, event.topic)
+            else:
+                await _wait(stop, wait)
+
+    async def _analyse(self, client: OnvifClient, onvif_topic: str | None = None) -> None:
+        jpeg = await client.snapshot()
+        taken_at = datetime.now(UTC)
+        self.health.last_snapshot_at, self._latest = taken_at, (jpeg, taken_at)
+        self.health.snapshots += 1
+        try:
+            frame = await asyncio.to_thread(decode_jpeg, jpeg)
+        except ValueError:
+            log.warning("camera %s sent a snapshot that is not an image (%d bytes)", self.device_id, len(jpeg))
+            return
+        detections = await asyncio.to_thread(self.analyzer.analyse, frame, taken_at.timestamp())
+        if onvif_topic is not None and "Motion" in onvif_topic:
+            detections.insert(0, Detection("motion"))
+        for det in detections:
+            self.send_detection(det, jpeg, taken_at, onvif_topic)
+
+
+def shrink_jpeg(jpeg: bytes, limit: int) -> bytes:
+    """Re-encode (lower quality, then half size) until the JPEG fits in `limit` bytes."""
+    frame = decode_jpeg(jpeg)
+    for scale, quality in ((1.0, 70), (1.0, 50), (0.5, 70), (0.5, 40), (0.25, 40)):
+        img = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok and len(buf) <= limit:
+            return buf.tobytes()
+    raise ValueError(f"cannot fit a snapshot in {limit} bytes")
+
+
+def shard_of(device_id: str, shards: int) -> int:
+    """Which of `shards` poller processes polls a camera (stable across restarts and hosts)."""
+    return zlib.crc32(device_id.encode()) % shards
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+class CameraPoller:
+    """Every enabled camera of the registry, one `CameraWorker` each; registry changes applied as they come."""
+
+    def __init__(self, settings: Settings, emit: Emit | None = None) -> None:
+        self.settings = settings
+        self._kafka = KafkaEmitter(settings.kafka.bootstrap_servers) if emit is None else None
+        self.emit: Emit = emit or self._kafka
+        self.workers: dict[str, tuple[CameraWorker, asyncio.Task, asyncio.Event]] = {}
+        self.ready = asyncio.Event()
+
+    def _load(self) -> list[CameraEntry]:
+        with connect(self.settings.db, autocommit=True) as conn:
+            cameras = gateway_cameras(conn)
+        cfg = self.settings.cameras
+        return [c for c in cameras if shard_of(c.device_id, cfg.shards) == cfg.shard % cfg.shards]
+
+    async def refresh(self) -> None:
+        entries = {e.device_id: e for e in await asyncio.to_thread(self._load)}
+        for device_id in list(self.workers):
+            worker, task, stop = self.workers[device_id]
+            entry = entries.get(device_id)
+            same_address = entry is not None and (entry.onvif_url, entry.username, entry.password_ref) == (
+                worker.entry.onvif_url, worker.entry.username, worker.entry.password_ref)
+            if same_address:
+                worker.update(entry)
+                continue
+            stop.set()
+            await asyncio.wait({task}, timeout=15)
+            del self.workers[device_id]
+        for device_id, entry in entries.items():
+            if device_id not in self.workers:
+                worker, stop = CameraWorker(entry, self.settings, self.emit), asyncio.Event()
+                self.workers[device_id] = (worker, asyncio.create_task(worker.run(stop), name=device_id), stop)
+        self.ready.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    await self.refresh()
+                except psycopg.Error as exc:
+                    log.warning("camera registry unavailable (%s); retrying", exc)
+                await _wait(stop, self.settings.cameras.registry_refresh_s)
+        finally:
+            for _, _, worker_stop in self.workers.values():
+                worker_stop.set()
+            if self.workers:
+                await asyncio.wait([task for _, task, _ in self.workers.values()], timeout=20)
+            if self._kafka is not None:
+                self._kafka.flush()
+
+    def health(self) -> dict[str, Health]:
+        return {device_id: worker.health for device_id, (worker, _, _) in self.workers.items()}
+
+
+def run(settings: Settings) -> None:
+    """Run the poller until SIGINT/SIGTERM (``civicgrid cameras``)."""
+    import signal
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await CameraPoller(settings).run(stop)
+
+    asyncio.run(main())
