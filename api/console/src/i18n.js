@@ -1,0 +1,147 @@
+// UI text in Chinese (default) and English; times always in the city's zone (Asia/Shanghai).
+const zh = {
+  title: '数字城管 · 指挥中心', login: '登录', logout: '退出', username: '用户名', password: '密码',
+  login_failed: '登录失败', language: 'English', map: '地图', cases: '案件', patrol: '巡查', scoring: '考评',
+  devices: '设备', cameras: '摄像头', feed: '实时告警', mute: '静音', unmute: '取消静音', ack: '确认',
+  acked: '已确认', live: '在线', reconnecting: '重连中…', idle: '未连接', no_entries: '暂无新消息',
+  alarm: '告警', case_event: '案件动态', urgency: '紧急程度', device: '设备', cell: '单元网格', rule: '规则',
+  raise: '触发', clear: '解除', details: '详情', close_panel: '关闭', loading: '加载中…', empty: '暂无数据',
+  error: '错误', state: '状态', source: '来源', category: '类别', department: '部门', overdue: '超期',
+  cell_prefix: '网格编码前缀', all: '全部', search: '查询', reset: '重置', case_no: '案件编号',
+  reported_at: '上报时间', deadline: '处置时限', light: '时限灯', description: '描述', address: '地址',
+  timeline: '办理过程', evidence: '证据', actions: '可执行操作', no_actions: '当前角色无可执行操作',
+  note: '备注', reason: '原因', submit: '提交', cancel_btn: '取消', photo: '照片', amount: '数量', unit: '单位',
+  close_type: '结案类型', disposal_class: '处置类别', suggested: '建议', readings: '传感器读数', more: '更多',
+  layers: '图层', cells_layer: '单元网格', grids_layer: '责任网格', streets_layer: '道路', components_layer: '部件',
+  devices_layer: '设备', inspectors_layer: '监督员位置', color_by: '网格着色', by_cases: '按在办案件',
+  by_coverage: '按今日巡查', open_cases: '在办案件', online: '在线', offline: '离线', disabled: '停用',
+  day: '日', xun: '旬', month: '月', year: '年', period: '周期', level: '层级', region: '区域', post: '岗位',
+  region_level: '区域层级', role: '岗位', rank: '排名', subject: '对象', score: '综合得分', grade: '等级',
+  download_csv: '下载 CSV', trend: '得分趋势', composite: '综合得分', county: '县', street: '街道',
+  community: '社区', grid: '网格', inspector: '监督员', operator: '受理员', shift_leader: '值班长',
+  dispatcher: '派遣员', date: '日期', coverage: '今日巡查覆盖', plan_met: '计划完成', passes: '遍数',
+  segments: '路段', cells_visited: '到访网格', distance: '里程', playback: '轨迹回放', start: '开始', end: '结束',
+  load: '加载', heatmap: '网格到访热力', visits: '到访次数', kind: '类型', battery: '电量', last_seen: '最后在线',
+  alarms: '告警数', command: '下发指令', command_name: '指令名', args: '参数 (JSON)', send: '发送',
+  command_status: '指令状态', snapshot: '最新快照', rois: '关注区域', draw_roi: '绘制区域', finish: '完成',
+  save: '保存', name: '名称', event_code: '事件类别', dwell: '停留 (秒)', delete: '删除', saved: '已保存',
+  not_available: '该功能的接口尚未提供', click_for_details: '点击地图要素查看详情', speed: '速度', time: '时间',
+  filed: '已立案', select_case: '选择左侧案件查看详情', refused: '操作被拒绝', done: '已完成',
+  main: '主干道', secondary: '次干道', alley: '街巷', required: '要求', met: '达标', reachable: '可连接',
+  unreachable: '不可连接', last_snapshot: '最新快照时间', case_count: '案件数', inspectors: '监督员',
+  no_camera: '请选择摄像头', points: '点', show: '显示', status: '状态', user: '用户', open_case: '打开案件',
+  'action.send_verify': '派核实', 'action.confirm': '核实属实', 'action.refute': '核实不属实', 'action.file': '立案',
+  'action.self_handle': '自处理', 'action.dispatch': '派遣', 'action.sign': '签收', 'action.dispose': '处置反馈',
+  'action.request_return': '申请回退', 'action.approve_return': '同意回退', 'action.request_postpone': '申请延期',
+  'action.approve_postpone': '同意延期', 'action.reject_request': '驳回申请', 'action.urge': '督办',
+  'action.send_check': '派核查', 'action.check_pass': '核查通过', 'action.check_fail': '核查不通过(返工)',
+  'action.close': '结案', 'action.suspend': '挂账', 'action.resume': '恢复', 'action.cancel': '作废',
+  'action.instruct': '领导批示', 'action.report': '上报', 'action.overdue': '超期', 'action.merge': '合并',
+  'state.reported': '已上报', 'state.verifying': '核实中', 'state.filed': '已立案', 'state.dispatched': '已派遣',
+  'state.disposing': '处置中', 'state.disposed': '已处置', 'state.checking': '核查中', 'state.closed': '已结案',
+  'state.suspended': '已挂账', 'state.cancelled': '已作废',
+  'source.inspector': '监督员上报', 'source.hotline': '12319 热线', 'source.video': '视频', 'source.sensor': '传感器',
+  'source.leader': '领导交办', 'source.transfer': '转办',
+  'light.green': '绿灯', 'light.yellow': '黄灯', 'light.red': '红灯',
+  'unit.hours': '小时', 'unit.days': '天', 'unit.working_hours': '工作小时', 'unit.working_days': '工作日',
+  'role.operator': '受理员', 'role.dispatcher': '派遣员', 'role.department': '专业部门', 'role.inspector': '监督员',
+  'role.shift_leader': '值班长', 'role.leader': '领导', 'role.admin': '管理员',
+};
+
+const en = {
+  title: 'civicgrid · Command centre', login: 'Log in', logout: 'Log out', username: 'User name',
+  password: 'Password', login_failed: 'Login failed', language: '中文', map: 'Map', cases: 'Cases',
+  patrol: 'Patrol', scoring: 'Scoring', devices: 'Devices', cameras: 'Cameras', feed: 'Live alarms',
+  mute: 'Mute', unmute: 'Unmute', ack: 'Acknowledge', acked: 'Acknowledged', live: 'live',
+  reconnecting: 'reconnecting…', idle: 'disconnected', no_entries: 'Nothing new yet', alarm: 'Alarm',
+  case_event: 'Case event', urgency: 'Urgency', device: 'Device', cell: 'Cell', rule: 'Rule', raise: 'raised',
+  clear: 'cleared', details: 'Details', close_panel: 'Close', loading: 'Loading…', empty: 'No data',
+  error: 'Error', state: 'State', source: 'Source', category: 'Category', department: 'Department',
+  overdue: 'Overdue', cell_prefix: 'Cell code prefix', all: 'All', search: 'Search', reset: 'Reset',
+  case_no: 'Case no.', reported_at: 'Reported', deadline: 'Deadline', light: 'Time light',
+  description: 'Description', address: 'Address', timeline: 'Timeline', evidence: 'Evidence',
+  actions: 'Actions', no_actions: 'No action for your role now', note: 'Note', reason: 'Reason',
+  submit: 'Submit', cancel_btn: 'Cancel', photo: 'Photo', amount: 'Amount', unit: 'Unit',
+  close_type: 'Close type', disposal_class: 'Disposal class', suggested: 'suggested', readings: 'Sensor readings',
+  more: 'More', layers: 'Layers', cells_layer: 'Grid cells', grids_layer: 'Responsibility grids',
+  streets_layer: 'Streets', components_layer: 'Components', devices_layer: 'Devices',
+  inspectors_layer: 'Inspectors', color_by: 'Colour cells', by_cases: 'by open cases',
+  by_coverage: "by today's patrol", open_cases: 'Open cases', online: 'online', offline: 'offline',
+  disabled: 'disabled', day: 'Day', xun: 'Xun (10 days)', month: 'Month', year: 'Year', period: 'Period',
+  level: 'Level', region: 'Region', post: 'Post', region_level: 'Region level', role: 'Post', rank: 'Rank',
+  subject: 'Subject', score: 'Score', grade: 'Grade', download_csv: 'Download CSV', trend: 'Score trend',
+  composite: 'Composite score', county: 'County', street: 'Street', community: 'Community', grid: 'Grid',
+  inspector: 'Inspector', operator: 'Operator', shift_leader: 'Shift leader', dispatcher: 'Dispatcher',
+  date: 'Date', coverage: "Today's patrol coverage", plan_met: 'Plan met', passes: 'Passes',
+  segments: 'Segments', cells_visited: 'Cells visited', distance: 'Distance', playback: 'Track playback',
+  start: 'Start', end: 'End', load: 'Load', heatmap: 'Cell visits heat map', visits: 'Visits', kind: 'Kind',
+  battery: 'Battery', last_seen: 'Last seen', alarms: 'Alarms', command: 'Send a command',
+  command_name: 'Command', args: 'Arguments (JSON)', send: 'Send', command_status: 'Command status',
+  snapshot: 'Latest snapshot', rois: 'Regions of interest', draw_roi: 'Draw a region', finish: 'Finish',
+  save: 'Save', name: 'Name', event_code: 'Event category', dwell: 'Dwell (s)', delete: 'Delete', saved: 'Saved',
+  not_available: 'This endpoint is not available yet', click_for_details: 'Click a map feature for details',
+  speed: 'Speed', time: 'Time', filed: 'Filed', select_case: 'Select a case on the left', refused: 'Refused',
+  done: 'Done', main: 'Main road', secondary: 'Secondary road', alley: 'Alley', required: 'Required',
+  met: 'Met', reachable: 'reachable', unreachable: 'unreachable', last_snapshot: 'Last snapshot',
+  case_count: 'Cases', inspectors: 'Inspectors', no_camera: 'Choose a camera', points: 'points', show: 'Show',
+  status: 'Status', user: 'User', open_case: 'Open case',
+  'action.send_verify': 'Send to verify', 'action.confirm': 'Confirm', 'action.refute': 'Refute',
+  'action.file': 'File', 'action.self_handle': 'Self-handle', 'action.dispatch': 'Dispatch', 'action.sign': 'Sign',
+  'action.dispose': 'Feed back (disposed)', 'action.request_return': 'Request return',
+  'action.approve_return': 'Approve return', 'action.request_postpone': 'Request postponement',
+  'action.approve_postpone': 'Approve postponement', 'action.reject_request': 'Reject request',
+  'action.urge': 'Urge', 'action.send_check': 'Send to check', 'action.check_pass': 'Check passed',
+  'action.check_fail': 'Check failed (rework)', 'action.close': 'Close', 'action.suspend': 'Suspend',
+  'action.resume': 'Resume', 'action.cancel': 'Cancel case', 'action.instruct': 'Instruct',
+  'action.report': 'Report', 'action.overdue': 'Overdue', 'action.merge': 'Merged',
+  'state.reported': 'reported', 'state.verifying': 'verifying', 'state.filed': 'filed',
+  'state.dispatched': 'dispatched', 'state.disposing': 'disposing', 'state.disposed': 'disposed',
+  'state.checking': 'checking', 'state.closed': 'closed', 'state.suspended': 'suspended',
+  'state.cancelled': 'cancelled', 'source.inspector': 'inspector', 'source.hotline': '12319 hotline',
+  'source.video': 'video', 'source.sensor': 'sensor', 'source.leader': 'leader', 'source.transfer': 'transfer',
+  'light.green': 'green', 'light.yellow': 'yellow', 'light.red': 'red', 'unit.hours': 'hours', 'unit.days': 'days',
+  'unit.working_hours': 'working hours', 'unit.working_days': 'working days', 'role.operator': 'operator',
+  'role.dispatcher': 'dispatcher', 'role.department': 'department', 'role.inspector': 'inspector',
+  'role.shift_leader': 'shift leader', 'role.leader': 'leader', 'role.admin': 'admin',
+};
+
+const TABLES = { zh, en };
+export const TIME_ZONE = 'Asia/Shanghai';
+
+export function lang() { return localStorage.getItem('civicgrid.lang') || 'zh'; }
+export function setLang(value) {
+  localStorage.setItem('civicgrid.lang', value);
+  document.documentElement.lang = value === 'zh' ? 'zh-CN' : 'en';
+}
+export function t(key) {
+  const table = TABLES[lang()] || zh;
+  return table[key] ?? zh[key] ?? key;
+}
+
+const formats = {};
+function formatter(style) {
+  const key = lang() + style;
+  if (!formats[key]) {
+    const opts = style === 'time' ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }
+      : { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false };
+    formats[key] = new Intl.DateTimeFormat(lang() === 'zh' ? 'zh-CN' : 'en-GB', { ...opts, timeZone: TIME_ZONE });
+  }
+  return formats[key];
+}
+export function fmtTime(iso, style = 'datetime') {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : formatter(style).format(d);
+}
+/** Today's date (YYYY-MM-DD) in the city's zone. */
+export function cityToday(offsetDays = 0) {
+  const d = new Date(Date.now() + offsetDays * 86400000);
+  return new Intl.DateTimeFormat('en-CA', { timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+}
+/** A city-local datetime-local value ("YYYY-MM-DDTHH:MM") → ISO with +08:00. */
+export function cityLocalToIso(value) { return value ? `${value}:00+08:00` : null; }
+export function isoToCityLocal(iso) {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false }).formatToParts(new Date(iso));
+  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour === '24' ? '00' : p.hour}:${p.minute}`;
+}
