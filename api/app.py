@@ -19,17 +19,21 @@ from api.deps import ApiContext
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import (
     auth,
+    cameras,
     cases,
     departments,
     devices,
     feed,
     health,
+    map,
     media,
     open311,
+    patrol,
     responsibility,
     scoring,
     users,
 )
+from api.static_console import console_app
 from civicgrid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,4 +73,10 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
                    cases.build_router(ctx.permissions), open311.router, media.router, devices.router, feed.router,
                    scoring.router):
         app.include_router(router)
+    app.include_router(map.router)
+    app.include_router(cameras.router)
+    app.include_router(patrol.router)
+    # The operator console's static files answer whatever no route matches, so every API route
+    # (including ones registered after this line) keeps precedence.
+    app.router.default = console_app()
     return app

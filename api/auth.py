@@ -18,11 +18,12 @@ from typing import Annotated
 import jwt
 import psycopg
 from fastapi import Depends
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials, OAuth2PasswordBearer
 
 from api.deps import Ctx, Db
 from api.errors import ApiError, forbidden
 from api.users import USER_COLUMNS, User, get_user, user_from_row
+from civicgrid.broker.accounts import verify_secret
 from civicgrid.domain.case_state import Role
 
 ALGORITHM = "HS256"
@@ -93,17 +94,61 @@ def require(*roles: Role) -> Callable[..., User]:
     allowed = frozenset(roles) | {Role.ADMIN}
 
     def dependency(user: Annotated[User, Depends(current_user)]) -> User:
-        if user.role not in allowed:
-            raise forbidden(f"role {user.role.value!r} may not do this; roles allowed: "
-                            f"{', '.join(sorted(r.value for r in allowed))}")
-        return user
+        return _in_role(user, allowed)
 
+    return _declared(dependency, "require_", allowed)
+
+
+def _in_role(user: User, allowed: frozenset[Role]) -> User:
+    if user.role not in allowed:
+        raise forbidden(f"role {user.role.value!r} may not do this; roles allowed: "
+                        f"{', '.join(sorted(r.value for r in allowed))}")
+    return user
+
+
+def _declared(dependency: Callable[..., User], prefix: str, allowed: frozenset[Role]) -> Callable[..., User]:
     dependency.roles = allowed  # type: ignore[attr-defined]  # read by the every-route-has-a-role test
-    dependency.__name__ = "require_" + "_".join(sorted(r.value for r in allowed))
+    dependency.__name__ = prefix + "_".join(sorted(r.value for r in allowed))
     return dependency
 
 
 ANY_ROLE = tuple(Role)
+
+http_basic = HTTPBasic(auto_error=False, description="a handheld's device id and MQTT secret (uploads only)")
+
+
+def handheld_inspector(db: psycopg.Connection, device_id: str, secret: str) -> User:
+    """The inspector a handheld (城管通) belongs to, if the device id and secret are right.
+
+    Handhelds upload photos over HTTP with the same credentials they use on MQTT (DESIGN.md:
+    photos travel by HTTP, referenced by id in the report); the upload counts as their inspector's.
+    """
+    row = db.execute("SELECT secret_hash, kind, enabled, inspector_user_id FROM devices WHERE id = %s",
+                     (device_id,)).fetchone()
+    if row is None or not verify_secret(secret, row[0]) or not row[2]:
+        raise _unauthorized("unknown device, wrong secret or disabled device")
+    if row[1] != "handheld" or row[3] is None:
+        raise forbidden(f"device {device_id} is not a handheld linked to an inspector")
+    user = get_user(db, row[3])
+    if user is None:
+        raise forbidden(f"the inspector of {device_id} is disabled")
+    return user
+
+
+def require_or_handheld(*roles: Role) -> Callable[..., User]:
+    """Like `require`, and a handheld may authenticate with HTTP Basic (device id, secret) as its inspector."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    def dependency(ctx: Ctx, db: Db, token: Annotated[str | None, Depends(oauth2)] = None,
+                   x_api_key: Annotated[str | None, Depends(api_key_header)] = None,
+                   device: Annotated[HTTPBasicCredentials | None, Depends(http_basic)] = None) -> User:
+        if device is not None and not token and not x_api_key:
+            user = handheld_inspector(db, device.username, device.password)
+        else:
+            user = user_for_credentials(ctx, db, token, x_api_key)
+        return _in_role(user, allowed)
+
+    return _declared(dependency, "require_or_handheld_", allowed)
 
 
 def public() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from api import fieldtasks
 from api.deps import ApiContext
 from api.errors import ApiError, not_found
 from api.queries import cases as case_queries
@@ -105,11 +106,15 @@ def act(ctx: ApiContext, conn: psycopg.Connection, user: User, case_id: str, act
             raise not_found("case", case_id)
         media = _media(conn, media_ids)
         command_data = _prepare(ctx, conn, case, action, dict(data), now)
+        task = None
+        if action in fieldtasks.TASK_COMMANDS:  # 派核实 / 派核查 → the inspector's handheld
+            task = fieldtasks.plan_task(conn, case, action, command_data.pop("inspector_user_id", None), now)
+            command_data["task"] = task.record() if task else None
         transition = lifecycle.apply(case, Command(action, user.role, user.username, command_data), now,
                                      permissions=ctx.permissions)
-        if action is Action.CHECK_FAIL:
-            transition = _rework_deadline(ctx, transition, now)
         store.record_transition(conn, transition)
+        if task is not None:
+            fieldtasks.enqueue_task(conn, task, user.username, now)
         _attach(conn, case_id, transition.seq, action, media, now)
     return transition
 
@@ -138,6 +143,9 @@ def _prepare(ctx: ApiContext, conn: psycopg.Connection, case: CaseState, action:
         data["department"] = department
         data["deadline"] = disposal_deadline(now, ctx.limits, ctx.calendar, disposal_class_of(ctx, case),
                                              category=case.category)
+    elif action is Action.CHECK_FAIL:  # 返工 restarts the disposal clock
+        data["deadline"] = disposal_deadline(now, ctx.limits, ctx.calendar, disposal_class_of(ctx, case),
+                                             category=case.category)
     elif action is Action.REQUEST_POSTPONE:
         ext = data["extension"]
         data["extension"] = Limit(float(ext["amount"]), Unit(ext["unit"]))
@@ -148,14 +156,6 @@ def _prepare(ctx: ApiContext, conn: psycopg.Connection, case: CaseState, action:
         if case.disposal_deadline is not None:
             data["deadline"] = postpone(case.disposal_deadline, limit, ctx.calendar)
     return data
-
-
-def _rework_deadline(ctx: ApiContext, t: Transition, now: datetime) -> Transition:
-    # 返工 restarts the disposal clock (lifecycle sets dispatched_at = now) but check_fail takes
-    # no deadline, so the case would keep the old one; set it here as case_facts computes it.
-    due = disposal_deadline(now, ctx.limits, ctx.calendar, disposal_class_of(ctx, t.case), category=t.case.category)
-    return dataclasses.replace(t, case=dataclasses.replace(t.case, disposal_deadline=due),
-                               data={**t.data, "deadline": due})
 
 
 def _component(conn: psycopg.Connection, case_id: str) -> str | None:

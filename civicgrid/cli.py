@@ -181,10 +181,18 @@ def streams(workers: Annotated[int, typer.Option(help="Worker processes sharing 
 
 @app.command("api")
 def api() -> None:
-    """Run the HTTP API (uvicorn; OpenAPI docs at /docs) until Ctrl-C."""
+    """Run the HTTP API (uvicorn; OpenAPI docs at /docs) and the operator console (at /) until Ctrl-C."""
     from api.service import run as run_api
 
     run_api(_settings())
+
+
+@app.command("cameras")
+def cameras() -> None:
+    """Poll the registered ONVIF cameras, analyse their snapshots, report on Kafka until Ctrl-C."""
+    from gateway.cameras.poller import run as run_cameras
+
+    run_cameras(_settings())
 
 
 @users_app.command("add")
@@ -219,7 +227,10 @@ def run(
                                                 help="Run the simulated county town.")] = True,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 60.0,
 ) -> None:
-    """Run the platform locally: the stack, gateway, stream worker, API and a simulated city; Ctrl-C stops all."""
+    """Run the platform locally: the stack, gateway, camera poller, stream worker, API and a simulated city.
+
+    Ctrl-C stops all.
+    """
     import subprocess
 
     from civicgrid.stack import LocalStack, StackError
@@ -242,11 +253,14 @@ def run(
             subprocess.run([*argv, "city", "load", str(city)], check=True)
         # Services run as their own processes, in their own process groups so that Ctrl-C
         # reaches them only through us, in order; their output goes to var/log/.
-        for name in ("gateway", "worker", "api"):
+        if simulate_city:  # the simulated cameras' ONVIF passwords are their device secrets
+            os.environ.setdefault("CIVICGRID_CAMERAS__SECRETS_FILE", str(city / "secrets.json"))
+        for name in ("gateway", "worker", "api", "cameras"):
             with (logs / f"{name}.log").open("ab") as out:
                 services[name] = subprocess.Popen([*argv, name], start_new_session=True,
                                                   stdout=out, stderr=subprocess.STDOUT)
-        console.print(f"[bold]civicgrid is running.[/] API http://{settings.api.host}:{settings.api.port}/docs "
+        console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
+                      f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
                       f"(first user: `civicgrid users add NAME --role admin`); gateway metrics "
                       f"http://{settings.gateway.metrics_host}:{settings.gateway.metrics_port}/metrics; "
                       f"service logs in {logs}/. Press Ctrl-C to stop.")

@@ -105,8 +105,36 @@ class StreamsSettings(_Section):
     # holds an empty fetch that long even when records arrive, which cost ~1.5 s per agent hop.
     fetch_max_wait_ms: int = 100
     # What this worker runs; a deployment may split them over processes (the benchmark measures each).
-    roles: tuple[Literal["alarms", "cases", "sinks", "deadlines", "outbox"], ...] = (
-        "alarms", "cases", "sinks", "deadlines", "outbox")
+    roles: tuple[Literal["alarms", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol"], ...] = (
+        "alarms", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol")
+
+
+class PatrolSettings(_Section):
+    """Patrol coverage (the worker's ``patrol`` role; docs/patrol.md): cleaning, matching, passes, anomalies."""
+
+    max_hdop: float = 5.0  # fixes with a worse HDOP are rejected (poor_precision)
+    max_accuracy_m: float = 50.0  # fixes reporting a worse accuracy are rejected (poor_precision)
+    # Faster than this from the last clean fix is a GPS jump (rejected); per device kind, m/s.
+    max_speed_mps: dict[str, float] = Field(default_factory=lambda: {"handheld": 50.0, "gps-tracker": 60.0})
+    default_max_speed_mps: float = 60.0
+    jump_reset: int = 3  # jumps in a row after which the new position is taken
+    match_tolerance_m: float = 20.0  # farthest a fix may be from a road segment to be matched to it
+    pass_min_fraction: float = 0.8  # share of a segment's length a traversal must cover to be a pass
+    max_gap_s: float = 180.0  # a longer silence breaks a traversal (and is not distance walked)
+    outside_grid_min: float = 15.0
+    stationary_min: float = 20.0
+    stationary_radius_m: float = 30.0
+    speeding_mps: float = 7.0  # faster than walking or cycling (25 km/h)
+    speeding_min_s: float = 60.0
+    offline_min: float = 15.0
+    # How often an idle consumer judges silence and closed windows (0: never; tests replaying a past day).
+    offline_check_s: float = 5.0
+    utc_offset_h: float = 8.0  # the city's time zone (days and windows are local)
+    batch: int = 5000
+    within_s: float = 0.5
+    segment_max_length_m: float = 250.0  # `city load` cuts streets into pieces at most this long
+    segment_min_length_m: float = 20.0  # and merges shorter pieces into their neighbour
+    refresh_s: float = 60.0  # plans, segments and cells re-read this often
 
 
 class ApiSettings(_Section):
@@ -119,6 +147,31 @@ class ApiSettings(_Section):
     token_ttl_s: int = 8 * 3600
     media_dir: Path = Path("var/media")
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Optional raster tiles under the console's map, e.g. a Chinese provider's XYZ URL with {z}/{x}/{y};
+    # overlays are then drawn in GCJ-02. Unset: the city's own cells and streets are the base map.
+    console_tile_url: str | None = None
+
+
+class CameraSettings(_Section):
+    """The ONVIF camera poller (``civicgrid cameras``; part of the gateway package, writes only to Kafka)."""
+
+    snapshot_interval_s: float = 10.0  # a camera's own snapshot_interval_s (registry) wins
+    pull_timeout_s: float = 5.0  # PullMessages long poll
+    connect_timeout_s: float = 10.0
+    registry_refresh_s: float = 15.0  # cameras and ROIs re-read from the registry
+    health_every_s: float = 30.0  # cg.status per camera at least this often (the profile's offline rule: 180 s)
+    health_snapshot_every_s: float = 60.0  # the latest snapshot rides on a health record this often
+    retry_backoff_s: float = 2.0  # unreachable camera: first wait, doubling up to max_backoff_s
+    auth_backoff_s: float = 60.0  # refused credentials: first wait, doubling up to max_backoff_s
+    max_backoff_s: float = 600.0
+    max_snapshot_bytes: int = 400_000  # larger JPEGs are re-encoded smaller before they go on Kafka
+    qr_every: int = 6  # read QR codes on every Nth snapshot (0: never); about 30 ms per 1280×720 frame
+    # JSON object {key: password} for password_ref "secrets:KEY" (mode 0600; `city load` writes one).
+    secrets_file: Path | None = None
+    # Several poller processes split the cameras: this one polls those whose CRC-32 of the device id
+    # modulo `shards` is `shard` (0 ≤ shard < shards).
+    shards: int = Field(default=1, ge=1)
+    shard: int = Field(default=0, ge=0)
 
 
 class StackSettings(_Section):
@@ -161,6 +214,8 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     streams: StreamsSettings = Field(default_factory=StreamsSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    patrol: PatrolSettings = Field(default_factory=PatrolSettings)
+    cameras: CameraSettings = Field(default_factory=CameraSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
 
     @classmethod

@@ -9,7 +9,8 @@
 - ``components.geojson``: Points with ``properties.code`` (16 digits), ``category_code``,
   ``name``, ``department_id``, ``grid_cell_code``;
 - ``city.json``: departments, the responsibility table, responsibility grids, inspectors and
-  devices (with their links, and a route for trackers and handhelds).
+  devices (with their links, and a route for trackers; handhelds walk their grid's main and
+  secondary streets, simulators/patrol_routes.py).
 
 The same seed gives byte-identical files.
 """
@@ -29,6 +30,8 @@ import shapely
 from civicgrid.domain.components import format_component_id
 from civicgrid.domain.grid import format_grid_code, parse_grid_code
 from civicgrid.domain.synthetic import jittered_grid
+from simulators.camera.fleet import city_cameras
+from simulators.patrol_routes import assign_street_routes, grid_routes
 
 M_PER_DEG_LAT = 110_574.0
 CELL_M = 100.0
@@ -73,8 +76,12 @@ def _shift_street(code: str, street_base: int) -> str:
 def generate_city(seed: int, area_km2: float = 25.0, out_dir: Path | str = "city", *, covers: int = 400,
                   bins: int = 200, lights: int = 150, trackers: int = 4, inspectors: int = 18, grids: int = 8,
                   county: str = "341523", lon0: float = LON0, lat0: float = LAT0, street_base: int = 1,
-                  serial_base: int = 1, device_prefix: str = "sim") -> dict[str, Any]:
-    """Generate the city into `out_dir`; returns a summary (counts and file names)."""
+                  serial_base: int = 1, device_prefix: str = "sim", cameras: int = 0,
+                  camera_port_base: int = 18201) -> dict[str, Any]:
+    """Generate the city into `out_dir`; returns a summary (counts and file names).
+
+    `cameras` ONVIF cameras on street lights (the county town has 21), listening on
+    `camera_port_base` + n when simulated (simulators/camera/fleet.py)."""
     rng = random.Random(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -134,6 +141,8 @@ def generate_city(seed: int, area_km2: float = 25.0, out_dir: Path | str = "city
     people = _people_and_devices(rng, cells, codes, cell_grid, grid_ids, cover_list, bin_list, inspectors,
                                  trackers, device_prefix, (nx, ny, lon0, lat0, dlon, dlat))
     cells_by_grid, inspector_list, devices = people
+    assign_street_routes(devices, inspector_list, grid_routes(streets, cell_of, cell_grid))
+    devices += city_cameras(seed, components, cameras, device_prefix, camera_port_base)
     city = {"seed": seed, "area_km2": area_km2, "county": county, "origin": [lon0, lat0], "size_cells": [nx, ny],
             "departments": DEPARTMENTS,
             "responsibility": [{"category_code": c, "department_id": d} for c, d in RESPONSIBILITY],

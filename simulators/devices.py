@@ -87,6 +87,10 @@ class SimContext:
     faults: list[Fault] = field(default_factory=list)
     reports: list[tuple[str, str]] = field(default_factory=list)  # (device, report_id)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # The API for handhelds' photo uploads (None: reports go without photos); `http` is opened by the scenario.
+    api_url: str | None = None
+    http: Any = None  # httpx.AsyncClient
+    uploads: Counter = field(default_factory=Counter)  # "ok" / "failed" photo uploads
 
     def interval(self, kind: str, default: float) -> float:
         return float(self.intervals.get(kind, default))
@@ -149,6 +153,9 @@ class SimDevice:
                 self.ctx.errors["connection"] += 1
 
     async def loop(self) -> None:
+        # A fixed period (as real devices report), not a pause after each publish: the broker's
+        # round trip must not stretch the interval, or a fleet at high speed offers less than planned.
+        next_at = time.monotonic()
         while not self.ctx.stopping.is_set():
             now = self.ctx.clock.now()
             now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the payloads carry milliseconds
@@ -159,9 +166,9 @@ class SimDevice:
             if self.silent:
                 self.drop_connection()
                 return
-            wait = self.ctx.clock.wall(self.interval_s * self.rng.uniform(0.95, 1.05))
+            next_at += self.ctx.clock.wall(self.interval_s * self.rng.uniform(0.95, 1.05))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.ctx.stopping.wait(), wait)
+                await asyncio.wait_for(self.ctx.stopping.wait(), max(0.0, next_at - time.monotonic()))
 
     def drop_connection(self) -> None:
         """Close the socket without DISCONNECT: the broker then publishes the Last Will."""

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
+import logging
 import math
 from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Any
 
+import httpx
 import orjson
 
 from simulators import nmea
 from simulators.city import distance_m
 from simulators.devices import SimContext, SimDevice, iso
+from simulators.patrol_routes import truncate
+from simulators.photos import photo_id, render_photo, upload_photo
+
+log = logging.getLogger(__name__)
+PHOTO = "photo"  # not an MQTT channel: the photo's HTTP upload, queued with the readings
 
 CST = timezone(timedelta(hours=8))
 PATROL_START, PATROL_END = time(7, 30), time(18, 30)  # DOMAIN.md §6
@@ -97,7 +103,10 @@ class Handheld(SimDevice):
 
     def __init__(self, spec: dict[str, Any], secret: str, ctx: SimContext) -> None:
         super().__init__(spec, secret, ctx)
-        self.route = Route(spec["route"], loop=False)
+        # The grid's streets there and back (simulators/patrol_routes.py); `skip_fraction` leaves the
+        # route's last part unwalked, `patrol_speed_mps` walks (1.2) or rides an e-bike (3.5).
+        self.route = Route(truncate(spec["route"], 1.0 - float(spec.get("skip_fraction") or 0.0)), loop=False)
+        self.speed_mps = float(spec.get("patrol_speed_mps") or 1.2)
         self.s = self.rng.uniform(0, max(self.route.total, 1))
         self.last: datetime | None = None
         self.on_duty = False
@@ -107,15 +116,33 @@ class Handheld(SimDevice):
         self.pos = self.route.at(self.s)
         self.tasks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
-    def report(self, now: datetime, kind: str = "report", **extra: Any) -> bytes:
+    def report(self, now: datetime, kind: str = "report", **extra: Any) -> list[tuple[str, bytes]]:
+        """The report, preceded by its photo's upload when the scenario has an API to upload to."""
         self.reports += 1
         report_id = f"{self.id}-r{self.reports:05d}"
         category, description = extra.pop("category", None) or self.rng.choice(REPORT_CATEGORIES)
-        photo = hashlib.sha256(f"{report_id}:jpeg".encode()).hexdigest()
+        out: list[tuple[str, bytes]] = []
+        if self.ctx.api_url:
+            jpeg = render_photo(report_id, category, self.rng)
+            out.append((PHOTO, jpeg))
+            extra["photo_ids"] = [photo_id(jpeg)]
         self.ctx.reports.append((self.id, report_id))
         lon, lat, _ = self.pos
-        return self.payload(now, report_id=report_id, kind=kind, category_code=category, description=description,
-                            lon=round(lon, 7), lat=round(lat, 7), photo_ids=[photo], **extra)
+        return [*out, ("report", self.payload(now, report_id=report_id, kind=kind, category_code=category,
+                                               description=description, lon=round(lon, 7), lat=round(lat, 7),
+                                               **extra))]
+
+    async def publish(self, channel: str, body: bytes) -> None:
+        if channel != PHOTO:
+            await super().publish(channel, body)
+            return
+        try:  # over HTTP, before the report that names it
+            await upload_photo(self.ctx.http, self.ctx.api_url, self.id, self.secret, body)
+            self.ctx.uploads["ok"] += 1
+        except httpx.HTTPError as exc:
+            self.ctx.uploads["failed"] += 1
+            self.ctx.errors["photo_upload"] += 1
+            log.warning("%s: photo upload failed: %s", self.id, exc)
 
     def readings(self, now: datetime) -> list[tuple[str, bytes]]:
         out: list[tuple[str, bytes]] = []
@@ -125,7 +152,7 @@ class Handheld(SimDevice):
             out.append(("event", self.payload(now, type="sign_in" if duty else "sign_out")))
         self.ticks += 1
         if duty:
-            speed = max(0.3, self.rng.gauss(1.2, 0.2))
+            speed = max(0.3, self.rng.gauss(self.speed_mps, self.speed_mps / 6))
             if self.last is not None:
                 self.s += speed * (now - self.last).total_seconds()
             self.pos = self.route.at(self.s)
@@ -134,7 +161,7 @@ class Handheld(SimDevice):
                                               accuracy_m=round(self.rng.uniform(3, 8), 1),
                                               speed_mps=round(speed, 2), heading_deg=round(heading, 1))))
             if self.rng.random() < self.ctx.report_rate:
-                out.append(("report", self.report(now)))
+                out += self.report(now)
             self.battery = max(30.0, self.battery - 0.05)
         self.last = now
         while not self.tasks.empty():
@@ -154,8 +181,8 @@ class Handheld(SimDevice):
         task_id = str(args.get("task_id", command.get("command_id", "")))[:64]
         category = (str(args.get("category_code", "E0102")), "核实属实" if name == "verify" else "核查已处置")
         return [("cmd/ack", orjson.dumps(ack)), ("event", self.payload(now, type="task_received", task_id=task_id)),
-                ("report", self.report(now, "verification" if name == "verify" else "check", category=category,
-                                       task_id=task_id, result="confirmed" if name == "verify" else "fixed"))]
+                *self.report(now, "verification" if name == "verify" else "check", category=category,
+                             task_id=task_id, result="confirmed" if name == "verify" else "fixed")]
 
     async def loop(self) -> None:
         assert self.client is not None

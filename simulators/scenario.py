@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
+from simulators.camera.fleet import ScriptedIncidents, fleet_from_city
 from simulators.city import load_city_file
 from simulators.devices import BinSensor, Fault, ManholeSensor, SimClock, SimContext, SimDevice
 from simulators.mobile import CST, PATROL_START, GpsTracker, Handheld
@@ -36,21 +38,37 @@ def default_start(duration_s: float, speed: float, now: datetime | None = None) 
     return start.astimezone(UTC)
 
 
+def _patrol_spec(spec: dict[str, Any], skip: dict[str, float], speed: float | None) -> dict[str, Any]:
+    if spec["kind"] != "handheld":
+        return spec
+    fraction = skip.get(spec["id"], skip.get(spec.get("inspector") or "", 0.0))
+    return {**spec, "skip_fraction": fraction or spec.get("skip_fraction"),
+            "patrol_speed_mps": speed or spec.get("patrol_speed_mps")}
+
+
 class Scenario:
     def __init__(self, city_dir: Path | str, host: str, port: int, *, speed: float = 60.0, seed: int = 0,
                  fault_rate: float = 0.01, report_rate: float = 0.02, intervals: dict[str, float] | None = None,
                  start: datetime | None = None, duration_s: float = 3600.0, kinds: set[str] | None = None,
-                 limit: int | None = None) -> None:
+                 limit: int | None = None, api_url: str | None = None, skip: dict[str, float] | None = None,
+                 patrol_speed_mps: float | None = None, shard: tuple[int, int] = (0, 1)) -> None:
+        """`skip`: inspector username or handheld id → fraction of its patrol route never walked;
+        `patrol_speed_mps`: every handheld's mean speed (default 1.2 m/s, walking);
+        `shard` (i, n): this process runs every n-th device from the i-th (a fleet split over processes)."""
         self.dir = Path(city_dir)
         self.city = load_city_file(self.dir)
         secrets: dict[str, str] = orjson.loads((self.dir / "secrets.json").read_bytes())
         self.duration_s = duration_s
         self.clock = SimClock(start or default_start(duration_s, speed), speed)
         self.ctx = SimContext(host, port, self.clock, seed=seed, fault_rate=fault_rate, report_rate=report_rate,
-                              intervals=dict(intervals or {}))
+                              intervals=dict(intervals or {}), api_url=api_url)
         specs = [d for d in self.city["devices"] if d["kind"] in KINDS and (kinds is None or d["kind"] in kinds)
                  and d["id"] in secrets]
-        self.devices = [KINDS[d["kind"]](d, secrets[d["id"]], self.ctx) for d in specs[:limit]]
+        specs = [_patrol_spec(d, skip or {}, patrol_speed_mps) for d in specs]
+        self.devices = [KINDS[d["kind"]](d, secrets[d["id"]], self.ctx) for d in specs[:limit][shard[0]::shard[1]]]
+        # ONVIF cameras run in wall time (their snapshots are now), on the ports the city gave them.
+        self.cameras = fleet_from_city(self.city, secrets) if kinds is None or "camera" in kinds else None
+        self.incidents = ScriptedIncidents(self.cameras, self.city, seed=seed) if self.cameras else None
         self.started_at: float | None = None
 
     @property
@@ -65,7 +83,12 @@ class Scenario:
         duration_s = self.duration_s if duration_s is None else duration_s
         self.clock.t0 = time.monotonic()
         self.started_at = time.monotonic()
+        if self.ctx.api_url:
+            self.ctx.http = httpx.AsyncClient()
         tasks = [asyncio.create_task(d.run(), name=d.id) for d in self.devices]
+        if self.cameras is not None and self.incidents is not None:
+            await self.cameras.start()
+            tasks.append(asyncio.create_task(self.incidents.run(self.ctx.stopping), name="camera-incidents"))
         try:
             await asyncio.wait_for(self.ctx.stopping.wait(), duration_s)
         except TimeoutError:
@@ -76,6 +99,10 @@ class Scenario:
             _, pending = await asyncio.wait(tasks, timeout=30)
             for t in pending:
                 t.cancel()
+            if self.ctx.http is not None:
+                await self.ctx.http.aclose()
+            if self.cameras is not None:
+                await self.cameras.stop()
         return self.summary()
 
     def stop(self) -> None:
@@ -87,10 +114,10 @@ class Scenario:
                 "sent_total": self.sent_total(), "errors": dict(self.ctx.errors),
                 "msgs_per_s": self.sent_total() / wall if wall else 0.0, "wall_s": wall,
                 "sim_now": self.clock.now().isoformat(), "faults": Counter(f.kind for f in self.ctx.faults),
-                "reports": len(self.ctx.reports)}
+                "reports": len(self.ctx.reports), "photos": dict(self.ctx.uploads)}
 
-    def write_record(self, path: Path) -> None:
-        """The injected faults and the counts, for checking a run afterwards."""
+    def write_record(self, path: Path, platform: dict[str, Any] | None = None) -> None:
+        """The injected faults and the counts (and what the platform made of them), for checking a run afterwards."""
         data = {"summary": self.summary(), "faults": [asdict(f) for f in self.ctx.faults],
-                "reports": self.ctx.reports}
+                "reports": self.ctx.reports, "platform": platform or {}}
         path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str))

@@ -62,6 +62,24 @@ def build_app(settings: Settings) -> faust.App:
         async def run_sinks() -> None:
             await sinks.run()
 
+    if "cameras" in roles:  # camera detections, health and snapshots (streams/cameras.py)
+        from streams.cameras import CameraRecorder
+
+        recorder = CameraRecorder(settings)
+
+        @app.task
+        async def record_cameras() -> None:
+            await recorder.run()
+
+    if "patrol" in roles:  # cg.tracks → track_points, patrol coverage and patrol alarms (streams/patrol.py)
+        from streams.patrol import PatrolRunner
+
+        patrol = app.civicgrid_patrol = PatrolRunner(settings)
+
+        @app.task
+        async def run_patrol() -> None:
+            await patrol.run()
+
     if "outbox" in roles:
         _register_relay(app, pool, relay_producer, s.outbox_poll_s)
 

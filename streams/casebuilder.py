@@ -56,6 +56,7 @@ def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver,
                                        grid_cell_code=place.cell, since=problem.at - merge_window)
         if case_id is not None:
             cases.add_evidence(conn, case_id, evidence)
+            _add_photos(conn, case_id, evidence)
             return Outcome(case_id, created=False, merged=True)
         opened = _open(problem, place.cell)
         details = cases.CaseDetails(component_code=problem.component_code, lon=place.lon, lat=place.lat,
@@ -63,11 +64,27 @@ def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver,
                                     outside_grid=place.outside_grid)
         case_id, created = cases.create_case(conn, opened, details, source_record_id=problem.source_record_id,
                                              evidence=evidence)
+        _add_photos(conn, case_id, evidence)
         if created and problem.self_handled_note is not None:
             handled = apply(opened.case, Command(Action.SELF_HANDLE, problem.role, problem.actor,
                                                  {"note": problem.self_handled_note}), problem.at)
             cases.record_transition(conn, handled)
         return Outcome(case_id, created=created, merged=False)
+
+
+def photo_evidence(report: cases.Evidence) -> list[cases.Evidence]:
+    """A handheld report's photos (uploaded to the API first, named by id in `photo_ids`) as evidence rows of
+    their own, like photos attached in the console, so the case detail shows them."""
+    if report.kind != "report":
+        return []
+    return [cases.Evidence(f"photo:{report.source_record_id}:{media_id}", "photo", report.at, report.device_id,
+                           {"media_id": media_id, "report": report.source_record_id})
+            for media_id in report.data.get("photo_ids") or ()]
+
+
+def _add_photos(conn: psycopg.Connection, case_id: str, report: cases.Evidence) -> None:
+    for photo in photo_evidence(report):
+        cases.add_evidence(conn, case_id, photo)
 
 
 def _open(problem: Problem, cell: str | None):

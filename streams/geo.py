@@ -13,11 +13,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import shapely
+from shapely.errors import ShapelyError
 
+from civicgrid.domain.errors import DomainError
 from civicgrid.domain.geofence import GridIndex
+from civicgrid.domain.grid import parse_grid_code
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
 
@@ -59,10 +63,10 @@ class GeoResolver:
                 signature = conn.execute("SELECT count(*), max(created_at)::text FROM grid_cells").fetchone()
                 if signature != self._cells_signature:
                     rows = conn.execute("SELECT code, geometry FROM grid_cells").fetchall()
-                    self.index = GridIndex([(code, shapely.geometry.shape(geom)) for code, geom in rows]) \
-                        if rows else None
+                    cells = _valid_cells(rows)
+                    self.index = GridIndex(cells) if cells else None
                     self._cells_signature = signature
-                    log.info("grid index built from %d cells", len(rows))
+                    log.info("grid index built from %d cells", len(cells))
             self._loaded_at = time.monotonic()
 
     def _refresh_on_miss(self, key: str) -> None:
@@ -114,3 +118,17 @@ class GeoResolver:
                 cell = self.cell_of(lon, lat)
             return Place(cell, lon, lat, cell is None)
         return Place(device_cell, None, None, device_cell is None)
+
+
+def _valid_cells(rows: list[tuple[str, dict]]) -> list[tuple[str, Any]]:
+    """Cells the index can take; one with an invalid code or geometry is left out with a warning naming it,
+    so a single bad row (loaded by hand, an old import) never stops the worker."""
+    cells = []
+    for code, geometry in rows:
+        try:
+            parse_grid_code(code)
+            cells.append((code, shapely.geometry.shape(geometry)))
+        except (DomainError, ShapelyError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("grid cell %r left out of the grid index: %s", code, exc)
+    return cells
+

@@ -55,6 +55,8 @@ def problem_of(topic: str, record: dict[str, Any]) -> Problem | None:
 def _from_alarm(alarm: dict[str, Any]) -> Problem | None:
     if alarm["action"] != "raise" or alarm.get("device_alarm"):
         return None  # clears never reopen; device health is for operators, not a city case
+    if alarm.get("rule_kind") == "patrol":
+        return None  # an inspector's patrol (outside the grid, stationary …) is about the work, not the city
     component = alarm.get("component_code") if alarm.get("linked_component") else None
     return Problem(
         source=Source.SENSOR, role=Role.OPERATOR, actor=f"device:{alarm['device_id']}",
@@ -92,5 +94,7 @@ def _from_camera(event: dict[str, Any]) -> Problem | None:
         disposal_class=None, at=_ts(event["ts"]), device_id=event["device_id"],
         component_code=None, device_cell=event.get("grid_cell_code"), lon=None, lat=None,
         description=f"camera {event['device_id']} region {data.get('roi_id')}: {data['category_code']}",
-        evidence_kind="camera_event", evidence=data,
+        # The snapshot is media (streams/cameras.py stores it under this id): shown like a photo.
+        evidence_kind="camera_event", evidence={**data, "media_id": data["snapshot_id"], "content_type": "image/jpeg"}
+        if data.get("snapshot_id") else data,
     )

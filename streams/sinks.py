@@ -21,7 +21,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer
@@ -50,19 +49,6 @@ def event_rows(recs: list[dict[str, Any]], geo: GeoResolver) -> list[tuple]:
              orjson.dumps(r["data"]).decode()) for r in recs]
 
 
-def track_rows(recs: list[dict[str, Any]], geo: GeoResolver) -> list[tuple]:
-    fixes = [r for r in recs if r["data"].get("fix_valid") and r["data"].get("lat") is not None]
-    if not fixes:
-        return []
-    cells: list[Any] = [None] * len(fixes)
-    if geo.index is not None:  # one vectorised lookup for the whole batch
-        lon = np.fromiter((r["data"]["lon"] for r in fixes), float, len(fixes))
-        lat = np.fromiter((r["data"]["lat"] for r in fixes), float, len(fixes))
-        cells = list(geo.index.lookup_many(lon, lat))
-    return [(_ts(r["ts"]), r["device_id"], r["seq"], r["data"]["lon"], r["data"]["lat"], r["data"].get("speed_mps"),
-             r["data"].get("heading_deg"), r["data"].get("hdop"), cell) for r, cell in zip(fixes, cells, strict=True)]
-
-
 def alarm_rows(recs: list[dict[str, Any]], geo: GeoResolver) -> list[tuple]:
     return [(_ts(r["ts"]), r["alarm_id"], r["device_id"], r["rule"], r["action"], r.get("category"),
              r.get("urgency"), r.get("grid_cell_code"), orjson.dumps(r).decode()) for r in recs]
@@ -84,12 +70,11 @@ def _rows_or_dead_letters(topic: str, recs: list[dict[str, Any]], geo: GeoResolv
         return rows
 
 
-# topic → (table, columns, row builder)
+# topic → (table, columns, row builder). cg.tracks is not here: the patrol consumer (streams/patrol.py)
+# cleans and matches track points and writes them with their coverage in one transaction.
 SINKS: dict[str, tuple[str, tuple[str, ...], Callable[[list[dict[str, Any]], GeoResolver], list[tuple]]]] = {
     topics.TELEMETRY: ("telemetry", ("time", "device_id", "seq", "received_at", "payload"), telemetry_rows),
     topics.EVENTS: ("device_events", ("time", "device_id", "seq", "event_type", "payload"), event_rows),
-    topics.TRACKS: ("track_points", ("time", "device_id", "seq", "lon", "lat", "speed_mps", "heading_deg", "hdop",
-                                     "grid_cell_code"), track_rows),
     topics.ALARMS: ("alarms", ("time", "alarm_id", "device_id", "rule", "action", "category_code", "urgency",
                                "grid_cell_code", "payload"), alarm_rows),
 }
@@ -157,8 +142,6 @@ class SinkRunner:
                         except orjson.JSONDecodeError as exc:
                             dead.append(({"raw": msg.value.decode("utf-8", "replace")}, f"{tp.topic}: not JSON: {exc}"))
                         self.records_seen += 1
-                if topics.TRACKS in by_topic:  # only track points are geofenced here
-                    await asyncio.to_thread(self.geo.refresh)
                 rows = {topic: _rows_or_dead_letters(topic, recs, self.geo, dead) for topic, recs in by_topic.items()}
                 conn = await self._write_until_done(conn, rows)
                 if dead:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 
-from civicgrid.broker.probe import mqtt_login
 from civicgrid.broker.provisioning import add_device
+from civicgrid.broker.sync import wait_for_login
 from civicgrid.settings import Settings
 from civicgrid.stack import LocalStack
 from civicgrid.store.db import connect
@@ -80,10 +79,8 @@ def provision(settings: Settings) -> Callable[..., tuple[str, str]]:
     def make(kind: str, **links) -> tuple[str, str]:
         device_id = f"{kind}-{uuid.uuid4().hex[:8]}"
         secret = add_device(settings, device_id, kind, **links).secret
-        for _ in range(50):  # Mosquitto reloads its files asynchronously after SIGHUP
-            if mqtt_login(settings.mqtt.host, settings.mqtt.port, device_id, secret) == "ok":
-                return device_id, secret
-            time.sleep(0.1)
+        if wait_for_login(settings, device_id, secret):  # Mosquitto reloads its files asynchronously
+            return device_id, secret
         raise AssertionError(f"{device_id} cannot log in after provisioning")
 
     return make

@@ -31,6 +31,7 @@ from api.schemas.cases import (
     PhoneCall,
     PostponeIn,
     ReasonIn,
+    TaskIn,
 )
 from api.users import User
 from api.workflow import NewCase, act, disposal_class_of, report
@@ -43,7 +44,7 @@ READERS = tuple(Role)
 
 # (action, path segment, body model, summary)
 ACTIONS: tuple[tuple[Action, str, type[ActionIn], str], ...] = (
-    (Action.SEND_VERIFY, "send-verify", ActionIn, "派核实: send an inspector to verify the report"),
+    (Action.SEND_VERIFY, "send-verify", TaskIn, "派核实: send an inspector to verify the report"),
     (Action.CONFIRM, "confirm", ActionIn, "核实属实: the reported problem is real"),
     (Action.REFUTE, "refute", ReasonIn, "核实不属实: nothing found → cancelled"),
     (Action.FILE, "file", FileIn, "立案: accept and file the case"),
@@ -57,7 +58,7 @@ ACTIONS: tuple[tuple[Action, str, type[ActionIn], str], ...] = (
     (Action.APPROVE_POSTPONE, "approve-postpone", ActionIn, "延期: extend the disposal deadline"),
     (Action.REJECT_REQUEST, "reject-request", ReasonIn, "reject a pending return or postponement"),
     (Action.URGE, "urge", ActionIn, "督办: a recorded reminder"),
-    (Action.SEND_CHECK, "send-check", ActionIn, "派核查: send an inspector to check the result"),
+    (Action.SEND_CHECK, "send-check", TaskIn, "派核查: send an inspector to check the result"),
     (Action.CHECK_PASS, "check-pass", ActionIn, "核查通过: the problem is fixed"),
     (Action.CHECK_FAIL, "check-fail", ReasonIn, "核查不通过 → 返工 rework, back to the department"),
     (Action.CLOSE, "close", CloseIn, "结案: close a checked case"),

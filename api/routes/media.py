@@ -3,7 +3,9 @@
 The type is decided from the file's first bytes, not from the client's Content-Type:
 JPEG, PNG, WebP photos; AMR (the usual handheld voice format), MP3, M4A, Ogg, WAV
 voice. The size limit is `api.max_upload_bytes`. Reports and actions reference the
-returned id (`media_ids`) and the case gets an evidence row per medium.
+returned id (`media_ids`) and the case gets an evidence row per medium. A handheld
+uploads with HTTP Basic (its device id and MQTT secret) and its report names the
+returned ids in `photo_ids`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
-from api.auth import ANY_ROLE, require
+from api.auth import ANY_ROLE, require, require_or_handheld
 from api.deps import Ctx, Db
 from api.errors import ApiError, not_found
 from api.schemas.media import MediaPublic
@@ -53,8 +55,8 @@ def media_path(media_dir: Path, media_id: str) -> Path:
 @router.post("", status_code=201, summary="Upload a photo or voice note (multipart field `file`)",
              responses={413: {"description": "larger than the limit"}, 415: {"description": "not a photo/voice"}})
 def upload(ctx: Ctx, db: Db, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP or AMR/MP3/M4A/Ogg/WAV")],
-           user: Annotated[User, Depends(require(Role.INSPECTOR, Role.OPERATOR, Role.DEPARTMENT,
-                                                 Role.SHIFT_LEADER, Role.DISPATCHER))]) -> MediaPublic:
+           user: Annotated[User, Depends(require_or_handheld(Role.INSPECTOR, Role.OPERATOR, Role.DEPARTMENT,
+                                                             Role.SHIFT_LEADER, Role.DISPATCHER))]) -> MediaPublic:
     limit = ctx.settings.api.max_upload_bytes
     media_dir = ctx.settings.api.media_dir
     media_dir.mkdir(parents=True, exist_ok=True)

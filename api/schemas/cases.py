@@ -148,6 +148,13 @@ class ActionIn(BaseModel):
     media_ids: Annotated[list[MediaId], Field(max_length=20)] = []
 
 
+class TaskIn(ActionIn):
+    """派核实 / 派核查: the task goes to an inspector's handheld as a command."""
+
+    inspector_user_id: Annotated[int, Field(description="the inspector to send; default: an inspector of the "
+                                                        "case cell's responsibility grid")] | None = None
+
+
 class ReasonIn(ActionIn):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "现场未发现问题"}]})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from civicgrid.broker.accounts import BrokerAccount, device_account, hash_secret, service_account
@@ -41,3 +42,26 @@ def sync_broker_accounts(settings: Settings, broker_pid: int | None) -> int:
     reloaded = reload_broker(broker_pid)
     log.info("broker accounts written: %d devices%s", len(accounts) - 1, ", broker reloaded" if reloaded else "")
     return len(accounts) - 1
+
+
+def wait_for_login(settings: Settings, device_id: str, secret: str, timeout_s: float = 15.0) -> bool:
+    """Wait until the broker accepts a newly provisioned account; True once it does.
+
+    Mosquitto 2.0.11 drops a SIGHUP that arrives while it is still reloading for an
+    earlier one (seen here: a city load of 900 devices, then one more device at once —
+    the broker reloaded once and refused the new login until signalled again). So probe
+    the login, and signal again every second until it is accepted.
+    """
+    from civicgrid.broker.probe import mqtt_login
+
+    deadline = time.monotonic() + timeout_s
+    next_signal = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        if mqtt_login(settings.mqtt.host, settings.mqtt.port, device_id, secret) == "ok":
+            return True
+        if time.monotonic() >= next_signal:
+            reload_broker(mosquitto_pid(settings))
+            next_signal = time.monotonic() + 1.0
+        time.sleep(0.1)
+    return False
+

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from civicgrid.settings import (
+    ApiSettings,
     DbSettings,
     GatewaySettings,
     KafkaSettings,
@@ -41,6 +42,8 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
         db=DbSettings(url=f"postgresql://civicgrid:civicgrid-test@127.0.0.1:{pg}/civicgrid"),
         gateway=GatewaySettings(metrics_port=metrics),
         streams=StreamsSettings(data_dir=base / "var" / "streams"),
+        # Media (uploads, camera evidence) under the throwaway directory, not the working directory.
+        api=ApiSettings(media_dir=base / "var" / "media"),
         stack=StackSettings(var_dir=base / "var", pg_durable=False),
     )
 
@@ -60,7 +63,7 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
         "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
     }
-    for section in ("gateway", "streams", "api"):
+    for section in ("gateway", "streams", "api", "patrol", "cameras"):
         for key, value in getattr(settings, section).model_dump(mode="json").items():
             if value is None:
                 continue

@@ -167,9 +167,11 @@ class PostgresService:
             conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(self.app_password)))
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,)).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
-        # CREATE EXTENSION timescaledb needs a superuser; the migrations then find it present.
+        # CREATE EXTENSION timescaledb (and postgis, for the console's vector tiles) needs a superuser;
+        # the migrations then find them present.
         with self._superuser_connection(self.dbname) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
 
 
 def _postgres_user() -> RunUser | None:

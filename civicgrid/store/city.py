@@ -11,10 +11,15 @@ A directory may hold any of these files; each present file is imported, idempote
     the code), ``name``, ``department_id`` (kept only if that department exists), ``owner``,
     ``maintainer``, ``state`` (intact/damaged/missing/occupied), ``data_source``, ``recorded_on``,
     ``grid_cell_code`` (default: the cell containing the point); other properties go to ``attributes``.
+``streets.geojson`` — FeatureCollection of LineStrings/MultiLineStrings (a real city's road centre lines
+    load as they are): ``id`` (or ``street_id``/``osm_id``), ``name``, ``road_class`` main/secondary/alley
+    (or an OSM ``highway``/``fclass`` value; unknown → alley). Cut into ``road_segments`` at crossings
+    (`civicgrid.domain.patrol.network.split_streets`), each in the grid of the cell holding its midpoint.
 ``city.json`` — ``departments``, ``responsibility`` (category → department), ``grids``,
     ``inspectors`` (users with role inspector, without a usable password) and ``devices``
     (provisioned through `civicgrid.broker.provisioning`, with their links; secrets written to
-    ``secrets.json``, mode 0600, and reused on the next load).
+    ``secrets.json``, mode 0600, and reused on the next load). Inspectors with a grid get a standing
+    patrol plan (07:30–18:30, main roads 5 passes, secondary 4), idempotently.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import psycopg
 import shapely
 
 from civicgrid.domain.geofence import GridIndex
-from civicgrid.settings import Settings
+from civicgrid.domain.patrol.network import Projection, split_streets, streets_from_geojson
+from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store.db import connect
+from civicgrid.store.patrol import seed_plans, upsert_segments
 
 Progress = Callable[[str, int, int], None]
 M_PER_DEG_LAT = 110_574.0
@@ -91,6 +98,7 @@ def _load(conn: psycopg.Connection, directory: Path, progress: Progress) -> dict
 
     index = _load_cells(conn, directory, progress, counts)
     _load_components(conn, directory, progress, counts, index)
+    _load_streets(conn, directory, progress, counts, index)
     for r in city.get("responsibility", []):
         conn.execute("INSERT INTO responsibility_rules (category_code, grid_prefix, department_id) "
                      "VALUES (%s, %s, %s) ON CONFLICT (category_code, grid_prefix) DO NOTHING",
@@ -102,6 +110,8 @@ def _load(conn: psycopg.Connection, directory: Path, progress: Progress) -> dict
                      "responsibility_grid_id = excluded.responsibility_grid_id",
                      (u["username"], u.get("display_name"), u.get("responsibility_grid_id")))
     counts["inspectors"] = len(city.get("inspectors", []))
+    counts["patrol_plans"] = seed_plans(conn, [(u["username"], u.get("responsibility_grid_id"))
+                                               for u in city.get("inspectors", [])])
     return counts
 
 
@@ -178,6 +188,37 @@ def _load_components(conn: psycopg.Connection, directory: Path, progress: Progre
         counts["components"] = len(rows)
 
 
+def _load_streets(conn: psycopg.Connection, directory: Path, progress: Progress, counts: dict[str, int],
+                  index: GridIndex | None) -> None:
+    """Streets → road segments (civicgrid.domain.patrol.network.split_streets), each in the responsibility
+    grid of the cell holding its midpoint."""
+    streets_fc = _read(directory / "streets.geojson")
+    if not streets_fc:
+        return
+    streets = streets_from_geojson(streets_fc)
+    if not streets:
+        return
+    limits = PatrolSettings()
+    segments = split_streets(streets, Projection(streets[0].coords[0][0]), max_length_m=limits.segment_max_length_m,
+                             min_length_m=limits.segment_min_length_m)
+    cell_grid = dict(conn.execute("SELECT code, responsibility_grid_id FROM grid_cells").fetchall())
+    if index is None and cell_grid:
+        rows = conn.execute("SELECT code, geometry FROM grid_cells").fetchall()
+        index = GridIndex([(c, shapely.geometry.shape(g)) for c, g in rows], cell_width=None)
+    grid_of: dict[str, str | None] = {}
+    if index is not None:
+        mids = [shapely.LineString(s.coords).interpolate(0.5, normalized=True) for s in segments]
+        for s, m in zip(segments, mids, strict=True):
+            cell = index.lookup(m.x, m.y)
+            grid_of[s.id] = cell_grid.get(cell) if cell else None
+    done = 0
+    for batch in _batches(segments):
+        upsert_segments(conn, batch, grid_of)
+        done += len(batch)
+        progress("road segments", done, len(segments))
+    counts["road_segments"] = len(segments)
+
+
 def provision_city_devices(settings: Settings, directory: Path, city: dict[str, Any], progress: Progress) -> int:
     """Register the city's devices with their links; write/reuse their secrets in `secrets.json` (0600)."""
     from civicgrid.broker.provisioning import DeviceSpec, upsert_linked_devices
@@ -202,4 +243,8 @@ def provision_city_devices(settings: Settings, directory: Path, city: dict[str, 
     with os.fdopen(fd, "wb") as fh:
         fh.write(orjson.dumps(known, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     secrets_path.chmod(0o600)
+    from civicgrid.store.cameras import register_city_cameras  # cameras: ONVIF address and ROIs beside the device
+
+    with connect(settings.db) as conn:
+        register_city_cameras(conn, city["devices"])
     return len(done)

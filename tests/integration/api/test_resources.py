@@ -141,15 +141,16 @@ def test_scoring_tables_json_and_csv(client: TestClient, as_user: Headers) -> No
 
 
 def test_coverage_rows(client: TestClient, as_user: Headers, org: dict[str, int], db) -> None:
+    # A day long past: the real-time tests (simulated handhelds) write coverage rows for today.
     db.execute("INSERT INTO patrol_coverage (day, inspector_user_id, segments_required, segments_met, cells_visited, "
-               "plan_met_pct) VALUES ('2026-11-24', %s, 40, 36, 12, 90) ON CONFLICT DO NOTHING",
+               "plan_met_pct) VALUES ('2020-01-15', %s, 40, 36, 12, 90) ON CONFLICT DO NOTHING",
                (org["api-inspector"],))
     rows = client.get("/coverage", headers=as_user("api-leader"),
-                      params={"day_from": "2026-11-24", "day_to": "2026-11-24"}).json()
+                      params={"day_from": "2020-01-15", "day_to": "2020-01-15"}).json()
     assert [(r["username"], r["plan_met_pct"], r["responsibility_grid_id"]) for r in rows] == \
         [("api-inspector", 90.0, "G1")]
     own = client.get("/coverage", headers=as_user("api-inspector"),
-                     params={"day_from": "2026-11-24", "day_to": "2026-11-24", "format": "csv"})
+                     params={"day_from": "2020-01-15", "day_to": "2020-01-15", "format": "csv"})
     assert own.text.splitlines()[0].startswith("day,inspector_user_id") and len(own.text.splitlines()) == 2
 
 
