@@ -16,6 +16,7 @@ import faust
 from confluent_kafka import Producer
 from psycopg_pool import ConnectionPool
 
+from civicgrid.bus.changelog import seal_changelogs
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
@@ -82,6 +83,18 @@ def build_app(settings: Settings) -> faust.App:
 
     if "outbox" in roles:
         _register_relay(app, pool, relay_producer, s.outbox_poll_s)
+
+    @app.on_partitions_revoked.connect
+    async def seal_revoked(app: faust.App, revoked, **kwargs) -> None:
+        """Handing partitions to another worker: seal their changelogs after Faust's flush, so the new
+        owner restores every state write (civicgrid/bus/changelog.py)."""
+        if not revoked:
+            return
+        try:
+            await asyncio.to_thread(seal_changelogs, settings.kafka.bootstrap_servers, s.app_id,
+                                    {tp.partition for tp in revoked})
+        except Exception as exc:  # the next worker's start seals again; a rebalance must not crash on it
+            log.warning("could not seal the revoked changelog partitions: %s", exc)
 
     app.civicgrid_sinks = sinks  # for tests and metrics
     return app

@@ -9,6 +9,7 @@ import aiokafka
 from faust.worker import Worker
 
 from civicgrid.bus.admin import ensure_topics
+from civicgrid.bus.changelog import seal_changelogs
 from civicgrid.bus.topics import topic_specs
 from civicgrid.settings import Settings
 from streams.app import build_app
@@ -39,6 +40,9 @@ def run(settings: Settings, loglevel: str = "info") -> None:
     # an implicitly created topic would get the broker's default count (DESIGN.md).
     ensure_topics(settings.kafka.bootstrap_servers, topic_specs(settings.kafka.partitions,
                                                                 settings.kafka.replication_factor))
+    # Before Faust recovers its tables: make the local broker's high watermarks cover every state write
+    # the previous run made (civicgrid/bus/changelog.py).
+    seal_changelogs(settings.kafka.bootstrap_servers, settings.streams.app_id)
     settings.streams.data_dir.mkdir(parents=True, exist_ok=True)
     cap_fetch_wait(settings.streams.fetch_max_wait_ms)
     app = build_app(settings)
