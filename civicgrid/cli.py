@@ -321,6 +321,7 @@ def devices_add(
 ) -> None:
     """Register a device and create its broker account; prints the generated secret once."""
     from civicgrid.broker.provisioning import add_device
+    from civicgrid.broker.sync import mosquitto_pid, wait_for_login
     from civicgrid.store.devices import DeviceExists
 
     secret = sys.stdin.readline().strip() if secret_stdin else None
@@ -330,6 +331,13 @@ def devices_add(
     except (ValueError, DeviceExists) as exc:
         raise _fail(str(exc)) from None
     console.print(f"device {device_id} registered; its MQTT username is {device_id}")
+    settings = _settings()
+    if mosquitto_pid(settings) is not None:  # the local stack's broker: wait until the new login works
+        if wait_for_login(settings, device_id, done.secret):
+            console.print("the broker accepts its login")
+        else:
+            console.print("[yellow]warning:[/] the broker did not accept its login within 15 s; "
+                          "`civicgrid stack status` shows whether Mosquitto is running")
     if not secret_stdin:
         console.print("secret (shown once; only its hash is kept):")
         print(done.secret)
