@@ -25,7 +25,14 @@ from api.queries.responsibility import suggest_department
 from api.users import User
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Command, PendingKind, Role, Source, Transition
-from civicgrid.domain.time_limits import DisposalClass, Limit, Unit, disposal_deadline, postpone
+from civicgrid.domain.time_limits import (
+    DisposalClass,
+    Limit,
+    Unit,
+    after_suspension,
+    disposal_deadline,
+    postpone,
+)
 from civicgrid.store import cases as store
 
 # Which sources each reporting role may claim (the default is the first).
@@ -146,6 +153,10 @@ def _prepare(ctx: ApiContext, conn: psycopg.Connection, case: CaseState, action:
     elif action is Action.CHECK_FAIL:  # 返工 restarts the disposal clock
         data["deadline"] = disposal_deadline(now, ctx.limits, ctx.calendar, disposal_class_of(ctx, case),
                                              category=case.category)
+    elif action is Action.RESUME and case.disposal_deadline is not None and case.suspended_at is not None:
+        # 挂账 stopped the clock: the time left at suspension counts again from now.
+        limit = ctx.limits.disposal(disposal_class_of(ctx, case), category=case.category)
+        data["deadline"] = after_suspension(case.disposal_deadline, case.suspended_at, now, limit, ctx.calendar)
     elif action is Action.REQUEST_POSTPONE:
         ext = data["extension"]
         data["extension"] = Limit(float(ext["amount"]), Unit(ext["unit"]))

@@ -265,6 +265,18 @@ def _check_fail(case: CaseState, cmd: Command, now: datetime, policy: Policy) ->
     return out
 
 
+def _resume(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
+    # Suspension stopped the clock: the caller passes the disposal deadline moved on by the pause
+    # (time_limits.after_suspension) -- without one the old deadline stays.
+    out: dict[str, Any] = {"suspended_from": None, "suspended_at": None}
+    if cmd.data.get("deadline") is not None:
+        new = _datetime(cmd.action, "deadline", cmd.data["deadline"])
+        if case.disposal_deadline is not None and new < case.disposal_deadline:
+            raise _fail(case, cmd, "a resume never shortens the disposal deadline")
+        out["disposal_deadline"] = new
+    return out
+
+
 def _close(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
     if not case.check_passed:
         raise _fail(case, cmd, "the check (核查) has not passed")
@@ -287,7 +299,7 @@ _EFFECTS: dict[Action, Effect] = {
     A.CHECK_FAIL: _check_fail,
     A.CLOSE: _close,
     A.SUSPEND: lambda case, cmd, now, policy: {"suspended_from": case.state, "suspended_at": now},
-    A.RESUME: lambda case, cmd, now, policy: {"suspended_from": None, "suspended_at": None},
+    A.RESUME: _resume,
 }
 
 

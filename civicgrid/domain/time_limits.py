@@ -139,6 +139,22 @@ def deadline(
     return _advance(current, remaining, limit.natural, calendar)
 
 
+def after_suspension(deadline_at: datetime, suspended_at: datetime, resumed_at: datetime, limit: Limit,
+                     calendar: WorkingCalendar) -> datetime:
+    """A stored deadline once a suspension (挂账) from `suspended_at` to `resumed_at` is over.
+
+    Suspension stops the clock (DOMAIN.md), so the time that was left when it
+    stopped counts again from the resume, in the limit's own kind of time: the
+    same answer as `deadline` with the pause, for a caller that keeps only the
+    deadline.  A deadline already passed when the case was suspended stays: the
+    case was overdue before the clock stopped.
+    """
+    if deadline_at <= suspended_at or resumed_at <= suspended_at:
+        return deadline_at
+    left = _elapsed(suspended_at, deadline_at, limit.natural, calendar)
+    return max(deadline_at, _advance(resumed_at, left, limit.natural, calendar))
+
+
 def elapsed(
     start: datetime, now: datetime, limit: Limit, calendar: WorkingCalendar, pauses: Iterable[Pause] = ()
 ) -> timedelta:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.routes.cases import ACTIONS
 from civicgrid.bus import topics
 from civicgrid.domain.permissions import default_permissions
+from civicgrid.domain.working_calendar import CHINA_TZ
 from civicgrid.settings import Settings
 from tests.integration.api.conftest import CELLS, USERS
 from tests.support.kafka import KafkaTail
@@ -147,3 +148,21 @@ def test_return_goes_back_to_filed_and_suspension_resumes(client: TestClient, as
     step(client, as_user, case_id, "api-leader", "suspend", {"reason": "需要专项资金"})
     resumed = step(client, as_user, case_id, "api-leader", "resume")
     assert resumed["state"] == "filed"
+
+
+def test_resume_moves_the_disposal_deadline_on_by_the_suspension(client: TestClient, as_user: Headers,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """挂账 stops the clock: four working hours from Monday 09:00, suspended 10:00 until Wednesday 10:00."""
+    clock = {"now": datetime(2026, 6, 1, 9, 0, tzinfo=CHINA_TZ)}  # a Monday, no holiday near
+    monkeypatch.setattr("api.routes.cases.now_utc", lambda: clock["now"])
+    case_id = report(client, as_user, category="E0104")["id"]
+    step(client, as_user, case_id, "api-leader", "file", {"disposal_class": "B"})
+    dispatched = step(client, as_user, case_id, "api-dispatcher", "dispatch", {"department_id": "utilities"})
+    due = datetime.fromisoformat(dispatched["disposal_deadline"])
+    assert due == datetime(2026, 6, 1, 15, 0, tzinfo=CHINA_TZ)  # 09:00-12:00 and 14:00-15:00
+    clock["now"] = datetime(2026, 6, 1, 10, 0, tzinfo=CHINA_TZ)
+    step(client, as_user, case_id, "api-leader", "suspend", {"reason": "需要专项资金"})
+    clock["now"] = datetime(2026, 6, 3, 10, 0, tzinfo=CHINA_TZ)
+    resumed = step(client, as_user, case_id, "api-leader", "resume")
+    assert resumed["state"] == "dispatched"
+    assert datetime.fromisoformat(resumed["disposal_deadline"]) == datetime(2026, 6, 3, 15, 0, tzinfo=CHINA_TZ)

@@ -199,6 +199,19 @@ def test_suspend_and_resume_to_the_state_it_left() -> None:
     assert (case.state, case.suspended_from, case.suspended_at) == (State.DISPOSING, None, None)
 
 
+def test_resume_takes_the_deadline_moved_on_by_the_pause() -> None:
+    old = T0 + timedelta(hours=4)
+    suspended, _ = run(new_case(), MAIN_PATH[0], cmd(A.DISPATCH, department="d", deadline=old), MAIN_PATH[2],
+                       cmd(A.SUSPEND, reason="needs funds"))
+    later = old + timedelta(days=2)
+    resumed, _ = run(suspended, cmd(A.RESUME, deadline=later))
+    assert resumed.disposal_deadline == later
+    kept, _ = run(suspended, cmd(A.RESUME))  # no new deadline given: the old one stays
+    assert kept.disposal_deadline == old
+    with pytest.raises(PreconditionFailed, match="never shortens"):
+        run(suspended, cmd(A.RESUME, deadline=old - timedelta(minutes=1)))
+
+
 def test_return_and_postpone_need_the_dispatchers_approval() -> None:
     case, _ = run(new_case(), *MAIN_PATH[:2])
     with pytest.raises(PreconditionFailed, match="no return request"):

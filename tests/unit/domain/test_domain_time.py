@@ -16,6 +16,7 @@ from civicgrid.domain.time_limits import (
     TimeLimitError,
     TimeLimits,
     Unit,
+    after_suspension,
     deadline,
     default_time_limits,
     disposal_deadline,
@@ -243,6 +244,26 @@ def test_postponement_never_shortens(s: datetime, limit: Limit, extension: Limit
     due = deadline(s, limit, CAL)
     assert due >= s
     assert postpone(due, extension, CAL) > due
+
+
+def test_a_resume_gives_back_the_time_left_at_suspension() -> None:
+    b = Limit(4, Unit.HOURS)
+    due = at(2024, 6, 3, 15)  # dispatched 09:00, four working hours
+    assert after_suspension(due, at(2024, 6, 3, 10), at(2024, 6, 3, 16), b, CAL) == at(2024, 6, 4, 10)
+    assert after_suspension(due, at(2024, 6, 3, 16), at(2024, 6, 4, 9), b, CAL) == due  # overdue before the stop
+    a = Limit(2, Unit.NATURAL_HOURS)
+    assert after_suspension(at(2024, 6, 3, 11), at(2024, 6, 3, 10), at(2024, 6, 3, 10, 30), a, CAL) \
+        == at(2024, 6, 3, 11, 30)
+
+
+@given(times, limits, times, st.integers(0, 72 * 60))
+def test_resuming_a_stored_deadline_agrees_with_the_paused_deadline(s: datetime, limit: Limit, p: datetime,
+                                                                  m: int) -> None:
+    """The API keeps only the deadline; case facts recompute it from the history with the pause: same answer."""
+    pause = (p, p + timedelta(minutes=m))
+    if pause[0] < s:
+        return  # a case is suspended after it was dispatched
+    assert after_suspension(deadline(s, limit, CAL), *pause, limit, CAL) == deadline(s, limit, CAL, [pause])
 
 
 @settings(max_examples=100, deadline=None)
