@@ -237,16 +237,8 @@ def _approve_return(case: CaseState, cmd: Command, now: datetime, policy: Policy
 def _approve_postpone(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
     pending = _expect_pending(case, cmd, PendingKind.POSTPONE)
     extension = cmd.data.get("extension", pending.data["extension"])
-    out: dict[str, Any] = {
-        "pending": None, "postponements": case.postponements + 1,
-        "extensions": (*case.extensions, extension),
-    }
-    if cmd.data.get("deadline") is not None:
-        new = _datetime(cmd.action, "deadline", cmd.data["deadline"])
-        if case.disposal_deadline is not None and new < case.disposal_deadline:
-            raise _fail(case, cmd, "a postponement never shortens the disposal deadline")
-        out["disposal_deadline"] = new
-    return out
+    return {"pending": None, "postponements": case.postponements + 1, "extensions": (*case.extensions, extension),
+            **_later_deadline(case, cmd, "a postponement")}
 
 
 def _reject_request(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
@@ -268,13 +260,17 @@ def _check_fail(case: CaseState, cmd: Command, now: datetime, policy: Policy) ->
 def _resume(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
     # Suspension stopped the clock: the caller passes the disposal deadline moved on by the pause
     # (time_limits.after_suspension) -- without one the old deadline stays.
-    out: dict[str, Any] = {"suspended_from": None, "suspended_at": None}
-    if cmd.data.get("deadline") is not None:
-        new = _datetime(cmd.action, "deadline", cmd.data["deadline"])
-        if case.disposal_deadline is not None and new < case.disposal_deadline:
-            raise _fail(case, cmd, "a resume never shortens the disposal deadline")
-        out["disposal_deadline"] = new
-    return out
+    return {"suspended_from": None, "suspended_at": None, **_later_deadline(case, cmd, "a resume")}
+
+
+def _later_deadline(case: CaseState, cmd: Command, what: str) -> dict[str, Any]:
+    """The disposal deadline the caller passed, if any; refused when it would come earlier than the stored one."""
+    if cmd.data.get("deadline") is None:
+        return {}
+    new = _datetime(cmd.action, "deadline", cmd.data["deadline"])
+    if case.disposal_deadline is not None and new < case.disposal_deadline:
+        raise _fail(case, cmd, f"{what} never shortens the disposal deadline")
+    return {"disposal_deadline": new}
 
 
 def _close(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
