@@ -325,13 +325,13 @@ def devices_add(
     from civicgrid.store.devices import DeviceExists
 
     secret = sys.stdin.readline().strip() if secret_stdin else None
+    settings = _settings()
     try:
-        done = add_device(_settings(), device_id, kind, profile=profile, secret=secret, component_code=component,
+        done = add_device(settings, device_id, kind, profile=profile, secret=secret, component_code=component,
                           grid_cell_code=grid_cell, inspector_user_id=inspector)
     except (ValueError, DeviceExists) as exc:
         raise _fail(str(exc)) from None
     console.print(f"device {device_id} registered; its MQTT username is {device_id}")
-    settings = _settings()
     if mosquitto_pid(settings) is not None:  # the local stack's broker: wait until the new login works
         if wait_for_login(settings, device_id, done.secret):
             console.print("the broker accepts its login")
