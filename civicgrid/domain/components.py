@@ -7,6 +7,7 @@ are a component category, i.e. the typed code `C` + major + minor.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -67,6 +68,27 @@ def parse_component_id(code: str, catalogue: Catalogue | None = None) -> Compone
     if catalogue is not None and cid.category not in catalogue:
         raise InvalidComponentId(code, "category", f"{cid.category} is not in the catalogue")
     return cid
+
+
+_ID_RUN = re.compile(r"(?<![0-9])[0-9]{16}(?![0-9])")
+
+
+def component_ids_in_label(text: str) -> list[str]:
+    """The valid component ids a label's text names, in order, each once.
+
+    Labels differ by city and supplier: `CG:3415230101000001`, the bare id, or a URL
+    ending in it; any run of exactly 16 digits that parses as an id counts, so a phone
+    number or a longer serial on the same label does not.
+    """
+    found: list[str] = []
+    for run in _ID_RUN.findall(text):
+        try:
+            parse_component_id(run)
+        except InvalidComponentId:
+            continue
+        if run not in found:
+            found.append(run)
+    return found
 
 
 def format_component_id(county: str, category: str | CategoryCode, serial: int) -> str:

@@ -25,6 +25,7 @@ from civicgrid.domain.components import (
     ComponentState,
     DataSource,
     InvalidComponentId,
+    component_ids_in_label,
     format_component_id,
     parse_component_id,
 )
@@ -195,3 +196,17 @@ def test_component_attributes() -> None:
     )
     assert comp.state.value == "damaged"
     assert comp.data_source is DataSource.SURVEY
+
+
+@pytest.mark.parametrize(("text", "ids"), [
+    ("CG:3415230101000001", ["3415230101000001"]),
+    ("https://cg.example.cn/c/3415230102000017?src=qr", ["3415230102000017"]),
+    ("3415230101000001 / 3415230101000001 / 3415230118000007", ["3415230101000001", "3415230118000007"]),
+    ("34152301010000011", []),  # 17 digits: a longer serial, not an id
+    ("tel 13800000000", []),
+    ("0000000101000001", []),  # no such county
+    ("3415230100000001", []),  # minor 00
+    ("", []),
+])
+def test_component_ids_in_label(text: str, ids: list[str]) -> None:
+    assert component_ids_in_label(text) == ids

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gateway.cameras.analysis import FrameAnalyzer, Roi, decode_jpeg, read_qr_codes
+from civicgrid.labels import read_qr_codes
+from gateway.cameras.analysis import FrameAnalyzer, Roi, decode_jpeg
 from simulators.camera.scene import Scene
 
 STEP_S = 10.0  # one snapshot every 10 s, as the poller's default
