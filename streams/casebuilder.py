@@ -18,6 +18,7 @@ import psycopg
 
 from civicgrid.domain.case_state import Action, Command
 from civicgrid.domain.catalogue import UnknownCategory, default_catalogue
+from civicgrid.domain.components import component_ids_in_label
 from civicgrid.domain.lifecycle import apply, open_case
 from civicgrid.domain.time_limits import DisposalClass, default_time_limits, disposal_deadline
 from civicgrid.domain.working_calendar import default_calendar
@@ -36,6 +37,8 @@ class Outcome:
 
 
 def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver, merge_window: timedelta) -> Outcome:
+    if problem.component_code is None and problem.category.startswith("C") and problem.evidence.get("photo_ids"):
+        problem = _linked_by_label(conn, problem, geo)
     # A problem about a registered component is coded by that component (DOMAIN.md §3:
     # a tilted cover → the linked cover's own code); the rule's category is the fallback.
     category = geo.component_category(problem.component_code)
@@ -70,6 +73,22 @@ def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver,
                                                  {"note": problem.self_handled_note}), problem.at)
             cases.record_transition(conn, handled)
         return Outcome(case_id, created=created, merged=False)
+
+
+def _linked_by_label(conn: psycopg.Connection, problem: Problem, geo: GeoResolver) -> Problem:
+    """A component report (a C category) that names no component, with a photo of a registered component's
+    QR label, is about that component (the API read the labels at upload): it is located, coded and merged
+    by it.  An event report (E) keeps its own category and place: a label in its photo is only nearby."""
+    with conn.transaction():
+        rows = conn.execute("SELECT labels FROM media WHERE id = ANY(%s) ORDER BY created_at",
+                            (list(problem.evidence["photo_ids"]),)).fetchall()
+    for (labels,) in rows:
+        for code in (c for text in labels for c in component_ids_in_label(text)):
+            if geo.component_category(code) is not None:
+                log.info("%s: photo label names component %s", problem.source_record_id, code)
+                return dataclasses.replace(problem, component_code=code,
+                                           evidence={**problem.evidence, "labelled_component": code})
+    return problem
 
 
 def photo_evidence(report: cases.Evidence) -> list[cases.Evidence]:

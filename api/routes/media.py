@@ -5,12 +5,15 @@ JPEG, PNG, WebP photos; AMR (the usual handheld voice format), MP3, M4A, Ogg, WA
 voice. The size limit is `api.max_upload_bytes`. Reports and actions reference the
 returned id (`media_ids`) and the case gets an evidence row per medium. A handheld
 uploads with HTTP Basic (its device id and MQTT secret) and its report names the
-returned ids in `photo_ids`.
+returned ids in `photo_ids`. QR labels in a photo are read at upload (`labels`,
+and the component ids they name): the case builder uses them to link a report
+that names no component.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +28,10 @@ from api.errors import ApiError, not_found
 from api.schemas.media import MediaPublic
 from api.users import User
 from civicgrid.domain.case_state import Role
+from civicgrid.domain.components import component_ids_in_label
+from civicgrid.labels import photo_labels
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/media", tags=["media"])
 CHUNK = 1 << 16
@@ -84,9 +91,21 @@ def upload(ctx: Ctx, db: Db, file: Annotated[UploadFile, File(description="JPEG/
     target = media_path(media_dir, media_id)
     target.parent.mkdir(exist_ok=True)
     Path(tmp.name).replace(target)  # same content, same name: a repeated upload is harmless
-    db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by) VALUES (%s, %s, %s, %s) "
-               "ON CONFLICT (id) DO NOTHING", (media_id, content_type, size, user.id))
-    return MediaPublic(id=media_id, content_type=content_type, size_bytes=size)
+    labels = _labels(target) if content_type.startswith("image/") else []
+    db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by, labels) VALUES (%s, %s, %s, %s, %s) "
+               "ON CONFLICT (id) DO NOTHING", (media_id, content_type, size, user.id, labels))
+    return MediaPublic(id=media_id, content_type=content_type, size_bytes=size, labels=labels,
+                       component_ids=[c for text in labels for c in component_ids_in_label(text)])
+
+
+def _labels(path: Path) -> list[str]:
+    """QR labels in a photo. A photo OpenCV cannot decode is still kept as evidence (a browser may show
+    it), with no labels: reading labels helps locate a report, it is not a condition of accepting one."""
+    try:
+        return photo_labels(path.read_bytes())
+    except ValueError:
+        log.warning("photo %s: not decodable by OpenCV; stored without reading labels", path.name)
+        return []
 
 
 @router.get("/{media_id}", summary="Download a medium", response_class=FileResponse,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -112,6 +113,29 @@ def test_handheld_report_becomes_an_inspector_case(worker, gateway: Gateway, pro
             "SELECT source, state, category_code, grid_cell_code, outside_grid, disposal_class FROM cases "
             "WHERE source_record_id = %s", (f"report:{device.id}:r-e2e-1",)).fetchone(), 60, "report case", log=log)
         assert row == ("inspector", "reported", "E0102", corner.cell, False, "B")
+    finally:
+        device.close()
+
+
+def test_a_photo_of_a_cover_label_puts_the_report_on_that_cover(worker, gateway: Gateway, provision,
+                                                                 corner: Corner, db: psycopg.Connection) -> None:
+    """The API read the label at upload (media.labels); the inspector typed no component id and stood a few
+    hundred metres off (GPS), but the case is the cover's: its code, its cell, its position."""
+    settings, log = worker
+    photo = hashlib.sha256(f"label-{corner.component}".encode()).hexdigest()
+    db.execute("INSERT INTO media (id, content_type, size_bytes, labels) VALUES (%s, 'image/jpeg', 1, %s)",
+               (photo, [f"CG:{corner.component}"]))
+    device = Device(settings, *provision("handheld"))
+    try:
+        for report_id, category in (("r-label-c", "C0101"), ("r-label-e", "E0102")):
+            device.send("report", report_id=report_id, kind="report", category_code=category,
+                        description="井盖破损", lon=corner.lon + 0.004, lat=corner.lat, photo_ids=[photo])
+        component_case, event_case = (wait_for(lambda rid=rid: db.execute(
+            "SELECT component_code, category_code, grid_cell_code FROM cases WHERE source_record_id = %s",
+            (f"report:{device.id}:{rid}",)).fetchone(), 60, f"case of {rid}", log=log)
+            for rid in ("r-label-c", "r-label-e"))
+        assert component_case == (corner.component, "C0102", corner.cell)  # the cover's own category and cell
+        assert event_case[:2] == (None, "E0102")  # an event report keeps its category; the label is only nearby
     finally:
         device.close()
 

@@ -16,6 +16,7 @@ from civicgrid.bus import records, topics
 from civicgrid.settings import Settings
 from tests.integration.api.conftest import wait_for
 from tests.support.kafka import KafkaTail
+from tests.support.photos import label_photo
 
 pytestmark = pytest.mark.integration
 Headers = Callable[[str], dict[str, str]]
@@ -74,6 +75,17 @@ def test_media_upload_reference_and_download(client: TestClient, as_user: Header
     unknown = client.post("/cases", headers=as_user("api-inspector"), json={
         "category_code": "E0102", "media_ids": ["0" * 64]})
     assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown-media")
+
+
+def test_a_photo_of_a_component_label_names_the_component(client: TestClient, as_user: Headers, sql) -> None:
+    photo = label_photo(640, 480, "CG:3415230102000017", 160, noise=False)
+    r = client.post("/media", headers=as_user("api-inspector"), files={"file": ("p.jpg", io.BytesIO(photo), "x/y")})
+    assert r.status_code == 201, r.text
+    assert (r.json()["labels"], r.json()["component_ids"]) == (["CG:3415230102000017"], ["3415230102000017"])
+    assert sql("SELECT labels FROM media WHERE id = %s", r.json()["id"]) == [(["CG:3415230102000017"],)]
+    # Bytes that only look like a JPEG are still kept (a browser may show them), with no labels.
+    odd = client.post("/media", headers=as_user("api-inspector"), files={"file": ("o.jpg", io.BytesIO(JPEG), "x/y")})
+    assert odd.status_code == 201 and (odd.json()["labels"], odd.json()["component_ids"]) == ([], [])
 
 
 def test_device_registry_status_and_command_ack(client: TestClient, as_user: Headers, api_settings: Settings,
