@@ -111,7 +111,8 @@ def _table(summary: dict[str, Any], db: dict[str, Any], title: str = "civicgrid 
     table.add_row("messages sent", f"{summary['sent_total']:,}  ({summary['msgs_per_s']:.0f}/s)")
     table.add_row("by channel", _joined(summary["sent"]))
     table.add_row("faults injected", _joined(summary["faults"]))
-    table.add_row("reports filed", f"{summary['reports']} (photos uploaded: {summary['photos'].get('ok', 0)})")
+    table.add_row("reports filed", f"{summary['reports']} (photos uploaded: {summary['photos'].get('ok', 0)}, "
+                                   f"showing a bin's QR label: {summary['labelled_reports']})")
     table.add_row("alarms raised", f"{db.get('alarms', 0)}  ({_joined(db.get('alarms_by_rule', {}))})")
     table.add_row("cases by state", _joined(db.get("cases_by_state", {})))
     table.add_row("cases by source", _joined(db.get("cases_by_source", {})))

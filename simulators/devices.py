@@ -91,6 +91,9 @@ class SimContext:
     api_url: str | None = None
     http: Any = None  # httpx.AsyncClient
     uploads: Counter = field(default_factory=Counter)  # "ok" / "failed" photo uploads
+    # Components with a QR label (code, lon, lat) a handheld photographs when reporting them (the trash bins).
+    labelled: list[tuple[str, float, float]] = field(default_factory=list)
+    labelled_reports: int = 0  # reports whose photo shows a component's label instead of its typed id
 
     def interval(self, kind: str, default: float) -> float:
         return float(self.intervals.get(kind, default))

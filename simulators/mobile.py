@@ -17,13 +17,15 @@ from simulators import nmea
 from simulators.city import distance_m
 from simulators.devices import SimContext, SimDevice, iso
 from simulators.patrol_routes import truncate
-from simulators.photos import photo_id, render_photo, upload_photo
+from simulators.photos import LABEL_PREFIX, photo_id, render_photo, upload_photo
 
 log = logging.getLogger(__name__)
 PHOTO = "photo"  # not an MQTT channel: the photo's HTTP upload, queued with the readings
 
 CST = timezone(timedelta(hours=8))
 PATROL_START, PATROL_END = time(7, 30), time(18, 30)  # DOMAIN.md §6
+LABELLED_CATEGORY = "C0305"  # 垃圾箱破损: reported with a photo of the bin's QR label when one is in reach
+LABEL_REACH_M = 150.0
 REPORT_CATEGORIES = [("E0102", "路边暴露垃圾"), ("E0104", "道路不洁，有散落物"), ("E0103", "积存垃圾渣土"),
                      ("E0107", "路边废弃车辆"), ("E0108", "废弃家具堆放"), ("C0305", "垃圾箱破损")]
 
@@ -123,14 +125,25 @@ class Handheld(SimDevice):
         category, description = extra.pop("category", None) or self.rng.choice(REPORT_CATEGORIES)
         out: list[tuple[str, bytes]] = []
         if self.ctx.api_url:
-            jpeg = render_photo(report_id, category, self.rng)
+            # A damaged bin near by: its label is photographed, its id not typed (the platform reads the label).
+            labelled = self.labelled_near() if category == LABELLED_CATEGORY and "component_code" not in extra \
+                else None
+            jpeg = render_photo(report_id, category, self.rng, label=labelled and f"{LABEL_PREFIX}{labelled}")
             out.append((PHOTO, jpeg))
             extra["photo_ids"] = [photo_id(jpeg)]
+            self.ctx.labelled_reports += labelled is not None
         self.ctx.reports.append((self.id, report_id))
         lon, lat, _ = self.pos
         return [*out, ("report", self.payload(now, report_id=report_id, kind=kind, category_code=category,
                                                description=description, lon=round(lon, 7), lat=round(lat, 7),
                                                **extra))]
+
+    def labelled_near(self, within_m: float = LABEL_REACH_M) -> str | None:
+        """The nearest labelled component within reach of where the inspector stands, if any."""
+        lon, lat, _ = self.pos
+        near = min(((distance_m(lon, lat, c_lon, c_lat), code) for code, c_lon, c_lat in self.ctx.labelled),
+                   default=None)
+        return near[1] if near is not None and near[0] <= within_m else None
 
     async def publish(self, channel: str, body: bytes) -> None:
         if channel != PHOTO:

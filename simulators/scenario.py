@@ -21,7 +21,7 @@ import orjson
 from simulators.camera.fleet import ScriptedIncidents, fleet_from_city
 from simulators.city import load_city_file
 from simulators.devices import BinSensor, Fault, ManholeSensor, SimClock, SimContext, SimDevice
-from simulators.mobile import CST, PATROL_START, GpsTracker, Handheld
+from simulators.mobile import CST, LABELLED_CATEGORY, PATROL_START, GpsTracker, Handheld
 
 KINDS: dict[str, type[SimDevice]] = {"manhole-sensor": ManholeSensor, "bin-sensor": BinSensor,
                                      "gps-tracker": GpsTracker, "handheld": Handheld}
@@ -36,6 +36,16 @@ def default_start(duration_s: float, speed: float, now: datetime | None = None) 
     if start > local:
         start -= timedelta(days=1)
     return start.astimezone(UTC)
+
+
+def labelled_components(city_dir: Path, category: str = LABELLED_CATEGORY) -> list[tuple[str, float, float]]:
+    """The city's components that handhelds report by photographing their QR label: (code, lon, lat)."""
+    path = city_dir / "components.geojson"
+    if not path.exists():
+        return []
+    features = orjson.loads(path.read_bytes())["features"]
+    return [(f["properties"]["code"], *f["geometry"]["coordinates"][:2]) for f in features
+            if f["properties"].get("category_code") == category]
 
 
 def _patrol_spec(spec: dict[str, Any], skip: dict[str, float], speed: float | None) -> dict[str, Any]:
@@ -62,6 +72,7 @@ class Scenario:
         self.clock = SimClock(start or default_start(duration_s, speed), speed)
         self.ctx = SimContext(host, port, self.clock, seed=seed, fault_rate=fault_rate, report_rate=report_rate,
                               intervals=dict(intervals or {}), api_url=api_url)
+        self.ctx.labelled = labelled_components(self.dir)
         specs = [d for d in self.city["devices"] if d["kind"] in KINDS and (kinds is None or d["kind"] in kinds)
                  and d["id"] in secrets]
         specs = [_patrol_spec(d, skip or {}, patrol_speed_mps) for d in specs]
@@ -114,7 +125,8 @@ class Scenario:
                 "sent_total": self.sent_total(), "errors": dict(self.ctx.errors),
                 "msgs_per_s": self.sent_total() / wall if wall else 0.0, "wall_s": wall,
                 "sim_now": self.clock.now().isoformat(), "faults": Counter(f.kind for f in self.ctx.faults),
-                "reports": len(self.ctx.reports), "photos": dict(self.ctx.uploads)}
+                "reports": len(self.ctx.reports), "photos": dict(self.ctx.uploads),
+                "labelled_reports": self.ctx.labelled_reports}
 
     def write_record(self, path: Path, platform: dict[str, Any] | None = None) -> None:
         """The injected faults and the counts (and what the platform made of them), for checking a run afterwards."""

@@ -9,9 +9,11 @@ import orjson
 import pytest
 
 from civicgrid.domain.alarms import evaluate_reading
+from civicgrid.labels import photo_labels
 from civicgrid.profiles import load_profiles
 from simulators.devices import BinSensor, ManholeSensor, SimClock, SimContext
 from simulators.mobile import GpsTracker, Handheld, on_patrol
+from simulators.photos import photo_id
 
 PROFILES = load_profiles()
 START = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # 07:30 in Beijing
@@ -90,3 +92,21 @@ def test_tracker_sends_nmea_along_its_route_and_handheld_patrols_in_hours() -> N
     report = orjson.loads(answer[2][1])
     assert report["kind"] == "verification" and report["task_id"] == "t-9" and report["result"] == "confirmed"
     _check_fields("handheld", "report", report)
+
+
+def test_a_damaged_bin_is_reported_with_a_photo_of_its_label_that_the_platform_reads() -> None:
+    ctx = _ctx(0.0)
+    ctx.api_url = "http://api.invalid"  # photos on; nothing is uploaded here
+    route = [[116.95, 31.47], [116.951, 31.47]]
+    ctx.labelled = [("3415230305000017", 116.9501, 31.4701), ("3415230305000018", 116.99, 31.49)]
+    hh = Handheld({"id": "hh-1", "route": route}, "s", ctx)
+    hh.pos = (116.9502, 31.4700, 0.0)
+    assert hh.labelled_near() == "3415230305000017"  # ~15 m away; the other bin is ~4 km off
+    for n in range(20):  # random sticker sizes and places: every photo must be readable
+        (_, jpeg), (channel, raw) = hh.report(START, category=("C0305", "垃圾箱破损"))
+        body = orjson.loads(raw)
+        assert channel == "report" and "component_code" not in body and body["photo_ids"] == [photo_id(jpeg)]
+        assert photo_labels(jpeg) == ["CG:3415230305000017"], n
+    hh.pos = (116.97, 31.48, 0.0)  # no bin within reach: a plain photo
+    (_, jpeg), _ = hh.report(START, category=("C0305", "垃圾箱破损"))
+    assert photo_labels(jpeg) == [] and ctx.labelled_reports == 20
