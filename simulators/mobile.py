@@ -121,7 +121,8 @@ class Handheld(SimDevice):
     def report(self, now: datetime, kind: str = "report", **extra: Any) -> list[tuple[str, bytes]]:
         """The report, preceded by its photo's upload when the scenario has an API to upload to."""
         self.reports += 1
-        report_id = f"{self.id}-r{self.reports:05d}"
+        # The simulated start in the id: a second run of the same city files new reports, not re-deliveries.
+        report_id = f"{self.id}-{int(self.ctx.clock.start.timestamp()):x}-r{self.reports:05d}"
         category, description = extra.pop("category", None) or self.rng.choice(REPORT_CATEGORIES)
         out: list[tuple[str, bytes]] = []
         if self.ctx.api_url:
