@@ -100,7 +100,9 @@ def list_cases(conn: psycopg.Connection, user: User, f: CaseFilter, now: datetim
         at, case_id = decode_cursor(cursor)
         where.append("(c.reported_at, c.id) < (%(cursor_at)s, %(cursor_id)s::uuid)")
         params.update(cursor_at=at, cursor_id=case_id)
-    sql = (f"SELECT {CASE_COLUMNS} FROM cases c WHERE {' AND '.join(where)} "
+    # dispatched_at: for the time-limit light (api/routes/cases.py), not part of the list item itself.
+    sql = (f"SELECT {CASE_COLUMNS}, (c.snapshot ->> 'dispatched_at')::timestamptz AS dispatched_at "
+           f"FROM cases c WHERE {' AND '.join(where)} "
            "ORDER BY c.reported_at DESC, c.id DESC LIMIT %(limit)s")
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, params).fetchall()

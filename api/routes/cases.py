@@ -37,7 +37,9 @@ from api.users import User
 from api.workflow import NewCase, act, disposal_class_of, report
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import TERMINAL, Action, Role, Source, State
+from civicgrid.domain.catalogue import UnknownCategory
 from civicgrid.domain.permissions import Permissions
+from civicgrid.domain.time_limits import DisposalClass
 from civicgrid.store.case_snapshot import case_from_json
 
 READERS = tuple(Role)
@@ -96,11 +98,29 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
 
 
 def _light(ctx: ApiContext, case, now: datetime) -> str | None:
+    return time_light(ctx, case.state, case.dispatched_at, case.disposal_deadline, disposal_class_of(ctx, case),
+                      case.category, now)
+
+
+def _row_light(ctx: ApiContext, row: dict, now: datetime) -> str | None:
+    """A list row's light, from its columns (the list reads no snapshots); as the case detail computes it."""
+    dispatched_at = row.pop("dispatched_at")
+    try:
+        disposal_class = (DisposalClass(row["disposal_class"]) if row["disposal_class"]
+                          else ctx.catalogue.get(row["category_code"]).disposal_class)
+    except (ValueError, UnknownCategory):
+        return None  # a category this city's catalogue no longer has: no limit to measure against
+    return time_light(ctx, State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,
+                      row["category_code"], now)
+
+
+def time_light(ctx: ApiContext, state: State, dispatched_at: datetime | None, due: datetime | None,
+               disposal_class: DisposalClass, category: str | None, now: datetime) -> str | None:
     """Traffic light by the share of the disposal time used (green ≤ 80 %, yellow ≤ 100 %, red)."""
-    if case.state in TERMINAL or case.dispatched_at is None or case.disposal_deadline is None:
+    if state in TERMINAL or dispatched_at is None or due is None:
         return None
-    start, due = case.dispatched_at, case.disposal_deadline
-    natural = ctx.limits.disposal(disposal_class_of(ctx, case), category=case.category).natural
+    start = dispatched_at  # the disposal clock runs from dispatch (or the latest rework)
+    natural = ctx.limits.disposal(disposal_class, category=category).natural
     if natural:
         total, used = (due - start).total_seconds(), (now - start).total_seconds()
     else:
@@ -132,8 +152,9 @@ def build_router(permissions: Permissions) -> APIRouter:
     ) -> CaseList:
         f = q.CaseFilter([s.value for s in state] if state else None, source and source.value, category_code,
                          cell_prefix, department_id, overdue, reported_from, reported_to)
-        rows, next_cursor = q.list_cases(db, user, f, now_utc(), limit, cursor)
-        return CaseList(items=rows, next_cursor=next_cursor)
+        now = now_utc()
+        rows, next_cursor = q.list_cases(db, user, f, now, limit, cursor)
+        return CaseList(items=[{**row, "light": _row_light(ctx, row, now)} for row in rows], next_cursor=next_cursor)
 
     @router.post("", status_code=201, summary="Report a problem (上报)", responses=ACTION_RESPONSES)
     def report_case(body: CaseReport, ctx: Ctx, db: Db, response: Response,

@@ -89,6 +89,9 @@ class CasePublic(BaseModel):
     postpone_count: int
     pending: str | None = Field(None, description="a department request awaiting the dispatcher: return/postpone")
     version: int
+    light: Literal["green", "yellow", "red"] | None = Field(
+        None, description="time-limit light: share of the disposal limit used since dispatch (none before "
+                          "dispatch and once closed)")
 
 
 class CaseEventPublic(BaseModel):
@@ -126,7 +129,6 @@ class CaseDetail(CasePublic):
 
     allowed_actions: list[str] = Field(description="actions the caller's role may take now")
     suggested_department_id: str | None = Field(description="from the responsibility table / component owner")
-    light: Literal["green", "yellow", "red"] | None = Field(description="share of the disposal limit used")
     timeline: list[CaseEventPublic]
     evidence: list[EvidencePublic]
 

@@ -166,3 +166,26 @@ def test_resume_moves_the_disposal_deadline_on_by_the_suspension(client: TestCli
     resumed = step(client, as_user, case_id, "api-leader", "resume")
     assert resumed["state"] == "dispatched"
     assert datetime.fromisoformat(resumed["disposal_deadline"]) == datetime(2026, 6, 3, 15, 0, tzinfo=CHINA_TZ)
+
+
+def test_the_case_list_carries_the_time_light_the_detail_shows(client: TestClient, as_user: Headers,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four working hours from Monday 09:00 (due 15:00): green, then yellow past 80 %, red past the deadline."""
+    clock = {"now": datetime(2026, 6, 8, 9, 0, tzinfo=CHINA_TZ)}  # a Monday
+    monkeypatch.setattr("api.routes.cases.now_utc", lambda: clock["now"])
+    case_id = report(client, as_user, category="E0104")["id"]
+    step(client, as_user, case_id, "api-leader", "file", {"disposal_class": "B"})
+
+    def lights() -> tuple[str | None, str | None]:
+        day = {"reported_from": "2026-06-08T00:00:00+08:00", "reported_to": "2026-06-09T00:00:00+08:00",
+               "limit": 500}
+        items = client.get("/cases", headers=as_user("api-boss"), params=day).json()["items"]
+        (listed,) = [c["light"] for c in items if c["id"] == case_id]
+        return listed, client.get(f"/cases/{case_id}", headers=as_user("api-boss")).json()["light"]
+
+    assert lights() == (None, None)  # not dispatched: no clock yet
+    step(client, as_user, case_id, "api-dispatcher", "dispatch", {"department_id": "utilities"})
+    for at, light in ((datetime(2026, 6, 8, 9, 30), "green"), (datetime(2026, 6, 8, 14, 30), "yellow"),
+                      (datetime(2026, 6, 8, 15, 30), "red")):
+        clock["now"] = at.replace(tzinfo=CHINA_TZ)
+        assert lights() == (light, light), at

@@ -17,8 +17,6 @@ function parseArg(arg) {
   return { caseId: id || null, query: new URLSearchParams(query || '') };
 }
 
-const lights = new Map(); // case id → [version, light]
-
 export function CasesPage({ user, arg }) {
   const { caseId, query } = parseArg(arg);
   const [filters, setFilters] = useState(() => ({
@@ -27,7 +25,6 @@ export function CasesPage({ user, arg }) {
   const [applied, setApplied] = useState(filters);
   const [cursor, setCursor] = useState(null);
   const [tick, setTick] = useState(0);
-  const [, redraw] = useState(0);
   const [departments] = useLoad(() => api('/departments'), []);
   const [list, error, loading] = useLoad(() => {
     const p = new URLSearchParams({ limit: PAGE });
@@ -44,16 +41,6 @@ export function CasesPage({ user, arg }) {
     });
     return () => { off(); clearTimeout(timer); };
   }, []);
-
-  // The light needs the case's working-calendar deadline arithmetic: read it from each visible case's detail.
-  useEffect(() => {
-    if (!list) return;
-    let alive = true;
-    const todo = list.items.filter((c) => (lights.get(c.id) || [])[0] !== c.version);
-    Promise.all(todo.map((c) => api(`/cases/${c.id}`).then((d) => lights.set(c.id, [d.version, d.light]), () => {})))
-      .then(() => alive && redraw((x) => x + 1));
-    return () => { alive = false; };
-  }, [list]);
 
   const set = (k) => (v) => setFilters({ ...filters, [k]: v });
   const deptName = (id) => ((departments || []).find((d) => d.id === id) || {}).name || id;
@@ -89,7 +76,7 @@ export function CasesPage({ user, arg }) {
           <th scope="col">${t('category')}</th><th scope="col">${t('source')}</th><th scope="col">${t('cell')}</th>
           <th scope="col">${t('department')}</th><th scope="col">${t('reported_at')}</th><th scope="col">${t('deadline')}</th></tr></thead>
         <tbody>${list.items.map((c) => html`<tr key=${c.id} class=${c.id === caseId ? 'selected' : ''} data-case=${c.id} data-state=${c.state}>
-          <td><${Light} light=${(lights.get(c.id) || [])[1]} /></td>
+          <td><${Light} light=${c.light} /></td>
           <td><a href=${'#/cases/' + c.id}>${c.case_no || c.id.slice(0, 8)}</a></td>
           <td>${t('state.' + c.state)}</td><td>${c.category_name || ''} <span class="code">${c.category_code}</span></td>
           <td>${t('source.' + c.source)}</td><td class="code">${c.grid_cell_code || '—'}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
