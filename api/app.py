@@ -18,6 +18,7 @@ from api.background import Background
 from api.deps import ApiContext
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import (
+    alarms,
     auth,
     cameras,
     cases,
@@ -71,7 +72,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     errors.install(app)
     for router in (health.router, auth.router, users.router, departments.router, responsibility.router,
                    cases.build_router(ctx.permissions), open311.router, media.router, devices.router, feed.router,
-                   scoring.router):
+                   scoring.router, alarms.router):
         app.include_router(router)
     app.include_router(map.router)
     app.include_router(cameras.router)

@@ -14,7 +14,7 @@ import psycopg
 from api.users import User
 from civicgrid.domain.case_state import Role
 
-KINDS = ("alarm", "case_event")
+KINDS = ("alarm", "case_event", "alarm_ack")
 
 
 def scope_sql(user: User) -> tuple[str, dict[str, Any]]:

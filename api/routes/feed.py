@@ -43,7 +43,7 @@ def _read(ctx: ApiContext, user: User, position: tuple[int, int] | None, kinds: 
 async def feed(request: Request, ctx: Ctx,
                user: Annotated[User, Depends(require(Role.OPERATOR, Role.DISPATCHER, Role.SHIFT_LEADER,
                                                      Role.LEADER, Role.DEPARTMENT, Role.INSPECTOR))],
-               kinds: Annotated[list[Literal["alarm", "case_event"]] | None, Query()] = None,
+               kinds: Annotated[list[Literal["alarm", "case_event", "alarm_ack"]] | None, Query()] = None,
                last_event_id: Annotated[str | None, Header(max_length=100)] = None,
                ) -> EventSourceResponse:
     wanted = tuple(kinds or q.KINDS)

@@ -206,3 +206,24 @@ def test_navigation_follows_the_role_and_the_language_switches(org: Org, new_pag
     assert "Devices" in leader.inner_text("header nav")
     leader.click("header button:has-text('中文')")
     leader.wait_for_selector("header nav a:has-text('考评')")
+
+
+def test_an_alarm_acknowledged_in_one_console_stops_pulsing_in_the_other(org: Org, new_page, db) -> None:
+    operator = new_page(org.users["operator"])
+    leader = new_page(org.users["shift_leader"])
+    for page in (operator, leader):
+        page.wait_for_selector("#city-map[data-rendered='true']", timeout=60_000)
+        page.wait_for_selector(".feed-status.live")
+    alarm_id = f"ui-ack-{org.suffix}:cover_tilted:1"
+    db.execute("INSERT INTO alarms (time, alarm_id, device_id, rule, action, category_code, urgency, grid_cell_code) "
+               "VALUES (now(), %s, %s, 'cover_tilted', 'raise', 'C0114', 'A', %s)",
+               (alarm_id, f"ui-ack-{org.suffix}", org.cell))
+    entry = f".feed-entry.alarm[data-alarm='{alarm_id}']"
+    for page in (operator, leader):
+        page.wait_for_selector(f"{entry} button", timeout=10_000)  # pulsing, with its acknowledge button
+    operator.click(f"{entry} button:has-text('确认')")
+    operator.wait_for_selector(f"{entry}.acked")
+    # The other console learns it from the feed, with who acknowledged it.
+    leader.wait_for_selector(f"{entry}.acked .acked-by:has-text('{org.users['operator']}')", timeout=10_000)
+    assert db.execute("SELECT u.username FROM alarm_acks a JOIN users u ON u.id = a.acked_by WHERE a.alarm_id = %s",
+                      (alarm_id,)).fetchone() == (org.users["operator"],)

@@ -1,7 +1,7 @@
 // The live feed: GET /feed (Server-Sent Events) read with fetch, because EventSource cannot send the
 // Authorization header. Resumes after a reconnect from the last event id (Last-Event-ID), and drops
 // any event id already seen, so entries are neither lost nor repeated.
-import { authHeaders } from './api.js';
+import { api, authHeaders } from './api.js';
 
 const MAX_ENTRIES = 300;
 
@@ -14,7 +14,7 @@ export class Feed {
     this.status = 'idle';
     this.abort = null;
     this.stopped = true;
-    this.acked = new Set(JSON.parse(sessionStorage.getItem('civicgrid.acked') || '[]'));
+    this.acked = new Map();     // alarm id → who acknowledged it (this console or another, from the feed)
   }
 
   subscribe(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
@@ -31,9 +31,19 @@ export class Feed {
     if (this.abort) this.abort.abort();
   }
 
-  ack(id) {
-    this.acked.add(id);
-    sessionStorage.setItem('civicgrid.acked', JSON.stringify([...this.acked].slice(-500)));
+  // Acknowledge for every console: POST /alarms/{id}/ack; the other consoles learn it from the feed
+  // (`alarm_ack`). Shown at once here, and taken back with the API's words if it refuses.
+  async ack(alarmId) {
+    if (this.acked.has(alarmId)) return;
+    this.acked.set(alarmId, '…');
+    this.emit(null);
+    try {
+      const ack = await api(`/alarms/${encodeURIComponent(alarmId)}/ack`, { method: 'POST', body: {} });
+      this.acked.set(alarmId, ack.acked_by);
+    } catch (e) {
+      this.acked.delete(alarmId);
+      this.ackError = `${alarmId}: ${e.message}`;
+    }
     this.emit(null);
   }
 
@@ -100,6 +110,12 @@ export class Feed {
     }
     let data;
     try { data = JSON.parse(ev.data); } catch { return; }
+    if (ev.event === 'alarm_ack') {  // another console (or this one) acknowledged an alarm: not a list entry
+      this.acked.set(data.alarm_id, data.acked_by);
+      if (this.acked.size > 5000) this.acked.delete(this.acked.keys().next().value);
+      this.emit(null);
+      return;
+    }
     const entry = { id: ev.id || `local-${Date.now()}-${Math.random()}`, kind: ev.event || 'message', data, received: Date.now() };
     this.entries.unshift(entry);
     if (this.entries.length > MAX_ENTRIES) this.entries.length = MAX_ENTRIES;

@@ -3,6 +3,7 @@ racing, and the SSE feed resuming from Last-Event-ID within the caller's scope."
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 
@@ -156,3 +157,29 @@ def test_sse_feed_is_scoped_and_resumes(server: str, db, sql) -> None:
     with httpx.stream("GET", f"{server}/feed", params={"kinds": "alarm"}, headers=operator, timeout=20) as stream:
         (alarm,) = _read_events(stream, 1)
     assert alarm["event"] == "alarm" and '"overflow"' in alarm["data"]
+
+
+def test_an_alarm_acknowledged_once_reaches_every_console(server: str, db) -> None:
+    """The operator acks; the leader's open feed gets `alarm_ack` naming who; a second ack returns the first."""
+    db.execute("INSERT INTO devices (id, kind, profile, secret_hash) VALUES ('ack-mh-1', 'manhole-sensor', "
+               "'manhole-sensor', 'x') ON CONFLICT DO NOTHING")
+    db.execute("INSERT INTO alarms (time, alarm_id, device_id, rule, action, category_code, urgency, grid_cell_code) "
+               "VALUES (now(), 'ack-a-1', 'ack-mh-1', 'cover_tilted', 'raise', 'C0114', 'A', '34152300100102')")
+    leader = {"Authorization": f"Bearer {_token(server, 'api-boss')}"}
+    with httpx.stream("GET", f"{server}/feed", params={"kinds": "alarm_ack"}, headers=leader, timeout=20) as stream:
+        with http(server, _token(server, "api-operator")) as operator:
+            first = operator.post("/alarms/ack-a-1/ack", json={"note": "已通知养护单位"})
+        assert first.status_code == 200, first.text
+        (event,) = _read_events(stream, 1)
+    ack = json.loads(event["data"])
+    assert (event["event"], ack["alarm_id"], ack["acked_by"], ack["note"]) == ("alarm_ack", "ack-a-1", "api-operator",
+                                                                           "已通知养护单位")
+    assert (first.json()["acked_by"], first.json()["first"], first.json()["note"]) == ("api-operator", True,
+                                                                                      "已通知养护单位")
+    with http(server, _token(server, "api-dispatcher")) as dispatcher:
+        again = dispatcher.post("/alarms/ack-a-1/ack")
+        unknown = dispatcher.post("/alarms/no-such-alarm/ack")
+    assert again.status_code == 200 and (again.json()["acked_by"], again.json()["first"]) == ("api-operator", False)
+    assert unknown.status_code == 404
+    with http(server, _token(server, "api-inspector")) as inspector:
+        assert inspector.post("/alarms/ack-a-1/ack").status_code == 403

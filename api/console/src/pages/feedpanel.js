@@ -6,7 +6,10 @@ import { fmtTime, t } from '../i18n.js';
 import { html } from '../ui.js';
 
 // Entries are immutable: memo keeps a 300-entry list from re-rendering every row on each new event.
-const AlarmEntry = memo(({ entry, acked, onLocate }) => {
+// Roles the API lets acknowledge an alarm (api/routes/alarms.py ACKERS).
+export const ACKERS = new Set(['operator', 'dispatcher', 'shift_leader', 'leader']);
+
+const AlarmEntry = memo(({ entry, acked, canAck, onLocate }) => {  // acked: who acknowledged it, if anyone
   const a = entry.data;
   return html`<li class="feed-entry alarm urgency-${a.urgency || 'C'} ${a.action} ${acked ? 'acked' : ''}"
       data-kind="alarm" data-device=${a.device_id} data-alarm=${a.alarm_id} data-id=${entry.id}>
@@ -16,8 +19,8 @@ const AlarmEntry = memo(({ entry, acked, onLocate }) => {
     <div class="row small">${t('cell')} ${a.cell || '—'}</div>
     <div class="row">
       ${onLocate ? html`<button type="button" class="small" onClick=${() => onLocate(entry)}>${t('map')}</button>` : null}
-      ${a.action === 'raise' && !acked ? html`<button type="button" class="small" onClick=${() => feed.ack(entry.id)}>${t('ack')}</button>` : null}
-      ${acked ? html`<span class="small">${t('acked')}</span>` : null}
+      ${a.action === 'raise' && !acked && canAck ? html`<button type="button" class="small" onClick=${() => feed.ack(a.alarm_id)}>${t('ack')}</button>` : null}
+      ${acked ? html`<span class="small acked-by">${t('acked')} · ${acked}</span>` : null}
     </div>
   </li>`;
 });
@@ -31,15 +34,16 @@ const CaseEntry = memo(({ entry }) => {
   </li>`;
 });
 
-export function FeedPanel({ onLocate }) {
+export function FeedPanel({ onLocate, canAck }) {
   const [, setTick] = useState(0);
   useEffect(() => feed.subscribe(() => setTick((x) => x + 1)), []);
   return html`<aside class="feed" aria-labelledby="feed-title">
     <h2 id="feed-title">${t('feed')} <span class="small">(${feed.entries.length})</span></h2>
     ${feed.entries.length === 0 ? html`<p class="empty">${t('no_entries')}</p>` : null}
+    ${feed.ackError ? html`<p class="error small" role="alert">${t('ack_failed')}: ${feed.ackError}</p>` : null}
     <ol class="feed-list" aria-live="polite">
       ${feed.entries.map((entry) => (entry.kind === 'alarm'
-        ? html`<${AlarmEntry} key=${entry.id} entry=${entry} acked=${feed.acked.has(entry.id)} onLocate=${onLocate} />`
+        ? html`<${AlarmEntry} key=${entry.id} entry=${entry} acked=${feed.acked.get(entry.data.alarm_id)} canAck=${canAck} onLocate=${onLocate} />`
         : html`<${CaseEntry} key=${entry.id} entry=${entry} />`))}
     </ol>
   </aside>`;

@@ -6,7 +6,7 @@ import { api, optional } from '../api.js';
 import { feed } from '../feed.js';
 import { cityToday, t } from '../i18n.js';
 import { cellCenter, createCityMap, featurePopup, reloadCells, setCellValues } from '../mapbase.js';
-import { FeedPanel } from './feedpanel.js';
+import { ACKERS, FeedPanel } from './feedpanel.js';
 import { ErrorBox, html } from '../ui.js';
 
 const WATCHERS = ['operator', 'dispatcher', 'shift_leader', 'leader', 'admin'];
@@ -50,7 +50,7 @@ export function MapPage({ user }) {
 
   function placeAlarm(map, entry) {
     const a = entry.data;
-    if (entry.kind !== 'alarm' || a.action !== 'raise' || feed.acked.has(entry.id) || markers.current.has(entry.id)) return;
+    if (entry.kind !== 'alarm' || a.action !== 'raise' || feed.acked.has(a.alarm_id) || markers.current.has(a.alarm_id)) return;
     const device = devicesById.current.get(a.device_id);
     const at = device ? device.geometry.coordinates : cellCenter(map, a.cell);
     if (!at) return false;
@@ -65,11 +65,11 @@ export function MapPage({ user }) {
       const ack = document.createElement('button');
       ack.type = 'button';
       ack.textContent = t('ack');
-      ack.addEventListener('click', () => feed.ack(entry.id));
+      ack.addEventListener('click', () => feed.ack(a.alarm_id));
       featurePopup(map, at, `${t('alarm')} · ${a.rule}`, { device_id: a.device_id, urgency: a.urgency, category: a.category,
-        code: a.cell, at: a.at }, ack);
+        code: a.cell, at: a.at }, ACKERS.has(user.role) ? ack : null);
     });
-    markers.current.set(entry.id, new Marker({ element: el }).setLngLat(at).addTo(map));
+    markers.current.set(a.alarm_id, new Marker({ element: el }).setLngLat(at).addTo(map));  // keyed by alarm id
     return true;
   }
 
@@ -188,7 +188,7 @@ export function MapPage({ user }) {
       </fieldset>
       <${ErrorBox} error=${error} />
     </section>
-    <${FeedPanel} onLocate=${(entry) => {
+    <${FeedPanel} canAck=${ACKERS.has(user.role)} onLocate=${(entry) => {
       const m = mapRef.current;
       if (!m) return;
       const d = devicesById.current.get(entry.data.device_id);
