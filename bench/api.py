@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,8 +33,7 @@ import httpx
 from psycopg.types.json import Jsonb
 
 from civicgrid.domain.synthetic import jittered_grid
-from civicgrid.stack import LocalStack
-from civicgrid.stack.ephemeral import as_environment, ephemeral_settings, free_ports
+from civicgrid.stack.ephemeral import as_environment, ephemeral_settings, free_ports, throwaway_stack
 from civicgrid.store.db import connect
 
 CATEGORIES = ["E0101", "E0102", "E0103", "E0104", "E0105", "E0106", "E0201", "E0301", "E0401", "E0404",
@@ -204,32 +202,28 @@ def main() -> None:
     from api.users import add_user
 
     settings = ephemeral_settings(prefix="civicgrid-bench-")
-    stack = LocalStack(settings, progress=lambda m: say(f"stack {m}"))
     base = settings.stack.var_dir.parent
     api = None
-    try:
-        stack.up()
-        t0 = time.perf_counter()
-        with connect(settings.db, autocommit=True) as conn:
-            codes, month = seed(conn, args.cases)
-        load_s = time.perf_counter() - t0
-        password = add_user(settings, "bench-admin", "admin")
-        for n, role in enumerate(["dispatcher", "dispatcher", "inspector", "operator", "shift_leader"]):
-            add_user(settings, f"{role}-{n}", role)
-        (port,) = free_ports(1)
-        api = start_api(settings, port, base / "api.log")
-        token = httpx.post(f"http://127.0.0.1:{port}/auth/token",
-                           data={"username": "bench-admin", "password": password}).json()["access_token"]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                          timeout=600) as client:
-            figures = measure(client, codes, month, args.list_requests, args.scoring_requests)
-    finally:
-        if api is not None:
-            api.terminate()
-            api.wait(30)
-        stack.down()
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
+    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
+        try:
+            t0 = time.perf_counter()
+            with connect(settings.db, autocommit=True) as conn:
+                codes, month = seed(conn, args.cases)
+            load_s = time.perf_counter() - t0
+            password = add_user(settings, "bench-admin", "admin")
+            for n, role in enumerate(["dispatcher", "dispatcher", "inspector", "operator", "shift_leader"]):
+                add_user(settings, f"{role}-{n}", role)
+            (port,) = free_ports(1)
+            api = start_api(settings, port, base / "api.log")
+            token = httpx.post(f"http://127.0.0.1:{port}/auth/token",
+                               data={"username": "bench-admin", "password": password}).json()["access_token"]
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
+                              timeout=600) as client:
+                figures = measure(client, codes, month, args.list_requests, args.scoring_requests)
+        finally:
+            if api is not None:
+                api.terminate()
+                api.wait(30)
     say(f"case list p50 {figures['case_list_p50_ms']} ms, p99 {figures['case_list_p99_ms']} ms; scoring p99 "
         f"{figures['scoring_p99_ms']} ms (cold {figures['scoring_cold_ms']} ms over {figures['scored_cases']} cases)")
     print(json.dumps({"cases": args.cases, **figures, "load_s": round(load_s, 1), "cores": os.cpu_count()}))

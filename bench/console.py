@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -36,8 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from civicgrid.stack import LocalStack
-from civicgrid.stack.ephemeral import ephemeral_settings, free_ports
+from civicgrid.stack.ephemeral import ephemeral_settings, free_ports, throwaway_stack
 from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.db import connect
 
@@ -263,31 +261,27 @@ def main() -> None:
     (port,) = free_ports(1)
     settings = settings.model_copy(update={"api": settings.api.model_copy(update={
         "port": port, "media_dir": settings.stack.var_dir / "media"})})
-    stack = LocalStack(settings, progress=lambda m: say(f"stack {m}"))
     base_dir = settings.stack.var_dir.parent
     api = None
-    try:
-        stack.up()
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as city_dir:
-            summary = generate_city(11, out_dir=city_dir)
-            load_city(settings, city_dir)
-        with connect(settings.db, autocommit=True) as conn:
-            county = top_up_components(conn, args.county_components)
-        say(f"county town loaded ({summary['cells']} cells, {county} components, {summary['devices']} devices) "
-            f"in {time.perf_counter() - t0:.1f} s")
-        password = add_user(settings, "bench-operator", "operator")
-        api = start_api(settings, base_dir / "api.log")
-        base = f"http://127.0.0.1:{port}"
-        token = httpx.post(f"{base}/auth/token", data={"username": "bench-operator", "password": password}
-                           ).json()["access_token"]
-        county_fig, feed, big, big_fig = in_browser(settings, base, token, args, county)
-    finally:
-        if api is not None:
-            stop_service(api)
-        stack.down()
-        if not args.keep:
-            shutil.rmtree(base_dir, ignore_errors=True)
+    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
+        try:
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as city_dir:
+                summary = generate_city(11, out_dir=city_dir)
+                load_city(settings, city_dir)
+            with connect(settings.db, autocommit=True) as conn:
+                county = top_up_components(conn, args.county_components)
+            say(f"county town loaded ({summary['cells']} cells, {county} components, {summary['devices']} devices) "
+                f"in {time.perf_counter() - t0:.1f} s")
+            password = add_user(settings, "bench-operator", "operator")
+            api = start_api(settings, base_dir / "api.log")
+            base = f"http://127.0.0.1:{port}"
+            token = httpx.post(f"{base}/auth/token", data={"username": "bench-operator", "password": password}
+                               ).json()["access_token"]
+            county_fig, feed, big, big_fig = in_browser(settings, base, token, args, county)
+        finally:
+            if api is not None:
+                stop_service(api)
     print(json.dumps({
         "map_first_render_ms": county_fig["ms"], "map_first_render_100k_ms": big_fig["ms"], **feed,
         "map_shell_ms": county_fig["shell_ms"], "map_data_ms": county_fig["data_ms"],

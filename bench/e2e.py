@@ -26,7 +26,6 @@ import json
 import math
 import os
 import resource
-import shutil
 import sys
 import threading
 import time
@@ -43,8 +42,7 @@ from _simload import SimLoad
 from civicgrid.broker.provisioning import add_device
 from civicgrid.broker.sync import wait_for_login
 from civicgrid.settings import Settings
-from civicgrid.stack import LocalStack
-from civicgrid.stack.ephemeral import ephemeral_settings
+from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.services import spawn_gateway, spawn_service, stop_service
 from civicgrid.store.city import load_city
 from civicgrid.store.db import connect
@@ -229,43 +227,39 @@ def main() -> None:
 
     settings = ephemeral_settings(prefix="civicgrid-bench-")
     base = settings.stack.var_dir.parent
-    stack = LocalStack(settings, progress=lambda m: say(f"stack {m}"))
     procs = []
-    try:
-        stack.up()
-        city = base / "city"
-        generate_city(1, 4.0, city, covers=args.covers, bins=args.bins, lights=0, trackers=0, inspectors=0)
-        say(f"city: {load_city(settings, city)}")
-        probe_id = "bench-probe-bin"
-        probe_secret = add_device(settings, probe_id, "bin-sensor").secret
-        if not wait_for_login(settings, probe_id, probe_secret):
-            raise SystemExit("the broker never accepted the probe device's login")
-        probe = LatencyProbe(settings, probe_id, probe_secret)
-        gateway = spawn_gateway(settings, base / "gateway.log")
-        worker = spawn_service("worker", settings, base / "worker.log")
-        procs = [gateway, worker]
-        time.sleep(12)  # the worker's consumer groups join (Tansu holds a first join ~half the session timeout)
-        pids = {"gateway": gateway.pid, "worker": worker.pid,
-                **{s.name: s.pid for s in stack.status() if s.pid}}
-        prober = threading.Thread(target=probe.run, daemon=True)
-        prober.start()
-        steps, expected = [], 0
-        for rate in (float(r) for r in args.rates.split(",")):
-            processes = args.processes or max(2, math.ceil(rate / 400))
-            result = step(settings, city, rate, args.hold_s, pids, expected, args.max_drain_s, probe, processes)
-            expected += result["sent"] - result["lost"]
-            steps.append(result)
-            if not result["held"]:
-                break
-        probe.stop.set()
-        prober.join(5)
-        probe.close()
-    finally:
-        for proc in procs:
-            stop_service(proc)
-        stack.down()
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
+    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")) as stack:
+        try:
+            city = base / "city"
+            generate_city(1, 4.0, city, covers=args.covers, bins=args.bins, lights=0, trackers=0, inspectors=0)
+            say(f"city: {load_city(settings, city)}")
+            probe_id = "bench-probe-bin"
+            probe_secret = add_device(settings, probe_id, "bin-sensor").secret
+            if not wait_for_login(settings, probe_id, probe_secret):
+                raise SystemExit("the broker never accepted the probe device's login")
+            probe = LatencyProbe(settings, probe_id, probe_secret)
+            gateway = spawn_gateway(settings, base / "gateway.log")
+            worker = spawn_service("worker", settings, base / "worker.log")
+            procs = [gateway, worker]
+            time.sleep(12)  # the worker's consumer groups join (Tansu holds a first join ~half the session timeout)
+            pids = {"gateway": gateway.pid, "worker": worker.pid,
+                    **{s.name: s.pid for s in stack.status() if s.pid}}
+            prober = threading.Thread(target=probe.run, daemon=True)
+            prober.start()
+            steps, expected = [], 0
+            for rate in (float(r) for r in args.rates.split(",")):
+                processes = args.processes or max(2, math.ceil(rate / 400))
+                result = step(settings, city, rate, args.hold_s, pids, expected, args.max_drain_s, probe, processes)
+                expected += result["sent"] - result["lost"]
+                steps.append(result)
+                if not result["held"]:
+                    break
+            probe.stop.set()
+            prober.join(5)
+            probe.close()
+        finally:
+            for proc in procs:
+                stop_service(proc)
     held = [s for s in steps if s["held"]]
     best = max(held, key=lambda s: s["achieved_msgs_per_s"]) if held else steps[0]
     print(json.dumps({"sustained_msgs_per_s": best["achieved_msgs_per_s"] if held else 0,

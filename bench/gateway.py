@@ -24,7 +24,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import threading
 import time
@@ -44,8 +43,7 @@ from civicgrid.broker.provisioning import add_devices
 from civicgrid.bus import topics
 from civicgrid.bus.admin import admin_client
 from civicgrid.settings import Settings
-from civicgrid.stack import LocalStack
-from civicgrid.stack.ephemeral import ephemeral_settings
+from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.services import spawn_gateway, stop_service
 
 PAYLOAD_BYTES = 200
@@ -223,10 +221,8 @@ def main() -> None:
     n = args.devices * args.per_device
 
     settings = ephemeral_settings(prefix="civicgrid-bench-")
-    stack = LocalStack(settings, progress=lambda m: say(f"stack {m}"))
     base = settings.stack.var_dir.parent
-    try:
-        stack.up()
+    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
         devices = [(p.device_id, p.secret) for p in
                    add_devices(settings, [(f"bin-{i:05d}", "bin-sensor") for i in range(args.devices)])]
         say(f"provisioned {len(devices)} devices; backlogs of {n} messages of {PAYLOAD_BYTES} bytes each")
@@ -234,10 +230,6 @@ def main() -> None:
         ceilings = measure_ceilings(settings, devices, args.per_device)
         rate = measure_gateway(settings, devices, args.per_device, base / "gateway.log")
         seen, total = read_back(settings)
-    finally:
-        stack.down()
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
     expected = {(d, s) for d, _ in devices for s in range(1, args.per_device + 1)}
     ceiling = ceilings["paho"]
     print(json.dumps({

@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
 import time
@@ -42,8 +41,7 @@ from confluent_kafka import Producer
 from civicgrid.bus import records, topics
 from civicgrid.domain.patrol import Fix, PatrolTracker
 from civicgrid.settings import Settings
-from civicgrid.stack import LocalStack
-from civicgrid.stack.ephemeral import ephemeral_settings
+from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.city import load_city
 from civicgrid.store.db import connect
@@ -189,9 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = ephemeral_settings(prefix="civicgrid-bench-")
     base = settings.stack.var_dir.parent
-    stack = LocalStack(settings, progress=lambda m: say(f"stack {m}"))
-    try:
-        stack.up()
+    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
         city_dir = base / "city"
         generate_city(1, 25.0, city_dir)
         t0 = time.perf_counter()
@@ -218,10 +214,6 @@ def main() -> None:
         p50 = statistics.median(samples)
         p99 = sorted(samples)[min(len(samples) - 1, int(len(samples) * 0.99))]
         say(f"day coverage of {rows} inspectors: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    finally:
-        stack.down()
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
     print(json.dumps({
         "points_per_s": round(rate), "day_coverage_query_ms": round(p50, 1), "day_coverage_query_p99_ms": round(p99, 1),
         "rules_points_per_s": round(rules), "ceiling_records_per_s": round(ceiling), "backlog_records": n,

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import sys
 import threading
 import time
@@ -39,8 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from civicgrid.broker.provisioning import add_devices
 from civicgrid.bus import records, topics
 from civicgrid.settings import Settings
-from civicgrid.stack import LocalStack
-from civicgrid.stack.ephemeral import ephemeral_settings
+from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.db import connect
 
@@ -197,9 +195,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = ephemeral_settings(prefix="civicgrid-bench-")
     base = settings.stack.var_dir.parent
-    stack = LocalStack(settings, progress=lambda m: say(f"stack {m}"))
-    try:
-        stack.up()
+    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
         # Latency first, on empty topics: a worker started later would first replay the backlog.
         samples = latency(settings, base)
         say(f"alarm → case latency: {len(samples)} samples")
@@ -211,10 +207,6 @@ def main() -> None:
         say(f"sink path: {sinks:,.0f} rows/s into the telemetry hypertable")
         alarms = alarm_rate(settings, n, args.devices, base)
         say(f"alarm detection: {alarms:,.0f} readings/s")
-    finally:
-        stack.down()
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
     p50, p99 = (float(np.percentile(samples, q)) for q in (50, 99)) if samples else (float("nan"),) * 2
     print(json.dumps({
         "sink_events_per_s": round(sinks), "alarm_events_per_s": round(alarms), "ceiling_events_per_s": round(ceiling),

@@ -1,10 +1,13 @@
-"""Settings for a throwaway stack on free ports (the test session fixture and the benchmarks)."""
+"""A throwaway stack on free ports: its settings (the test session fixture, the benchmarks) and, for the
+benchmarks, the stack itself up and down around a block."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import tempfile
-from contextlib import ExitStack, closing
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 import orjson
@@ -19,6 +22,7 @@ from civicgrid.settings import (
     StackSettings,
     StreamsSettings,
 )
+from civicgrid.stack.local import LocalStack
 
 
 def free_ports(count: int) -> list[int]:
@@ -28,6 +32,22 @@ def free_ports(count: int) -> list[int]:
         for s in sockets:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in sockets]
+
+
+@contextmanager
+def throwaway_stack(settings: Settings | None = None, *, keep: bool = False,
+                    progress: Callable[[str], None] | None = None) -> Iterator[LocalStack]:
+    """A local stack under a fresh directory (the benchmarks'): up on entry; stopped on exit, and its
+    directory deleted unless `keep` (to read its logs). `settings` from `ephemeral_settings`, adjusted."""
+    settings = settings or ephemeral_settings(prefix="civicgrid-bench-")
+    stack = LocalStack(settings, progress=progress)
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        if not keep:
+            shutil.rmtree(settings.stack.var_dir.parent, ignore_errors=True)
 
 
 def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-") -> Settings:
