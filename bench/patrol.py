@@ -35,7 +35,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 
 from civicgrid.bus import records, topics
@@ -50,7 +49,7 @@ from simulators.city import generate_city, load_city_file
 from simulators.mobile import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _rates import rate_until
+from _rates import consumer_ceiling, rate_until
 
 _BENCH = Path(__file__).resolve().parent
 
@@ -96,24 +95,6 @@ def produce(settings: Settings, recs: list[dict]) -> None:
         producer.produce(topics.TRACKS, records.dumps(rec), rec["device_id"].encode())
         producer.poll(0)
     producer.flush(120)
-
-
-async def ceiling_rate(settings: Settings, n: int) -> float:
-    consumer = AIOKafkaConsumer(topics.TRACKS, bootstrap_servers=settings.kafka.bootstrap_servers,
-                                group_id=f"ceiling-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
-                                enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
-                                max_poll_records=5000)
-    await consumer.start()
-    got, first = 0, None
-    try:
-        while got < n:
-            for messages in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
-                if first is None and messages:
-                    first = time.perf_counter()
-                got += len(messages)
-    finally:
-        await consumer.stop()
-    return got / (time.perf_counter() - first)
 
 
 def _streams_patrol():
@@ -200,7 +181,7 @@ def main() -> None:
         t0 = time.perf_counter()
         produce(settings, recs)
         say(f"backlog: {n} track records from {args.devices} devices on {day} ({time.perf_counter() - t0:.1f} s)")
-        ceiling = asyncio.run(ceiling_rate(settings, n))
+        ceiling = asyncio.run(consumer_ceiling(settings.kafka.bootstrap_servers, topics.TRACKS, n))
         say(f"ceiling: bare aiokafka consumer {ceiling:,.0f} records/s")
         rules = rules_rate(settings, recs[: min(n, 100_000)])
         say(f"rules alone (PatrolTracker.process, batches of 5,000): {rules:,.0f} points/s")

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
-from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Consumer, Producer, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -43,7 +42,7 @@ from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.db import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _rates import rate_until
+from _rates import consumer_ceiling, rate_until
 
 
 def say(message: str) -> None:
@@ -70,25 +69,6 @@ def produce_backlog(settings: Settings, devices: int, per_device: int) -> int:
         producer.poll(0)
     producer.flush(60)
     return n
-
-
-async def ceiling_rate(settings: Settings, n: int) -> float:
-    consumer = AIOKafkaConsumer(topics.TELEMETRY, bootstrap_servers=settings.kafka.bootstrap_servers,
-                                group_id=f"ceiling-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest",
-                                enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
-                                max_poll_records=5000)
-    await consumer.start()
-    got, first = 0, None
-    try:
-        while got < n:
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for messages in batches.values():
-                if first is None and messages:
-                    first = time.perf_counter()
-                got += len(messages)
-    finally:
-        await consumer.stop()
-    return got / (time.perf_counter() - first)
 
 
 def worker_with(settings: Settings, roles: tuple[str, ...], base: Path, name: str):
@@ -201,7 +181,7 @@ def main() -> None:
         say(f"alarm → case latency: {len(samples)} samples")
         n = produce_backlog(settings, args.devices, args.per_device)
         say(f"backlog: {n} telemetry records from {args.devices} devices")
-        ceiling = asyncio.run(ceiling_rate(settings, n))
+        ceiling = asyncio.run(consumer_ceiling(settings.kafka.bootstrap_servers, topics.TELEMETRY, n))
         say(f"ceiling: bare aiokafka consumer {ceiling:,.0f} records/s")
         sinks = sink_rate(settings, n, base)
         say(f"sink path: {sinks:,.0f} rows/s into the telemetry hypertable")
