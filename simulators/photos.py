@@ -18,6 +18,13 @@ import numpy as np
 LABEL_PREFIX = "CG:"  # a component label's QR text: CG:<16-digit id> (civicgrid/labels.py)
 
 
+def qr_sticker(text: str, side: int) -> np.ndarray:
+    """A component's QR label as a BGR square of `side` pixels, with the sticker's white margin."""
+    code = cv2.QRCodeEncoder.create().encode(text)
+    code = cv2.copyMakeBorder(code, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)
+    return cv2.cvtColor(cv2.resize(code, (side, side), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
+
+
 def render_photo(report_id: str, category: str, rng: random.Random, size: tuple[int, int] = (640, 480),
                  label: str | None = None) -> bytes:
     """A distinct JPEG per report: a street-ish scene with a few blobs and the report's id stamped on it;
@@ -32,12 +39,9 @@ def render_photo(report_id: str, category: str, rng: random.Random, size: tuple[
         cv2.ellipse(img, centre, (rng.randint(15, 80), rng.randint(10, 50)), rng.uniform(0, 180), 0, 360,
                     colour, -1)
     if label is not None:
-        code = cv2.QRCodeEncoder.create().encode(label)
-        code = cv2.copyMakeBorder(code, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)  # the sticker's margin
         side = rng.randint(120, 170)
-        code = cv2.cvtColor(cv2.resize(code, (side, side), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
         x, y = rng.randint(0, w - side), rng.randint(0, h - side - 40)
-        img[y:y + side, x:x + side] = code
+        img[y:y + side, x:x + side] = qr_sticker(label, side)
     cv2.putText(img, f"{report_id} {category}", (12, h - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
     ok, jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:  # pragma: no cover - OpenCV always encodes an 8-bit BGR image

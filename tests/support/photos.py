@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from simulators.photos import qr_sticker
+
 
 def label_photo(width: int, height: int, label: str | None, qr_side: int = 0, *, noise: bool = True) -> bytes:
     """A street-coloured photo (noisy, or a smooth gradient that compresses small) with the label's QR code
@@ -15,11 +17,8 @@ def label_photo(width: int, height: int, label: str | None, qr_side: int = 0, *,
         ramp = np.linspace(70, 150, width, dtype=np.uint8)
         image = np.repeat(np.repeat(ramp[None, :, None], height, axis=0), 3, axis=2)
     if label is not None:
-        code = cv2.QRCodeEncoder.create().encode(label)
-        code = cv2.copyMakeBorder(code, 4, 4, 4, 4, cv2.BORDER_CONSTANT, value=255)  # the label's white margin
-        code = cv2.resize(code, (qr_side, qr_side), interpolation=cv2.INTER_NEAREST)
         y, x = height // 3, width // 2
-        image[y:y + qr_side, x:x + qr_side] = cv2.cvtColor(code, cv2.COLOR_GRAY2BGR)
+        image[y:y + qr_side, x:x + qr_side] = qr_sticker(label, qr_side)
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
     return jpeg.tobytes()
