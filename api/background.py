@@ -92,7 +92,8 @@ class AckReader:
         for partition in topic.partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(COMMAND_ACKS, partition), timeout=5)
             offset = stored.get(partition)
-            # A stored position outside the log (topic recreated: Tansu is in-memory) restarts at the end.
+            # A stored position outside the log (the topic was recreated, or retention dropped it) restarts
+            # at the end.
             assignment.append(TopicPartition(COMMAND_ACKS, partition,
                                              offset if offset is not None and low <= offset <= high else OFFSET_END))
         consumer.assign(assignment)

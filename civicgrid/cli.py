@@ -23,7 +23,7 @@ from civicgrid.settings import Settings, load_settings
 
 app = typer.Typer(help="civicgrid: IoT gateway and streaming telemetry for digital city management.",
                   no_args_is_help=True, add_completion=False)
-stack_app = typer.Typer(help="The local service stack: Mosquitto, Tansu (Kafka API), PostgreSQL+TimescaleDB.",
+stack_app = typer.Typer(help="The local service stack: Mosquitto, Apache Kafka (KRaft), PostgreSQL+TimescaleDB.",
                         no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 devices_app = typer.Typer(help="The device registry: provisioning, secrets, enabling.", no_args_is_help=True)

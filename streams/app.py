@@ -1,9 +1,10 @@
 """The Faust app of the stream worker: agents, timers, the batched sinks and the outbox relay, wired once.
 
 Built by `build_app(settings)` (no module-level app: settings come from the
-composition root).  Tansu specifics: a short session timeout (a new consumer
-group's first join waits about half of it), and every platform topic declared
-with its partition count before start (`civicgrid.bus.admin.ensure_topics`).
+composition root).  Faust runs with its own consumer settings except the
+session timeout (``streams.session_timeout_s``: how soon a killed worker's
+partitions move), and every platform topic is declared with its partition
+count before start (`civicgrid.bus.admin.ensure_topics`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import faust
 from confluent_kafka import Producer
 from psycopg_pool import ConnectionPool
 
-from civicgrid.bus.changelog import seal_changelogs
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
@@ -33,7 +33,8 @@ def build_app(settings: Settings) -> faust.App:
     app = faust.App(
         s.app_id, broker=brokers, store="memory://", value_serializer="raw", key_serializer="raw",
         topic_partitions=settings.kafka.partitions, topic_replication_factor=settings.kafka.replication_factor,
-        web_enabled=False, datadir=str(s.data_dir), broker_session_timeout=6.0, broker_heartbeat_interval=1.0,
+        web_enabled=False, datadir=str(s.data_dir), broker_session_timeout=s.session_timeout_s,
+        broker_heartbeat_interval=s.session_timeout_s / 3,
         consumer_auto_offset_reset="earliest", autodiscover=False, table_cleanup_interval=60.0,
     )
     profiles = load_profiles(settings.profiles_dir)
@@ -83,18 +84,6 @@ def build_app(settings: Settings) -> faust.App:
 
     if "outbox" in roles:
         _register_relay(app, pool, relay_producer, s.outbox_poll_s)
-
-    @app.on_partitions_revoked.connect
-    async def seal_revoked(app: faust.App, revoked, **kwargs) -> None:
-        """Handing partitions to another worker: seal their changelogs after Faust's flush, so the new
-        owner restores every state write (civicgrid/bus/changelog.py)."""
-        if not revoked:
-            return
-        try:
-            await asyncio.to_thread(seal_changelogs, settings.kafka.bootstrap_servers, s.app_id,
-                                    {tp.partition for tp in revoked})
-        except Exception as exc:  # the next worker's start seals again; a rebalance must not crash on it
-            log.warning("could not seal the revoked changelog partitions: %s", exc)
 
     app.civicgrid_sinks = sinks  # for tests and metrics
     return app

@@ -82,8 +82,8 @@ class CameraRecorder:
         s.api.media_dir.mkdir(parents=True, exist_ok=True)
         consumer = AIOKafkaConsumer(
             t.EVENTS, t.STATUS, bootstrap_servers=s.kafka.bootstrap_servers, group_id=f"{s.streams.app_id}-cameras",
-            enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000,
-            heartbeat_interval_ms=1000, max_poll_records=200)
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=200,
+            **s.streams.group_timing_ms())
         await consumer.start()
         conn: psycopg.Connection | None = None
         try:

@@ -213,8 +213,8 @@ class PatrolRunner:
         s = self.settings
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka.bootstrap_servers, group_id=self.group, enable_auto_commit=False,
-            auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
-            max_poll_records=s.patrol.batch, fetch_max_wait_ms=s.streams.fetch_max_wait_ms)
+            auto_offset_reset="earliest", max_poll_records=s.patrol.batch,
+            **s.streams.group_timing_ms())
         consumer.subscribe([topics.TRACKS], listener=_Rebalance(self, consumer))
         await consumer.start()
         last_tick = time.monotonic()

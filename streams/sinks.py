@@ -119,8 +119,8 @@ class SinkRunner:
         s = self.settings
         consumer = AIOKafkaConsumer(
             *SINKS, bootstrap_servers=s.kafka.bootstrap_servers, group_id=f"{s.streams.app_id}-{SINK_GROUP_SUFFIX}",
-            enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000,
-            heartbeat_interval_ms=1000, max_poll_records=s.streams.sink_batch,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=s.streams.sink_batch,
+            **s.streams.group_timing_ms(),
         )
         await consumer.start()
         conn: psycopg.AsyncConnection | None = None

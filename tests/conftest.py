@@ -1,4 +1,4 @@
-"""Session fixtures: the real Mosquitto, Tansu and PostgreSQL+TimescaleDB, started once per run.
+"""Session fixtures: the real Mosquitto, Apache Kafka and PostgreSQL+TimescaleDB, started once per run.
 
 The stack starts only when a test asks for it (unit tests never do), on free
 ports in a throwaway directory, and is stopped at the end of the session.

@@ -2,9 +2,9 @@
 
 Fed from the database (``feed_events``, filled by triggers on ``alarms`` and
 ``case_events``) rather than Kafka: the database is where every writer (API, streams)
-already commits, the rows carry the scope columns (department, cell), a client resumes
-from any event id with one indexed query, and nothing depends on the local Kafka (Tansu,
-in memory) keeping its offsets. Polling every `poll_s` costs one index probe per client.
+already commits, the rows carry the scope columns (department, cell), and a client resumes
+from any event id with one indexed query, however long Kafka's retention.
+Polling every `poll_s` costs one index probe per client.
 Send ``Last-Event-ID`` (browsers' EventSource does this itself) to resume.
 """
 

@@ -3,12 +3,19 @@
 Topics are created explicitly before anything produces to them: a topic
 created implicitly by a first produce gets the broker's default partition
 count, and a Faust table whose changelog count differs from its source topic
-stops with ``PartitionsMismatch`` (checked on Tansu).
+stops with ``PartitionsMismatch``.  Each topic also carries its retention
+from the settings (``kafka.retention``): Kafka is the replay room between a
+device and the database, not the archive, so raw telemetry is kept days and
+dead letters a month (docs/configuration.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from civicgrid.settings import KafkaSettings
 
 TELEMETRY = "cg.telemetry"
 EVENTS = "cg.events"
@@ -42,8 +49,12 @@ class TopicSpec:
     name: str
     partitions: int
     replication_factor: int = 1
+    # Kafka topic configs (retention.ms, retention.bytes, cleanup.policy ...), applied at creation and
+    # brought back to these values on an existing topic.
+    config: dict[str, str] = field(default_factory=dict)
 
 
-def topic_specs(partitions: int, replication_factor: int = 1) -> list[TopicSpec]:
-    """Every platform topic with the same partition count (keyed by device or case id)."""
-    return [TopicSpec(name, partitions, replication_factor) for name in ALL_TOPICS]
+def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
+    """Every platform topic with the same partition count (keyed by device or case id) and its retention."""
+    return [TopicSpec(name, kafka.partitions, kafka.replication_factor, kafka.retention_of(name).topic_config())
+            for name in ALL_TOPICS]

@@ -1,4 +1,4 @@
-"""The local service stack (Mosquitto, Tansu, PostgreSQL+TimescaleDB) as child processes under ``var/``."""
+"""The local service stack (Mosquitto, Apache Kafka, PostgreSQL+TimescaleDB) as child processes under ``var/``."""
 
 from civicgrid.stack.local import LocalStack, ServiceStatus
 from civicgrid.stack.process import StackError

@@ -51,11 +51,11 @@ def throwaway_stack(settings: Settings | None = None, *, keep: bool = False,
 
 
 def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-") -> Settings:
-    """A stack on free ports under a fresh directory the postgres user can reach; fsync off."""
+    """A stack on free ports under a fresh directory the postgres user can reach; fsync off, Kafka's heap 512 MiB."""
     if base is None:
         base = Path(tempfile.mkdtemp(prefix=prefix))
         base.chmod(0o755)  # PostgreSQL runs as 'postgres' and must walk into it
-    pg, mqtt, kafka, metrics = free_ports(4)
+    pg, mqtt, kafka, controller, metrics = free_ports(5)
     return Settings(
         mqtt=MqttSettings(port=mqtt, password="gateway-test-secret"),
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
@@ -64,7 +64,8 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
         streams=StreamsSettings(data_dir=base / "var" / "streams"),
         # Media (uploads, camera evidence) under the throwaway directory, not the working directory.
         api=ApiSettings(media_dir=base / "var" / "media"),
-        stack=StackSettings(var_dir=base / "var", pg_durable=False),
+        stack=StackSettings(var_dir=base / "var", pg_durable=False, kafka_controller_port=controller,
+                            kafka_heap_mb=512),
     )
 
 
@@ -78,12 +79,10 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_MQTT__HOST": settings.mqtt.host,
         "CIVICGRID_MQTT__PORT": str(settings.mqtt.port),
         "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password.get_secret_value(),
-        "CIVICGRID_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "CIVICGRID_KAFKA__PARTITIONS": str(settings.kafka.partitions),
         "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
         "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
     }
-    for section in ("gateway", "streams", "api", "patrol", "cameras"):
+    for section in ("kafka", "gateway", "streams", "api", "patrol", "cameras"):
         for key, value in getattr(settings, section).model_dump(mode="json").items():
             if value is None:
                 continue

@@ -1,4 +1,4 @@
-"""The local service stack: PostgreSQL+TimescaleDB, Mosquitto and Tansu as child processes.
+"""The local service stack: PostgreSQL+TimescaleDB, Mosquitto and Apache Kafka as child processes.
 
 Started in dependency order (the database first: migrations, then the broker
 accounts generated from the device registry, then Kafka with its topics) and
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from civicgrid.settings import Settings
+from civicgrid.stack.kafka import KafkaService
 from civicgrid.stack.mosquitto import MosquittoService
 from civicgrid.stack.postgres import PostgresService
 from civicgrid.stack.process import ManagedProcess, StackError
-from civicgrid.stack.tansu import TansuService
 from civicgrid.store.migrate import apply_migrations
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ class LocalStack:
         self.settings = settings
         self.postgres = PostgresService(settings)
         self.mosquitto = MosquittoService(settings)
-        self.tansu = TansuService(settings)
-        self.services: list[Service] = [self.postgres, self.mosquitto, self.tansu]
+        self.kafka = KafkaService(settings)
+        self.services: list[Service] = [self.postgres, self.mosquitto, self.kafka]
         self.progress = progress or (lambda msg: log.info("%s", msg))
 
     def up(self) -> list[ServiceStatus]:

@@ -8,8 +8,10 @@
 #   2. TimescaleDB for PostgreSQL 15, built from Debian's trixie source package
 #      (Apache-licensed build) -- fetched through a private sources list so the
 #      system's own apt configuration is left untouched
-#   3. the project's virtualenv (.venv) with the dev extras
-#   4. the operator console (api/console): npm ci + npm run build into api/console/dist,
+#   3. Apache Kafka's jars from Maven Central (deploy/kafka/pom.xml pins the version) into
+#      $cache/kafka/libs, fetched once with the machine's Maven; skipped while the pom is unchanged
+#   4. the project's virtualenv (.venv) with the dev extras
+#   5. the operator console (api/console): npm ci + npm run build into api/console/dist,
 #      skipped when the build is newer than its sources and lockfile
 set -euo pipefail
 
@@ -27,6 +29,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 packages=(mosquitto mosquitto-clients postgresql-15 postgresql-server-dev-15
           postgresql-15-postgis-3 cmake build-essential dpkg-dev libssl-dev libkrb5-dev
           python3-venv python3-dev ca-certificates
+          openjdk-17-jre-headless maven  # Apache Kafka runs on Java 17; Maven fetches its jars
           chromium fonts-wqy-microhei)  # headless browser (and a CJK font) for the console's browser tests
 missing=()
 for p in "${packages[@]}"; do
@@ -68,8 +71,30 @@ else
   say "TimescaleDB $(basename "$dsc" .dsc | cut -d_ -f2) installed in $(( $(date +%s) - start )) s"
 fi
 
-# --- 3. virtualenv ----------------------------------------------------------
+# --- 3. Apache Kafka -----------------------------------------------------------
 cd "$here"
+kafka_pom=deploy/kafka/pom.xml
+kafka_dir="$cache/kafka"
+kafka_stamp="$kafka_dir/libs/.civicgrid-pom-$(sha256sum "$kafka_pom" | cut -c1-16)"
+kafka_version=$(grep -oP '(?<=<kafka.version>)[^<]+' "$kafka_pom")
+if [ -f "$kafka_stamp" ] && ls "$kafka_dir"/libs/kafka_2.13-"$kafka_version".jar >/dev/null 2>&1; then
+  say "Apache Kafka $kafka_version already fetched ($kafka_dir/libs)"
+else
+  say "fetching Apache Kafka $kafka_version and its runtime dependencies from Maven Central"
+  start=$(date +%s)
+  rm -rf "$kafka_dir/libs.new"
+  mkdir -p "$kafka_dir"
+  mvn -q -B -f "$kafka_pom" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$kafka_dir/libs.new" >"$kafka_dir/mvn.log" 2>&1 \
+      || { tail -n 30 "$kafka_dir/mvn.log"; echo "setup.sh: could not fetch Apache Kafka with Maven" >&2; exit 1; }
+  ls "$kafka_dir"/libs.new/kafka_2.13-"$kafka_version".jar >/dev/null \
+      || { echo "setup.sh: Maven did not deliver kafka_2.13-$kafka_version.jar" >&2; exit 1; }
+  touch "$kafka_dir/libs.new/$(basename "$kafka_stamp")"
+  rm -rf "$kafka_dir/libs" && mv "$kafka_dir/libs.new" "$kafka_dir/libs"
+  say "Apache Kafka $kafka_version: $(ls "$kafka_dir"/libs/*.jar | wc -l) jars in $(( $(date +%s) - start )) s"
+fi
+
+# --- 4. virtualenv ----------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
     || { echo "setup.sh: need Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
@@ -87,7 +112,7 @@ else
   rm -f .venv/.civicgrid-installed-*
   touch "$stamp"
 fi
-# --- 4. operator console -----------------------------------------------------
+# --- 5. operator console -----------------------------------------------------
 console=api/console
 if [ -f "$console/dist/index.html" ] && [ -z "$(find "$console/src" "$console/index.html" "$console/package.json" \
       "$console/package-lock.json" "$console/vite.config.js" -newer "$console/dist/index.html" -print -quit)" ]; then

@@ -1,4 +1,4 @@
-"""Devices → real Mosquitto → gateway → Tansu → stream worker → PostgreSQL: alarms become one case."""
+"""Devices → real Mosquitto → gateway → Kafka → stream worker → PostgreSQL: alarms become one case."""
 
 from __future__ import annotations
 

