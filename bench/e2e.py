@@ -13,7 +13,7 @@ Method (all on this machine, against a throwaway stack this script starts):
    time, the bound on the backlog (Kafka lag) the hold built up. A step holds when
    nothing is lost, the drain is under `--max-drain-s`, and the simulators really
    offered ≥ 90 % of the rate; the ladder stops at the first step that does not.
-4. CPU time of each process (gateway, worker, simulators, Mosquitto, Tansu,
+4. CPU time of each process (gateway, worker, simulators, Mosquitto, Kafka,
    PostgreSQL with its backends) over the hold, as shares of the machine's capacity.
 
 Last line: JSON with sustained_msgs_per_s, lost, ingest_p99_ms, cpu_share (DESIGN.md).
@@ -29,14 +29,10 @@ import resource
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-import orjson
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import LatencyProbe, cpu_seconds, gateway_counts, percentile, stored
 from _simload import SimLoad
 
 from civicgrid.broker.provisioning import add_device
@@ -45,105 +41,16 @@ from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.services import spawn_gateway, spawn_service, stop_service
 from civicgrid.store.city import load_city
-from civicgrid.store.db import connect
 from simulators.city import generate_city
 
 SENSORS = {"manhole-sensor", "bin-sensor"}
-TICK_S = os.sysconf("SC_CLK_TCK")
 
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# ----------------------------------------------------------------------------- CPU accounting
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live descendants (PostgreSQL backends, Tansu threads)."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICK_S
-        todo += _children(p)
-    return total
-
-
-# ----------------------------------------------------------------------------- ingest latency probe
-class LatencyProbe:
-    """A bin sensor publishing every `every_s`; the publish → visible-row time of each reading."""
-
-    def __init__(self, settings: Settings, device_id: str, secret: str, every_s: float = 0.25) -> None:
-        self.settings, self.id, self.every_s = settings, device_id, every_s
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
-        self.client.username_pw_set(device_id, secret)
-        self.client.connect(settings.mqtt.host, settings.mqtt.port)
-        self.client.loop_start()
-        self.seq = 0
-        self.latencies_ms: list[tuple[float, float]] = []  # (wall time published, ms to the row)
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        """Publish, wait for that reading's row (polling every 5 ms), record, repeat every `every_s`."""
-        with connect(self.settings.db, autocommit=True) as conn:
-            while not self.stop.is_set():
-                self.seq += 1
-                body = orjson.dumps({"seq": self.seq, "ts": _iso_now(), "fill_pct": 10.0, "battery_pct": 90})
-                wall, mono = time.time(), time.monotonic()
-                self.client.publish(f"cg/{self.id}/telemetry", body, qos=1)
-                while not self.stop.is_set() and time.monotonic() - mono < 30:
-                    if conn.execute("SELECT 1 FROM telemetry WHERE device_id = %s AND seq = %s",
-                                    (self.id, self.seq)).fetchone():
-                        self.latencies_ms.append((wall, (time.monotonic() - mono) * 1000))
-                        break
-                    time.sleep(0.005)
-                self.stop.wait(max(0.0, mono + self.every_s - time.monotonic()))
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
-def _iso_now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else None
-
-
 # ----------------------------------------------------------------------------- the ladder
-def gateway_counts(settings: Settings) -> dict[str, float]:
-    """The gateway's dead-letter (by reason) and duplicate counters, from its /metrics."""
-    url = f"http://127.0.0.1:{settings.gateway.metrics_port}/metrics"
-    out: dict[str, float] = {}
-    with urllib.request.urlopen(url, timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(("civicgrid_gateway_dead_letters_total", "civicgrid_gateway_duplicates_total")):
-                name, value = line.rsplit(" ", 1)
-                out[name.removeprefix("civicgrid_gateway_")] = float(value)
-    return out
-
-
-def stored(settings: Settings, ids: list[str]) -> int:
-    with connect(settings.db, autocommit=True) as conn:
-        return conn.execute("SELECT (SELECT count(*) FROM telemetry WHERE device_id = ANY(%(ids)s)) + "
-                            "(SELECT count(*) FROM device_events WHERE device_id = ANY(%(ids)s))",
-                            {"ids": ids}).fetchone()[0]
-
-
 def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[str, int], expected_before: int,
          max_drain_s: float, probe: LatencyProbe, processes: int) -> dict:
     load = SimLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s, processes=processes)
@@ -241,7 +148,7 @@ def main() -> None:
             gateway = spawn_gateway(settings, base / "gateway.log")
             worker = spawn_service("worker", settings, base / "worker.log")
             procs = [gateway, worker]
-            time.sleep(12)  # the worker's consumer groups join (Tansu holds a first join ~half the session timeout)
+            time.sleep(5)  # the worker's consumer groups join
             pids = {"gateway": gateway.pid, "worker": worker.pid,
                     **{s.name: s.pid for s in stack.status() if s.pid}}
             prober = threading.Thread(target=probe.run, daemon=True)

@@ -125,7 +125,7 @@ def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device:
     worker = worker_with(settings, ("alarms", "cases", "sinks", "deadlines", "outbox"), base, "full")
     raised_at: dict[str, float] = {}
     try:
-        time.sleep(12)  # gateway subscribed, worker's consumer groups joined (Tansu join delay)
+        time.sleep(5)  # gateway subscribed, worker's consumer groups joined
         stop = threading.Event()
 
         def device_loop(p, component: str) -> None:

@@ -1,0 +1,124 @@
+"""Shared by the benchmarks (not itself a benchmark): CPU time of a process tree, the publish -> row latency of a
+probe device, the rows stored for a set of devices and the gateway's own refusal counters."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from civicgrid.settings import Settings
+from civicgrid.store.db import connect
+
+TICK_S = os.sysconf("SC_CLK_TCK")
+
+
+# ----------------------------------------------------------------------------- CPU accounting
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants (PostgreSQL backends, a JVM's threads)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK_S
+        todo += _children(p)
+    return total
+
+
+# ----------------------------------------------------------------------------- ingest latency probe
+class LatencyProbe:
+    """A bin sensor publishing every `every_s`; the publish → visible-row time of each reading.
+
+    A reading whose row is not there after `give_up_s` counts in `missed` (its wait is not a sample)."""
+
+    def __init__(self, settings: Settings, device_id: str, secret: str, every_s: float = 0.25,
+                 give_up_s: float = 30.0) -> None:
+        self.settings, self.id, self.every_s, self.give_up_s = settings, device_id, every_s, give_up_s
+        self.missed = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(device_id, secret)
+        self.client.connect(settings.mqtt.host, settings.mqtt.port)
+        self.client.loop_start()
+        self.seq = 0
+        self.latencies_ms: list[tuple[float, float]] = []  # (wall time published, ms to the row)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        """Publish, wait for that reading's row (polling every 5 ms), record, repeat every `every_s`."""
+        with connect(self.settings.db, autocommit=True) as conn:
+            while not self.stop.is_set():
+                self.seq += 1
+                body = orjson.dumps({"seq": self.seq, "ts": _iso_now(), "fill_pct": 10.0, "battery_pct": 90})
+                wall, mono = time.time(), time.monotonic()
+                self.client.publish(f"cg/{self.id}/telemetry", body, qos=1)
+                while not self.stop.is_set():
+                    if conn.execute("SELECT 1 FROM telemetry WHERE device_id = %s AND seq = %s",
+                                    (self.id, self.seq)).fetchone():
+                        self.latencies_ms.append((wall, (time.monotonic() - mono) * 1000))
+                        break
+                    if time.monotonic() - mono > self.give_up_s:
+                        self.missed += 1
+                        break
+                    time.sleep(0.005)
+                self.stop.wait(max(0.0, mono + self.every_s - time.monotonic()))
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _iso_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else None
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of one process, MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def gateway_counts(settings: Settings) -> dict[str, float]:
+    """The gateway's dead-letter (by reason) and duplicate counters, from its /metrics."""
+    url = f"http://127.0.0.1:{settings.gateway.metrics_port}/metrics"
+    out: dict[str, float] = {}
+    with urllib.request.urlopen(url, timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(("civicgrid_gateway_dead_letters_total", "civicgrid_gateway_duplicates_total")):
+                name, value = line.rsplit(" ", 1)
+                out[name.removeprefix("civicgrid_gateway_")] = float(value)
+    return out
+
+
+def stored(settings: Settings, ids: list[str]) -> int:
+    with connect(settings.db, autocommit=True) as conn:
+        return conn.execute("SELECT (SELECT count(*) FROM telemetry WHERE device_id = ANY(%(ids)s)) + "
+                            "(SELECT count(*) FROM device_events WHERE device_id = ANY(%(ids)s))",
+                            {"ids": ids}).fetchone()[0]
