@@ -5,20 +5,26 @@ from __future__ import annotations
 import logging
 import time
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
+from civicgrid.bus import clients
 from civicgrid.bus.topics import TopicSpec
+from civicgrid.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 
-def admin_client(bootstrap_servers: str) -> AdminClient:
+def admin_client(cluster: str | KafkaSettings) -> AdminClient:
+    """An admin client for a cluster: its settings (security included), or a bare bootstrap address (the local
+    stack, tests)."""
     # librdkafka logs every refused connection while a broker starts; keep it quiet.
-    return AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    if isinstance(cluster, str):
+        return AdminClient({"bootstrap.servers": cluster, "log_level": 0})
+    return AdminClient(clients.librdkafka(cluster, {"log_level": 0}))
 
 
-def broker_answers(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
+def broker_answers(bootstrap_servers: str | KafkaSettings, timeout_s: float = 2.0) -> bool:
     """True when the cluster returns metadata (a real Kafka protocol round trip)."""
     try:
         metadata = admin_client(bootstrap_servers).list_topics(timeout=timeout_s)
@@ -27,7 +33,7 @@ def broker_answers(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
     return bool(metadata.brokers)
 
 
-def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec], timeout_s: float = 15.0) -> list[str]:
+def ensure_topics(bootstrap_servers: str | KafkaSettings, specs: list[TopicSpec], timeout_s: float = 15.0) -> list[str]:
     """Create the topics that do not exist yet, with their configs; return the names created.
 
     An existing topic with a different partition count is an error: tables and
@@ -62,8 +68,31 @@ def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec], timeout_s: flo
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     _wait_visible(admin, [s.name for s in missing], timeout_s)
+    _wait_led(bootstrap_servers, {s.name: s.partitions for s in missing}, timeout_s)
     log.info("created Kafka topics %s", ", ".join(created))
     return created
+
+
+def _wait_led(cluster: str | KafkaSettings, partitions: dict[str, int], timeout_s: float) -> None:
+    """Until every partition's leader answers a ListOffsets: metadata names a leader a moment before that
+    broker has taken the partition on (seen here: NOT_LEADER_FOR_PARTITION right after creation)."""
+    config = ({"bootstrap.servers": cluster} if isinstance(cluster, str) else clients.librdkafka(cluster))
+    consumer = Consumer({**config, "group.id": "civicgrid-admin-probe", "enable.auto.commit": False,
+                         "log_level": 0})
+    try:
+        deadline = time.monotonic() + timeout_s
+        todo = [TopicPartition(topic, p) for topic, count in partitions.items() for p in range(count)]
+        while todo:
+            try:
+                consumer.get_watermark_offsets(todo[0], timeout=max(0.1, deadline - time.monotonic()))
+                todo.pop(0)
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{todo[0].topic}[{todo[0].partition}] has no leader after {timeout_s} s: "
+                                       f"{exc}") from None
+                time.sleep(0.05)
+    finally:
+        consumer.close()
 
 
 def _set_configs(admin: AdminClient, specs: list[TopicSpec], timeout_s: float) -> None:
@@ -89,7 +118,9 @@ def _wait_visible(admin: AdminClient, names: list[str], timeout_s: float) -> Non
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         topics = admin.list_topics(timeout=timeout_s).topics
-        if all(n in topics and topics[n].error is None for n in names):
+        # Created is not yet usable: every partition needs its leader (Kafka elects them a moment later).
+        if all(n in topics and topics[n].error is None and topics[n].partitions
+               and all(p.leader >= 0 and p.error is None for p in topics[n].partitions.values()) for n in names):
             return
         time.sleep(0.1)
-    raise TimeoutError(f"topics not visible after {timeout_s} s: {names}")
+    raise TimeoutError(f"topics without leaders after {timeout_s} s: {names}")

@@ -44,13 +44,16 @@ def tilt(seq: int) -> float:
 
 
 def kill_kafka(stack: LocalStack) -> None:
+    """SIGKILL the broker; `stack status` then reports it dead, with its log's tail."""
     pid = stack.kafka.process.pid()
     assert pid is not None, "Kafka is not running"
     os.kill(pid, signal.SIGKILL)
     proc = getattr(stack.kafka.process, "_popen", None)
     if proc is not None and proc.pid == pid:
         proc.wait(10)  # reap it, so its pid is free and its ports close
-    wait_for(lambda: stack.kafka.process.pid() is None, 10, "Kafka gone")
+    (status,) = [s for s in stack.status() if s.name == "kafka"]
+    assert status.state == "stale" and "kafka.log" in status.detail, status
+    assert stack.kafka.process.pid() is None
 
 
 def test_kafka_sigkill_loses_nothing_acknowledged_and_duplicates_no_case(
