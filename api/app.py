@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.background import Background
+from api.body_limit import MULTIPART_ENVELOPE_BYTES, BodyLimitMiddleware
 from api.deps import ApiContext
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import (
@@ -34,7 +35,8 @@ from api.routes import (
     scoring,
     users,
 )
-from api.static_console import console_app
+from api.security_headers import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
+from api.static_console import CONSOLE_DIST, console_app
 from civicgrid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,17 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
                 loops.stop()
             ctx.close()
 
-    app = FastAPI(title="civicgrid API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    docs = settings.api.docs_enabled  # production: off, or behind a proxy that authenticates (docs/security.md)
+    app = FastAPI(title="civicgrid API", version="1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     app.state.ctx = ctx
     app.state.metrics = ApiMetrics()
+    # Bodies bounded before anything reads them (api/body_limit.py); the metrics (outermost) count the 413s.
+    app.add_middleware(BodyLimitMiddleware, default_bytes=settings.api.max_body_bytes,
+                       limits={"/media": settings.api.max_upload_bytes + MULTIPART_ENVELOPE_BYTES})
+    app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(
+        inline_script_hashes(CONSOLE_DIST / "index.html"), settings.api.console_tile_url))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
     for router in (health.router, auth.router, users.router, departments.router, responsibility.router,

@@ -9,8 +9,6 @@ queries, from the `User` these dependencies return.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -20,9 +18,11 @@ import psycopg
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials, OAuth2PasswordBearer
 
-from api.deps import Ctx, Db
+from api.api_keys import PREFIX as API_KEY_PREFIX
+from api.api_keys import Scope, caller_for_api_key
+from api.deps import ApiContext, Ctx, Db
 from api.errors import ApiError, forbidden
-from api.users import USER_COLUMNS, User, get_user, user_from_row
+from api.users import User, get_user
 from civicgrid.broker.accounts import verify_secret
 from civicgrid.domain.case_state import Role
 
@@ -43,35 +43,21 @@ def _unauthorized(detail: str) -> ApiError:
     return ApiError(401, "unauthorized", detail)
 
 
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_api_key(conn: psycopg.Connection, user_id: int, name: str) -> str:
-    """A long-lived key for an integration (e.g. an Open311 client); only its hash is stored."""
-    key = "cgk_" + secrets.token_urlsafe(32)
-    conn.execute("INSERT INTO api_keys (key_hash, user_id, name) VALUES (%s, %s, %s)", (_key_hash(key), user_id, name))
-    return key
-
-
-def user_for_api_key(conn: psycopg.Connection, key: str) -> User | None:
-    row = conn.execute(f"SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))} FROM api_keys k "
-                       "JOIN users u ON u.id = k.user_id WHERE k.key_hash = %s AND k.revoked_at IS NULL "
-                       "AND u.enabled", (_key_hash(key),)).fetchone()
-    return None if row is None else user_from_row(row)
-
-
-def user_for_credentials(ctx: Ctx, db: Db, token: str | None, api_key: str | None) -> User:
-    """The caller from a Bearer JWT or an API key; 401 when neither is valid."""
+def user_for_credentials(ctx: Ctx, db: Db, token: str | None, api_key: str | None, *,
+                         scope: Scope = "api") -> User:
+    """The caller from a Bearer JWT or an API key (which must carry `scope`); 401 when neither is valid."""
     if api_key:
-        user = user_for_api_key(db, api_key)
-        if user is None:
-            raise _unauthorized("unknown or revoked API key")
+        caller = caller_for_api_key(db, api_key)
+        if caller is None:
+            raise _unauthorized("unknown, revoked or expired API key (or its user is disabled)")
+        user, scopes = caller
+        if scope not in scopes:
+            raise forbidden(f"this API key's scopes ({', '.join(sorted(scopes))}) do not include {scope!r}")
         return user
     if not token:
         raise _unauthorized("send a Bearer token (POST /auth/token) or an X-Api-Key header")
-    if token.startswith("cgk_"):
-        return user_for_credentials(ctx, db, None, token)
+    if token.startswith(API_KEY_PREFIX):
+        return user_for_credentials(ctx, db, None, token, scope=scope)
     try:
         claims = jwt.decode(token, ctx.settings.api.jwt_secret.get_secret_value(), algorithms=[ALGORITHM],
                             options={"require": ["exp", "sub"]})
@@ -135,20 +121,31 @@ def handheld_inspector(db: psycopg.Connection, device_id: str, secret: str) -> U
     return user
 
 
-def require_or_handheld(*roles: Role) -> Callable[..., User]:
-    """Like `require`, and a handheld may authenticate with HTTP Basic (device id, secret) as its inspector."""
+def require_or_handheld(*roles: Role, brief: bool = False) -> Callable[..., User]:
+    """Like `require`, and a handheld may authenticate with HTTP Basic (device id, secret) as its inspector.
+
+    `brief`: borrow a pooled connection for the check alone, for a route that works long without the
+    database (an upload's image checks) and must not hold a connection meanwhile."""
     allowed = frozenset(roles) | {Role.ADMIN}
+
+    def caller(ctx: ApiContext, db: psycopg.Connection, token: str | None, x_api_key: str | None,
+               device: HTTPBasicCredentials | None) -> User:
+        if device is not None and not token and not x_api_key:
+            return _in_role(handheld_inspector(db, device.username, device.password), allowed)
+        return _in_role(user_for_credentials(ctx, db, token, x_api_key), allowed)
 
     def dependency(ctx: Ctx, db: Db, token: Annotated[str | None, Depends(oauth2)] = None,
                    x_api_key: Annotated[str | None, Depends(api_key_header)] = None,
                    device: Annotated[HTTPBasicCredentials | None, Depends(http_basic)] = None) -> User:
-        if device is not None and not token and not x_api_key:
-            user = handheld_inspector(db, device.username, device.password)
-        else:
-            user = user_for_credentials(ctx, db, token, x_api_key)
-        return _in_role(user, allowed)
+        return caller(ctx, db, token, x_api_key, device)
 
-    return _declared(dependency, "require_or_handheld_", allowed)
+    def brief_dependency(ctx: Ctx, token: Annotated[str | None, Depends(oauth2)] = None,
+                         x_api_key: Annotated[str | None, Depends(api_key_header)] = None,
+                         device: Annotated[HTTPBasicCredentials | None, Depends(http_basic)] = None) -> User:
+        with ctx.pool.connection() as db:
+            return caller(ctx, db, token, x_api_key, device)
+
+    return _declared(brief_dependency if brief else dependency, "require_or_handheld_", allowed)
 
 
 def public() -> None:

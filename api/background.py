@@ -9,6 +9,9 @@ Kafka outage (log, back off, reconnect) and stops within a poll interval when as
 * Ack reader: follows cg.command-acks (partitions assigned directly, no consumer-group
   join) and stores each command's latest status; its position is kept in
   ``kafka_positions`` so acks that arrive while the API is down are read on restart.
+  A record it cannot apply (unreadable, or one the database refuses: a command id that
+  is no UUID) goes to cg.deadletter with the reason and is passed over: re-reading it
+  forever would stall every command behind it.
 """
 
 from __future__ import annotations
@@ -17,20 +20,21 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from api.queries.devices import apply_ack
-from civicgrid.bus import records
-from civicgrid.bus.topics import COMMAND_ACKS
+from civicgrid.bus import clients, records
+from civicgrid.bus.topics import COMMAND_ACKS, DEADLETTER
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
 from civicgrid.store.outbox import relay_once
 
 log = logging.getLogger(__name__)
 ACK_READER = "api-acks"
+ACK_UNAPPLIABLE = "ack_unappliable"  # dead-letter reason
 FEED_RETENTION = "7 days"
 
 
@@ -77,10 +81,11 @@ class AckReader:
     def __init__(self, settings: Settings, db: _Conn) -> None:
         self.settings, self.db = settings, db
         self.consumer: Consumer | None = None
+        self._dead: Producer | None = None
 
     def _assign(self) -> Consumer:
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka.bootstrap_servers, "group.id": ACK_READER,
-                             "enable.auto.commit": False, "log_level": 3})
+        consumer = Consumer(clients.librdkafka(self.settings.kafka, {"group.id": ACK_READER,
+                                                                    "enable.auto.commit": False, "log_level": 3}))
         metadata = consumer.list_topics(COMMAND_ACKS, timeout=5)
         topic = metadata.topics.get(COMMAND_ACKS)
         if topic is None or topic.error is not None or not topic.partitions:
@@ -116,14 +121,27 @@ class AckReader:
                         apply_ack(conn, str(ack["command_id"]), str(ack["device_id"]), str(ack["status"]),
                                   datetime.fromisoformat(str(ack["ts"]).replace("Z", "+00:00")),
                                   str(ack.get("detail", "")))
-                except (ValueError, KeyError, TypeError, psycopg.errors.IntegrityError) as exc:
-                    log.warning("command ack at %s/%s skipped: %s", msg.partition(), msg.offset(), exc)
+                except (ValueError, KeyError, TypeError, psycopg.errors.IntegrityError,
+                        psycopg.errors.DataError) as exc:
+                    log.warning("command ack at %s/%s dead-lettered: %s", msg.partition(), msg.offset(), exc)
+                    self._dead_letter(msg.value() or b"", msg.key(), exc)
+            if self._dead is not None and self._dead.flush(10):  # recorded before the position moves past them
+                raise RuntimeError("Kafka did not take the dead letters of unappliable command acks")
             for partition, offset in positions.items():
                 conn.execute("INSERT INTO kafka_positions (consumer, topic, partition, next_offset) "
                              "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) "
                              "DO UPDATE SET next_offset = EXCLUDED.next_offset",
                              (ACK_READER, COMMAND_ACKS, partition, offset))
         return True
+
+    def _dead_letter(self, value: bytes, key: bytes | None, exc: Exception) -> None:
+        if self._dead is None:
+            self._dead = Producer(clients.librdkafka(self.settings.kafka, {"log_level": 3}))
+        record = records.dead_letter(payload=value, mqtt_topic=f"kafka:{COMMAND_ACKS}",
+                                     device_id=key.decode(errors="replace") if key else None, reason=ACK_UNAPPLIABLE,
+                                     detail=f"{type(exc).__name__}: {exc}"[:500], received_at=datetime.now(UTC),
+                                     keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
+        self._dead.produce(DEADLETTER, records.dumps(record), key)
 
     def reset(self) -> None:
         if self.consumer is not None:
@@ -143,8 +161,7 @@ class Background:
 
     def _relay_step(self, db: _Conn) -> bool:
         if self._producer is None:
-            self._producer = Producer({"bootstrap.servers": self.settings.kafka.bootstrap_servers,
-                                       "linger.ms": 2, "log_level": 3})
+            self._producer = Producer(clients.librdkafka(self.settings.kafka, {"linger.ms": 2, "log_level": 3}))
         return relay_once(db.get(), self._producer) > 0
 
     def _retention_step(self, db: _Conn) -> bool:

@@ -19,6 +19,8 @@ from fastapi import Depends, Request
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
+from api.login_throttle import LoginThrottle
+from civicgrid.bus import clients
 from civicgrid.domain.catalogue import Catalogue, default_catalogue
 from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.permissions import Permissions, default_permissions
@@ -44,6 +46,29 @@ def configure_connection(conn: psycopg.Connection) -> None:
     set_json_dumps(_dumps, context=conn)
 
 
+class StreamCounter:
+    """Open live-feed streams per user (a cap keeps one account from holding every connection)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[int, int] = {}
+
+    def open(self, user_id: int, cap: int) -> bool:
+        with self._lock:
+            if self._open.get(user_id, 0) >= cap:
+                return False
+            self._open[user_id] = self._open.get(user_id, 0) + 1
+            return True
+
+    def close(self, user_id: int) -> None:
+        with self._lock:
+            left = self._open.get(user_id, 0) - 1
+            if left > 0:
+                self._open[user_id] = left
+            else:
+                self._open.pop(user_id, None)
+
+
 @dataclass(frozen=True, slots=True)
 class CellLookup:
     index: GridIndex | None
@@ -62,6 +87,8 @@ class ApiContext:
     limits: TimeLimits = field(default_factory=default_time_limits)
     calendar: WorkingCalendar = field(default_factory=default_calendar)
     permissions: Permissions = field(default_factory=default_permissions)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    feed_streams: StreamCounter = field(default_factory=StreamCounter)
     _producer: Producer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _grid: tuple[tuple[Any, ...], GridIndex | None] | None = None
@@ -71,15 +98,18 @@ class ApiContext:
         pool = ConnectionPool(conninfo(settings.db), min_size=settings.db.pool_min,
                               max_size=max(settings.db.pool_max, 4), configure=configure_connection,
                               open=False, name="civicgrid-api", kwargs={"autocommit": True})
-        return cls(settings=settings, pool=pool)
+        api = settings.api
+        throttle = LoginThrottle(max_failures_per_user=api.login_max_failures_per_user,
+                                 max_failures_per_address=api.login_max_failures_per_address,
+                                 window_s=api.login_window_s, max_concurrent_hashes=api.login_max_concurrent_hashes)
+        return cls(settings=settings, pool=pool, login_throttle=throttle)
 
     @property
     def producer(self) -> Producer:
         """One librdkafka producer for commands (created on first use: the API starts without Kafka)."""
         with self._lock:
             if self._producer is None:
-                self._producer = Producer({"bootstrap.servers": self.settings.kafka.bootstrap_servers,
-                                           "linger.ms": 2, "log_level": 3})
+                self._producer = Producer(clients.librdkafka(self.settings.kafka, {"linger.ms": 2, "log_level": 3}))
             return self._producer
 
     def grid_index(self, conn: psycopg.Connection) -> CellLookup:

@@ -83,6 +83,8 @@ def install(app: FastAPI) -> None:
         if request.url.path.startswith(OPEN311_PREFIX):
             return open311_error(exc.status, exc.detail)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 429 and "retry_after_s" in exc.extra:
+            headers = {"Retry-After": str(exc.extra["retry_after_s"])}
         return problem(exc.status, exc.kind, _title(exc.status), exc.detail, request.url.path, headers, **exc.extra)
 
     @app.exception_handler(Open311Failure)

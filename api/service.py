@@ -13,6 +13,12 @@ from civicgrid.settings import Settings
 
 def run(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(create_app(settings), host=settings.api.host, port=settings.api.port,
-                            log_level="info", proxy_headers=True, timeout_graceful_shutdown=10)
-    uvicorn.Server(config).run()
+    uvicorn.Server(server_config(settings)).run()
+
+
+def server_config(settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration: HTTPS when `api.tls_certfile` and `api.tls_keyfile` are set."""
+    api = settings.api
+    tls = {"ssl_certfile": str(api.tls_certfile), "ssl_keyfile": str(api.tls_keyfile)} if api.tls_certfile else {}
+    return uvicorn.Config(create_app(settings), host=api.host, port=api.port, log_level="info", proxy_headers=True,
+                          timeout_graceful_shutdown=10, **tls)

@@ -109,6 +109,14 @@ def authenticate(conn: psycopg.Connection, username: str, password: str) -> User
     return user_from_row(row[:-1])
 
 
+def set_user_enabled(conn: psycopg.Connection, user: int | str, enabled: bool) -> bool:
+    """Disable or enable a user by id or name; False when there is none. Every request looks the user up
+    (`get_user`, API keys), so a disabled user's tokens and keys stop working at once."""
+    column = "id" if isinstance(user, int) else "username"
+    return conn.execute(f"UPDATE users SET enabled = %s WHERE {column} = %s RETURNING id",
+                        (enabled, user)).fetchone() is not None
+
+
 def get_user(conn: psycopg.Connection, user_id: int) -> User | None:
     row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s AND enabled", (user_id,)).fetchone()
     return None if row is None else user_from_row(row)

@@ -9,15 +9,37 @@ text names is a domain rule (`civicgrid.domain.components.component_ids_in_label
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
+from PIL import Image
+
+# Pillow only reads headers here (sizes); nothing is decoded with it. Its own bomb check would hide a
+# bomb's size behind an error: the caller applies its own pixel cap to the size instead (api.max_photo_pixels).
+Image.MAX_IMAGE_PIXELS = None
 
 PHOTO_MAX_SIDE = 2000  # larger photos are scaled down first: a 12 MP photo reads in a fraction of the time
 
 
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from an image's header alone, nothing decoded; ValueError if no header says so.
+
+    Checked before any decoding: a 100 KB PNG can declare 30,000 × 30,000 pixels (gigabytes decoded).
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, SyntaxError) as exc:  # PIL.UnidentifiedImageError is an OSError
+        raise ValueError(f"no readable image header: {exc}") from None
+
+
 def decode_image(data: bytes) -> np.ndarray:
-    """A JPEG/PNG/WebP as a BGR array; ValueError if OpenCV cannot decode it."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    """A JPEG/PNG/WebP as a BGR array; ValueError if OpenCV cannot decode it (its own errors included)."""
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ValueError(f"not a decodable image: {exc}") from None
     if image is None:
         raise ValueError("not a decodable image")
     return image

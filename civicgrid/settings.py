@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -42,8 +42,18 @@ class MqttSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 18883
     username: str = "civicgrid-gateway"
-    password: SecretStr = SecretStr("civicgrid-dev-gateway")
+    # No default that works: the local stack generates one (civicgrid/local_secrets.py).
+    password: SecretStr | None = None
     keepalive_s: int = 30
+    # MQTT over TLS: devices connect to tls_port and trust ca_file (None: the system's trust store; the
+    # local stack's CA is <var>/tls/ca.crt). `tls` makes this client (gateway, simulators) use it too.
+    tls: bool = False
+    tls_port: int = 18884
+    ca_file: Path | None = None
+
+    def endpoint(self) -> tuple[str, int]:
+        """Where a client of these settings connects (the TLS listener when `tls`)."""
+        return self.host, self.tls_port if self.tls else self.port
 
 
 class TopicRetention(_Section):
@@ -93,6 +103,12 @@ class KafkaSettings(_Section):
     # stop with PartitionsMismatch (docs/streams.md).
     partitions: int = 4
     replication_factor: int = 1
+    # A cluster that requires TLS and/or SASL (civicgrid/bus/clients.py passes these to every client).
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_ca_file: Path | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
     # Per topic (cg.* names; naming one leaves the others' defaults); retention_default for any other.
     # Faust's table changelogs are compacted by Faust itself (the latest state per key is kept, never aged out).
     retention: dict[str, TopicRetention] = Field(default_factory=_default_retention)
@@ -116,7 +132,8 @@ class KafkaSettings(_Section):
 class DbSettings(_Section):
     """PostgreSQL with TimescaleDB."""
 
-    url: SecretStr = SecretStr("postgresql://civicgrid:civicgrid-dev@127.0.0.1:18432/civicgrid")
+    # The role's password belongs in the URL; left out, the local stack generates one (civicgrid/local_secrets.py).
+    url: SecretStr = SecretStr("postgresql://civicgrid@127.0.0.1:18432/civicgrid")
     pool_min: int = 1
     pool_max: int = 10
 
@@ -204,11 +221,39 @@ class ApiSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # Signs the JWTs; set a long random value outside development.
-    jwt_secret: SecretStr = SecretStr("civicgrid-dev-jwt-secret-change-me-0123456789")
+    # Signs the JWTs. No default that works: the local stack generates one (civicgrid/local_secrets.py).
+    jwt_secret: SecretStr | None = None
     token_ttl_s: int = 8 * 3600
     media_dir: Path = Path("var/media")
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Every other request body (JSON, forms): answered 413 past this, before authentication.
+    max_body_bytes: int = 1024 * 1024
+    # Photos declaring more pixels are refused (415) from their header, before any decoding:
+    # a 100 KB PNG can declare 30,000 × 30,000 pixels and decode into gigabytes.
+    max_photo_pixels: int = 50_000_000
+    # Login throttling (api/login_throttle.py): failures per user name and per client address in the window,
+    # then 429 with a back-off that doubles; argon2 hashes at once (each takes 64 MiB).
+    login_max_failures_per_user: int = 5
+    login_max_failures_per_address: int = 30
+    login_window_s: float = 900.0
+    login_max_concurrent_hashes: int = 2
+    # The live feed (/feed): credentials checked again this often (an expired token, a revoked key or a
+    # disabled user ends the stream), and at most this many open streams per user.
+    feed_recheck_s: float = 30.0
+    feed_max_streams_per_user: int = 5
+    # /docs, /redoc and /openapi.json; off in production unless a proxy in front authenticates.
+    docs_enabled: bool = True
+    # When set, /metrics answers only `Authorization: Bearer <metrics_token>` (Prometheus' bearer_token).
+    metrics_token: SecretStr | None = None
+    # HTTPS: a PEM certificate (chain) and its key; unset, plain HTTP (behind a TLS-terminating proxy).
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiSettings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("api.tls_certfile and api.tls_keyfile go together")
+        return self
     # Optional raster tiles under the console's map, e.g. a Chinese provider's XYZ URL with {z}/{x}/{y};
     # overlays are then drawn in GCJ-02. Unset: the city's own cells and streets are the base map.
     console_tile_url: str | None = None

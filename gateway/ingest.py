@@ -11,6 +11,7 @@ letter with reason ``internal_error`` so one bad payload cannot stop the loop.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,7 +73,9 @@ class Ingestor:
         device_id = parts[1] if len(parts) == 3 and parts[0] == "cg" and parts[1] else None
         try:
             if len(payload) > self.max_bytes:
-                raise Rejected(Reason.TOO_LARGE, f"{len(payload)} bytes is over the limit of {self.max_bytes}")
+                return self._dead_letter(payload, mqtt_topic, device_id, Reason.TOO_LARGE,
+                                         f"{len(payload)} bytes is over the limit of {self.max_bytes}", received_at,
+                                         keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
             where = parse_topic(mqtt_topic)
             device_id = where.device_id
             if where.channel == COMMAND:
@@ -170,6 +173,10 @@ class Ingestor:
         command_id, status = obj.get("command_id"), obj.get("status")
         if not isinstance(command_id, str) or not command_id:
             raise Rejected(Reason.SCHEMA, "command_id: required")
+        try:  # the API issues UUIDs; anything else answers no command and would only trouble the store
+            command_id = str(uuid.UUID(command_id))
+        except ValueError:
+            raise Rejected(Reason.SCHEMA, f"command_id: not a UUID: {command_id[:60]!r}") from None
         if status not in ("ok", "failed"):
             raise Rejected(Reason.SCHEMA, "status: must be 'ok' or 'failed'")
         detail = str(obj.get("detail", ""))[:500]
@@ -182,10 +189,10 @@ class Ingestor:
         return Output(kafka.COMMAND_ACKS, device.key, records.dumps(record), True)
 
     def _dead_letter(self, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
-                     received_at: datetime) -> Output:
+                     received_at: datetime, keep_bytes: int | None = None) -> Output:
         self.counts[f"dead_letter:{reason}"] += 1
         record = records.dead_letter(payload=payload, mqtt_topic=mqtt_topic, device_id=device_id, reason=reason,
-                                     detail=detail, received_at=received_at)
+                                     detail=detail, received_at=received_at, keep_bytes=keep_bytes)
         key = (device_id or "unknown").encode()
         return Output(kafka.DEADLETTER, key, records.dumps(record), False, reason)
 

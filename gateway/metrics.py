@@ -9,6 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from civicgrid.profiles import CHANNELS
+
+
+def channel_label(mqtt_topic: str) -> str:
+    """The channel of the MQTT contract a topic ends in, else "other": a device cannot grow the metrics
+    without bound by inventing topic levels."""
+    channel = mqtt_topic.rsplit("/", 1)[-1]
+    return channel if channel in CHANNELS or channel in ("cmd", "ack") else "other"
+
 
 class GatewayMetrics:
     def __init__(self) -> None:
@@ -20,6 +29,8 @@ class GatewayMetrics:
                                    ["topic"], registry=r)
         self.dead_letters = Counter("civicgrid_gateway_dead_letters", "Messages dead-lettered, by reason",
                                     ["reason"], registry=r)
+        self.dropped = Counter("civicgrid_gateway_dropped", "Dead letters Kafka refused even without their payload "
+                               "(acked and dropped, so the broker does not redeliver them forever)", registry=r)
         self.duplicates = Counter("civicgrid_gateway_duplicates", "Duplicate (device_id, seq) dropped",
                                   registry=r)
         self.produce_latency = Histogram(

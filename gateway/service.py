@@ -26,21 +26,23 @@ from datetime import UTC, datetime
 
 import orjson
 import paho.mqtt.client as mqtt
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from civicgrid.bus import records
+from civicgrid.bus import clients, records
 from civicgrid.bus import topics as kafka_topics
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from gateway.commands import CommandTracker, command_payload
 from gateway.ingest import Ingestor, Output
-from gateway.metrics import GatewayMetrics, serve_metrics
+from gateway.metrics import GatewayMetrics, channel_label, serve_metrics
 from gateway.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
+
+KAFKA_REJECTED = "kafka_rejected"  # the dead-letter reason of a record Kafka refused
 
 
 class Gateway:
@@ -52,18 +54,19 @@ class Gateway:
         self.tracker = CommandTracker()
         self.ingestor = Ingestor(load_profiles(settings.profiles_dir), self.registry.get, gw,
                                  on_command_ack=self._on_device_answer)
-        self.producer = Producer({
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
+        self.producer = Producer(clients.librdkafka(settings.kafka, {
             "acks": "all",
             "linger.ms": gw.kafka_linger_ms,
             "message.timeout.ms": 0,  # retry until delivered: never drop an accepted message
             "queue.buffering.max.messages": 200_000,
             "batch.num.messages": 10_000,
             "log_level": 3,
-        })
+        }))
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=gw.client_id, protocol=mqtt.MQTTv5,
                                   manual_ack=True)
         self.client.username_pw_set(settings.mqtt.username, settings.mqtt.password.get_secret_value())
+        if settings.mqtt.tls:  # a broker elsewhere: its TLS listener, trusting mqtt.ca_file (or the system's CAs)
+            self.client.tls_set(ca_certs=str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -96,7 +99,7 @@ class Gateway:
 
     def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
         out = self.ingestor.handle(msg.topic, msg.payload, msg.retain)
-        self.metrics.messages_in.labels(msg.topic.rsplit("/", 1)[-1]).inc()
+        self.metrics.messages_in.labels(channel_label(msg.topic)).inc()
         if out is None:  # duplicate, or our own command echo: already handled
             client.ack(msg.mid, msg.qos)
             return
@@ -113,21 +116,17 @@ class Gateway:
                 # librdkafka's queue is full: wait for deliveries; the broker stops sending
                 # us more once its in-flight window is full of unacked messages.
                 self.producer.poll(0.05)
+            except KafkaException as exc:  # refused before sending: too large for the producer, say
+                self._refused(out, mid, qos, exc.args[0])
+                return
         self.in_flight += 1
 
     def _delivered(self, out: Output, mid: int, qos: int, started: float, err: KafkaError | None, msg) -> None:
         self.in_flight -= 1
         if err is not None:
             # message.timeout.ms = 0 leaves only permanent errors (record too large, topic gone).
-            log.error("Kafka refused a record for %s: %s", out.topic, err)
-            if out.accepted:
-                record = orjson.loads(out.value)
-                fallback = records.dead_letter(payload=out.value, mqtt_topic=f"kafka:{out.topic}",
-                                               device_id=record.get("device_id"), reason="kafka_rejected",
-                                               detail=str(err), received_at=datetime.now(UTC))
-                self._produce(Output(kafka_topics.DEADLETTER, out.key, records.dumps(fallback), False,
-                                     "kafka_rejected"), mid, qos)
-            return  # a dead letter Kafka refused stays un-acked: the broker redelivers it later
+            self._refused(out, mid, qos, err)
+            return
         self.client.ack(mid, qos)
         self.metrics.produce_latency.observe(time.perf_counter() - started)
         if out.accepted:
@@ -135,14 +134,33 @@ class Gateway:
         else:
             self.metrics.dead_letters.labels(out.reason).inc()
 
+    def _refused(self, out: Output, mid: int, qos: int, err: KafkaError) -> None:
+        """Kafka would not take a record: that message's failure, never the gateway's.
+
+        A record is replaced by a dead letter that keeps only the first few KB of it (and its digest); a
+        dead letter refused even so is dropped with a metric and acked, or the broker would redeliver it
+        at every restart and it would be refused again, forever.
+        """
+        log.error("Kafka refused a %d-byte record for %s (device %s): %s", len(out.value), out.topic,
+                  out.key.decode(errors="replace"), err)
+        if out.reason != KAFKA_REJECTED:
+            fallback = records.dead_letter(payload=out.value, mqtt_topic=f"kafka:{out.topic}",
+                                           device_id=out.key.decode(errors="replace"), reason=KAFKA_REJECTED,
+                                           detail=str(err)[:500], received_at=datetime.now(UTC),
+                                           keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
+            self._produce(Output(kafka_topics.DEADLETTER, out.key, records.dumps(fallback), False, KAFKA_REJECTED),
+                          mid, qos)
+            return
+        self.metrics.dropped.inc()
+        self.client.ack(mid, qos)
+
     # -- downlink ----------------------------------------------------------------------
     def _on_device_answer(self, command_id: str, device_id: str, outcome: str, detail: str) -> None:
         self.tracker.answered(command_id)
         self.metrics.commands.labels(outcome).inc()
 
     def _command_loop(self) -> None:
-        consumer = Consumer({
-            "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+        consumer = Consumer(clients.librdkafka(self.settings.kafka, {
             "group.id": f"civicgrid-gateway-commands-{self.settings.gateway.share_group}",
             # A new group starts at the beginning so a command queued while no gateway was
             # assigned is not skipped; commands past their timeout are expired, not sent.
@@ -150,7 +168,7 @@ class Gateway:
             "enable.auto.commit": False,
             "session.timeout.ms": 6000,
             "log_level": 3,
-        })
+        }))
         consumer.subscribe([kafka_topics.COMMANDS])
         try:
             while not self._stop.is_set():
@@ -197,7 +215,8 @@ class Gateway:
     def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.settings.gateway.session_expiry_s
-        self.client.connect(self.settings.mqtt.host, self.settings.mqtt.port,
+        host, port = self.settings.mqtt.endpoint()
+        self.client.connect(host, port,
                             keepalive=self.settings.mqtt.keepalive_s, clean_start=False, properties=props)
 
     def run(self, stop: threading.Event) -> None:

@@ -154,9 +154,11 @@ def simulate(
     intervals = {k: float(v) for k, v in (item.split("=", 1) for item in interval or [])}
     skips = {k: float(v) for k, v in (item.split("=", 1) for item in skip or [])}
     api = (api_url or f"http://{settings.api.host}:{settings.api.port}") if photos else None
-    sim = Scenario(city, settings.mqtt.host, settings.mqtt.port, speed=speed, seed=seed, fault_rate=fault_rate,
+    host, port = settings.mqtt.endpoint()  # mqtt.tls: the broker's TLS listener, trusting mqtt.ca_file
+    tls_ca = (settings.mqtt.ca_file or settings.stack.var_dir / "tls" / "ca.crt") if settings.mqtt.tls else None
+    sim = Scenario(city, host, port, speed=speed, seed=seed, fault_rate=fault_rate,
                    report_rate=report_rate, intervals=intervals, duration_s=duration_s, api_url=api, skip=skips,
-                   patrol_speed_mps=patrol_speed)
+                   patrol_speed_mps=patrol_speed, tls_ca=tls_ca)
     since = sim.clock.start
 
     def figures() -> dict[str, Any]:

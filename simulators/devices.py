@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aiomqtt
@@ -94,6 +95,10 @@ class SimContext:
     # Components with a QR label (code, lon, lat) a handheld photographs when reporting them (the trash bins).
     labelled: list[tuple[str, float, float]] = field(default_factory=list)
     labelled_reports: int = 0  # reports whose photo shows a component's label instead of its typed id
+    tls_ca: Path | None = None  # set: devices connect over TLS, trusting this CA (as real devices on 4G do)
+
+    def tls_params(self) -> aiomqtt.TLSParameters | None:
+        return None if self.tls_ca is None else aiomqtt.TLSParameters(ca_certs=str(self.tls_ca))
 
     def interval(self, kind: str, default: float) -> float:
         return float(self.intervals.get(kind, default))
@@ -147,7 +152,8 @@ class SimDevice:
         await asyncio.sleep(self.ctx.clock.wall(self.rng.uniform(0, self.interval_s)) * 0.5)
         try:
             async with aiomqtt.Client(self.ctx.host, self.ctx.port, username=self.id, password=self.secret,
-                                      identifier=self.id, will=will, keepalive=60, timeout=20) as client:
+                                      identifier=self.id, will=will, keepalive=60, timeout=20,
+                                      tls_params=self.ctx.tls_params()) as client:
                 self.client = client
                 await self.publish("status", b"online")
                 await self.loop()

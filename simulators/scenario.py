@@ -61,8 +61,10 @@ class Scenario:
                  fault_rate: float = 0.01, report_rate: float = 0.02, intervals: dict[str, float] | None = None,
                  start: datetime | None = None, duration_s: float = 3600.0, kinds: set[str] | None = None,
                  limit: int | None = None, api_url: str | None = None, skip: dict[str, float] | None = None,
-                 patrol_speed_mps: float | None = None, shard: tuple[int, int] = (0, 1)) -> None:
+                 patrol_speed_mps: float | None = None, shard: tuple[int, int] = (0, 1),
+                 tls_ca: Path | None = None) -> None:
         """`skip`: inspector username or handheld id → fraction of its patrol route never walked;
+        `tls_ca`: connect over TLS (to `port`, the broker's TLS listener), trusting this CA;
         `patrol_speed_mps`: every handheld's mean speed (default 1.2 m/s, walking);
         `shard` (i, n): this process runs every n-th device from the i-th (a fleet split over processes)."""
         self.dir = Path(city_dir)
@@ -71,7 +73,7 @@ class Scenario:
         self.duration_s = duration_s
         self.clock = SimClock(start or default_start(duration_s, speed), speed)
         self.ctx = SimContext(host, port, self.clock, seed=seed, fault_rate=fault_rate, report_rate=report_rate,
-                              intervals=dict(intervals or {}), api_url=api_url)
+                              intervals=dict(intervals or {}), api_url=api_url, tls_ca=tls_ca)
         self.ctx.labelled = labelled_components(self.dir)
         specs = [d for d in self.city["devices"] if d["kind"] in KINDS and (kinds is None or d["kind"] in kinds)
                  and d["id"] in secrets]

@@ -17,6 +17,7 @@ import faust
 from confluent_kafka import Producer
 from psycopg_pool import ConnectionPool
 
+from civicgrid.bus import clients
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
@@ -33,6 +34,7 @@ def build_app(settings: Settings) -> faust.App:
     app = faust.App(
         s.app_id, broker=brokers, store="memory://", value_serializer="raw", key_serializer="raw",
         topic_partitions=settings.kafka.partitions, topic_replication_factor=settings.kafka.replication_factor,
+        broker_credentials=clients.faust_credentials(settings.kafka),
         web_enabled=False, datadir=str(s.data_dir), broker_session_timeout=s.session_timeout_s,
         broker_heartbeat_interval=s.session_timeout_s / 3,
         consumer_auto_offset_reset="earliest", autodiscover=False, table_cleanup_interval=60.0,
@@ -41,14 +43,13 @@ def build_app(settings: Settings) -> faust.App:
     geo = GeoResolver(settings)
     pool = ConnectionPool(settings.db.url.get_secret_value(), min_size=1, max_size=4, open=False)
     sinks = SinkRunner(settings, geo)
-    relay_producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 2,
-                               "log_level": 3})
+    relay_producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
 
     roles = set(s.roles)
     if "alarms" in roles:
         alarms.register(app, profiles)
     if "cases" in roles:
-        cases.register(app, pool, geo, timedelta(seconds=s.merge_window_s))
+        cases.register(app, pool, geo, timedelta(seconds=s.merge_window_s), settings.kafka)
     if "deadlines" in roles:
         deadlines.register(app, pool, s.deadline_scan_s)
 

@@ -26,7 +26,7 @@ import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer
 
-from civicgrid.bus import camera_records
+from civicgrid.bus import camera_records, clients
 from civicgrid.bus import topics as t
 from civicgrid.settings import Settings
 from civicgrid.store import cameras as store
@@ -80,10 +80,9 @@ class CameraRecorder:
     async def run(self) -> None:
         s = self.settings
         s.api.media_dir.mkdir(parents=True, exist_ok=True)
-        consumer = AIOKafkaConsumer(
-            t.EVENTS, t.STATUS, bootstrap_servers=s.kafka.bootstrap_servers, group_id=f"{s.streams.app_id}-cameras",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=200,
-            **s.streams.group_timing_ms())
+        consumer = AIOKafkaConsumer(t.EVENTS, t.STATUS, **clients.aiokafka(
+            s.kafka, group_id=f"{s.streams.app_id}-cameras", enable_auto_commit=False, auto_offset_reset="earliest",
+            max_poll_records=200, **s.streams.group_timing_ms()))
         await consumer.start()
         conn: psycopg.Connection | None = None
         try:

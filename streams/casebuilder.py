@@ -37,6 +37,8 @@ class Outcome:
 
 
 def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver, merge_window: timedelta) -> Outcome:
+    if problem.evidence_kind == "report" and problem.evidence.get("photo_ids"):
+        problem = _own_photos(conn, problem)
     if problem.component_code is None and problem.category.startswith("C") and problem.evidence.get("photo_ids"):
         problem = _linked_by_label(conn, problem, geo)
     # A problem about a registered component is coded by that component (DOMAIN.md §3:
@@ -73,6 +75,30 @@ def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver,
                                                  {"note": problem.self_handled_note}), problem.at)
             cases.record_transition(conn, handled)
         return Outcome(case_id, created=created, merged=False)
+
+
+def _own_photos(conn: psycopg.Connection, problem: Problem) -> Problem:
+    """Keep only the `photo_ids` of media that exist and that this handheld's inspector uploaded.
+
+    Any string a handheld names would otherwise become a media id the console fetches with the viewer's
+    token, and another inspector's photo could be passed off as evidence. The refused ids stay in the
+    evidence, with the reason, for whoever reviews the case."""
+    named = [str(p) for p in problem.evidence["photo_ids"]]
+    uploader = int(problem.actor.removeprefix("user:")) if problem.actor.startswith("user:") else None
+    own: set[str] = set()
+    if uploader is not None:
+        with conn.transaction():
+            own = {row[0] for row in conn.execute("SELECT id FROM media WHERE id = ANY(%s) AND uploaded_by = %s",
+                                                  (named, uploader)).fetchall()}
+    refused = [p for p in named if p not in own]
+    if not refused:
+        return problem
+    log.warning("%s: photo ids refused (no such medium, or not uploaded by this handheld's inspector): %s",
+                problem.source_record_id, ", ".join(p[:70] for p in refused))
+    return dataclasses.replace(problem, evidence={
+        **problem.evidence, "photo_ids": [p for p in named if p in own],
+        "photo_ids_refused": {"ids": [p[:70] for p in refused],
+                              "reason": "no such medium, or not uploaded by this handheld's inspector"}})
 
 
 def _linked_by_label(conn: psycopg.Connection, problem: Problem, geo: GeoResolver) -> Problem:

@@ -8,6 +8,11 @@ or check_fail (返工, with a new disposal deadline) — recorded with the repor
 evidence, in one transaction. A re-delivered answer finds its evidence and does
 nothing; an answer for a case no longer waiting for it (an operator acted by phone
 in between) is kept as evidence without a transition, and logged.
+
+An answer moves the case only when it comes from the handheld (and inspector) the
+task was sent to: any other handheld naming the case id is evidence at most, with
+the reason (`not_applied`). Without that, any handheld could confirm, refute or
+pass any case waiting in `verifying` or `checking` by naming its id.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from streams.casebuilder import photo_evidence
 log = logging.getLogger(__name__)
 
 TASK_KINDS = ("verification", "check")
+# The state a task answer is awaited in → the action that sent the task.
+TASK_SENT_BY = {State.VERIFYING: Action.SEND_VERIFY, State.CHECKING: Action.SEND_CHECK}
 # (report kind, result) → the action it takes, in the state the case must be in.
 ANSWERS: dict[tuple[str, str], tuple[State, Action]] = {
     ("verification", "confirmed"): (State.VERIFYING, Action.CONFIRM),
@@ -86,12 +93,19 @@ def apply_answer(conn: psycopg.Connection, answer: TaskAnswer) -> str:
             log.warning("task answer %s names case %s, which does not exist", answer.source_record_id,
                         answer.case_id)
             return "no such case"
-        cases.add_evidence(conn, answer.case_id, evidence)
-        for photo in photo_evidence(evidence):
-            cases.add_evidence(conn, answer.case_id, photo)
+        refusal = None
         if case.state is not expected_state:
             log.info("task answer %s arrived with case %s %s (not %s): kept as evidence only",
                      answer.source_record_id, answer.case_id, case.state.value, expected_state.value)
+            refusal = f"the case was {case.state.value}, not {expected_state.value}"
+        else:
+            refusal = _not_the_tasked(conn, answer, expected_state)
+        if refusal is not None:
+            evidence = dataclasses.replace(evidence, data={**answer.data, "not_applied": refusal})
+        cases.add_evidence(conn, answer.case_id, evidence)
+        for photo in photo_evidence(evidence):
+            cases.add_evidence(conn, answer.case_id, photo)
+        if refusal is not None:
             return "evidence only"
         actor = _actor(conn, answer)
         data: dict[str, Any] = {"note": answer.data.get("description"), "task_report": answer.source_record_id}
@@ -102,6 +116,25 @@ def apply_answer(conn: psycopg.Connection, answer: TaskAnswer) -> str:
                                                  _class(case), category=case.category)
         cases.record_transition(conn, apply(case, Command(action, Role.INSPECTOR, actor, data), answer.at))
     return "applied"
+
+
+def _not_the_tasked(conn: psycopg.Connection, answer: TaskAnswer, state: State) -> str | None:
+    """Why this answer may not move the case (None: it may): it must come from the handheld, and the
+    inspector, that the newest task of this kind was sent to."""
+    row = conn.execute("SELECT payload -> 'data' -> 'task' FROM case_events WHERE case_id = %s AND action = %s "
+                       "ORDER BY seq DESC LIMIT 1", (answer.case_id, TASK_SENT_BY[state].value)).fetchone()
+    task = row[0] if row else None
+    if not task:
+        reason = "no handheld was sent this task"
+    elif task.get("device_id") != answer.device_id:
+        reason = "the task was sent to another handheld"
+    elif task.get("inspector_user_id") not in (None, answer.inspector_user_id):
+        reason = "the task was sent to another inspector"
+    else:
+        return None
+    log.warning("task answer %s from %s for case %s: %s; kept as evidence only", answer.source_record_id,
+                answer.device_id, answer.case_id, reason)
+    return reason
 
 
 def _actor(conn: psycopg.Connection, answer: TaskAnswer) -> str:

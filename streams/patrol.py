@@ -34,7 +34,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from confluent_kafka import Producer
 
-from civicgrid.bus import records, topics
+from civicgrid.bus import clients, records, topics
 from civicgrid.domain.patrol import Fix, PatrolRules, PatrolTracker
 from civicgrid.domain.patrol.tracker import AlarmOut, BatchResult
 from civicgrid.settings import PatrolSettings, Settings
@@ -94,8 +94,7 @@ class PatrolRunner:
         self._refreshed = 0.0
         self._last_record = time.monotonic()
         self._next: dict[tuple[str, int], int] = {}  # (topic, partition) → next offset to process
-        self._producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 5,
-                                   "log_level": 3})
+        self._producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 5, "log_level": 3}))
 
     def stop(self) -> None:
         self._stop.set()
@@ -211,10 +210,9 @@ class PatrolRunner:
 
     async def _consume(self) -> None:
         s = self.settings
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka.bootstrap_servers, group_id=self.group, enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=s.patrol.batch,
-            **s.streams.group_timing_ms())
+        consumer = AIOKafkaConsumer(**clients.aiokafka(
+            s.kafka, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
+            max_poll_records=s.patrol.batch, **s.streams.group_timing_ms()))
         consumer.subscribe([topics.TRACKS], listener=_Rebalance(self, consumer))
         await consumer.start()
         last_tick = time.monotonic()

@@ -26,7 +26,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 
-from civicgrid.bus import records, topics
+from civicgrid.bus import clients, records, topics
 from civicgrid.settings import Settings
 from streams.geo import GeoResolver
 
@@ -110,18 +110,16 @@ class SinkRunner:
         self.records_seen = 0
         self.dead_letters = 0
         self._stop = asyncio.Event()
-        self._dead = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+        self._dead = Producer(clients.librdkafka(settings.kafka, {"log_level": 3}))
 
     def stop(self) -> None:
         self._stop.set()
 
     async def run(self) -> None:
         s = self.settings
-        consumer = AIOKafkaConsumer(
-            *SINKS, bootstrap_servers=s.kafka.bootstrap_servers, group_id=f"{s.streams.app_id}-{SINK_GROUP_SUFFIX}",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=s.streams.sink_batch,
-            **s.streams.group_timing_ms(),
-        )
+        consumer = AIOKafkaConsumer(*SINKS, **clients.aiokafka(
+            s.kafka, group_id=f"{s.streams.app_id}-{SINK_GROUP_SUFFIX}", enable_auto_commit=False,
+            auto_offset_reset="earliest", max_poll_records=s.streams.sink_batch, **s.streams.group_timing_ms()))
         await consumer.start()
         conn: psycopg.AsyncConnection | None = None
         try:

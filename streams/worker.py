@@ -15,7 +15,7 @@ from streams.app import build_app
 def run(settings: Settings, loglevel: str = "info") -> None:
     # Declare every platform topic with its partition count before Faust subscribes:
     # an implicitly created topic would get the broker's default count (civicgrid/bus/topics.py).
-    ensure_topics(settings.kafka.bootstrap_servers, topic_specs(settings.kafka))
+    ensure_topics(settings.kafka, topic_specs(settings.kafka))
     settings.streams.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

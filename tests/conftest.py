@@ -23,6 +23,9 @@ from civicgrid.store.db import connect
 from gateway.service import Gateway
 from tests.support.stack import free_ports, test_settings
 
+# The API's session fixtures (an organisation, users, tokens, the app in process and under uvicorn).
+pytest_plugins = ["tests.support.api_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:

@@ -19,8 +19,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from api.errors import ApiError
+from api.queries import scope
 from api.users import User
-from civicgrid.domain.case_state import Role
 
 CASE_COLUMNS = ("c.id::text AS id, c.case_no, c.state, c.source, c.category_code, c.category_name, c.disposal_class, "
                 "c.grid_cell_code, c.component_code, c.lon, c.lat, c.address, c.description, c.department_id, "
@@ -29,15 +29,9 @@ CASE_COLUMNS = ("c.id::text AS id, c.case_no, c.state, c.source, c.category_code
 
 
 def scope_sql(user: User) -> tuple[str, dict[str, Any]]:
-    """WHERE fragment (on alias ``c``) limiting cases to what `user` may see."""
-    if user.role is Role.DEPARTMENT:
-        return "c.department_id = %(scope_department)s", {"scope_department": user.department_id}
-    if user.role is Role.INSPECTOR and user.responsibility_grid_id:
-        # Unlocated cases (no cell) are everyone's to verify.
-        return ("(c.grid_cell_code IS NULL OR c.grid_cell_code IN "
-                "(SELECT code FROM grid_cells WHERE responsibility_grid_id = %(scope_grid)s))",
-                {"scope_grid": user.responsibility_grid_id})
-    return "TRUE", {}
+    """WHERE fragment (on alias ``c``) limiting cases to what `user` may see (api/queries/scope.py); unlocated
+    cases (no cell) are every inspector's to verify."""
+    return scope.scope_sql(user, "c", unlocated_visible=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +116,14 @@ def get_case(conn: psycopg.Connection, user: User, case_id: str, *, scoped: bool
 
 
 def find_case_id(conn: psycopg.Connection, ident: str) -> str | None:
-    """A case by uuid or by case number (the Open311 service_request_id)."""
-    row = conn.execute("SELECT id::text FROM cases WHERE case_no = %s OR id::text = %s", (ident, ident)).fetchone()
+    """A case by uuid or by case number (the Open311 service_request_id); each an index lookup (an anonymous
+    GET must not cost a scan of every case)."""
+    try:
+        case_id = uuid.UUID(ident)
+    except ValueError:
+        row = conn.execute("SELECT id::text FROM cases WHERE case_no = %s", (ident,)).fetchone()
+    else:
+        row = conn.execute("SELECT id::text FROM cases WHERE id = %s", (case_id,)).fetchone()
     return None if row is None else row[0]
 
 

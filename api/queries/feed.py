@@ -11,19 +11,15 @@ from typing import Any
 
 import psycopg
 
+from api.queries import scope
 from api.users import User
-from civicgrid.domain.case_state import Role
 
 KINDS = ("alarm", "case_event", "alarm_ack")
 
 
 def scope_sql(user: User) -> tuple[str, dict[str, Any]]:
-    if user.role is Role.DEPARTMENT:
-        return "f.department_id = %(scope_department)s", {"scope_department": user.department_id}
-    if user.role is Role.INSPECTOR and user.responsibility_grid_id:
-        return ("f.grid_cell_code IN (SELECT code FROM grid_cells WHERE responsibility_grid_id = %(scope_grid)s)",
-                {"scope_grid": user.responsibility_grid_id})
-    return "TRUE", {}
+    """WHERE fragment (on alias ``f``) limiting feed events to what `user` may see (api/queries/scope.py)."""
+    return scope.scope_sql(user, "f")
 
 
 def parse_event_id(value: str | None) -> tuple[int, int] | None:

@@ -1,6 +1,8 @@
-"""/healthz (database reachable) and /metrics (Prometheus text format); both public."""
+"""/healthz (database reachable) and /metrics (Prometheus text format; behind `api.metrics_token` when set)."""
 
 from __future__ import annotations
+
+import hmac
 
 import psycopg
 from fastapi import APIRouter, Request
@@ -10,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.auth import Public
 from api.deps import Ctx
+from api.errors import ApiError
 
 router = APIRouter(tags=["health"])
 
@@ -33,7 +36,14 @@ def healthz(ctx: Ctx) -> Health:
     return Health(status="ok", database="ok")
 
 
-@router.get("/metrics", dependencies=[Public], summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {"example": "civicgrid_api_requests_total{...} 3.0"}}}})
-def metrics(request: Request) -> Response:
+@router.get("/metrics", dependencies=[Public], summary="Prometheus metrics (Bearer api.metrics_token when set)",
+            response_class=Response,
+            responses={200: {"content": {"text/plain": {"example": "civicgrid_api_requests_total{...} 3.0"}}},
+                       401: {"description": "api.metrics_token is set and was not sent"}})
+def metrics(request: Request, ctx: Ctx) -> Response:
+    token = ctx.settings.api.metrics_token
+    if token is not None:
+        sent = request.headers.get("authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token.get_secret_value()}".encode()):
+            raise ApiError(401, "unauthorized", "send the metrics token as `Authorization: Bearer …`")
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,10 @@
 
 The type is decided from the file's first bytes, not from the client's Content-Type:
 JPEG, PNG, WebP photos; AMR (the usual handheld voice format), MP3, M4A, Ogg, WAV
-voice. The size limit is `api.max_upload_bytes`. Reports and actions reference the
+voice. The size limit is `api.max_upload_bytes` (enforced while the body streams in,
+api/body_limit.py); a photo whose header declares more than `api.max_photo_pixels`
+pixels is refused before anything decodes it, and one whose header no library can read
+is kept without being decoded. Reports and actions reference the
 returned id (`media_ids`) and the case gets an evidence row per medium. A handheld
 uploads with HTTP Basic (its device id and MQTT secret) and its report names the
 returned ids in `photo_ids`. QR labels in a photo are read at upload (`labels`,
@@ -29,7 +32,7 @@ from api.schemas.media import MediaPublic
 from api.users import User
 from civicgrid.domain.case_state import Role
 from civicgrid.domain.components import component_ids_in_label
-from civicgrid.labels import photo_labels
+from civicgrid.labels import image_size, photo_labels
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +64,12 @@ def media_path(media_dir: Path, media_id: str) -> Path:
 
 @router.post("", status_code=201, summary="Upload a photo or voice note (multipart field `file`)",
              responses={413: {"description": "larger than the limit"}, 415: {"description": "not a photo/voice"}})
-def upload(ctx: Ctx, db: Db, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP or AMR/MP3/M4A/Ogg/WAV")],
+def upload(ctx: Ctx, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP or AMR/MP3/M4A/Ogg/WAV")],
            user: Annotated[User, Depends(require_or_handheld(Role.INSPECTOR, Role.OPERATOR, Role.DEPARTMENT,
-                                                             Role.SHIFT_LEADER, Role.DISPATCHER))]) -> MediaPublic:
+                                                             Role.SHIFT_LEADER, Role.DISPATCHER, brief=True))],
+           ) -> MediaPublic:
+    # No pooled connection is held while the file is checked and its labels read (a second or more for a
+    # large photo): one is borrowed for the row alone.
     limit = ctx.settings.api.max_upload_bytes
     media_dir = ctx.settings.api.media_dir
     media_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +89,10 @@ def upload(ctx: Ctx, db: Db, file: Annotated[UploadFile, File(description="JPEG/
             if content_type is None:
                 raise ApiError(415, "unsupported-media", "not an accepted photo (JPEG, PNG, WebP) or voice "
                                                          "(AMR, MP3, M4A, Ogg, WAV) file")
+            readable = False
+            if content_type.startswith("image/"):
+                tmp.flush()
+                readable = _header_within_limit(Path(tmp.name), ctx.settings.api.max_photo_pixels)
         except BaseException:
             tmp.close()
             Path(tmp.name).unlink(missing_ok=True)
@@ -91,11 +101,26 @@ def upload(ctx: Ctx, db: Db, file: Annotated[UploadFile, File(description="JPEG/
     target = media_path(media_dir, media_id)
     target.parent.mkdir(exist_ok=True)
     Path(tmp.name).replace(target)  # same content, same name: a repeated upload is harmless
-    labels = _labels(target) if content_type.startswith("image/") else []
-    db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by, labels) VALUES (%s, %s, %s, %s, %s) "
-               "ON CONFLICT (id) DO NOTHING", (media_id, content_type, size, user.id, labels))
+    labels = _labels(target) if readable else []
+    with ctx.pool.connection() as db:
+        db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by, labels) VALUES (%s, %s, %s, %s, "
+                   "%s) ON CONFLICT (id) DO NOTHING", (media_id, content_type, size, user.id, labels))
     return MediaPublic(id=media_id, content_type=content_type, size_bytes=size, labels=labels,
                        component_ids=[c for text in labels for c in component_ids_in_label(text)])
+
+
+def _header_within_limit(path: Path, max_pixels: int) -> bool:
+    """From the photo's header alone: 415 when it declares more than `max_pixels`; False when no header can be
+    read (the file is kept, but nothing will decode it: what a header hides could be a bomb); True to decode."""
+    try:
+        width, height = image_size(path.read_bytes())
+    except ValueError as exc:
+        log.warning("photo %s: %s; stored without reading labels", path.name, exc)
+        return False
+    if width * height > max_pixels:
+        raise ApiError(415, "unsupported-media", f"the photo declares {width} × {height} pixels; at most "
+                                                 f"{max_pixels:,} are accepted")
+    return True
 
 
 def _labels(path: Path) -> list[str]:

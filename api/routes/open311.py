@@ -38,7 +38,7 @@ def open311_client(ctx: Ctx, db: Db, api_key: Annotated[str | None, Form(max_len
                    x_api_key: Annotated[str | None, Depends(api_key_header)] = None) -> User:
     """The posting client, from the spec's `api_key` field (or our usual credentials); operators only."""
     try:
-        user = user_for_credentials(ctx, db, token, api_key or x_api_key)
+        user = user_for_credentials(ctx, db, token, api_key or x_api_key, scope="open311")
     except ApiError as exc:
         raise Open311Failure(403, f"api_key: {exc.detail}") from None
     if user.role not in CLIENT_ROLES:
@@ -114,8 +114,10 @@ def create_request(
 _REQUEST_SQL = (
     "SELECT c.case_no, c.state, c.category_code, c.category_name, c.description, c.department_id, c.reported_at, "
     "c.updated_at, c.disposal_deadline, c.address, c.lat, c.lon, "
-    "(SELECT coalesce(e.note, e.payload -> 'data' ->> 'reason') FROM case_events e WHERE e.case_id = c.id "
-    " ORDER BY e.seq DESC LIMIT 1) AS status_notes FROM cases c WHERE c.source = 'hotline' ")
+    # Only notes written for the public (`public_note` of an action); internal notes and reasons never leave.
+    "(SELECT e.payload -> 'data' ->> 'public_note' FROM case_events e WHERE e.case_id = c.id "
+    " AND e.payload -> 'data' ->> 'public_note' IS NOT NULL ORDER BY e.seq DESC LIMIT 1) AS status_notes "
+    "FROM cases c WHERE c.source = 'hotline' ")
 
 
 def _request(row: dict[str, Any]) -> ServiceRequest:

@@ -24,6 +24,8 @@ from api.users import User
 from civicgrid.domain.case_state import Role
 from civicgrid.domain.scoring import rank, xun_bounds
 
+MAX_COVERAGE_DAYS = 366
+
 router = APIRouter(tags=["evaluation"])
 CITY_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 Evaluators = Annotated[User, Depends(require(Role.LEADER, Role.SHIFT_LEADER, Role.DISPATCHER, Role.OPERATOR))]
@@ -103,6 +105,9 @@ def coverage(
 ) -> list[CoverageRow] | Response:
     today = datetime.now(CITY_TZ).date()
     first, last = day_from or today - timedelta(days=6), day_to or today
+    if not first <= last or (last - first).days >= MAX_COVERAGE_DAYS:
+        raise ApiError(422, "bad-range", f"day_from must not be after day_to, at most {MAX_COVERAGE_DAYS} days apart "
+                                         "(a year of every inspector's days is the most one answer carries)")
     if user.role is Role.INSPECTOR:  # an inspector sees their own patrols only
         inspector_user_id = user.id
     with db.cursor(row_factory=dict_row) as cur:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi import Path as PathParam
 from psycopg.rows import dict_row
 
-from api.auth import new_api_key, require
+from api.api_keys import expiry, list_api_keys, new_api_key, revoke_api_key
+from api.auth import require
 from api.deps import Db
-from api.errors import ApiError
-from api.schemas.auth import ApiKeyCreate, ApiKeyCreated, UserCreate, UserCreated, UserPublic
-from api.users import USER_COLUMNS, User, UserError, create_user
+from api.errors import ApiError, not_found
+from api.schemas.auth import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    UserCreate,
+    UserCreated,
+    UserPublic,
+    UserUpdate,
+)
+from api.users import USER_COLUMNS, User, UserError, create_user, set_user_enabled
 
 router = APIRouter(tags=["users"])
 Admin = Annotated[User, Depends(require())]
@@ -37,9 +48,38 @@ def list_users(db: Db, admin: Admin) -> list[UserPublic]:
         return [UserPublic(**r) for r in cur.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY id").fetchall()]
 
 
-@router.post("/api-keys", status_code=201, summary="A long-lived API key acting as a user (integrations, Open311)",
+@router.patch("/users/{user_id}", summary="Disable or enable a user: a disabled user's tokens, keys and live feeds "
+                                          "stop working at once", responses={404: {"description": "no such user"}})
+def update_user(user_id: Annotated[int, PathParam(ge=1, le=2**62)], body: UserUpdate, db: Db, admin: Admin,
+                ) -> UserPublic:
+    if user_id == admin.id and not body.enabled:
+        raise ApiError(409, "self-disable", "an admin cannot disable their own account")
+    if not set_user_enabled(db, user_id, body.enabled):
+        raise not_found("user", user_id)
+    with db.cursor(row_factory=dict_row) as cur:
+        return UserPublic(**cur.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,)).fetchone())
+
+
+@router.post("/api-keys", status_code=201, summary="An API key for an integration (Open311 intake by default)",
              responses={422: {"description": "unknown user"}})
 def add_api_key(body: ApiKeyCreate, db: Db, admin: Admin) -> ApiKeyCreated:
     if db.execute("SELECT 1 FROM users WHERE id = %s", (body.user_id,)).fetchone() is None:
         raise ApiError(422, "unknown-user", f"no user {body.user_id}")
-    return ApiKeyCreated(api_key=new_api_key(db, body.user_id, body.name), user_id=body.user_id, name=body.name)
+    scopes = tuple(dict.fromkeys(body.scopes))
+    expires_at = expiry(body.expires_in_days, datetime.now(UTC))
+    key_id, key = new_api_key(db, body.user_id, body.name, scopes, expires_at)
+    return ApiKeyCreated(id=key_id, api_key=key, user_id=body.user_id, name=body.name, scopes=list(scopes),
+                         expires_at=expires_at)
+
+
+@router.get("/api-keys", summary="Every API key (never the key itself): scopes, expiry, revocation, last use")
+def get_api_keys(db: Db, admin: Admin) -> list[ApiKeyPublic]:
+    return [ApiKeyPublic(**row) for row in list_api_keys(db)]
+
+
+@router.post("/api-keys/{key_id}/revoke", summary="Revoke an API key at once",
+             responses={404: {"description": "no such key"}})
+def revoke_key(key_id: Annotated[int, PathParam(ge=1, le=2**62)], db: Db, admin: Admin) -> ApiKeyPublic:
+    if not revoke_api_key(db, key_id):
+        raise not_found("API key", key_id)
+    return next(ApiKeyPublic(**row) for row in list_api_keys(db) if row["id"] == key_id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.api_keys import Scope
 from civicgrid.domain.case_state import Role
 
 
@@ -58,12 +60,37 @@ class ApiKeyCreate(BaseModel):
 
     user_id: int = Field(ge=1, le=2**62)
     name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=2, description=(
+        "open311: Open311 intake only (the default); api: every route, as the key's user"))] = ["open311"]
+    expires_in_days: Annotated[float, Field(gt=0, le=3650)] | None = Field(None, description="default: never")
 
 
 class ApiKeyCreated(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"api_key": "cgk_x7…", "user_id": 5,
-                                                               "name": "12345 hotline"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 3, "api_key": "cgk_x7…", "user_id": 5,
+                                                               "name": "12345 hotline", "scopes": ["open311"],
+                                                               "expires_at": None}]})
 
+    id: int
     api_key: str = Field(description="shown once; send as X-Api-Key, or as Open311 api_key")
     user_id: int
     name: str
+    scopes: list[Scope]
+    expires_at: datetime | None
+
+
+class ApiKeyPublic(BaseModel):
+    id: int
+    name: str
+    user_id: int
+    username: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+
+    enabled: bool = Field(description="false: the user's tokens, keys and live feeds stop working at once")

@@ -148,6 +148,9 @@ class ActionIn(BaseModel):
 
     note: Annotated[str, Field(max_length=2000)] | None = None
     media_ids: Annotated[list[MediaId], Field(max_length=20)] = []
+    public_note: Annotated[str, Field(max_length=500, description=(
+        "for the citizen: Open311's status_notes shows the newest one. `note`, a reason and every other "
+        "field stay internal (a leader's instruction is not for the public)"))] | None = None
 
 
 class TaskIn(ActionIn):

@@ -2,7 +2,9 @@
 
 The ACL follows DESIGN.md's MQTT contract: a device writes only under
 ``cg/{its id}/`` and reads only ``cg/{its id}/cmd``; the gateway's service
-account reads and writes all of ``cg/#``.
+account reads the devices' channels and command acks and writes only commands
+(docs/security.md): with its password it can neither forge a device's data nor
+read anything else on the broker.
 """
 
 from __future__ import annotations
@@ -67,8 +69,10 @@ def device_account(device_id: str, password_hash: str) -> BrokerAccount:
 
 
 def service_account(username: str, password_hash: str) -> BrokerAccount:
-    """A platform service (the gateway) that reads every device channel and writes commands."""
-    return BrokerAccount(username=username, password_hash=password_hash, readwrite=("cg/#",))
+    """The gateway: reads every device channel (`cg/+/+`, its own commands' echo included) and the devices'
+    command acks, writes commands to devices, and nothing else."""
+    return BrokerAccount(username=username, password_hash=password_hash, read=("cg/+/+", "cg/+/cmd/ack"),
+                         write=("cg/+/cmd",))
 
 
 def render_password_file(accounts: Iterable[BrokerAccount]) -> str:

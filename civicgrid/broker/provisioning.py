@@ -39,6 +39,7 @@ def add_device(settings: Settings, device_id: str, kind: str, *, profile: str | 
     profile = profile or kind
     if profile not in profiles:
         raise ValueError(f"unknown device profile {profile!r}; profiles: {', '.join(sorted(profiles))}")
+    _not_a_service_account(settings, [device_id])
     secret = secret or new_secret()
     with connect(settings.db, autocommit=True) as conn:
         registry.insert_device(conn, device_id, kind, profile, hash_secret(secret), component_code=component_code,
@@ -53,12 +54,19 @@ def add_devices(settings: Settings, devices: list[tuple[str, str]]) -> list[Prov
     unknown = sorted({kind for _, kind in devices} - set(profiles))
     if unknown:
         raise ValueError(f"unknown device profile(s) {unknown}; profiles: {', '.join(sorted(profiles))}")
+    _not_a_service_account(settings, [device_id for device_id, _ in devices])
     done = [Provisioned(device_id, new_secret()) for device_id, _ in devices]
     with connect(settings.db) as conn, conn.transaction():
         for (device_id, kind), provisioned in zip(devices, done, strict=True):
             registry.insert_device(conn, device_id, kind, kind, hash_secret(provisioned.secret))
     sync_broker_accounts(settings, mosquitto_pid(settings))
     return done
+
+
+def _not_a_service_account(settings: Settings, device_ids: list[str]) -> None:
+    """A device id is an MQTT user name: one equal to the gateway's would share (or shadow) its account."""
+    if settings.mqtt.username in device_ids:
+        raise ValueError(f"device id {settings.mqtt.username!r} is the gateway's MQTT service account; choose another")
 
 
 def set_device_enabled(settings: Settings, device_id: str, enabled: bool) -> None:
@@ -97,6 +105,7 @@ def upsert_linked_devices(settings: Settings, specs: list[DeviceSpec]) -> list[P
     unknown = sorted({s.kind for s in specs} - set(profiles))
     if unknown:
         raise ValueError(f"unknown device profile(s) {unknown}; profiles: {', '.join(sorted(profiles))}")
+    _not_a_service_account(settings, [s.device_id for s in specs])
     done = [Provisioned(s.device_id, s.secret or new_secret()) for s in specs]
     with connect(settings.db) as conn, conn.transaction():
         for spec, provisioned in zip(specs, done, strict=True):

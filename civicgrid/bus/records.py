@@ -8,6 +8,7 @@ case id (``cg.case-events``).
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -43,12 +44,22 @@ def status_record(*, device_id: str, kind: str | None, state: str, ts: datetime,
             "ts": ts, "retained": retained, "source": source, "detail": detail or {}}
 
 
+# What a dead letter keeps of a payload it cannot keep whole (an oversized one, or one Kafka refused).
+DEAD_LETTER_KEEP_BYTES = 4096
+
+
 def dead_letter(*, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
-                received_at: datetime) -> dict[str, Any]:
-    """What could not be accepted (cg.deadletter): the original bytes, where they came from, and why."""
+                received_at: datetime, keep_bytes: int | None = None) -> dict[str, Any]:
+    """What could not be accepted (cg.deadletter): the original bytes, where they came from, and why.
+
+    With `keep_bytes`, only that many first bytes are kept (``truncated``); the SHA-256 of the whole
+    payload is always there, so an oversized publish cannot make a dead letter Kafka refuses in turn.
+    """
+    kept = payload if keep_bytes is None else payload[:keep_bytes]
     return {"v": SCHEMA_VERSION, "reason": reason, "detail": detail, "mqtt_topic": mqtt_topic,
             "device_id": device_id, "received_at": received_at,
-            "payload_b64": base64.b64encode(payload).decode("ascii"), "size": len(payload)}
+            "payload_b64": base64.b64encode(kept).decode("ascii"), "size": len(payload),
+            "truncated": len(kept) < len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
 
 
 def command(*, command_id: str, device_id: str, name: str, args: dict[str, Any], issued_at: datetime,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 
+from civicgrid.local_secrets import new_secret
 from civicgrid.settings import (
     ApiSettings,
     DbSettings,
@@ -55,15 +56,15 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
     if base is None:
         base = Path(tempfile.mkdtemp(prefix=prefix))
         base.chmod(0o755)  # PostgreSQL runs as 'postgres' and must walk into it
-    pg, mqtt, kafka, controller, metrics = free_ports(5)
+    pg, mqtt, mqtt_tls, kafka, controller, metrics = free_ports(6)
     return Settings(
-        mqtt=MqttSettings(port=mqtt, password="gateway-test-secret"),
+        mqtt=MqttSettings(port=mqtt, tls_port=mqtt_tls, password=new_secret()),
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
-        db=DbSettings(url=f"postgresql://civicgrid:civicgrid-test@127.0.0.1:{pg}/civicgrid"),
+        db=DbSettings(url=f"postgresql://civicgrid:{new_secret()}@127.0.0.1:{pg}/civicgrid"),
         gateway=GatewaySettings(metrics_port=metrics),
         streams=StreamsSettings(data_dir=base / "var" / "streams"),
         # Media (uploads, camera evidence) under the throwaway directory, not the working directory.
-        api=ApiSettings(media_dir=base / "var" / "media"),
+        api=ApiSettings(media_dir=base / "var" / "media", jwt_secret=new_secret()),
         stack=StackSettings(var_dir=base / "var", pg_durable=False, kafka_controller_port=controller,
                             kafka_heap_mb=512),
     )
@@ -79,6 +80,9 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_MQTT__HOST": settings.mqtt.host,
         "CIVICGRID_MQTT__PORT": str(settings.mqtt.port),
         "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password.get_secret_value(),
+        "CIVICGRID_MQTT__TLS_PORT": str(settings.mqtt.tls_port),
+        "CIVICGRID_MQTT__TLS": str(settings.mqtt.tls).lower(),
+        **({"CIVICGRID_MQTT__CA_FILE": str(settings.mqtt.ca_file)} if settings.mqtt.ca_file else {}),
         "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
         "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
     }

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from civicgrid.local_secrets import with_local_secrets
 from civicgrid.settings import Settings
 from civicgrid.stack.kafka import KafkaService
 from civicgrid.stack.mosquitto import MosquittoService
 from civicgrid.stack.postgres import PostgresService
-from civicgrid.stack.process import ManagedProcess, StackError
+from civicgrid.stack.process import ManagedProcess, StackError, tail
 from civicgrid.store.migrate import apply_migrations
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class ServiceStatus:
 
 class LocalStack:
     def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
-        self.settings = settings
+        # The stack owns <var>/secrets: every secret the settings leave unset is generated there once.
+        self.settings = settings = with_local_secrets(settings, create=True)
         self.postgres = PostgresService(settings)
         self.mosquitto = MosquittoService(settings)
         self.kafka = KafkaService(settings)
@@ -109,7 +111,8 @@ class LocalStack:
             pid = service.process.pid()
             if pid is None:
                 state = "stale" if stale else "stopped"
-                detail = "pid file left by a crashed run (cleaned)" if stale else ""
+                detail = (f"its process died (pid file cleaned); last lines of {service.process.log_path}:\n"
+                          f"{tail(service.process.log_path, 8)}") if stale else ""
             else:
                 health = service.health()
                 state, detail = ("healthy", "") if health == "ok" else ("unhealthy", health)

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import zeep.exceptions
@@ -76,6 +77,17 @@ def _translate(exc: BaseException, what: str) -> CameraError:
     return CameraUnreachable(f"{what}: {type(exc).__name__}: {exc}"[:300])
 
 
+def _own_host(uri: str | None, host: str) -> str | None:
+    """The camera's snapshot URI if it points at the camera itself, else None (and a warning): the camera
+    names the URI, and a hostile or misconfigured one could make the poller fetch any address it can reach."""
+    if uri is None:
+        return None
+    if urlsplit(uri).hostname != host:
+        log.warning("camera %s offers a snapshot URI on another host (%s): not fetched", host, uri[:200])
+        return None
+    return uri
+
+
 _ERRORS = (ONVIFError, zeep.exceptions.Error, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -104,7 +116,7 @@ class OnvifClient:
                 profile = profiles[0]
                 encoder = getattr(profile, "VideoEncoderConfiguration", None)
                 resolution = getattr(encoder, "Resolution", None)
-                uri = await self._camera.get_snapshot_uri(profile.token)
+                uri = _own_host(await self._camera.get_snapshot_uri(profile.token), self.host)
         except CameraError:
             raise
         except _ERRORS as exc:
@@ -118,6 +130,8 @@ class OnvifClient:
     async def snapshot(self) -> bytes:
         """The current JPEG of the first profile (HTTP Digest with the camera's credentials)."""
         assert self.info is not None, "connect first"
+        if self.info.snapshot_uri is None:
+            raise CameraUnreachable("snapshot: the camera offers no snapshot URI on its own host")
         try:
             async with asyncio.timeout(self.timeout_s):
                 jpeg = await self._camera.get_snapshot(self.info.profile_token, timeout=self.timeout_s)

@@ -33,9 +33,9 @@ import cv2
 import psycopg
 from confluent_kafka import Producer
 
-from civicgrid.bus import camera_records, records
+from civicgrid.bus import camera_records, clients, records
 from civicgrid.bus import topics as t
-from civicgrid.settings import CameraSettings, Settings
+from civicgrid.settings import CameraSettings, KafkaSettings, Settings
 from civicgrid.store.cameras import CameraEntry, gateway_cameras
 from civicgrid.store.db import connect
 from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, decode_jpeg, rois_from_json
@@ -50,8 +50,8 @@ Emit = Callable[[str, bytes, bytes], None]
 class KafkaEmitter:
     """librdkafka producer; `send` never blocks the event loop for long (a full queue waits on deliveries)."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5, "log_level": 3})
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.producer = Producer(clients.librdkafka(kafka, {"acks": "all", "linger.ms": 5, "log_level": 3}))
         self.errors = 0
 
     def _delivered(self, err, msg) -> None:
@@ -261,7 +261,7 @@ class CameraPoller:
 
     def __init__(self, settings: Settings, emit: Emit | None = None) -> None:
         self.settings = settings
-        self._kafka = KafkaEmitter(settings.kafka.bootstrap_servers) if emit is None else None
+        self._kafka = KafkaEmitter(settings.kafka) if emit is None else None
         self.emit: Emit = emit or self._kafka
         self.workers: dict[str, tuple[CameraWorker, asyncio.Task, asyncio.Event]] = {}
         self.ready = asyncio.Event()

@@ -18,8 +18,9 @@ import psycopg
 from confluent_kafka import Producer
 from psycopg_pool import ConnectionPool
 
-from civicgrid.bus import records
+from civicgrid.bus import clients, records
 from civicgrid.bus import topics as t
+from civicgrid.settings import KafkaSettings
 from streams.casebuilder import record_problem
 from streams.fieldtasks import answer_of, apply_answer
 from streams.geo import GeoResolver
@@ -28,7 +29,8 @@ from streams.problems import problem_of
 log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, pool: ConnectionPool, geo: GeoResolver, merge_window: timedelta) -> None:
+def register(app: faust.App, pool: ConnectionPool, geo: GeoResolver, merge_window: timedelta,
+             kafka: KafkaSettings) -> None:
     source = app.topic(t.ALARMS, t.REPORTS, t.EVENTS, value_serializer="raw", key_serializer="raw")
 
     def handle(problem) -> None:
@@ -37,8 +39,7 @@ def register(app: faust.App, pool: ConnectionPool, geo: GeoResolver, merge_windo
         log.info("%s %s → case %s", problem.source_record_id,
                  "opened" if outcome.created else "merged" if outcome.merged else "already recorded", outcome.case_id)
 
-    brokers = ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
-    dead_letters = Producer({"bootstrap.servers": brokers, "log_level": 3})
+    dead_letters = Producer(clients.librdkafka(kafka, {"log_level": 3}))
 
     def dead_letter(raw: bytes, topic: str, reason: str) -> None:
         """A record this agent cannot act on goes to cg.deadletter with the reason, before its offset moves."""

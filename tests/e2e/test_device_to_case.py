@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from confluent_kafka import Producer
 
+from api.users import create_user
 from civicgrid.bus import topics
 from gateway.service import Gateway
 from tests.e2e.conftest import Corner
@@ -122,10 +123,11 @@ def test_a_photo_of_a_cover_label_puts_the_report_on_that_cover(worker, gateway:
     """The API read the label at upload (media.labels); the inspector typed no component id and stood a few
     hundred metres off (GPS), but the case is the cover's: its code, its cell, its position."""
     settings, log = worker
+    inspector, _ = create_user(db, f"insp-label-{corner.component[-6:]}-{time.monotonic_ns() % 10**6}", "inspector")
     photo = hashlib.sha256(f"label-{corner.component}".encode()).hexdigest()
-    db.execute("INSERT INTO media (id, content_type, size_bytes, labels) VALUES (%s, 'image/jpeg', 1, %s)",
-               (photo, [f"CG:{corner.component}"]))
-    device = Device(settings, *provision("handheld"))
+    db.execute("INSERT INTO media (id, content_type, size_bytes, labels, uploaded_by) "
+               "VALUES (%s, 'image/jpeg', 1, %s, %s)", (photo, [f"CG:{corner.component}"], inspector.id))
+    device = Device(settings, *provision("handheld", inspector_user_id=inspector.id))
     try:
         for report_id, category in (("r-label-c", "C0101"), ("r-label-e", "E0102")):
             device.send("report", report_id=report_id, kind="report", category_code=category,

@@ -103,16 +103,18 @@ def test_device_cannot_publish_under_another_device(settings: Settings, two_devi
 
 def test_device_reads_only_its_own_commands(settings: Settings, two_devices: dict[str, str]) -> None:
     """Mosquitto 2.0 grants the SUBACK and enforces `read` at delivery: nothing foreign arrives."""
-    (mine, secret), (other, _) = list(two_devices.items())
+    (mine, secret), (other, other_secret) = list(two_devices.items())
     device = _client(settings, mine, secret)
     device.connect()
     gateway = _gateway(settings)
     gateway.connect()
+    neighbour = _client(settings, other, other_secret)
+    neighbour.connect()
     try:
         for topic in (f"cg/{mine}/cmd", f"cg/{other}/cmd", f"cg/{other}/telemetry"):
             device.subscribe(topic)
         assert gateway.publish(f"cg/{other}/cmd", b"not for you").value == 0
-        assert gateway.publish(f"cg/{other}/telemetry", b"not for you either").value == 0
+        assert neighbour.publish(f"cg/{other}/telemetry", b"not for you either").value == 0
         assert gateway.publish(f"cg/{mine}/cmd", b"yours").value == 0
         # Delivery is in publish order: the first message the device gets must be its own command.
         msg = device.next_message()
@@ -121,6 +123,7 @@ def test_device_reads_only_its_own_commands(settings: Settings, two_devices: dic
     finally:
         device.close()
         gateway.close()
+        neighbour.close()
 
 
 def test_disabled_device_is_refused_at_connect(stack: LocalStack, db: psycopg.Connection,

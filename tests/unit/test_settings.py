@@ -57,5 +57,20 @@ def test_missing_config_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_secrets_are_not_printed() -> None:
-    s = Settings()
-    assert "civicgrid-dev" not in repr(s)
+    s = Settings(api={"jwt_secret": "jwt-" + "s" * 40}, mqtt={"password": "mqtt-" + "p" * 40},
+                 db={"url": "postgresql://civicgrid:db-pass-0123456789abcdefghij@127.0.0.1:1/civicgrid"})
+    assert all(secret not in repr(s) for secret in ("jwt-", "mqtt-", "db-pass"))
+
+
+def test_retention_for_one_topic_keeps_the_others_defaults(tmp_path: Path) -> None:
+    (tmp_path / "civicgrid.toml").write_text('[kafka.retention."cg.deadletter"]\nhours = 2160\n'
+                                             'mb_per_partition = 4096\n')
+    kafka = load_settings().kafka
+    assert kafka.retention_of("cg.deadletter").topic_config() == {
+        "cleanup.policy": "delete", "retention.ms": str(2160 * 3_600_000), "retention.bytes": str(4096 * 1024 * 1024)}
+    assert kafka.retention_of("cg.telemetry").hours == 72  # still the default
+
+
+def test_unknown_topic_in_retention_is_an_error_naming_it() -> None:
+    with pytest.raises(ValidationError, match=r"no such platform topic: cg\.telemtry"):
+        Settings(kafka={"retention": {"cg.telemtry": {"hours": 1}}})

@@ -29,7 +29,8 @@ def _step(c: httpx.Client, case_id: str, action: str, body: dict | None = None) 
 
 def test_open311_client_flow(server: str, org: dict[str, int]) -> None:
     with http(server, _token(server, "api-admin")) as admin:
-        r = admin.post("/api-keys", json={"user_id": org["api-operator"], "name": "12345 hotline"})
+        r = admin.post("/api-keys", json={"user_id": org["api-operator"], "name": "12345 hotline",
+                                          "scopes": ["open311", "api"]})
         assert r.status_code == 201, r.text
         api_key = r.json()["api_key"]
 
@@ -63,13 +64,13 @@ def test_open311_client_flow(server: str, org: dict[str, int]) -> None:
     (dispatched,) = httpx.get(f"{server}/open311/v2/requests.json",
                               params={"service_request_id": request_id}).json()
     assert dispatched["agency_responsible"] == "sanitation" and dispatched["expected_datetime"] is not None
-    _step(roles["api-leader"], case_id, "suspend", {"reason": "需要专项资金"})
+    _step(roles["api-leader"], case_id, "suspend", {"reason": "需要专项资金", "public_note": "等待专项资金，已挂账"})
     for c in roles.values():
         c.close()
     listed = httpx.get(f"{server}/open311/v2/requests.json", params={"status": "open", "service_code": "E0102"})
     assert request_id in {r["service_request_id"] for r in listed.json()}
     (suspended,) = httpx.get(f"{server}/open311/v2/requests/{request_id}.json").json()
-    assert (suspended["status"], suspended["status_notes"]) == ("open", "需要专项资金")
+    assert (suspended["status"], suspended["status_notes"]) == ("open", "等待专项资金，已挂账")
 
     # Errors in the spec's shape.
     no_key = httpx.post(f"{server}/open311/v2/requests.json", data={"service_code": "E0102", "lat": 1, "long": 1})

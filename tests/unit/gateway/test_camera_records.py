@@ -75,3 +75,12 @@ def test_shards_split_the_cameras_stably() -> None:
     assert shards == [shard_of(i, 3) for i in ids]  # stable
     assert set(shards) == {0, 1, 2}  # every process gets some of the county town's 21
     assert {shard_of(i, 1) for i in ids} == {0}
+
+
+def test_a_snapshot_uri_on_another_host_is_not_fetched() -> None:
+    from gateway.cameras.onvif_client import _own_host
+
+    assert _own_host("http://127.0.0.1:18201/onvif/snapshot", "127.0.0.1") == "http://127.0.0.1:18201/onvif/snapshot"
+    assert _own_host("http://169.254.169.254/latest/meta-data", "127.0.0.1") is None
+    assert _own_host("http://127.0.0.1.evil.example/x.jpg", "127.0.0.1") is None
+    assert _own_host(None, "127.0.0.1") is None

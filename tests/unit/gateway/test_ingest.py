@@ -93,11 +93,22 @@ def test_command_answer_becomes_a_command_ack_record() -> None:
     answers = []
     ingest = Ingestor(load_profiles(), {"bin-sensor-1": _device("bin-sensor")}.get, GatewaySettings(),
                       on_command_ack=lambda *a: answers.append(a))
-    out = ingest.handle("cg/bin-sensor-1/cmd/ack", b'{"command_id":"c1","status":"failed","detail":"busy"}',
+    command_id = "0b6f3a52-52a4-4c62-9d8e-6f0d2c1e7a11"
+    out = ingest.handle("cg/bin-sensor-1/cmd/ack",
+                        b'{"command_id":"%s","status":"failed","detail":"busy"}' % command_id.encode(),
                         received_at=NOW)
     assert out.topic == topics.COMMAND_ACKS
     assert orjson.loads(out.value)["status"] == "failed"
-    assert answers == [("c1", "bin-sensor-1", "failed", "busy")]
+    assert answers == [(command_id, "bin-sensor-1", "failed", "busy")]
+
+
+def test_a_command_answer_whose_id_is_no_uuid_is_dead_lettered() -> None:
+    answers = []
+    ingest = Ingestor(load_profiles(), {"bin-sensor-1": _device("bin-sensor")}.get, GatewaySettings(),
+                      on_command_ack=lambda *a: answers.append(a))
+    out = ingest.handle("cg/bin-sensor-1/cmd/ack", b'{"command_id":"not-a-uuid","status":"ok"}', received_at=NOW)
+    assert (out.topic, orjson.loads(out.value)["reason"]) == (topics.DEADLETTER, "schema")
+    assert answers == []
 
 
 def test_a_bug_in_a_handler_becomes_an_internal_error_dead_letter(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,54 @@
+"""One place that turns the Kafka settings into each client library's configuration, security included.
+
+A city's Kafka may require TLS and SASL (`kafka.security_protocol`, `kafka.ssl_ca_file`,
+`kafka.sasl_*`); every producer, consumer and admin client of every service takes its
+connection settings from here, so none of them can be left talking plaintext: librdkafka's
+dotted keys (confluent-kafka), aiokafka's keyword arguments, and Faust's broker credentials.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from civicgrid.settings import KafkaSettings
+
+
+def librdkafka(kafka: KafkaSettings, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """confluent-kafka's configuration: bootstrap servers, security, then `extra` (dotted librdkafka keys)."""
+    config: dict[str, Any] = {"bootstrap.servers": kafka.bootstrap_servers,
+                              "security.protocol": kafka.security_protocol.lower()}
+    if kafka.ssl_ca_file is not None:
+        config["ssl.ca.location"] = str(kafka.ssl_ca_file)
+    if kafka.sasl_mechanism is not None:
+        config["sasl.mechanism"] = kafka.sasl_mechanism
+        config["sasl.username"] = kafka.sasl_username or ""
+        config["sasl.password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    return {**config, **(extra or {})}
+
+
+def aiokafka(kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
+    """aiokafka's keyword arguments for a consumer or producer, then `extra`."""
+    options: dict[str, Any] = {"bootstrap_servers": kafka.bootstrap_servers,
+                               "security_protocol": kafka.security_protocol}
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl.create_default_context(
+            cafile=str(kafka.ssl_ca_file) if kafka.ssl_ca_file else None)
+    if kafka.sasl_mechanism is not None:
+        options["sasl_mechanism"] = kafka.sasl_mechanism
+        options["sasl_plain_username"] = kafka.sasl_username
+        options["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    return {**options, **extra}
+
+
+def faust_credentials(kafka: KafkaSettings) -> Any:
+    """Faust's `broker_credentials` (None for plaintext)."""
+    import faust
+
+    context = (ssl.create_default_context(cafile=str(kafka.ssl_ca_file) if kafka.ssl_ca_file else None)
+               if kafka.security_protocol in ("SSL", "SASL_SSL") else None)
+    if kafka.sasl_mechanism is not None:
+        return faust.SASLCredentials(username=kafka.sasl_username, password=kafka.sasl_password.get_secret_value()
+                                     if kafka.sasl_password else None, mechanism=kafka.sasl_mechanism,
+                                     ssl_context=context)
+    return None if context is None else faust.SSLCredentials(context)
