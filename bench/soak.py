@@ -96,6 +96,18 @@ class MinuteSampler:
                 f"rows {row['rows']}")
 
 
+def broker_trend(cpu: list[float]) -> dict[str, float | None]:
+    """The broker's CPU over the run: minutes 2-6 (the first is the JVM's JIT warming up) and the least-squares
+    slope in cores per minute (a broker whose cost grows with what it holds has a positive slope)."""
+    n = len(cpu)
+    slope = None
+    if n > 1:
+        mean_x, mean_y = (n - 1) / 2, sum(cpu) / n
+        slope = round(sum((x - mean_x) * (y - mean_y) for x, y in enumerate(cpu))
+                      / sum((x - mean_x) ** 2 for x in range(n)), 5)
+    return {"broker_cpu_minutes_2_to_6": _mean(cpu[1:6]), "broker_cpu_slope_per_min": slope}
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
@@ -177,7 +189,9 @@ def report(minutes: list[dict], probe: LatencyProbe, rate: float, summary: dict,
            refused: float) -> dict:
     all_lags = [ms / 1000 for _, ms in probe.latencies_ms]
     first, last = minutes[:5], minutes[-5:]
+    cpu = [m["broker_cpu"] for m in minutes]
     return {
+        **broker_trend(cpu),
         "minutes": len(minutes), "offered_msgs_per_s": round(rate, 1),
         "simulators_msgs_per_s": round(summary["offered_msgs_per_s"], 1),
         "broker_cpu_first_5min": _mean([m["broker_cpu"] for m in first]),
