@@ -357,7 +357,10 @@ def _config_file() -> Path | None:
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings once, optionally from an explicit TOML file."""
+    """Build the settings once, optionally from an explicit TOML file; secrets left unset are read from the
+    local stack's ``<var>/secrets/`` when it made them (civicgrid/local_secrets.py)."""
+    from civicgrid.local_secrets import with_local_secrets
+
     if config is not None:
         os.environ["CIVICGRID_CONFIG"] = str(config)
-    return Settings(**overrides)
+    return with_local_secrets(Settings(**overrides))

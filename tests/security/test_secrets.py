@@ -134,3 +134,20 @@ def test_a_device_row_named_like_the_gateway_gets_no_account(stack: LocalStack, 
     finally:
         db.execute("DELETE FROM devices WHERE id = %s", (settings.mqtt.username,))
         stack.reload_broker_accounts()
+
+
+def test_every_command_reads_the_secrets_the_local_stack_made(clean_env: Path, monkeypatch) -> None:
+    """`make run` starts `civicgrid city load` and the services as new processes with no secret in their
+    environment: each must find the stack's (a fresh var/ once failed here: "no password supplied")."""
+    from civicgrid.settings import load_settings
+
+    made = local_secrets.with_local_secrets(Settings(stack=StackSettings(var_dir=clean_env / "var")), create=True)
+    monkeypatch.setenv("CIVICGRID_STACK__VAR_DIR", str(clean_env / "var"))
+    loaded = load_settings()
+    for spec in local_secrets.ALL:
+        assert local_secrets.current(loaded, spec) == local_secrets.current(made, spec)
+    env = {**os.environ, "CIVICGRID_STACK__VAR_DIR": str(clean_env / "var")}
+    done = subprocess.run([sys.executable, "-c", "from simulators.cli import _settings; "
+                           "print(_settings().db.url.get_secret_value())"], env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == made.db.url.get_secret_value()
