@@ -133,17 +133,30 @@ def in_scope(conn: psycopg.Connection, user: User, case_id: str) -> bool:
                         {**params, "id": case_id}).fetchone() is not None
 
 
+# A case detail carries at most this many of the newest timeline entries and evidence rows: a flapping
+# sensor merged into one case for months must not make its detail megabytes (the totals say how many).
+DETAIL_MAX_ROWS = 500
+
+
 def timeline(conn: psycopg.Connection, case_id: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT seq, time AS at, action, from_state, to_state, actor, role, note, "
+        rows = cur.execute("SELECT seq, time AS at, action, from_state, to_state, actor, role, note, "
                            "coalesce(payload -> 'data', '{}') AS data FROM case_events WHERE case_id = %s "
-                           "ORDER BY seq", (case_id,)).fetchall()
+                           "ORDER BY seq DESC LIMIT %s", (case_id, DETAIL_MAX_ROWS)).fetchall()
+    return rows[::-1]
 
 
 def evidence(conn: psycopg.Connection, case_id: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT id, kind, at, device_id, data FROM case_evidence WHERE case_id = %s "
-                           "ORDER BY at, id", (case_id,)).fetchall()
+        rows = cur.execute("SELECT id, kind, at, device_id, data FROM case_evidence WHERE case_id = %s "
+                           "ORDER BY at DESC, id DESC LIMIT %s", (case_id, DETAIL_MAX_ROWS)).fetchall()
+    return rows[::-1]
+
+
+def detail_totals(conn: psycopg.Connection, case_id: str) -> tuple[int, int]:
+    """(timeline entries, evidence rows) of a case, however many its detail shows."""
+    return conn.execute("SELECT (SELECT count(*) FROM case_events WHERE case_id = %(id)s), "
+                        "(SELECT count(*) FROM case_evidence WHERE case_id = %(id)s)", {"id": case_id}).fetchone()
 
 
 def last_note(conn: psycopg.Connection, case_id: str) -> str | None:

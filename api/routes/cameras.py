@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import Response
 
 from api.auth import require
@@ -23,6 +23,8 @@ from api.users import User
 from civicgrid.domain.case_state import Role
 from civicgrid.domain.catalogue import UnknownCategory
 from civicgrid.store import cameras as store
+
+MAX_ROIS = 32  # regions per camera: each is checked on every analysed frame
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 Readers = Annotated[User, Depends(require(Role.OPERATOR, Role.DISPATCHER, Role.SHIFT_LEADER, Role.LEADER))]
@@ -67,7 +69,8 @@ def get_rois(db: Db, device_id: DeviceId, user: Readers) -> list[RoiPublic]:
 
 @router.put("/{device_id}/rois", summary="Replace the camera's regions of interest",
             responses={**NOT_FOUND, 422: {"description": "bad polygon or event code"}})
-def put_rois(ctx: Ctx, db: Db, device_id: DeviceId, body: list[RoiIn], user: Editors) -> list[RoiPublic]:
+def put_rois(ctx: Ctx, db: Db, device_id: DeviceId, body: Annotated[list[RoiIn], Body(max_length=MAX_ROIS)],
+             user: Editors) -> list[RoiPublic]:
     camera = _camera(db, device_id)
     width, height = camera["image_width"], camera["image_height"]
     ids = [r.id for r in body if r.id]

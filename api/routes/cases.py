@@ -94,7 +94,8 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
         suggested = suggest_department(db, category_code=row["category_code"], cell=row["grid_cell_code"],
                                        component_code=row["component_code"])
     return CaseDetail(**row, allowed_actions=allowed, suggested_department_id=suggested,
-                      light=_light(ctx, state, now), timeline=q.timeline(db, case_id), evidence=q.evidence(db, case_id))
+                      light=_light(ctx, state, now), timeline=q.timeline(db, case_id), evidence=q.evidence(db, case_id),
+                      **dict(zip(("timeline_total", "evidence_total"), q.detail_totals(db, case_id), strict=True)))
 
 
 def _light(ctx: ApiContext, case, now: datetime) -> str | None:

@@ -129,8 +129,10 @@ class CaseDetail(CasePublic):
 
     allowed_actions: list[str] = Field(description="actions the caller's role may take now")
     suggested_department_id: str | None = Field(description="from the responsibility table / component owner")
-    timeline: list[CaseEventPublic]
-    evidence: list[EvidencePublic]
+    timeline: list[CaseEventPublic] = Field(description="the newest 500 entries, oldest first")
+    evidence: list[EvidencePublic] = Field(description="the newest 500 rows, oldest first")
+    timeline_total: int = 0
+    evidence_total: int = 0
 
 
 class CaseList(BaseModel):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DeviceIdStr = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", examples=["bin-0001"])]
 
@@ -55,13 +56,24 @@ class DeviceSecret(BaseModel):
     secret: str = Field(description="the MQTT password; shown once, only its hash is stored")
 
 
+MAX_COMMAND_ARGS_BYTES = 4096
+
+
 class CommandIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "name": "set_interval", "args": {"seconds": 300}, "timeout_s": 60}]})
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    args: dict[str, Any] = {}
+    args: Annotated[dict[str, Any], Field(max_length=32, description="at most 32 keys, 4 KiB as JSON")] = {}
     timeout_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+
+    @field_validator("args")
+    @classmethod
+    def _small(cls, args: dict[str, Any]) -> dict[str, Any]:
+        # A command travels to a device over MQTT, often a constrained one: keep it small.
+        if len(orjson.dumps(args)) > MAX_COMMAND_ARGS_BYTES:
+            raise ValueError(f"args are over {MAX_COMMAND_ARGS_BYTES} bytes as JSON")
+        return args
 
 
 class CommandStatus(BaseModel):
