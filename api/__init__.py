@@ -1,1 +1,1 @@
-"""api: see DESIGN.md."""
+"""api: see docs/architecture.md."""

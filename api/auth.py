@@ -106,7 +106,7 @@ http_basic = HTTPBasic(auto_error=False, description="a handheld's device id and
 def handheld_inspector(db: psycopg.Connection, device_id: str, secret: str) -> User:
     """The inspector a handheld (城管通) belongs to, if the device id and secret are right.
 
-    Handhelds upload photos over HTTP with the same credentials they use on MQTT (DESIGN.md:
+    Handhelds upload photos over HTTP with the same credentials they use on MQTT (docs/architecture.md:
     photos travel by HTTP, referenced by id in the report); the upload counts as their inspector's.
     """
     row = db.execute("SELECT secret_hash, kind, enabled, inspector_user_id FROM devices WHERE id = %s",

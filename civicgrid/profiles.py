@@ -1,6 +1,6 @@
 """Device profiles: one YAML per device kind in ``device-profiles/``, validated at load.
 
-A profile is data, not code (STYLE.md "Device kinds are data"): the payload
+A profile is data, not code (docs/architecture.md, "Device kinds are data"): the payload
 fields of each MQTT channel with their types, units and ranges, the expected
 reporting interval (for offline detection), and the alarm rules the streams
 evaluate, each mapped to a CJ/T 214 category code and an urgency class.
@@ -82,7 +82,7 @@ class ChannelSpec(_Model):
 
 
 class Urgency(StrEnum):
-    """Disposal classes of DOMAIN.md §4 (A: 2 natural hours … F: 20 working days)."""
+    """Disposal classes of docs/domain.md §5 (A: 2 natural hours … F: 20 working days)."""
 
     A = "A"
     B = "B"
@@ -102,7 +102,7 @@ class AlarmTarget(_Model):
     component_state: Literal["damaged", "missing", "occupied"] | None = None
     urgency: Urgency = Urgency.C
     # Device health (offline, battery, tamper) raises device alarms for operators,
-    # not city cases, unless a city maps them (DOMAIN.md §3).
+    # not city cases, unless a city maps them (docs/domain.md §3).
     device_alarm: bool = False
 
     @model_validator(mode="after")

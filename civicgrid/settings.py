@@ -166,7 +166,7 @@ class StreamsSettings(_Section):
     data_dir: Path = Path("var/streams")
     web_port: int = 18066
     # Device problems merge into an open case about the same component, or of the same
-    # category in the same grid cell reported within this window (DOMAIN.md §3; ours).
+    # category in the same grid cell reported within this window (docs/domain.md §3; ours).
     merge_window_s: float = 24 * 3600
     sink_batch: int = 2000
     sink_within_s: float = 0.2

@@ -1,1 +1,1 @@
-"""gateway: see DESIGN.md."""
+"""gateway: see docs/architecture.md."""

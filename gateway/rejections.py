@@ -1,7 +1,7 @@
 """Why a device message was refused: the reason every dead letter carries.
 
 `Reason` is a StrEnum so tests and operators match on stable strings
-(STYLE.md "Parse once at the edge; reject with a reason").
+(docs/architecture.md, "Parse once at the edge; reject with a reason").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MQTT topic → (device id, channel), per DESIGN.md's contract ``cg/{device_id}/{channel}``."""
+"""MQTT topic → (device id, channel), per docs/architecture.md's contract ``cg/{device_id}/{channel}``."""
 
 from __future__ import annotations
 

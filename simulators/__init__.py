@@ -1,1 +1,1 @@
-"""simulators: see DESIGN.md."""
+"""simulators: see docs/architecture.md."""

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 PHOTO = "photo"  # not an MQTT channel: the photo's HTTP upload, queued with the readings
 
 CST = timezone(timedelta(hours=8))
-PATROL_START, PATROL_END = time(7, 30), time(18, 30)  # DOMAIN.md §6
+PATROL_START, PATROL_END = time(7, 30), time(18, 30)  # docs/patrol.md
 LABELLED_CATEGORY = "C0305"  # 垃圾箱破损: reported with a photo of the bin's QR label when one is in reach
 LABEL_REACH_M = 150.0
 REPORT_CATEGORIES = [("E0102", "路边暴露垃圾"), ("E0104", "道路不洁，有散落物"), ("E0103", "积存垃圾渣土"),

@@ -1,6 +1,6 @@
 """Photos a handheld attaches to its reports: a JPEG drawn per report, uploaded to the API over HTTP.
 
-DESIGN.md: photos travel by HTTP upload to the API (`POST /media`), referenced by id in
+docs/architecture.md: photos travel by HTTP upload to the API (`POST /media`), referenced by id in
 the MQTT report. A handheld authenticates with HTTP Basic (its device id and MQTT
 secret); the id is the SHA-256 of the bytes, so the report can name it before the
 upload answers, and a repeated upload is harmless.

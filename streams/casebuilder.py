@@ -41,7 +41,7 @@ def record_problem(conn: psycopg.Connection, problem: Problem, geo: GeoResolver,
         problem = _own_photos(conn, problem)
     if problem.component_code is None and problem.category.startswith("C") and problem.evidence.get("photo_ids"):
         problem = _linked_by_label(conn, problem, geo)
-    # A problem about a registered component is coded by that component (DOMAIN.md §3:
+    # A problem about a registered component is coded by that component (docs/domain.md §3:
     # a tilted cover → the linked cover's own code); the rule's category is the fallback.
     category = geo.component_category(problem.component_code)
     if category is not None and category != problem.category:

@@ -3,7 +3,7 @@
 The GridIndex (civicgrid.domain.geofence) is built from the ``grid_cells``
 table (or a GeoJSON file) and rebuilt when the table changes; component
 locations are cached.  A point outside every cell keeps its coordinates and is
-flagged (DOMAIN.md §2: kept, flagged, never dropped).
+flagged (docs/domain.md §2: kept, flagged, never dropped).
 """
 
 from __future__ import annotations

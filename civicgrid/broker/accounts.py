@@ -1,6 +1,6 @@
 """Broker accounts: who may connect, and which topics each may write and read.
 
-The ACL follows DESIGN.md's MQTT contract: a device writes only under
+The ACL follows docs/architecture.md's MQTT contract: a device writes only under
 ``cg/{its id}/`` and reads only ``cg/{its id}/cmd``; the gateway's service
 account reads the devices' channels and command acks and writes only commands
 (docs/security.md): with its password it can neither forge a device's data nor

@@ -2,7 +2,7 @@
 
 Mosquitto started as root drops to the ``mosquitto`` user before it reads
 these files (and again on every reload), so as root they are handed to that
-user; otherwise it exits with code 13 (DESIGN.md).
+user; otherwise it exits with code 13 (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Kafka topics of DESIGN.md, declared once with their partition counts.
+"""The Kafka topics of docs/architecture.md, declared once with their partition counts.
 
 Topics are created explicitly before anything produces to them: a topic
 created implicitly by a first produce gets the broker's default partition

@@ -1,4 +1,4 @@
-"""The pure rules of digital city management (see ../shared/DOMAIN.md and docs/domain.md).
+"""The pure rules of digital city management (see docs/domain.md).
 
 Nothing here opens a socket, touches the database, reads the clock or reads a
 file other than the data shipped inside this package: time comes in as an

@@ -15,7 +15,7 @@ from civicgrid.domain.time_limits import DisposalClass, Limit
 
 
 class State(StrEnum):
-    """Case states (DOMAIN.md §4); `closed` and `cancelled` are terminal."""
+    """Case states (docs/domain.md §4); `closed` and `cancelled` are terminal."""
 
     REPORTED = "reported"  # 上报
     VERIFYING = "verifying"  # 核实中
@@ -69,7 +69,7 @@ class Role(StrEnum):
 
 
 class Source(StrEnum):
-    """Where a case came from (DOMAIN.md §1)."""
+    """Where a case came from (docs/domain.md §4)."""
 
     INSPECTOR = "inspector"  # patrol report
     CAMERA = "camera"  # 视频抓拍

@@ -1,6 +1,6 @@
 """Component and event categories (CJ/T 214) and their typed codes.
 
-Components and events share numeric codes, so civicgrid writes a typed code (DOMAIN.md
+Components and events share numeric codes, so civicgrid writes a typed code (docs/domain.md
 §3): `C` or `E` + major (2) [+ minor (2)], e.g. `C0101`, `E0102`, `E04`. The same
 string is the Open311 `service_code`. The categories themselves are data
 (`catalogue.yaml`, shipped here and loaded once); a city extends or overrides them

@@ -1,4 +1,4 @@
-"""WGS-84 ↔ GCJ-02 (and BD-09) coordinate conversion (DOMAIN.md §7).
+"""WGS-84 ↔ GCJ-02 (and BD-09) coordinate conversion (docs/domain.md §7).
 
 GPS delivers WGS-84; AMap and Tencent tiles are drawn in GCJ-02 ("Mars
 coordinates"), Baidu in BD-09. No PyPI package for this is actively maintained (the

@@ -8,4 +8,4 @@ from __future__ import annotations
 
 
 class DomainError(ValueError):
-    """A value or request that breaks one of the rules in DOMAIN.md."""
+    """A value or request that breaks one of the rules in docs/domain.md."""

@@ -1,13 +1,13 @@
 """`GridIndex`: point (lon, lat, WGS 84) → unit grid cell.
 
 Plain shapely 2 (`STRtree.query(..., predicate="within")`) answers about 1.3 M points/s
-batched on this machine kind (DESIGN.md). We precompute a lookup raster over the city
+batched on this machine kind (docs/architecture.md). We precompute a lookup raster over the city
 instead: a pixel that no cell boundary touches lies wholly inside one cell (or
 outside all of them), so its answer is a stored integer and a point inside it is
 answered by array indexing. Only points in "edge" pixels, the thin band a boundary
 crosses, go to the exact GEOS test against the few cells listed for that pixel.
 
-Rules (DOMAIN.md §2): a point belongs to every cell whose closed polygon contains it,
+Rules (docs/domain.md §2): a point belongs to every cell whose closed polygon contains it,
 and when that is more than one (shared edge or vertex, or overlapping data) the
 lowest code wins; a point outside every cell has no cell (`None` / index -1).
 """

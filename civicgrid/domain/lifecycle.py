@@ -1,4 +1,4 @@
-"""The case lifecycle (CJ/T 315) as an explicit state machine (DOMAIN.md §4).
+"""The case lifecycle (CJ/T 315) as an explicit state machine (docs/domain.md §4).
 
 `apply(case, command, now)` checks, in this order: the action exists in the case's
 state (`IllegalTransition`), the role may take it (`RoleNotAllowed`, from the
@@ -51,7 +51,7 @@ _ACTIVE = (S.DISPATCHED, S.DISPOSING, S.DISPOSED)
 _SUSPENDABLE = (S.FILED, S.DISPATCHED, S.DISPOSING, S.DISPOSED, S.CHECKING)
 _OPEN = tuple(s for s in State if s not in TERMINAL)
 
-# (state, action) → target state. Structural: the contract of DOMAIN.md §4.
+# (state, action) → target state. Structural: the contract of docs/domain.md §4.
 RULES: dict[tuple[State, Action], State | str] = {
     (S.REPORTED, A.SEND_VERIFY): S.VERIFYING,
     (S.VERIFYING, A.CONFIRM): S.REPORTED,

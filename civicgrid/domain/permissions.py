@@ -1,4 +1,4 @@
-"""Who may take which case action: a data table (DOMAIN.md §1), overridable per city.
+"""Who may take which case action: a data table (docs/domain.md §4), overridable per city.
 
 The shipped default is `permissions.yaml`; `Permissions.merged` replaces the role
 list of the actions a city names and keeps the rest.

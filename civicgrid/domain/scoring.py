@@ -1,4 +1,4 @@
-"""Evaluation indicators and composite scores (CJ/T 292, DOMAIN.md §5).
+"""Evaluation indicators and composite scores (CJ/T 292, docs/domain.md §6).
 
 Pure functions over `CaseFacts` (see `case_facts.py`) for the cases of one period
 (a case belongs to the period it was reported in [ours]; `in_period` selects them).

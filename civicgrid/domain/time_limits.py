@@ -1,4 +1,4 @@
-"""Time limits of the case steps and the deadline arithmetic (DOMAIN.md §4).
+"""Time limits of the case steps and the deadline arithmetic (docs/domain.md §5).
 
 Every step has a limit counted in working time on the city's `WorkingCalendar`
 unless the rule says natural time (class A: 2 natural hours, because safety cannot
@@ -143,7 +143,7 @@ def after_suspension(deadline_at: datetime, suspended_at: datetime, resumed_at: 
                      calendar: WorkingCalendar) -> datetime:
     """A stored deadline once a suspension (挂账) from `suspended_at` to `resumed_at` is over.
 
-    Suspension stops the clock (DOMAIN.md), so the time that was left when it
+    Suspension stops the clock (docs/domain.md), so the time that was left when it
     stopped counts again from the resume, in the limit's own kind of time: the
     same answer as `deadline` with the pause, for a caller that keeps only the
     deadline.  A deadline already passed when the case was suspended stays: the

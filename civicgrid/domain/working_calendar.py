@@ -1,4 +1,4 @@
-"""The working calendar that case time limits are counted on (DOMAIN.md §4).
+"""The working calendar that case time limits are counted on (docs/domain.md §5).
 
 Defaults [ours]: Monday–Friday, 08:30–12:00 and 14:00–17:30, minus Chinese public
 holidays, plus make-up working weekends (调休). The `chinese-calendar` package knows

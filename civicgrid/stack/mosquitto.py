@@ -1,6 +1,6 @@
 """The stack's Mosquitto: generated config, accounts from the device registry, persistence on.
 
-Two defaults are changed on purpose (DESIGN.md, measured here): Mosquitto
+Two defaults are changed on purpose (docs/architecture.md, measured here): Mosquitto
 queues at most 1000 QoS 1 messages and keeps 20 in flight per client, and a
 subscriber that falls behind has the overflow dropped silently.  The gateway
 holds a persistent session, so the queue bound is what keeps a restart

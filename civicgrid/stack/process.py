@@ -26,7 +26,7 @@ class StackError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class RunUser:
-    """Who a service runs as (PostgreSQL refuses root; see DESIGN.md)."""
+    """Who a service runs as (PostgreSQL refuses root; see docs/architecture.md)."""
 
     name: str
     uid: int

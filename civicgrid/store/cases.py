@@ -1,7 +1,7 @@
 """The case record: creation, merging evidence, transitions — each with its outbox row.
 
 SQL that both the streams (device cases) and the API (human workflow) need,
-written once (DESIGN.md).  Every change of a case happens in the caller's
+written once (docs/architecture.md).  Every change of a case happens in the caller's
 transaction together with its ``case_events`` row and an ``outbox`` row; the
 outbox relay publishes that row on ``cg.case-events`` after the commit, so a
 published transition always exists in the database and a committed one is

@@ -3,7 +3,7 @@
 Per-device rule state lives in a changelog-backed Faust table, so a restarted
 worker resumes mid-episode.  The table is written only when a device's state
 changes (a debounce step, a raise, a clear): most readings change nothing, and
-a table write per event would cap the agent near 3 k events/s (DESIGN.md).
+a table write per event would cap the agent near 3 k events/s (docs/architecture.md).
 Silence is noticed by a timer that reads when each device was last seen and
 sends a ``silence`` status record, which this agent then handles like an
 ``offline`` status (timers may not write tables).

@@ -1,4 +1,4 @@
-"""Patrol coverage rules (DOMAIN.md §6): track cleaning, matching to cells and road segments, passes,
+"""Patrol coverage rules (docs/patrol.md): track cleaning, matching to cells and road segments, passes,
 coverage against the plan, anomalies, track simplification. Pure: no I/O, time passed in."""
 
 from civicgrid.domain.patrol.anomalies import PatrolAlarm

@@ -48,7 +48,7 @@ class PatrolRules:
 
 @dataclass(frozen=True, slots=True)
 class PatrolPlan:
-    """An inspector's standing plan (DOMAIN.md §6: 07:30–18:30, main roads 5 passes, secondary 4)."""
+    """An inspector's standing plan (docs/patrol.md: 07:30–18:30, main roads 5 passes, secondary 4)."""
 
     inspector_user_id: int
     responsibility_grid_id: str | None
