@@ -19,8 +19,6 @@ def admin_client(cluster: str | KafkaSettings) -> AdminClient:
     """An admin client for a cluster: its settings (security included), or a bare bootstrap address (the local
     stack, tests)."""
     # librdkafka logs every refused connection while a broker starts; keep it quiet.
-    if isinstance(cluster, str):
-        return AdminClient({"bootstrap.servers": cluster, "log_level": 0})
     return AdminClient(clients.librdkafka(cluster, {"log_level": 0}))
 
 
@@ -76,9 +74,8 @@ def ensure_topics(bootstrap_servers: str | KafkaSettings, specs: list[TopicSpec]
 def _wait_led(cluster: str | KafkaSettings, partitions: dict[str, int], timeout_s: float) -> None:
     """Until every partition's leader answers a ListOffsets: metadata names a leader a moment before that
     broker has taken the partition on (seen here: NOT_LEADER_FOR_PARTITION right after creation)."""
-    config = ({"bootstrap.servers": cluster} if isinstance(cluster, str) else clients.librdkafka(cluster))
-    consumer = Consumer({**config, "group.id": "civicgrid-admin-probe", "enable.auto.commit": False,
-                         "log_level": 0})
+    consumer = Consumer(clients.librdkafka(cluster, {"group.id": "civicgrid-admin-probe",
+                                                     "enable.auto.commit": False, "log_level": 0}))
     try:
         deadline = time.monotonic() + timeout_s
         todo = [TopicPartition(topic, p) for topic, count in partitions.items() for p in range(count)]

@@ -14,8 +14,11 @@ from typing import Any
 from civicgrid.settings import KafkaSettings
 
 
-def librdkafka(kafka: KafkaSettings, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """confluent-kafka's configuration: bootstrap servers, security, then `extra` (dotted librdkafka keys)."""
+def librdkafka(kafka: KafkaSettings | str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """confluent-kafka's configuration: bootstrap servers, security, then `extra` (dotted librdkafka keys).
+    A bare bootstrap address (the local stack, tests) is a plaintext cluster."""
+    if isinstance(kafka, str):
+        return {"bootstrap.servers": kafka, **(extra or {})}
     config: dict[str, Any] = {"bootstrap.servers": kafka.bootstrap_servers,
                               "security.protocol": kafka.security_protocol.lower()}
     if kafka.ssl_ca_file is not None:

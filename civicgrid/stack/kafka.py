@@ -31,7 +31,7 @@ from pathlib import Path
 from civicgrid.bus.admin import broker_answers, ensure_topics
 from civicgrid.bus.topics import topic_specs
 from civicgrid.settings import Settings
-from civicgrid.stack.process import ManagedProcess, StackError, port_is_free, tail
+from civicgrid.stack.process import ManagedProcess, StackError, require_free_ports, tail
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -82,11 +82,8 @@ class KafkaService:
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         java, classpath = self._java(), self._classpath()
-        for port, setting in ((self.port, "CIVICGRID_KAFKA__BOOTSTRAP_SERVERS"),
-                              (self.controller_port, "CIVICGRID_STACK__KAFKA_CONTROLLER_PORT")):
-            if not port_is_free(self.host, port):
-                raise StackError(f"port {port} on {self.host} is taken by another program; "
-                                 f"choose another with {setting}")
+        require_free_ports(self.host, [(self.port, "CIVICGRID_KAFKA__BOOTSTRAP_SERVERS"),
+                                       (self.controller_port, "CIVICGRID_STACK__KAFKA_CONTROLLER_PORT")])
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "log4j2.properties").write_text(LOG4J2)
         (self.dir / "server.properties").write_text(self.server_properties())

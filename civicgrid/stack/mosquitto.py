@@ -16,7 +16,7 @@ from civicgrid.broker.mosquitto_files import ACL_FILE, PASSWORD_FILE, broker_use
 from civicgrid.broker.probe import mqtt_login
 from civicgrid.broker.sync import mosquitto_dir, sync_broker_accounts
 from civicgrid.settings import Settings
-from civicgrid.stack.process import ManagedProcess, StackError, port_is_free
+from civicgrid.stack.process import ManagedProcess, StackError, require_free_ports
 from civicgrid.stack.tls import local_tls
 
 PACKET_OVERHEAD_BYTES = 64 * 1024  # an MQTT packet's topic, properties and headers beyond its payload
@@ -40,11 +40,8 @@ class MosquittoService:
         binary = self.settings.stack.mosquitto_bin
         if not binary.exists():
             raise StackError(f"Mosquitto is not installed ({binary} missing): run `make setup`")
-        for port, setting in ((self.port, "CIVICGRID_MQTT__PORT"), (self.settings.mqtt.tls_port,
-                                                                     "CIVICGRID_MQTT__TLS_PORT")):
-            if not port_is_free(self.host, port):
-                raise StackError(f"port {port} on {self.host} is taken by another program; "
-                                 f"choose another with {setting}")
+        require_free_ports(self.host, [(self.port, "CIVICGRID_MQTT__PORT"),
+                                       (self.settings.mqtt.tls_port, "CIVICGRID_MQTT__TLS_PORT")])
         self._write_config()
         sync_broker_accounts(self.settings, broker_pid=None)
         self.process.start([str(binary), "-c", str(self.dir / "mosquitto.conf")], cwd=self.dir)

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from civicgrid.settings import Settings
-from civicgrid.stack.process import ManagedProcess, RunUser, StackError, port_is_free, tail
+from civicgrid.stack.process import ManagedProcess, RunUser, StackError, require_free_ports, tail
 from civicgrid.store.db import conninfo_parts
 
 CONF_NAME = "civicgrid.conf"
@@ -53,9 +53,7 @@ class PostgresService:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         self._write_config()
-        if not port_is_free(self.host, self.port):
-            raise StackError(f"port {self.port} on {self.host} is taken by another program; "
-                             "choose another with CIVICGRID_DB__URL")
+        require_free_ports(self.host, [(self.port, "CIVICGRID_DB__URL")])
         self.process.start([str(self.bindir / "postgres"), "-D", str(self.data_dir)],
                            cwd=self.data_dir, user=self.run_user)
         self.process.wait_ready(self.answers, self.settings.stack.start_timeout_s, "SELECT 1")

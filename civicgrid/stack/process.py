@@ -51,6 +51,13 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def require_free_ports(host: str, ports: list[tuple[int, str]]) -> None:
+    """Fail with the setting that moves a port when another program holds it; `ports`: (port, setting)."""
+    for port, setting in ports:
+        if not port_is_free(host, port):
+            raise StackError(f"port {port} on {host} is taken by another program; choose another with {setting}")
+
+
 def _exe_of(pid: int) -> str | None:
     try:
         return str(Path(f"/proc/{pid}/exe").readlink())
