@@ -30,12 +30,13 @@ def broker_user() -> pwd.struct_passwd | None:
         return None
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` atomically, mode 0640, owned by the broker's user when running as root."""
+def write_private(path: Path, content: str | bytes, mode: int = 0o640, *, for_broker: bool = True) -> None:
+    """Write `content` atomically with `mode`; owned by the broker's user when running as root (unless not
+    `for_broker`: a file only civicgrid reads, such as the local CA's key)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o640)
-    owner = broker_user()
+    tmp.write_bytes(content.encode() if isinstance(content, str) else content)
+    tmp.chmod(mode)
+    owner = broker_user() if for_broker else None
     if owner is not None:
         os.chown(tmp, owner.pw_uid, owner.pw_gid)
     tmp.replace(path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from civicgrid.broker.mosquitto_files import write_private
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +29,9 @@ class LocalTls:
     server_key: Path
 
 
-def local_tls(directory: Path, host: str, owner: tuple[int, int] | None = None) -> LocalTls:
-    """The CA and server certificate under `directory`, made on the first call; `owner` (uid, gid) gets the
-    server key (Mosquitto reads it after dropping root)."""
+def local_tls(directory: Path, host: str) -> LocalTls:
+    """The CA and server certificate under `directory`, made on the first call; the server's files belong to
+    the broker's user when running as root (Mosquitto reads them after dropping root)."""
     files = LocalTls(directory / "ca.crt", directory / "server.crt", directory / "server.key")
     if all(p.exists() for p in (files.ca_cert, files.server_cert, files.server_key)):
         return files
@@ -62,19 +63,11 @@ def local_tls(directory: Path, host: str, owner: tuple[int, int] | None = None) 
               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
               .sign(ca_key, hashes.SHA256()))
     pem = serialization.Encoding.PEM
-    _write(directory / "ca.key", ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+    write_private(directory / "ca.key", ca_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()), 0o600, for_broker=False)
+    write_private(files.server_key, key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                                       serialization.NoEncryption()), 0o600)
-    _write(files.server_key, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-           0o600, owner)
-    _write(files.server_cert, server.public_bytes(pem), 0o644, owner)
-    _write(files.ca_cert, ca.public_bytes(pem), 0o644, owner)
+    write_private(files.server_cert, server.public_bytes(pem), 0o644)
+    write_private(files.ca_cert, ca.public_bytes(pem), 0o644)
     return files
 
-
-def _write(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(mode)
-    if owner is not None:
-        os.chown(tmp, *owner)
-    tmp.replace(path)
