@@ -66,11 +66,12 @@ def test_sigkill_mid_stream_loses_no_row_and_duplicates_no_case(settings: Settin
         wait_for(lambda: rows() >= DEVICES * READINGS, 120, "every telemetry row", proc, log)
         wait_for(lambda: db.execute("SELECT count(DISTINCT component_code) FROM cases WHERE component_code = ANY(%s)",
                                     (components,)).fetchone()[0] == DEVICES, 60, "a case per cover", proc, log)
-        # The case builder may still be merging the last episodes' alarms (it lags the sinks under load):
-        # wait until the evidence stops growing, then check it is exactly once per episode.
+        # The case builder may still be merging the last episodes' alarms (it lags the sinks under load; in one
+        # CI-like run on Kafka every alarm was raised but 5 of 200 were still unmerged at 150 s): wait until
+        # the evidence stops growing, then check it is exactly once per episode.
         try:
             wait_for(lambda: db.execute("SELECT coalesce(sum(evidence_count), 0) FROM cases WHERE component_code = "
-                                        "ANY(%s)", (components,)).fetchone()[0] >= DEVICES * (READINGS // 40), 150,
+                                        "ANY(%s)", (components,)).fetchone()[0] >= DEVICES * (READINGS // 40), 300,
                      "every episode's alarm on its case", proc, log)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nper device, raises stored vs. evidence on its case:\n"

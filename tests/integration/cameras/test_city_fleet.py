@@ -24,7 +24,7 @@ def test_the_scenario_runs_the_city_cameras(tmp_path: Path) -> None:
     (tmp_path / "secrets.json").write_bytes(orjson.dumps({c["id"]: f"pw-{c['id']}" for c in cams}))
     scenario = Scenario(tmp_path, "127.0.0.1", 1, kinds={"camera"}, duration_s=30)
 
-    async def serving(port: int, timeout_s: float = 15.0) -> None:
+    async def serving(port: int, timeout_s: float = 30.0) -> None:
         """The scenario starts its cameras as it starts; on a loaded machine that takes a moment."""
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
