@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            await ctx.feed_hub.close()
             if loops is not None:
                 loops.stop()
             ctx.close()

@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
+from api.feed_hub import FeedHub
 from api.login_throttle import LoginThrottle
 from civicgrid.bus import clients
 from civicgrid.domain.catalogue import Catalogue, default_catalogue
@@ -46,29 +47,6 @@ def configure_connection(conn: psycopg.Connection) -> None:
     set_json_dumps(_dumps, context=conn)
 
 
-class StreamCounter:
-    """Open live-feed streams per user (a cap keeps one account from holding every connection)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open: dict[int, int] = {}
-
-    def open(self, user_id: int, cap: int) -> bool:
-        with self._lock:
-            if self._open.get(user_id, 0) >= cap:
-                return False
-            self._open[user_id] = self._open.get(user_id, 0) + 1
-            return True
-
-    def close(self, user_id: int) -> None:
-        with self._lock:
-            left = self._open.get(user_id, 0) - 1
-            if left > 0:
-                self._open[user_id] = left
-            else:
-                self._open.pop(user_id, None)
-
-
 @dataclass(frozen=True, slots=True)
 class CellLookup:
     index: GridIndex | None
@@ -88,10 +66,13 @@ class ApiContext:
     calendar: WorkingCalendar = field(default_factory=default_calendar)
     permissions: Permissions = field(default_factory=default_permissions)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    feed_streams: StreamCounter = field(default_factory=StreamCounter)
+    feed_hub: FeedHub = field(init=False)
     _producer: Producer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _grid: tuple[tuple[Any, ...], GridIndex | None] | None = None
+
+    def __post_init__(self) -> None:
+        self.feed_hub = FeedHub(self.pool)
 
     @classmethod
     def create(cls, settings: Settings) -> ApiContext:

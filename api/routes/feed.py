@@ -4,13 +4,15 @@ Fed from the database (``feed_events``, filled by triggers on ``alarms`` and
 ``case_events``) rather than Kafka: the database is where every writer (API, streams)
 already commits, the rows carry the scope columns (department, cell), and a client resumes
 from any event id with one indexed query, however long Kafka's retention.
-Polling every `poll_s` costs one index probe per client.
+One poller per API process reads new events for every open stream (api/feed_hub.py); a stream
+resuming from an older id catches up with its own scoped reads first.
 Send ``Last-Event-ID`` (browsers' EventSource does this itself) to resume.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -23,23 +25,20 @@ from starlette.background import BackgroundTask
 from api.auth import api_key_header, oauth2, require, user_for_credentials
 from api.deps import ApiContext, Ctx
 from api.errors import ApiError
+from api.feed_hub import Subscription
 from api.queries import feed as q
-from api.users import User, get_user
+from api.users import User
 from civicgrid.domain.case_state import Role
 
 router = APIRouter(prefix="/feed", tags=["feed"])
 FEED_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.SHIFT_LEADER, Role.LEADER, Role.DEPARTMENT, Role.INSPECTOR)
-POLL_S = 0.5
+WAIT_S = 1.0  # a quiet stream looks up this often (client gone, credentials due for a check)
 
 
-def _read(ctx: ApiContext, user: User, position: tuple[int, int] | None, kinds: tuple[str, ...]):
-    """(events, next position), or None when the user has been disabled meanwhile (the stream ends at once)."""
+def _catch_up(ctx: ApiContext, user: User, position: tuple[int, int], kinds: tuple[str, ...],
+              until: tuple[int, int]):
     with ctx.pool.connection() as conn:
-        if get_user(conn, user.id) is None:
-            return None
-        if position is None:
-            return [], q.start_position(conn)
-        return q.read_after(conn, user, position, kinds)
+        return q.read_after(conn, user, position, kinds, until)
 
 
 @router.get("", summary="Live alarms and case events (text/event-stream); resume with Last-Event-ID",
@@ -57,32 +56,45 @@ async def feed(request: Request, ctx: Ctx,
     wanted = tuple(kinds or q.KINDS)
     start = q.parse_event_id(last_event_id or request.query_params.get("last_event_id"))
     api = ctx.settings.api
-    if not ctx.feed_streams.open(user.id, api.feed_max_streams_per_user):
+    joined = await ctx.feed_hub.subscribe(user, wanted, start, api.feed_max_streams_per_user)
+    if joined is None:
         raise ApiError(429, "too-many-streams", f"at most {api.feed_max_streams_per_user} live feeds per user; "
                                                 "close one first", retry_after_s=5)
+    sub, joined_at = joined
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        position, checked = start, time.monotonic()
+        position = start
+        while position is not None and position < joined_at:  # resuming: what happened before joining
+            batch, position = await asyncio.to_thread(_catch_up, ctx, user, position, wanted, joined_at)
+            for event_id, kind, payload in batch:
+                yield ServerSentEvent(data=orjson.dumps(payload).decode(), event=kind, id=event_id)
+        checked = time.monotonic()
         while not await request.is_disconnected():
             if time.monotonic() - checked >= api.feed_recheck_s:
                 # The credentials again: an expired token, a revoked key or a disabled user ends the stream.
                 if not await asyncio.to_thread(_still_allowed, ctx, token, x_api_key):
-                    yield ServerSentEvent(data='{"reason": "credentials no longer valid"}', event="end")
+                    yield _end("credentials no longer valid")
                     return
                 checked = time.monotonic()
-            read = await asyncio.to_thread(_read, ctx, user, position, wanted)
-            if read is None:
-                yield ServerSentEvent(data='{"reason": "user disabled"}', event="end")
+            for event_id, kind, data in sub.take():
+                yield ServerSentEvent(data=data, event=kind, id=event_id)
+            if sub.ended:
+                yield _end(sub.ended)
                 return
-            batch, position = read
-            for event_id, kind, payload in batch:
-                yield ServerSentEvent(data=orjson.dumps(payload).decode(), event=kind, id=event_id)
-            if not batch:
-                await asyncio.sleep(POLL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sub.wake.wait(), WAIT_S)
 
     # The background task runs when the response ends, however it ends (also when the client goes away).
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"},
-                               background=BackgroundTask(ctx.feed_streams.close, user.id))
+                               background=BackgroundTask(_leave, ctx, sub))
+
+
+def _end(reason: str) -> ServerSentEvent:
+    return ServerSentEvent(data=orjson.dumps({"reason": reason}).decode(), event="end")
+
+
+async def _leave(ctx: ApiContext, sub: Subscription) -> None:
+    ctx.feed_hub.unsubscribe(sub)
 
 
 def _still_allowed(ctx: ApiContext, token: str | None, x_api_key: str | None) -> bool:
@@ -92,5 +104,3 @@ def _still_allowed(ctx: ApiContext, token: str | None, x_api_key: str | None) ->
         except ApiError:
             return False
     return True
-
-
