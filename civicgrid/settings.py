@@ -272,6 +272,8 @@ class CameraSettings(_Section):
     auth_backoff_s: float = 60.0  # refused credentials: first wait, doubling up to max_backoff_s
     max_backoff_s: float = 600.0
     max_snapshot_bytes: int = 400_000  # larger JPEGs are re-encoded smaller before they go on Kafka
+    # A camera's answer is read up to this size and refused beyond it (health: snapshot-too-large).
+    max_fetched_snapshot_bytes: int = Field(default=8_000_000, ge=100_000)
     qr_every: int = 6  # read QR codes on every Nth snapshot (0: never); about 30 ms per 1280×720 frame
     # JSON object {key: password} for password_ref "secrets:KEY" (mode 0600; `city load` writes one).
     secrets_file: Path | None = None

@@ -4,8 +4,12 @@ What the poller needs and nothing more: connect (device information, capabilitie
 media profiles, snapshot URI), fetch a snapshot (HTTP Digest, as cameras expect), and
 pull events from a PullPoint subscription (created, renewed by the library's manager,
 unsubscribed on close).  Library and transport errors are translated once, here, into
-`CameraAuthError` (wrong credentials: back off long, do not hammer the camera) and
-`CameraUnreachable` (anything else: back off and reconnect).
+`CameraAuthError` (wrong credentials: back off long, do not hammer the camera),
+`SnapshotTooLarge` and `CameraUnreachable` (anything else: back off and reconnect).
+
+The snapshot is fetched here with aiohttp rather than the library's `get_snapshot`, which
+reads the whole answer into memory: the camera decides how much it sends, so the body is read
+in chunks up to `max_snapshot_bytes`, and redirects (to anywhere) are not followed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import zeep.exceptions
+from aiohttp import DigestAuthMiddleware
 from onvif import ONVIFCamera
 from onvif.exceptions import ONVIFAuthError, ONVIFError
 from onvif.util import is_auth_error
@@ -41,6 +46,10 @@ class CameraAuthError(CameraError):
 
 class CameraUnreachable(CameraError):
     reason = "unreachable"
+
+
+class SnapshotTooLarge(CameraError):
+    reason = "snapshot-too-large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +100,16 @@ def _own_host(uri: str | None, host: str) -> str | None:
 _ERRORS = (ONVIFError, zeep.exceptions.Error, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
+SNAPSHOT_CHUNK = 64 * 1024
+
+
 class OnvifClient:
-    def __init__(self, host: str, port: int, username: str, password: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, host: str, port: int, username: str, password: str, *, timeout_s: float = 10.0,
+                 max_snapshot_bytes: int = 8_000_000) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.max_snapshot_bytes = max_snapshot_bytes
+        self._username, self._password = username, password
+        self._http: aiohttp.ClientSession | None = None
         # no_cache: the library's WSDL cache is a SQLite file in the user's home; the WSDLs ship with it.
         self._camera = ONVIFCamera(host, port, username, password, no_cache=True)
         self._manager = None
@@ -134,12 +150,34 @@ class OnvifClient:
             raise CameraUnreachable("snapshot: the camera offers no snapshot URI on its own host")
         try:
             async with asyncio.timeout(self.timeout_s):
-                jpeg = await self._camera.get_snapshot(self.info.profile_token, timeout=self.timeout_s)
+                jpeg = await self._fetch(self.info.snapshot_uri)
+        except CameraError:
+            raise
         except _ERRORS as exc:
             raise _translate(exc, "snapshot") from exc
         if not jpeg:
             raise CameraUnreachable("snapshot: empty answer")
         return jpeg
+
+    async def _fetch(self, uri: str) -> bytes:
+        if self._http is None:
+            digest = (DigestAuthMiddleware(self._username, self._password),) if self._username and self._password \
+                else ()
+            self._http = aiohttp.ClientSession(middlewares=digest)
+        cap = self.max_snapshot_bytes
+        async with self._http.get(uri, allow_redirects=False) as response:
+            if response.status == 401:
+                raise CameraAuthError("snapshot: credentials refused")
+            if response.status != 200:
+                raise CameraUnreachable(f"snapshot: HTTP {response.status}")
+            if (response.content_length or 0) > cap:
+                raise SnapshotTooLarge(f"snapshot: {response.content_length} bytes announced, over {cap}")
+            body = bytearray()
+            async for chunk in response.content.iter_chunked(SNAPSHOT_CHUNK):
+                body += chunk
+                if len(body) > cap:
+                    raise SnapshotTooLarge(f"snapshot: more than {cap} bytes sent")
+        return bytes(body)
 
     async def subscribe(self, renew_every: dt.timedelta = dt.timedelta(seconds=60)) -> None:
         """CreatePullPointSubscription; the library's manager renews it before it expires."""
@@ -174,6 +212,9 @@ class OnvifClient:
             except (*_ERRORS, AssertionError) as exc:
                 log.debug("camera %s:%s: unsubscribe failed: %s", self.host, self.port, exc)
             self._manager = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         await self._camera.close()
 
 

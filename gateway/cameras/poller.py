@@ -165,7 +165,8 @@ class CameraWorker:
                 await _wait(stop, self.cfg.registry_refresh_s)
                 continue
             client = OnvifClient(url.hostname or "", url.port or 80, self.entry.username, password,
-                                 timeout_s=self.cfg.connect_timeout_s)
+                                 timeout_s=self.cfg.connect_timeout_s,
+                                 max_snapshot_bytes=self.cfg.max_fetched_snapshot_bytes)
             self.health.connects += 1
             try:
                 self._info = await client.connect()
@@ -184,8 +185,8 @@ class CameraWorker:
                 log.warning("camera %s refused our credentials; next attempt in %.0f s", self.device_id, backoff)
             except CameraError as exc:
                 backoff = min(self.cfg.max_backoff_s, backoff * 2 if backoff else self.cfg.retry_backoff_s)
-                self._failed(f"unreachable: {exc}")
-                log.warning("camera %s unreachable (%s); next attempt in %.0f s", self.device_id, exc, backoff)
+                self._failed(f"{exc.reason}: {exc}")
+                log.warning("camera %s: %s; next attempt in %.0f s", self.device_id, exc, backoff)
             except Exception as exc:  # a bug or an odd frame must not stop this camera (nor the others) for good
                 backoff = min(self.cfg.max_backoff_s, backoff * 2 if backoff else self.cfg.retry_backoff_s)
                 self._failed(f"error: {type(exc).__name__}: {exc}")
