@@ -297,6 +297,9 @@ class StackSettings(_Section):
     java_bin: Path = Path("java")
     # Kafka's KRaft controller listener (the broker listens on kafka.bootstrap_servers).
     kafka_controller_port: int = 18093
+    # A second Kafka listener serving TLS with the stack's CA (<var>/tls/ca.crt), for clients configured with
+    # kafka.security_protocol = "SSL" and that port (the services themselves use the plaintext one on 127.0.0.1).
+    kafka_tls_port: int = 18095
     # Fixed heap: Kafka keeps records in the page cache, not on the heap (docs/stack.md).
     kafka_heap_mb: int = Field(default=1024, ge=256)
     # Retention drops whole segments: small ones let a slow topic age out within hours.

@@ -56,7 +56,7 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
     if base is None:
         base = Path(tempfile.mkdtemp(prefix=prefix))
         base.chmod(0o755)  # PostgreSQL runs as 'postgres' and must walk into it
-    pg, mqtt, mqtt_tls, kafka, controller, metrics = free_ports(6)
+    pg, mqtt, mqtt_tls, kafka, controller, kafka_tls, metrics = free_ports(7)
     return Settings(
         mqtt=MqttSettings(port=mqtt, tls_port=mqtt_tls, password=new_secret()),
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
@@ -66,7 +66,7 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
         # Media (uploads, camera evidence) under the throwaway directory, not the working directory.
         api=ApiSettings(media_dir=base / "var" / "media", jwt_secret=new_secret()),
         stack=StackSettings(var_dir=base / "var", pg_durable=False, kafka_controller_port=controller,
-                            kafka_heap_mb=512),
+                            kafka_tls_port=kafka_tls, kafka_heap_mb=512),
     )
 
 

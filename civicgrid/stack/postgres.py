@@ -23,9 +23,11 @@ from psycopg import sql
 
 from civicgrid.settings import Settings
 from civicgrid.stack.process import ManagedProcess, RunUser, StackError, require_free_ports, tail
+from civicgrid.stack.tls import local_tls
 from civicgrid.store.db import conninfo_parts
 
 CONF_NAME = "civicgrid.conf"
+TLS_CERT, TLS_KEY = "civicgrid-server.crt", "civicgrid-server.key"
 
 
 class PostgresService:
@@ -138,8 +140,14 @@ class PostgresService:
             f"full_page_writes = {fsync}",
             "log_min_messages = warning",
             "log_line_prefix = '%m [%p] '",
+            # TLS for clients that ask (sslmode=verify-full with sslrootcert=<var>/tls/ca.crt); plaintext still
+            # answers on 127.0.0.1 (docs/security.md).
+            "ssl = on",
+            f"ssl_cert_file = '{TLS_CERT}'",
+            f"ssl_key_file = '{TLS_KEY}'",
             "",
         ])
+        self._write_tls()
         conf_path = self.data_dir / CONF_NAME
         conf_path.write_text(conf)
         main_conf = self.data_dir / "postgresql.conf"
@@ -150,6 +158,17 @@ class PostgresService:
         if self.run_user:
             for path in (conf_path, main_conf):
                 os.chown(path, self.run_user.uid, self.run_user.gid)
+
+    def _write_tls(self) -> None:
+        """The stack CA's server certificate and key in the data directory, owned by PostgreSQL's user (it
+        refuses a key others may read)."""
+        tls = local_tls(self.settings.stack.var_dir.resolve() / "tls", self.host)
+        for source, name, mode in ((tls.server_cert, TLS_CERT, 0o644), (tls.server_key, TLS_KEY, 0o600)):
+            target = self.data_dir / name
+            target.write_bytes(source.read_bytes())
+            target.chmod(mode)
+            if self.run_user:
+                os.chown(target, self.run_user.uid, self.run_user.gid)
 
     def _superuser_connection(self, dbname: str = "postgres", connect_timeout: int = 5) -> psycopg.Connection:
         password = self.secret_path.read_text().strip()

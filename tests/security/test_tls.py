@@ -1,18 +1,28 @@
-"""Item 14 (MQTT part): the stack's broker serves MQTT over TLS with its own CA; devices connect that way."""
+"""Item 14: the stack's broker serves MQTT over TLS with its own CA and devices connect that way; Kafka and
+PostgreSQL answer TLS too, and the gateway, Kafka's client libraries and the database driver use it when told."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
+import time
+import uuid
 
+import orjson
 import paho.mqtt.client as mqtt
 import pytest
+from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Consumer
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
 
-from civicgrid.bus import topics
+from civicgrid.bus import clients, topics
 from civicgrid.settings import Settings
 from civicgrid.stack import LocalStack
+from civicgrid.store.db import connect
 from gateway.service import Gateway
+from tests.conftest import gateway_settings
 from tests.support.kafka import KafkaTail
 
 
@@ -88,3 +98,65 @@ def test_the_api_serves_https_with_a_configured_certificate(stack: LocalStack, a
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def _over_tls(settings: Settings) -> Settings:
+    """The same stack reached over TLS on every link, trusting the stack's CA: MQTT's TLS listener, Kafka's
+    SSL listener (stack.kafka_tls_port), PostgreSQL with sslmode=verify-full."""
+    ca = settings.stack.var_dir.resolve() / "tls" / "ca.crt"
+    mqtt_tls = settings.mqtt.model_copy(update={"tls": True, "ca_file": ca})
+    kafka_tls = settings.kafka.model_copy(update={
+        "bootstrap_servers": f"127.0.0.1:{settings.stack.kafka_tls_port}", "security_protocol": "SSL",
+        "ssl_ca_file": ca})
+    url = settings.db.url.get_secret_value()
+    db_tls = settings.db.model_copy(update={"url": SecretStr(f"{url}?sslmode=verify-full&sslrootcert={ca}")})
+    return settings.model_copy(update={"mqtt": mqtt_tls, "kafka": kafka_tls, "db": db_tls})
+
+
+def test_device_gateway_kafka_and_database_links_all_run_over_tls(stack: LocalStack, provision) -> None:
+    settings = _over_tls(stack.settings)
+    with connect(settings.db) as conn:
+        assert conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()[0]
+    device_id, secret = provision("bin-sensor")
+    gw = Gateway(gateway_settings(settings, "tls"))
+    stop = threading.Event()
+    thread = threading.Thread(target=gw.run, args=(stop,), daemon=True)
+    thread.start()
+    consumer = Consumer(clients.librdkafka(settings.kafka, {
+        "group.id": f"tls-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "latest", "enable.auto.commit": False}))
+    client = None
+    try:
+        assert gw.subscribed.wait(15), "gateway did not subscribe"
+        consumer.subscribe([topics.TELEMETRY])
+        deadline = time.monotonic() + 20
+        while not consumer.assignment():  # joined over TLS before the device publishes
+            consumer.poll(0.2)
+            assert time.monotonic() < deadline, "consumer never joined over TLS"
+        client, answers = _tls_client(settings, device_id, secret, str(settings.mqtt.ca_file))
+        assert answers and not answers[0].is_failure, answers
+        client.publish(f"cg/{device_id}/telemetry", b'{"seq": 1, "ts": "2026-11-24T01:00:00Z", "fill_pct": 9}',
+                       qos=1).wait_for_publish(10)
+        seen = None
+        while seen is None and time.monotonic() < deadline + 20:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error() and message.key() == device_id.encode():
+                seen = orjson.loads(message.value())
+    finally:
+        if client is not None:
+            client.loop_stop()
+            client.disconnect()
+        consumer.close()
+        stop.set()
+        thread.join(20)
+    assert seen is not None and seen["data"]["fill_pct"] == 9
+    assert asyncio.run(_aiokafka_sees_the_topics(settings))
+
+
+async def _aiokafka_sees_the_topics(settings: Settings) -> bool:
+    """The streams' client library (aiokafka, under Faust) over the same TLS listener."""
+    consumer = AIOKafkaConsumer(**clients.aiokafka(settings.kafka))
+    await consumer.start()
+    try:
+        return topics.TELEMETRY in await consumer.topics()
+    finally:
+        await consumer.stop()
