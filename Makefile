@@ -18,8 +18,9 @@ test:  ## the whole suite: unit, integration (real services), end-to-end
 test-unit:
 	$(VENV)/bin/pytest tests/unit
 
-lint:
+lint:  ## ruff, and mypy in strict mode on civicgrid/ (its config: [tool.mypy] in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench:  ## every bench/*.py; figures into bench/results.json
 	$(PY) bench/run_all.py

@@ -22,6 +22,9 @@ from rich.table import Table
 from civicgrid.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from civicgrid.stack.local import LocalStack, ServiceStatus
     from civicgrid.stack.supervisor import Supervisor
 
 app = typer.Typer(help="civicgrid: IoT gateway and streaming telemetry for digital city management.",
@@ -95,7 +98,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _print_status(statuses) -> None:
+def _print_status(statuses: Iterable[ServiceStatus]) -> None:
     table = Table(title="civicgrid stack")
     for column in ("service", "address", "pid", "state", "detail"):
         table.add_column(column)
@@ -350,7 +353,7 @@ def run(
         stack.down()
 
 
-def _watch(services: Supervisor, stack, stop: threading.Event) -> None:
+def _watch(services: Supervisor, stack: LocalStack, stop: threading.Event) -> None:
     """Until Ctrl-C: restart a service that died (with back-off); say so (once, with its log's tail) when a stack
     service turns unhealthy, and again when it is healthy."""
     reported: dict[str, str] = {}

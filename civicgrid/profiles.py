@@ -177,9 +177,8 @@ class EventRule(_Model):
 
 def _rule_kind(value: object) -> str | None:
     # A rule without `kind` is a threshold, the common case.
-    if isinstance(value, dict):
-        return value.get("kind", "threshold")
-    return getattr(value, "kind", None)
+    kind: str | None = value.get("kind", "threshold") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind
 
 
 AlarmRule = Annotated[

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 
 def mqtt_login(host: str, port: int, username: str | None, password: str | None,
@@ -14,7 +17,8 @@ def mqtt_login(host: str, port: int, username: str | None, password: str | None,
     answered = threading.Event()
     result: dict[str, str] = {}
 
-    def on_connect(client, userdata, flags, reason_code, properties):
+    def on_connect(client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags, reason_code: ReasonCode,
+                   properties: Properties | None) -> None:
         result["answer"] = "ok" if not reason_code.is_failure else str(reason_code)
         answered.set()
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from civicgrid.broker.accounts import hash_secret
 from civicgrid.broker.sync import mosquitto_pid, sync_broker_accounts
+from civicgrid.domain.devices import validate_device_id
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store import devices as registry
@@ -109,7 +110,7 @@ def upsert_linked_devices(settings: Settings, specs: list[DeviceSpec]) -> list[P
     done = [Provisioned(s.device_id, s.secret or new_secret()) for s in specs]
     with connect(settings.db) as conn, conn.transaction():
         for spec, provisioned in zip(specs, done, strict=True):
-            registry.validate_device_id(spec.device_id)
+            validate_device_id(spec.device_id)
             conn.execute(
                 "INSERT INTO devices (id, kind, profile, secret_hash, component_code, grid_cell_code, "
                 "inspector_user_id) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "

@@ -31,10 +31,7 @@ def registry_accounts(settings: Settings) -> list[BrokerAccount]:
     """The gateway's service account plus one account per enabled device."""
     with connect(settings.db) as conn:
         devices = enabled_credentials(conn)
-    if settings.mqtt.password is None:
-        raise RuntimeError("mqtt.password (the gateway's MQTT account) is not set: run `civicgrid stack up`, "
-                           "which generates it, or set CIVICGRID_MQTT__PASSWORD")
-    gateway = service_account(settings.mqtt.username, hash_secret(settings.mqtt.password.get_secret_value()))
+    gateway = service_account(settings.mqtt.username, hash_secret(settings.mqtt.password_value()))
     # A device registered (by SQL, say) under the service account's name must not replace its account.
     shadowing = [d.device_id for d in devices if d.device_id == settings.mqtt.username]
     if shadowing:

@@ -49,9 +49,12 @@ def _episode(rule_id: str, at: datetime) -> str:
 
 
 def _beyond(rule: Any, value: float, raising: bool) -> bool:
+    clear_at: float = rule.clear_at
     if rule.above is not None:
-        return value > rule.above if raising else value < rule.clear_at
-    return value < rule.below if raising else value > rule.clear_at
+        above: float = rule.above
+        return value > above if raising else value < clear_at
+    below: float = rule.below  # a threshold rule has exactly one of above / below (profiles.ThresholdRule)
+    return value < below if raising else value > clear_at
 
 
 def _threshold(rule: Any, state: RuleState, value: float, at: datetime) -> tuple[RuleState, AlarmEvent | None]:

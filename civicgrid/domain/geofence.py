@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -106,10 +106,10 @@ class GridIndex:
             area = max((xmax - xmin) * cos_lat, 1e-9) * max(ymax - ymin, 1e-9)
             dy = math.sqrt(area / max(max_pixels, 64))
         dx = dy / cos_lat
-        self._x0 = xmin - _PAD * dx
-        self._y0 = ymin - _PAD * dy
-        self._nx = math.floor((xmax - self._x0) / dx) + 1 + _PAD
-        self._ny = math.floor((ymax - self._y0) / dy) + 1 + _PAD
+        self._x0: float = xmin - _PAD * dx
+        self._y0: float = ymin - _PAD * dy
+        self._nx: int = math.floor((xmax - self._x0) / dx) + 1 + _PAD
+        self._ny: int = math.floor((ymax - self._y0) / dy) + 1 + _PAD
         self._inv_dx = 1.0 / dx
         self._inv_dy = 1.0 / dy
         self.pixel_count = self._nx * self._ny
@@ -127,9 +127,9 @@ class GridIndex:
         raster[edge_pixels] = -2 - np.arange(len(edge_pixels), dtype=np.int32)
         self.edge_pixel_count = len(edge_pixels)
         self._raster = raster
-        self._raster_mv = memoryview(raster)
-        self._cand_mv = memoryview(self._cand)
-        self._ptr_mv = memoryview(self._cand_ptr)
+        self._raster_mv = raster.data
+        self._cand_mv = self._cand.data
+        self._ptr_mv = self._cand_ptr.data
 
     def _mark_edges(self) -> np.ndarray:
         """(pixel, cell) keys, as pixel * n + cell, for every pixel a cell's boundary touches.
@@ -254,7 +254,7 @@ class GridIndex:
 
     def codes_for(self, indices: np.ndarray) -> np.ndarray:
         """Object array of codes for indices from `lookup_indices`, None where -1."""
-        return self._code_array[np.asarray(indices)]
+        return cast(np.ndarray, self._code_array[np.asarray(indices)])  # numpy types fancy indexing as Any
 
     def lookup_many(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Vectorised `lookup`: object array of codes, None for points outside every cell."""
@@ -267,7 +267,8 @@ def exact_lookup_indices(geometries: np.ndarray, lon: np.ndarray, lat: np.ndarra
     Slower than `GridIndex`; kept for tests and as the benchmark's baseline.
     """
     tree = shapely.STRtree(geometries)
-    points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    # Arrays in, an array of points out (the stubs also allow a single Point, for scalars).
+    points = cast(np.ndarray, shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)))
     point_idx, cell_idx = tree.query(points, predicate="intersects")
     out = np.full(len(points), len(geometries), dtype=np.int64)
     np.minimum.at(out, point_idx, cell_idx)

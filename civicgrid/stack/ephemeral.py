@@ -79,7 +79,7 @@ def as_environment(settings: Settings) -> dict[str, str]:
     env = {
         "CIVICGRID_MQTT__HOST": settings.mqtt.host,
         "CIVICGRID_MQTT__PORT": str(settings.mqtt.port),
-        "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password.get_secret_value(),
+        "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password_value(),
         "CIVICGRID_MQTT__TLS_PORT": str(settings.mqtt.tls_port),
         "CIVICGRID_MQTT__TLS": str(settings.mqtt.tls).lower(),
         **({"CIVICGRID_MQTT__CA_FILE": str(settings.mqtt.ca_file)} if settings.mqtt.ca_file else {}),

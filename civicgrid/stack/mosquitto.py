@@ -59,7 +59,7 @@ class MosquittoService:
 
     def health(self) -> str:
         mqtt = self.settings.mqtt
-        return mqtt_login(self.host, self.port, mqtt.username, mqtt.password.get_secret_value(), timeout_s=2)
+        return mqtt_login(self.host, self.port, mqtt.username, mqtt.password_value(), timeout_s=2)
 
     def _write_config(self) -> None:
         data = self.dir / "data"

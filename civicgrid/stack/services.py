@@ -18,7 +18,7 @@ from civicgrid.stack.ephemeral import as_environment
 from civicgrid.stack.process import StackError, tail
 
 
-def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Popen:
+def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     """`civicgrid <command>` with `settings` (as CIVICGRID_* variables), output appended to `log`."""
     env = {**os.environ, **as_environment(settings)}
     with log.open("ab") as out:
@@ -26,7 +26,7 @@ def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Pop
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop_service(proc: subprocess.Popen, timeout_s: float = 30) -> None:
+def stop_service(proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
     """SIGINT (the services' graceful stop), then SIGKILL after `timeout_s`."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -37,7 +37,7 @@ def stop_service(proc: subprocess.Popen, timeout_s: float = 30) -> None:
             proc.wait()
 
 
-def spawn_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen:
+def spawn_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
     """`civicgrid gateway`, returned once its /healthz answers 200 (subscribed to the broker)."""
     proc = spawn_service("gateway", settings, log)
     url = f"http://127.0.0.1:{settings.gateway.metrics_port}/healthz"

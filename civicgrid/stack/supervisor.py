@@ -42,7 +42,7 @@ class _Child:
     log: Path | None  # None: the terminal's (the simulated city's live summary)
     env: dict[str, str] | None
     state: ServiceState
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen[bytes] | None = None
     backoff_s: float = 0.0
     started_mono: float = 0.0
     restart_mono: float | None = None

@@ -88,7 +88,9 @@ def gateway_cameras(conn: psycopg.Connection) -> list[CameraEntry]:
         "ORDER BY r.position, r.id) FROM camera_rois r WHERE r.device_id = c.device_id), '[]'::jsonb) "
         "FROM cameras c JOIN devices d ON d.id = c.device_id WHERE d.enabled AND d.kind = 'camera' "
         "ORDER BY c.device_id").fetchall()
-    return [CameraEntry(*row[:10], rois=list(row[10])) for row in rows]
+    return [CameraEntry(device_id, name, url, username, password_ref, component, cell, interval_s, width, height,
+                        rois=list(rois))
+            for device_id, name, url, username, password_ref, component, cell, interval_s, width, height, rois in rows]
 
 
 def record_status(conn: psycopg.Connection, device_id: str, *, reachable: bool, last_snapshot_at: datetime | None,
@@ -123,7 +125,7 @@ def record_event_seen(conn: psycopg.Connection, device_id: str, at: datetime, sn
         {"id": device_id, "at": at, "jpeg": snapshot, "snap_at": at if snapshot else None})
 
 
-def record_detections(conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
+def record_detections(conn: psycopg.Connection, rows: Sequence[tuple[Any, ...]]) -> int:
     """Rows of (time, device_id, seq, kind, cleared, roi_id, event_code, snapshot_id, payload); idempotent."""
     written = 0
     for row in rows:

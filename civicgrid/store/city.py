@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 import psycopg
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.patrol.network import Projection, split_streets, streets_from_geojson
@@ -51,7 +52,7 @@ def _read(path: Path) -> Any:
     return orjson.loads(path.read_bytes()) if path.exists() else None
 
 
-def area_m2(geom: shapely.Geometry) -> float:
+def area_m2(geom: BaseGeometry) -> float:
     """Area in m² by a local equirectangular projection (good to a fraction of a percent for a cell)."""
     lat = geom.centroid.y
     kx = M_PER_DEG_LAT * math.cos(math.radians(lat))
@@ -154,13 +155,12 @@ def _load_components(conn: psycopg.Connection, directory: Path, progress: Progre
         for f in comps["features"]:
             p = dict(f.get("properties") or {})
             code = str(p.pop("code"))
-            pt = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
-            if pt is not None and pt.geom_type != "Point":
-                pt = pt.representative_point()
+            geom = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
+            pt = geom if geom is None or isinstance(geom, shapely.Point) else geom.representative_point()
             lon, lat = (pt.x, pt.y) if pt is not None else (None, None)
             cell = p.pop("grid_cell_code", None)
-            if cell is None and index is not None and lon is not None:
-                cell = index.lookup(lon, lat)
+            if cell is None and index is not None and pt is not None:
+                cell = index.lookup(pt.x, pt.y)
             dept = p.pop("department_id", None)
             if dept is not None and dept not in known_depts:
                 p["department"] = dept
@@ -201,7 +201,8 @@ def _load_streets(conn: psycopg.Connection, directory: Path, progress: Progress,
     limits = PatrolSettings()
     segments = split_streets(streets, Projection(streets[0].coords[0][0]), max_length_m=limits.segment_max_length_m,
                              min_length_m=limits.segment_min_length_m)
-    cell_grid = dict(conn.execute("SELECT code, responsibility_grid_id FROM grid_cells").fetchall())
+    cell_grid: dict[str, str | None] = dict(
+        conn.execute("SELECT code, responsibility_grid_id FROM grid_cells").fetchall())
     if index is None and cell_grid:
         rows = conn.execute("SELECT code, geometry FROM grid_cells").fetchall()
         index = GridIndex([(c, shapely.geometry.shape(g)) for c, g in rows], cell_width=None)
@@ -226,7 +227,7 @@ def provision_city_devices(settings: Settings, directory: Path, city: dict[str, 
     secrets_path = directory / "secrets.json"
     known: dict[str, str] = _read(secrets_path) or {}
     with connect(settings.db) as conn:
-        users = dict(conn.execute("SELECT username, id FROM users").fetchall())
+        users: dict[str, int] = dict(conn.execute("SELECT username, id FROM users").fetchall())
         cells = {r[0] for r in conn.execute("SELECT code FROM grid_cells").fetchall()}
         comps = {r[0] for r in conn.execute("SELECT code FROM components").fetchall()}
     specs = []

@@ -81,7 +81,9 @@ def on_fix(s: AnomalyState, rules: PatrolRules, *, t: float, x: float, y: float,
         _clear(out, "patrol_outside_grid", s.outside_raised, t)
         s.outside_since = s.outside_raised = None
     # stationary
-    if s.anchor_t is None or math.hypot(x - s.anchor_x, y - s.anchor_y) > rules.stationary_radius_m:
+    # The anchor is set (and cleared) as a whole: position and time.
+    if s.anchor_t is None or s.anchor_x is None or s.anchor_y is None \
+            or math.hypot(x - s.anchor_x, y - s.anchor_y) > rules.stationary_radius_m:
         _clear(out, "patrol_stationary", s.stationary_raised, t)
         s.anchor_x, s.anchor_y, s.anchor_t, s.stationary_raised = x, y, t, None
     elif s.stationary_raised is None and t - s.anchor_t > rules.stationary_min * 60:

@@ -17,7 +17,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyproj
@@ -58,7 +58,7 @@ class Projection:
         x, y = self.forward(xy[:, 0], xy[:, 1])
         return shapely.LineString(np.column_stack([x, y]))
 
-    def lonlat_coords(self, line: shapely.LineString) -> list[list[float]]:
+    def lonlat_coords(self, line: shapely.Geometry) -> list[list[float]]:
         xy = shapely.get_coordinates(line)
         lon, lat = self.inverse(xy[:, 0], xy[:, 1])
         return [[round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat, strict=True)]
@@ -160,8 +160,8 @@ def split_streets(streets: Sequence[Street], projection: Projection, *, max_leng
         for k, (a, b) in enumerate(itertools.pairwise(cuts)):
             piece = ops.substring(line, a, b)
             segments.append(RoadSegment(f"{street.id}:{k + 1:03d}", street.id, street.name, street.road_class,
-                                        tuple(tuple(c) for c in projection.lonlat_coords(piece)), round(b - a, 2),
-                                        k + 1))
+                                        tuple((lon, lat) for lon, lat in projection.lonlat_coords(piece)),
+                                        round(b - a, 2), k + 1))
     return segments
 
 
@@ -192,7 +192,7 @@ class SegmentIndex:
         out = np.full(len(x), -1, dtype=np.int64)
         if self._tree is None or not len(x):
             return out
-        pts = shapely.points(x, y)
+        pts = cast(np.ndarray, shapely.points(x, y))  # arrays in, an array of points out
         pi, si = self._tree.query(pts, predicate="dwithin", distance=tolerance_m)
         if not len(pi):
             return out

@@ -17,7 +17,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -29,6 +29,11 @@ from civicgrid.domain.patrol.passes import Traversal, advance
 from civicgrid.domain.patrol.rules import PatrolPlan, PatrolRules, Reject
 
 DAY_S = 86_400
+
+# A kept fix's predecessor, as the per-fix loops read it: (t, x, y, segment index, cell, in window, day, inside).
+_Prev = tuple[float, float, float, int, str | None, bool, int | None, bool | None]
+# An inspector's terms: (plan, window start, window end (s of the day), grid).
+_Terms = tuple[PatrolPlan | None, int, int, str | None]
 
 
 def _sod(t: time) -> int:
@@ -66,7 +71,7 @@ class PatrolNetwork:
     cell_grid: dict[str, str | None] = field(default_factory=dict)
     plans: dict[int, PatrolPlan] = field(default_factory=dict)
     utc_offset_s: int = 8 * 3600  # the city's zone (China: UTC+8, no daylight saving)
-    _required: dict[tuple, dict[str, tuple[str, int]]] = field(default_factory=dict, repr=False)
+    _required: dict[tuple[str, int, int], dict[str, tuple[str, int]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.lengths = dict(zip(self.segments.ids, (float(v) for v in self.segments.lengths), strict=True))
@@ -87,7 +92,7 @@ class PatrolNetwork:
     def cell_grids(self, cell_idx: np.ndarray) -> np.ndarray:
         if self._cell_grid_arr is None:
             return np.full(len(cell_idx), None, dtype=object)
-        return self._cell_grid_arr[cell_idx]
+        return cast(np.ndarray, self._cell_grid_arr[cell_idx])  # numpy types fancy indexing as Any
 
 
 @dataclass(slots=True)
@@ -162,10 +167,12 @@ class AlarmOut:
 
 @dataclass
 class BatchResult:
-    clean: list[tuple] = field(default_factory=list)  # ts, device, seq, lon, lat, speed, heading, hdop, cell, seg
-    rejects: list[tuple] = field(default_factory=list)  # ts, device, seq, reason, lon, lat, hdop
-    reject_counts: Counter = field(default_factory=Counter)
-    visits: Counter = field(default_factory=Counter)  # (day, cell, device, inspector) → entries
+    # ts, device, seq, lon, lat, speed, heading, hdop, cell, seg
+    clean: list[tuple[Any, ...]] = field(default_factory=list)
+    rejects: list[tuple[Any, ...]] = field(default_factory=list)  # ts, device, seq, reason, lon, lat, hdop
+    reject_counts: Counter[str] = field(default_factory=Counter)
+    # (day, cell, device, inspector) → entries
+    visits: Counter[tuple[str, str, str, int | None]] = field(default_factory=Counter)
     coverage: dict[tuple[str, str], CoverageRow] = field(default_factory=dict)
     alarms: list[AlarmOut] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
@@ -180,7 +187,7 @@ class PatrolTracker:
         self.states: dict[str, DeviceState] = {}
         self.clock: float = 0.0  # the latest device time seen: the stream's own clock
         self._days: dict[int, str] = {}
-        self._terms_cache: dict[int | None, tuple] = {}
+        self._terms_cache: dict[int | None, _Terms] = {}
 
     # -- helpers -------------------------------------------------------------------
     def day_iso(self, day: int) -> str:
@@ -195,7 +202,7 @@ class PatrolTracker:
         p = plan or PatrolPlan(0, None)
         return _sod(p.window_start), _sod(p.window_end)
 
-    def _terms(self, inspector: int | None) -> tuple[PatrolPlan | None, int, int, str | None]:
+    def _terms(self, inspector: int | None) -> _Terms:
         """(plan, window start, window end (s of the day), grid) of an inspector, cached per batch."""
         terms = self._terms_cache.get(inspector)
         if terms is None:
@@ -262,13 +269,13 @@ class PatrolTracker:
         too_fast = math.hypot(b.x[i] - st.last_x, b.y[i] - st.last_y) > self.rules.max_speed(st.kind) * dt
         return Reject.JUMP if too_fast and st.jump_streak < self.rules.jump_reset else None
 
-    def _clean(self, fixes: list[Fix], b: _Matched, res: BatchResult) -> tuple[list[int], list[tuple | None]]:
+    def _clean(self, fixes: list[Fix], b: _Matched, res: BatchResult) -> tuple[list[int], list[_Prev | None]]:
         """Cleaning in arrival order (Kafka keeps a device's order); each kept fix with its predecessor's
         (t, x, y, segment index, cell, in window, day, inside)."""
         net = self.network
         seg_ids, position = net.segments.ids, net.segments.position
         accepted: list[int] = []
-        prev_of: list[tuple | None] = []
+        prev_of: list[_Prev | None] = []
         for i, f in enumerate(fixes):
             self.clock = max(self.clock, f.t)
             st = self.state(f)
@@ -285,7 +292,8 @@ class PatrolTracker:
             local = f.t + net.utc_offset_s
             day = int(local // DAY_S)
             prev_of.append(None if st.last_t is None else (st.last_t, st.last_x, st.last_y,
-                                                           position.get(st.last_seg, -1), st.last_cell,
+                                                           -1 if st.last_seg is None else position.get(st.last_seg, -1),
+                                                           st.last_cell,
                                                            st.last_in_window, st.last_day, st.last_inside))
             accepted.append(i)
             s_i = int(b.seg[i])
@@ -298,7 +306,7 @@ class PatrolTracker:
                               st.last_seg))
         return accepted, prev_of
 
-    def _account(self, fixes: list[Fix], b: _Matched, accepted: list[int], prev_of: list[tuple | None],  # noqa: PLR0912, PLR0915
+    def _account(self, fixes: list[Fix], b: _Matched, accepted: list[int], prev_of: list[_Prev | None],  # noqa: PLR0912, PLR0915
                  res: BatchResult) -> None:
         """Passes, day tallies, cell entries and anomalies: one flat loop over the kept fixes (it is the hot path)."""
         r, net = self.rules, self.network
@@ -332,11 +340,12 @@ class PatrolTracker:
                     self._alarms(st, ended, b.cells[i], f.seq, res)
             same_day = prev is not None and prev[6] == day
             dt = f.t - prev[0] if prev is not None else 0.0
-            step_ok = same_day and prev[5] and in_window and 0 < dt <= r.max_gap_s
+            step_ok = prev is not None and same_day and prev[5] and in_window and 0 < dt <= r.max_gap_s
             dist = math.hypot(b.x[i] - prev[1], b.y[i] - prev[2]) if prev is not None else 0.0
             tally = st.tally
             tally.points += 1
             if step_ok:
+                assert prev is not None, "a step has a previous fix"
                 tally.distance_m += dist
                 if prev[7] is True:
                     tally.inside_s += dt
@@ -355,7 +364,7 @@ class PatrolTracker:
                 st.trav = None
             cell = b.cells[i]
             if cell is not None:
-                if not same_day or prev[4] != cell:
+                if prev is None or not same_day or prev[4] != cell:
                     res.visits[(tally.day, cell, f.device_id, st.inspector_user_id)] += 1
                 if in_window:
                     tally.cells.add(cell)
@@ -373,6 +382,7 @@ class PatrolTracker:
     def _emit_coverage(self, st: DeviceState, res: BatchResult) -> None:
         plan = self.plan(st.inspector_user_id)
         tally = st.tally
+        assert tally is not None and st.inspector_user_id is not None, "coverage is an inspector's day tally"
         summary = summarise(tally.passes, self.network.required(plan))
         res.coverage[(tally.day, st.device_id)] = CoverageRow(
             tally.day, st.inspector_user_id, st.device_id, plan.responsibility_grid_id if plan else None, summary,
