@@ -20,16 +20,17 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import psycopg
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
-from api.queries.devices import apply_ack
 from civicgrid.bus import clients, records
-from civicgrid.bus.topics import COMMAND_ACKS, DEADLETTER
+from civicgrid.bus.dead_letters import DeadLetters, Rejected
+from civicgrid.bus.topics import COMMAND_ACKS
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
+from civicgrid.store.device_commands import apply_ack
 from civicgrid.store.outbox import relay_once
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,9 @@ class _Conn:
 
 
 class AckReader:
-    def __init__(self, settings: Settings, db: _Conn) -> None:
-        self.settings, self.db = settings, db
+    def __init__(self, settings: Settings, db: _Conn, producer_of: Callable[[], Producer]) -> None:
+        self.settings, self.db, self.producer_of = settings, db, producer_of
         self.consumer: Consumer | None = None
-        self._dead: Producer | None = None
 
     def _assign(self) -> Consumer:
         consumer = Consumer(clients.librdkafka(self.settings.kafka, {"group.id": ACK_READER,
@@ -113,6 +113,7 @@ class AckReader:
         conn = self.db.get()
         with conn.transaction():
             positions: dict[int, int] = {}
+            rejected: list[Rejected] = []
             for msg in messages:
                 positions[msg.partition()] = msg.offset() + 1
                 try:
@@ -124,24 +125,18 @@ class AckReader:
                 except (ValueError, KeyError, TypeError, psycopg.errors.IntegrityError,
                         psycopg.errors.DataError) as exc:
                     log.warning("command ack at %s/%s dead-lettered: %s", msg.partition(), msg.offset(), exc)
-                    self._dead_letter(msg.value() or b"", msg.key(), exc)
-            if self._dead is not None and self._dead.flush(10):  # recorded before the position moves past them
-                raise RuntimeError("Kafka did not take the dead letters of unappliable command acks")
+                    key = msg.key()
+                    rejected.append(Rejected(msg.value() or b"", f"kafka:{COMMAND_ACKS}",
+                                             f"{type(exc).__name__}: {exc}",
+                                             key.decode(errors="replace") if key else None, reason=ACK_UNAPPLIABLE))
+            if rejected:  # recorded before the position moves past them
+                DeadLetters(self.producer_of(), ACK_READER).send(rejected)
             for partition, offset in positions.items():
                 conn.execute("INSERT INTO kafka_positions (consumer, topic, partition, next_offset) "
                              "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) "
                              "DO UPDATE SET next_offset = EXCLUDED.next_offset",
                              (ACK_READER, COMMAND_ACKS, partition, offset))
         return True
-
-    def _dead_letter(self, value: bytes, key: bytes | None, exc: Exception) -> None:
-        if self._dead is None:
-            self._dead = Producer(clients.librdkafka(self.settings.kafka, {"log_level": 3}))
-        record = records.dead_letter(payload=value, mqtt_topic=f"kafka:{COMMAND_ACKS}",
-                                     device_id=key.decode(errors="replace") if key else None, reason=ACK_UNAPPLIABLE,
-                                     detail=f"{type(exc).__name__}: {exc}"[:500], received_at=datetime.now(UTC),
-                                     keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
-        self._dead.produce(DEADLETTER, records.dumps(record), key)
 
     def reset(self) -> None:
         if self.consumer is not None:
@@ -153,16 +148,15 @@ class AckReader:
 class Background:
     """Start and stop the API's background loops (app lifespan)."""
 
-    def __init__(self, settings: Settings, poll_s: float = 0.2) -> None:
-        self.settings, self.poll_s = settings, poll_s
+    def __init__(self, settings: Settings, producer_of: Callable[[], Producer], poll_s: float = 0.2) -> None:
+        """`producer_of`: the API process's one Kafka producer (created on first use: the API starts
+        without Kafka), shared by commands, the outbox relay and dead letters."""
+        self.settings, self.producer_of, self.poll_s = settings, producer_of, poll_s
         self.stop_event = threading.Event()
         self.threads: list[Worker] = []
-        self._producer: Producer | None = None
 
     def _relay_step(self, db: _Conn) -> bool:
-        if self._producer is None:
-            self._producer = Producer(clients.librdkafka(self.settings.kafka, {"linger.ms": 2, "log_level": 3}))
-        return relay_once(db.get(), self._producer) > 0
+        return relay_once(db.get(), self.producer_of()) > 0
 
     def _retention_step(self, db: _Conn) -> bool:
         deleted = db.get().execute(f"DELETE FROM feed_events WHERE created_at < now() - interval '{FEED_RETENTION}'")
@@ -171,7 +165,7 @@ class Background:
 
     def start(self) -> None:
         relay_db, ack_db, retention_db = _Conn(self.settings), _Conn(self.settings), _Conn(self.settings)
-        acks = AckReader(self.settings, ack_db)
+        acks = AckReader(self.settings, ack_db, self.producer_of)
         self.threads = [
             Worker("outbox-relay", lambda: self._relay_step(relay_db), self.poll_s, self.stop_event, relay_db.reset),
             Worker("command-acks", acks.step, 1.0, self.stop_event, acks.reset),

@@ -22,11 +22,12 @@ from psycopg_pool import ConnectionPool
 from api.feed_hub import FeedHub
 from api.login_throttle import LoginThrottle
 from civicgrid.bus import clients
-from civicgrid.domain.catalogue import Catalogue, default_catalogue
+from civicgrid.cases import CaseService, Rules, default_rules
+from civicgrid.domain.catalogue import Catalogue
 from civicgrid.domain.geofence import GridIndex
-from civicgrid.domain.permissions import Permissions, default_permissions
-from civicgrid.domain.time_limits import Limit, TimeLimits, default_time_limits
-from civicgrid.domain.working_calendar import WorkingCalendar, default_calendar
+from civicgrid.domain.permissions import Permissions
+from civicgrid.domain.time_limits import Limit, TimeLimits
+from civicgrid.domain.working_calendar import WorkingCalendar
 from civicgrid.settings import Settings
 from civicgrid.store.db import conninfo
 
@@ -61,18 +62,34 @@ class ApiContext:
 
     settings: Settings
     pool: ConnectionPool
-    catalogue: Catalogue = field(default_factory=default_catalogue)
-    limits: TimeLimits = field(default_factory=default_time_limits)
-    calendar: WorkingCalendar = field(default_factory=default_calendar)
-    permissions: Permissions = field(default_factory=default_permissions)
+    rules: Rules = field(default_factory=default_rules)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     feed_hub: FeedHub = field(init=False)
+    cases: CaseService = field(init=False)
     _producer: Producer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _grid: tuple[tuple[Any, ...], GridIndex | None] | None = None
 
     def __post_init__(self) -> None:
         self.feed_hub = FeedHub(self.pool)
+        self.cases = CaseService(self.rules)
+
+    # The city's rules, by name (one Rules object: the same the streams judge cases by).
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.rules.catalogue
+
+    @property
+    def limits(self) -> TimeLimits:
+        return self.rules.limits
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.rules.calendar
+
+    @property
+    def permissions(self) -> Permissions:
+        return self.rules.permissions
 
     @classmethod
     def create(cls, settings: Settings) -> ApiContext:

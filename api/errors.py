@@ -1,7 +1,8 @@
 """Errors → HTTP, once: RFC 9457 ``application/problem+json`` with a stable ``type`` and a clear ``detail``.
 
-Routes raise domain errors (civicgrid.domain), store errors (CaseNotFound, CaseChanged)
-or `ApiError`; nothing else in the API builds an error response. Lifecycle errors carry
+Routes raise domain errors (civicgrid.domain), the case service's refusals and store errors
+(civicgrid/cases/errors.py: CaseRefused, CaseNotFound, CaseChanged) or `ApiError`; nothing
+else in the API builds an error response. Lifecycle errors carry
 what the client needs to recover: the allowed actions (409) or roles (403).
 """
 
@@ -15,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from civicgrid.cases.errors import CaseChanged, CaseNotFound, CaseRefused
 from civicgrid.domain.case_state import IllegalTransition, MissingTransitionData, PreconditionFailed, RoleNotAllowed
 from civicgrid.domain.errors import DomainError
-from civicgrid.store.cases import CaseChanged, CaseNotFound
 from civicgrid.store.devices import DeviceExists, DeviceNotFound
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,12 @@ def install(app: FastAPI) -> None:
     async def missing(request: Request, exc: MissingTransitionData) -> JSONResponse:
         return problem(422, "missing-data", "Action needs more data", str(exc), request.url.path,
                        missing=list(exc.missing))
+
+    @app.exception_handler(CaseRefused)
+    async def case_refused(request: Request, exc: CaseRefused) -> JSONResponse:
+        if request.url.path.startswith(OPEN311_PREFIX):
+            return open311_error(400, exc.detail)
+        return problem(422, exc.kind, _title(422), exc.detail, request.url.path)
 
     @app.exception_handler(DomainError)
     async def domain(request: Request, exc: DomainError) -> JSONResponse:

@@ -55,6 +55,13 @@ class MqttSettings(_Section):
         """Where a client of these settings connects (the TLS listener when `tls`)."""
         return self.host, self.tls_port if self.tls else self.port
 
+    def password_value(self) -> str:
+        """The service account's password, for the code that cannot do without it (a clear error, not None)."""
+        if self.password is None:
+            raise RuntimeError("mqtt.password (the gateway's MQTT account) is not set: run `civicgrid stack up`, "
+                               "which generates it, or set CIVICGRID_MQTT__PASSWORD")
+        return self.password.get_secret_value()
+
 
 class TopicRetention(_Section):
     """How long Kafka keeps a topic's records: whichever limit is reached first drops the oldest segment.
@@ -87,7 +94,6 @@ def _default_retention() -> dict[str, TopicRetention]:
         "cg.deadletter": TopicRetention(hours=30 * 24, mb_per_partition=1024),
         "cg.alarms": TopicRetention(hours=7 * 24, mb_per_partition=512),
         "cg.case-events": TopicRetention(hours=30 * 24, mb_per_partition=512),
-        "cg.coverage": TopicRetention(hours=7 * 24, mb_per_partition=256),
         # A command nobody delivered within a day is stale; acks are read at once.
         "cg.commands": TopicRetention(hours=24, mb_per_partition=64),
         "cg.command-acks": TopicRetention(hours=72, mb_per_partition=64),
@@ -164,7 +170,6 @@ class StreamsSettings(_Section):
     app_id: str = "civicgrid-streams"
     # Faust keeps table state here (RocksDB is not used: in-memory tables restored from changelogs).
     data_dir: Path = Path("var/streams")
-    web_port: int = 18066
     # Device problems merge into an open case about the same component, or of the same
     # category in the same grid cell reported within this window (docs/domain.md §3; ours).
     merge_window_s: float = 24 * 3600

@@ -17,10 +17,9 @@ The same seed gives byte-identical files.
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,13 +246,6 @@ def _loop_route(rng: random.Random, nx: int, ny: int, lon0: float, lat0: float, 
 
 def load_city_file(directory: Path | str) -> dict[str, Any]:
     return orjson.loads((Path(directory) / "city.json").read_bytes())
-
-
-def route_length_m(route: Sequence[Sequence[float]]) -> float:
-    total = 0.0
-    for (x0, y0), (x1, y1) in itertools.pairwise(route):
-        total += distance_m(x0, y0, x1, y1)
-    return total
 
 
 def distance_m(lon0: float, lat0: float, lon1: float, lat1: float) -> float:

@@ -18,6 +18,8 @@ from confluent_kafka import Producer
 from psycopg_pool import ConnectionPool
 
 from civicgrid.bus import clients
+from civicgrid.bus.dead_letters import DeadLetters
+from civicgrid.cases import CaseService, default_rules
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
@@ -42,16 +44,19 @@ def build_app(settings: Settings) -> faust.App:
     profiles = load_profiles(settings.profiles_dir)
     geo = GeoResolver(settings)
     pool = ConnectionPool(settings.db.url.get_secret_value(), min_size=1, max_size=4, open=False)
-    sinks = SinkRunner(settings, geo)
-    relay_producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
+    # One producer per process: the outbox relay, dead letters and patrol alarms share it.
+    producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
+    dead_letters = DeadLetters(producer, s.app_id)
+    sinks = SinkRunner(settings, dead_letters)
+    cases_service = CaseService(default_rules())
 
     roles = set(s.roles)
     if "alarms" in roles:
         alarms.register(app, profiles)
     if "cases" in roles:
-        cases.register(app, pool, geo, timedelta(seconds=s.merge_window_s), settings.kafka)
+        cases.register(app, pool, cases_service, geo, timedelta(seconds=s.merge_window_s), dead_letters)
     if "deadlines" in roles:
-        deadlines.register(app, pool, s.deadline_scan_s)
+        deadlines.register(app, pool, cases_service, s.deadline_scan_s)
 
     @app.task
     async def start_io() -> None:
@@ -77,14 +82,14 @@ def build_app(settings: Settings) -> faust.App:
     if "patrol" in roles:  # cg.tracks → track_points, patrol coverage and patrol alarms (streams/patrol.py)
         from streams.patrol import PatrolRunner
 
-        patrol = app.civicgrid_patrol = PatrolRunner(settings)
+        patrol = app.civicgrid_patrol = PatrolRunner(settings, producer, dead_letters)
 
         @app.task
         async def run_patrol() -> None:
             await patrol.run()
 
     if "outbox" in roles:
-        _register_relay(app, pool, relay_producer, s.outbox_poll_s)
+        _register_relay(app, pool, producer, s.outbox_poll_s)
 
     app.civicgrid_sinks = sinks  # for tests and metrics
     return app

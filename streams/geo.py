@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import orjson
 import shapely
 from shapely.errors import ShapelyError
 
+from civicgrid.cases.problem import Place
 from civicgrid.domain.errors import DomainError
 from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.grid import parse_grid_code
@@ -26,14 +26,6 @@ from civicgrid.settings import Settings
 from civicgrid.store.db import connect
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    cell: str | None
-    lon: float | None
-    lat: float | None
-    outside_grid: bool
 
 
 class GeoResolver:

@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from confluent_kafka import Producer
 
 from civicgrid.bus import clients, records, topics
+from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.domain.patrol import Fix, PatrolRules, PatrolTracker
 from civicgrid.domain.patrol.tracker import AlarmOut, BatchResult
 from civicgrid.settings import PatrolSettings, Settings
@@ -79,7 +80,7 @@ def alarm_record(out: AlarmOut) -> dict[str, Any]:
 class PatrolRunner:
     """The patrol consumer of one worker (see the module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, producer: Producer, dead_letters: DeadLetters) -> None:
         self.settings = settings
         self.group = f"{settings.streams.app_id}-{PATROL_GROUP_SUFFIX}"
         self.rules = rules_of(settings.patrol)
@@ -94,7 +95,8 @@ class PatrolRunner:
         self._refreshed = 0.0
         self._last_record = time.monotonic()
         self._next: dict[tuple[str, int], int] = {}  # (topic, partition) → next offset to process
-        self._producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 5, "log_level": 3}))
+        self._producer = producer
+        self._dead = dead_letters
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,15 +168,8 @@ class PatrolRunner:
             raise RuntimeError("Kafka did not take the patrol alarms")
 
     def _dead_letter(self, dead: list[tuple[bytes, str]]) -> None:
-        now = datetime.now(UTC)
-        for raw, reason in dead:
-            record = records.dead_letter(payload=raw, mqtt_topic="", device_id=None, reason="stream_unreadable",
-                                         detail=reason[:500], received_at=now)
-            self._producer.produce(topics.DEADLETTER, records.dumps(record), b"unknown")
-        if self._producer.flush(30):
-            raise RuntimeError("Kafka did not take the patrol consumer's dead letters")
-        self.counts["dead_letters"] += len(dead)
-        log.warning("patrol: %d unreadable cg.tracks record(s) dead-lettered", len(dead))
+        self.counts["dead_letters"] += self._dead.send(
+            Rejected(raw, f"kafka:{topics.TRACKS}", reason) for raw, reason in dead)
 
     def _positions(self) -> dict[int, int]:
         return store.positions(self._db(), self.group, topics.TRACKS)

@@ -7,35 +7,12 @@ record to a `Problem`; the case builder decides open-or-merge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from civicgrid.bus import topics
+from civicgrid.cases.problem import Problem
 from civicgrid.domain.case_state import Role, Source
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    source: Source
-    role: Role
-    actor: str
-    source_record_id: str
-    category: str
-    disposal_class: str | None
-    at: datetime
-    device_id: str | None
-    component_code: str | None
-    device_cell: str | None
-    lon: float | None
-    lat: float | None
-    description: str
-    evidence_kind: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-    self_handled_note: str | None = None
-    # The component the device is fitted to: where the problem is, even when the problem is
-    # not about the component itself (gas in a well is an event, located by its cover).
-    location_component: str | None = None
 
 
 def _ts(value: str) -> datetime:

@@ -18,17 +18,16 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer
-from confluent_kafka import Producer
 
-from civicgrid.bus import clients, records, topics
+from civicgrid.bus import clients, topics
+from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.settings import Settings
-from streams.geo import GeoResolver
 
 log = logging.getLogger(__name__)
 
@@ -39,32 +38,32 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def telemetry_rows(recs: list[dict[str, Any]], geo: GeoResolver) -> list[tuple]:
+def telemetry_rows(recs: list[dict[str, Any]]) -> list[tuple]:
     return [(_ts(r["ts"]), r["device_id"], r["seq"], _ts(r["received_at"]), orjson.dumps(r["data"]).decode())
             for r in recs]
 
 
-def event_rows(recs: list[dict[str, Any]], geo: GeoResolver) -> list[tuple]:
+def event_rows(recs: list[dict[str, Any]]) -> list[tuple]:
     return [(_ts(r["ts"]), r["device_id"], r["seq"], r["data"].get("type", "unknown"),
              orjson.dumps(r["data"]).decode()) for r in recs]
 
 
-def alarm_rows(recs: list[dict[str, Any]], geo: GeoResolver) -> list[tuple]:
+def alarm_rows(recs: list[dict[str, Any]]) -> list[tuple]:
     return [(_ts(r["ts"]), r["alarm_id"], r["device_id"], r["rule"], r["action"], r.get("category"),
              r.get("urgency"), r.get("grid_cell_code"), orjson.dumps(r).decode()) for r in recs]
 
 
-def _rows_or_dead_letters(topic: str, recs: list[dict[str, Any]], geo: GeoResolver,
+def _rows_or_dead_letters(topic: str, recs: list[dict[str, Any]],
                           dead: list[tuple[dict[str, Any], str]]) -> list[tuple]:
     """Rows for the batch; a record the builder cannot read is set aside with the reason."""
     build = SINKS[topic][2]
     try:
-        return build(recs, geo)
+        return build(recs)
     except (KeyError, TypeError, ValueError):
         rows = []
         for rec in recs:  # find the bad ones; the rest still go in
             try:
-                rows += build([rec], geo)
+                rows += build([rec])
             except (KeyError, TypeError, ValueError) as exc:
                 dead.append((rec, f"{topic}: {type(exc).__name__}: {exc}"))
         return rows
@@ -72,7 +71,7 @@ def _rows_or_dead_letters(topic: str, recs: list[dict[str, Any]], geo: GeoResolv
 
 # topic → (table, columns, row builder). cg.tracks is not here: the patrol consumer (streams/patrol.py)
 # cleans and matches track points and writes them with their coverage in one transaction.
-SINKS: dict[str, tuple[str, tuple[str, ...], Callable[[list[dict[str, Any]], GeoResolver], list[tuple]]]] = {
+SINKS: dict[str, tuple[str, tuple[str, ...], Callable[[list[dict[str, Any]]], list[tuple]]]] = {
     topics.TELEMETRY: ("telemetry", ("time", "device_id", "seq", "received_at", "payload"), telemetry_rows),
     topics.EVENTS: ("device_events", ("time", "device_id", "seq", "event_type", "payload"), event_rows),
     topics.ALARMS: ("alarms", ("time", "alarm_id", "device_id", "rule", "action", "category_code", "urgency",
@@ -103,14 +102,13 @@ async def write_batch(conn: psycopg.AsyncConnection, by_table: dict[str, list[tu
 class SinkRunner:
     """One consumer group over the sink topics; offsets committed after each written batch."""
 
-    def __init__(self, settings: Settings, geo: GeoResolver) -> None:
+    def __init__(self, settings: Settings, dead_letters: DeadLetters) -> None:
         self.settings = settings
-        self.geo = geo
         self.rows_written = 0
         self.records_seen = 0
         self.dead_letters = 0
         self._stop = asyncio.Event()
-        self._dead = Producer(clients.librdkafka(settings.kafka, {"log_level": 3}))
+        self._dead = dead_letters
 
     def stop(self) -> None:
         self._stop.set()
@@ -140,7 +138,7 @@ class SinkRunner:
                         except orjson.JSONDecodeError as exc:
                             dead.append(({"raw": msg.value.decode("utf-8", "replace")}, f"{tp.topic}: not JSON: {exc}"))
                         self.records_seen += 1
-                rows = {topic: _rows_or_dead_letters(topic, recs, self.geo, dead) for topic, recs in by_topic.items()}
+                rows = {topic: _rows_or_dead_letters(topic, recs, dead) for topic, recs in by_topic.items()}
                 conn = await self._write_until_done(conn, rows)
                 if dead:
                     await asyncio.to_thread(self._dead_letter, dead)
@@ -152,16 +150,10 @@ class SinkRunner:
 
     def _dead_letter(self, dead: list[tuple[dict[str, Any], str]]) -> None:
         """Records no table can take go to cg.deadletter with the reason (before their offsets commit)."""
-        now = datetime.now(UTC)
-        for rec, reason in dead:
-            device_id = rec.get("device_id") if isinstance(rec, dict) else None
-            record = records.dead_letter(payload=orjson.dumps(rec), mqtt_topic="", device_id=device_id,
-                                         reason="stream_unreadable", detail=reason[:500], received_at=now)
-            self._dead.produce(topics.DEADLETTER, records.dumps(record), str(device_id or "unknown").encode())
-        if self._dead.flush(30):
-            raise RuntimeError("Kafka did not take the sink's dead letters")
-        self.dead_letters += len(dead)
-        log.warning("sinks: %d record(s) dead-lettered as stream_unreadable", len(dead))
+        self.dead_letters += self._dead.send(
+            Rejected(orjson.dumps(rec), "kafka:sinks", reason,
+                     str(rec.get("device_id")) if isinstance(rec, dict) and rec.get("device_id") else None)
+            for rec, reason in dead)
 
     async def _write_until_done(self, conn: psycopg.AsyncConnection | None,
                                 rows: dict[str, list[tuple]]) -> psycopg.AsyncConnection:

@@ -158,8 +158,3 @@ def detail_totals(conn: psycopg.Connection, case_id: str) -> tuple[int, int]:
     return conn.execute("SELECT (SELECT count(*) FROM case_events WHERE case_id = %(id)s), "
                         "(SELECT count(*) FROM case_evidence WHERE case_id = %(id)s)", {"id": case_id}).fetchone()
 
-
-def last_note(conn: psycopg.Connection, case_id: str) -> str | None:
-    row = conn.execute("SELECT coalesce(note, payload -> 'data' ->> 'reason') FROM case_events WHERE case_id = %s "
-                       "ORDER BY seq DESC LIMIT 1", (case_id,)).fetchone()
-    return None if row is None else row[0]

@@ -9,16 +9,17 @@ checks. Scope (department, inspector grid) is applied by the queries.
 # variables, which FastAPI can only see when annotations are evaluated at definition time.
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from api.auth import require
 from api.deps import ApiContext, Ctx, Db
 from api.errors import not_found
 from api.queries import cases as q
-from api.queries.responsibility import suggest_department
 from api.schemas.cases import (
     ActionIn,
     CaseDetail,
@@ -34,13 +35,12 @@ from api.schemas.cases import (
     TaskIn,
 )
 from api.users import User
-from api.workflow import NewCase, act, disposal_class_of, report
+from civicgrid.cases.intake import NewCase
 from civicgrid.domain import lifecycle
-from civicgrid.domain.case_state import TERMINAL, Action, Role, Source, State
-from civicgrid.domain.catalogue import UnknownCategory
+from civicgrid.domain.case_state import Action, CaseState, Role, Source, State
 from civicgrid.domain.permissions import Permissions
-from civicgrid.domain.time_limits import DisposalClass
 from civicgrid.store.case_snapshot import case_from_json
+from civicgrid.store.responsibility import suggest_department
 
 READERS = tuple(Role)
 
@@ -98,37 +98,24 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
                       **dict(zip(("timeline_total", "evidence_total"), q.detail_totals(db, case_id), strict=True)))
 
 
-def _light(ctx: ApiContext, case, now: datetime) -> str | None:
-    return time_light(ctx, case.state, case.dispatched_at, case.disposal_deadline, disposal_class_of(ctx, case),
-                      case.category, now)
+def _light(ctx: ApiContext, case: CaseState, now: datetime) -> str | None:
+    light = ctx.rules.time_light(case.state, case.dispatched_at, case.disposal_deadline, ctx.rules.class_of(case),
+                                 case.category, now)
+    return None if light is None else light.value
 
 
 def _row_light(ctx: ApiContext, row: dict, now: datetime) -> str | None:
     """A list row's light, from its columns (the list reads no snapshots); as the case detail computes it."""
     dispatched_at = row.pop("dispatched_at")
-    try:
-        disposal_class = (DisposalClass(row["disposal_class"]) if row["disposal_class"]
-                          else ctx.catalogue.get(row["category_code"]).disposal_class)
-    except (ValueError, UnknownCategory):
-        return None  # a category this city's catalogue no longer has: no limit to measure against
-    return time_light(ctx, State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,
-                      row["category_code"], now)
+    disposal_class = ctx.rules.disposal_class(row["category_code"], row["disposal_class"])
+    light = ctx.rules.time_light(State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,
+                                 row["category_code"], now)
+    return None if light is None else light.value
 
 
-def time_light(ctx: ApiContext, state: State, dispatched_at: datetime | None, due: datetime | None,
-               disposal_class: DisposalClass, category: str | None, now: datetime) -> str | None:
-    """Traffic light by the share of the disposal time used (green ≤ 80 %, yellow ≤ 100 %, red)."""
-    if state in TERMINAL or dispatched_at is None or due is None:
-        return None
-    start = dispatched_at  # the disposal clock runs from dispatch (or the latest rework)
-    natural = ctx.limits.disposal(disposal_class, category=category).natural
-    if natural:
-        total, used = (due - start).total_seconds(), (now - start).total_seconds()
-    else:
-        total = ctx.calendar.working_time_between(start, due).total_seconds()
-        used = ctx.calendar.working_time_between(start, now).total_seconds() if now > start else 0.0
-    share = used / total if total > 0 else (1.0 if now > due else 0.0)
-    return ctx.limits.traffic_light(share).value
+def _cell_at(ctx: ApiContext, db: psycopg.Connection) -> Callable[[float, float], str | None]:
+    """The grid cell of a point, from the API's cached index of the cells in the database."""
+    return ctx.grid_index(db).lookup
 
 
 def build_router(permissions: Permissions) -> APIRouter:
@@ -161,9 +148,9 @@ def build_router(permissions: Permissions) -> APIRouter:
     def report_case(body: CaseReport, ctx: Ctx, db: Db, response: Response,
                     user: Annotated[User, Depends(require(*reporters))]) -> CaseDetail:
         srid = f"api:{user.id}:{body.client_ref}" if body.client_ref else None
-        case_id, created = report(ctx, db, user, NewCase(
+        case_id, created = ctx.cases.report(db, user.role, user.username, NewCase(
             body.category_code, body.description, body.source, body.grid_cell_code, body.component_code,
-            body.lon, body.lat, body.address, tuple(body.media_ids), srid), now_utc())
+            body.lon, body.lat, body.address, tuple(body.media_ids), srid), now_utc(), cell_at=_cell_at(ctx, db))
         if not created:
             response.status_code = 200
         response.headers["Location"] = f"/cases/{case_id}"
@@ -175,9 +162,9 @@ def build_router(permissions: Permissions) -> APIRouter:
     def log_call(body: PhoneCall, ctx: Ctx, db: Db,
                  user: Annotated[User, Depends(require(Role.OPERATOR))]) -> CaseDetail:
         caller = {"channel": "phone", "caller_name": body.caller_name, "caller_phone": body.caller_phone}
-        case_id, _ = report(ctx, db, user, NewCase(
+        case_id, _ = ctx.cases.report(db, user.role, user.username, NewCase(
             body.category_code, body.description, Source.HOTLINE, body.grid_cell_code, None, body.lon, body.lat,
-            body.address, extra_evidence=caller), now_utc())
+            body.address, extra_evidence=caller), now_utc(), cell_at=_cell_at(ctx, db))
         return case_detail(ctx, db, user, case_id, now_utc())
 
     @router.get("/{case_id}", summary="A case with its timeline, evidence and the caller's allowed actions",
@@ -199,7 +186,8 @@ def _add_action(router: APIRouter, permissions: Permissions, action: Action, pat
                  user: Annotated[User, Depends(require(*roles))]) -> CaseDetail:
         raw = body.model_dump(exclude={"media_ids"}, mode="json")
         data = {_RENAMES.get(k, k): v for k, v in raw.items()}
-        act(ctx, db, user, str(case_id), action, data, tuple(body.media_ids), now_utc())
+        ctx.cases.act(db, user.role, user.username, str(case_id), action, data, tuple(body.media_ids), now_utc(),
+                      visible=lambda conn, cid: q.in_scope(conn, user, cid))
         return case_detail(ctx, db, user, str(case_id), now_utc())
 
     endpoint.__name__ = f"case_{action.value}"

@@ -25,6 +25,7 @@ from civicgrid.broker import provisioning
 from civicgrid.bus.commands import send_command
 from civicgrid.domain.case_state import Role
 from civicgrid.profiles import load_profiles
+from civicgrid.store import device_commands
 from civicgrid.store.devices import DeviceExists
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -102,7 +103,7 @@ def command(ctx: Ctx, db: Db, device_id: DeviceId, body: CommandIn,
                                   issued_by=user.username, now=now)
     except TimeoutError as exc:
         raise ApiError(503, "kafka-unavailable", str(exc)) from None
-    q.record_command(db, command_id, device_id, body.name, body.args, user.username, now, body.timeout_s)
+    device_commands.record_command(db, command_id, device_id, body.name, body.args, user.username, now, body.timeout_s)
     found = q.get_command(db, device_id, command_id)
     assert found is not None
     return CommandStatus(**found)

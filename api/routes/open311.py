@@ -21,7 +21,7 @@ from api.errors import ApiError, Open311Failure
 from api.queries.cases import find_case_id
 from api.schemas.open311 import Open311Error, RequestCreated, Service, ServiceDefinition, ServiceRequest
 from api.users import User
-from api.workflow import NewCase, report
+from civicgrid.cases.intake import NewCase
 from civicgrid.domain.case_state import Role, Source
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -102,9 +102,10 @@ def create_request(
     requester = {k: v for k, v in {"channel": "open311", "email": email, "device_id": device_id,
                                    "account_id": account_id, "first_name": first_name, "last_name": last_name,
                                    "phone": phone, "media_url": media_url, "address_id": address_id}.items() if v}
-    case_id, _ = report(ctx, db, client, NewCase(service_code, description, Source.HOTLINE, lon=long, lat=lat,
-                                                 address=address_string, extra_evidence=requester),
-                        datetime.now(UTC))
+    case_id, _ = ctx.cases.report(db, client.role, client.username,
+                                  NewCase(service_code, description, Source.HOTLINE, lon=long, lat=lat,
+                                          address=address_string, extra_evidence=requester),
+                                  datetime.now(UTC), cell_at=ctx.grid_index(db).lookup)
     row = db.execute("SELECT case_no FROM cases WHERE id = %s", (case_id,)).fetchone()
     assert row is not None
     return [RequestCreated(service_request_id=row[0], service_notice=f"已受理 accepted as case {row[0]}",

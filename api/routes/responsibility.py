@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Path, Response
 from api.auth import require
 from api.deps import Db
 from api.errors import ApiError, not_found
-from api.queries import responsibility as q
 from api.schemas.org import Rule, RuleIn
 from api.users import User
 from civicgrid.domain.case_state import Role
+from civicgrid.store import responsibility as q
 
 router = APIRouter(prefix="/responsibility", tags=["responsibility"])
 

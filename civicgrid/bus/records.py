@@ -23,7 +23,11 @@ def dumps(record: dict[str, Any]) -> bytes:
 
 
 def loads(data: bytes) -> dict[str, Any]:
-    return orjson.loads(data)
+    """A record; a payload that is JSON but not an object is refused like malformed JSON."""
+    value = orjson.loads(data)
+    if not isinstance(value, dict):
+        raise ValueError(f"a record is a JSON object, not {type(value).__name__}")
+    return value
 
 
 def device_record(*, device_id: str, kind: str, profile: str, channel: str, seq: int, ts: datetime,

@@ -25,7 +25,6 @@ STATUS = "cg.status"
 DEADLETTER = "cg.deadletter"
 ALARMS = "cg.alarms"
 CASE_EVENTS = "cg.case-events"
-COVERAGE = "cg.coverage"
 COMMANDS = "cg.commands"
 COMMAND_ACKS = "cg.command-acks"
 
@@ -38,7 +37,6 @@ ALL_TOPICS: tuple[str, ...] = (
     DEADLETTER,
     ALARMS,
     CASE_EVENTS,
-    COVERAGE,
     COMMANDS,
     COMMAND_ACKS,
 )

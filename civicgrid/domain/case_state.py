@@ -56,6 +56,7 @@ class Action(StrEnum):
     RESUME = "resume"
     CANCEL = "cancel"
     INSTRUCT = "instruct"
+    OVERDUE = "overdue"  # 超期: recorded by the deadline watch when a deadline passes (no person takes it)
 
 
 class Role(StrEnum):

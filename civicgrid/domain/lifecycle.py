@@ -75,7 +75,11 @@ RULES: dict[tuple[State, Action], State | str] = {
     **{(s, A.SUSPEND): S.SUSPENDED for s in _SUSPENDABLE},
     **{(s, A.CANCEL): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
     **{(s, A.INSTRUCT): s for s in _OPEN},
+    **{(s, A.OVERDUE): s for s in _OPEN if s is not S.SUSPENDED},
 }
+
+# Actions the platform records itself (the deadline watch): never offered as a button.
+AUTOMATIC = frozenset({A.OVERDUE})
 
 # Data each action must carry (the API turns these into request-body fields).
 REQUIRED: dict[Action, tuple[str, ...]] = {
@@ -91,6 +95,7 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     A.SUSPEND: ("reason",),
     A.CANCEL: ("reason",),
     A.INSTRUCT: ("note",),
+    A.OVERDUE: ("deadline", "deadline_at"),
 }
 
 
@@ -102,8 +107,8 @@ class Policy:
 
 
 def allowed(state: State) -> frozenset[Action]:
-    """Actions possible in `state` for some role."""
-    return frozenset(a for (s, a) in RULES if s == state)
+    """Actions a person may take in `state` (for some role); the platform's own (`AUTOMATIC`) are not offered."""
+    return frozenset(a for (s, a) in RULES if s == state and a not in AUTOMATIC)
 
 
 def allowed_for(case: CaseState, role: Role, permissions: Permissions | None = None) -> frozenset[Action]:

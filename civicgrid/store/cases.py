@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -115,6 +115,8 @@ def create_case(conn: psycopg.Connection, opened: Transition, details: CaseDetai
     ).fetchone()
     if row is None:
         existing = conn.execute("SELECT id FROM cases WHERE source_record_id = %s", (source_record_id,)).fetchone()
+        if existing is None:  # the conflict was on the id itself: a new_case_id() collision, never seen
+            raise CaseChanged(f"case {case.id} exists already")
         return str(existing[0]), False
     _event_row(conn, opened)
     if evidence is not None:
@@ -201,5 +203,3 @@ def mark_alerted(conn: psycopg.Connection, case_id: str, kind: str, deadline_at:
                        "ON CONFLICT DO NOTHING RETURNING 1", (case_id, kind, deadline_at)).fetchone()
     return row is not None
 
-
-MERGE_WINDOW_DEFAULT = timedelta(hours=24)

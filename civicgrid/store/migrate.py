@@ -43,11 +43,6 @@ def apply_migrations(db: DbSettings) -> list[str]:
     return applied
 
 
-def pending_migrations(db: DbSettings) -> list[str]:
-    backend = get_backend(sqlalchemy_style_url(db))
-    return [m.id for m in backend.to_apply(read_migrations(migrations_dir()))]
-
-
 @dataclass(frozen=True, slots=True)
 class TimescaleFeatures:
     version: str
@@ -90,6 +85,3 @@ def record_features(conn: psycopg.Connection) -> TimescaleFeatures:
             )
     return features
 
-
-def read_features(conn: psycopg.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT name, value FROM platform_features ORDER BY name").fetchall())

@@ -57,11 +57,13 @@ def seed_plans(conn: psycopg.Connection, inspectors: Iterable[tuple[str, str | N
     return n
 
 
-def network_signature(conn: psycopg.Connection) -> tuple:
-    return conn.execute(
+def network_signature(conn: psycopg.Connection) -> tuple[Any, ...]:
+    row = conn.execute(
         "SELECT (SELECT count(*) FROM road_segments), (SELECT max(updated_at)::text FROM road_segments), "
         "(SELECT count(*) FROM grid_cells), (SELECT max(created_at)::text FROM grid_cells), "
         "(SELECT count(*) FROM grid_cells WHERE responsibility_grid_id IS NOT NULL)").fetchone()
+    assert row is not None, "a SELECT without FROM returns one row"
+    return row
 
 
 def load_plans(conn: psycopg.Connection) -> dict[int, PatrolPlan]:
@@ -96,7 +98,7 @@ def load_states(conn: psycopg.Connection, device_ids: Sequence[str]) -> dict[str
     return {d: DeviceState.from_json(d, s) for d, s in rows}
 
 
-def _copy_insert(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> int:
+def _copy_insert(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
     cols = ", ".join(columns)
@@ -113,7 +115,7 @@ TRACK_COLUMNS = ("time", "device_id", "seq", "lon", "lat", "speed_mps", "heading
 REJECT_COLUMNS = ("time", "device_id", "seq", "reason", "lon", "lat", "hdop")
 
 
-def coverage_rows(res: BatchResult, now: datetime) -> list[tuple]:
+def coverage_rows(res: BatchResult, now: datetime) -> list[tuple[Any, ...]]:
     out = []
     for row in res.coverage.values():
         t, s = row.tally, row.summary
@@ -181,6 +183,3 @@ def positions(conn: psycopg.Connection, consumer: str, topic: str) -> dict[int, 
     return dict(conn.execute("SELECT partition, next_offset FROM kafka_positions WHERE consumer = %s AND topic = %s",
                              (consumer, topic)).fetchall())
 
-
-def coverage_detail(detail: Any) -> dict[str, Any]:
-    return detail if isinstance(detail, dict) else orjson.loads(detail)

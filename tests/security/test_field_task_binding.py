@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.users import create_user
 from civicgrid.broker import hash_secret
+from civicgrid.cases import CaseService
+from civicgrid.cases.field_tasks import TaskAnswer
 from civicgrid.store.devices import insert_device
-from streams.fieldtasks import TaskAnswer, apply_answer
 from tests.support.api_fixtures import CELLS
 
 
@@ -43,11 +44,11 @@ def test_only_the_tasked_handheld_moves_the_case(client: TestClient, as_user, or
     for device, inspector, why in ((stranger, other_inspector.id, "the task was sent to another handheld"),
                                    (tasked, other_inspector.id, "the task was sent to another inspector")):
         answer = _answer(case_id, device, inspector)
-        assert apply_answer(db, answer) == "evidence only"
+        assert CaseService().apply_answer(db, answer) == "evidence only"
         (data,) = db.execute("SELECT data FROM case_evidence WHERE source_record_id = %s",
                              (answer.source_record_id,)).fetchone()
         assert data["not_applied"] == why
     assert db.execute("SELECT state FROM cases WHERE id = %s", (case_id,)).fetchone() == ("verifying",)
 
-    assert apply_answer(db, _answer(case_id, tasked, org["api-inspector"])) == "applied"
+    assert CaseService().apply_answer(db, _answer(case_id, tasked, org["api-inspector"])) == "applied"
     assert db.execute("SELECT state FROM cases WHERE id = %s", (case_id,)).fetchone() != ("verifying",)

@@ -51,7 +51,8 @@ def test_server_properties_one_kraft_node_on_the_configured_ports(tmp_path: Path
                  if line and not line.startswith("#"))
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19999"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:18092,CONTROLLER://127.0.0.1:19999"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:18092,SSL://127.0.0.1:18095,CONTROLLER://127.0.0.1:19999"
+    assert props["ssl.keystore.type"] == "PEM"
     assert props["log.dirs"] == str((tmp_path / "kafka" / "data").resolve())
     assert props["log.segment.bytes"] == str(8 * 1024 * 1024)
     assert props["auto.create.topics.enable"] == "false"

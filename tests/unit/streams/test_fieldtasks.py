@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
+from civicgrid.cases.field_tasks import ANSWERS
 from civicgrid.domain.case_state import Action, State
-from streams.fieldtasks import ANSWERS, UnreadableAnswer, answer_of
+from streams.fieldtasks import UnreadableAnswer, answer_of
 
 
 def _report(**data) -> dict:

@@ -20,7 +20,7 @@ def suggest_department(conn: psycopg.Connection, *, category_code: str | None, c
     if component_code:
         row = conn.execute("SELECT department_id FROM components WHERE code = %s", (component_code,)).fetchone()
         if row is not None and row[0] is not None:
-            return row[0]
+            return str(row[0])
     if not category_code:
         return None
     row = conn.execute(
@@ -28,7 +28,7 @@ def suggest_department(conn: psycopg.Connection, *, category_code: str | None, c
         "AND %s LIKE grid_prefix || '%%' ORDER BY length(grid_prefix) DESC, length(category_code) DESC LIMIT 1",
         (category_code, category_code, cell or ""),
     ).fetchone()
-    return None if row is None else row[0]
+    return None if row is None else str(row[0])
 
 
 def list_rules(conn: psycopg.Connection) -> list[dict[str, Any]]:

@@ -1,0 +1,96 @@
+"""A person's action on a case (console, handheld through the API), in one transaction.
+
+``lock_case → prepare → lifecycle.apply → record_transition``: the row lock serialises concurrent
+actions, so the loser of a race waits, then sees the new state and `apply` raises IllegalTransition.
+`prepare` adds what the pure lifecycle cannot know: deadlines on the working calendar, the suggested
+department, that referenced rows exist (a bad id is a typed refusal, not a foreign-key error), and the
+field task a send-verify or send-check starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from civicgrid.cases import evidence as ev
+from civicgrid.cases import field_tasks
+from civicgrid.cases.errors import CaseNotFound, NoDepartment, UnknownReference
+from civicgrid.cases.intake import check_cell, exists
+from civicgrid.cases.rules import Rules
+from civicgrid.domain import lifecycle
+from civicgrid.domain.case_state import Action, CaseState, Command, PendingKind, Role, Transition
+from civicgrid.domain.time_limits import Limit, Unit
+from civicgrid.store import cases as store
+from civicgrid.store.responsibility import suggest_department
+
+Visible = Callable[[psycopg.Connection, str], bool]
+
+
+def act(rules: Rules, conn: psycopg.Connection, role: Role, actor: str, case_id: str, action: Action,
+        data: Mapping[str, Any], media_ids: tuple[str, ...], now: datetime, *, visible: Visible | None = None) \
+        -> Transition:
+    """Take one lifecycle action on a case; `visible` (the caller's scope) answers CaseNotFound when false,
+    so a case out of scope is indistinguishable from one that does not exist."""
+    with conn.transaction():
+        case = store.lock_case(conn, case_id)
+        if visible is not None and not visible(conn, case_id):
+            raise CaseNotFound(case_id)
+        media = ev.media_of(conn, media_ids)
+        command_data = prepare(rules, conn, case, action, dict(data), now)
+        task = None
+        if action in field_tasks.TASK_COMMANDS:  # 派核实 / 派核查 → the inspector's handheld
+            task = field_tasks.plan_task(conn, case, action, command_data.pop("inspector_user_id", None))
+            command_data["task"] = task.record() if task else None
+        transition = lifecycle.apply(case, Command(action, role, actor, command_data), now,
+                                     permissions=rules.permissions, policy=rules.policy)
+        store.record_transition(conn, transition)
+        if task is not None:
+            field_tasks.enqueue_task(conn, task, actor, now)
+        ev.attach_media(conn, case_id, transition.seq, action, media, now)
+    return transition
+
+
+def prepare(rules: Rules, conn: psycopg.Connection, case: CaseState, action: Action, data: dict[str, Any],
+            now: datetime) -> dict[str, Any]:
+    """Fill in what the lifecycle expects as data: category default, department, deadlines, Limits."""
+    data = {k: v for k, v in data.items() if v is not None}
+    if action is Action.FILE:
+        data.setdefault("category", case.category)
+        rules.catalogue.get(data["category"])
+        check_cell(conn, data.get("cell"))
+    elif action is Action.DISPATCH:
+        department = data.get("department") or suggest_department(
+            conn, category_code=case.category, cell=case.cell, component_code=_component(conn, case.id))
+        if not department:
+            raise NoDepartment("no department suggested for this case; name department_id")
+        if not exists(conn, "departments", "id", department):
+            raise UnknownReference("department", repr(department))
+        data["department"] = department
+        data["deadline"] = rules.disposal_deadline(now, case.category, case.disposal_class)
+    elif action is Action.CHECK_FAIL:
+        data["deadline"] = rules.rework_deadline(case, now)
+    elif action is Action.RESUME:
+        resumed = rules.resumed_deadline(case, now)
+        if resumed is not None:
+            data["deadline"] = resumed
+    elif action is Action.REQUEST_POSTPONE:
+        data["extension"] = _limit(data["extension"])
+    elif action is Action.APPROVE_POSTPONE and case.pending is not None and case.pending.kind is PendingKind.POSTPONE:
+        limit = _limit(case.pending.data.get("extension"))
+        data["extension"] = limit
+        postponed = rules.postponed_deadline(case, limit)
+        if postponed is not None:
+            data["deadline"] = postponed
+    return data
+
+
+def _limit(value: Any) -> Limit:
+    return value if isinstance(value, Limit) else Limit(float(value["amount"]), Unit(value["unit"]))
+
+
+def _component(conn: psycopg.Connection, case_id: str) -> str | None:
+    row = conn.execute("SELECT component_code FROM cases WHERE id = %s", (case_id,)).fetchone()
+    return None if row is None else row[0]

@@ -1,0 +1,97 @@
+"""Evidence on a case: media attached to an action, a handheld report's photos, and which photos a
+handheld may name (only media its own inspector uploaded)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+
+import psycopg
+
+from civicgrid.cases.errors import UnknownReference
+from civicgrid.cases.problem import Locator, Problem
+from civicgrid.domain.case_state import Action
+from civicgrid.domain.components import component_ids_in_label
+from civicgrid.store import cases as store
+
+log = logging.getLogger(__name__)
+
+Media = list[tuple[str, str]]  # (media id, content type)
+
+
+def media_of(conn: psycopg.Connection, media_ids: tuple[str, ...]) -> Media:
+    """The named media, in order without repeats; every id must exist."""
+    if not media_ids:
+        return []
+    rows: dict[str, str] = dict(conn.execute("SELECT id, content_type FROM media WHERE id = ANY(%s)",
+                                             (list(media_ids),)).fetchall())
+    missing = [m for m in media_ids if m not in rows]
+    if missing:
+        raise UnknownReference("media", ", ".join(missing), "upload with POST /media")
+    return [(m, rows[m]) for m in dict.fromkeys(media_ids)]
+
+
+def attach_media(conn: psycopg.Connection, case_id: str, seq: int, action: Action, media: Media,
+                 now: datetime) -> None:
+    for media_id, content_type in media:
+        kind = "voice" if content_type.startswith("audio/") else "photo"
+        store.add_evidence(conn, case_id, store.Evidence(
+            f"media:{case_id}:{seq}:{media_id}", kind, now, None,
+            {"media_id": media_id, "content_type": content_type, "action": action.value}))
+
+
+def photo_evidence(report: store.Evidence) -> list[store.Evidence]:
+    """A handheld report's photos (uploaded to the API first, named by id in `photo_ids`) as evidence rows of
+    their own, like photos attached in the console, so the case detail shows them."""
+    if report.kind != "report":
+        return []
+    return [store.Evidence(f"photo:{report.source_record_id}:{media_id}", "photo", report.at, report.device_id,
+                           {"media_id": media_id, "report": report.source_record_id})
+            for media_id in report.data.get("photo_ids") or ()]
+
+
+def add_with_photos(conn: psycopg.Connection, case_id: str, evidence: store.Evidence) -> None:
+    store.add_evidence(conn, case_id, evidence)
+    for photo in photo_evidence(evidence):
+        store.add_evidence(conn, case_id, photo)
+
+
+def own_photos(conn: psycopg.Connection, problem: Problem) -> Problem:
+    """Keep only the `photo_ids` of media that exist and that this handheld's inspector uploaded.
+
+    Any string a handheld names would otherwise become a media id the console fetches with the viewer's
+    token, and another inspector's photo could be passed off as evidence. The refused ids stay in the
+    evidence, with the reason, for whoever reviews the case."""
+    named = [str(p) for p in problem.evidence["photo_ids"]]
+    uploader = int(problem.actor.removeprefix("user:")) if problem.actor.startswith("user:") else None
+    own: set[str] = set()
+    if uploader is not None:
+        with conn.transaction():
+            own = {row[0] for row in conn.execute("SELECT id FROM media WHERE id = ANY(%s) AND uploaded_by = %s",
+                                                  (named, uploader)).fetchall()}
+    refused = [p for p in named if p not in own]
+    if not refused:
+        return problem
+    log.warning("%s: photo ids refused (no such medium, or not uploaded by this handheld's inspector): %s",
+                problem.source_record_id, ", ".join(p[:70] for p in refused))
+    return dataclasses.replace(problem, evidence={
+        **problem.evidence, "photo_ids": [p for p in named if p in own],
+        "photo_ids_refused": {"ids": [p[:70] for p in refused],
+                              "reason": "no such medium, or not uploaded by this handheld's inspector"}})
+
+
+def linked_by_label(conn: psycopg.Connection, problem: Problem, locator: Locator) -> Problem:
+    """A component report (a C category) that names no component, with a photo of a registered component's
+    QR label, is about that component (the API read the labels at upload): it is located, coded and merged
+    by it.  An event report (E) keeps its own category and place: a label in its photo is only nearby."""
+    with conn.transaction():
+        rows = conn.execute("SELECT labels FROM media WHERE id = ANY(%s) ORDER BY created_at",
+                            (list(problem.evidence["photo_ids"]),)).fetchall()
+    for (labels,) in rows:
+        for code in (c for text in labels for c in component_ids_in_label(text)):
+            if locator.component_category(code) is not None:
+                log.info("%s: photo label names component %s", problem.source_record_id, code)
+                return dataclasses.replace(problem, component_code=code,
+                                           evidence={**problem.evidence, "labelled_component": code})
+    return problem
