@@ -183,5 +183,3 @@ class Background:
         for close in getattr(self, "_closers", []):
             with contextlib.suppress(psycopg.Error, KafkaException, RuntimeError):
                 close()
-        if self._producer is not None:
-            self._producer.flush(5)

@@ -27,7 +27,7 @@ def test_an_unreadable_answer_is_dead_lettered_and_the_next_problem_still_opens_
     now = datetime.now(UTC)
     bad_answer = {"v": 1, "device_id": f"hh-{run}", "kind": "handheld", "profile": "handheld", "channel": "reports",
                   "seq": 1, "ts": now, "received_at": now,
-                  "data": {"kind": "verification", "report_id": f"r-{run}", "task_id": "not-a-case-id",
+                  "data": {"kind": "verification", "report_id": f"r-{run}", "task_id": f"not-a-case-{run}",
                            "result": "confirmed"}}
     alarm = {"v": 1, "alarm_id": f"mh-{run}:1", "device_id": f"mh-{run}", "kind": "manhole-sensor",
              "rule": "cover_tilted", "rule_kind": "threshold", "action": "raise", "ts": now, "value": 30,

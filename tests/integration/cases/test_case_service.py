@@ -119,8 +119,9 @@ def test_a_report_checks_its_source_and_references(db: psycopg.Connection, cell:
         SERVICE.report(db, Role.OPERATOR, "op", NewCase("E0999", grid_cell_code=cell), NOW, cell_at)
 
 
-def _filed(db: psycopg.Connection, cell: str) -> str:
-    outcome = SERVICE.record_problem(db, _problem(uuid.uuid4().hex), FixedPlace(cell), timedelta(hours=24))
+def _filed(db: psycopg.Connection, cell: str, category: str = "E0102") -> str:
+    outcome = SERVICE.record_problem(db, _problem(uuid.uuid4().hex, category), FixedPlace(cell),
+                                     timedelta(hours=24))
     SERVICE.act(db, Role.SHIFT_LEADER, "boss", outcome.case_id, Action.FILE, {}, (), NOW)
     return outcome.case_id
 
@@ -161,7 +162,7 @@ def test_an_action_on_a_case_out_of_scope_is_not_found(db: psycopg.Connection, c
 
 
 def test_no_department_to_suggest_is_a_typed_refusal(db: psycopg.Connection, cell: str) -> None:
-    case_id = _filed(db, cell)
+    case_id = _filed(db, cell, "C0201")  # no responsibility rule in the shared database names C02
     with pytest.raises(NoDepartment):
         SERVICE.act(db, Role.DISPATCHER, "d", case_id, Action.DISPATCH, {}, (), NOW)
 
