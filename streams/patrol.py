@@ -34,7 +34,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from confluent_kafka import Producer
 
-from civicgrid.bus import clients, records, topics
+from civicgrid.bus import clients, topics
+from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.domain.patrol import Fix, PatrolRules, PatrolTracker
 from civicgrid.domain.patrol.tracker import AlarmOut, BatchResult
@@ -63,18 +64,15 @@ def fix_of(rec: dict[str, Any]) -> Fix:
                data.get("heading_deg"))
 
 
-def alarm_record(out: AlarmOut) -> dict[str, Any]:
-    """The alarm agent's record shape (streams/agents/alarms.py) with ``rule_kind: patrol``: no category,
-    not a device-health alarm, and never a case (streams/problems.py skips rule_kind patrol)."""
+def alarm_record(out: AlarmOut) -> AlarmRecord:
+    """A patrol alarm on cg.alarms: ``rule_kind: patrol``, no category, not a device-health alarm, and never a
+    case (streams/problems.py skips rule_kind patrol)."""
     a = out.alarm
-    return {
-        "v": records.SCHEMA_VERSION, "alarm_id": f"{out.device_id}:{a.rule}:{round(a.episode * 1000)}",
-        "device_id": out.device_id, "kind": out.kind, "rule": a.rule, "rule_kind": "patrol", "action": a.action,
-        "ts": datetime.fromtimestamp(a.at, UTC), "value": a.value, "limit": a.limit, "category": None,
-        "linked_component": False, "component_state": None, "urgency": None, "device_alarm": False,
-        "component_code": None, "grid_cell_code": out.grid_cell_code, "inspector_user_id": out.inspector_user_id,
-        "source_seq": out.seq,
-    }
+    return AlarmRecord(
+        alarm_id=f"{out.device_id}:{a.rule}:{round(a.episode * 1000)}", device_id=out.device_id, kind=out.kind,
+        rule=a.rule, rule_kind="patrol", action=a.action, ts=datetime.fromtimestamp(a.at, UTC), value=a.value,
+        limit=a.limit, grid_cell_code=out.grid_cell_code, inspector_user_id=out.inspector_user_id,
+        source_seq=out.seq)
 
 
 class PatrolRunner:
@@ -163,7 +161,7 @@ class PatrolRunner:
 
     def _send_alarms(self, alarms: list[AlarmOut]) -> None:
         for a in alarms:
-            self._producer.produce(topics.ALARMS, records.dumps(alarm_record(a)), a.device_id.encode())
+            self._producer.produce(topics.ALARMS, alarm_record(a).encode(), a.device_id.encode())
         if self._producer.flush(30):
             raise RuntimeError("Kafka did not take the patrol alarms")
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from civicgrid.bus import topics
+from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.cases.problem import Problem
 from civicgrid.domain.case_state import Role, Source
 
@@ -29,19 +30,22 @@ def problem_of(topic: str, record: dict[str, Any]) -> Problem | None:
     return None
 
 
-def _from_alarm(alarm: dict[str, Any]) -> Problem | None:
-    if alarm["action"] != "raise" or alarm.get("device_alarm"):
+def _from_alarm(record: dict[str, Any]) -> Problem | None:
+    alarm = AlarmRecord.decode(record)
+    if alarm.action != "raise" or alarm.device_alarm:
         return None  # clears never reopen; device health is for operators, not a city case
-    if alarm.get("rule_kind") == "patrol":
+    if alarm.rule_kind == "patrol":
         return None  # an inspector's patrol (outside the grid, stationary …) is about the work, not the city
-    component = alarm.get("component_code") if alarm.get("linked_component") else None
+    if alarm.category is None:
+        raise ValueError(f"alarm {alarm.alarm_id} raises a problem without a category")
     return Problem(
-        source=Source.SENSOR, role=Role.OPERATOR, actor=f"device:{alarm['device_id']}",
-        source_record_id=f"alarm:{alarm['alarm_id']}", category=alarm["category"],
-        disposal_class=alarm.get("urgency"), at=_ts(alarm["ts"]), device_id=alarm["device_id"],
-        component_code=component, device_cell=alarm.get("grid_cell_code"), lon=None, lat=None,
-        description=f"{alarm['kind']} {alarm['device_id']}: {alarm['rule']} ({alarm.get('value')})",
-        evidence_kind="alarm", evidence=alarm, location_component=alarm.get("component_code"),
+        source=Source.SENSOR, role=Role.OPERATOR, actor=f"device:{alarm.device_id}",
+        source_record_id=f"alarm:{alarm.alarm_id}", category=alarm.category, disposal_class=alarm.urgency,
+        at=alarm.ts, device_id=alarm.device_id,
+        component_code=alarm.component_code if alarm.linked_component else None,
+        device_cell=alarm.grid_cell_code, lon=None, lat=None,
+        description=f"{alarm.kind} {alarm.device_id}: {alarm.rule} ({alarm.value})",
+        evidence_kind="alarm", evidence=record, location_component=alarm.component_code,
     )
 
 

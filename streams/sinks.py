@@ -26,6 +26,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 
 from civicgrid.bus import clients, topics
+from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.settings import Settings
 
@@ -49,8 +50,12 @@ def event_rows(recs: list[dict[str, Any]]) -> list[tuple]:
 
 
 def alarm_rows(recs: list[dict[str, Any]]) -> list[tuple]:
-    return [(_ts(r["ts"]), r["alarm_id"], r["device_id"], r["rule"], r["action"], r.get("category"),
-             r.get("urgency"), r.get("grid_cell_code"), orjson.dumps(r).decode()) for r in recs]
+    rows = []
+    for r in recs:
+        a = AlarmRecord.decode(r)
+        rows.append((a.ts, a.alarm_id, a.device_id, a.rule, a.action, a.category, a.urgency, a.grid_cell_code,
+                     orjson.dumps(r).decode()))
+    return rows
 
 
 def _rows_or_dead_letters(topic: str, recs: list[dict[str, Any]],

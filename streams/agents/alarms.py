@@ -21,6 +21,7 @@ import orjson
 
 from civicgrid.bus import records
 from civicgrid.bus import topics as t
+from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presence, evaluate_reading
 from civicgrid.profiles import DeviceProfile
 
@@ -28,19 +29,17 @@ log = logging.getLogger(__name__)
 APPLIED = "_applied"  # in a device's state: topic:partition → offset of the last record taken in
 
 
-def alarm_record(source: dict[str, Any], profile: DeviceProfile, event: AlarmEvent) -> dict[str, Any]:
+def alarm_record(source: dict[str, Any], profile: DeviceProfile, event: AlarmEvent) -> AlarmRecord:
+    """The alarm a profile rule fired on `source` (a device record), with the rule's target for the case."""
     rule = next(r for r in profile.alarms if r.id == event.rule_id)
     target = rule.target
-    return {
-        "v": records.SCHEMA_VERSION, "alarm_id": f"{source['device_id']}:{event.episode}",
-        "device_id": source["device_id"], "kind": source.get("kind"), "rule": event.rule_id, "rule_kind": rule.kind,
-        "action": event.action, "ts": event.at, "value": event.value, "limit": event.limit,
-        "category": target.category, "linked_component": target.linked_component,
-        "component_state": target.component_state, "urgency": target.urgency.value,
-        "device_alarm": target.device_alarm, "component_code": source.get("component_code"),
-        "grid_cell_code": source.get("grid_cell_code"), "inspector_user_id": source.get("inspector_user_id"),
-        "source_seq": source.get("seq"),
-    }
+    return AlarmRecord(
+        alarm_id=f"{source['device_id']}:{event.episode}", device_id=source["device_id"], kind=source.get("kind"),
+        rule=event.rule_id, rule_kind=rule.kind, action=event.action, ts=event.at, value=event.value,
+        limit=event.limit, category=target.category, linked_component=target.linked_component,
+        component_state=target.component_state, urgency=target.urgency.value, device_alarm=target.device_alarm,
+        component_code=source.get("component_code"), grid_cell_code=source.get("grid_cell_code"),
+        inspector_user_id=source.get("inspector_user_id"), source_seq=source.get("seq"))
 
 
 def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s: float = 10.0) -> None:
@@ -94,7 +93,7 @@ def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s
                 # downstream) instead of restoring "raised" with the alarm never sent (seen: a lost raise).
                 for alarm in fired:
                     delivered = await alarms.send(key=device.encode(),
-                                                  value=records.dumps(alarm_record(rec, profile, alarm)))
+                                                  value=alarm_record(rec, profile, alarm).encode())
                     await delivered
                 if new != old:
                     state_table[device] = {**new, APPLIED: {**applied, where: event.message.offset}}

@@ -16,7 +16,7 @@ ALARM_KEYS = {"v", "alarm_id", "device_id", "kind", "rule", "rule_kind", "action
 def record(action: str = "raise") -> dict:
     out = AlarmOut("hh-1", "handheld", 7, "34152300101001", 12,
                    PatrolAlarm("patrol_outside_grid", action, 1_763_596_800.5, 1_763_596_800.25, 16.0, 15.0))
-    return records.loads(records.dumps(alarm_record(out)))
+    return records.loads(alarm_record(out).encode())
 
 
 def test_a_patrol_alarm_has_the_alarm_agents_fields_and_a_stable_id() -> None:
