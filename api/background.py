@@ -20,12 +20,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
 
 import psycopg
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
-from civicgrid.bus import clients, records
+from civicgrid.bus import clients
+from civicgrid.bus.command_records import CommandAckRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.bus.topics import COMMAND_ACKS
 from civicgrid.settings import Settings
@@ -117,11 +117,9 @@ class AckReader:
             for msg in messages:
                 positions[msg.partition()] = msg.offset() + 1
                 try:
-                    ack = records.loads(msg.value())
+                    ack = CommandAckRecord.decode(msg.value() or b"")
                     with conn.transaction():  # a savepoint: one bad record (unknown device…) is skipped alone
-                        apply_ack(conn, str(ack["command_id"]), str(ack["device_id"]), str(ack["status"]),
-                                  datetime.fromisoformat(str(ack["ts"]).replace("Z", "+00:00")),
-                                  str(ack.get("detail", "")))
+                        apply_ack(conn, ack.command_id, ack.device_id, ack.status, ack.ts, ack.detail)
                 except (ValueError, KeyError, TypeError, psycopg.errors.IntegrityError,
                         psycopg.errors.DataError) as exc:
                     log.warning("command ack at %s/%s dead-lettered: %s", msg.partition(), msg.offset(), exc)

@@ -22,6 +22,7 @@ import orjson
 
 from civicgrid.bus import records
 from civicgrid.bus import topics as kafka
+from civicgrid.bus.command_records import CommandAckRecord
 from civicgrid.profiles import ChannelFormat, DeviceProfile
 from civicgrid.settings import GatewaySettings
 from gateway import nmea
@@ -183,10 +184,10 @@ class Ingestor:
         outcome = "acked" if status == "ok" else "failed"
         if self.on_command_ack is not None:
             self.on_command_ack(command_id, device.device_id, outcome, detail)
-        record = records.command_ack(command_id=command_id, device_id=device.device_id, status=outcome,
-                                     ts=received_at, detail=detail)
+        record = CommandAckRecord(command_id=command_id, device_id=device.device_id, status=outcome, ts=received_at,
+                                  detail=detail)
         self.counts["cmd_ack"] += 1
-        return Output(kafka.COMMAND_ACKS, device.key, records.dumps(record), True)
+        return Output(kafka.COMMAND_ACKS, device.key, record.encode(), True)
 
     def _dead_letter(self, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
                      received_at: datetime, keep_bytes: int | None = None) -> Output:

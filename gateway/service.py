@@ -17,11 +17,11 @@ window is the back-pressure.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 
 import orjson
@@ -33,6 +33,8 @@ from paho.mqtt.properties import Properties
 
 from civicgrid.bus import clients, records
 from civicgrid.bus import topics as kafka_topics
+from civicgrid.bus.command_records import CommandAckRecord, CommandRecord
+from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from gateway.commands import CommandTracker, command_payload
@@ -62,6 +64,7 @@ class Gateway:
             "batch.num.messages": 10_000,
             "log_level": 3,
         }))
+        self._dead_letters = DeadLetters(self.producer, "gateway")
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=gw.client_id, protocol=mqtt.MQTTv5,
                                   manual_ack=True)
         self.client.username_pw_set(settings.mqtt.username, settings.mqtt.password.get_secret_value())
@@ -176,22 +179,28 @@ class Gateway:
                 if msg is None or msg.error() is not None:
                     continue
                 try:
-                    self._send_command(records.loads(msg.value()))
-                except Exception:
-                    log.exception("bad command record at offset %s", msg.offset())
+                    command = CommandRecord.decode(msg.value() or b"")
+                except ValueError as exc:  # the one dead-letter policy: kept with the reason, never retried
+                    log.warning("unreadable command record at offset %s: %s", msg.offset(), exc)
+                    with contextlib.suppress(RuntimeError):  # Kafka slow: the warning above keeps the trace
+                        self._dead_letters.send([Rejected(msg.value() or b"", f"kafka:{kafka_topics.COMMANDS}",
+                                                          f"{type(exc).__name__}: {exc}")])
+                else:
+                    try:
+                        self._send_command(command)
+                    except Exception:
+                        log.exception("command %s could not be sent", command.command_id)
                 consumer.commit(msg, asynchronous=True)
         finally:
             consumer.close()
 
-    def _send_command(self, cmd: dict) -> None:
-        device_id, command_id = cmd["device_id"], cmd.get("command_id") or str(uuid.uuid4())
-        timeout_s = float(cmd.get("timeout_s") or self.settings.gateway.command_default_timeout_s)
-        issued_at = datetime.fromisoformat(cmd["issued_at"]) if cmd.get("issued_at") else datetime.now(UTC)
+    def _send_command(self, cmd: CommandRecord) -> None:
+        device_id, command_id, issued_at = cmd.device_id, cmd.command_id, cmd.issued_at
+        timeout_s = cmd.timeout_s or self.settings.gateway.command_default_timeout_s
         if (datetime.now(UTC) - issued_at).total_seconds() > timeout_s:
             self._command_step(command_id, device_id, "timed_out", "expired before delivery", datetime.now(UTC))
             return
-        payload = orjson.dumps(command_payload(command_id, cmd["name"], cmd.get("args", {}), issued_at),
-                               option=orjson.OPT_UTC_Z)
+        payload = orjson.dumps(command_payload(command_id, cmd.name, cmd.args, issued_at), option=orjson.OPT_UTC_Z)
         info = self.client.publish(f"cg/{device_id}/cmd", payload, qos=1)
         now = datetime.now(UTC)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -201,9 +210,8 @@ class Gateway:
         self._command_step(command_id, device_id, "sent", "", now)
 
     def _command_step(self, command_id: str, device_id: str, status: str, detail: str, now: datetime) -> None:
-        record = records.command_ack(command_id=command_id, device_id=device_id, status=status, ts=now,
-                                     detail=detail)
-        self.producer.produce(kafka_topics.COMMAND_ACKS, records.dumps(record), device_id.encode())
+        record = CommandAckRecord(command_id=command_id, device_id=device_id, status=status, ts=now, detail=detail)
+        self.producer.produce(kafka_topics.COMMAND_ACKS, record.encode(), device_id.encode())
         self.metrics.commands.labels(status).inc()
 
     # -- lifecycle -----------------------------------------------------------------------

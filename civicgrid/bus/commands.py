@@ -12,7 +12,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from civicgrid.bus import records
+from civicgrid.bus.command_records import CommandRecord
 from civicgrid.bus.topics import COMMANDS
 from civicgrid.domain.devices import validate_device_id
 
@@ -23,9 +23,9 @@ def send_command(producer: Producer, device_id: str, name: str, args: dict[str, 
     """Queue a command for `device_id`; return its command id.  `flush_s` waits for Kafka's ack."""
     validate_device_id(device_id)
     command_id = str(uuid.uuid4())
-    record = records.command(command_id=command_id, device_id=device_id, name=name, args=args or {},
-                             issued_at=now or datetime.now(UTC), timeout_s=timeout_s, issued_by=issued_by)
-    producer.produce(COMMANDS, records.dumps(record), device_id.encode())
+    record = CommandRecord(command_id=command_id, device_id=device_id, name=name, args=args or {},
+                           issued_at=now or datetime.now(UTC), timeout_s=timeout_s, issued_by=issued_by)
+    producer.produce(COMMANDS, record.encode(), device_id.encode())
     if flush_s is not None and producer.flush(flush_s) != 0:
         raise TimeoutError(f"Kafka did not acknowledge command {command_id} within {flush_s} s")
     return command_id

@@ -64,21 +64,3 @@ def dead_letter(*, payload: bytes, mqtt_topic: str, device_id: str | None, reaso
             "device_id": device_id, "received_at": received_at,
             "payload_b64": base64.b64encode(kept).decode("ascii"), "size": len(payload),
             "truncated": len(kept) < len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
-
-
-def command(*, command_id: str, device_id: str, name: str, args: dict[str, Any], issued_at: datetime,
-            timeout_s: float, issued_by: str | None = None) -> dict[str, Any]:
-    """A downlink command (cg.commands, API → gateway → cg/<id>/cmd)."""
-    return {"v": SCHEMA_VERSION, "command_id": command_id, "device_id": device_id, "name": name, "args": args,
-            "issued_at": issued_at, "timeout_s": timeout_s, "issued_by": issued_by}
-
-
-COMMAND_STATES = ("sent", "acked", "failed", "timed_out")
-
-
-def command_ack(*, command_id: str, device_id: str, status: str, ts: datetime, detail: str = "") -> dict[str, Any]:
-    """A step of a command's life (cg.command-acks): sent → acked | failed | timed_out."""
-    if status not in COMMAND_STATES:
-        raise ValueError(f"command status {status!r} is not one of {COMMAND_STATES}")
-    return {"v": SCHEMA_VERSION, "command_id": command_id, "device_id": device_id, "status": status,
-            "ts": ts, "detail": detail}

@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from civicgrid.bus import records
+from civicgrid.bus.command_records import CommandRecord
 from civicgrid.bus.topics import COMMANDS
 from civicgrid.cases import evidence as ev
 from civicgrid.cases.errors import NoHandheld, NotAnInspector
@@ -109,9 +109,9 @@ def plan_task(conn: psycopg.Connection, case: CaseState, action: Action, inspect
 
 def enqueue_task(conn: psycopg.Connection, task: FieldTask, issued_by: str, now: datetime) -> None:
     """The command through the outbox (same transaction as the case transition) and its tracking row."""
-    command = records.command(command_id=task.command_id, device_id=task.device_id, name=task.name, args=task.args,
-                              issued_at=now, timeout_s=TASK_TIMEOUT_S, issued_by=issued_by)
-    store.enqueue(conn, COMMANDS, task.device_id, {**command, "issued_at": now.isoformat()})
+    command = CommandRecord(command_id=task.command_id, device_id=task.device_id, name=task.name, args=task.args,
+                            issued_at=now, timeout_s=TASK_TIMEOUT_S, issued_by=issued_by)
+    store.enqueue(conn, COMMANDS, task.device_id, command.as_json())
     record_command(conn, task.command_id, task.device_id, task.name, task.args, issued_by, now, TASK_TIMEOUT_S)
 
 

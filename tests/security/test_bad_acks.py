@@ -11,6 +11,7 @@ from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 
 from civicgrid.bus import records, topics
+from civicgrid.bus.command_records import CommandAckRecord
 from civicgrid.settings import Settings
 from gateway.service import Gateway
 from tests.support.api_fixtures import wait_for
@@ -47,10 +48,10 @@ def test_an_unappliable_ack_on_kafka_is_dead_lettered_and_the_next_command_is_ac
     producer = Producer({"bootstrap.servers": api_settings.kafka.bootstrap_servers})
     now = datetime.now(UTC)
     # Written straight to Kafka, as a gateway of an older version (or anyone with Kafka access) could.
-    poison = records.command_ack(command_id="not-a-uuid", device_id=device_id, status="acked", ts=now, detail="")
-    good = records.command_ack(command_id=command_id, device_id=device_id, status="acked", ts=now, detail="ok")
+    poison = CommandAckRecord(command_id="not-a-uuid", device_id=device_id, status="acked", ts=now, detail="")
+    good = CommandAckRecord(command_id=command_id, device_id=device_id, status="acked", ts=now, detail="ok")
     for record in (poison, good):
-        producer.produce(topics.COMMAND_ACKS, records.dumps(record), device_id.encode())
+        producer.produce(topics.COMMAND_ACKS, record.encode(), device_id.encode())
     assert producer.flush(10) == 0
     try:
         url = f"/devices/{device_id}/commands/{command_id}"

@@ -12,7 +12,8 @@ import pytest
 from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 
-from civicgrid.bus import records, topics
+from civicgrid.bus import topics
+from civicgrid.bus.command_records import CommandAckRecord
 from civicgrid.settings import Settings
 from tests.integration.api.conftest import wait_for
 from tests.support.kafka import KafkaTail
@@ -120,8 +121,8 @@ def test_device_registry_status_and_command_ack(client: TestClient, as_user: Hea
     # The gateway's acks arrive on cg.command-acks; the API's ack reader follows them.
     producer = Producer({"bootstrap.servers": api_settings.kafka.bootstrap_servers})
     for state in ("sent", "acked"):
-        producer.produce(topics.COMMAND_ACKS, records.dumps(records.command_ack(
-            command_id=command_id, device_id=device_id, status=state, ts=datetime.now(UTC), detail=state)),
+        producer.produce(topics.COMMAND_ACKS, CommandAckRecord(
+            command_id=command_id, device_id=device_id, status=state, ts=datetime.now(UTC), detail=state).encode(),
             device_id.encode())
     producer.flush(10)
     url = f"/devices/{device_id}/commands/{command_id}"

@@ -1,5 +1,5 @@
-"""cg.alarms has one record type: both producers' records decode to it, and a record missing what the readers
-rely on is refused (the sink and the case builder dead-letter it)."""
+"""Typed Kafka records: cg.alarms has one record type (both producers' records decode to it), commands and their
+acks another each; a record missing what the readers rely on is refused (its reader dead-letters it)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from civicgrid.bus import records
 from civicgrid.bus.alarm_record import AlarmRecord
+from civicgrid.bus.command_records import CommandAckRecord, CommandRecord
 
 AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
@@ -30,3 +31,18 @@ def test_a_broken_record_is_refused(broken: dict) -> None:
     data = records.loads(records.dumps(data))
     with pytest.raises(ValueError):
         AlarmRecord.decode(data)
+
+
+def test_a_command_and_its_acks_round_trip_and_a_bad_one_is_refused() -> None:
+    command = CommandRecord(command_id="c-1", device_id="hh-1", name="verify", issued_at=AT, timeout_s=1800.0,
+                            args={"task_id": "x"}, issued_by="op")
+    assert CommandRecord.decode(command.encode()) == command
+    assert CommandRecord.decode(command.as_json()) == command  # as the outbox stores it
+    ack = CommandAckRecord(command_id="c-1", device_id="hh-1", status="acked", ts=AT, detail="ok")
+    assert CommandAckRecord.decode(ack.encode()) == ack
+    with pytest.raises(ValueError):
+        CommandAckRecord.decode({**records.loads(ack.encode()), "status": "lost"})
+    with pytest.raises(ValueError):
+        CommandRecord.decode(b'{"v": 1, "device_id": "hh-1"}')
+    with pytest.raises(ValueError):
+        CommandRecord.decode(b"[1, 2]")
