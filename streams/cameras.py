@@ -9,9 +9,10 @@ the JPEG included (civicgrid.bus.camera_records).  This consumer keeps it:
   ``snapshot_id`` downloads through ``GET /media/{id}``; a row in ``camera_detections``;
 - a health record updates ``camera_status`` (and its latest snapshot, when it carries one).
 
-A raw aiokafka consumer group like the sinks (streams/sinks.py): offsets are committed only
-after the database commit, a database failure retries the same batch, a record that cannot
-be read is logged and skipped (it stays on the topic and in the device_events sink).
+A raw aiokafka consumer group on the worker's batch-consumer runner (streams/batch_consumer.py),
+like the sinks: offsets are committed only after the database commit, a database failure
+retries the same batch. A record that cannot be read or written is logged and skipped, not
+dead-lettered (it stays on the topic and in the device_events sink).
 The case for a ``roi_occupied`` event is the case builder's (streams/problems.py).
 """
 
@@ -19,19 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 import psycopg
-from aiokafka import AIOKafkaConsumer
 
-from civicgrid.bus import camera_records, clients
+from civicgrid.bus import camera_records
 from civicgrid.bus import topics as t
+from civicgrid.bus.dead_letters import Rejected
 from civicgrid.settings import Settings
 from civicgrid.store import cameras as store
+from streams.batch_consumer import BatchConsumer, Decoded, Records
 
 log = logging.getLogger(__name__)
+
+BATCH, WITHIN_S = 200, 0.2  # records per batch, longest wait for one
+# What a record that breaks its batch's transaction raises (a missing field, a bad value, a constraint);
+# psycopg.OperationalError is the database failing, retried by the runner.
+UNWRITABLE = (KeyError, ValueError, TypeError, psycopg.DataError, psycopg.IntegrityError)
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -69,67 +77,63 @@ def apply_records(conn: psycopg.Connection, settings: Settings, batch: list[tupl
 
 
 class CameraRecorder:
+    """The camera consumer group (``<app_id>-cameras``) over cg.events and cg.status, on the batch-consumer runner."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.detections_written = 0
-        self._stop = asyncio.Event()
+        self._conn: psycopg.Connection | None = None
+        self._consumer = BatchConsumer(settings, self, name="cameras", group=f"{settings.streams.app_id}-cameras",
+                                       topics=(t.EVENTS, t.STATUS), max_records=BATCH, within_s=WITHIN_S,
+                                       dead_letters=None)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._consumer.stop()
 
     async def run(self) -> None:
-        s = self.settings
-        s.api.media_dir.mkdir(parents=True, exist_ok=True)
-        consumer = AIOKafkaConsumer(t.EVENTS, t.STATUS, **clients.aiokafka(
-            s.kafka, group_id=f"{s.streams.app_id}-cameras", enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=200, **s.streams.group_timing_ms()))
-        await consumer.start()
-        conn: psycopg.Connection | None = None
-        try:
-            while not self._stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=200)
-                batch = []
-                for tp, messages in batches.items():
-                    for msg in messages:
-                        try:
-                            rec = orjson.loads(msg.value)
-                            if rec.get("kind") == "camera" and (tp.topic == t.EVENTS
-                                                                or rec.get("source") == "camera-poller"):
-                                batch.append((tp.topic, rec))
-                        except (orjson.JSONDecodeError, AttributeError) as exc:
-                            log.warning("cameras: unreadable %s record at %s: %s", tp.topic, msg.offset, exc)
-                if batch:
-                    conn = await self._write_until_done(conn, batch)
-                if batches:
-                    await consumer.commit()
-        finally:
-            await consumer.stop()
-            if conn is not None:
-                conn.close()
+        self.settings.api.media_dir.mkdir(parents=True, exist_ok=True)
+        await self._consumer.run()
 
-    async def _write_until_done(self, conn: psycopg.Connection | None, batch) -> psycopg.Connection:
-        backoff = 0.5
-        while True:
+    def decode(self, records: Records) -> Decoded[list[tuple[str, dict[str, Any]]]]:
+        """The camera records among the batch's events and health reports, with their topic."""
+        batch: list[tuple[str, dict[str, Any]]] = []
+        unreadable: list[Rejected] = []
+        for tp, messages in records.items():
+            for msg in messages:
+                try:
+                    rec = orjson.loads(msg.value)
+                    if rec.get("kind") == "camera" and (tp.topic == t.EVENTS or rec.get("source") == "camera-poller"):
+                        batch.append((tp.topic, rec))
+                except (orjson.JSONDecodeError, AttributeError) as exc:
+                    unreadable.append(Rejected(msg.value or b"", f"kafka:{tp.topic}",
+                                               f"unreadable record at {msg.offset}: {exc}"))
+        return Decoded(batch, unreadable)
+
+    async def handle(self, batch: list[tuple[str, dict[str, Any]]]) -> Sequence[Rejected]:
+        """One transaction; a record that breaks it is found by writing the others one by one, and refused."""
+        if not batch:
+            return ()
+        conn = self._conn
+        if conn is None or conn.closed:
+            conn = self._conn = await asyncio.to_thread(self._connect)
+        try:
+            self.detections_written += await asyncio.to_thread(apply_records, conn, self.settings, batch)
+            return ()
+        except UNWRITABLE as exc:
+            log.error("cameras: a batch failed (%s); writing its records one by one", exc)
+        refused: list[Rejected] = []
+        for topic, rec in batch:
             try:
-                if conn is None or conn.closed:
-                    conn = await asyncio.to_thread(psycopg.connect, self.settings.db.url.get_secret_value(),
-                                                   autocommit=True)
-                self.detections_written += await asyncio.to_thread(apply_records, conn, self.settings, batch)
-                return conn
-            except psycopg.OperationalError as exc:
-                log.warning("cameras: database unavailable (%s); retrying the batch in %.1f s", exc, backoff)
-                if conn is not None:
-                    conn.close()
-                conn = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-            except (KeyError, ValueError, TypeError, psycopg.DataError, psycopg.IntegrityError) as exc:
-                # A record that breaks the batch: write the others one by one, skip the bad one.
-                log.error("cameras: a batch failed (%s); writing its records one by one", exc)
-                for item in batch:
-                    try:
-                        self.detections_written += await asyncio.to_thread(apply_records, conn, self.settings, [item])
-                    except (KeyError, ValueError, TypeError, psycopg.DataError, psycopg.IntegrityError) as bad:
-                        log.error("cameras: skipped an unreadable %s record of %s: %s", item[0],
-                                  item[1].get("device_id"), bad)
-                return conn
+                self.detections_written += await asyncio.to_thread(apply_records, conn, self.settings, [(topic, rec)])
+            except UNWRITABLE as bad:
+                refused.append(Rejected(orjson.dumps(rec), f"kafka:{topic}", f"{type(bad).__name__}: {bad}",
+                                        str(rec["device_id"]) if rec.get("device_id") else None))
+        return refused
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.settings.db.url.get_secret_value(), autocommit=True)
+
+    async def disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

@@ -13,6 +13,9 @@ a restarted or rebalanced worker continues today's coverage exactly, without dou
 Kafka offsets are committed too (after the database), for lag monitoring only. Batch N+1 goes through
 the rules while batch N's transaction runs on a second connection (the rules are half the time, the
 database the other half: docs/patrol.md); a failed write restarts the consumer from the database.
+Positions kept in the database, that overlap, and a restart where the others retry keep this loop out of
+the worker's batch-consumer runner (streams/batch_consumer.py); it takes from it the consumer's creation
+and the backoff between restarts.
 
 Patrol alarms go to cg.alarms before the transaction commits (at least once; their ids are
 deterministic, so a replay repeats the same alarm and the alarms sink keeps one row).
@@ -34,7 +37,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from confluent_kafka import Producer
 
-from civicgrid.bus import clients, topics
+from civicgrid.bus import topics
 from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.domain.patrol import Fix, PatrolRules, PatrolTracker
@@ -42,6 +45,7 @@ from civicgrid.domain.patrol.tracker import AlarmOut, BatchResult
 from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store import patrol as store
 from civicgrid.store.db import connect
+from streams.batch_consumer import Backoff, open_consumer
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,7 @@ class PatrolRunner:
         self._next: dict[tuple[str, int], int] = {}  # (topic, partition) → next offset to process
         self._producer = producer
         self._dead = dead_letters
+        self._restart = Backoff(first_s=5.0, max_s=60.0)  # after a failure; reset by a written batch
 
     def stop(self) -> None:
         self._stop.set()
@@ -184,6 +189,7 @@ class PatrolRunner:
             return
         task, offsets = pending
         await task
+        self._restart.reset()
         if offsets:
             await consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
 
@@ -195,17 +201,16 @@ class PatrolRunner:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("patrol consumer failed; restarting from the positions in the database in 5 s")
+                log.exception("patrol consumer failed; restarting from the positions in the database in %.0f s",
+                              self._restart.delay_s)
                 if self.tracker is not None:
                     self.tracker.states.clear()
                 self._next = {}
-                await asyncio.sleep(5)
+                await self._restart.sleep(self._stop)
 
     async def _consume(self) -> None:
         s = self.settings
-        consumer = AIOKafkaConsumer(**clients.aiokafka(
-            s.kafka, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=s.patrol.batch, **s.streams.group_timing_ms()))
+        consumer = open_consumer(s, self.group, max_records=s.patrol.batch)
         consumer.subscribe([topics.TRACKS], listener=_Rebalance(self, consumer))
         await consumer.start()
         last_tick = time.monotonic()

@@ -3,32 +3,31 @@
 Not a Faust agent on purpose: Faust's per-event machinery tops out at about
 16 k events/s per worker here (measured with plain iteration and with
 ``stream.take(2000, within=0.2)`` alike), below the 20 k/s the sink path must
-sustain.  So the sinks run inside the worker as raw aiokafka consumers:
-``getmany`` batches, orjson decoding, one COPY per table per batch into a
-temporary table and an ``INSERT … ON CONFLICT DO NOTHING`` (idempotent on
-``(device_id, seq, time)``), and the Kafka offsets are committed only after the
-transaction commits.  A failing database is retried with backoff on the same
-batch: nothing is skipped, nothing is lost.
+sustain.  So the sinks run inside the worker as a raw aiokafka consumer group on the
+worker's batch-consumer runner (streams/batch_consumer.py: offsets committed only
+after the transaction commits, a failing database retried with backoff on the same
+batch, unreadable records dead-lettered first).  What is theirs: orjson decoding
+into rows per table, and one COPY per table per batch into a temporary table and
+an ``INSERT … ON CONFLICT DO NOTHING`` (idempotent on ``(device_id, seq, time)``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 import psycopg
-from aiokafka import AIOKafkaConsumer
 
-from civicgrid.bus import clients, topics
+from civicgrid.bus import topics
 from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.settings import Settings
+from streams.batch_consumer import BatchConsumer, Decoded, Records
 
 log = logging.getLogger(__name__)
 
@@ -105,77 +104,63 @@ async def write_batch(conn: psycopg.AsyncConnection, by_table: dict[str, list[tu
 
 
 class SinkRunner:
-    """One consumer group over the sink topics; offsets committed after each written batch."""
+    """One consumer group over the sink topics (streams/batch_consumer.py): a batch decoded into rows per table,
+    written by `write_batch`, its offsets committed after the database commit."""
 
     def __init__(self, settings: Settings, dead_letters: DeadLetters) -> None:
         self.settings = settings
         self.rows_written = 0
         self.records_seen = 0
-        self.dead_letters = 0
-        self._stop = asyncio.Event()
-        self._dead = dead_letters
+        self._conn: psycopg.AsyncConnection | None = None
+        s = settings.streams
+        self._consumer = BatchConsumer(settings, self, name="sinks", group=f"{s.app_id}-{SINK_GROUP_SUFFIX}",
+                                       topics=list(SINKS), max_records=s.sink_batch, within_s=s.sink_within_s,
+                                       dead_letters=dead_letters)
+
+    @property
+    def dead_letters(self) -> int:
+        """Records no table can take, sent to cg.deadletter."""
+        return self._consumer.dead_lettered
 
     def stop(self) -> None:
-        self._stop.set()
+        self._consumer.stop()
 
     async def run(self) -> None:
-        s = self.settings
-        consumer = AIOKafkaConsumer(*SINKS, **clients.aiokafka(
-            s.kafka, group_id=f"{s.streams.app_id}-{SINK_GROUP_SUFFIX}", enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=s.streams.sink_batch, **s.streams.group_timing_ms()))
-        await consumer.start()
-        conn: psycopg.AsyncConnection | None = None
-        try:
-            while not self._stop.is_set():
-                batches = await consumer.getmany(timeout_ms=int(s.streams.sink_within_s * 1000),
-                                                 max_records=s.streams.sink_batch)
-                if not batches:
-                    continue
-                by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
-                dead: list[tuple[dict[str, Any], str]] = []
-                for tp, messages in batches.items():
-                    for msg in messages:
-                        try:
-                            value = orjson.loads(msg.value)
-                            if not isinstance(value, dict):
-                                raise orjson.JSONDecodeError("not a JSON object", "", 0)
-                            by_topic[tp.topic].append(value)
-                        except orjson.JSONDecodeError as exc:
-                            dead.append(({"raw": msg.value.decode("utf-8", "replace")}, f"{tp.topic}: not JSON: {exc}"))
-                        self.records_seen += 1
-                rows = {topic: _rows_or_dead_letters(topic, recs, dead) for topic, recs in by_topic.items()}
-                conn = await self._write_until_done(conn, rows)
-                if dead:
-                    await asyncio.to_thread(self._dead_letter, dead)
-                await consumer.commit()  # only now: the rows are committed in the database
-        finally:
-            await consumer.stop()
-            if conn is not None:
-                await conn.close()
+        await self._consumer.run()
 
-    def _dead_letter(self, dead: list[tuple[dict[str, Any], str]]) -> None:
-        """Records no table can take go to cg.deadletter with the reason (before their offsets commit)."""
-        self.dead_letters += self._dead.send(
-            Rejected(orjson.dumps(rec), "kafka:sinks", reason,
-                     str(rec.get("device_id")) if isinstance(rec, dict) and rec.get("device_id") else None)
-            for rec, reason in dead)
+    def decode(self, records: Records) -> Decoded[dict[str, list[tuple]]]:
+        """Rows per sink topic; a record that is not a JSON object, or that its table cannot read, is set aside."""
+        by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        dead: list[tuple[dict[str, Any], str]] = []
+        for tp, messages in records.items():
+            for msg in messages:
+                try:
+                    value = orjson.loads(msg.value)
+                    if not isinstance(value, dict):
+                        raise orjson.JSONDecodeError("not a JSON object", "", 0)
+                    by_topic[tp.topic].append(value)
+                except orjson.JSONDecodeError as exc:
+                    dead.append(({"raw": msg.value.decode("utf-8", "replace")}, f"{tp.topic}: not JSON: {exc}"))
+                self.records_seen += 1
+        rows = {topic: _rows_or_dead_letters(topic, recs, dead) for topic, recs in by_topic.items()}
+        return Decoded(rows, [Rejected(orjson.dumps(rec), "kafka:sinks", reason,
+                                       str(rec.get("device_id")) if rec.get("device_id") else None)
+                              for rec, reason in dead])
 
-    async def _write_until_done(self, conn: psycopg.AsyncConnection | None,
-                                rows: dict[str, list[tuple]]) -> psycopg.AsyncConnection:
-        backoff = 0.5
-        while True:
-            try:
-                if conn is None or conn.closed:
-                    conn = await psycopg.AsyncConnection.connect(self.settings.db.url.get_secret_value())
-                started = time.perf_counter()
-                written = await write_batch(conn, rows)
-                self.rows_written += written
-                log.debug("sink batch: %d rows written in %.1f ms", written, (time.perf_counter() - started) * 1e3)
-                return conn
-            except psycopg.OperationalError as exc:
-                log.warning("database unavailable for the sinks (%s); retrying the same batch in %.1f s", exc, backoff)
-                if conn is not None:
-                    await conn.close()
-                conn = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+    async def handle(self, batch: dict[str, list[tuple]]) -> Sequence[Rejected]:
+        """One transaction for the whole batch (psycopg.OperationalError: the runner retries it)."""
+        if not any(batch.values()):
+            return ()
+        conn = self._conn
+        if conn is None or conn.closed:
+            conn = self._conn = await psycopg.AsyncConnection.connect(self.settings.db.url.get_secret_value())
+        started = time.perf_counter()
+        written = await write_batch(conn, batch)
+        self.rows_written += written
+        log.debug("sink batch: %d rows written in %.1f ms", written, (time.perf_counter() - started) * 1e3)
+        return ()
+
+    async def disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
