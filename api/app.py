@@ -1,6 +1,7 @@
 """The FastAPI application: start-up order, routers, error handlers, metrics.
 
-`create_app(settings)` builds everything from the settings (no module-level state);
+`create_app(settings)` builds everything from the settings (no module-level state) and, from
+its caller, the broker whose account files device registration keeps in step (`broker`);
 the lifespan opens the connection pool, then starts the background loops, and stops
 them in reverse.
 """
@@ -37,6 +38,7 @@ from api.routes import (
 )
 from api.security_headers import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
 from api.static_console import CONSOLE_DIST, console_app
+from civicgrid.broker.sync import BrokerFiles
 from civicgrid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,8 @@ or send an API key as `X-Api-Key`. Errors are RFC 9457 `application/problem+json
 (Open311 routes answer in the GeoReport error format)."""
 
 
-def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
-    ctx = ApiContext.create(settings)
+def create_app(settings: Settings, *, background: bool = True, broker: BrokerFiles | None = None) -> FastAPI:
+    ctx = ApiContext.create(settings, broker=broker)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

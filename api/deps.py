@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from api.feed_hub import FeedHub
 from api.login_throttle import LoginThrottle
+from civicgrid.broker.sync import BrokerFiles
 from civicgrid.bus import clients
 from civicgrid.cases import CaseService, Rules, default_rules
 from civicgrid.domain.catalogue import Catalogue
@@ -30,6 +31,7 @@ from civicgrid.domain.time_limits import Limit, TimeLimits
 from civicgrid.domain.working_calendar import WorkingCalendar
 from civicgrid.settings import Settings
 from civicgrid.store.db import conninfo
+from civicgrid.store.grid_cells import cells_signature, load_grid_index
 
 
 def _json_default(value: Any) -> Any:
@@ -63,6 +65,9 @@ class ApiContext:
     settings: Settings
     pool: ConnectionPool
     rules: Rules = field(default_factory=default_rules)
+    # The broker whose account files device registration keeps in step (the CLI passes the local stack's
+    # Mosquitto; None: the registry only, for a broker that reads it itself, and for tests).
+    broker: BrokerFiles | None = None
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     feed_hub: FeedHub = field(init=False)
     cases: CaseService = field(init=False)
@@ -92,7 +97,7 @@ class ApiContext:
         return self.rules.permissions
 
     @classmethod
-    def create(cls, settings: Settings) -> ApiContext:
+    def create(cls, settings: Settings, *, broker: BrokerFiles | None = None) -> ApiContext:
         pool = ConnectionPool(conninfo(settings.db), min_size=settings.db.pool_min,
                               max_size=max(settings.db.pool_max, 4), configure=configure_connection,
                               open=False, name="civicgrid-api", kwargs={"autocommit": True})
@@ -100,7 +105,7 @@ class ApiContext:
         throttle = LoginThrottle(max_failures_per_user=api.login_max_failures_per_user,
                                  max_failures_per_address=api.login_max_failures_per_address,
                                  window_s=api.login_window_s, max_concurrent_hashes=api.login_max_concurrent_hashes)
-        return cls(settings=settings, pool=pool, login_throttle=throttle)
+        return cls(settings=settings, pool=pool, login_throttle=throttle, broker=broker)
 
     @property
     def producer(self) -> Producer:
@@ -111,15 +116,12 @@ class ApiContext:
             return self._producer
 
     def grid_index(self, conn: psycopg.Connection) -> CellLookup:
-        """Point → cell over the cells in the database, rebuilt when the cells change (≈ 1 s for 2,500)."""
-        key = tuple(conn.execute("SELECT count(*), max(created_at) FROM grid_cells").fetchone() or ())
+        """Point → cell over the cells in the database (as the stream workers build it), rebuilt when the cells
+        change (≈ 1 s for 2,500)."""
+        key = cells_signature(conn)
         with self._lock:
             if self._grid is None or self._grid[0] != key:
-                rows = conn.execute("SELECT code, geometry FROM grid_cells ORDER BY code").fetchall()
-                features = [{"type": "Feature", "properties": {"code": code}, "geometry": geometry}
-                            for code, geometry in rows]
-                index = GridIndex.from_geojson({"type": "FeatureCollection", "features": features}) if rows else None
-                self._grid = (key, index)
+                self._grid = (key, load_grid_index(conn))
             return CellLookup(self._grid[1])
 
     def close(self) -> None:

@@ -252,6 +252,7 @@ def main() -> None:
     sys.path[0] = str(root)
     from api.static_console import CONSOLE_DIST
     from api.users import add_user
+    from civicgrid.stack.mosquitto import local_broker
     from civicgrid.store.city import load_city
     from simulators.city import generate_city
 
@@ -268,7 +269,7 @@ def main() -> None:
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as city_dir:
                 summary = generate_city(11, out_dir=city_dir)
-                load_city(settings, city_dir)
+                load_city(settings, city_dir, broker=local_broker(settings))
             with connect(settings.db, autocommit=True) as conn:
                 county = top_up_components(conn, args.county_components)
             say(f"county town loaded ({summary['cells']} cells, {county} components, {summary['devices']} devices) "

@@ -39,6 +39,7 @@ from civicgrid.broker.provisioning import add_device
 from civicgrid.broker.sync import wait_for_login
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
+from civicgrid.stack.mosquitto import local_broker
 from civicgrid.stack.services import spawn_gateway, spawn_service, stop_service
 from civicgrid.store.city import load_city
 from simulators.city import generate_city
@@ -135,14 +136,15 @@ def main() -> None:
     settings = ephemeral_settings(prefix="civicgrid-bench-")
     base = settings.stack.var_dir.parent
     procs = []
+    broker = local_broker(settings)
     with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")) as stack:
         try:
             city = base / "city"
             generate_city(1, 4.0, city, covers=args.covers, bins=args.bins, lights=0, trackers=0, inspectors=0)
-            say(f"city: {load_city(settings, city)}")
+            say(f"city: {load_city(settings, city, broker=broker)}")
             probe_id = "bench-probe-bin"
-            probe_secret = add_device(settings, probe_id, "bin-sensor").secret
-            if not wait_for_login(settings, probe_id, probe_secret):
+            probe_secret = add_device(settings, probe_id, "bin-sensor", broker=broker).secret
+            if not wait_for_login(settings, broker, probe_id, probe_secret):
                 raise SystemExit("the broker never accepted the probe device's login")
             probe = LatencyProbe(settings, probe_id, probe_secret)
             gateway = spawn_gateway(settings, base / "gateway.log")

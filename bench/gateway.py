@@ -44,6 +44,7 @@ from civicgrid.bus import topics
 from civicgrid.bus.admin import admin_client
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
+from civicgrid.stack.mosquitto import local_broker
 from civicgrid.stack.services import spawn_gateway, stop_service
 
 PAYLOAD_BYTES = 200
@@ -221,7 +222,8 @@ def main() -> None:
     base = settings.stack.var_dir.parent
     with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
         devices = [(p.device_id, p.secret) for p in
-                   add_devices(settings, [(f"bin-{i:05d}", "bin-sensor") for i in range(args.devices)])]
+                   add_devices(settings, [(f"bin-{i:05d}", "bin-sensor") for i in range(args.devices)],
+                               broker=local_broker(settings))]
         say(f"provisioned {len(devices)} devices; backlogs of {n} messages of {PAYLOAD_BYTES} bytes each")
         time.sleep(1)  # Mosquitto reloads its password file after SIGHUP
         ceilings = measure_ceilings(settings, devices, args.per_device)

@@ -40,6 +40,7 @@ from civicgrid.broker.provisioning import add_device
 from civicgrid.broker.sync import wait_for_login
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
+from civicgrid.stack.mosquitto import local_broker
 from civicgrid.stack.services import spawn_gateway, spawn_service, stop_service
 from civicgrid.store.city import load_city
 from civicgrid.store.db import connect
@@ -130,13 +131,15 @@ def main() -> None:
     city = base / "city"
     generate_city(1, out_dir=city)  # the town of `make run`
     procs = []
+    broker = local_broker(settings)
     with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")) as stack:
         try:
-            say(f"city: {load_city(settings, city)}")  # provisions the devices: their secrets the simulators use
+            # Provisions the devices: their secrets the simulators use.
+            say(f"city: {load_city(settings, city, broker=broker)}")
             rate = args.rate or natural_rate(Scenario(city, settings.mqtt.host, settings.mqtt.port)) * MAKE_RUN_SPEED
             probe_id = "bench-probe-bin"
-            probe_secret = add_device(settings, probe_id, "bin-sensor").secret
-            if not wait_for_login(settings, probe_id, probe_secret):
+            probe_secret = add_device(settings, probe_id, "bin-sensor", broker=broker).secret
+            if not wait_for_login(settings, broker, probe_id, probe_secret):
                 raise SystemExit("the broker never accepted the probe device's login")
             gateway = spawn_gateway(settings, base / "gateway.log")
             worker = spawn_service("worker", settings, base / "worker.log")

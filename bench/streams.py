@@ -38,6 +38,7 @@ from civicgrid.broker.provisioning import add_devices
 from civicgrid.bus import records, topics
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
+from civicgrid.stack.mosquitto import local_broker
 from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.db import connect
 
@@ -116,7 +117,8 @@ def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device:
         for code in components:
             conn.execute("INSERT INTO components (code, category_code, lon, lat) VALUES (%s, 'C0101', 117, 31.5)",
                          (code,))
-    provisioned = add_devices(settings, [(f"lat-{n:03d}", "manhole-sensor") for n in range(devices)])
+    provisioned = add_devices(settings, [(f"lat-{n:03d}", "manhole-sensor") for n in range(devices)],
+                              broker=local_broker(settings))
     with connect(settings.db, autocommit=True) as conn:
         for p, code in zip(provisioned, components, strict=True):
             conn.execute("UPDATE devices SET component_code = %s WHERE id = %s", (code, p.device_id))

@@ -3,7 +3,8 @@
 A profile is data, not code (docs/architecture.md, "Device kinds are data"): the payload
 fields of each MQTT channel with their types, units and ranges, the expected
 reporting interval (for offline detection), and the alarm rules the streams
-evaluate, each mapped to a CJ/T 214 category code and an urgency class.
+evaluate, each mapped to a CJ/T 214 category code and an urgency (the disposal
+class of the alarm's case).
 The gateway compiles the field specs into validators; the streams read the
 alarm rules.  Errors name the file and the field.
 """
@@ -26,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from civicgrid.domain.time_limits import DisposalClass
 
 CATEGORY_CODE_PATTERN = r"^[CE][0-9]{4}$"
 DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "device-profiles"
@@ -81,17 +84,6 @@ class ChannelSpec(_Model):
     unknown_fields: Literal["reject", "drop"] = "reject"
 
 
-class Urgency(StrEnum):
-    """Disposal classes of docs/domain.md §5 (A: 2 natural hours … F: 20 working days)."""
-
-    A = "A"
-    B = "B"
-    C = "C"
-    D = "D"
-    E = "E"
-    F = "F"
-
-
 class AlarmTarget(_Model):
     """What an alarm becomes: a city case of a category (component or event), or a device alarm."""
 
@@ -100,7 +92,9 @@ class AlarmTarget(_Model):
     # C01xx code); `category` is then only the fallback for an unlinked device.
     linked_component: bool = False
     component_state: Literal["damaged", "missing", "occupied"] | None = None
-    urgency: Urgency = Urgency.C
+    # The disposal class (docs/domain.md §5) the alarm's case gets; the YAML keeps the
+    # field name `urgency` that profile authors know.
+    urgency: DisposalClass = DisposalClass.C
     # Device health (offline, battery, tamper) raises device alarms for operators,
     # not city cases, unless a city maps them (docs/domain.md §3).
     device_alarm: bool = False
@@ -161,7 +155,7 @@ class OfflineRule(_Model):
     kind: Literal["offline"] = "offline"
     id: str = "offline"
     description: str | None = None
-    target: AlarmTarget = Field(default_factory=lambda: AlarmTarget(device_alarm=True, urgency=Urgency.C))
+    target: AlarmTarget = Field(default_factory=lambda: AlarmTarget(device_alarm=True, urgency=DisposalClass.C))
 
 
 class EventRule(_Model):

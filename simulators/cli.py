@@ -20,7 +20,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from civicgrid.settings import Settings, load_settings
+from civicgrid import command_settings
+from civicgrid.settings import Settings
 
 city_app = typer.Typer(help="The synthetic county town: generate it, load it (or a real city's GeoJSON).",
                        no_args_is_help=True)
@@ -29,11 +30,7 @@ console = Console(stderr=True)
 
 def _settings() -> Settings:
     """The settings the main `civicgrid` callback loaded (its --config), else the default ones."""
-    try:
-        from civicgrid.cli import _State  # only when run under the main CLI
-    except ImportError:  # pragma: no cover
-        return load_settings(None)
-    return _State.settings or load_settings(None)
+    return command_settings.current()
 
 
 @city_app.command("generate")
@@ -59,8 +56,10 @@ def generate(
 @city_app.command("load")
 def load(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
     """Import a city directory into the database and provision its devices (secrets → DIR/secrets.json)."""
+    from civicgrid.stack.mosquitto import local_broker
     from civicgrid.store.city import load_city
 
+    settings = _settings()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
         tasks: dict[str, Any] = {}
 
@@ -69,7 +68,7 @@ def load(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        counts = load_city(_settings(), directory, progress=progress)
+        counts = load_city(settings, directory, progress=progress, broker=local_broker(settings))
     console.print(counts)
 
 

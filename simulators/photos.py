@@ -8,12 +8,13 @@ upload answers, and a repeated upload is harmless.
 
 from __future__ import annotations
 
-import hashlib
 import random
 
 import cv2
 import httpx
 import numpy as np
+
+from civicgrid.store import media
 
 LABEL_PREFIX = "CG:"  # a component label's QR text: CG:<16-digit id> (civicgrid/labels.py)
 
@@ -50,8 +51,8 @@ def render_photo(report_id: str, category: str, rng: random.Random, size: tuple[
 
 
 def photo_id(jpeg: bytes) -> str:
-    """The id the API gives the upload (its SHA-256)."""
-    return hashlib.sha256(jpeg).hexdigest()
+    """The id the API gives the upload (its SHA-256, civicgrid/store/media.py)."""
+    return media.media_id(jpeg)
 
 
 async def upload_photo(client: httpx.AsyncClient, api_url: str, device_id: str, secret: str, jpeg: bytes) -> str:

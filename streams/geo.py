@@ -1,31 +1,25 @@
 """Where a problem is: its unit grid cell, from the component's registered place or the reported position.
 
-The GridIndex (civicgrid.domain.geofence) is built from the ``grid_cells``
-table (or a GeoJSON file) and rebuilt when the table changes; component
-locations are cached.  A point outside every cell keeps its coordinates and is
-flagged (docs/domain.md §2: kept, flagged, never dropped).
+The GridIndex (civicgrid.domain.geofence) is built from the ``grid_cells`` table
+(civicgrid/store/grid_cells.py, as the API builds it) or a GeoJSON file, and rebuilt when the
+table changes; component locations are cached. A point outside every cell keeps its coordinates
+and is flagged (docs/domain.md §2: kept, flagged, never dropped).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
-import shapely
-from shapely.errors import ShapelyError
 
 from civicgrid.cases.problem import Place
-from civicgrid.domain.errors import DomainError
 from civicgrid.domain.geofence import GridIndex
-from civicgrid.domain.grid import parse_grid_code
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
-
-log = logging.getLogger(__name__)
+from civicgrid.store.grid_cells import cells_signature, load_grid_index
 
 
 class GeoResolver:
@@ -37,7 +31,7 @@ class GeoResolver:
         self.component_categories: dict[str, str] = {}
         self._misses: dict[str, float] = {}
         self._loaded_at = 0.0
-        self._cells_signature: tuple[int, str | None] | None = None
+        self._cells_signature: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
 
     def refresh(self, force: bool = False) -> None:
@@ -52,13 +46,10 @@ class GeoResolver:
                 if self.index is None:
                     self.index = GridIndex.from_geojson(orjson.loads(Path(geojson).read_bytes()))
             else:
-                signature = conn.execute("SELECT count(*), max(created_at)::text FROM grid_cells").fetchone()
+                signature = cells_signature(conn)
                 if signature != self._cells_signature:
-                    rows = conn.execute("SELECT code, geometry FROM grid_cells").fetchall()
-                    cells = _valid_cells(rows)
-                    self.index = GridIndex(cells) if cells else None
+                    self.index = load_grid_index(conn)  # a bad row is left out with a warning, never a crash
                     self._cells_signature = signature
-                    log.info("grid index built from %d cells", len(cells))
             self._loaded_at = time.monotonic()
 
     def _refresh_on_miss(self, key: str) -> None:
@@ -110,17 +101,4 @@ class GeoResolver:
                 cell = self.cell_of(lon, lat)
             return Place(cell, lon, lat, cell is None)
         return Place(device_cell, None, None, device_cell is None)
-
-
-def _valid_cells(rows: list[tuple[str, dict]]) -> list[tuple[str, Any]]:
-    """Cells the index can take; one with an invalid code or geometry is left out with a warning naming it,
-    so a single bad row (loaded by hand, an old import) never stops the worker."""
-    cells = []
-    for code, geometry in rows:
-        try:
-            parse_grid_code(code)
-            cells.append((code, shapely.geometry.shape(geometry)))
-        except (DomainError, ShapelyError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            log.warning("grid cell %r left out of the grid index: %s", code, exc)
-    return cells
 

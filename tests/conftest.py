@@ -19,6 +19,7 @@ from civicgrid.broker.provisioning import add_device
 from civicgrid.broker.sync import wait_for_login
 from civicgrid.settings import Settings
 from civicgrid.stack import LocalStack
+from civicgrid.stack.mosquitto import local_broker
 from civicgrid.store.db import connect
 from gateway.service import Gateway
 from tests.support.stack import free_ports, test_settings
@@ -81,8 +82,9 @@ def provision(settings: Settings) -> Callable[..., tuple[str, str]]:
 
     def make(kind: str, **links) -> tuple[str, str]:
         device_id = f"{kind}-{uuid.uuid4().hex[:8]}"
-        secret = add_device(settings, device_id, kind, **links).secret
-        if wait_for_login(settings, device_id, secret):  # Mosquitto reloads its files asynchronously
+        broker = local_broker(settings)
+        secret = add_device(settings, device_id, kind, broker=broker, **links).secret
+        if wait_for_login(settings, broker, device_id, secret):  # Mosquitto reloads its files asynchronously
             return device_id, secret
         raise AssertionError(f"{device_id} cannot log in after provisioning")
 

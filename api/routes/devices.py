@@ -59,7 +59,7 @@ def register(ctx: Ctx, db: Db, body: DeviceCreate, admin: Admin) -> DeviceSecret
         if value is not None and db.execute(f"SELECT 1 FROM {table} WHERE {column} = %s", (value,)).fetchone() is None:
             raise ApiError(422, "unknown-link", f"unknown {table[:-1].replace('_', ' ')} {value}")
     try:
-        done = provisioning.add_device(ctx.settings, body.id, body.kind, profile=body.profile,
+        done = provisioning.add_device(ctx.settings, body.id, body.kind, broker=ctx.broker, profile=body.profile,
                                        component_code=body.component_code, grid_cell_code=body.grid_cell_code,
                                        inspector_user_id=body.inspector_user_id)
     except DeviceExists:
@@ -77,14 +77,14 @@ def get_device(ctx: Ctx, db: Db, device_id: DeviceId, user: Readers) -> DeviceSt
 @router.patch("/{device_id}", summary="Enable or disable (a disabled device loses its broker account)",
               responses=NOT_FOUND)
 def update_device(ctx: Ctx, db: Db, device_id: DeviceId, body: DeviceUpdate, admin: Admin) -> DeviceStatus:
-    provisioning.set_device_enabled(ctx.settings, device_id, body.enabled)
+    provisioning.set_device_enabled(ctx.settings, device_id, body.enabled, broker=ctx.broker)
     return _status(ctx, db, device_id)
 
 
 @router.post("/{device_id}/secret", summary="Rotate the device's MQTT secret; returns the new one once",
              responses=NOT_FOUND)
 def rotate_secret(ctx: Ctx, device_id: DeviceId, admin: Admin) -> DeviceSecret:
-    done = provisioning.rotate_secret(ctx.settings, device_id)
+    done = provisioning.rotate_secret(ctx.settings, device_id, broker=ctx.broker)
     return DeviceSecret(device_id=done.device_id, secret=done.secret)
 
 

@@ -15,9 +15,7 @@ that names no component.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +31,7 @@ from api.users import User
 from civicgrid.domain.case_state import Role
 from civicgrid.domain.components import component_ids_in_label
 from civicgrid.labels import image_size, photo_labels
+from civicgrid.store import media
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +57,6 @@ def sniff(head: bytes) -> str | None:
     return next((kind for test, kind in _MAGIC if test(head)), None)
 
 
-def media_path(media_dir: Path, media_id: str) -> Path:
-    return media_dir / media_id[:2] / media_id
-
-
 @router.post("", status_code=201, summary="Upload a photo or voice note (multipart field `file`)",
              responses={413: {"description": "larger than the limit"}, 415: {"description": "not a photo/voice"}})
 def upload(ctx: Ctx, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP or AMR/MP3/M4A/Ogg/WAV")],
@@ -72,9 +67,8 @@ def upload(ctx: Ctx, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP
     # large photo): one is borrowed for the row alone.
     limit = ctx.settings.api.max_upload_bytes
     media_dir = ctx.settings.api.media_dir
-    media_dir.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    with tempfile.NamedTemporaryFile(dir=media_dir, delete=False, prefix=".upload-") as tmp:
+    digest, size = media.id_hasher(), 0
+    with media.temp_file(media_dir) as tmp:
         try:
             head = b""
             while chunk := file.file.read(CHUNK):
@@ -98,13 +92,10 @@ def upload(ctx: Ctx, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP
             Path(tmp.name).unlink(missing_ok=True)
             raise
     media_id = digest.hexdigest()
-    target = media_path(media_dir, media_id)
-    target.parent.mkdir(exist_ok=True)
-    Path(tmp.name).replace(target)  # same content, same name: a repeated upload is harmless
+    target = media.place(media_dir, media_id, Path(tmp.name))  # same content, same name: a repeat is harmless
     labels = _labels(target) if readable else []
     with ctx.pool.connection() as db:
-        db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by, labels) VALUES (%s, %s, %s, %s, "
-                   "%s) ON CONFLICT (id) DO NOTHING", (media_id, content_type, size, user.id, labels))
+        media.record(db, media_id, content_type, size, uploaded_by=user.id, labels=labels)
     return MediaPublic(id=media_id, content_type=content_type, size_bytes=size, labels=labels,
                        component_ids=[c for text in labels for c in component_ids_in_label(text)])
 
@@ -138,7 +129,7 @@ def _labels(path: Path) -> list[str]:
 def download(ctx: Ctx, db: Db, media_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$")],
              user: Annotated[User, Depends(require(*ANY_ROLE))]) -> FileResponse:
     row = db.execute("SELECT content_type FROM media WHERE id = %s", (media_id,)).fetchone()
-    path = media_path(ctx.settings.api.media_dir, media_id)
+    path = media.media_path(ctx.settings.api.media_dir, media_id)
     if row is None or not path.is_file():
         raise not_found("media", media_id)
     return FileResponse(path, media_type=row[0], headers={"Cache-Control": "private, max-age=86400"})

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from psycopg.rows import dict_row
 
+from api import case_facts_cache
 from api.auth import require
 from api.deps import Ctx, Db
 from api.errors import ApiError
@@ -68,8 +69,8 @@ def score_table(
     if not date(2000, 1, 1) <= the_day <= date(2100, 12, 31):
         raise ApiError(422, "bad-period", "day must lie between 2000 and 2100")
     start, end = period_bounds(period, the_day)
-    q.refresh_facts(ctx, db, start, end)
-    facts = q.load_facts(db, start, end)
+    case_facts_cache.refresh_facts(ctx.rules, db, start, end)
+    facts = case_facts_cache.load_facts(db, start, end)
     if level == "department":
         departments = [r[0] for r in db.execute("SELECT id FROM departments").fetchall()]
         evaluations = q.department_table(facts, departments)

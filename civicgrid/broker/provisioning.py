@@ -1,4 +1,4 @@
-"""Provisioning: registry changes that also update the broker (used by the CLI and, later, the API).
+"""Provisioning: registry changes that also update the broker (used by the CLI, the API and the city loader).
 
 Choice: Mosquitto's password and ACL files regenerated from the registry and
 reloaded with SIGHUP, rather than the dynamic-security plugin.  The registry
@@ -6,7 +6,9 @@ table stays the single source of truth (dynamic security keeps a second copy
 of every account in its own JSON file that can drift from it), the files are
 plain and diffable, a reload of a few thousand accounts takes milliseconds,
 and the same generated files serve a production Mosquitto.  EMQX in production
-would instead authenticate against the ``devices`` table directly.
+would instead authenticate against the ``devices`` table directly.  Every function
+takes the broker whose files to keep in step (``broker``, civicgrid/broker/sync.py;
+None for such a broker): provisioning itself knows nothing of the local stack.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from civicgrid.broker.accounts import hash_secret
-from civicgrid.broker.sync import mosquitto_pid, sync_broker_accounts
+from civicgrid.broker.sync import BrokerFiles, sync_broker_accounts
 from civicgrid.domain.devices import validate_device_id
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
@@ -33,8 +35,8 @@ def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
-def add_device(settings: Settings, device_id: str, kind: str, *, profile: str | None = None,
-               secret: str | None = None, component_code: str | None = None,
+def add_device(settings: Settings, device_id: str, kind: str, *, broker: BrokerFiles | None,
+               profile: str | None = None, secret: str | None = None, component_code: str | None = None,
                grid_cell_code: str | None = None, inspector_user_id: int | None = None) -> Provisioned:
     profiles = load_profiles(settings.profiles_dir)
     profile = profile or kind
@@ -45,11 +47,11 @@ def add_device(settings: Settings, device_id: str, kind: str, *, profile: str | 
     with connect(settings.db, autocommit=True) as conn:
         registry.insert_device(conn, device_id, kind, profile, hash_secret(secret), component_code=component_code,
                                grid_cell_code=grid_cell_code, inspector_user_id=inspector_user_id)
-    sync_broker_accounts(settings, mosquitto_pid(settings))
+    sync_broker_accounts(settings, broker)
     return Provisioned(device_id, secret)
 
 
-def add_devices(settings: Settings, devices: list[tuple[str, str]]) -> list[Provisioned]:
+def add_devices(settings: Settings, devices: list[tuple[str, str]], *, broker: BrokerFiles | None) -> list[Provisioned]:
     """Register many (device id, kind) pairs in one transaction and one broker reload (fleet roll-out)."""
     profiles = load_profiles(settings.profiles_dir)
     unknown = sorted({kind for _, kind in devices} - set(profiles))
@@ -60,7 +62,7 @@ def add_devices(settings: Settings, devices: list[tuple[str, str]]) -> list[Prov
     with connect(settings.db) as conn, conn.transaction():
         for (device_id, kind), provisioned in zip(devices, done, strict=True):
             registry.insert_device(conn, device_id, kind, kind, hash_secret(provisioned.secret))
-    sync_broker_accounts(settings, mosquitto_pid(settings))
+    sync_broker_accounts(settings, broker)
     return done
 
 
@@ -70,17 +72,18 @@ def _not_a_service_account(settings: Settings, device_ids: list[str]) -> None:
         raise ValueError(f"device id {settings.mqtt.username!r} is the gateway's MQTT service account; choose another")
 
 
-def set_device_enabled(settings: Settings, device_id: str, enabled: bool) -> None:
+def set_device_enabled(settings: Settings, device_id: str, enabled: bool, *, broker: BrokerFiles | None) -> None:
     with connect(settings.db, autocommit=True) as conn:
         registry.set_enabled(conn, device_id, enabled)
-    sync_broker_accounts(settings, mosquitto_pid(settings))
+    sync_broker_accounts(settings, broker)
 
 
-def rotate_secret(settings: Settings, device_id: str, secret: str | None = None) -> Provisioned:
+def rotate_secret(settings: Settings, device_id: str, secret: str | None = None, *,
+                  broker: BrokerFiles | None) -> Provisioned:
     secret = secret or new_secret()
     with connect(settings.db, autocommit=True) as conn:
         registry.set_secret_hash(conn, device_id, hash_secret(secret))
-    sync_broker_accounts(settings, mosquitto_pid(settings))
+    sync_broker_accounts(settings, broker)
     return Provisioned(device_id, secret)
 
 
@@ -96,7 +99,8 @@ class DeviceSpec:
     secret: str | None = None
 
 
-def upsert_linked_devices(settings: Settings, specs: list[DeviceSpec]) -> list[Provisioned]:
+def upsert_linked_devices(settings: Settings, specs: list[DeviceSpec], *,
+                          broker: BrokerFiles | None) -> list[Provisioned]:
     """Register or re-register many devices with their links in one transaction and one broker reload.
 
     Idempotent (city loads, simulated fleets): an existing device keeps its id, gets the
@@ -120,5 +124,5 @@ def upsert_linked_devices(settings: Settings, specs: list[DeviceSpec]) -> list[P
                 (spec.device_id, spec.kind, spec.kind, hash_secret(provisioned.secret), spec.component_code,
                  spec.grid_cell_code, spec.inspector_user_id))
             conn.execute("SELECT pg_notify(%s, %s)", (registry.CHANGE_CHANNEL, spec.device_id))
-    sync_broker_accounts(settings, mosquitto_pid(settings))
+    sync_broker_accounts(settings, broker)
     return done

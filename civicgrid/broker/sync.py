@@ -1,13 +1,20 @@
-"""Regenerate the broker's accounts from the device registry and reload it."""
+"""Keep a broker's accounts in step with the device registry: regenerate them, have the broker re-read them.
+
+Where the generated files go and how the running broker is told are not provisioning's business: a
+`BrokerFiles` is passed in by whoever runs the broker. The local stack's Mosquitto
+(`civicgrid.stack.mosquitto.local_broker`) writes them under its var directory and signals the pid it
+started; a production Mosquitto would bring its own; a broker that authenticates against the `devices`
+table itself (EMQX) needs none (None), and provisioning then changes the registry only.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Protocol
 
 from civicgrid.broker.accounts import BrokerAccount, device_account, hash_secret, service_account
-from civicgrid.broker.mosquitto_files import reload_broker, write_broker_files
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
 from civicgrid.store.devices import enabled_credentials
@@ -15,16 +22,14 @@ from civicgrid.store.devices import enabled_credentials
 log = logging.getLogger(__name__)
 
 
-def mosquitto_dir(settings: Settings) -> Path:
-    return settings.stack.var_dir.resolve() / "mosquitto"
+class BrokerFiles(Protocol):
+    """A broker that takes its accounts from generated password and ACL files (Mosquitto)."""
 
+    def write(self, accounts: Sequence[BrokerAccount]) -> None:
+        """Write the password and ACL files where the broker reads them."""
 
-def mosquitto_pid(settings: Settings) -> int | None:
-    """The pid of the stack's running Mosquitto, if any (read from its pid file)."""
-    from civicgrid.stack.process import ManagedProcess
-
-    var = settings.stack.var_dir.resolve()
-    return ManagedProcess("mosquitto", var / "run", var / "log" / "mosquitto.log").pid()
+    def reload(self) -> bool:
+        """Ask the running broker to re-read them (Mosquitto: SIGHUP); True if a broker was asked."""
 
 
 def registry_accounts(settings: Settings) -> list[BrokerAccount]:
@@ -40,16 +45,20 @@ def registry_accounts(settings: Settings) -> list[BrokerAccount]:
                        if d.device_id != settings.mqtt.username)]
 
 
-def sync_broker_accounts(settings: Settings, broker_pid: int | None) -> int:
-    """Write the password and ACL files from the registry, SIGHUP the broker; return the device count."""
+def sync_broker_accounts(settings: Settings, broker: BrokerFiles | None) -> int:
+    """Write the broker's password and ACL files from the registry and have it re-read them; return the device
+    count (0 without a broker: there is nothing to write)."""
+    if broker is None:
+        return 0
     accounts = registry_accounts(settings)
-    write_broker_files(mosquitto_dir(settings), accounts)
-    reloaded = reload_broker(broker_pid)
+    broker.write(accounts)
+    reloaded = broker.reload()
     log.info("broker accounts written: %d devices%s", len(accounts) - 1, ", broker reloaded" if reloaded else "")
     return len(accounts) - 1
 
 
-def wait_for_login(settings: Settings, device_id: str, secret: str, timeout_s: float = 15.0) -> bool:
+def wait_for_login(settings: Settings, broker: BrokerFiles, device_id: str, secret: str,
+                   timeout_s: float = 15.0) -> bool:
     """Wait until the broker accepts a newly provisioned account; True once it does.
 
     Mosquitto 2.0.11 drops a SIGHUP that arrives while it is still reloading for an
@@ -65,8 +74,7 @@ def wait_for_login(settings: Settings, device_id: str, secret: str, timeout_s: f
         if mqtt_login(settings.mqtt.host, settings.mqtt.port, device_id, secret) == "ok":
             return True
         if time.monotonic() >= next_signal:
-            reload_broker(mosquitto_pid(settings))
+            broker.reload()
             next_signal = time.monotonic() + 1.0
         time.sleep(0.1)
     return False
-

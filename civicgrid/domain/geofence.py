@@ -44,6 +44,19 @@ class InvalidCellGeometry(DomainError):
         super().__init__(f"cell {code}: {reason}")
 
 
+def check_cell(code: str, geom: Any, *, cell_width: int | None = 2) -> None:
+    """Raise `InvalidGridCode` or `InvalidCellGeometry` for a cell a `GridIndex` cannot take.
+
+    Public so that a loader can leave one bad cell out (civicgrid/store/grid_cells.py) by the very
+    rules the index enforces, instead of losing the whole index to it. `cell_width=None` skips the code."""
+    if cell_width is not None:
+        parse_grid_code(code, cell_width=cell_width)
+    if not isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
+        raise InvalidCellGeometry(code, f"expected a Polygon or MultiPolygon, got {geom.geom_type}")
+    if geom.is_empty or not geom.is_valid:
+        raise InvalidCellGeometry(code, shapely.is_valid_reason(geom))
+
+
 class GridIndex:
     """Point → cell lookups over a fixed set of cells (build once, query many times).
 
@@ -68,12 +81,7 @@ class GridIndex:
             raise InvalidCellGeometry(dup, "the code appears more than once")
         geoms = np.array([g for _, g in pairs], dtype=object)
         for code, geom in zip(codes, geoms, strict=True):
-            if cell_width is not None:
-                parse_grid_code(code, cell_width=cell_width)
-            if not isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
-                raise InvalidCellGeometry(code, f"expected a Polygon or MultiPolygon, got {geom.geom_type}")
-            if geom.is_empty or not geom.is_valid:
-                raise InvalidCellGeometry(code, shapely.is_valid_reason(geom))
+            check_cell(code, geom, cell_width=cell_width)
         shapely.prepare(geoms)
         self.codes: tuple[str, ...] = tuple(codes)
         self.geometries = geoms

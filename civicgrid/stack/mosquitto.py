@@ -11,10 +11,21 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from civicgrid.broker.mosquitto_files import ACL_FILE, PASSWORD_FILE, broker_user, write_private
+from civicgrid.broker.accounts import BrokerAccount
+from civicgrid.broker.mosquitto_files import (
+    ACL_FILE,
+    PASSWORD_FILE,
+    broker_user,
+    reload_broker,
+    write_broker_files,
+    write_private,
+)
 from civicgrid.broker.probe import mqtt_login
-from civicgrid.broker.sync import mosquitto_dir, sync_broker_accounts
+from civicgrid.broker.sync import sync_broker_accounts
 from civicgrid.settings import Settings
 from civicgrid.stack.process import ManagedProcess, StackError, require_free_ports
 from civicgrid.stack.tls import local_tls
@@ -22,15 +33,42 @@ from civicgrid.stack.tls import local_tls
 PACKET_OVERHEAD_BYTES = 64 * 1024  # an MQTT packet's topic, properties and headers beyond its payload
 
 
+@dataclass(frozen=True, slots=True)
+class LocalBrokerFiles:
+    """The stack's Mosquitto as provisioning sees it (a `civicgrid.broker.sync.BrokerFiles`): its account files
+    under `<var>/mosquitto`, and a SIGHUP to the pid in its pid file when it runs.
+
+    What the composition roots (civicgrid/cli.py, the tests, the benchmarks) pass to provisioning, so that
+    only the stack knows where its files and its pid live."""
+
+    directory: Path
+    process: ManagedProcess
+
+    def write(self, accounts: Sequence[BrokerAccount]) -> None:
+        write_broker_files(self.directory, accounts)
+
+    def reload(self) -> bool:
+        return reload_broker(self.process.pid())
+
+    def running(self) -> bool:
+        return self.process.pid() is not None
+
+
+def local_broker(settings: Settings) -> LocalBrokerFiles:
+    """The account files and process of the local stack's Mosquitto for these settings."""
+    var = settings.stack.var_dir.resolve()
+    return LocalBrokerFiles(var / "mosquitto", ManagedProcess("mosquitto", var / "run", var / "log" / "mosquitto.log"))
+
+
 class MosquittoService:
     name = "mosquitto"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        var = settings.stack.var_dir.resolve()
-        self.dir = mosquitto_dir(settings)
+        self.files = local_broker(settings)
+        self.dir = self.files.directory
         self.host, self.port = settings.mqtt.host, settings.mqtt.port
-        self.process = ManagedProcess(self.name, var / "run", var / "log" / "mosquitto.log")
+        self.process = self.files.process
 
     @property
     def address(self) -> str:
@@ -43,7 +81,7 @@ class MosquittoService:
         require_free_ports(self.host, [(self.port, "CIVICGRID_MQTT__PORT"),
                                        (self.settings.mqtt.tls_port, "CIVICGRID_MQTT__TLS_PORT")])
         self._write_config()
-        sync_broker_accounts(self.settings, broker_pid=None)
+        sync_broker_accounts(self.settings, self.files)  # not running yet: the files only
         self.process.start([str(binary), "-c", str(self.dir / "mosquitto.conf")], cwd=self.dir)
         self.process.wait_ready(self.answers, self.settings.stack.start_timeout_s, "an MQTT CONNACK")
 
@@ -52,7 +90,7 @@ class MosquittoService:
 
     def reload_accounts(self) -> int:
         """Regenerate accounts from the registry and make the running broker re-read them."""
-        return sync_broker_accounts(self.settings, broker_pid=self.process.pid())
+        return sync_broker_accounts(self.settings, self.files)
 
     def answers(self) -> bool:
         return self.health() == "ok"

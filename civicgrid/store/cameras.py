@@ -7,7 +7,6 @@ reports on Kafka (`record_status`, `record_detections`, `store_media`).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from civicgrid.store import media
 
 
 class CameraNotFound(LookupError):
@@ -137,16 +138,9 @@ def record_detections(conn: psycopg.Connection, rows: Sequence[tuple[Any, ...]])
 
 
 def store_media(conn: psycopg.Connection, media_dir: Path, data: bytes, content_type: str = "image/jpeg") -> str:
-    """Keep bytes as media under their SHA-256 (file + row, as POST /media does); returns the id."""
-    media_id = hashlib.sha256(data).hexdigest()
-    target = media_dir / media_id[:2] / media_id
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{media_id}.{uuid.uuid4().hex[:6]}")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    conn.execute("INSERT INTO media (id, content_type, size_bytes) VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                 (media_id, content_type, len(data)))
+    """Keep a snapshot as media (file + row, laid out by civicgrid/store/media.py as POST /media does); its id."""
+    media_id = media.write_file(media_dir, data)
+    media.record(conn, media_id, content_type, len(data))
     return media_id
 
 

@@ -28,7 +28,7 @@ import math
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
@@ -39,7 +39,11 @@ from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.patrol.network import Projection, split_streets, streets_from_geojson
 from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store.db import connect
+from civicgrid.store.grid_cells import load_grid_index
 from civicgrid.store.patrol import seed_plans, upsert_segments
+
+if TYPE_CHECKING:
+    from civicgrid.broker.sync import BrokerFiles
 
 Progress = Callable[[str, int, int], None]
 M_PER_DEG_LAT = 110_574.0
@@ -65,8 +69,10 @@ def _batches(rows: list[Any], size: int = _BATCH) -> Iterable[list[Any]]:
 
 
 def load_city(target: Settings | psycopg.Connection, directory: Path | str, *, progress: Progress | None = None,
-              settings: Settings | None = None) -> dict[str, int]:
-    """Import the files in `directory`; returns counts per table. Devices need `Settings` (the broker reload)."""
+              settings: Settings | None = None, broker: BrokerFiles | None = None) -> dict[str, int]:
+    """Import the files in `directory`; returns counts per table. Devices need `Settings`, and the broker whose
+    accounts to keep in step (`broker`: the local stack's is `civicgrid.stack.mosquitto.local_broker`; None
+    registers them without writing broker files)."""
     if isinstance(target, Settings):
         settings = target
         with connect(target.db) as conn:
@@ -78,7 +84,8 @@ def load_city(target: Settings | psycopg.Connection, directory: Path | str, *, p
             target.commit()
     city = _read(Path(directory) / "city.json")
     if city and city.get("devices") and settings is not None:
-        counts["devices"] = provision_city_devices(settings, Path(directory), city, progress or (lambda *a: None))
+        counts["devices"] = provision_city_devices(settings, Path(directory), city, progress or (lambda *a: None),
+                                                   broker=broker)
     return counts
 
 
@@ -204,8 +211,7 @@ def _load_streets(conn: psycopg.Connection, directory: Path, progress: Progress,
     cell_grid: dict[str, str | None] = dict(
         conn.execute("SELECT code, responsibility_grid_id FROM grid_cells").fetchall())
     if index is None and cell_grid:
-        rows = conn.execute("SELECT code, geometry FROM grid_cells").fetchall()
-        index = GridIndex([(c, shapely.geometry.shape(g)) for c, g in rows], cell_width=None)
+        index = load_grid_index(conn)
     grid_of: dict[str, str | None] = {}
     if index is not None:
         mids = [shapely.LineString(s.coords).interpolate(0.5, normalized=True) for s in segments]
@@ -220,7 +226,8 @@ def _load_streets(conn: psycopg.Connection, directory: Path, progress: Progress,
     counts["road_segments"] = len(segments)
 
 
-def provision_city_devices(settings: Settings, directory: Path, city: dict[str, Any], progress: Progress) -> int:
+def provision_city_devices(settings: Settings, directory: Path, city: dict[str, Any], progress: Progress, *,
+                           broker: BrokerFiles | None) -> int:
     """Register the city's devices with their links; write/reuse their secrets in `secrets.json` (0600)."""
     from civicgrid.broker.provisioning import DeviceSpec, upsert_linked_devices
 
@@ -237,7 +244,7 @@ def provision_city_devices(settings: Settings, directory: Path, city: dict[str, 
         specs.append(DeviceSpec(d["id"], d["kind"], component_code=comp if comp in comps else None,
                                 grid_cell_code=cell if cell in cells else None,
                                 inspector_user_id=users.get(d.get("inspector")), secret=known.get(d["id"])))
-    done = upsert_linked_devices(settings, specs)
+    done = upsert_linked_devices(settings, specs, broker=broker)
     progress("devices", len(done), len(specs))
     known.update({p.device_id: p.secret for p in done})
     fd = os.open(secrets_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -3,7 +3,6 @@ network the rules run on, per-device state, and one batch's writes in one transa
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -12,11 +11,10 @@ import orjson
 import psycopg
 import shapely
 
-from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.patrol import PatrolNetwork, PatrolPlan, Projection, RoadSegment, SegmentIndex
 from civicgrid.domain.patrol.tracker import BatchResult, DeviceState
+from civicgrid.store.grid_cells import load_grid_index
 
-log = logging.getLogger(__name__)
 SEED_PLAN_FROM = "2000-01-01"  # the seeds' standing rule, valid for any simulated or replayed day
 
 
@@ -78,18 +76,16 @@ def load_plans(conn: psycopg.Connection) -> dict[int, PatrolPlan]:
 def load_network(conn: psycopg.Connection, *, utc_offset_s: int = 8 * 3600) -> PatrolNetwork:
     segs = conn.execute("SELECT id, road_class, geometry, responsibility_grid_id FROM road_segments "
                         "ORDER BY id").fetchall()
-    cells = conn.execute("SELECT code, geometry, responsibility_grid_id FROM grid_cells ORDER BY code").fetchall()
-    lon0 = segs[0][2]["coordinates"][0][0] if segs else cells[0][1]["coordinates"][0][0][0] if cells else 117.0
+    cell_grids: dict[str, str | None] = dict(
+        conn.execute("SELECT code, responsibility_grid_id FROM grid_cells").fetchall())
+    # One broken cell must not stop patrol coverage for the city: it is left out and just matches nothing.
+    grid = load_grid_index(conn)
+    lon0 = (segs[0][2]["coordinates"][0][0] if segs
+            else float(shapely.get_coordinates(grid.geometries[0])[0, 0]) if grid is not None else 117.0)
     projection = Projection(lon0)
     index = SegmentIndex.from_segments([s[0] for s in segs], [s[2]["coordinates"] for s in segs], projection)
-    shapes = [(c[0], shapely.geometry.shape(c[1])) for c in cells]
-    bad = [code for code, g in shapes if not isinstance(g, shapely.Polygon | shapely.MultiPolygon) or not g.is_valid]
-    if bad:  # one broken cell must not stop patrol coverage for the city: it just matches nothing
-        log.warning("patrol: %d cell(s) with an unusable geometry left out, e.g. %s", len(bad), bad[:3])
-        shapes = [(code, g) for code, g in shapes if code not in set(bad)]
-    grid = GridIndex(shapes, cell_width=None) if shapes else None
     return PatrolNetwork(projection, index, {s[0]: s[1] for s in segs}, {s[0]: s[3] for s in segs}, grid,
-                         {c[0]: c[2] for c in cells}, load_plans(conn), utc_offset_s)
+                         cell_grids, load_plans(conn), utc_offset_s)
 
 
 def load_states(conn: psycopg.Connection, device_ids: Sequence[str]) -> dict[str, DeviceState]:

@@ -18,6 +18,7 @@ import pytest
 from civicgrid.bus import topics
 from civicgrid.settings import CameraSettings, Settings
 from civicgrid.store import cameras as camera_store
+from civicgrid.store.media import media_path
 from gateway.cameras.poller import CameraPoller
 from simulators.camera import CameraSim, Scene
 from tests.e2e.conftest import Corner
@@ -96,7 +97,7 @@ def test_an_object_left_in_the_stall_region_becomes_one_case_with_the_snapshot(
         ("camera_event", snapshot_id, "image/jpeg")]
 
     # The snapshot is media (file + row), as an uploaded photo would be.
-    media_file = settings.api.media_dir / snapshot_id[:2] / snapshot_id
+    media_file = media_path(settings.api.media_dir, snapshot_id)
     wait_for(lambda: _one(db, "SELECT 1 FROM media WHERE id = %s", snapshot_id), 20, "the snapshot as media")
     assert media_file.read_bytes()[:3] == b"\xff\xd8\xff"
 

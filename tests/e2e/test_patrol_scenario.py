@@ -50,7 +50,7 @@ def patrol_town(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     for f in cells["features"]:
         f["properties"]["responsibility_grid"] = rename[f["properties"]["responsibility_grid"]]
     (out / "cells.geojson").write_bytes(orjson.dumps(cells))
-    load_city(settings, out)
+    load_city(settings, out, broker=stack.mosquitto.files)
     device = city["devices"][0]["id"]
     secret = orjson.loads((out / "secrets.json").read_bytes())[device]
     wait_for(lambda: mqtt_login(settings.mqtt.host, settings.mqtt.port, device, secret) == "ok", 10,

@@ -44,7 +44,7 @@ def city(stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate_city(11, 0.5, out, covers=20, bins=10, lights=5, trackers=2, inspectors=2, lon0=117.62, lat0=31.71,
                   street_base=street, serial_base=500_000 + random.randrange(400_000), device_prefix=prefix)
     _keep_out_of_other_tests(out, f"341523{street:03d}")
-    load_city(settings, out)
+    load_city(settings, out, broker=stack.mosquitto.files)
     device = load_city_file(out)["devices"][0]["id"]
     secret = orjson.loads((out / "secrets.json").read_bytes())[device]
     wait_for(lambda: mqtt_login(settings.mqtt.host, settings.mqtt.port, device, secret) == "ok", 10,

@@ -114,7 +114,7 @@ def test_a_device_cannot_take_the_gateway_s_account_name(stack: LocalStack) -> N
     from civicgrid.broker.provisioning import add_device
 
     with pytest.raises(ValueError, match="gateway's MQTT service account"):
-        add_device(stack.settings, stack.settings.mqtt.username, "bin-sensor")
+        add_device(stack.settings, stack.settings.mqtt.username, "bin-sensor", broker=stack.mosquitto.files)
 
 
 def test_a_device_row_named_like_the_gateway_gets_no_account(stack: LocalStack, db) -> None:

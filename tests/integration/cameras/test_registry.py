@@ -9,6 +9,7 @@ import pytest
 
 from civicgrid.broker.provisioning import set_device_enabled
 from civicgrid.settings import CameraSettings, Settings
+from civicgrid.stack.mosquitto import local_broker
 from civicgrid.store import cameras as store
 from gateway.cameras.poller import CameraPoller
 
@@ -42,7 +43,7 @@ def test_city_cameras_are_registered_with_a_password_reference_and_read_by_the_p
         store.replace_rois(db, device_id, [{**ROIS[0], "dwell_s": 30}])
         await poller.refresh()
         same_worker = poller.workers[device_id][0]
-        set_device_enabled(settings, device_id, False)
+        set_device_enabled(settings, device_id, False, broker=local_broker(settings))
         await poller.refresh()
         gone = device_id not in poller.workers
         for _, task, stop in poller.workers.values():

@@ -12,6 +12,7 @@ from civicgrid.broker.probe import mqtt_login
 from civicgrid.broker.provisioning import set_device_enabled
 from civicgrid.bus import topics
 from civicgrid.settings import Settings
+from civicgrid.stack.mosquitto import local_broker
 from gateway.service import Gateway
 from gateway.topics import KAFKA_TOPIC_OF_CHANNEL
 from tests.support.kafka import KafkaTail
@@ -87,7 +88,7 @@ def test_duplicate_seq_is_produced_once(settings: Settings, gateway: Gateway, pr
 
 def test_disabled_device_is_refused(settings: Settings, provision) -> None:
     device_id, secret = provision("manhole-sensor")
-    set_device_enabled(settings, device_id, False)
+    set_device_enabled(settings, device_id, False, broker=local_broker(settings))
     answer = "ok"
     for _ in range(50):
         answer = mqtt_login(settings.mqtt.host, settings.mqtt.port, device_id, secret)

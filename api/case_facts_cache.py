@@ -1,0 +1,64 @@
+"""The per-case facts CJ/T 292 evaluation counts (``case_facts_cache``): kept up to date here, read back here.
+
+`civicgrid.domain.case_facts` replays each case's event records — correct, but too slow to
+redo for tens of thousands of cases per request. The facts of a case are therefore
+stored with the case version they were computed at and recomputed only for cases that
+changed since (any writer: API or streams). This module is the cache's only writer and
+reader (its JSON shape is defined once, here); api/queries/scoring.py turns the facts into tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from civicgrid.cases import Rules
+from civicgrid.domain.case_facts import CaseFacts, case_facts
+
+CHUNK = 2000
+
+
+def _to_json(f: CaseFacts) -> dict[str, Any]:
+    out = dataclasses.asdict(f)
+    out["reported_at"] = f.reported_at.isoformat()
+    return out
+
+
+def _from_json(data: dict[str, Any]) -> CaseFacts:
+    values = dict(data)
+    values["reported_at"] = datetime.fromisoformat(values["reported_at"])
+    values["dispatchers"] = [tuple(x) for x in values.get("dispatchers", ())]
+    values["checks"] = [tuple(x) for x in values.get("checks", ())]
+    return CaseFacts(**values)
+
+
+def refresh_facts(rules: Rules, conn: psycopg.Connection, start: datetime, end: datetime) -> int:
+    """Recompute the facts of the period's cases that changed since they were cached; return how many."""
+    stale = conn.execute(
+        "SELECT c.id, c.version, c.reported_at FROM cases c LEFT JOIN case_facts_cache f ON f.case_id = c.id "
+        "WHERE c.reported_at >= %s AND c.reported_at < %s AND (f.case_id IS NULL OR f.version <> c.version)",
+        (start, end)).fetchall()
+    for i in range(0, len(stale), CHUNK):
+        part = stale[i:i + CHUNK]
+        events = conn.execute("SELECT payload FROM case_events WHERE case_id = ANY(%s)",
+                              ([r[0] for r in part],)).fetchall()
+        facts = {f.case_id: f for f in case_facts((e[0] for e in events), rules.limits, rules.calendar,
+                                                   catalogue=rules.catalogue)}
+        rows = [(str(case_id), version, reported_at, Jsonb(_to_json(facts[str(case_id)])))
+                for case_id, version, reported_at in part if str(case_id) in facts]
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany("INSERT INTO case_facts_cache (case_id, version, reported_at, facts) "
+                            "VALUES (%s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version, "
+                            "facts = EXCLUDED.facts", rows)
+    return len(stale)
+
+
+def load_facts(conn: psycopg.Connection, start: datetime, end: datetime) -> list[CaseFacts]:
+    """The cached facts of the cases reported in [start, end) (call `refresh_facts` first)."""
+    rows = conn.execute("SELECT facts FROM case_facts_cache WHERE reported_at >= %s AND reported_at < %s",
+                        (start, end)).fetchall()
+    return [_from_json(r[0]) for r in rows]

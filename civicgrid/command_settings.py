@@ -1,0 +1,27 @@
+"""The settings of one `civicgrid` command run, for every module that defines commands.
+
+The composition root (civicgrid/cli.py) loads the settings once, in its main callback (its
+`--config`), and the commands that live beside their code (simulators/cli.py: `city`, `simulate`)
+must use those, not load their own nor reach into the root's internals. They are kept here, not in
+civicgrid/cli.py: `python -m civicgrid.cli` runs the root as `__main__`, so anything imported by name
+from `civicgrid.cli` would be a second, empty copy (settings then only arrived through the
+`CIVICGRID_CONFIG` the loader leaves in the environment).
+"""
+
+from __future__ import annotations
+
+from civicgrid.settings import Settings, load_settings
+
+
+class _Run:
+    settings: Settings | None = None
+
+
+def keep(settings: Settings) -> None:
+    """Called by the main callback: these are the settings of this run."""
+    _Run.settings = settings
+
+
+def current() -> Settings:
+    """The settings the main callback loaded; outside a `civicgrid` run (a script, a test), loaded now."""
+    return _Run.settings if _Run.settings is not None else load_settings(None)
