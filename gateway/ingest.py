@@ -23,6 +23,7 @@ import orjson
 from civicgrid.bus import records
 from civicgrid.bus import topics as kafka
 from civicgrid.bus.command_records import CommandAckRecord
+from civicgrid.bus.device_records import DeviceRecord, StatusRecord
 from civicgrid.profiles import ChannelFormat, DeviceProfile
 from civicgrid.settings import GatewaySettings
 from gateway import nmea
@@ -118,11 +119,10 @@ class Ingestor:
         if self.dedup.is_duplicate(device.device_id, seq, payload):
             self.counts["duplicate"] += 1
             return None
-        record = records.device_record(device_id=device.device_id, kind=device.kind, profile=device.profile,
-                                       channel=channel, seq=seq,
-                                       ts=ts, received_at=received_at, data=data, links=device.links)
+        record = DeviceRecord(device_id=device.device_id, kind=device.kind, profile=device.profile, channel=channel,
+                              seq=seq, ts=ts, received_at=received_at, data=data, **device.links)
         self.counts[channel] += 1
-        return Output(KAFKA_TOPIC_OF_CHANNEL[channel], device.key, records.dumps(record), True)
+        return Output(KAFKA_TOPIC_OF_CHANNEL[channel], device.key, record.encode(), True)
 
     def _nmea_track(self, device: DeviceInfo, payload: bytes, received_at: datetime) -> Output | None:
         try:
@@ -164,10 +164,10 @@ class Ingestor:
             if "ts" in obj:
                 ts = self.timestamps(obj["ts"], received_at)
             detail = {k: v for k, v in obj.items() if k not in ("state", "ts")}
-        record = records.status_record(device_id=device.device_id, kind=device.kind, state=state, ts=ts,
-                                       retained=retained, source="device", detail=detail, profile=device.profile)
+        record = StatusRecord(device_id=device.device_id, kind=device.kind, state=state, ts=ts, retained=retained,
+                              source="device", detail=detail, profile=device.profile)
         self.counts["status"] += 1
-        return Output(kafka.STATUS, device.key, records.dumps(record), True)
+        return Output(kafka.STATUS, device.key, record.encode(), True)
 
     def _command_ack(self, device: DeviceInfo, payload: bytes, received_at: datetime) -> Output:
         obj = _json_object(payload)

@@ -30,6 +30,7 @@ import psycopg
 from civicgrid.bus import camera_records
 from civicgrid.bus import topics as t
 from civicgrid.bus.dead_letters import Rejected
+from civicgrid.bus.device_records import DeviceRecord, StatusRecord
 from civicgrid.settings import Settings
 from civicgrid.store import cameras as store
 from streams.batch_consumer import BatchConsumer, Decoded, Records
@@ -52,26 +53,26 @@ def apply_records(conn: psycopg.Connection, settings: Settings, batch: list[tupl
     detections: list[tuple] = []
     with conn.transaction():
         for topic, rec in batch:
-            device_id = rec["device_id"]
             snapshot = camera_records.snapshot_bytes(rec)
             if topic == t.STATUS:
-                d = rec.get("detail") or {}
-                store.record_status(conn, device_id, reachable=bool(d.get("reachable")),
+                status = StatusRecord.decode(rec)
+                d = status.detail
+                store.record_status(conn, status.device_id, reachable=bool(d.get("reachable")),
                                     last_snapshot_at=_ts(d.get("last_snapshot_at")),
                                     last_event_at=_ts(d.get("last_event_at")), last_error=d.get("last_error"),
                                     detail=d, snapshot=snapshot[1] if snapshot else None,
-                                    snapshot_at=_ts(rec["snapshot"].get("taken_at")) if snapshot else None)
+                                    snapshot_at=_ts((status.snapshot or {}).get("taken_at")) if snapshot else None)
                 continue
             found = camera_records.detection_of(rec)
             if found is None:
                 continue
             kind, cleared = found
-            at = datetime.fromisoformat(rec["ts"])
+            event = DeviceRecord.decode(rec)
             if snapshot is not None:
                 store.store_media(conn, media_dir, snapshot[1])
-            store.record_event_seen(conn, device_id, at, snapshot[1] if snapshot else None)
-            data = rec["data"]
-            detections.append((at, device_id, rec["seq"], kind, cleared, data.get("roi_id"),
+            store.record_event_seen(conn, event.device_id, event.ts, snapshot[1] if snapshot else None)
+            data = event.data
+            detections.append((event.ts, event.device_id, event.seq, kind, cleared, data.get("roi_id"),
                                data.get("category_code"), data.get("snapshot_id"), data))
         return store.record_detections(conn, detections)
 

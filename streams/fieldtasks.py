@@ -8,9 +8,9 @@ or fixed / not_fixed. Here the record becomes a `TaskAnswer`; the case service a
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
+from civicgrid.bus.device_records import DeviceRecord
 from civicgrid.cases.field_tasks import ANSWERS, TASK_KINDS, TaskAnswer
 
 
@@ -18,9 +18,10 @@ class UnreadableAnswer(ValueError):
     """A task answer that cannot be applied (no case id, unknown result): a dead letter, with the reason."""
 
 
-def answer_of(report: dict[str, Any]) -> TaskAnswer | None:
+def answer_of(record: dict[str, Any]) -> TaskAnswer | None:
     """The task answer in a cg.reports record, None for an ordinary report."""
-    data = report["data"]
+    report = DeviceRecord.decode(record)
+    data = report.data
     if data.get("kind") not in TASK_KINDS:
         return None
     task_id, result = data.get("task_id"), data.get("result")
@@ -31,5 +32,5 @@ def answer_of(report: dict[str, Any]) -> TaskAnswer | None:
     if (data["kind"], result) not in ANSWERS:
         raise UnreadableAnswer(f"{data['kind']} report with result {result!r}; expected one of "
                                f"{[r for k, r in ANSWERS if k == data['kind']]}")
-    return TaskAnswer(case_id, data["kind"], result, f"report:{report['device_id']}:{data['report_id']}",
-                      datetime.fromisoformat(report["ts"]), report["device_id"], report.get("inspector_user_id"), data)
+    return TaskAnswer(case_id, data["kind"], result, f"report:{report.device_id}:{data['report_id']}", report.ts,
+                      report.device_id, report.inspector_user_id, data)

@@ -40,6 +40,7 @@ from confluent_kafka import Producer
 from civicgrid.bus import topics
 from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
+from civicgrid.bus.device_records import DeviceRecord
 from civicgrid.domain.patrol import Fix, PatrolRules, PatrolTracker
 from civicgrid.domain.patrol.tracker import AlarmOut, BatchResult
 from civicgrid.settings import PatrolSettings, Settings
@@ -60,12 +61,11 @@ def rules_of(p: PatrolSettings) -> PatrolRules:
 
 def fix_of(rec: dict[str, Any]) -> Fix:
     """A cg.tracks record → Fix; KeyError/TypeError/ValueError for a record that is not one."""
-    data = rec["data"]
-    ts = rec["ts"]
-    return Fix(rec["device_id"], rec.get("kind"), rec.get("inspector_user_id"), int(rec["seq"]),
-               datetime.fromisoformat(ts).timestamp(), ts, data.get("lon"), data.get("lat"),
-               bool(data.get("fix_valid", True)), data.get("hdop"), data.get("accuracy_m"), data.get("speed_mps"),
-               data.get("heading_deg"))
+    track = DeviceRecord.decode(rec)
+    data = track.data
+    return Fix(track.device_id, track.kind, track.inspector_user_id, track.seq, track.ts.timestamp(),
+               track.ts.isoformat(), data.get("lon"), data.get("lat"), bool(data.get("fix_valid", True)),
+               data.get("hdop"), data.get("accuracy_m"), data.get("speed_mps"), data.get("heading_deg"))
 
 
 def alarm_record(out: AlarmOut) -> AlarmRecord:

@@ -7,17 +7,13 @@ record to a `Problem`; the case builder decides open-or-merge.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from civicgrid.bus import topics
 from civicgrid.bus.alarm_record import AlarmRecord
+from civicgrid.bus.device_records import DeviceRecord
 from civicgrid.cases.problem import Problem
 from civicgrid.domain.case_state import Role, Source
-
-
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def problem_of(topic: str, record: dict[str, Any]) -> Problem | None:
@@ -49,32 +45,33 @@ def _from_alarm(record: dict[str, Any]) -> Problem | None:
     )
 
 
-def _from_report(report: dict[str, Any]) -> Problem | None:
-    data = report["data"]
+def _from_report(record: dict[str, Any]) -> Problem | None:
+    report = DeviceRecord.decode(record)
+    data = report.data
     if data["kind"] not in ("report", "self_handled"):
         return None  # verification and check answers belong to the API's tasks
     return Problem(
         source=Source.INSPECTOR, role=Role.INSPECTOR,
-        actor=f"user:{report['inspector_user_id']}" if report.get("inspector_user_id") else
-        f"device:{report['device_id']}",
-        source_record_id=f"report:{report['device_id']}:{data['report_id']}", category=data["category_code"],
-        disposal_class=None, at=_ts(report["ts"]), device_id=report["device_id"],
-        component_code=data.get("component_code"), device_cell=report.get("grid_cell_code"), lon=data["lon"],
+        actor=f"user:{report.inspector_user_id}" if report.inspector_user_id else f"device:{report.device_id}",
+        source_record_id=f"report:{report.device_id}:{data['report_id']}", category=data["category_code"],
+        disposal_class=None, at=report.ts, device_id=report.device_id,
+        component_code=data.get("component_code"), device_cell=report.grid_cell_code, lon=data["lon"],
         lat=data["lat"], description=data["description"], evidence_kind="report", evidence=data,
         self_handled_note=data["description"] if data["kind"] == "self_handled" else None,
     )
 
 
-def _from_camera(event: dict[str, Any]) -> Problem | None:
-    data = event["data"]
+def _from_camera(record: dict[str, Any]) -> Problem | None:
+    event = DeviceRecord.decode(record)
+    data = event.data
     if data.get("type") != "roi_occupied" or not data.get("category_code"):
         return None
     return Problem(
-        source=Source.CAMERA, role=Role.OPERATOR, actor=f"device:{event['device_id']}",
-        source_record_id=f"event:{event['device_id']}:{event['seq']}", category=data["category_code"],
-        disposal_class=None, at=_ts(event["ts"]), device_id=event["device_id"],
-        component_code=None, device_cell=event.get("grid_cell_code"), lon=None, lat=None,
-        description=f"camera {event['device_id']} region {data.get('roi_id')}: {data['category_code']}",
+        source=Source.CAMERA, role=Role.OPERATOR, actor=f"device:{event.device_id}",
+        source_record_id=f"event:{event.device_id}:{event.seq}", category=data["category_code"],
+        disposal_class=None, at=event.ts, device_id=event.device_id,
+        component_code=None, device_cell=event.grid_cell_code, lon=None, lat=None,
+        description=f"camera {event.device_id} region {data.get('roi_id')}: {data['category_code']}",
         # The snapshot is media (streams/cameras.py stores it under this id): shown like a photo.
         evidence_kind="camera_event", evidence={**data, "media_id": data["snapshot_id"], "content_type": "image/jpeg"}
         if data.get("snapshot_id") else data,

@@ -17,7 +17,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ import psycopg
 from civicgrid.bus import topics
 from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
+from civicgrid.bus.device_records import DeviceRecord
 from civicgrid.settings import Settings
 from streams.batch_consumer import BatchConsumer, Decoded, Records
 
@@ -34,18 +34,20 @@ log = logging.getLogger(__name__)
 SINK_GROUP_SUFFIX = "sinks"
 
 
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def telemetry_rows(recs: list[dict[str, Any]]) -> list[tuple]:
-    return [(_ts(r["ts"]), r["device_id"], r["seq"], _ts(r["received_at"]), orjson.dumps(r["data"]).decode())
-            for r in recs]
+    rows = []
+    for r in recs:
+        d = DeviceRecord.decode(r)
+        rows.append((d.ts, d.device_id, d.seq, d.received_at, orjson.dumps(d.data).decode()))
+    return rows
 
 
 def event_rows(recs: list[dict[str, Any]]) -> list[tuple]:
-    return [(_ts(r["ts"]), r["device_id"], r["seq"], r["data"].get("type", "unknown"),
-             orjson.dumps(r["data"]).decode()) for r in recs]
+    rows = []
+    for r in recs:
+        d = DeviceRecord.decode(r)
+        rows.append((d.ts, d.device_id, d.seq, d.data.get("type", "unknown"), orjson.dumps(d.data).decode()))
+    return rows
 
 
 def alarm_rows(recs: list[dict[str, Any]]) -> list[tuple]:

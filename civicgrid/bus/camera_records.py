@@ -1,6 +1,6 @@
 """Camera records on Kafka: detections on ``cg.events``, health on ``cg.status``, with the JPEG inside.
 
-A camera event is an ordinary device record (`records.device_record`, kind ``camera``)
+A camera event is an ordinary device record (`device_records.DeviceRecord`, kind ``camera``)
 whose ``data`` follows device-profiles/camera.yaml, so the alarm rules (tamper), the
 event sink and the case builder (``roi_occupied`` with a ``category_code``) read it like
 any other.  The snapshot travels in the same record, beside ``data``:
@@ -21,7 +21,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from civicgrid.bus import records
+from civicgrid.bus.device_records import DeviceRecord, StatusRecord
 
 # detection kind (history, API) ↔ event type in data (device profile), both directions.
 _EVENT_OF = {"occupancy": ("roi_occupied", "roi_cleared"), "tamper_covered": ("tamper", "tamper_cleared"),
@@ -60,11 +60,8 @@ def camera_event(*, device_id: str, seq: int, ts: datetime, received_at: datetim
                 "occupied_s": occupied_s, "text": text, "onvif_topic": onvif_topic,
                 "snapshot_id": snapshot["id"] if snapshot else None}
     data.update({k: v for k, v in optional.items() if v is not None})
-    record = records.device_record(device_id=device_id, kind="camera", profile="camera", channel="event", seq=seq,
-                                   ts=ts, received_at=received_at, data=data, links=links)
-    if snapshot is not None:
-        record["snapshot"] = snapshot
-    return record
+    return DeviceRecord(device_id=device_id, kind="camera", profile="camera", channel="event", seq=seq, ts=ts,
+                        received_at=received_at, data=data, snapshot=snapshot, **links).as_json()
 
 
 def detection_of(record: dict[str, Any]) -> tuple[str, bool] | None:
@@ -85,9 +82,6 @@ def camera_status(*, device_id: str, ts: datetime, reachable: bool, last_snapsho
     """Per-camera health (cg.status): online/offline plus what the console shows."""
     detail = {"reachable": reachable, "last_snapshot_at": last_snapshot_at, "last_event_at": last_event_at,
               "last_error": last_error, **(extra or {})}
-    record = records.status_record(device_id=device_id, kind="camera", profile="camera",
-                                   state="online" if reachable else "offline", ts=ts, retained=False,
-                                   source="camera-poller", detail=detail)
-    if snapshot is not None:
-        record["snapshot"] = snapshot
-    return record
+    state = "online" if reachable else "offline"
+    return StatusRecord(device_id=device_id, kind="camera", profile="camera", state=state, ts=ts, retained=False,
+                        source="camera-poller", detail=detail, snapshot=snapshot).as_json()

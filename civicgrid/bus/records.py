@@ -32,20 +32,21 @@ def loads(data: bytes) -> dict[str, Any]:
 
 def device_record(*, device_id: str, kind: str, profile: str, channel: str, seq: int, ts: datetime,
                   received_at: datetime, data: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
-    """A validated, normalised device message (cg.telemetry, cg.events, cg.tracks, cg.reports).
+    """A validated device message as data (cg.telemetry, cg.events, cg.tracks, cg.reports): the typed
+    `civicgrid.bus.device_records.DeviceRecord`'s JSON form, for callers that build dicts (tests, benches)."""
+    from civicgrid.bus.device_records import DeviceRecord
 
-    `links` carries the registry's component code, grid cell and inspector so the
-    streams need no lookup per record.
-    """
-    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "profile": profile, "channel": channel,
-            "seq": seq, "ts": ts, "received_at": received_at, "data": data, **links}
+    return DeviceRecord(device_id=device_id, kind=kind, profile=profile, channel=channel, seq=seq, ts=ts,
+                        received_at=received_at, data=data, **links).as_json()
 
 
 def status_record(*, device_id: str, kind: str | None, state: str, ts: datetime, retained: bool,
                   source: str, detail: dict[str, Any] | None = None, profile: str | None = None) -> dict[str, Any]:
-    """Presence (cg.status): ``online``/``offline`` from the device, its Last Will, or silence (streams)."""
-    return {"v": SCHEMA_VERSION, "device_id": device_id, "kind": kind, "profile": profile or kind, "state": state,
-            "ts": ts, "retained": retained, "source": source, "detail": detail or {}}
+    """Presence (cg.status) as data: the typed `civicgrid.bus.device_records.StatusRecord`'s JSON form."""
+    from civicgrid.bus.device_records import StatusRecord
+
+    return StatusRecord(device_id=device_id, kind=kind, state=state, ts=ts, retained=retained, source=source,
+                        profile=profile, detail=detail or {}).as_json()
 
 
 # What a dead letter keeps of a payload it cannot keep whole (an oversized one, or one Kafka refused).

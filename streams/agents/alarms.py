@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-import orjson
 
-from civicgrid.bus import records
 from civicgrid.bus import topics as t
 from civicgrid.bus.alarm_record import AlarmRecord
+from civicgrid.bus.device_records import DeviceRecord, StatusRecord
 from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presence, evaluate_reading
 from civicgrid.profiles import DeviceProfile
 
@@ -29,17 +28,19 @@ log = logging.getLogger(__name__)
 APPLIED = "_applied"  # in a device's state: topic:partition → offset of the last record taken in
 
 
-def alarm_record(source: dict[str, Any], profile: DeviceProfile, event: AlarmEvent) -> AlarmRecord:
-    """The alarm a profile rule fired on `source` (a device record), with the rule's target for the case."""
+def alarm_record(source: DeviceRecord | StatusRecord, profile: DeviceProfile, event: AlarmEvent) -> AlarmRecord:
+    """The alarm a profile rule fired on `source`, with the rule's target for the case (a presence record carries
+    no registry links: its alarm has none either)."""
     rule = next(r for r in profile.alarms if r.id == event.rule_id)
     target = rule.target
+    linked = source if isinstance(source, DeviceRecord) else None
     return AlarmRecord(
-        alarm_id=f"{source['device_id']}:{event.episode}", device_id=source["device_id"], kind=source.get("kind"),
+        alarm_id=f"{source.device_id}:{event.episode}", device_id=source.device_id, kind=source.kind,
         rule=event.rule_id, rule_kind=rule.kind, action=event.action, ts=event.at, value=event.value,
         limit=event.limit, category=target.category, linked_component=target.linked_component,
         component_state=target.component_state, urgency=target.urgency.value, device_alarm=target.device_alarm,
-        component_code=source.get("component_code"), grid_cell_code=source.get("grid_cell_code"),
-        inspector_user_id=source.get("inspector_user_id"), source_seq=source.get("seq"))
+        component_code=linked and linked.component_code, grid_cell_code=linked and linked.grid_cell_code,
+        inspector_user_id=linked and linked.inspector_user_id, source_seq=linked and linked.seq)
 
 
 def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s: float = 10.0) -> None:
@@ -51,18 +52,17 @@ def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s
     last_seen: dict[str, tuple[float, str, str]] = {}  # device → (monotonic time, kind, profile); per worker
     offline_sent: set[str] = set()
 
-    def evaluate(topic: str, rec: dict[str, Any], profile: DeviceProfile,
+    def evaluate(rec: DeviceRecord | StatusRecord, profile: DeviceProfile,
                  states: dict[str, Any]) -> tuple[dict[str, Any], list[AlarmEvent]]:
         rules = profile.alarms
-        ts = datetime.fromisoformat(rec["ts"])
-        if topic == t.STATUS:
-            return evaluate_presence(rules, states, rec["state"] == "online", ts)
+        if isinstance(rec, StatusRecord):
+            return evaluate_presence(rules, states, rec.state == "online", rec.ts)
         # Any message is a sign of life: clears an offline episode (a no-op when none is active).
-        states, events = evaluate_presence(rules, states, True, ts)
-        if topic == t.TELEMETRY:
-            states, more = evaluate_reading(rules, states, rec["data"], ts)
+        states, events = evaluate_presence(rules, states, True, rec.ts)
+        if rec.channel == "telemetry":
+            states, more = evaluate_reading(rules, states, rec.data, rec.ts)
         else:
-            states, more = evaluate_event(rules, states, rec["data"].get("type", ""), ts)
+            states, more = evaluate_event(rules, states, rec.data.get("type", ""), rec.ts)
         return states, events + more
 
     @app.agent(source, name="alarm-detection")
@@ -70,13 +70,14 @@ def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s
         async for event in stream.events():
             topic = event.message.topic
             try:
-                rec = orjson.loads(event.value)
-                device = rec["device_id"]
-                profile = profiles.get(rec.get("profile") or rec.get("kind"))
+                rec: DeviceRecord | StatusRecord = (StatusRecord.decode(event.value) if topic == t.STATUS
+                                                    else DeviceRecord.decode(event.value))
+                device = rec.device_id
+                profile = profiles.get(rec.profile or rec.kind or "")
                 if profile is None:
                     continue
-                if topic != t.STATUS or rec.get("source") != "silence":
-                    last_seen[device] = (time.monotonic(), rec.get("kind"), profile.kind)
+                if not isinstance(rec, StatusRecord) or rec.source != "silence":
+                    last_seen[device] = (time.monotonic(), rec.kind, profile.kind)
                     offline_sent.discard(device)
                 old = state_table[device]
                 # Exactly-once state on an at-least-once stream: the state remembers the last record
@@ -87,7 +88,7 @@ def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s
                 applied = old.get(APPLIED, {})
                 if applied.get(where, -1) >= event.message.offset:
                     continue
-                new, fired = evaluate(topic, rec, profile, old)
+                new, fired = evaluate(rec, profile, old)
                 # The alarm is on Kafka before the state that says it was raised: killed in between, the
                 # worker re-reads the record and raises the same episode again (same alarm id, deduplicated
                 # downstream) instead of restoring "raised" with the alarm never sent (seen: a lost raise).
@@ -110,7 +111,7 @@ def register(app: faust.App, profiles: dict[str, DeviceProfile], offline_check_s
             if profile is None or device in offline_sent or now - seen < profile.offline_after_s:
                 continue
             offline_sent.add(device)
-            record = records.status_record(device_id=device, kind=kind, profile=profile_name, state="offline",
-                                           ts=datetime.now(UTC), retained=False, source="silence",
-                                           detail={"silent_s": round(now - seen)})
-            await status.send(key=device.encode(), value=records.dumps(record))
+            record = StatusRecord(device_id=device, kind=kind, profile=profile_name, state="offline",
+                                  ts=datetime.now(UTC), retained=False, source="silence",
+                                  detail={"silent_s": round(now - seen)})
+            await status.send(key=device.encode(), value=record.encode())

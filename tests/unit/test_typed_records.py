@@ -1,8 +1,10 @@
-"""Typed Kafka records: cg.alarms has one record type (both producers' records decode to it), commands and their
-acks another each; a record missing what the readers rely on is refused (its reader dead-letters it)."""
+"""Typed Kafka records: cg.alarms has one record type (both producers' records decode to it); commands, their
+acks, device messages and presence one each; a record missing what the readers rely on is refused (its
+reader dead-letters it)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from civicgrid.bus import records
 from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.command_records import CommandAckRecord, CommandRecord
+from civicgrid.bus.device_records import DeviceRecord, StatusRecord
 
 AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
@@ -46,3 +49,20 @@ def test_a_command_and_its_acks_round_trip_and_a_bad_one_is_refused() -> None:
         CommandRecord.decode(b'{"v": 1, "device_id": "hh-1"}')
     with pytest.raises(ValueError):
         CommandRecord.decode(b"[1, 2]")
+
+
+def test_device_and_status_records_round_trip_and_refuse_what_readers_cannot_use() -> None:
+    rec = DeviceRecord(device_id="mh-1", kind="manhole-sensor", profile="manhole-sensor", channel="telemetry", seq=3,
+                       ts=AT, received_at=AT, data={"tilt_deg": 2.0}, component_code="c-1", grid_cell_code="3415")
+    assert DeviceRecord.decode(rec.encode()) == rec
+    status = StatusRecord(device_id="mh-1", kind="manhole-sensor", state="offline", ts=AT, retained=True,
+                          source="device", detail={"reason": "lwt"})
+    assert StatusRecord.decode(status.encode()) == dataclasses.replace(status, profile="manhole-sensor")
+    for broken in (b'{"v": 1, "device_id": "x"}', b'{"v": 1, "device_id": "x", "kind": "k", "seq": "n", "ts": '
+                   b'"2026-11-24T01:00:00Z", "data": {}}', b'{"v": 1, "device_id": "x", "kind": "k", "seq": 1, '
+                   b'"ts": "2026-11-24T01:00:00", "data": {}}', b'{"v": 1, "device_id": "x", "kind": "k", "seq": 1, '
+                   b'"ts": "2026-11-24T01:00:00Z", "data": [1]}'):
+        with pytest.raises(ValueError):
+            DeviceRecord.decode(broken)
+    with pytest.raises(ValueError):
+        StatusRecord.decode(b'{"v": 1, "device_id": "x", "state": "sleeping", "ts": "2026-11-24T01:00:00Z"}')

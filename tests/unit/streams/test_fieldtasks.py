@@ -12,7 +12,8 @@ from streams.fieldtasks import UnreadableAnswer, answer_of
 
 
 def _report(**data) -> dict:
-    return {"device_id": "hh-1", "ts": "2026-11-24T04:00:00+00:00", "inspector_user_id": 7,
+    return {"v": 1, "device_id": "hh-1", "kind": "handheld", "profile": "handheld", "channel": "report", "seq": 1,
+            "ts": "2026-11-24T04:00:00+00:00", "inspector_user_id": 7,
             "data": {"report_id": "hh-1-r00001", "kind": "verification", "category_code": "E0102",
                      "description": "属实", "lon": 116.9, "lat": 31.4, **data}}
 
