@@ -36,10 +36,10 @@ from api.schemas.cases import (
 )
 from api.users import User
 from civicgrid.cases.intake import NewCase
+from civicgrid.cases.snapshot import case_from_json
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Role, Source, State
 from civicgrid.domain.permissions import Permissions
-from civicgrid.store.case_snapshot import case_from_json
 from civicgrid.store.responsibility import suggest_department
 
 READERS = tuple(Role)

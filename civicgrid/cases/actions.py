@@ -17,13 +17,13 @@ import psycopg
 
 from civicgrid.cases import evidence as ev
 from civicgrid.cases import field_tasks
+from civicgrid.cases import repository as store
 from civicgrid.cases.errors import CaseNotFound, NoDepartment, UnknownReference
 from civicgrid.cases.intake import check_cell, exists
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Command, PendingKind, Role, Transition
 from civicgrid.domain.time_limits import Limit, Unit
-from civicgrid.store import cases as store
 from civicgrid.store.responsibility import suggest_department
 
 Visible = Callable[[psycopg.Connection, str], bool]

@@ -13,10 +13,10 @@ from datetime import datetime
 
 import psycopg
 
+from civicgrid.cases import repository as store
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, Command, LifecycleError, Role
-from civicgrid.store import cases as store
 
 log = logging.getLogger(__name__)
 WATCHER = "system:deadline-watch"

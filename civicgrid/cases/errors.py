@@ -4,8 +4,8 @@ precondition) are the domain's own errors (civicgrid/domain/case_state.py) and p
 
 from __future__ import annotations
 
+from civicgrid.cases.repository import CaseChanged, CaseNotFound
 from civicgrid.domain.errors import DomainError
-from civicgrid.store.cases import CaseChanged, CaseNotFound
 
 
 class CaseRefused(DomainError):

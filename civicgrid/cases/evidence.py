@@ -9,11 +9,11 @@ from datetime import datetime
 
 import psycopg
 
+from civicgrid.cases import repository as store
 from civicgrid.cases.errors import UnknownReference
 from civicgrid.cases.problem import Locator, Problem
 from civicgrid.domain.case_state import Action
 from civicgrid.domain.components import component_ids_in_label
-from civicgrid.store import cases as store
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ import psycopg
 from civicgrid.bus.command_records import CommandRecord
 from civicgrid.bus.topics import COMMANDS
 from civicgrid.cases import evidence as ev
+from civicgrid.cases import repository as store
 from civicgrid.cases.errors import NoHandheld, NotAnInspector
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Command, Role, State
-from civicgrid.store import cases as store
 from civicgrid.store.device_commands import record_command
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ from typing import Any
 import psycopg
 
 from civicgrid.cases import evidence as ev
+from civicgrid.cases import repository as store
 from civicgrid.cases.errors import SourceNotAllowed, UnknownReference
 from civicgrid.cases.problem import Locator, Problem
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, Command, Role, Source, Transition
-from civicgrid.store import cases as store
 
 # Which sources each reporting role may claim (the default is the first).
 SOURCES: dict[Role, tuple[Source, ...]] = {

@@ -1,7 +1,7 @@
-"""The case record: creation, merging evidence, transitions — each with its outbox row.
+"""The case record's SQL: creation, merging evidence, transitions — each with its outbox row.
 
-SQL that both the streams (device cases) and the API (human workflow) need,
-written once (docs/architecture.md).  Every change of a case happens in the caller's
+Only the case service (this package) writes case rows; the API's reads are in api/queries/cases.py.
+Every change of a case happens in the caller's
 transaction together with its ``case_events`` row and an ``outbox`` row; the
 outbox relay publishes that row on ``cg.case-events`` after the commit, so a
 published transition always exists in the database and a committed one is
@@ -20,8 +20,8 @@ from psycopg.types.json import Jsonb
 
 from civicgrid.bus import records
 from civicgrid.bus.topics import CASE_EVENTS
+from civicgrid.cases.snapshot import case_from_json, case_to_json
 from civicgrid.domain.case_state import CaseState, Transition
-from civicgrid.store.case_snapshot import case_from_json, case_to_json
 
 OPEN = "state NOT IN ('closed', 'cancelled')"
 

@@ -12,10 +12,10 @@ import pytest
 from confluent_kafka import Producer
 
 from civicgrid.bus import topics
+from civicgrid.cases import repository as cases
 from civicgrid.domain.case_state import Action, Command, IllegalTransition, Role, Source, State
 from civicgrid.domain.lifecycle import apply, open_case
 from civicgrid.settings import Settings
-from civicgrid.store import cases
 from civicgrid.store.db import connect
 from civicgrid.store.outbox import relay_once
 from tests.support.kafka import KafkaTail

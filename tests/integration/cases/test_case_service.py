@@ -13,13 +13,13 @@ import psycopg
 import pytest
 
 from civicgrid.cases import CaseService
+from civicgrid.cases import repository as store
 from civicgrid.cases.errors import CaseNotFound, NoDepartment, SourceNotAllowed, UnknownReference
 from civicgrid.cases.intake import NewCase
 from civicgrid.cases.problem import Place, Problem
 from civicgrid.domain.case_state import Action, Role, Source, State
 from civicgrid.domain.catalogue import UnknownCategory
 from civicgrid.domain.time_limits import DisposalClass
-from civicgrid.store import cases as store
 
 pytestmark = pytest.mark.integration
 
