@@ -192,10 +192,10 @@ class Ingestor:
     def _dead_letter(self, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
                      received_at: datetime, keep_bytes: int | None = None) -> Output:
         self.counts[f"dead_letter:{reason}"] += 1
-        record = records.dead_letter(payload=payload, mqtt_topic=mqtt_topic, device_id=device_id, reason=reason,
-                                     detail=detail, received_at=received_at, keep_bytes=keep_bytes)
-        key = (device_id or "unknown").encode()
-        return Output(kafka.DEADLETTER, key, records.dumps(record), False, reason)
+        record = records.DeadLetterRecord.of(payload=payload, mqtt_topic=mqtt_topic, device_id=device_id,
+                                             reason=reason, detail=detail, received_at=received_at,
+                                             keep_bytes=keep_bytes)
+        return Output(kafka.DEADLETTER, (device_id or "unknown").encode(), record.encode(), False, reason)
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

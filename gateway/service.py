@@ -147,12 +147,11 @@ class Gateway:
         log.error("Kafka refused a %d-byte record for %s (device %s): %s", len(out.value), out.topic,
                   out.key.decode(errors="replace"), err)
         if out.reason != KAFKA_REJECTED:
-            fallback = records.dead_letter(payload=out.value, mqtt_topic=f"kafka:{out.topic}",
-                                           device_id=out.key.decode(errors="replace"), reason=KAFKA_REJECTED,
-                                           detail=str(err)[:500], received_at=datetime.now(UTC),
-                                           keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
-            self._produce(Output(kafka_topics.DEADLETTER, out.key, records.dumps(fallback), False, KAFKA_REJECTED),
-                          mid, qos)
+            fallback = records.DeadLetterRecord.of(
+                payload=out.value, mqtt_topic=f"kafka:{out.topic}", device_id=out.key.decode(errors="replace"),
+                reason=KAFKA_REJECTED, detail=str(err)[:500], received_at=datetime.now(UTC),
+                keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
+            self._produce(Output(kafka_topics.DEADLETTER, out.key, fallback.encode(), False, KAFKA_REJECTED), mid, qos)
             return
         self.metrics.dropped.inc()
         self.client.ack(mid, qos)

@@ -4,7 +4,7 @@
 Used by every stream consumer (sinks, patrol, the case builder) and the API's ack reader, so a bad
 record is never retried forever, never silently skipped, and never stops a service. The gateway,
 which dead-letters what devices publish before it reaches Kafka, has its own richer path
-(gateway/service.py) built on the same record (`records.dead_letter`).
+(gateway/service.py) built on the same record (`records.DeadLetterRecord`).
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ class DeadLetters:
         now = datetime.now(UTC)
         n = 0
         for item in rejected:
-            record = records.dead_letter(payload=item.payload, mqtt_topic=item.origin, device_id=item.device_id,
-                                         reason=item.reason, detail=item.detail[:500], received_at=now,
-                                         keep_bytes=KEEP_WHOLE_BYTES)
-            self.producer.produce(DEADLETTER, records.dumps(record), (item.device_id or self.consumer).encode())
+            record = records.DeadLetterRecord.of(payload=item.payload, mqtt_topic=item.origin,
+                                                 device_id=item.device_id, reason=item.reason,
+                                                 detail=item.detail[:500], received_at=now, keep_bytes=KEEP_WHOLE_BYTES)
+            self.producer.produce(DEADLETTER, record.encode(), (item.device_id or self.consumer).encode())
             n += 1
         if n and self.producer.flush(30):
             raise RuntimeError(f"Kafka did not take the dead letters of {self.consumer}")

@@ -1,14 +1,18 @@
-"""Kafka record shapes, one version field each, serialised with orjson.
+"""Kafka records' common ground: orjson encoding, the schema version, and the dead letter.
 
 Every record is a JSON object with ``v`` (schema version).  Times are UTC ISO
 8601 with ``Z``.  Keys: device id (device records, dead letters, commands),
-case id (``cg.case-events``).
+case id (``cg.case-events``). One typed class per topic: `DeadLetterRecord` here,
+the device records in device_records.py, alarms in alarm_record.py, commands and
+acks in command_records.py; case events are the lifecycle's `Transition.record()`.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,15 +57,51 @@ def status_record(*, device_id: str, kind: str | None, state: str, ts: datetime,
 DEAD_LETTER_KEEP_BYTES = 4096
 
 
-def dead_letter(*, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
-                received_at: datetime, keep_bytes: int | None = None) -> dict[str, Any]:
-    """What could not be accepted (cg.deadletter): the original bytes, where they came from, and why.
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecord:
+    """What could not be accepted (cg.deadletter): the original bytes (or their first part), where they came
+    from, and why. The SHA-256 of the whole payload is always there, so an oversized publish cannot make a
+    dead letter that Kafka refuses in turn."""
 
-    With `keep_bytes`, only that many first bytes are kept (``truncated``); the SHA-256 of the whole
-    payload is always there, so an oversized publish cannot make a dead letter Kafka refuses in turn.
-    """
-    kept = payload if keep_bytes is None else payload[:keep_bytes]
-    return {"v": SCHEMA_VERSION, "reason": reason, "detail": detail, "mqtt_topic": mqtt_topic,
-            "device_id": device_id, "received_at": received_at,
-            "payload_b64": base64.b64encode(kept).decode("ascii"), "size": len(payload),
-            "truncated": len(kept) < len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    reason: str
+    detail: str
+    mqtt_topic: str  # the MQTT topic, or "kafka:<topic>" for a record a consumer could not use
+    device_id: str | None
+    received_at: datetime
+    payload_b64: str
+    size: int
+    truncated: bool
+    sha256: str
+
+    @classmethod
+    def of(cls, *, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
+           received_at: datetime, keep_bytes: int | None = None) -> DeadLetterRecord:
+        """The dead letter of `payload`; with `keep_bytes`, only that many first bytes are kept (``truncated``)."""
+        kept = payload if keep_bytes is None else payload[:keep_bytes]
+        return cls(reason=reason, detail=detail, mqtt_topic=mqtt_topic, device_id=device_id,
+                   received_at=received_at, payload_b64=base64.b64encode(kept).decode("ascii"), size=len(payload),
+                   truncated=len(kept) < len(payload), sha256=hashlib.sha256(payload).hexdigest())
+
+    def as_json(self) -> dict[str, Any]:
+        return {"v": SCHEMA_VERSION, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+
+    def encode(self) -> bytes:
+        return dumps(self.as_json())
+
+    @classmethod
+    def decode(cls, value: dict[str, Any] | bytes) -> DeadLetterRecord:
+        d = loads(value) if isinstance(value, bytes) else value
+        try:
+            at = d["received_at"]
+            return cls(reason=str(d["reason"]), detail=str(d.get("detail", "")), mqtt_topic=str(d["mqtt_topic"]),
+                       device_id=d.get("device_id"),
+                       received_at=at if isinstance(at, datetime) else
+                       datetime.fromisoformat(str(at).replace("Z", "+00:00")),
+                       payload_b64=str(d["payload_b64"]), size=int(d["size"]), truncated=bool(d.get("truncated")),
+                       sha256=str(d["sha256"]))
+        except KeyError as exc:
+            raise ValueError(f"dead letter without {exc.args[0]!r}") from None
+
+    def payload(self) -> bytes:
+        """The bytes kept (all of them unless `truncated`)."""
+        return base64.b64decode(self.payload_b64)

@@ -66,3 +66,14 @@ def test_device_and_status_records_round_trip_and_refuse_what_readers_cannot_use
             DeviceRecord.decode(broken)
     with pytest.raises(ValueError):
         StatusRecord.decode(b'{"v": 1, "device_id": "x", "state": "sleeping", "ts": "2026-11-24T01:00:00Z"}')
+
+
+def test_a_dead_letter_keeps_the_bytes_or_their_first_part_and_always_the_digest() -> None:
+    whole = records.DeadLetterRecord.of(payload=b"\x00bad", mqtt_topic="cg/x/telemetry", device_id="x",
+                                        reason="schema", detail="fill_pct", received_at=AT)
+    assert records.DeadLetterRecord.decode(whole.encode()) == whole and whole.payload() == b"\x00bad"
+    cut = records.DeadLetterRecord.of(payload=bytes(10_000), mqtt_topic="kafka:cg.tracks", device_id=None,
+                                      reason="stream_unreadable", detail="", received_at=AT, keep_bytes=100)
+    assert (cut.size, cut.truncated, len(cut.payload())) == (10_000, True, 100)
+    assert cut.sha256 == records.DeadLetterRecord.of(payload=bytes(10_000), mqtt_topic="", device_id=None,
+                                                     reason="", detail="", received_at=AT).sha256
