@@ -65,11 +65,10 @@ class AlarmRecord:
         """From the wire (bytes) or an already parsed record; ValueError when a required key is missing or bad."""
         data = records.loads(value) if isinstance(value, bytes) else value
         try:
-            ts = data["ts"]
             return cls(
                 alarm_id=str(data["alarm_id"]), device_id=str(data["device_id"]), kind=data.get("kind"),
                 rule=str(data["rule"]), rule_kind=str(data.get("rule_kind") or "threshold"),
-                action=str(data["action"]), ts=ts if isinstance(ts, datetime) else datetime.fromisoformat(ts),
+                action=str(data["action"]), ts=records.time_of(data["ts"]),
                 value=data.get("value"), limit=data.get("limit"), category=data.get("category"),
                 linked_component=bool(data.get("linked_component")), component_state=data.get("component_state"),
                 urgency=data.get("urgency"), device_alarm=bool(data.get("device_alarm")),

@@ -21,13 +21,6 @@ VERSION = 1
 STATES = ("online", "offline")
 
 
-def _time(value: Any) -> datetime:
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    if at.tzinfo is None:
-        raise ValueError("a device record's times carry their time zone")
-    return at
-
-
 def _data(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{what} must be an object")
@@ -65,15 +58,15 @@ class DeviceRecord:
     def decode(cls, value: Mapping[str, Any] | bytes) -> DeviceRecord:
         d = records.loads(value) if isinstance(value, bytes) else value
         try:  # positional and few conversions: this runs for every device message in three consumers
-            ts = _time(d["ts"])
+            ts = records.time_of(d["ts"])
             received_at = d.get("received_at")
             kind = d["kind"]
             seq = d["seq"]
             if type(seq) is not int:
                 seq = int(seq)
             return cls(d["device_id"], kind, d.get("profile") or kind, d.get("channel") or "", seq, ts,
-                       _time(received_at) if received_at else ts, _data(d["data"], "data"), d.get("component_code"),
-                       d.get("grid_cell_code"), d.get("inspector_user_id"), d.get("snapshot"))
+                       records.time_of(received_at) if received_at else ts, _data(d["data"], "data"),
+                       d.get("component_code"), d.get("grid_cell_code"), d.get("inspector_user_id"), d.get("snapshot"))
         except KeyError as exc:
             raise ValueError(f"device record without {exc.args[0]!r}") from None
 
@@ -111,7 +104,8 @@ class StatusRecord:
     def decode(cls, value: Mapping[str, Any] | bytes) -> StatusRecord:
         d = records.loads(value) if isinstance(value, bytes) else value
         try:
-            return cls(device_id=str(d["device_id"]), kind=d.get("kind"), state=str(d["state"]), ts=_time(d["ts"]),
+            return cls(device_id=str(d["device_id"]), kind=d.get("kind"), state=str(d["state"]),
+                       ts=records.time_of(d["ts"]),
                        retained=bool(d.get("retained")), source=str(d.get("source") or "device"),
                        profile=d.get("profile"), detail=_data(d.get("detail") or {}, "detail"),
                        snapshot=d.get("snapshot"))

@@ -22,6 +22,14 @@ SCHEMA_VERSION = 1
 _OPTS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
+def time_of(value: Any) -> datetime:
+    """A record's time: a datetime, or ISO 8601 text (``Z`` or an offset); one without a time zone is refused."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError("a record's times carry their time zone")
+    return at
+
+
 def dumps(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record, option=_OPTS)
 
@@ -92,11 +100,8 @@ class DeadLetterRecord:
     def decode(cls, value: dict[str, Any] | bytes) -> DeadLetterRecord:
         d = loads(value) if isinstance(value, bytes) else value
         try:
-            at = d["received_at"]
             return cls(reason=str(d["reason"]), detail=str(d.get("detail", "")), mqtt_topic=str(d["mqtt_topic"]),
-                       device_id=d.get("device_id"),
-                       received_at=at if isinstance(at, datetime) else
-                       datetime.fromisoformat(str(at).replace("Z", "+00:00")),
+                       device_id=d.get("device_id"), received_at=time_of(d["received_at"]),
                        payload_b64=str(d["payload_b64"]), size=int(d["size"]), truncated=bool(d.get("truncated")),
                        sha256=str(d["sha256"]))
         except KeyError as exc:
