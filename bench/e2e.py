@@ -14,9 +14,11 @@ Method (all on this machine, against a throwaway stack this script starts):
    nothing is lost, the drain is under `--max-drain-s`, and the simulators really
    offered ≥ 90 % of the rate; the ladder stops at the first step that does not.
 4. CPU time of each process (gateway, worker, simulators, Mosquitto, Kafka,
-   PostgreSQL with its backends) over the hold, as shares of the machine's capacity.
+   PostgreSQL with its backends) over the hold, as shares of the machine's capacity; and the
+   cost per message: each platform process's CPU-µs from the hold's start to its last row,
+   over the messages offered, and their sum (`platform`), the load generator excluded.
 
-Last line: JSON with sustained_msgs_per_s, lost, ingest_p99_ms, cpu_share (DESIGN.md).
+Last line: JSON with sustained_msgs_per_s, lost, ingest_p99_ms, cpu_share, cpu_us_per_msg (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -93,6 +95,12 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
             break
         time.sleep(0.2)
     drain_s = time.monotonic() - drain_start
+    # Cost per message: each platform process's CPU from the hold's start to the last row (the drain included),
+    # over the messages offered in the hold; the simulators and this script are not the platform.
+    platform_s = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+    cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()} if sent else {}
+    if sent:
+        cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
     steady = [(t, n) for t, n in samples if begin <= t <= end]
     through = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
     result = {"offered_msgs_per_s": rate, "simulators_msgs_per_s": round(summary["offered_msgs_per_s"]),
@@ -103,7 +111,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
               "errors": summary["errors"],
               "ingest_p50_ms": _ms(percentile(latencies, 0.5)), "ingest_p99_ms": _ms(percentile(latencies, 0.99)),
               "latency_samples": len(latencies),
-              "cpu_share": cpu}
+              "cpu_share": cpu, "cpu_us_per_msg": cost}
     result["held"] = (result["lost"] == 0 and drain_s <= max_drain_s and through >= 0.9 * rate
                       and not summary["errors"])
     say(json.dumps(result))
@@ -174,6 +182,7 @@ def main() -> None:
     print(json.dumps({"sustained_msgs_per_s": best["achieved_msgs_per_s"] if held else 0,
                       "lost": sum(s["lost"] for s in steps), "ingest_p50_ms": best["ingest_p50_ms"],
                       "ingest_p99_ms": best["ingest_p99_ms"], "cpu_share": best["cpu_share"],
+                      "cpu_us_per_msg": best["cpu_us_per_msg"],
                       "limited_by": "simulators" if steps[-1]["simulators_msgs_per_s"] < 0.9 * steps[-1][
                           "offered_msgs_per_s"] else "platform" if not steps[-1]["held"] else "ladder top",
                       "steps": steps}))
