@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _profile
 from _measure import LatencyProbe, cpu_seconds, gateway_counts, percentile, stored
 from _simload import SimLoad
 
@@ -55,7 +56,7 @@ def say(message: str) -> None:
 
 # ----------------------------------------------------------------------------- the ladder
 def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[str, int], expected_before: int,
-         max_drain_s: float, probe: LatencyProbe, processes: int) -> dict:
+         max_drain_s: float, probe: LatencyProbe, processes: int, profile_dir: Path | None = None) -> dict:
     load = SimLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s, processes=processes)
     ids = load.device_ids
     say(f"offering {rate:,.0f} msg/s from {len(ids)} simulated sensors ({processes} processes) at "
@@ -72,6 +73,10 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
             done.wait(1.0)
 
     sampler = threading.Thread(target=sample, daemon=True)
+    spies = {}
+    if profile_dir is not None:  # py-spy on the Python services for the hold (docs/performance.md)
+        spies = {name: (_profile.start(pids[name], profile_dir / f"{name}-{rate:.0f}.txt", hold_s),
+                        profile_dir / f"{name}-{rate:.0f}.txt") for name in ("gateway", "worker")}
     t0 = time.monotonic()
     probe.latencies_ms.clear()
     sampler.start()
@@ -112,6 +117,10 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
               "ingest_p50_ms": _ms(percentile(latencies, 0.5)), "ingest_p99_ms": _ms(percentile(latencies, 0.99)),
               "latency_samples": len(latencies),
               "cpu_share": cpu, "cpu_us_per_msg": cost}
+    if spies:
+        for proc, _ in spies.values():
+            proc.wait(hold_s + 60)
+        result["profile"] = {name: _profile.top(out) for name, (_, out) in spies.items() if out.exists()}
     result["held"] = (result["lost"] == 0 and drain_s <= max_drain_s and through >= 0.9 * rate
                       and not summary["errors"])
     say(json.dumps(result))
@@ -139,7 +148,12 @@ def main() -> None:
                         help="simulator processes sharing the fleet (default: one per 400 msg/s offered, at least 2; "
                              "one process publishes about 1,000 msg/s on a free core here)")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="sample the gateway and the worker with py-spy during each hold; raw stacks into this "
+                             "directory, the top functions in each step's result")
     args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     settings = ephemeral_settings(prefix="civicgrid-bench-")
     base = settings.stack.var_dir.parent
@@ -166,7 +180,8 @@ def main() -> None:
             steps, expected = [], 0
             for rate in (float(r) for r in args.rates.split(",")):
                 processes = args.processes or max(2, math.ceil(rate / 400))
-                result = step(settings, city, rate, args.hold_s, pids, expected, args.max_drain_s, probe, processes)
+                result = step(settings, city, rate, args.hold_s, pids, expected, args.max_drain_s, probe, processes,
+                              args.profile)
                 expected += result["sent"] - result["lost"]
                 steps.append(result)
                 if not result["held"]:
