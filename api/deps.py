@@ -38,7 +38,7 @@ def _json_default(value: Any) -> Any:
     # A pending postponement keeps its `Limit` inside the case snapshot (lifecycle._request);
     # the store serialises snapshots with psycopg's JSON dumper, so teach it Limits.
     if isinstance(value, Limit):
-        return {"amount": value.amount, "unit": value.unit.value}
+        return value.as_json()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

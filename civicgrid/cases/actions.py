@@ -23,7 +23,7 @@ from civicgrid.cases.intake import check_cell, exists
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Command, PendingKind, Role, Transition
-from civicgrid.domain.time_limits import Limit, Unit
+from civicgrid.domain.time_limits import Limit
 from civicgrid.store.responsibility import suggest_department
 
 Visible = Callable[[psycopg.Connection, str], bool]
@@ -77,18 +77,14 @@ def prepare(rules: Rules, conn: psycopg.Connection, case: CaseState, action: Act
         if resumed is not None:
             data["deadline"] = resumed
     elif action is Action.REQUEST_POSTPONE:
-        data["extension"] = _limit(data["extension"])
+        data["extension"] = Limit.of(data["extension"])
     elif action is Action.APPROVE_POSTPONE and case.pending is not None and case.pending.kind is PendingKind.POSTPONE:
-        limit = _limit(case.pending.data.get("extension"))
+        limit = Limit.of(case.pending.data["extension"])  # a postponement request always carries it
         data["extension"] = limit
         postponed = rules.postponed_deadline(case, limit)
         if postponed is not None:
             data["deadline"] = postponed
     return data
-
-
-def _limit(value: Any) -> Limit:
-    return value if isinstance(value, Limit) else Limit(float(value["amount"]), Unit(value["unit"]))
 
 
 def _component(conn: psycopg.Connection, case_id: str) -> str | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from civicgrid.domain.case_state import CaseState, CloseType, Pending, PendingKind, Source, State
-from civicgrid.domain.time_limits import DisposalClass, Limit, Unit
+from civicgrid.domain.time_limits import DisposalClass, Limit
 
 _DATETIMES = ("reported_at", "state_since", "suspended_at", "dispatched_at", "disposed_at", "disposal_deadline")
 
@@ -25,7 +25,7 @@ def case_to_json(case: CaseState) -> dict[str, Any]:
         if isinstance(value, datetime):
             value = value.isoformat()
         elif f.name == "extensions":
-            value = [{"amount": e.amount, "unit": e.unit.value} for e in value]
+            value = [e.as_json() for e in value]
         elif isinstance(value, Pending):
             value = {"kind": value.kind.value, "data": {k: _plain(v) for k, v in value.data.items()}}
         elif hasattr(value, "value"):  # enums
@@ -44,7 +44,7 @@ def case_from_json(data: dict[str, Any]) -> CaseState:
     for name, enum in (("suspended_from", State), ("disposal_class", DisposalClass), ("close_type", CloseType)):
         if values.get(name) is not None:
             values[name] = enum(values[name])
-    values["extensions"] = tuple(Limit(e["amount"], Unit(e["unit"])) for e in values.get("extensions", ()))
+    values["extensions"] = tuple(Limit.of(e) for e in values.get("extensions", ()))
     if values.get("pending") is not None:
         data = {k: _typed(v) for k, v in values["pending"]["data"].items()}
         values["pending"] = Pending(PendingKind(values["pending"]["kind"]), data)
@@ -57,7 +57,7 @@ _LIMIT = "__limit__"
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Limit):
-        return {_LIMIT: True, "amount": value.amount, "unit": value.unit.value}
+        return {_LIMIT: True, **value.as_json()}
     if isinstance(value, datetime):
         return value.isoformat()
     return value
@@ -65,5 +65,5 @@ def _plain(value: Any) -> Any:
 
 def _typed(value: Any) -> Any:
     if isinstance(value, dict) and value.get(_LIMIT):
-        return Limit(value["amount"], Unit(value["unit"]))
+        return Limit.of(value)
     return value

@@ -22,7 +22,6 @@ from civicgrid.domain.time_limits import (
     Limit,
     Step,
     TimeLimits,
-    Unit,
     deadline,
     disposal_deadline,
 )
@@ -82,11 +81,7 @@ def _time(value: Any) -> datetime:
 
 
 def _limit(value: Any) -> Limit | None:
-    if isinstance(value, Limit):
-        return value
-    if isinstance(value, Mapping):
-        return Limit(float(value["amount"]), Unit(value["unit"]))
-    return None
+    return Limit.of(value) if isinstance(value, Limit | Mapping) else None
 
 
 def case_facts(

@@ -221,5 +221,5 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Limit):
-        return {"amount": value.amount, "unit": value.unit.value}
+        return value.as_json()
     return value

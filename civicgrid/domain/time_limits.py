@@ -95,6 +95,14 @@ class Limit:
     def natural(self) -> bool:
         return self.unit.startswith("natural")
 
+    @classmethod
+    def of(cls, value: Limit | Mapping[str, Any]) -> Limit:
+        """A limit, or its JSON form ``{"amount", "unit"}`` (a request body, a stored snapshot or event)."""
+        return value if isinstance(value, Limit) else cls(float(value["amount"]), Unit(value["unit"]))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"amount": self.amount, "unit": self.unit.value}
+
     def duration(self, calendar: WorkingCalendar) -> timedelta:
         """Length of the limit: natural time, or working time on `calendar`."""
         if self.unit is Unit.DAYS:
