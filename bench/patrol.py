@@ -122,7 +122,7 @@ def rules_rate(settings: Settings, recs: list[dict]) -> float:
 
 def worker_rate(settings: Settings, n: int, base: Path) -> float:
     streams = settings.streams.model_copy(update={"app_id": f"bench-patrol-{uuid.uuid4().hex[:4]}",
-                                                  "roles": ("patrol",), "data_dir": base / "patrol"})
+                                                  "roles": ("patrol",)})
     patrol = settings.patrol.model_copy(update={"offline_check_s": 0.0})
     worker = settings.model_copy(update={"streams": streams, "patrol": patrol})
     group = f"{streams.app_id}-patrol"

@@ -74,7 +74,7 @@ def produce_backlog(settings: Settings, devices: int, per_device: int) -> int:
 
 def worker_with(settings: Settings, roles: tuple[str, ...], base: Path, name: str):
     streams = settings.streams.model_copy(update={"app_id": f"bench-{name}-{uuid.uuid4().hex[:4]}",
-                                                  "roles": roles, "data_dir": base / name})
+                                                  "roles": roles})
     worker = settings.model_copy(update={"streams": streams})
     return spawn_service("worker", worker, base / f"{name}.log")
 
@@ -111,7 +111,9 @@ def alarm_rate(settings: Settings, n: int, devices: int, base: Path) -> float:
 
 
 def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device: float = 10.0,
-            seconds: float = 20.0) -> list[float]:
+            seconds: float = 20.0) -> tuple[list[float], int]:
+    """Publish → case row (ms) for each cover whose tilt raised an alarm, and how many raised one (a tilt that
+    jitter gave only one reading beyond the threshold raises nothing: no sample, not a loss)."""
     with connect(settings.db, autocommit=True) as conn:
         components = [f"3415230101{n:06d}" for n in range(devices)]
         for code in components:
@@ -166,7 +168,7 @@ def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device:
     with connect(settings.db, autocommit=True) as conn:
         created = dict(conn.execute("SELECT component_code, extract(epoch FROM created_at) FROM cases "
                                     "WHERE component_code = ANY(%s)", (components,)).fetchall())
-    return [(float(created[c]) - t) * 1000 for c, t in raised_at.items() if c in created]
+    return [(float(created[c]) - t) * 1000 for c, t in raised_at.items() if c in created], len(raised_at)
 
 
 def main() -> None:
@@ -179,8 +181,8 @@ def main() -> None:
     base = settings.stack.var_dir.parent
     with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
         # Latency first, on empty topics: a worker started later would first replay the backlog.
-        samples = latency(settings, base)
-        say(f"alarm → case latency: {len(samples)} samples")
+        samples, raised = latency(settings, base)
+        say(f"alarm → case latency: {len(samples)} samples, cases for {len(samples)} of {raised} covers that raised")
         n = produce_backlog(settings, args.devices, args.per_device)
         say(f"backlog: {n} telemetry records from {args.devices} devices")
         ceiling = asyncio.run(consumer_ceiling(settings.kafka.bootstrap_servers, topics.TELEMETRY, n))
@@ -193,6 +195,7 @@ def main() -> None:
     print(json.dumps({
         "sink_events_per_s": round(sinks), "alarm_events_per_s": round(alarms), "ceiling_events_per_s": round(ceiling),
         "alarm_to_case_p50_ms": round(p50, 1), "alarm_to_case_p99_ms": round(p99, 1), "latency_samples": len(samples),
+        "latency_raised": raised,
         "offered_msgs_per_s": 1000, "backlog_records": n, "cores": os.cpu_count(),
     }))
 

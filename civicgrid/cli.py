@@ -169,7 +169,8 @@ def gateway() -> None:
 
 @app.command("worker")
 def worker(loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info") -> None:
-    """Run one stream worker (alarms, cases, sinks, deadline watch, outbox relay) until Ctrl-C."""
+    """Run one stream worker (the jobs of streams.roles: alarms, cases, sinks, deadlines, outbox, cameras, patrol)
+    until Ctrl-C."""
     from streams.worker import run as run_worker
 
     run_worker(_service_settings("DB_ROLE"), loglevel)
@@ -180,11 +181,7 @@ def streams(workers: Annotated[int, typer.Option(help="Worker processes sharing 
     """Run N stream workers as child processes until Ctrl-C."""
     import subprocess
 
-    settings = _settings()
-    procs = []
-    for n in range(workers):
-        env = {**os.environ, "CIVICGRID_STREAMS__DATA_DIR": str(settings.streams.data_dir / f"worker-{n}")}
-        procs.append(subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "worker"], env=env))
+    procs = [subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "worker"]) for _ in range(workers)]
     stop = _stop_on_signals()
     while not stop.wait(1):
         if any(p.poll() is not None for p in procs):

@@ -105,8 +105,8 @@ class KafkaSettings(_Section):
 
     bootstrap_servers: str = "127.0.0.1:18092"
     # Every cg.* topic is declared with this count before anything produces to it:
-    # a topic created implicitly gets the broker default, and Faust tables then
-    # stop with PartitionsMismatch (docs/streams.md).
+    # a topic created implicitly gets the broker default, and the alarm state changelog has one
+    # partition per source partition (docs/streams.md).
     partitions: int = 4
     replication_factor: int = 1
     # A cluster that requires TLS and/or SASL (civicgrid/bus/clients.py passes these to every client).
@@ -116,7 +116,7 @@ class KafkaSettings(_Section):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     # Per topic (cg.* names; naming one leaves the others' defaults); retention_default for any other.
-    # Faust's table changelogs are compacted by Faust itself (the latest state per key is kept, never aged out).
+    # The alarm state changelog is compacted (the latest state per device is kept, never aged out).
     retention: dict[str, TopicRetention] = Field(default_factory=_default_retention)
     retention_default: TopicRetention = Field(default_factory=TopicRetention)
 
@@ -165,23 +165,24 @@ class GatewaySettings(_Section):
 
 
 class StreamsSettings(_Section):
-    """The Faust stream workers (``civicgrid worker``)."""
+    """The stream workers (``civicgrid worker``; docs/streams.md)."""
 
+    # Each role's consumer group is ``<app_id>-<role>``; the alarm state changelog is ``<app_id>-alarm-state``.
     app_id: str = "civicgrid-streams"
-    # Faust keeps table state here (RocksDB is not used: in-memory tables restored from changelogs).
-    data_dir: Path = Path("var/streams")
     # Device problems merge into an open case about the same component, or of the same
     # category in the same grid cell reported within this window (docs/domain.md §3; ours).
     merge_window_s: float = 24 * 3600
     sink_batch: int = 2000
-    sink_within_s: float = 0.2
+    sink_within_s: float = 0.2  # how long a role's fetch waits for records before it works on what it has
+    alarm_batch: int = 2000  # records per alarm-detection batch (one changelog flush and commit each)
+    case_batch: int = 500  # records per case-builder batch (one transaction per problem)
     deadline_scan_s: float = 30.0
     outbox_poll_s: float = 0.2
     # GeoJSON FeatureCollection of unit grid cells (properties.code); None: cells from the database.
     grid_cells_geojson: Path | None = None
     # How long the group coordinator waits for a silent worker before handing its partitions to
-    # the others (Faust's own default is 60 s: a SIGKILLed worker's partitions would stand still
-    # that long).  Kafka accepts 6-300 s (group.min/max.session.timeout.ms).
+    # the others (a longer one would let a SIGKILLed worker's partitions stand still that long).
+    # Kafka accepts 6-300 s (group.min/max.session.timeout.ms).
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
 
     def group_timing_ms(self) -> dict[str, int]:

@@ -1,1 +1,1 @@
-"""streams: the Faust worker that turns device records into alarms, cases and hypertable rows."""
+"""streams: the stream worker that turns device records into alarms, cases and hypertable rows."""

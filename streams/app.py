@@ -1,19 +1,23 @@
-"""The Faust app of the stream worker: agents, timers, the batched sinks and the outbox relay, wired once.
+"""The stream worker: its roles (alarm detection, case building, sinks, deadline watch, outbox relay, cameras,
+patrol) wired once, each an asyncio task in one process.
 
-Built by `build_app(settings)` (no module-level app: settings come from the
-composition root).  Faust runs with its own consumer settings except the
-session timeout (``streams.session_timeout_s``: how soon a killed worker's
-partitions move), and every platform topic is declared with its partition
-count before start (`civicgrid.bus.admin.ensure_topics`).
+Built by `StreamWorker(settings)` (no module-level state: settings come from the composition root). Every role
+that reads Kafka is a plain aiokafka consumer group of its own (``<app_id>-<role>``) that commits its offsets
+after its effect is durable (docs/streams.md), so several workers share each role's partitions and a killed
+worker's partitions move to the others after ``streams.session_timeout_s``. The process has one librdkafka
+producer (alarms, alarm state, dead letters, patrol alarms and the outbox relay share it) and one database pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
-import faust
+import psycopg
 from confluent_kafka import Producer
 from psycopg_pool import ConnectionPool
 
@@ -23,89 +27,112 @@ from civicgrid.cases import CaseService, default_rules
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
-from streams.agents import alarms, cases, deadlines
 from streams.geo import GeoResolver
-from streams.sinks import SinkRunner
 
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings) -> faust.App:
-    s = settings.streams
-    brokers = [f"kafka://{hostport.strip()}" for hostport in settings.kafka.bootstrap_servers.split(",")]
-    app = faust.App(
-        s.app_id, broker=brokers, store="memory://", value_serializer="raw", key_serializer="raw",
-        topic_partitions=settings.kafka.partitions, topic_replication_factor=settings.kafka.replication_factor,
-        broker_credentials=clients.faust_credentials(settings.kafka),
-        web_enabled=False, datadir=str(s.data_dir), broker_session_timeout=s.session_timeout_s,
-        broker_heartbeat_interval=s.session_timeout_s / 3,
-        consumer_auto_offset_reset="earliest", autodiscover=False, table_cleanup_interval=60.0,
-    )
-    profiles = load_profiles(settings.profiles_dir)
-    geo = GeoResolver(settings)
-    pool = ConnectionPool(settings.db.url.get_secret_value(), min_size=1, max_size=4, open=False)
-    # One producer per process: the outbox relay, dead letters and patrol alarms share it.
-    producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
-    dead_letters = DeadLetters(producer, s.app_id)
-    sinks = SinkRunner(settings, dead_letters)
-    cases_service = CaseService(default_rules())
+class StreamWorker:
+    """The roles of ``streams.roles``; `run()` until `stop()` (SIGTERM/SIGINT in streams/worker.py)."""
 
-    roles = set(s.roles)
-    if "alarms" in roles:
-        alarms.register(app, profiles)
-    if "cases" in roles:
-        cases.register(app, pool, cases_service, geo, timedelta(seconds=s.merge_window_s), dead_letters)
-    if "deadlines" in roles:
-        deadlines.register(app, pool, cases_service, s.deadline_scan_s)
+    def __init__(self, settings: Settings) -> None:
+        s = self.streams = settings.streams
+        self.settings = settings
+        self.geo = GeoResolver(settings)
+        self.pool = ConnectionPool(settings.db.url.get_secret_value(), min_size=1, max_size=4, open=False)
+        self.producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
+        self.dead_letters = DeadLetters(self.producer, s.app_id)
+        self.cases = CaseService(default_rules())
+        self.runners: dict[str, Any] = {}  # role → its runner (for tests and metrics)
+        self._timers: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
+        self._stop = asyncio.Event()
 
-    @app.task
-    async def start_io() -> None:
-        await asyncio.to_thread(pool.open, True, 30)
-        await asyncio.to_thread(geo.refresh, True)
+        roles = set(s.roles)
+        if "alarms" in roles:
+            from streams.alarm_detection import AlarmDetector
+
+            self.runners["alarms"] = AlarmDetector(settings, load_profiles(settings.profiles_dir), self.producer)
+        if "cases" in roles:
+            from streams.case_builder import CaseBuilder
+
+            self.runners["cases"] = CaseBuilder(settings, self.pool, self.cases, self.geo, self.dead_letters)
+        if "sinks" in roles:
+            from streams.sinks import SinkRunner
+
+            self.runners["sinks"] = SinkRunner(settings, self.dead_letters)
+        if "cameras" in roles:  # camera detections, health and snapshots (streams/cameras.py)
+            from streams.cameras import CameraRecorder
+
+            self.runners["cameras"] = CameraRecorder(settings)
+        if "patrol" in roles:  # cg.tracks → track_points, patrol coverage and patrol alarms (streams/patrol.py)
+            from streams.patrol import PatrolRunner
+
+            self.runners["patrol"] = PatrolRunner(settings, self.producer, self.dead_letters)
+        if "deadlines" in roles:
+            self._timers.append(("deadline watch", s.deadline_scan_s, self._watch_deadlines))
+        if "outbox" in roles:
+            self._timers.append(("outbox relay", s.outbox_poll_s, self._relay_outbox))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for runner in self.runners.values():
+            runner.stop()
+
+    async def run(self) -> None:
+        """Open the pool, start every role, log ``Worker: Ready``; on stop, let each role finish its batch."""
+        await asyncio.to_thread(self.pool.open, True, 30)
+        await asyncio.to_thread(self.geo.refresh, True)
         log.info("streams: database pool open, grid index %s",
-                 f"with {len(geo.index.codes)} cells" if geo.index else "empty (no grid cells yet)")
+                 f"with {len(self.geo.index.codes)} cells" if self.geo.index else "empty (no grid cells yet)")
+        tasks = [asyncio.ensure_future(runner.run()) for runner in self.runners.values()]
+        tasks += [asyncio.ensure_future(self._every(name, every_s, tick)) for name, every_s, tick in self._timers]
+        log.info("Worker: Ready (roles %s)", ", ".join(self.streams.roles))
+        try:
+            stopped = asyncio.ensure_future(self._stop.wait())
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopped and task.exception() is not None:
+                    raise RuntimeError("a stream worker role ended") from task.exception()
+        finally:
+            self.stop()
+            _, late = await asyncio.wait(tasks, timeout=30)
+            for task in late:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*late, return_exceptions=True)
+            await asyncio.to_thread(self.producer.flush, 10)
+            await asyncio.to_thread(self.pool.close)
 
-    if "sinks" in roles:
-        @app.task
-        async def run_sinks() -> None:
-            await sinks.run()
+    async def _every(self, name: str, every_s: float, tick: Callable[[], Awaitable[None]]) -> None:
+        """`tick` every `every_s` until stopped; a failing round is logged and the next one comes."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), every_s)
+            if self._stop.is_set():
+                return
+            try:
+                await tick()
+            except psycopg.OperationalError as exc:
+                log.warning("%s: database unavailable (%s); next round in %s s", name, exc, every_s)
+            except Exception:
+                log.exception("%s failed; next round in %s s", name, every_s)
 
-    if "cameras" in roles:  # camera detections, health and snapshots (streams/cameras.py)
-        from streams.cameras import CameraRecorder
+    async def _watch_deadlines(self) -> None:
+        """Overdue (超期) open cases escalated once per deadline (civicgrid/cases/deadlines.py)."""
+        def escalate() -> int:
+            with self.pool.connection() as conn:
+                return self.cases.escalate_overdue(conn, datetime.now(UTC))
 
-        recorder = CameraRecorder(settings)
+        if n := await asyncio.to_thread(escalate):
+            log.info("deadline watch: %d case(s) overdue and urged", n)
 
-        @app.task
-        async def record_cameras() -> None:
-            await recorder.run()
-
-    if "patrol" in roles:  # cg.tracks → track_points, patrol coverage and patrol alarms (streams/patrol.py)
-        from streams.patrol import PatrolRunner
-
-        patrol = app.civicgrid_patrol = PatrolRunner(settings, producer, dead_letters)
-
-        @app.task
-        async def run_patrol() -> None:
-            await patrol.run()
-
-    if "outbox" in roles:
-        _register_relay(app, pool, producer, s.outbox_poll_s)
-
-    app.civicgrid_sinks = sinks  # for tests and metrics
-    return app
-
-
-def _register_relay(app: faust.App, pool: ConnectionPool, relay_producer: Producer, every_s: float) -> None:
-    @app.timer(every_s)
-    async def relay_outbox() -> None:
+    async def _relay_outbox(self) -> None:
+        """The case outbox → cg.case-events and cg.commands, in order (civicgrid/store/outbox.py)."""
         def relay() -> int:
             total = 0
-            with pool.connection() as conn:
-                while n := relay_once(conn, relay_producer):
+            with self.pool.connection() as conn:
+                while n := relay_once(conn, self.producer):
                     total += n
             return total
 
-        try:
-            await asyncio.to_thread(relay)
-        except Exception as exc:
-            log.warning("outbox relay: %s (retrying)", exc)
+        await asyncio.to_thread(relay)

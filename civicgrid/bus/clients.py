@@ -3,7 +3,7 @@
 A city's Kafka may require TLS and SASL (`kafka.security_protocol`, `kafka.ssl_ca_file`,
 `kafka.sasl_*`); every producer, consumer and admin client of every service takes its
 connection settings from here, so none of them can be left talking plaintext: librdkafka's
-dotted keys (confluent-kafka), aiokafka's keyword arguments, and Faust's broker credentials.
+dotted keys (confluent-kafka) and aiokafka's keyword arguments.
 """
 
 from __future__ import annotations
@@ -43,15 +43,3 @@ def aiokafka(kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
         options["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
     return {**options, **extra}
 
-
-def faust_credentials(kafka: KafkaSettings) -> Any:
-    """Faust's `broker_credentials` (None for plaintext)."""
-    import faust
-
-    context = (ssl.create_default_context(cafile=str(kafka.ssl_ca_file) if kafka.ssl_ca_file else None)
-               if kafka.security_protocol in ("SSL", "SASL_SSL") else None)
-    if kafka.sasl_mechanism is not None:
-        return faust.SASLCredentials(username=kafka.sasl_username, password=kafka.sasl_password.get_secret_value()
-                                     if kafka.sasl_password else None, mechanism=kafka.sasl_mechanism,
-                                     ssl_context=context)
-    return None if context is None else faust.SSLCredentials(context)

@@ -2,8 +2,8 @@
 
 Topics are created explicitly before anything produces to them: a topic
 created implicitly by a first produce gets the broker's default partition
-count, and a Faust table whose changelog count differs from its source topic
-stops with ``PartitionsMismatch``.  Each topic also carries its retention
+count, and the alarm detector's state changelog must have one partition per
+source partition (streams/alarm_detection.py).  Each topic also carries its retention
 from the settings (``kafka.retention``): Kafka is the replay room between a
 device and the database, not the archive, so raw telemetry is kept days and
 dead letters a month (docs/configuration.md).

@@ -21,7 +21,6 @@ from civicgrid.settings import (
     MqttSettings,
     Settings,
     StackSettings,
-    StreamsSettings,
 )
 from civicgrid.stack.local import LocalStack
 
@@ -62,7 +61,6 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
         db=DbSettings(url=f"postgresql://civicgrid:{new_secret()}@127.0.0.1:{pg}/civicgrid"),
         gateway=GatewaySettings(metrics_port=metrics),
-        streams=StreamsSettings(data_dir=base / "var" / "streams"),
         # Media (uploads, camera evidence) under the throwaway directory, not the working directory.
         api=ApiSettings(media_dir=base / "var" / "media", jwt_secret=new_secret()),
         stack=StackSettings(var_dir=base / "var", pg_durable=False, kafka_controller_port=controller,

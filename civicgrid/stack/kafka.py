@@ -4,7 +4,7 @@
 (deploy/kafka/pom.xml pins the version); this module runs ``kafka.Kafka`` from
 them with a generated ``server.properties``.  The log directory is formatted
 once, on the first start, with a random cluster id; every later start finds
-its records, consumer offsets and Faust's changelogs again.
+its records, consumer offsets and the alarm state changelog again.
 
 Choices for one small machine (docs/stack.md says why each):
 - heap fixed at ``stack.kafka_heap_mb`` (1 GiB): Kafka keeps little on the

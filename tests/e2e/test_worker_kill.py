@@ -66,12 +66,12 @@ def test_sigkill_mid_stream_loses_no_row_and_duplicates_no_case(settings: Settin
         wait_for(lambda: rows() >= DEVICES * READINGS, 120, "every telemetry row", proc, log)
         wait_for(lambda: db.execute("SELECT count(DISTINCT component_code) FROM cases WHERE component_code = ANY(%s)",
                                     (components,)).fetchone()[0] == DEVICES, 60, "a case per cover", proc, log)
-        # The case builder may still be merging the last episodes' alarms (it lags the sinks under load; in one
-        # CI-like run on Kafka every alarm was raised but 5 of 200 were still unmerged at 150 s): wait until
-        # the evidence stops growing, then check it is exactly once per episode.
+        # The case builder may still be merging the last episodes' alarms: wait for every episode's evidence
+        # (within pytest's 300 s, so a shortfall is reported per device), then check it is exactly once. Under
+        # Faust, alarms fetched while the restarted worker recovered were never merged (faust-streaming#596).
         try:
             wait_for(lambda: db.execute("SELECT coalesce(sum(evidence_count), 0) FROM cases WHERE component_code = "
-                                        "ANY(%s)", (components,)).fetchone()[0] >= DEVICES * (READINGS // 40), 300,
+                                        "ANY(%s)", (components,)).fetchone()[0] >= DEVICES * (READINGS // 40), 120,
                      "every episode's alarm on its case", proc, log)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nper device, raises stored vs. evidence on its case:\n"
@@ -87,8 +87,8 @@ def test_sigkill_mid_stream_loses_no_row_and_duplicates_no_case(settings: Settin
     assert all(n == 1 for _, n, _ in per_component), per_component
     # One tilt episode per 40 readings (readings 10-14 of each), each alarm evidence exactly once: a record
     # re-read after the kill re-raises its episode under the same alarm id (deduplicated by the case
-    # builder), and Faust restores every state write from the table's changelog, so an episode is neither
-    # lost nor raised a second time.
+    # builder), and the alarm detector restores every state it wrote from its changelog, so an episode is
+    # neither lost nor raised a second time (docs/streams.md).
     episodes = READINGS // 40
     assert all(evidence == episodes for *_, evidence in per_component), (per_component, _episodes(db, run))
 

@@ -153,7 +153,7 @@ def test_device_gateway_kafka_and_database_links_all_run_over_tls(stack: LocalSt
 
 
 async def _aiokafka_sees_the_topics(settings: Settings) -> bool:
-    """The streams' client library (aiokafka, under Faust) over the same TLS listener."""
+    """The streams' client library (aiokafka) over the same TLS listener."""
     consumer = AIOKafkaConsumer(**clients.aiokafka(settings.kafka))
     await consumer.start()
     try:

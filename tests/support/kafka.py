@@ -42,6 +42,12 @@ class KafkaTail:
                     self.records.append((msg.topic(), msg.key(), orjson.loads(msg.value())))
         return self.records
 
+    def take(self, wait_s: float = 0.5) -> None:
+        """Take in what arrived (waiting up to `wait_s` for the first record)."""
+        for msg in self.consumer.consume(1000, wait_s):
+            if msg.error() is None:
+                self.records.append((msg.topic(), msg.key(), orjson.loads(msg.value())))
+
     def of(self, topic: str) -> list[dict[str, Any]]:
         return [value for t, _, value in self.records if t == topic]
 

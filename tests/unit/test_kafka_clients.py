@@ -5,8 +5,6 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-import faust
-
 from civicgrid.bus import clients
 from civicgrid.settings import KafkaSettings
 
@@ -19,7 +17,6 @@ def test_plaintext_is_the_bare_bootstrap() -> None:
                                                           "security.protocol": "plaintext", "linger.ms": 5}
     assert clients.aiokafka(kafka, group_id="g") == {"bootstrap_servers": "k1:9092,k2:9092",
                                                      "security_protocol": "PLAINTEXT", "group_id": "g"}
-    assert clients.faust_credentials(kafka) is None
 
 
 def test_sasl_over_tls_reaches_every_client_library() -> None:
@@ -33,4 +30,3 @@ def test_sasl_over_tls_reaches_every_client_library() -> None:
     assert isinstance(options["ssl_context"], ssl.SSLContext)
     assert (options["security_protocol"], options["sasl_mechanism"], options["sasl_plain_username"],
             options["sasl_plain_password"]) == ("SASL_SSL", "SCRAM-SHA-512", "civicgrid", "s" * 30)
-    assert isinstance(clients.faust_credentials(kafka), faust.SASLCredentials)

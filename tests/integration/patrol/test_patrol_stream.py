@@ -103,8 +103,7 @@ def produce(settings: Settings, fixes, extra: dict | None = None) -> None:
 @pytest.fixture
 def patrol_worker(settings: Settings, tmp_path: Path) -> Iterator:
     streams = settings.streams.model_copy(update={"app_id": f"patrol-{uuid.uuid4().hex[:6]}",
-                                                  "roles": ("patrol", "sinks", "cases"),
-                                                  "data_dir": tmp_path / "streams"})
+                                                  "roles": ("patrol", "sinks", "cases")})
     patrol = settings.patrol.model_copy(update={"offline_check_s": 0.0, "batch": 50})
     worker = settings.model_copy(update={"streams": streams, "patrol": patrol})
     procs = []

@@ -1,0 +1,306 @@
+"""Alarm detection: cg.telemetry + cg.events + cg.status → cg.alarms, raise and clear once per episode.
+
+A raw aiokafka consumer group (``<app_id>-alarms``) that takes records in batches (docs/streams.md): each record
+goes through its device profile's rules (civicgrid/domain/alarms.py, pure) against the device's rule state, kept
+in memory per partition and written to a compacted changelog topic (``<app_id>-alarm-state``, one partition per
+source partition) whenever it changes. Per batch, in this order:
+
+1. the alarms it fired are on cg.alarms (the producer flushed);
+2. then the changed device states are on the changelog, each with the offset of the last record it took in per
+   source partition (``_applied``);
+3. then the batch's offsets are committed.
+
+Killed before 2, the restarted worker reads the batch again from the old state and fires the same episodes again
+under the same alarm ids (deduplicated downstream: the alarms sink and the case builder keep one); killed between
+2 and 3, it restores the new state and skips every record the state says it took in. So an episode is neither
+lost nor raised twice, and a debounce never counts a reading twice. On assignment the state of each assigned
+partition is read back from its changelog partition before the first record; a revoked partition's state is
+dropped once the batch in flight has committed.
+
+All three source topics are keyed by device id and written with librdkafka's partitioner (the gateway, the camera
+poller, this module's silence records), so a device's records share one partition number and one state. Silence
+is noticed by a timer over the devices this worker has seen: it sends a ``silence`` status record, which the
+detector then takes like an ``offline`` status.
+
+Not a Faust agent any more: Faust's per-event path with a table write ran near 3 k events/s (DESIGN.md), and its
+recovery race (faust-streaming/faust#596) dropped records fetched while a restarted worker recovered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from confluent_kafka import Producer
+
+from civicgrid.bus import clients
+from civicgrid.bus import topics as t
+from civicgrid.bus.admin import ensure_topics
+from civicgrid.bus.alarm_record import AlarmRecord
+from civicgrid.bus.device_records import DeviceRecord, StatusRecord
+from civicgrid.bus.topics import TopicSpec
+from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presence, evaluate_reading
+from civicgrid.profiles import DeviceProfile
+from civicgrid.settings import Settings
+from streams.batch_consumer import Backoff, open_consumer
+
+log = logging.getLogger(__name__)
+
+ALARMS_GROUP_SUFFIX = "alarms"
+SOURCE_TOPICS = (t.TELEMETRY, t.EVENTS, t.STATUS)
+APPLIED = "_applied"  # in a device's state: "topic:partition" → offset of the last record taken in
+DeviceState = dict[str, Any]
+
+
+def changelog_topic(app_id: str) -> str:
+    return f"{app_id}-alarm-state"
+
+
+def alarm_record(source: DeviceRecord | StatusRecord, profile: DeviceProfile, event: AlarmEvent) -> AlarmRecord:
+    """The alarm a profile rule fired on `source`, with the rule's target for the case (a presence record carries
+    no registry links: its alarm has none either)."""
+    rule = next(r for r in profile.alarms if r.id == event.rule_id)
+    target = rule.target
+    linked = source if isinstance(source, DeviceRecord) else None
+    return AlarmRecord(
+        alarm_id=f"{source.device_id}:{event.episode}", device_id=source.device_id, kind=source.kind,
+        rule=event.rule_id, rule_kind=rule.kind, action=event.action, ts=event.at, value=event.value,
+        limit=event.limit, category=target.category, linked_component=target.linked_component,
+        component_state=target.component_state, urgency=target.urgency.value, device_alarm=target.device_alarm,
+        component_code=linked and linked.component_code, grid_cell_code=linked and linked.grid_cell_code,
+        inspector_user_id=linked and linked.inspector_user_id, source_seq=linked and linked.seq)
+
+
+def evaluate(rec: DeviceRecord | StatusRecord, profile: DeviceProfile,
+             states: DeviceState) -> tuple[DeviceState, list[AlarmEvent]]:
+    """One record through the profile's rules: any record is a sign of life (clears an offline episode)."""
+    rules = profile.alarms
+    if isinstance(rec, StatusRecord):
+        return evaluate_presence(rules, states, rec.state == "online", rec.ts)
+    states, events = evaluate_presence(rules, states, True, rec.ts)
+    if rec.channel == "telemetry":
+        states, more = evaluate_reading(rules, states, rec.data, rec.ts)
+    else:
+        states, more = evaluate_event(rules, states, rec.data.get("type", ""), rec.ts)
+    return states, events + more
+
+
+class AlarmDetector:
+    """The worker's ``alarms`` role; `run()` consumes until `stop()`."""
+
+    def __init__(self, settings: Settings, profiles: Mapping[str, DeviceProfile], producer: Producer, *,
+                 offline_check_s: float = 10.0) -> None:
+        s = settings.streams
+        self.settings = settings
+        self.profiles = profiles
+        self.group = f"{s.app_id}-{ALARMS_GROUP_SUFFIX}"
+        self.changelog = changelog_topic(s.app_id)
+        self.offline_check_s = offline_check_s
+        self.states: dict[int, dict[str, DeviceState]] = {}  # partition → device → state (the assigned ones)
+        # device → (monotonic time last seen, kind, profile), per partition; for the silence timer
+        self.last_seen: dict[int, dict[str, tuple[float, str, str]]] = {}
+        self.offline_sent: set[str] = set()
+        self.counts: Counter[str] = Counter()
+        self._producer = producer
+        self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def states_of(self, device: str) -> DeviceState | None:
+        """The device's rule state, if one of this worker's partitions has it."""
+        return next((states[device] for states in self.states.values() if device in states), None)
+
+    async def run(self) -> None:
+        """Consume until stopped; an unexpected error restarts the consumer (state restored from the changelog)."""
+        k = self.settings.kafka
+        await asyncio.to_thread(ensure_topics, k, [TopicSpec(self.changelog, k.partitions, k.replication_factor,
+                                                             {"cleanup.policy": "compact"})])
+        backoff = Backoff()
+        silence = asyncio.ensure_future(self._notice_silence())
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._consume()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("alarm detection failed; restarting from the changelog in %.0f s", backoff.delay_s)
+                    self.states.clear()
+                    await backoff.sleep(self._stop)
+        finally:
+            silence.cancel()
+
+    async def _consume(self) -> None:
+        s = self.settings.streams
+        consumer = open_consumer(self.settings, self.group, max_records=s.alarm_batch)
+        consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self))
+        await consumer.start()
+        try:
+            while not self._stop.is_set():
+                batch = await consumer.getmany(timeout_ms=round(s.sink_within_s * 1000), max_records=s.alarm_batch)
+                if batch:
+                    async with self._lock:
+                        await self._take(consumer, batch)
+        finally:
+            await consumer.stop()
+
+    async def _take(self, consumer: AIOKafkaConsumer,
+                    batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
+        """One batch through steps 1-3 of the module docstring."""
+        alarms, changed = self.detect(batch)
+        if alarms:
+            await asyncio.to_thread(self._send, [(t.ALARMS, key, value, None) for key, value in alarms])
+        if changed:
+            await asyncio.to_thread(self._send, [(self.changelog, device.encode(), orjson.dumps(state), partition)
+                                                 for (partition, device), state in changed.items()])
+        assigned = consumer.assignment()
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages and tp in assigned}
+        if offsets:
+            await consumer.commit(offsets)
+        self.counts["records"] += sum(len(m) for m in batch.values())
+        self.counts["alarms"] += len(alarms)
+
+    def detect(self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+               ) -> tuple[list[tuple[bytes, bytes]], dict[tuple[int, str], DeviceState]]:
+        """The batch's alarms (key, value) in record order, and each touched device's last new state."""
+        alarms: list[tuple[bytes, bytes]] = []
+        changed: dict[tuple[int, str], DeviceState] = {}
+        unreadable = 0
+        now = time.monotonic()
+        for tp, messages in batch.items():
+            topic, partition = tp.topic, tp.partition
+            where = f"{topic}:{partition}"
+            states = self.states.setdefault(partition, {})
+            seen = self.last_seen.setdefault(partition, {})
+            for msg in messages:
+                try:
+                    rec: DeviceRecord | StatusRecord = (StatusRecord.decode(msg.value) if topic == t.STATUS
+                                                        else DeviceRecord.decode(msg.value))
+                except (KeyError, TypeError, ValueError, IndexError):  # unreadable: the sinks dead-letter it
+                    unreadable += 1
+                    continue
+                device = rec.device_id
+                profile = self.profiles.get(rec.profile or rec.kind or "")
+                if profile is None:
+                    continue
+                if not isinstance(rec, StatusRecord) or rec.source != "silence":
+                    seen[device] = (now, rec.kind, profile.kind)
+                    self.offline_sent.discard(device)
+                old = states.get(device, {})
+                applied = old.get(APPLIED, {})
+                if applied.get(where, -1) >= msg.offset:
+                    self.counts["already applied"] += 1  # re-read after a crash: its effect is in the state
+                    continue
+                try:
+                    new, fired = evaluate(rec, profile, old)
+                    encoded = [alarm_record(rec, profile, event).encode() for event in fired]
+                except Exception:  # a bug must not stop detection for every other device
+                    log.exception("alarm detection failed on a %s record of %s", topic, device)
+                    continue
+                alarms.extend((device.encode(), value) for value in encoded)
+                if new != old:
+                    state = {**new, APPLIED: {**applied, where: msg.offset}}
+                    states[device] = changed[(partition, device)] = state
+        if unreadable:
+            self.counts["unreadable"] += unreadable
+            log.warning("alarm detection skipped %d unreadable record(s) (the sinks dead-letter them)", unreadable)
+        return alarms, changed
+
+    def _send(self, messages: list[tuple[str, bytes, bytes, int | None]]) -> None:
+        """Produce and wait until Kafka has every one (the ordering of the module docstring rests on it)."""
+        for topic, key, value, partition in messages:
+            if partition is None:
+                self._producer.produce(topic, value, key)
+            else:
+                self._producer.produce(topic, value, key, partition=partition)
+            self._producer.poll(0)
+        if self._producer.flush(30):
+            raise RuntimeError("Kafka did not take the alarm detector's records")
+
+    async def restore(self, partitions: set[int]) -> None:
+        """Each partition's device states from its changelog partition, read to its end."""
+        if not partitions:
+            return
+        started = time.monotonic()
+        reader = AIOKafkaConsumer(**clients.aiokafka(self.settings.kafka, group_id=None, enable_auto_commit=False,
+                                                     auto_offset_reset="earliest"))
+        await reader.start()
+        try:
+            tps = [TopicPartition(self.changelog, p) for p in partitions]
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            ends = await reader.end_offsets(tps)
+            restored: dict[int, dict[str, DeviceState]] = {p: {} for p in partitions}
+            remaining = {tp for tp in tps if ends[tp] > 0}
+            while remaining:
+                fetched = await reader.getmany(*remaining, timeout_ms=1000)
+                for tp, messages in fetched.items():
+                    for msg in messages:
+                        if msg.key is None:
+                            continue
+                        if msg.value is None:
+                            restored[tp.partition].pop(msg.key.decode(), None)
+                        else:
+                            restored[tp.partition][msg.key.decode()] = orjson.loads(msg.value)
+                remaining = {tp for tp in remaining if await reader.position(tp) < ends[tp]}
+        finally:
+            await reader.stop()
+        self.states.update(restored)
+        log.info("alarm detection: state of %d device(s) on partitions %s restored in %.2f s",
+                 sum(len(d) for d in restored.values()), sorted(partitions), time.monotonic() - started)
+
+    def forget(self, partitions: set[int]) -> None:
+        for p in partitions:
+            self.states.pop(p, None)
+            self.last_seen.pop(p, None)
+
+    async def _notice_silence(self) -> None:
+        """Every `offline_check_s`: a ``silence`` status for each device silent past its profile's limit."""
+        while not self._stop.is_set():
+            await asyncio.sleep(self.offline_check_s)
+            now = time.monotonic()
+            silent = [(device, kind, profile)
+                      for seen in list(self.last_seen.values()) for device, (at, kind, name) in list(seen.items())
+                      if (profile := self.profiles.get(name)) is not None and device not in self.offline_sent
+                      and now - at >= profile.offline_after_s]
+            if not silent:
+                continue
+            records = []
+            for device, kind, profile in silent:
+                self.offline_sent.add(device)
+                at = next(seen[device][0] for seen in self.last_seen.values() if device in seen)
+                record = StatusRecord(device_id=device, kind=kind, profile=profile.kind, state="offline",
+                                      ts=datetime.now(UTC), retained=False, source="silence",
+                                      detail={"silent_s": round(now - at)})
+                records.append((t.STATUS, device.encode(), record.encode(), None))
+            try:
+                await asyncio.to_thread(self._send, records)
+            except Exception:
+                log.exception("alarm detection: silence records not sent; next round in %s s", self.offline_check_s)
+                self.offline_sent.difference_update(d for d, _, _ in silent)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Restore the state of assigned partitions before their first record; forget revoked ones after the batch in
+    flight committed."""
+
+    def __init__(self, detector: AlarmDetector) -> None:
+        self.detector = detector
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self.detector._lock:
+            self.detector.forget({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        partitions = {tp.partition for tp in assigned}
+        await self.detector.restore(partitions - set(self.detector.states))

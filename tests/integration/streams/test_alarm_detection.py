@@ -1,0 +1,169 @@
+"""Alarm detection (streams/alarm_detection.py) against the real Kafka: state restored from its changelog after a
+restart, a record re-read after a crash not applied twice, and silence noticed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from civicgrid.bus import records, topics
+from civicgrid.profiles import DeviceProfile, load_profiles
+from civicgrid.settings import Settings
+from streams.alarm_detection import SOURCE_TOPICS, AlarmDetector
+from tests.support.kafka import KafkaTail
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(settings: Settings, app_id: str) -> Settings:
+    """A worker of its own whose alarm group starts at the topics' ends (not at other tests' records)."""
+    app = settings.model_copy(update={"streams": settings.streams.model_copy(update={"app_id": app_id})})
+    group = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"{app_id}-alarms",
+                      "log_level": 3})
+    ends = []
+    for topic in SOURCE_TOPICS:
+        for p in range(settings.kafka.partitions):
+            _, high = group.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+            ends.append(TopicPartition(topic, p, high))
+    group.commit(offsets=ends, asynchronous=False)
+    group.close()
+    return app
+
+
+def _reading(device: str, seq: int, tilt: float, start: datetime) -> bytes:
+    ts = start + timedelta(seconds=seq)
+    return records.dumps(records.device_record(
+        device_id=device, kind="manhole-sensor", profile="manhole-sensor", channel="telemetry", seq=seq, ts=ts,
+        received_at=ts, data={"tilt_deg": tilt},
+        links={"component_code": None, "grid_cell_code": None, "inspector_user_id": None}))
+
+
+def _produce(settings: Settings, device: str, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    for value in values:
+        producer.produce(topics.TELEMETRY, value, device.encode())
+    assert producer.flush(10) == 0
+
+
+async def _run_until(detector: AlarmDetector, done: Callable[[], bool], timeout_s: float = 60) -> None:
+    """Run the detector until `done()` holds, then stop it (its batch in flight finishes and commits)."""
+    task = asyncio.ensure_future(detector.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not done():
+            if task.done():
+                task.result()
+            assert asyncio.get_running_loop().time() < deadline, f"not done in {timeout_s} s: {detector.counts}"
+            await asyncio.sleep(0.1)
+    finally:
+        detector.stop()
+        await asyncio.wait_for(task, 30)
+
+
+def _alarms_of(tail: KafkaTail, device: str) -> list[dict[str, Any]]:
+    return [a for a in tail.of(topics.ALARMS) if a["device_id"] == device]
+
+
+def test_a_restarted_detector_resumes_mid_debounce_from_its_changelog(settings: Settings) -> None:
+    """cover_tilted needs two readings beyond 15°: the first reading's count is in the changelog when the worker
+    stops, so the restarted one raises on the second. A detector that lost its state would need a third."""
+    run = uuid.uuid4().hex[:8]
+    device, app = f"mh-restore-{run}", _settings(settings, f"streams-{run}")
+    profiles = load_profiles(settings.profiles_dir)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.ALARMS])
+    try:
+        _produce(settings, device, [_reading(device, 1, 30.0, start)])
+        first = AlarmDetector(app, profiles, producer)
+        asyncio.run(_run_until(first, lambda: first.counts["records"] >= 1 and first.states_of(device) is not None))
+        assert first.counts["alarms"] == 0
+
+        _produce(settings, device, [_reading(device, 2, 30.0, start)])
+        second = AlarmDetector(app, profiles, producer)
+        asyncio.run(_run_until(second, lambda: second.counts["alarms"] >= 1))
+        assert second.counts["already applied"] == 0, "the first reading's offset was committed: not read again"
+        raised = tail.collect(lambda _: len(_alarms_of(tail, device)) >= 1, timeout_s=20)
+        alarms = [a for _, _, a in raised if a.get("device_id") == device]
+        assert [(a["rule"], a["action"], a["source_seq"]) for a in alarms] == [("cover_tilted", "raise", 2)]
+    finally:
+        tail.close()
+
+
+def test_a_record_re_read_after_a_crash_is_not_applied_twice(settings: Settings) -> None:
+    """Killed after the changelog write and before the commit: the restarted detector reads the batch again, and
+    the state's offsets say it was taken in (a debounce counted twice would raise on one reading)."""
+    run = uuid.uuid4().hex[:8]
+    device, app = f"mh-reread-{run}", _settings(settings, f"streams-{run}")
+    profiles = load_profiles(settings.profiles_dir)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    _produce(settings, device, [_reading(device, 1, 30.0, start)])
+
+    crashing = AlarmDetector(app, profiles, producer)
+
+    async def no_commit(*_: object, **__: object) -> None:
+        raise RuntimeError("killed before the commit")
+
+    async def crash_after_changelog() -> None:
+        task = asyncio.ensure_future(crashing.run())
+        original = crashing._take
+
+        async def take(consumer: Any, batch: Any) -> None:
+            consumer.commit = no_commit
+            try:
+                await original(consumer, batch)
+            finally:
+                crashing.stop()
+
+        crashing._take = take  # type: ignore[method-assign]
+        await asyncio.wait_for(task, 60)
+
+    asyncio.run(crash_after_changelog())
+    assert crashing.counts["records"] == 0  # the batch never finished: its commit failed
+
+    again = AlarmDetector(app, profiles, producer)
+    asyncio.run(_run_until(again, lambda: again.counts["already applied"] >= 1))
+    assert again.counts["alarms"] == 0
+    assert again.states_of(device)["cover_tilted"]["count"] == 1
+
+
+def test_a_silent_device_raises_offline_and_its_next_reading_clears_it(settings: Settings) -> None:
+    run = uuid.uuid4().hex[:8]
+    device, app = f"mh-silent-{run}", _settings(settings, f"streams-{run}")
+    profiles: dict[str, DeviceProfile] = dict(load_profiles(settings.profiles_dir))
+    profiles["manhole-sensor"] = profiles["manhole-sensor"].model_copy(update={"reporting_interval_s": 0.5})
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    start = datetime.now(UTC)
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.ALARMS])
+    detector = AlarmDetector(app, profiles, producer, offline_check_s=0.5)
+
+    def offline_actions() -> list[str]:
+        tail.take()
+        return [a["action"] for a in _alarms_of(tail, device) if a["rule"] == "offline"]
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(detector.run())
+        try:
+            await asyncio.to_thread(_produce, settings, device, [_reading(device, 1, 1.0, start)])
+            for expected in (["raise"], ["raise", "clear"]):  # (silent again after the clear: a second raise)
+                deadline = asyncio.get_running_loop().time() + 30
+                while (await asyncio.to_thread(offline_actions))[:len(expected)] != expected:
+                    assert asyncio.get_running_loop().time() < deadline, (expected, offline_actions())
+                    await asyncio.sleep(0.2)
+                if expected == ["raise"]:
+                    await asyncio.to_thread(_produce, settings, device, [_reading(device, 2, 1.0, start)])
+        finally:
+            detector.stop()
+            await asyncio.wait_for(task, 30)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        tail.close()
