@@ -1,24 +1,32 @@
-"""End to end with the simulators: simulated devices → MQTT → gateway → Kafka → streams → hypertable rows.
+"""End to end: the simulated city's devices → MQTT → gateway → Kafka → streams → hypertable rows.
 
 Method (all on this machine, against a throwaway stack this script starts):
 1. A generated city (manhole-cover and trash-bin sensors, each its own MQTT login) is
    loaded; one gateway process and one stream worker (all roles) run beside the stack.
-2. For each offered rate of a ladder (`--rates`), the simulators run the city fast
-   enough to offer that rate (bench/_simload.py) for `--hold-s` seconds. Meanwhile a
+2. For each offered rate of a ladder (`--rates`), the city's devices offer that rate for
+   `--hold-s` seconds: by default their payloads built beforehand and written to the broker
+   by a load generator that costs next to nothing (`--load packets`, bench/_packetload.py),
+   or by the simulators themselves running the city faster (`--load simulators`,
+   bench/_simload.py; they spend as much CPU as the platform). Meanwhile a
    probe sensor publishes a reading every 0.25 s and the time from its publish to its
    row being visible in `telemetry` is taken (ingest latency).
 3. After the hold: every message the broker acknowledged must be a row (telemetry or
    device_events) or a dead letter the gateway counted (reported apart, by reason);
    the time the last rows need to arrive after the hold is the drain
    time, the bound on the backlog (Kafka lag) the hold built up. A step holds when
-   nothing is lost, the drain is under `--max-drain-s`, and the simulators really
+   nothing is lost, the drain is under `--max-drain-s`, and the load generator really
    offered ≥ 90 % of the rate; the ladder stops at the first step that does not.
-4. CPU time of each process (gateway, worker, simulators, Mosquitto, Kafka,
+4. CPU time of each process (gateway, worker, load generator, Mosquitto, Kafka,
    PostgreSQL with its backends) over the hold, as shares of the machine's capacity; and the
    cost per message: each platform process's CPU-µs from the hold's start to its last row,
    over the messages offered, and their sum (`platform`), the load generator excluded.
 
-Last line: JSON with sustained_msgs_per_s, lost, ingest_p99_ms, cpu_share, cpu_us_per_msg (DESIGN.md).
+Drain mode (`--drain N`): with the gateway stopped (its persistent session keeps the broker queueing for it), the
+load generator publishes N messages as fast as the broker takes them; then the gateway starts and the time from
+its start to the last row is the pipeline's drain rate, with the CPU-µs per message of each process.
+
+Last line: JSON with sustained_msgs_per_s, lost, ingest_p99_ms, cpu_share, cpu_us_per_msg (DESIGN.md); in drain
+mode drained, drain_s, drain_msgs_per_s, lost, cpu_us_per_msg.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _profile
 from _measure import LatencyProbe, cpu_seconds, gateway_counts, percentile, stored
+from _packetload import PacketLoad
 from _simload import SimLoad
 
 from civicgrid.broker.provisioning import add_device
@@ -56,11 +65,11 @@ def say(message: str) -> None:
 
 # ----------------------------------------------------------------------------- the ladder
 def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[str, int], expected_before: int,
-         max_drain_s: float, probe: LatencyProbe, processes: int, profile_dir: Path | None = None) -> dict:
-    load = SimLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s, processes=processes)
+         max_drain_s: float, probe: LatencyProbe, processes: int, profile_dir: Path | None = None,
+         generator: str = "packets") -> dict:
+    load, how = _load(generator, settings, city, rate, hold_s, processes)
     ids = load.device_ids
-    say(f"offering {rate:,.0f} msg/s from {len(ids)} simulated sensors ({processes} processes) at "
-        f"{load.speed:.0f}× for {hold_s:.0f} s")
+    say(f"offering {rate:,.0f} msg/s from {len(ids)} sensors ({how}, {processes} processes) for {hold_s:.0f} s")
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     refused0 = gateway_counts(settings)
     sims0, own0 = _children_cpu(), time.process_time()
@@ -86,7 +95,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
     sampler.join(5)
     wall = time.monotonic() - t0
     cpu = {name: round((cpu_seconds(pid) - cpu0[name]) / wall / os.cpu_count(), 3) for name, pid in pids.items()}
-    cpu["simulators"] = round((_children_cpu() - sims0) / wall / os.cpu_count(), 3)
+    cpu["load generator"] = round((_children_cpu() - sims0) / wall / os.cpu_count(), 3)
     cpu["bench (probe, sampler)"] = round((time.process_time() - own0) / wall / os.cpu_count(), 3)
     latencies = [ms for wall, ms in list(probe.latencies_ms) if begin <= wall <= end]
     sent = sum(summary["sent"].get(ch, 0) for ch in ("telemetry", "event"))
@@ -101,14 +110,14 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
         time.sleep(0.2)
     drain_s = time.monotonic() - drain_start
     # Cost per message: each platform process's CPU from the hold's start to the last row (the drain included),
-    # over the messages offered in the hold; the simulators and this script are not the platform.
+    # over the messages offered in the hold; the load generator and this script are not the platform.
     platform_s = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
     cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()} if sent else {}
     if sent:
         cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
     steady = [(t, n) for t, n in samples if begin <= t <= end]
     through = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
-    result = {"offered_msgs_per_s": rate, "simulators_msgs_per_s": round(summary["offered_msgs_per_s"]),
+    result = {"offered_msgs_per_s": rate, "generator_msgs_per_s": round(summary["offered_msgs_per_s"]),
               "achieved_msgs_per_s": round(through), "sent": sent,
               # A dead letter is recorded with its reason, not lost; a duplicate is dropped on purpose.
               "lost": max(0, expected - have - round(sum(refused.values()))), "gateway_refused": refused,
@@ -127,6 +136,56 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
     return result
 
 
+def _load(generator: str, settings: Settings, city: Path, rate: float, hold_s: float,
+          processes: int) -> tuple[PacketLoad | SimLoad, str]:
+    if generator == "packets":
+        return (PacketLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s,
+                           processes=processes), "prepared payloads")
+    sim = SimLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s, processes=processes)
+    return sim, f"simulators at {sim.speed:.0f}×"
+
+
+def drain(settings: Settings, city: Path, base: Path, n: int, pids: dict[str, int], procs: list,
+          processes: int) -> dict:
+    """The drain mode (module docstring): `procs[0]`, the running gateway, is stopped first and started again
+    once the broker holds the backlog; `procs` gets the new one (stopped by the caller)."""
+    stop_service(procs[0])
+    load = PacketLoad(city, settings, None, kinds=SENSORS, messages=n, processes=processes, warmup_s=5.0)
+    say(f"queueing {n:,} messages from {len(load.device_ids)} sensors while the gateway is stopped")
+    summary = load.run()
+    sent = sum(summary["sent"].get(ch, 0) for ch in ("telemetry", "event"))
+    say(f"the broker took {summary['sent_total']:,} in {summary['send_s']:.1f} s; starting the gateway")
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    refused0 = gateway_counts(settings)
+    t0 = time.monotonic()
+    gateway = procs[0] = spawn_gateway(settings, base / "gateway-drain.log")
+    pids = {"gateway": gateway.pid, **pids}
+    cpu0["gateway"] = 0.0
+    have, refused, last_change, last = 0, {}, t0, -1
+    samples: list[tuple[float, int]] = []
+    while time.monotonic() - last_change < 60:
+        have = stored(settings, load.device_ids)
+        samples.append((time.monotonic() - t0, have))
+        refused = {k: v - refused0.get(k, 0.0) for k, v in gateway_counts(settings).items()
+                   if v - refused0.get(k, 0.0)}
+        if have + sum(refused.values()) >= sent:
+            break
+        if have != last:
+            last, last_change = have, time.monotonic()
+        time.sleep(0.2)
+    drain_s = time.monotonic() - t0
+    platform_s = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+    cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()}
+    cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
+    lost = max(0, sent - have - round(sum(refused.values())))
+    return {"drained": have, "queued": sent, "drain_s": round(drain_s, 1),
+            "drain_msgs_per_s": round(have / drain_s), "lost": lost, "gateway_refused": refused,
+            "cpu_us_per_msg": cost, "cpu_share": {name: round(s / drain_s / (os.cpu_count() or 1), 3)
+                                                  for name, s in platform_s.items()},
+            "rows_over_time": [(round(t, 1), n) for t, n in samples[:: max(1, len(samples) // 20)]],
+            "cores": os.cpu_count()}
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -137,6 +196,28 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def ladder(settings: Settings, city: Path, args: argparse.Namespace, pids: dict[str, int],
+           probe: LatencyProbe) -> list[dict]:
+    """Step up the rates until one does not hold (module docstring, 2-4)."""
+    prober = threading.Thread(target=probe.run, daemon=True)
+    prober.start()
+    steps, expected = [], 0
+    try:
+        for rate in (float(r) for r in args.rates.split(",")):
+            processes = args.processes or (2 if args.load == "packets" else max(2, math.ceil(rate / 400)))
+            result = step(settings, city, rate, args.hold_s, pids, expected, args.max_drain_s, probe, processes,
+                          args.profile, args.load)
+            expected += result["sent"] - result["lost"]
+            steps.append(result)
+            if not result["held"]:
+                break
+    finally:
+        probe.stop.set()
+        prober.join(5)
+        probe.close()
+    return steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", default="500,1000,1500,2000,3000", help="offered rates, msg/s, ascending")
@@ -144,9 +225,15 @@ def main() -> None:
     parser.add_argument("--max-drain-s", type=float, default=5.0)
     parser.add_argument("--covers", type=int, default=600)
     parser.add_argument("--bins", type=int, default=300)
+    parser.add_argument("--load", choices=("packets", "simulators"), default="packets",
+                        help="who offers the rate: prepared payloads written by a cheap generator (default), or the "
+                             "simulators themselves")
     parser.add_argument("--processes", type=int, default=0,
-                        help="simulator processes sharing the fleet (default: one per 400 msg/s offered, at least 2; "
-                             "one process publishes about 1,000 msg/s on a free core here)")
+                        help="load processes sharing the fleet (default: packets 2; simulators one per 400 msg/s "
+                             "offered, at least 2: one simulator process publishes about 1,000 msg/s on a free core)")
+    parser.add_argument("--drain", type=int, default=0, metavar="N",
+                        help="drain mode instead of the ladder: N messages queued while the gateway is stopped, "
+                             "then the time to the last row")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="sample the gateway and the worker with py-spy during each hold; raw stacks into this "
@@ -168,27 +255,18 @@ def main() -> None:
             probe_secret = add_device(settings, probe_id, "bin-sensor", broker=broker).secret
             if not wait_for_login(settings, broker, probe_id, probe_secret):
                 raise SystemExit("the broker never accepted the probe device's login")
-            probe = LatencyProbe(settings, probe_id, probe_secret)
             gateway = spawn_gateway(settings, base / "gateway.log")
             worker = spawn_service("worker", settings, base / "worker.log")
             procs = [gateway, worker]
             time.sleep(5)  # the worker's consumer groups join
+            if args.drain:
+                pids = {"worker": worker.pid, **{s.name: s.pid for s in stack.status() if s.pid}}
+                result = drain(settings, city, base, args.drain, pids, procs, args.processes or 2)
+                print(json.dumps(result))
+                return
             pids = {"gateway": gateway.pid, "worker": worker.pid,
                     **{s.name: s.pid for s in stack.status() if s.pid}}
-            prober = threading.Thread(target=probe.run, daemon=True)
-            prober.start()
-            steps, expected = [], 0
-            for rate in (float(r) for r in args.rates.split(",")):
-                processes = args.processes or max(2, math.ceil(rate / 400))
-                result = step(settings, city, rate, args.hold_s, pids, expected, args.max_drain_s, probe, processes,
-                              args.profile)
-                expected += result["sent"] - result["lost"]
-                steps.append(result)
-                if not result["held"]:
-                    break
-            probe.stop.set()
-            prober.join(5)
-            probe.close()
+            steps = ladder(settings, city, args, pids, LatencyProbe(settings, probe_id, probe_secret))
         finally:
             for proc in procs:
                 stop_service(proc)
@@ -198,7 +276,7 @@ def main() -> None:
                       "lost": sum(s["lost"] for s in steps), "ingest_p50_ms": best["ingest_p50_ms"],
                       "ingest_p99_ms": best["ingest_p99_ms"], "cpu_share": best["cpu_share"],
                       "cpu_us_per_msg": best["cpu_us_per_msg"],
-                      "limited_by": "simulators" if steps[-1]["simulators_msgs_per_s"] < 0.9 * steps[-1][
+                      "limited_by": "load generator" if steps[-1]["generator_msgs_per_s"] < 0.9 * steps[-1][
                           "offered_msgs_per_s"] else "platform" if not steps[-1]["held"] else "ladder top",
                       "steps": steps}))
 
