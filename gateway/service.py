@@ -40,6 +40,7 @@ from civicgrid.settings import Settings
 from gateway.commands import CommandTracker, command_payload
 from gateway.ingest import Ingestor, Output
 from gateway.metrics import GatewayMetrics, channel_label, serve_metrics
+from gateway.mqtt_client import GatewayClient
 from gateway.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class Gateway:
             "log_level": 3,
         }))
         self._dead_letters = DeadLetters(self.producer, "gateway")
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=gw.client_id, protocol=mqtt.MQTTv5,
+        self.client = GatewayClient(CallbackAPIVersion.VERSION2, client_id=gw.client_id, protocol=mqtt.MQTTv5,
                                   manual_ack=True)
         self.client.username_pw_set(settings.mqtt.username, settings.mqtt.password.get_secret_value())
         if settings.mqtt.tls:  # a broker elsewhere: its TLS listener, trusting mqtt.ca_file (or the system's CAs)

@@ -13,13 +13,17 @@ from typing import Any
 
 from civicgrid.settings import KafkaSettings
 
+# librdkafka leaves Nagle's algorithm on (Kafka's Java clients turn it off): a small produce request then waits for
+# the broker's delayed ACK, and the gateway measured 200 ms from produce to acknowledgement at 3,000 msg/s.
+NO_NAGLE = {"socket.nagle.disable": True}
+
 
 def librdkafka(kafka: KafkaSettings | str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """confluent-kafka's configuration: bootstrap servers, security, then `extra` (dotted librdkafka keys).
-    A bare bootstrap address (the local stack, tests) is a plaintext cluster."""
+    """confluent-kafka's configuration: bootstrap servers, Nagle off, security, then `extra` (dotted librdkafka
+    keys). A bare bootstrap address (the local stack, tests) is a plaintext cluster."""
     if isinstance(kafka, str):
-        return {"bootstrap.servers": kafka, **(extra or {})}
-    config: dict[str, Any] = {"bootstrap.servers": kafka.bootstrap_servers,
+        return {"bootstrap.servers": kafka, **NO_NAGLE, **(extra or {})}
+    config: dict[str, Any] = {"bootstrap.servers": kafka.bootstrap_servers, **NO_NAGLE,
                               "security.protocol": kafka.security_protocol.lower()}
     if kafka.ssl_ca_file is not None:
         config["ssl.ca.location"] = str(kafka.ssl_ca_file)

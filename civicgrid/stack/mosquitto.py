@@ -128,6 +128,7 @@ class MosquittoService:
             "autosave_interval 30",
             f"max_queued_messages {stack.mqtt_max_queued_messages}",
             f"max_inflight_messages {stack.mqtt_max_inflight_messages}",
+            "set_tcp_nodelay true",  # no Nagle delay on small PUBLISHes to the gateway (docs/stack.md)
             # The broker refuses what the gateway would refuse anyway, plus room for topic and properties:
             # a device cannot make the gateway handle (and dead-letter) megabytes.
             f"max_packet_size {self.settings.gateway.max_payload_bytes + PACKET_OVERHEAD_BYTES}",

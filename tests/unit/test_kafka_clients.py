@@ -14,7 +14,8 @@ CA = Path("/etc/ssl/certs/ca-certificates.crt")
 def test_plaintext_is_the_bare_bootstrap() -> None:
     kafka = KafkaSettings(bootstrap_servers="k1:9092,k2:9092")
     assert clients.librdkafka(kafka, {"linger.ms": 5}) == {"bootstrap.servers": "k1:9092,k2:9092",
-                                                          "security.protocol": "plaintext", "linger.ms": 5}
+                                                          "security.protocol": "plaintext", "linger.ms": 5,
+                                                          "socket.nagle.disable": True}
     assert clients.aiokafka(kafka, group_id="g") == {"bootstrap_servers": "k1:9092,k2:9092",
                                                      "security_protocol": "PLAINTEXT", "group_id": "g"}
 

@@ -1,0 +1,63 @@
+"""The gateway's MQTT client (gateway/mqtt_client.py) takes every packet that has arrived per read, from block
+reads, whatever the TCP segments' boundaries."""
+
+from __future__ import annotations
+
+import socket
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.mqtt_client import GatewayClient
+
+
+def _publish_v5(topic: str, payload: bytes) -> bytes:
+    """PUBLISH, QoS 0, MQTT 5 (an empty property block)."""
+    body = len(topic).to_bytes(2, "big") + topic.encode() + b"\x00" + payload
+    length, encoded = len(body), bytearray()
+    while True:
+        length, byte = divmod(length, 128)
+        encoded.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return b"\x30" + bytes(encoded) + body
+
+
+def _client() -> tuple[GatewayClient, socket.socket, list[tuple[str, bytes]]]:
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    client = GatewayClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client._sock = ours
+    got: list[tuple[str, bytes]] = []
+    client.on_message = lambda _c, _u, m: got.append((m.topic, m.payload))
+    return client, broker, got
+
+
+PACKETS = [_publish_v5(f"cg/dev-{n}/telemetry", b'{"seq": %d, "fill_pct": %d}' % (n, n) + b" " * (n * 37 % 300))
+           for n in range(60)]
+EXPECTED = [(f"cg/dev-{n}/telemetry", p[p.index(b"{"):]) for n, p in enumerate(PACKETS)]
+
+
+def test_one_read_takes_every_packet_that_arrived() -> None:
+    client, broker, got = _client()
+    broker.sendall(b"".join(PACKETS))
+    assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+    assert got == EXPECTED  # paho's own loop_read takes one packet
+    assert client.buffered() == 0
+
+
+def test_packets_split_at_every_byte_arrive_whole_and_in_order() -> None:
+    client, broker, got = _client()
+    for byte in b"".join(PACKETS):
+        broker.sendall(bytes([byte]))
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+    assert got == EXPECTED
+
+
+def test_a_block_ending_mid_packet_is_continued_by_the_next() -> None:
+    client, broker, got = _client()
+    stream = b"".join(PACKETS)
+    for start in range(0, len(stream), 1000):
+        broker.sendall(stream[start:start + 1000])
+        client.loop_read()
+    assert got == EXPECTED
