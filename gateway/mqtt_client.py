@@ -10,6 +10,8 @@ that), nothing else:
 - `loop_read` goes on while packets have arrived, up to `READ_AT_MOST` (paho 2.2 stops after one packet when no
   QoS 2 flow is open), and the gateway polls Kafka and sends the PUBACKs in between.
 
+And one addition: `acks()` queues the PUBACKs of a poll's Kafka deliveries as one write.
+
 `loop` does not wait in `select()` while the block still holds data (the socket would look idle).
 `tests/integration/gateway/` runs the gateway on this client; `tests/unit/gateway/test_mqtt_client.py` feeds it
 packets split at every byte.
@@ -19,12 +21,16 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
+from collections.abc import Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import MQTTErrorCode
 
 BLOCK_BYTES = 64 * 1024
+_PUBACK = struct.Struct("!BBH")
 # Packets one wake-up takes at most. Reading until the socket is empty, the gateway once read for a second
 # on end at 3,000 msg/s while the records it had produced waited for their PUBACKs.
 READ_AT_MOST = 200
@@ -64,6 +70,14 @@ class GatewayClient(mqtt.Client):
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def acks(self, mids: Sequence[int]) -> MQTTErrorCode:
+        """PUBACKs for these QoS 1 messages, queued as one run of bytes: one socket send for a poll's worth of
+        Kafka deliveries, where `ack()` makes a send (and a wake-up byte on paho's socket pair) each. The bytes
+        are `ack()`'s own: a PUBACK of remaining length 2 means success in MQTT 3.1.1 and 5 alike."""
+        if not mids:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self._packet_queue(PUBACK, b"".join(_PUBACK.pack(PUBACK, 2, mid) for mid in mids), 0, 0)
 
     def loop(self, timeout: float = 1.0) -> MQTTErrorCode:
         return super().loop(0.0 if self.buffered() else timeout)

@@ -59,6 +59,9 @@ class Gateway:
                                  on_command_ack=self._on_device_answer)
         self.producer = Producer(clients.librdkafka(settings.kafka, {
             "acks": "all",
+            # No duplicate and no reordering when librdkafka resends after a broker restart (a resent batch
+            # behind a newer one would replay readings to the alarm rules).
+            "enable.idempotence": True,
             "linger.ms": gw.kafka_linger_ms,
             "message.timeout.ms": 0,  # retry until delivered: never drop an accepted message
             "queue.buffering.max.messages": 200_000,
@@ -78,6 +81,7 @@ class Gateway:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.in_flight = 0
+        self._acks: list[int] = []  # QoS 1 messages Kafka has taken, to be acked after this poll
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -131,12 +135,20 @@ class Gateway:
             # message.timeout.ms = 0 leaves only permanent errors (record too large, topic gone).
             self._refused(out, mid, qos, err)
             return
-        self.client.ack(mid, qos)
+        if qos == 1:
+            self._acks.append(mid)  # sent after the poll, with the others (GatewayClient.acks)
+        else:
+            self.client.ack(mid, qos)
         self.metrics.produce_latency.observe(time.perf_counter() - started)
         if out.accepted:
             self.metrics.records_out.labels(out.topic).inc()
         else:
             self.metrics.dead_letters.labels(out.reason).inc()
+
+    def _send_acks(self) -> None:
+        acks, self._acks = self._acks, []
+        if acks:
+            self.client.acks(acks)
 
     def _refused(self, out: Output, mid: int, qos: int, err: KafkaError) -> None:
         """Kafka would not take a record: that message's failure, never the gateway's.
@@ -241,6 +253,7 @@ class Gateway:
             while not stop.is_set():
                 rc = self.client.loop(timeout=0.01)
                 self.producer.poll(0)
+                self._send_acks()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
@@ -259,7 +272,8 @@ class Gateway:
                                            "no answer from the device", datetime.now(UTC))
         finally:
             self._stop.set()
-            remaining = self.producer.flush(10)  # delivery callbacks send the last acks
+            remaining = self.producer.flush(10)  # delivery callbacks queue the last acks
+            self._send_acks()
             if remaining:
                 log.warning("%d records still unacknowledged by Kafka at shutdown; the broker redelivers them",
                             remaining)

@@ -13,9 +13,10 @@ source partition) whenever it changes. Per batch, in this order:
 Killed before 2, the restarted worker reads the batch again from the old state and fires the same episodes again
 under the same alarm ids (deduplicated downstream: the alarms sink and the case builder keep one); killed between
 2 and 3, it restores the new state and skips every record the state says it took in. So an episode is neither
-lost nor raised twice, and a debounce never counts a reading twice. On assignment the state of each assigned
-partition is read back from its changelog partition before the first record; a revoked partition's state is
-dropped once the batch in flight has committed.
+lost nor raised twice, and a debounce never counts a reading twice. A reading the gateway produced a second time
+after its own crash (at another offset, behind newer ones) is recognised by its `seq` and `ts` (`is_replay`). On
+assignment the state of each assigned partition is read back from its changelog partition before the first
+record; a revoked partition's state is dropped once the batch in flight has committed.
 
 All three source topics are keyed by device id and written with librdkafka's partitioner (the gateway, the camera
 poller, this module's silence records), so a device's records share one partition number and one state. Silence
@@ -79,6 +80,15 @@ def alarm_record(source: DeviceRecord | StatusRecord, profile: DeviceProfile, ev
         inspector_user_id=linked and linked.inspector_user_id, source_seq=linked and linked.seq)
 
 
+def is_replay(last: tuple[int, float] | None, rec: DeviceRecord) -> bool:
+    """A reading or event no newer than the device's last one on its channel, by both `seq` and `ts`: a copy the
+    gateway produced again after a crash (the broker redelivers what it had not acked, after records Kafka already
+    had), not news. Applied again, a replayed block that starts mid-episode would raise the episode a second time
+    at another reading (seen in tests/e2e/test_broker_kill.py). Either number alone going back is a device's
+    reboot (seq) or clock correction (ts), which counts."""
+    return last is not None and rec.seq <= last[0] and rec.ts.timestamp() <= last[1]
+
+
 def evaluate(rec: DeviceRecord | StatusRecord, profile: DeviceProfile,
              states: DeviceState) -> tuple[DeviceState, list[AlarmEvent]]:
     """One record through the profile's rules: any record is a sign of life (clears an offline episode)."""
@@ -107,6 +117,9 @@ class AlarmDetector:
         self.states: dict[int, dict[str, DeviceState]] = {}  # partition → device → state (the assigned ones)
         # device → (monotonic time last seen, kind, profile), per partition; for the silence timer
         self.last_seen: dict[int, dict[str, tuple[float, str, str]]] = {}
+        # (device, channel) → (seq, ts) of the last record applied, per partition; for `is_replay` (in memory: a
+        # restarted worker relies on the changelog's offsets instead)
+        self.last_applied: dict[int, dict[tuple[str, str], tuple[int, float]]] = {}
         self.offline_sent: set[str] = set()
         self.counts: Counter[str] = Counter()
         self._producer = producer
@@ -136,6 +149,7 @@ class AlarmDetector:
                 except Exception:
                     log.exception("alarm detection failed; restarting from the changelog in %.0f s", backoff.delay_s)
                     self.states.clear()
+                    self.last_applied.clear()  # the batch read again must not look like a replay
                     await backoff.sleep(self._stop)
         finally:
             silence.cancel()
@@ -182,6 +196,7 @@ class AlarmDetector:
             where = f"{topic}:{partition}"
             states = self.states.setdefault(partition, {})
             seen = self.last_seen.setdefault(partition, {})
+            applied_last = self.last_applied.setdefault(partition, {})
             for msg in messages:
                 try:
                     rec: DeviceRecord | StatusRecord = (StatusRecord.decode(msg.value) if topic == t.STATUS
@@ -201,6 +216,12 @@ class AlarmDetector:
                 if applied.get(where, -1) >= msg.offset:
                     self.counts["already applied"] += 1  # re-read after a crash: its effect is in the state
                     continue
+                if isinstance(rec, DeviceRecord):
+                    channel_key = (device, rec.channel)
+                    if is_replay(applied_last.get(channel_key), rec):
+                        self.counts["replayed"] += 1
+                        continue
+                    applied_last[channel_key] = (rec.seq, rec.ts.timestamp())
                 try:
                     new, fired = evaluate(rec, profile, old)
                     encoded = [alarm_record(rec, profile, event).encode() for event in fired]
@@ -263,6 +284,7 @@ class AlarmDetector:
         for p in partitions:
             self.states.pop(p, None)
             self.last_seen.pop(p, None)
+            self.last_applied.pop(p, None)
 
     async def _notice_silence(self) -> None:
         """Every `offline_check_s`: a ``silence`` status for each device silent past its profile's limit."""

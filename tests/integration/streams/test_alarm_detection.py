@@ -167,3 +167,27 @@ def test_a_silent_device_raises_offline_and_its_next_reading_clears_it(settings:
         asyncio.run(scenario())
     finally:
         tail.close()
+
+
+def test_a_block_of_readings_the_gateway_produced_again_raises_nothing_new(settings: Settings) -> None:
+    """After a gateway crash the broker redelivers what it had not acked, behind records Kafka already had. A
+    replayed block starting mid-episode (readings 3 and 4 of a cover tilted at 2-4) would count to a second raise
+    at reading 4; a reading newer by seq or by ts alone (a reboot, a clock correction) still counts."""
+    run = uuid.uuid4().hex[:8]
+    device, app = f"mh-replay-{run}", _settings(settings, f"streams-{run}")
+    profiles = load_profiles(settings.profiles_dir)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    tilts = {1: 1.0, 2: 30.0, 3: 30.0, 4: 30.0, 5: 1.0, 6: 1.0}
+    stream = [_reading(device, seq, tilts[seq], start) for seq in (1, 2, 3, 4, 5, 6, 3, 4)]
+    _produce(settings, device, stream)
+    detector = AlarmDetector(app, profiles, producer)
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.ALARMS])
+    try:
+        asyncio.run(_run_until(detector, lambda: detector.counts["records"] >= len(stream)))
+        tail.collect(lambda _: len(_alarms_of(tail, device)) >= 2, timeout_s=20)
+        tail.take(1.0)
+        assert [(a["action"], a["source_seq"]) for a in _alarms_of(tail, device)] == [("raise", 3), ("clear", 6)]
+        assert detector.counts["replayed"] == 2
+    finally:
+        tail.close()

@@ -61,3 +61,13 @@ def test_a_block_ending_mid_packet_is_continued_by_the_next() -> None:
         broker.sendall(stream[start:start + 1000])
         client.loop_read()
     assert got == EXPECTED
+
+
+def test_a_poll_s_acks_go_out_as_one_write_of_ack_s_own_bytes() -> None:
+    client, broker, _ = _client()
+    broker.setblocking(False)
+    assert client.acks([1, 2, 300, 65535]) == mqtt.MQTT_ERR_SUCCESS
+    assert broker.recv(1024) == b"\x40\x02\x00\x01" b"\x40\x02\x00\x02" b"\x40\x02\x01\x2c" b"\x40\x02\xff\xff"
+    client.manual_ack_set(True)
+    client.ack(7, 1)  # paho's own PUBACK, for comparison
+    assert broker.recv(1024) == b"\x40\x02\x00\x07"
