@@ -66,6 +66,7 @@ def test_a_record_kafka_refuses_becomes_a_small_dead_letter(settings: Settings, 
     gateway.registry.start()
     acks: list[int] = []
     gateway.client.ack = lambda mid, qos: acks.append(mid)  # the MQTT side is not the point here
+    gateway.client.acks = acks.extend  # a poll's acks, in one write
     tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.DEADLETTER])
     try:
         deadline = time.monotonic() + 15
@@ -79,6 +80,7 @@ def test_a_record_kafka_refuses_becomes_a_small_dead_letter(settings: Settings, 
         deadline = time.monotonic() + 20
         while not acks and time.monotonic() < deadline:
             gateway.producer.poll(0.1)
+            gateway._send_acks()  # as the gateway's loop does after each poll
         assert acks == [7]
         dead = tail.collect(lambda rs: any(v.get("device_id") == device_id for _, _, v in rs), timeout_s=20)
     finally:
