@@ -14,7 +14,7 @@ Method (all on this machine, against a throwaway stack this script starts):
    the first (cold) call computes and caches per-case facts and is reported apart; the
    p99 is over the warm calls (a changed case is recomputed alone).
 Timings are printed, never asserted. Last line: JSON with cases, case_list_p50_ms,
-case_list_p99_ms, scoring_p99_ms (DESIGN.md) and more.
+case_list_p99_ms, scoring_p99_ms (docs/performance.md) and more.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@
 
 No platform stack is needed: a camera sends a few Kafka records a minute, and what limits a
 poller is fetching and analysing frames; the records go to a counter here.
-Last line: one JSON object (DESIGN.md, "Benchmarks").
+Last line: one JSON object (docs/performance.md, "How the benchmarks report").
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ Method (all on this machine, against a throwaway stack this script starts):
    Latency = paint time − commit time (one clock: same machine). The ceiling: a plain Python SSE
    client on /feed, timed the same way, which is what the server delivers before any rendering.
 Timings are printed, never asserted. Last line: JSON with map_first_render_ms,
-map_first_render_100k_ms, feed_latency_p50_ms, feed_latency_p99_ms (DESIGN.md) and more.
+map_first_render_100k_ms, feed_latency_p50_ms, feed_latency_p99_ms (docs/performance.md) and more.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ Drain mode (`--drain N`): with the gateway stopped (its persistent session keeps
 load generator publishes N messages as fast as the broker takes them; then the gateway starts and the time from
 its start to the last row is the pipeline's drain rate, with the CPU-µs per message of each process.
 
-Last line: JSON with sustained_msgs_per_s, lost, ingest_p99_ms, cpu_share, cpu_us_per_msg (DESIGN.md); in drain
-mode drained, drain_s, drain_msgs_per_s, lost, cpu_us_per_msg.
+Last line: JSON with sustained_msgs_per_s, lost, ingest_p99_ms, cpu_share, cpu_us_per_msg (docs/performance.md);
+in drain mode drained, drain_s, drain_msgs_per_s, lost, cpu_us_per_msg.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Method (all on this machine, against a throwaway stack this script starts):
 Draining a backlog measures the sustained maximum without the publishers (1,000
 MQTT clients in Python) competing for the two cores.
 
-Last line: JSON with msgs_per_s, ceiling_msgs_per_s, ratio, lost (DESIGN.md).
+Last line: JSON with msgs_per_s, ceiling_msgs_per_s, ratio, lost (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Point → cell lookups per second: civicgrid's GridIndex against plain shapely 2.
 
 Standalone (no services): a synthetic county of 2,500 jittered cells of about
-10,000 m² each (DOMAIN.md §9) and 1 M uniformly random points over its bounding box
-plus a 5 % margin. Prints figures; the last line is one JSON object (DESIGN.md,
-"Benchmarks"). The baseline is the plain shapely STRtree measured in the same run.
+10,000 m² each (docs/domain.md, the unit grid) and 1 M uniformly random points over its bounding box
+plus a 5 % margin. Prints figures; the last line is one JSON object (docs/performance.md,
+"How the benchmarks report"). The baseline is the plain shapely STRtree measured in the same run.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def main() -> None:
 
     single_rate = best_rate(single, N_POINTS, repeats=1)
 
-    # Baseline as measured in DESIGN.md: STRtree.query(points, predicate="within"),
+    # The baseline (docs/architecture.md): STRtree.query(points, predicate="within"),
     # counting the creation of the point objects.
     tree = shapely.STRtree(index.geometries)
     base_batched = best_rate(lambda: tree.query(shapely.points(lon, lat), predicate="within"), N_POINTS)

@@ -4,7 +4,7 @@ Standalone (no services): synthetic photos of three sizes (the simulator's 640×
 a 12 MP phone photo), each with a label and without one, read by `civicgrid.labels.photo_labels`
 ten times; the ceiling is the JPEG decode alone in the same run. A photo without a label costs
 most: the classic detector is tried after the ArUco one finds nothing. Prints figures; the last
-line is one JSON object (DESIGN.md, "Benchmarks").
+line is one JSON object (docs/performance.md, "How the benchmarks report").
 """
 
 from __future__ import annotations

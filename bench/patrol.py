@@ -18,7 +18,7 @@ Method (against a throwaway stack this script starts):
    in process (FastAPI TestClient), 50 calls after one warm-up; p50 and p99.
 
 Figures are printed, never asserted. Last line: JSON with points_per_s, day_coverage_query_ms (p50)
-and more (DESIGN.md).
+and more (docs/performance.md).
 """
 
 from __future__ import annotations

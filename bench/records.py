@@ -4,7 +4,7 @@ Each record type of civicgrid/bus is encoded and decoded N times in one process,
 dict form the services passed around before the types (orjson.dumps of a dict; orjson.loads plus the
 fields a reader touches), so the price of the types is shown next to what it replaced. One core, no I/O.
 
-Last line: JSON with per-type µs figures (DESIGN.md "Benchmarks" format).
+Last line: JSON with per-type µs figures (docs/performance.md, "How the benchmarks report").
 """
 
 from __future__ import annotations

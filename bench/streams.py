@@ -12,7 +12,7 @@
    reading that raises the alarm → the case row's insert.
 
 Last line: JSON with sink_events_per_s, alarm_events_per_s, ceiling_events_per_s,
-alarm_to_case_p50_ms, alarm_to_case_p99_ms (DESIGN.md).
+alarm_to_case_p50_ms, alarm_to_case_p99_ms (docs/performance.md).
 """
 
 from __future__ import annotations

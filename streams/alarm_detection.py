@@ -23,8 +23,8 @@ poller, this module's silence records), so a device's records share one partitio
 is noticed by a timer over the devices this worker has seen: it sends a ``silence`` status record, which the
 detector then takes like an ``offline`` status.
 
-Not a Faust agent any more: Faust's per-event path with a table write ran near 3 k events/s (DESIGN.md), and its
-recovery race (faust-streaming/faust#596) dropped records fetched while a restarted worker recovered.
+Not a Faust agent any more: Faust's per-event path with a table write ran near 3 k events/s (docs/architecture.md),
+and its recovery race (faust-streaming/faust#596) dropped records fetched while a restarted worker recovered.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Mosquitto accounts and ACLs generated from the device registry (DESIGN.md MQTT contract)."""
+"""Mosquitto accounts and ACLs generated from the device registry (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from civicgrid.domain.components import (
 )
 from civicgrid.domain.time_limits import DisposalClass
 
-# Every minor DOMAIN.md §3 lists.
+# Every minor the catalogue lists (docs/domain.md).
 DOMAIN_MINORS = (
     [f"C01{n:02d}" for n in range(1, 28)]
     + ["C0201", "C0203", "C0205", "C0206", "C0208", "C0209", "C0211", "C0212", "C0213"]
