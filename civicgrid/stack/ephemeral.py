@@ -3,6 +3,7 @@ benchmarks, the stack itself up and down around a block."""
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import tempfile
@@ -32,6 +33,27 @@ def free_ports(count: int) -> list[int]:
         for s in sockets:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in sockets]
+
+
+def free_port_run(count: int, tries: int = 200) -> int:
+    """The first of `count` consecutive ports free right now, below the kernel's range for outgoing connections
+    (an outgoing socket elsewhere on the machine could take a port of the run between this check and its bind;
+    seen: a simulated camera's port taken that way)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(tries):
+        base = rng.randrange(max(1024, low - 12000), low - count)
+        with ExitStack() as stack:
+            try:
+                for port in range(base, base + count):
+                    stack.enter_context(closing(socket.socket())).bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports below {low}")
 
 
 @contextmanager

@@ -8,18 +8,17 @@ from pathlib import Path
 import orjson
 import pytest
 
+from civicgrid.stack.ephemeral import free_port_run
 from gateway.cameras.onvif_client import CameraAuthError, OnvifClient
 from simulators.city import generate_city, load_city_file
 from simulators.scenario import Scenario
-from tests.support.stack import free_ports
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_scenario_runs_the_city_cameras(tmp_path: Path) -> None:
-    (port,) = free_ports(1)
     generate_city(2, 0.25, tmp_path, covers=4, bins=2, lights=6, trackers=0, inspectors=1, cameras=2,
-                  camera_port_base=port)
+                  camera_port_base=free_port_run(2))  # the cameras listen on base + n
     cams = [d for d in load_city_file(tmp_path)["devices"] if d["kind"] == "camera"]
     (tmp_path / "secrets.json").write_bytes(orjson.dumps({c["id"]: f"pw-{c['id']}" for c in cams}))
     scenario = Scenario(tmp_path, "127.0.0.1", 1, kinds={"camera"}, duration_s=30)
