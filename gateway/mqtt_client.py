@@ -12,7 +12,7 @@ that), nothing else:
 
 And one addition: `acks()` queues the PUBACKs of a poll's Kafka deliveries as one write.
 
-`loop` does not wait in `select()` while the block still holds data (the socket would look idle).
+`loop` takes what is left in the block before it waits in `select()` (the socket may look idle meanwhile).
 `tests/integration/gateway/` runs the gateway on this client; `tests/unit/gateway/test_mqtt_client.py` feeds it
 packets split at every byte.
 """
@@ -80,7 +80,14 @@ class GatewayClient(mqtt.Client):
         return self._packet_queue(PUBACK, b"".join(_PUBACK.pack(PUBACK, 2, mid) for mid in mids), 0, 0)
 
     def loop(self, timeout: float = 1.0) -> MQTTErrorCode:
-        return super().loop(0.0 if self.buffered() else timeout)
+        """Packets left in the block first: `select()` sees only the socket, which may be quiet while the block
+        still holds the rest of a backlog (seen: a SUBACK stuck behind redelivered PUBLISHes until the keepalive)."""
+        if self.buffered():
+            rc = self.loop_read()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+            timeout = 0.0
+        return super().loop(timeout)
 
     def _create_socket(self) -> Any:
         """paho's socket with Nagle's algorithm off: a PUBACK goes out when it is written, not after the broker's

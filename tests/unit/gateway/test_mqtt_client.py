@@ -71,3 +71,15 @@ def test_a_poll_s_acks_go_out_as_one_write_of_ack_s_own_bytes() -> None:
     client.manual_ack_set(True)
     client.ack(7, 1)  # paho's own PUBACK, for comparison
     assert broker.recv(1024) == b"\x40\x02\x00\x07"
+
+
+def test_packets_left_in_the_block_are_taken_by_the_next_loop_though_the_socket_is_quiet() -> None:
+    """More packets than one wake-up takes, all in one block: the rest is in the block, not in the socket, and
+    `select()` would say the socket is idle (seen: a SUBACK stuck behind a redelivered backlog for 30 s)."""
+    client, broker, got = _client()
+    many = [_publish_v5(f"cg/d{n}/telemetry", b'{"seq": %d}' % n) for n in range(450)]  # one block's worth
+    assert len(b"".join(many)) < 64 * 1024
+    broker.sendall(b"".join(many))
+    for _ in range(4):
+        client.loop(timeout=0.01)
+    assert len(got) == len(many)
