@@ -291,16 +291,15 @@ class AlarmDetector:
         while not self._stop.is_set():
             await asyncio.sleep(self.offline_check_s)
             now = time.monotonic()
-            silent = [(device, kind, profile)
+            silent = [(device, at, kind, profile)
                       for seen in list(self.last_seen.values()) for device, (at, kind, name) in list(seen.items())
                       if (profile := self.profiles.get(name)) is not None and device not in self.offline_sent
                       and now - at >= profile.offline_after_s]
             if not silent:
                 continue
             records = []
-            for device, kind, profile in silent:
+            for device, at, kind, profile in silent:
                 self.offline_sent.add(device)
-                at = next(seen[device][0] for seen in self.last_seen.values() if device in seen)
                 record = StatusRecord(device_id=device, kind=kind, profile=profile.kind, state="offline",
                                       ts=datetime.now(UTC), retained=False, source="silence",
                                       detail={"silent_s": round(now - at)})
@@ -309,7 +308,7 @@ class AlarmDetector:
                 await asyncio.to_thread(self._send, records)
             except Exception:
                 log.exception("alarm detection: silence records not sent; next round in %s s", self.offline_check_s)
-                self.offline_sent.difference_update(d for d, _, _ in silent)
+                self.offline_sent.difference_update(d for d, *_ in silent)
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -95,7 +95,7 @@ class StreamWorker:
                     raise RuntimeError("a stream worker role ended") from task.exception()
         finally:
             self.stop()
-            _, late = await asyncio.wait(tasks, timeout=30)
+            _, late = await asyncio.wait(tasks, timeout=30) if tasks else (set(), set())
             for task in late:
                 task.cancel()
             with contextlib.suppress(Exception):
