@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from civicgrid.settings import Settings
+from simulators.city import load_city_file
 from simulators.devices import SimContext, SimDevice
 from simulators.scenario import KINDS
 
@@ -65,15 +66,21 @@ def publish_packet(topic: str, packet_id: int, payload: bytes) -> bytes:
     return b"\x32" + _remaining_length(len(body)) + body
 
 
+def devices_of(city_dir: Path, kinds: set[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The city's devices of these kinds that have a login (the simulators' choice, simulators/scenario.py), and
+    the logins."""
+    secrets: dict[str, str] = orjson.loads((city_dir / "secrets.json").read_bytes())
+    return [d for d in load_city_file(city_dir)["devices"] if d["kind"] in kinds and d["id"] in secrets], secrets
+
+
 def build(city_dir: Path, kinds: set[str], shard: tuple[int, int], per_device: int, spacing_s: float,
           seed: int) -> tuple[list[tuple[str, str]], list[list[tuple[str, bytes]]]]:
     """Each of this shard's devices: (id, secret), and its packets in order with their channel.
 
     Reading j of a device is stamped `spacing_s` × j after a start a minute before now, so no reading is
     from the future when it is sent (the gateway refuses those) and each is in order."""
-    city = orjson.loads((city_dir / "city.json").read_bytes())
-    secrets: dict[str, str] = orjson.loads((city_dir / "secrets.json").read_bytes())
-    specs = [d for d in city["devices"] if d["kind"] in kinds and d["id"] in secrets][shard[0]::shard[1]]
+    specs, secrets = devices_of(city_dir, kinds)
+    specs = specs[shard[0]::shard[1]]
     ctx = SimContext("127.0.0.1", 0, None, seed=seed, fault_rate=0.01, report_rate=0.0)  # type: ignore[arg-type]
     start = datetime.now(UTC) - timedelta(seconds=60)
     logins: list[tuple[str, str]] = []
@@ -212,9 +219,7 @@ class PacketLoad:
     def __init__(self, city_dir: Path, settings: Settings, rate: float | None, *, kinds: set[str],
                  duration_s: float = 60.0, messages: int | None = None, processes: int = 2, seed: int = 0,
                  warmup_s: float = 15.0) -> None:
-        city = orjson.loads((Path(city_dir) / "city.json").read_bytes())
-        secrets = orjson.loads((Path(city_dir) / "secrets.json").read_bytes())
-        self.device_ids = [d["id"] for d in city["devices"] if d["kind"] in kinds and d["id"] in secrets]
+        self.device_ids = [d["id"] for d in devices_of(Path(city_dir), kinds)[0]]
         total = messages if messages is not None else round((rate or 0) * duration_s)
         self.per_device = max(1, -(-total // len(self.device_ids)))
         self.rate, self.processes, self.hold_s, self.warmup_s = rate, processes, duration_s, warmup_s

@@ -119,7 +119,7 @@ class CaseBuilder:
                     refused.append(Rejected(work.payload, work.origin, f"{type(exc).__name__}: {exc}",
                                             reason=CASE_REFUSED))
                 except Exception as exc: # a bug must not stop case building for every other record
-                    log.exception("case building failed for %s", _name(work.item))
+                    log.exception("case building failed for %s", work.item.source_record_id)
                     refused.append(Rejected(work.payload, work.origin, f"{type(exc).__name__}: {exc}",
                                             reason=CASE_REFUSED))
         return refused
@@ -131,10 +131,6 @@ class CaseBuilder:
             log.info("%s answers case %s: %s", item.source_record_id, item.case_id, answered)
             return
         outcome = self.cases.record_problem(conn, item, self.geo, self.merge_window)
-        self.counts["opened" if outcome.created else "merged" if outcome.merged else "already recorded"] += 1
-        log.info("%s %s → case %s", item.source_record_id,
-                 "opened" if outcome.created else "merged" if outcome.merged else "already recorded", outcome.case_id)
-
-
-def _name(item: Problem | TaskAnswer) -> str:
-    return item.source_record_id
+        what = "opened" if outcome.created else "merged" if outcome.merged else "already recorded"
+        self.counts[what] += 1
+        log.info("%s %s → case %s", item.source_record_id, what, outcome.case_id)
