@@ -77,6 +77,7 @@ class Gateway:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_publish_received = self._on_publish  # QoS 1 PUBLISHes parsed in place (mqtt_client.py)
         self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -106,12 +107,17 @@ class Gateway:
             log.warning("MQTT connection lost: %s", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:
-        out = self.ingestor.handle(msg.topic, msg.payload, msg.retain)
-        self.metrics.messages_in.labels(channel_label(msg.topic)).inc()
+        """What paho's reader hands over: a QoS 0 message, or one `GatewayClient` left to paho (mqtt_client.py)."""
+        self._on_publish(msg.topic, msg.payload, msg.retain, msg.mid, msg.qos)
+
+    def _on_publish(self, topic: str, payload: bytes, retain: bool, mid: int, qos: int = 1) -> None:
+        """One message: validated into a record (or a dead letter) and handed to librdkafka; acked later."""
+        out = self.ingestor.handle(topic, payload, retain)
+        self.metrics.message_in(channel_label(topic)).inc()
         if out is None:  # duplicate, or our own command echo: already handled
-            client.ack(msg.mid, msg.qos)
+            self.client.ack(mid, qos)
             return
-        self._produce(out, msg.mid, msg.qos)
+        self._produce(out, mid, qos)
 
     # -- Kafka ---------------------------------------------------------------------
     def _produce(self, out: Output, mid: int, qos: int) -> None:
@@ -141,7 +147,7 @@ class Gateway:
             self.client.ack(mid, qos)
         self.metrics.produce_latency.observe(time.perf_counter() - started)
         if out.accepted:
-            self.metrics.records_out.labels(out.topic).inc()
+            self.metrics.record_out(out.topic).inc()
         else:
             self.metrics.dead_letters.labels(out.reason).inc()
 

@@ -83,3 +83,91 @@ def test_packets_left_in_the_block_are_taken_by_the_next_loop_though_the_socket_
     for _ in range(4):
         client.loop(timeout=0.01)
     assert len(got) == len(many)
+
+
+# -- QoS 1 PUBLISHes parsed in place (GatewayClient._take_publishes) ---------------------------------------------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, byte = divmod(n, 128)
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _publish_qos1(topic: str, payload: bytes, mid: int, *, v5: bool = True, retain: bool = False,
+                  properties: bytes = b"") -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic.encode() + mid.to_bytes(2, "big")
+    if v5:
+        body += _varint(len(properties)) + properties
+    return bytes([0x32 | (0x01 if retain else 0)]) + _varint(len(body + payload)) + body + payload
+
+
+# A message expiry interval and a user property: what a broker may put in the properties of a PUBLISH it forwards.
+PROPERTIES = b"\x02\x00\x00\x0e\x10" + b"\x26\x00\x03via\x00\x03mqt"
+SUBACK = b"\x90\x04\x00\x01\x00\x01"  # MQTT 5 SUBACK: packet id 1, no properties, one reason code (granted QoS 1)
+
+
+def _fast_client(protocol: int = mqtt.MQTTv5) -> tuple[GatewayClient, socket.socket, list[tuple], list[tuple]]:
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    client = GatewayClient(CallbackAPIVersion.VERSION2, protocol=protocol, manual_ack=True)
+    client._sock = ours
+    fast: list[tuple] = []
+    by_paho: list[tuple] = []
+    client.on_publish_received = lambda topic, payload, retain, mid: fast.append((topic, payload, retain, mid))
+    client.on_message = lambda _c, _u, m: by_paho.append((m.topic, m.payload, m.retain, m.mid))
+    return client, broker, fast, by_paho
+
+
+def _mixed(v5: bool) -> tuple[bytes, list[tuple]]:
+    """QoS 1 PUBLISHes of every size class (a remaining length of 1, 2 and 3 bytes), with and without properties
+    and RETAIN, and a SUBACK among them."""
+    packets, expected = [], []
+    for n in range(40):
+        payload = b'{"seq": %d}' % n + b"x" * (n * n * 11 % 20000)
+        props = PROPERTIES if n % 3 == 0 else b""
+        packets.append(_publish_qos1(f"cg/d{n}/telemetry", payload, n + 1, v5=v5, retain=n % 5 == 0,
+                                     properties=props))
+        expected.append((f"cg/d{n}/telemetry", payload, n % 5 == 0, n + 1))
+        if n == 17:
+            packets.append(SUBACK)
+    return b"".join(packets), expected
+
+
+def test_qos1_publishes_are_parsed_in_place_with_their_properties_skipped() -> None:
+    stream, expected = _mixed(v5=True)
+    client, broker, fast, by_paho = _fast_client()
+    broker.sendall(stream[:60_000])
+    client.loop_read()
+    broker.sendall(stream[60_000:])
+    for _ in range(30):
+        client.loop_read()
+    assert fast + by_paho != []
+    assert sorted(fast + by_paho, key=lambda m: m[3]) == expected
+    assert by_paho == [] or len(fast) > len(by_paho)  # paho only takes what a block cut
+    assert len(fast) >= 30
+
+
+def test_qos1_publishes_split_at_every_byte_arrive_whole_in_order_mqtt_311() -> None:
+    stream, expected = _mixed(v5=False)
+    client, broker, fast, by_paho = _fast_client(mqtt.MQTTv311)
+    got = []
+    client.on_publish_received = lambda topic, payload, retain, mid: got.append((topic, payload, retain, mid))
+    client.on_message = lambda _c, _u, m: got.append((m.topic, m.payload, m.retain, m.mid))
+    for start in range(0, len(stream), 7):
+        broker.sendall(stream[start:start + 7])
+        client.loop_read()
+    assert got == expected
+
+
+def test_a_qos0_publish_and_a_malformed_one_are_left_to_paho() -> None:
+    client, broker, fast, by_paho = _fast_client()
+    qos0 = _publish_v5("cg/d1/telemetry", b"{}")
+    broken = b"\x32\x03\x00\x09a"  # a topic length running past the packet's end
+    pingresp = b"\xd0\x00"  # paho's reader takes the first packet of a block (its read fills the block)
+    broker.sendall(pingresp + _publish_qos1("cg/d0/telemetry", b"{}", 5) + qos0 + broken)
+    rc = client.loop_read()
+    assert fast == [("cg/d0/telemetry", b"{}", False, 5)]
+    assert by_paho == [("cg/d1/telemetry", b"{}", False, 0)]
+    assert rc != mqtt.MQTT_ERR_SUCCESS  # paho's reader refused the broken packet
