@@ -174,6 +174,11 @@ class StreamsSettings(_Section):
     merge_window_s: float = 24 * 3600
     sink_batch: int = 2000
     sink_within_s: float = 0.2  # how long a role's fetch waits for records before it works on what it has
+    # Each fetch waits on the broker until this much is there or `fetch_max_wait_ms` has passed: at a few thousand
+    # records a second a fetch per record's arrival made small batches, each a database commit and an offset
+    # commit (docs/performance.md). The wait is added to a record's way to its row, at most once per hop.
+    fetch_min_bytes: int = Field(default=64 * 1024, ge=1)
+    fetch_max_wait_ms: int = Field(default=100, ge=0, le=1000)
     alarm_batch: int = 2000  # records per alarm-detection batch (one changelog flush and commit each)
     case_batch: int = 500  # records per case-builder batch (one transaction per problem)
     deadline_scan_s: float = 30.0

@@ -58,11 +58,13 @@ T = TypeVar("T")
 
 def open_consumer(settings: Settings, group: str, *, max_records: int, topics: Sequence[str] = ()) -> AIOKafkaConsumer:
     """A consumer of `group`, not started: offsets committed by the caller only, a new group starts at the earliest
-    record, the worker's session timeout (docs/streams.md), connection and security from civicgrid.bus.clients.
+    record, the worker's session timeout and fetch batching (docs/streams.md), connection and security from
+    civicgrid.bus.clients.
     Without `topics` the caller subscribes (patrol, with its assignment callback)."""
     return AIOKafkaConsumer(*topics, **clients.aiokafka(
         settings.kafka, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
-        max_poll_records=max_records, **settings.streams.group_timing_ms()))
+        max_poll_records=max_records, fetch_min_bytes=settings.streams.fetch_min_bytes,
+        fetch_max_wait_ms=settings.streams.fetch_max_wait_ms, **settings.streams.group_timing_ms()))
 
 
 class Backoff:

@@ -6,11 +6,13 @@ worker's batch-consumer runner (streams/batch_consumer.py: offsets committed onl
 after the transaction commits, a failing database retried with backoff on the same
 batch, unreadable records dead-lettered first).  What is theirs: orjson decoding
 into rows per table, and one COPY per table per batch into a temporary table and
-an ``INSERT … ON CONFLICT DO NOTHING`` (idempotent on ``(device_id, seq, time)``).
+an ``INSERT … ON CONFLICT DO NOTHING`` (idempotent on ``(device_id, seq, time)``), written
+from a thread so that the worker's other roles cannot stretch it (`write_batch`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -83,22 +85,26 @@ SINKS: dict[str, tuple[str, tuple[str, ...], Callable[[list[dict[str, Any]]], li
 }
 
 
-async def write_batch(conn: psycopg.AsyncConnection, by_table: dict[str, list[tuple]]) -> int:
-    """COPY each table's rows through a temporary table and insert what is new, in one transaction."""
+def write_batch(conn: psycopg.Connection, by_table: dict[str, list[tuple]]) -> int:
+    """COPY each table's rows through a temporary table and insert what is new, in one transaction.
+
+    Blocking, and run in a thread (`SinkRunner.handle`): on the worker's event loop each of the COPY's awaits let
+    the alarm detector's CPU-bound batches in, and a 2,000-row batch took 1-2 s at 5,000 msg/s instead of 0.1 s
+    (docs/performance.md)."""
     written = 0
-    async with conn.transaction():
+    with conn.transaction():
         for topic, rows in by_table.items():
             if not rows:
                 continue
             table, columns, _ = SINKS[topic]
             cols = ", ".join(columns)
             tmp = f"_sink_{table}"
-            await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table} INCLUDING DEFAULTS) "
-                               "ON COMMIT DELETE ROWS")
-            async with conn.cursor() as cur, cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table} INCLUDING DEFAULTS) "
+                         "ON COMMIT DELETE ROWS")
+            with conn.cursor() as cur, cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
                 for row in rows:
-                    await copy.write_row(row)
-            result = await conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} ON CONFLICT DO NOTHING")
+                    copy.write_row(row)
+            result = conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} ON CONFLICT DO NOTHING")
             written += result.rowcount
     return written
 
@@ -111,7 +117,7 @@ class SinkRunner:
         self.settings = settings
         self.rows_written = 0
         self.records_seen = 0
-        self._conn: psycopg.AsyncConnection | None = None
+        self._conn: psycopg.Connection | None = None
         s = settings.streams
         self._consumer = BatchConsumer(settings, self, name="sinks", group=f"{s.app_id}-{SINK_GROUP_SUFFIX}",
                                        topics=list(SINKS), max_records=s.sink_batch, within_s=s.sink_within_s,
@@ -151,16 +157,20 @@ class SinkRunner:
         """One transaction for the whole batch (psycopg.OperationalError: the runner retries it)."""
         if not any(batch.values()):
             return ()
+        written = await asyncio.to_thread(self._write, batch)
+        self.rows_written += written
+        return ()
+
+    def _write(self, batch: dict[str, list[tuple]]) -> int:
         conn = self._conn
         if conn is None or conn.closed:
-            conn = self._conn = await psycopg.AsyncConnection.connect(self.settings.db.url.get_secret_value())
+            conn = self._conn = psycopg.Connection.connect(self.settings.db.url.get_secret_value())
         started = time.perf_counter()
-        written = await write_batch(conn, batch)
-        self.rows_written += written
+        written = write_batch(conn, batch)
         log.debug("sink batch: %d rows written in %.1f ms", written, (time.perf_counter() - started) * 1e3)
-        return ()
+        return written
 
     async def disconnect(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await conn.close()
+            await asyncio.to_thread(conn.close)
