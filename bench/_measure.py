@@ -1,5 +1,6 @@
 """Shared by the benchmarks (not itself a benchmark): CPU time of a process tree, the publish -> row latency of a
-probe device, the rows stored for a set of devices and the gateway's own refusal counters."""
+probe device, the rows stored for a set of devices, the records' progress through Kafka and the gateway's own
+refusal counters."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import orjson
 import paho.mqtt.client as mqtt
+from confluent_kafka import Consumer, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
 
+from civicgrid.bus import clients, topics
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
 
@@ -39,6 +42,11 @@ def cpu_seconds(pid: int) -> float:
         total += (int(fields[11]) + int(fields[12])) / TICK_S
         todo += _children(p)
     return total
+
+
+def cpu_of(pids: list[int]) -> float:
+    """`cpu_seconds` summed over several processes (two gateways, say)."""
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 # ----------------------------------------------------------------------------- ingest latency probe
@@ -122,3 +130,40 @@ def stored(settings: Settings, ids: list[str]) -> int:
         return conn.execute("SELECT (SELECT count(*) FROM telemetry WHERE device_id = ANY(%(ids)s)) + "
                             "(SELECT count(*) FROM device_events WHERE device_id = ANY(%(ids)s))",
                             {"ids": ids}).fetchone()[0]
+
+
+class KafkaProgress:
+    """Where the device records stand in Kafka, read cheaply once a second: how many the gateway has written
+    (the end offsets of cg.telemetry and cg.events) and how far each of the worker's consumer groups has committed
+    (the sinks commit after the rows are in the database, so their offsets are rows stored).
+
+    Counting rows in `telemetry` instead grew with the table and showed up as PostgreSQL's own CPU."""
+
+    TOPICS = (topics.TELEMETRY, topics.EVENTS)
+    GROUPS = ("sinks", "alarms")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        partitions = range(settings.kafka.partitions)
+        self.partitions = [TopicPartition(t, p) for t in self.TOPICS for p in partitions]
+        config = clients.librdkafka(settings.kafka, {"enable.auto.commit": False, "log_level": 3})
+        self.ends_reader = Consumer({**config, "group.id": f"{settings.streams.app_id}-bench-progress"})
+        self.groups = {name: Consumer({**config, "group.id": f"{settings.streams.app_id}-{name}"})
+                       for name in self.GROUPS}
+
+    def written(self) -> int:
+        """Records the gateway has had acknowledged on the device topics."""
+        return sum(self.ends_reader.get_watermark_offsets(tp, timeout=10)[1] for tp in self.partitions)
+
+    def committed(self, group: str) -> int:
+        """Records of the device topics `group` has committed (a partition it never committed counts 0)."""
+        return sum(max(tp.offset, 0) for tp in self.groups[group].committed(self.partitions, timeout=10))
+
+    def sample(self) -> dict[str, int]:
+        """`written`, and each group's committed count, read in that order (so no lag reads negative)."""
+        committed = {group: self.committed(group) for group in self.GROUPS}
+        return {"written": self.written(), **committed}
+
+    def close(self) -> None:
+        for consumer in (self.ends_reader, *self.groups.values()):
+            consumer.close()

@@ -2,7 +2,9 @@
 
 Method (all on this machine, against a throwaway stack this script starts):
 1. A generated city (manhole-cover and trash-bin sensors, each its own MQTT login) is
-   loaded; one gateway process and one stream worker (all roles) run beside the stack.
+   loaded; gateway processes on the shared subscription (`--gateways`, 1) and stream workers sharing the
+   partitions (`--workers`, 1; all roles) run beside the stack. Before the ladder the first rate is offered
+   unmeasured for `--warmup-s` (a fresh Kafka JVM spends its first minutes compiling).
 2. For each offered rate of a ladder (`--rates`), the city's devices offer that rate for
    `--hold-s` seconds: by default their payloads built beforehand and written to the broker
    by a load generator that costs next to nothing (`--load packets`, bench/_packetload.py),
@@ -40,11 +42,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _profile
-from _measure import LatencyProbe, cpu_seconds, gateway_counts, percentile, stored
+from _measure import KafkaProgress, LatencyProbe, cpu_of, percentile, stored
 from _packetload import PacketLoad
+from _platform import Platform
 from _simload import SimLoad
 
 from civicgrid.broker.provisioning import add_device
@@ -52,7 +56,6 @@ from civicgrid.broker.sync import wait_for_login
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.mosquitto import local_broker
-from civicgrid.stack.services import spawn_gateway, spawn_service, stop_service
 from civicgrid.store.city import load_city
 from simulators.city import generate_city
 
@@ -64,27 +67,29 @@ def say(message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- the ladder
-def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[str, int], expected_before: int,
-         max_drain_s: float, probe: LatencyProbe, processes: int, profile_dir: Path | None = None,
-         generator: str = "packets") -> dict:
+def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: Platform, stack_pids: dict[str, int],
+         expected_before: int, max_drain_s: float, probe: LatencyProbe, progress: KafkaProgress, processes: int,
+         profile_dir: Path | None = None, generator: str = "packets") -> dict:
     load, how = _load(generator, settings, city, rate, hold_s, processes)
     ids = load.device_ids
     say(f"offering {rate:,.0f} msg/s from {len(ids)} sensors ({how}, {processes} processes) for {hold_s:.0f} s")
-    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    refused0 = gateway_counts(settings)
+    pids = {**platform.pids(), **{name: [pid] for name, pid in stack_pids.items()}}
+    cpu0 = {name: cpu_of(ps) for name, ps in pids.items()}
+    refused0 = platform.refused()
+    written0 = progress.written()
     sims0, own0 = _children_cpu(), time.process_time()
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, dict[str, int]]] = []
     done = threading.Event()
 
-    def sample() -> None:  # rows stored over time: the platform's rate inside the hold window
+    def sample() -> None:  # the records' progress through Kafka over time: the platform's rate inside the hold
         while not done.is_set():
-            samples.append((time.time(), stored(settings, ids)))
+            samples.append((time.time(), progress.sample()))
             done.wait(1.0)
 
     sampler = threading.Thread(target=sample, daemon=True)
     spies = {}
     if profile_dir is not None:  # py-spy on the Python services for the hold (docs/performance.md)
-        spies = {name: (_profile.start(pids[name], profile_dir / f"{name}-{rate:.0f}.txt", hold_s),
+        spies = {name: (_profile.start(pids[name][0], profile_dir / f"{name}-{rate:.0f}.txt", hold_s),
                         profile_dir / f"{name}-{rate:.0f}.txt") for name in ("gateway", "worker")}
     t0 = time.monotonic()
     probe.latencies_ms.clear()
@@ -94,28 +99,21 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
     done.set()
     sampler.join(5)
     wall = time.monotonic() - t0
-    cpu = {name: round((cpu_seconds(pid) - cpu0[name]) / wall / os.cpu_count(), 3) for name, pid in pids.items()}
+    cpu = {name: round((cpu_of(ps) - cpu0[name]) / wall / os.cpu_count(), 3) for name, ps in pids.items()}
     cpu["load generator"] = round((_children_cpu() - sims0) / wall / os.cpu_count(), 3)
     cpu["bench (probe, sampler)"] = round((time.process_time() - own0) / wall / os.cpu_count(), 3)
     latencies = [ms for wall, ms in list(probe.latencies_ms) if begin <= wall <= end]
     sent = sum(summary["sent"].get(ch, 0) for ch in ("telemetry", "event"))
     expected = expected_before + sent
-    drain_start, have, refused = time.monotonic(), 0, {}
-    while time.monotonic() - drain_start < max(60.0, max_drain_s * 3):
-        have = stored(settings, ids)
-        refused = {k: v - refused0.get(k, 0.0) for k, v in gateway_counts(settings).items()
-                   if v - refused0.get(k, 0.0)}
-        if have + sum(refused.values()) >= expected:
-            break
-        time.sleep(0.2)
-    drain_s = time.monotonic() - drain_start
+    drain_s, refused = _drained(platform, progress, written0, sent, refused0, max(60.0, max_drain_s * 3))
     # Cost per message: each platform process's CPU from the hold's start to the last row (the drain included),
     # over the messages offered in the hold; the load generator and this script are not the platform.
-    platform_s = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+    platform_s = {name: cpu_of(ps) - cpu0[name] for name, ps in pids.items()}
+    have = stored(settings, ids)
     cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()} if sent else {}
     if sent:
         cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
-    steady = [(t, n) for t, n in samples if begin <= t <= end]
+    steady = [(t, n["sinks"]) for t, n in samples if begin <= t <= end]
     through = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
     result = {"offered_msgs_per_s": rate, "generator_msgs_per_s": round(summary["offered_msgs_per_s"]),
               "achieved_msgs_per_s": round(through), "sent": sent,
@@ -125,7 +123,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, pids: dict[
               "errors": summary["errors"],
               "ingest_p50_ms": _ms(percentile(latencies, 0.5)), "ingest_p99_ms": _ms(percentile(latencies, 0.99)),
               "latency_samples": len(latencies),
-              "cpu_share": cpu, "cpu_us_per_msg": cost}
+              "cpu_share": cpu, "cpu_us_per_msg": cost, "lag_max": _lags(samples, begin, end, rate)}
     if spies:
         for proc, _ in spies.values():
             proc.wait(hold_s + 60)
@@ -145,36 +143,36 @@ def _load(generator: str, settings: Settings, city: Path, rate: float, hold_s: f
     return sim, f"simulators at {sim.speed:.0f}×"
 
 
-def drain(settings: Settings, city: Path, base: Path, n: int, pids: dict[str, int], procs: list,
+def drain(settings: Settings, city: Path, n: int, platform: Platform, stack_pids: dict[str, int],
           processes: int) -> dict:
-    """The drain mode (module docstring): `procs[0]`, the running gateway, is stopped first and started again
-    once the broker holds the backlog; `procs` gets the new one (stopped by the caller)."""
-    stop_service(procs[0])
+    """The drain mode (module docstring): the running gateways are stopped first and started again once the broker
+    holds the backlog (stopped by the caller)."""
+    platform.stop_gateways()
     load = PacketLoad(city, settings, None, kinds=SENSORS, messages=n, processes=processes, warmup_s=5.0)
     say(f"queueing {n:,} messages from {len(load.device_ids)} sensors while the gateway is stopped")
     summary = load.run()
     sent = sum(summary["sent"].get(ch, 0) for ch in ("telemetry", "event"))
     say(f"the broker took {summary['sent_total']:,} in {summary['send_s']:.1f} s; starting the gateway")
-    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    refused0 = gateway_counts(settings)
+    pids = {"worker": platform.pids()["worker"], **{name: [pid] for name, pid in stack_pids.items()}}
+    cpu0 = {name: cpu_of(ps) for name, ps in pids.items()}
+    refused0 = platform.refused()
     t0 = time.monotonic()
-    gateway = procs[0] = spawn_gateway(settings, base / "gateway-drain.log")
-    pids = {"gateway": gateway.pid, **pids}
+    platform.start_gateways("-drain")
+    pids["gateway"] = platform.pids()["gateway"]
     cpu0["gateway"] = 0.0
     have, refused, last_change, last = 0, {}, t0, -1
     samples: list[tuple[float, int]] = []
     while time.monotonic() - last_change < 60:
         have = stored(settings, load.device_ids)
         samples.append((time.monotonic() - t0, have))
-        refused = {k: v - refused0.get(k, 0.0) for k, v in gateway_counts(settings).items()
-                   if v - refused0.get(k, 0.0)}
+        refused = {k: v - refused0.get(k, 0.0) for k, v in platform.refused().items() if v - refused0.get(k, 0.0)}
         if have + sum(refused.values()) >= sent:
             break
         if have != last:
             last, last_change = have, time.monotonic()
         time.sleep(0.2)
     drain_s = time.monotonic() - t0
-    platform_s = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
+    platform_s = {name: cpu_of(ps) - cpu0[name] for name, ps in pids.items()}
     cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()}
     cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
     lost = max(0, sent - have - round(sum(refused.values())))
@@ -184,6 +182,36 @@ def drain(settings: Settings, city: Path, base: Path, n: int, pids: dict[str, in
                                                   for name, s in platform_s.items()},
             "rows_over_time": [(round(t, 1), n) for t, n in samples[:: max(1, len(samples) // 20)]],
             "cores": os.cpu_count()}
+
+
+def _drained(platform: Platform, progress: KafkaProgress, written0: int, sent: int, refused0: dict[str, float],
+             limit_s: float) -> tuple[float, dict[str, float]]:
+    """Seconds until Kafka has every message offered (or the gateway counted its dead letter) and the sinks have
+    committed them all, read from the offsets (cheap; the rows are counted once, after); and the dead letters."""
+    start, refused = time.monotonic(), {}
+    while time.monotonic() - start < limit_s:
+        now = progress.sample()
+        refused = {k: v - refused0.get(k, 0.0) for k, v in platform.refused().items() if v - refused0.get(k, 0.0)}
+        if now["written"] - written0 + sum(refused.values()) >= sent and now["sinks"] >= now["written"]:
+            break
+        time.sleep(0.1)
+    return time.monotonic() - start, refused
+
+
+def _lags(samples: list[tuple[float, dict[str, int]]], begin: float, end: float, rate: float) -> dict[str, Any]:
+    """The most records waiting at each stage during the hold: offered but not yet in Kafka (MQTT and the
+    gateway), and in Kafka but not yet committed by each worker group; bounded lags mean the step is sustained."""
+    steady = [(t, n) for t, n in samples if begin <= t <= end]
+    if not steady:
+        return {}
+    start = steady[0][1]["written"] - rate * (steady[0][0] - begin)  # what Kafka held before the hold
+    lags: dict[str, Any] = {"gateway": max(round(rate * (t - begin) - (n["written"] - start)) for t, n in steady)}
+    for group in KafkaProgress.GROUPS:
+        lags[group] = max(n["written"] - n[group] for _, n in steady)
+    # Every few seconds (s into the hold, gateway, sinks): where a stall was, if any.
+    lags["timeline"] = [(round(t - begin), round(rate * (t - begin) - (n["written"] - start)),
+                         n["written"] - n["sinks"]) for t, n in steady[:: max(1, len(steady) // 15)]]
+    return lags
 
 
 def _ms(value: float | None) -> float | None:
@@ -196,22 +224,30 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def ladder(settings: Settings, city: Path, args: argparse.Namespace, pids: dict[str, int],
+def ladder(settings: Settings, city: Path, args: argparse.Namespace, platform: Platform, stack_pids: dict[str, int],
            probe: LatencyProbe) -> list[dict]:
     """Step up the rates until one does not hold (module docstring, 2-4)."""
     prober = threading.Thread(target=probe.run, daemon=True)
     prober.start()
+    progress = KafkaProgress(settings)
     steps, expected = [], 0
+    rates = [float(r) for r in args.rates.split(",")]
     try:
-        for rate in (float(r) for r in args.rates.split(",")):
+        if args.warmup_s > 0:  # not measured: the JVM's JIT compiler alone was most of Kafka's CPU in its first minutes
+            say(f"warming up for {args.warmup_s:.0f} s at {rates[0]:,.0f} msg/s")
+            result = step(settings, city, rates[0], args.warmup_s, platform, stack_pids, expected, 60.0, probe,
+                          progress, args.processes or 2, None, args.load)
+            expected += result["sent"] - result["lost"]
+        for rate in rates:
             processes = args.processes or (2 if args.load == "packets" else max(2, math.ceil(rate / 400)))
-            result = step(settings, city, rate, args.hold_s, pids, expected, args.max_drain_s, probe, processes,
-                          args.profile, args.load)
+            result = step(settings, city, rate, args.hold_s, platform, stack_pids, expected, args.max_drain_s, probe,
+                          progress, processes, args.profile, args.load)
             expected += result["sent"] - result["lost"]
             steps.append(result)
             if not result["held"]:
                 break
     finally:
+        progress.close()
         probe.stop.set()
         prober.join(5)
         probe.close()
@@ -223,6 +259,9 @@ def main() -> None:
     parser.add_argument("--rates", default="500,1000,1500,2000,3000", help="offered rates, msg/s, ascending")
     parser.add_argument("--hold-s", type=float, default=60.0)
     parser.add_argument("--max-drain-s", type=float, default=5.0)
+    parser.add_argument("--warmup-s", type=float, default=60.0,
+                        help="offer the first rate this long before the ladder, unmeasured (a fresh Kafka JVM spends "
+                             "its first minutes compiling)")
     parser.add_argument("--covers", type=int, default=600)
     parser.add_argument("--bins", type=int, default=300)
     parser.add_argument("--load", choices=("packets", "simulators"), default="packets",
@@ -234,6 +273,8 @@ def main() -> None:
     parser.add_argument("--drain", type=int, default=0, metavar="N",
                         help="drain mode instead of the ladder: N messages queued while the gateway is stopped, "
                              "then the time to the last row")
+    parser.add_argument("--gateways", type=int, default=1, help="gateway processes on the shared subscription")
+    parser.add_argument("--workers", type=int, default=1, help="stream worker processes sharing the partitions")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="sample the gateway and the worker with py-spy during each hold; raw stacks into this "
@@ -244,7 +285,7 @@ def main() -> None:
 
     settings = ephemeral_settings(prefix="civicgrid-bench-")
     base = settings.stack.var_dir.parent
-    procs = []
+    platform = Platform(settings, base, args.gateways, args.workers)
     broker = local_broker(settings)
     with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")) as stack:
         try:
@@ -255,21 +296,16 @@ def main() -> None:
             probe_secret = add_device(settings, probe_id, "bin-sensor", broker=broker).secret
             if not wait_for_login(settings, broker, probe_id, probe_secret):
                 raise SystemExit("the broker never accepted the probe device's login")
-            gateway = spawn_gateway(settings, base / "gateway.log")
-            worker = spawn_service("worker", settings, base / "worker.log")
-            procs = [gateway, worker]
-            time.sleep(5)  # the worker's consumer groups join
+            platform.start()
+            say(f"platform: {platform.describe()}")
+            stack_pids = {s.name: s.pid for s in stack.status() if s.pid}
             if args.drain:
-                pids = {"worker": worker.pid, **{s.name: s.pid for s in stack.status() if s.pid}}
-                result = drain(settings, city, base, args.drain, pids, procs, args.processes or 2)
-                print(json.dumps(result))
+                result = drain(settings, city, args.drain, platform, stack_pids, args.processes or 2)
+                print(json.dumps({**result, "platform": platform.describe()}))
                 return
-            pids = {"gateway": gateway.pid, "worker": worker.pid,
-                    **{s.name: s.pid for s in stack.status() if s.pid}}
-            steps = ladder(settings, city, args, pids, LatencyProbe(settings, probe_id, probe_secret))
+            steps = ladder(settings, city, args, platform, stack_pids, LatencyProbe(settings, probe_id, probe_secret))
         finally:
-            for proc in procs:
-                stop_service(proc)
+            platform.stop()
     held = [s for s in steps if s["held"]]
     best = max(held, key=lambda s: s["achieved_msgs_per_s"]) if held else steps[0]
     print(json.dumps({"sustained_msgs_per_s": best["achieved_msgs_per_s"] if held else 0,
@@ -278,7 +314,7 @@ def main() -> None:
                       "cpu_us_per_msg": best["cpu_us_per_msg"],
                       "limited_by": "load generator" if steps[-1]["generator_msgs_per_s"] < 0.9 * steps[-1][
                           "offered_msgs_per_s"] else "platform" if not steps[-1]["held"] else "ladder top",
-                      "steps": steps}))
+                      "platform": platform.describe(), "steps": steps}))
 
 
 if __name__ == "__main__":
