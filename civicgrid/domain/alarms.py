@@ -76,13 +76,29 @@ def _threshold(rule: Any, state: RuleState, value: float, at: datetime) -> tuple
         AlarmEvent(rule.id, "clear", at, state["episode"], value, limit)
 
 
+# A bound on each monotonic window (below): reached only by a field rising or falling steadily with more readings
+# than this inside one `window_s`; the oldest candidates go first.
+RATE_WINDOW_MAX_POINTS = 1024
+
+
 def _rate(rule: Any, state: RuleState, value: float, at: datetime) -> tuple[RuleState, AlarmEvent | None]:
-    now = at.timestamp()
-    window = [(t, v) for t, v in state.get("window", []) if now - t <= rule.window_s]
-    window.append((now, value))
-    values = [v for _, v in window]
-    violated = max(values) - min(values) > rule.max_change
-    new: RuleState = {**state, "window": window[-64:]}
+    """max - min of the field within `window_s` against `max_change`.
+
+    The state keeps not every reading of the window but two monotonic queues, the readings that can still be the
+    window's maximum (`highs`, values falling) and its minimum (`lows`, values rising): the same max and min,
+    with a handful of points where the whole window of a reading every few seconds was re-scanned and written to
+    the alarm state's changelog at every reading (docs/performance.md). Window time never goes back: a reading
+    stamped before the newest in the state counts at the newest's time."""
+    highs: list[list[float]] = list(state.get("highs", ()))
+    lows: list[list[float]] = list(state.get("lows", ()))
+    if "highs" not in state:  # a state written before the queues: its plain window, oldest first
+        for t, v in state.get("window", ()):
+            _slide(highs, lows, t, v, t - rule.window_s)
+    now = max(at.timestamp(), highs[-1][0]) if highs else at.timestamp()
+    _slide(highs, lows, now, value, now - rule.window_s)
+    violated = highs[0][1] - lows[0][1] > rule.max_change
+    new: RuleState = {k: v for k, v in state.items() if k != "window"}
+    new.update(highs=highs, lows=lows)
     if violated:
         new["last_violation"] = now
         if not state.get("active"):
@@ -93,6 +109,25 @@ def _rate(rule: Any, state: RuleState, value: float, at: datetime) -> tuple[Rule
         new["active"] = False
         return new, AlarmEvent(rule.id, "clear", at, state["episode"], value, rule.max_change)
     return new, None
+
+
+def _slide(highs: list[list[float]], lows: list[list[float]], now: float, value: float, cutoff: float) -> None:
+    """Add a reading at `now` to both monotonic queues (in place), dropping what left the window (before `cutoff`)
+    and what the new reading outranks for good."""
+    for queue in (highs, lows):
+        start = 0
+        while start < len(queue) and queue[start][0] < cutoff:
+            start += 1
+        if start:
+            del queue[:start]
+    while highs and highs[-1][1] <= value:
+        highs.pop()
+    while lows and lows[-1][1] >= value:
+        lows.pop()
+    for queue in (highs, lows):
+        queue.append([now, value])
+        if len(queue) > RATE_WINDOW_MAX_POINTS:
+            del queue[0]
 
 
 def evaluate_reading(rules: tuple[Any, ...], states: dict[str, RuleState], data: dict[str, Any],

@@ -59,6 +59,40 @@ def test_rate_of_change_raises_once_and_clears_after_quiet() -> None:
     assert [(i, a) for i, _, a in events] == [(2, "raise"), (7, "clear")]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 1000)), min_size=1, max_size=120))
+def test_rate_of_change_raises_exactly_when_the_window_s_spread_first_exceeds_the_limit(readings) -> None:
+    """Against the rule's definition (max - min of the readings within window_s), re-scanned at every reading; the
+    state keeps only the readings that can still be the window's max or min."""
+    rule = RateOfChangeRule(id="surge", field="level", max_change=300, window_s=600, clear_after_s=10**9,
+                            target=TARGET)
+    states, seen, t = {}, [], 0
+    first_raise, expected = None, None
+    for i, (gap_s, value) in enumerate(readings):
+        t += gap_s
+        seen.append((t, value))
+        window = [v for at, v in seen if at >= t - rule.window_s]
+        if expected is None and max(window) - min(window) > rule.max_change:
+            expected = i
+        states, events = evaluate_reading((rule,), states, {"level": value}, T0 + timedelta(seconds=t))
+        if events and first_raise is None:
+            first_raise = i
+        state = states["surge"]
+        assert len(state["highs"]) + len(state["lows"]) <= 2 * len(window)
+    assert first_raise == expected
+
+
+def test_a_rate_state_written_with_its_plain_window_carries_on() -> None:
+    """The state's shape before the monotonic queues: a list of every (t, value) of the window."""
+    rule = RateOfChangeRule(id="surge", field="level", max_change=300, window_s=600, target=TARGET)
+    now = T0.timestamp()
+    old = {"surge": {"window": [[now - 500, 100.0], [now - 300, 200.0]], "active": False}}
+    _, events = evaluate_reading((rule,), old, {"level": 450.0}, T0)  # 450 - 100 > 300, within the window
+    assert [e.action for e in events] == ["raise"]
+    _, events = evaluate_reading((rule,), old, {"level": 450.0}, T0 + timedelta(seconds=150))  # 100 has left it
+    assert events == []
+
+
 def test_event_rule_with_and_without_a_clear_event() -> None:
     cover = EventRule(id="opened", event_type="opened", clear_event="closed", target=TARGET)
     sos = EventRule(id="sos", event_type="sos", target=AlarmTarget(device_alarm=True))

@@ -151,7 +151,7 @@ def test_qos1_publishes_are_parsed_in_place_with_their_properties_skipped() -> N
 
 def test_qos1_publishes_split_at_every_byte_arrive_whole_in_order_mqtt_311() -> None:
     stream, expected = _mixed(v5=False)
-    client, broker, fast, by_paho = _fast_client(mqtt.MQTTv311)
+    client, broker, _, _ = _fast_client(mqtt.MQTTv311)
     got = []
     client.on_publish_received = lambda topic, payload, retain, mid: got.append((topic, payload, retain, mid))
     client.on_message = lambda _c, _u, m: got.append((m.topic, m.payload, m.retain, m.mid))
