@@ -155,24 +155,29 @@ def drain(settings: Settings, city: Path, n: int, platform: Platform, stack_pids
     say(f"the broker took {summary['sent_total']:,} in {summary['send_s']:.1f} s; starting the gateway")
     pids = {"worker": platform.pids()["worker"], **{name: [pid] for name, pid in stack_pids.items()}}
     cpu0 = {name: cpu_of(ps) for name, ps in pids.items()}
-    refused0 = platform.refused()
+    progress = KafkaProgress(settings)
+    written0 = progress.written()
     t0 = time.monotonic()
-    platform.start_gateways("-drain")
+    platform.start_gateways("-drain")  # new processes: their refusal counters start at 0
     pids["gateway"] = platform.pids()["gateway"]
     cpu0["gateway"] = 0.0
-    have, refused, last_change, last = 0, {}, t0, -1
     samples: list[tuple[float, int]] = []
-    while time.monotonic() - last_change < 60:
-        have = stored(settings, load.device_ids)
-        samples.append((time.monotonic() - t0, have))
-        refused = {k: v - refused0.get(k, 0.0) for k, v in platform.refused().items() if v - refused0.get(k, 0.0)}
-        if have + sum(refused.values()) >= sent:
+    refused: dict[str, float] = {}
+    last_change, last = t0, -1
+    while time.monotonic() - last_change < 60:  # until every message is a row or a dead letter, or nothing moves
+        now = progress.sample()
+        stored_so_far = now["sinks"] - written0
+        samples.append((time.monotonic() - t0, stored_so_far))
+        refused = platform.refused()
+        if stored_so_far + sum(refused.values()) >= sent:
             break
-        if have != last:
-            last, last_change = have, time.monotonic()
+        if stored_so_far != last:
+            last, last_change = stored_so_far, time.monotonic()
         time.sleep(0.2)
     drain_s = time.monotonic() - t0
     platform_s = {name: cpu_of(ps) - cpu0[name] for name, ps in pids.items()}
+    progress.close()
+    have = stored(settings, load.device_ids)
     cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()}
     cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
     lost = max(0, sent - have - round(sum(refused.values())))
