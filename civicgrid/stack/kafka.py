@@ -62,8 +62,13 @@ logger.started.level = INFO
 
 
 def cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes in URL-safe base64, unpadded (as `kafka-storage random-uuid` prints)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes in URL-safe base64, unpadded (as `kafka-storage random-uuid` prints),
+    never starting with "-": `kafka-storage format --cluster-id -…` takes it for an option and fails (seen: one
+    benchmark stack in a few dozen). Kafka's own `Uuid.randomUuid()` draws again in that case too."""
+    while True:
+        encoded = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not encoded.startswith("-"):
+            return encoded
 
 
 class KafkaService:

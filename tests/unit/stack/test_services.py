@@ -58,6 +58,15 @@ def test_server_properties_one_kraft_node_on_the_configured_ports(tmp_path: Path
     assert props["auto.create.topics.enable"] == "false"
 
 
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kafka-storage would read `--cluster-id -…` as an option and refuse to format (a 1 in 64 draw)."""
+    import uuid
+
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x10" + bytes(15))])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(draws))
+    assert cluster_id() == "EAAAAAAAAAAAAAAAAAAAAA"
+
+
 def test_cluster_ids_are_22_url_safe_characters_and_fresh() -> None:
     ids = {cluster_id() for _ in range(50)}
     assert len(ids) == 50
