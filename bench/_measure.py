@@ -49,6 +49,20 @@ def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
+def machine_busy() -> tuple[int, int]:
+    """The machine's (busy, total) CPU ticks so far, all cores, from /proc/stat (idle and iowait are not busy)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])  # guest time is already inside user
+    return total - idle, total
+
+
+def machine_busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU busy between two `machine_busy()` readings."""
+    total = after[1] - before[1]
+    return round((after[0] - before[0]) / total, 3) if total else 0.0
+
+
 # ----------------------------------------------------------------------------- ingest latency probe
 class LatencyProbe:
     """A bin sensor publishing every `every_s`; the publish → visible-row time of each reading.

@@ -18,10 +18,11 @@ Method (all on this machine, against a throwaway stack this script starts):
    time, the bound on the backlog (Kafka lag) the hold built up. A step holds when
    nothing is lost, the drain is under `--max-drain-s`, and the load generator really
    offered ≥ 90 % of the rate; the ladder stops at the first step that does not.
-4. CPU time of each process (gateway, worker, load generator, Mosquitto, Kafka,
-   PostgreSQL with its backends) over the hold, as shares of the machine's capacity; and the
-   cost per message: each platform process's CPU-µs from the hold's start to its last row,
-   over the messages offered, and their sum (`platform`), the load generator excluded.
+4. CPU shares inside the hold window (bench/e2e.py `HoldCpu`): each platform process's (gateway, worker,
+   Mosquitto, Kafka, PostgreSQL with its backends), this script's, the machine's busy share from /proc/stat, and
+   the rest of it (the load generator and the kernel). And the cost per message: each platform process's CPU-µs
+   from the hold's start to its last row, over the messages offered, and their sum (`platform`), the load
+   generator excluded.
 
 Drain mode (`--drain N`): with the gateway stopped (its persistent session keeps the broker queueing for it), the
 load generator publishes N messages as fast as the broker takes them; then the gateway starts and the time from
@@ -37,7 +38,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import sys
 import threading
 import time
@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _profile
-from _measure import KafkaProgress, LatencyProbe, cpu_of, percentile, stored
+from _measure import KafkaProgress, LatencyProbe, cpu_of, machine_busy, machine_busy_share, percentile, stored
 from _packetload import PacketLoad
 from _platform import Platform
 from _simload import SimLoad
@@ -77,7 +77,6 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
     cpu0 = {name: cpu_of(ps) for name, ps in pids.items()}
     refused0 = platform.refused()
     written0 = progress.written()
-    sims0, own0 = _children_cpu(), time.process_time()
     samples: list[tuple[float, dict[str, int]]] = []
     done = threading.Event()
 
@@ -91,17 +90,16 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
     if profile_dir is not None:  # py-spy on the Python services for the hold (docs/performance.md)
         spies = {name: (_profile.start(pids[name][0], profile_dir / f"{name}-{rate:.0f}.txt", hold_s),
                         profile_dir / f"{name}-{rate:.0f}.txt") for name in ("gateway", "worker")}
-    t0 = time.monotonic()
     probe.latencies_ms.clear()
     sampler.start()
+    hold_cpu = HoldCpu(pids, time.time() + load.warmup_s, hold_s)  # the load's own window, to the millisecond
+    hold_cpu.start()
     summary = load.run()
     begin, end = summary["window"]
     done.set()
     sampler.join(5)
-    wall = time.monotonic() - t0
-    cpu = {name: round((cpu_of(ps) - cpu0[name]) / wall / os.cpu_count(), 3) for name, ps in pids.items()}
-    cpu["load generator"] = round((_children_cpu() - sims0) / wall / os.cpu_count(), 3)
-    cpu["bench (probe, sampler)"] = round((time.process_time() - own0) / wall / os.cpu_count(), 3)
+    hold_cpu.join(5)
+    cpu = hold_cpu.shares
     latencies = [ms for wall, ms in list(probe.latencies_ms) if begin <= wall <= end]
     sent = sum(summary["sent"].get(ch, 0) for ch in ("telemetry", "event"))
     expected = expected_before + sent
@@ -219,14 +217,33 @@ def _lags(samples: list[tuple[float, dict[str, int]]], begin: float, end: float,
     return lags
 
 
+class HoldCpu(threading.Thread):
+    """The CPU shares of the machine inside the hold window alone (before it the load generator builds its
+    payloads and connects, 15 s in which the platform idles): each platform process's, this script's (the probe
+    and the sampler), the whole machine's busy share (the kernel's network work included), and the rest of it,
+    which is the load generator's and the kernel's."""
+
+    def __init__(self, pids: dict[str, list[int]], begin: float, hold_s: float) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.begin, self.hold_s = pids, begin, hold_s
+        self.shares: dict[str, float] = {}
+
+    def run(self) -> None:
+        time.sleep(max(0.0, self.begin - time.time()))
+        cpu0 = {name: cpu_of(ps) for name, ps in self.pids.items()}
+        own0, machine0, t0 = time.process_time(), machine_busy(), time.monotonic()
+        time.sleep(self.hold_s)
+        wall, cores = time.monotonic() - t0, os.cpu_count() or 1
+        shares = {name: round((cpu_of(ps) - cpu0[name]) / wall / cores, 3) for name, ps in self.pids.items()}
+        shares["bench (probe, sampler)"] = round((time.process_time() - own0) / wall / cores, 3)
+        shares["machine"] = machine_busy_share(machine0, machine_busy())
+        shares["load generator and kernel"] = round(max(0.0, shares["machine"] - sum(
+            v for k, v in shares.items() if k != "machine")), 3)
+        self.shares = shares
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-def _children_cpu() -> float:
-    """CPU of this process's finished children: the simulator processes once their pool has closed."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def ladder(settings: Settings, city: Path, args: argparse.Namespace, platform: Platform, stack_pids: dict[str, int],
