@@ -12,18 +12,20 @@ from _measure import gateway_counts
 
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import free_port_run
-from civicgrid.stack.services import spawn_gateway, spawn_service, stop_service
+from civicgrid.stack.services import gateway_instance, spawn_gateway, spawn_service, stop_service
 
 
 class Platform:
-    """Gateway i has its own MQTT client id (its persistent session) and metrics port, the same share group."""
+    """Gateway i has its own MQTT client id (its persistent session) and metrics port, the same share group
+    (civicgrid.stack.services.gateway_instance, as in `civicgrid run --gateways N`)."""
 
     def __init__(self, settings: Settings, base: Path, gateways: int = 1, workers: int = 1) -> None:
         self.base = base
-        first_port = free_port_run(gateways) if gateways > 1 else settings.gateway.metrics_port
-        self.gateway_settings = [settings.model_copy(update={"gateway": settings.gateway.model_copy(update={
-            "client_id": f"{settings.gateway.client_id}-{i}" if i else settings.gateway.client_id,
-            "metrics_port": first_port + i})}) for i in range(gateways)]
+        if gateways > 1:  # a run of free ports for their metrics
+            settings = settings.model_copy(update={"gateway": settings.gateway.model_copy(
+                update={"metrics_port": free_port_run(gateways)})})
+        self.gateway_settings = [settings.model_copy(update={"gateway": settings.gateway.model_copy(
+            update=gateway_instance(settings.gateway, i))}) for i in range(gateways)]
         self.settings = settings
         self.workers_wanted = workers
         self.gateways: list[subprocess.Popen[bytes]] = []

@@ -294,14 +294,18 @@ def run(
     simulate_city: Annotated[bool, typer.Option("--simulate/--no-simulate",
                                                 help="Run the simulated county town.")] = True,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 60.0,
+    gateways: Annotated[int, typer.Option(min=1, help="Gateway processes on the shared subscription (gateway i: "
+                                                      "client id <gateway.client_id>-i, metrics port + i-1).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Stream worker processes sharing the partitions.")] = 1,
 ) -> None:
-    """Run the platform locally: the stack, gateway, camera poller, stream worker, API and a simulated city.
+    """Run the platform locally: the stack, gateways, camera poller, stream workers, API and a simulated city.
 
     Ctrl-C stops all.
     """
     import subprocess
 
     from civicgrid.stack import LocalStack, StackError
+    from civicgrid.stack.services import gateway_instance_env
     from civicgrid.stack.supervisor import Supervisor
 
     settings = _settings()
@@ -327,8 +331,15 @@ def run(
         env = None  # the simulated cameras' ONVIF passwords are their device secrets
         if simulate_city and "CIVICGRID_CAMERAS__SECRETS_FILE" not in os.environ:
             env = {"CIVICGRID_CAMERAS__SECRETS_FILE": str(city / "secrets.json")}
-        for name in ("gateway", "worker", "api", "cameras"):
-            services.start(name, [*argv, name], logs / f"{name}.log", env=env if name == "cameras" else None)
+        for i in range(gateways):
+            name = "gateway" if gateways == 1 else f"gateway-{i + 1}"
+            services.start(name, [*argv, "gateway"], logs / f"{name}.log",
+                           env=gateway_instance_env(settings.gateway, i))
+        for i in range(workers):
+            name = "worker" if workers == 1 else f"worker-{i + 1}"
+            services.start(name, [*argv, "worker"], logs / f"{name}.log")
+        services.start("api", [*argv, "api"], logs / "api.log")
+        services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
         console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
                       f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
                       f"(first user: `civicgrid users add NAME --role admin`); gateway metrics "

@@ -12,10 +12,25 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from civicgrid.settings import Settings
+from civicgrid.settings import GatewaySettings, Settings
 from civicgrid.stack.ephemeral import as_environment
 from civicgrid.stack.process import StackError, tail
+
+
+def gateway_instance(gateway: GatewaySettings, index: int) -> dict[str, Any]:
+    """What gateway number `index` (0: the configured one) of several on the shared subscription changes in
+    `gateway`: its own MQTT client id (a persistent session each) and metrics port (`metrics_port` + index); the
+    share group stays, so the broker splits the devices' messages between them."""
+    if index == 0:
+        return {}
+    return {"client_id": f"{gateway.client_id}-{index + 1}", "metrics_port": gateway.metrics_port + index}
+
+
+def gateway_instance_env(gateway: GatewaySettings, index: int) -> dict[str, str]:
+    """`gateway_instance` as CIVICGRID_GATEWAY__* variables, for a child process that reads its settings itself."""
+    return {f"CIVICGRID_GATEWAY__{key.upper()}": str(value) for key, value in gateway_instance(gateway, index).items()}
 
 
 def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:
