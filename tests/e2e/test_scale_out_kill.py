@@ -13,16 +13,14 @@ Then every reading with a PUBACK is one telemetry row and each cover has one cas
 Not asserted, because it does not hold yet: each tilt episode on its case once. The broker deals a device's
 messages to both gateways in turn, so while gateway B is dead a device's readings reach Kafka out of order (B's
 share after A's newer ones), and the alarm rules, which count consecutive readings in arrival order, miss or split
-episodes (docs/streams.md "Several gateways and the order of a device's readings"). `_episodes` shows where.
+episodes (docs/streams.md "Several gateways and the order of a device's readings"). `episodes_report` shows where.
 """
 
 from __future__ import annotations
 
 import signal
-import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -33,7 +31,7 @@ from civicgrid.settings import Settings
 from civicgrid.stack.services import gateway_instance, spawn_gateway
 from tests.conftest import gateway_settings
 from tests.e2e.conftest import worker_settings
-from tests.support.mqtt import MqttTestClient
+from tests.e2e.cover_burst import CoverBurst, episodes_report
 from tests.support.services import start_service, stop_service, wait_for
 from tests.support.stack import free_ports
 
@@ -41,11 +39,6 @@ pytestmark = pytest.mark.e2e
 
 DEVICES = 6
 READINGS = 600  # at ~18 a second per device: a burst of about 35 s
-EPISODE_EVERY = 40  # readings 10-14 of every 40 tilt the cover: 15 episodes per device
-
-
-def tilt(seq: int) -> float:
-    return 30.0 if seq % EPISODE_EVERY in (10, 11, 12, 13, 14) else 1.0
 
 
 def records_out(settings: Settings) -> float:
@@ -58,13 +51,8 @@ def records_out(settings: Settings) -> float:
 
 def test_two_gateways_and_two_workers_lose_nothing_when_one_of_each_is_killed(
         settings: Settings, db: psycopg.Connection, provision, tmp_path: Path) -> None:
-    run = uuid.uuid4().hex[:6]
-    components = [f"3415230104{n:06d}" for n in range(int(run, 16) % 900000, int(run, 16) % 900000 + DEVICES)]
-    for code in components:
-        db.execute("INSERT INTO components (code, category_code, lon, lat) VALUES (%s, 'C0103', 117.7, 31.7) "
-                   "ON CONFLICT DO NOTHING", (code,))
-    devices = [provision("manhole-sensor", component_code=code) for code in components]
-    ids = [d for d, _ in devices]
+    burst = CoverBurst(settings, db, provision, devices=DEVICES, readings=READINGS, component_class="0104",
+                       minute_hour=2)
     gw_a = gateway_settings(settings, "scaleout")
     (port_b,) = free_ports(1)
     gw_b = gw_a.model_copy(update={"gateway": gw_a.gateway.model_copy(
@@ -84,74 +72,35 @@ def test_two_gateways_and_two_workers_lose_nothing_when_one_of_each_is_killed(
         except Exception:  # the group is not there yet
             return 0
 
-    published = [0] * DEVICES
-    failures: list[str] = []
-
-    def burst(index: int, device_id: str, secret: str) -> None:
-        client = MqttTestClient(settings.mqtt.host, settings.mqtt.port, device_id, secret, client_id=device_id)
-        client.connect()
-        try:
-            for seq in range(1, READINGS + 1):
-                body = f'{{"seq":{seq},"ts":"2026-11-24T02:{seq // 60:02d}:{seq % 60:02d}Z","tilt_deg":{tilt(seq)}}}'
-                if client.publish(f"cg/{device_id}/telemetry", body.encode()).value != 0:
-                    failures.append(f"{device_id} seq {seq}: no PUBACK")
-                    return
-                published[index] = seq
-                time.sleep(0.05)
-        finally:
-            client.close()
-
-    def rows() -> int:
-        return db.execute("SELECT count(*) FROM telemetry WHERE device_id = ANY(%s)", (ids,)).fetchone()[0]
-
-    threads = [threading.Thread(target=burst, args=(i, *d)) for i, d in enumerate(devices)]
     try:
         wait_for(lambda: members() == 2, 60, "both workers in the sinks' group", workers["b"], logs["worker-b"])
-        for t in threads:
-            t.start()
+        burst.start()
         # 1: the load is split between the gateways (the workers' split is the group's two members).
         wait_for(lambda: records_out(gw_a) > 0 and records_out(gw_b) > 0, 60, "records through both gateways")
-        wait_for(lambda: sum(published) >= DEVICES * READINGS / 3 or failures, 120, "a third of the burst")
+        burst.until_published(1 / 3)
         # 2: one of each dies mid-stream.
         gateways["b"].send_signal(signal.SIGKILL)
         workers["b"].send_signal(signal.SIGKILL)
         gateways["b"].wait(10)
         workers["b"].wait(10)
-        at_kill = rows()
-        wait_for(lambda: rows() > at_kill + 500, 60, "rows going on through the survivors", workers["a"],
+        at_kill = burst.rows()
+        wait_for(lambda: burst.rows() > at_kill + 500, 60, "rows going on through the survivors", workers["a"],
                  logs["worker-a"])
         wait_for(lambda: members() == 1, 60, "worker B gone from the group")
         gateways["b"] = spawn_gateway(gw_b, logs["gateway-b"])  # its session holds its share of the messages
-        for t in threads:
-            t.join(120)
-        assert not failures, failures
-        assert sum(published) == DEVICES * READINGS
-        wait_for(lambda: rows() >= DEVICES * READINGS, 120, "every telemetry row", workers["a"], logs["worker-a"])
-        wait_for(lambda: db.execute("SELECT count(DISTINCT component_code) FROM cases WHERE component_code = "
-                                    "ANY(%s)", (components,)).fetchone()[0] == DEVICES, 60, "a case per cover",
-                 workers["a"], logs["worker-a"])
+        burst.join(120)
+        assert not burst.failures, burst.failures
+        assert sum(burst.published) == burst.total
+        wait_for(lambda: burst.rows() >= burst.total, 120, "every telemetry row", workers["a"], logs["worker-a"])
+        wait_for(lambda: len(burst.cases()) == DEVICES, 60, "a case per cover", workers["a"], logs["worker-a"])
         time.sleep(2)  # a duplicate, if any, would land now
     finally:
         for proc in (*gateways.values(), *workers.values()):
             stop_service(proc)
-    missing = db.execute(
-        "SELECT d, s FROM unnest(%s::text[]) d, generate_series(1, %s) s EXCEPT "
-        "SELECT device_id, seq FROM telemetry WHERE device_id = ANY(%s) ORDER BY 1, 2 LIMIT 20",
-        (ids, READINGS, ids)).fetchall()
+    missing = burst.missing()
     assert not missing, f"readings with a PUBACK but no row: {missing}"
-    assert rows() == DEVICES * READINGS
-    per_component = db.execute("SELECT component_code, count(*), sum(evidence_count) FROM cases "
-                               "WHERE component_code = ANY(%s) GROUP BY 1", (components,)).fetchall()
-    assert sorted(c for c, _, _ in per_component) == sorted(components)
-    assert all(n == 1 for _, n, _ in per_component), (per_component, _episodes(db, ids))
+    assert burst.rows() == burst.total
+    per_component = burst.cases()
+    assert sorted(c for c, _, _ in per_component) == sorted(burst.components)
+    assert all(n == 1 for _, n, _ in per_component), (per_component, episodes_report(db, burst.ids))
 
-
-def _episodes(db: psycopg.Connection, ids: list[str]) -> str:
-    """Where an episode went missing: raised (alarms hypertable) but not evidence, or never raised."""
-    rows = db.execute(
-        "SELECT a.device_id, count(DISTINCT a.alarm_id) FILTER (WHERE a.action = 'raise'), "
-        "       (SELECT count(*) FROM case_evidence e WHERE e.device_id = a.device_id), "
-        "       array_agg(DISTINCT (a.payload->>'source_seq')::int) FILTER (WHERE a.action = 'raise') "
-        "FROM alarms a WHERE a.device_id = ANY(%s) GROUP BY 1 ORDER BY 1", (ids,)).fetchall()
-    return "\n".join(f"{device}: {raised} raised, {evidence} evidence, raise seqs {sorted(seqs or [])}"
-                      for device, raised, evidence, seqs in rows)

@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 from civicgrid.bus import records, topics
 from civicgrid.settings import Settings
 from tests.e2e.conftest import worker_settings
+from tests.e2e.cover_burst import episodes_report
 from tests.support.services import start_service, stop_service, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +76,7 @@ def test_sigkill_mid_stream_loses_no_row_and_duplicates_no_case(settings: Settin
                      "every episode's alarm on its case", proc, log)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nper device, raises stored vs. evidence on its case:\n"
-                                 f"{_episodes(db, run)}") from None
+                                 f"{episodes_report(db, devices)}") from None
         time.sleep(2)  # a duplicate, if any, would land now
     finally:
         stop_service(proc)
@@ -90,15 +91,5 @@ def test_sigkill_mid_stream_loses_no_row_and_duplicates_no_case(settings: Settin
     # builder), and the alarm detector restores every state it wrote from its changelog, so an episode is
     # neither lost nor raised a second time (docs/streams.md).
     episodes = READINGS // 40
-    assert all(evidence == episodes for *_, evidence in per_component), (per_component, _episodes(db, run))
+    assert all(evidence == episodes for *_, evidence in per_component), (per_component, episodes_report(db, devices))
 
-
-def _episodes(db: psycopg.Connection, run: str) -> str:
-    """Where an episode went missing: raised (alarms hypertable) but not evidence, or never raised."""
-    rows = db.execute(
-        "SELECT a.device_id, count(DISTINCT a.alarm_id) FILTER (WHERE a.action = 'raise'), "
-        "       (SELECT count(*) FROM case_evidence e WHERE e.device_id = a.device_id), "
-        "       array_agg(DISTINCT (a.payload->>'source_seq')) FILTER (WHERE a.action = 'raise') "
-        "FROM alarms a WHERE a.device_id LIKE %s GROUP BY 1 ORDER BY 1", (f"mh-kill-{run}-%",)).fetchall()
-    return "\n".join(f"{device}: {raised} raised, {evidence} evidence, raise seqs {seqs}"
-                      for device, raised, evidence, seqs in rows)
