@@ -377,7 +377,8 @@ def _watch(services: Supervisor, stack: LocalStack, stop: threading.Event) -> No
 
 @app.command("status")
 def status() -> None:
-    """The local stack and the services of a running `civicgrid run` (restarts, last exit codes)."""
+    """The local stack, the services of a running `civicgrid run` (restarts, last exit codes) and each Kafka
+    consumer group's members and lag."""
     from civicgrid.stack import LocalStack
     from civicgrid.stack.supervisor import read_states
 
@@ -398,8 +399,29 @@ def status() -> None:
             table.add_row(s.name, str(s.pid or "-"), state, str(s.restarts),
                           "-" if s.last_exit is None else str(s.last_exit))
         Console().print(table)
+    if any(s.name == "kafka" and s.healthy for s in statuses):
+        _print_group_lags(settings)
     if not all(s.healthy for s in statuses) or (states and any(s.state == "restarting" for s in states)):
         raise typer.Exit(1)
+
+
+def _print_group_lags(settings: Settings) -> None:
+    """Each consumer group's members and lag (civicgrid/bus/lag.py): where records wait, if anywhere."""
+    from confluent_kafka import KafkaException
+
+    from civicgrid.bus.lag import group_lags
+
+    try:
+        lags = group_lags(settings.kafka, timeout_s=5.0)
+    except KafkaException as exc:
+        console.print(f"consumer groups: Kafka did not answer ({exc})")
+        return
+    table = Table(title="Kafka consumer groups")
+    for column in ("group", "state", "members", "partitions", "lag (records)"):
+        table.add_column(column)
+    for g in lags:
+        table.add_row(g.group, g.state, str(g.members), str(g.partitions), f"{g.lag:,}")
+    Console().print(table)
 
 
 # ----------------------------------------------------------------------------- devices
