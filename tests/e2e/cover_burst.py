@@ -85,6 +85,17 @@ class CoverBurst:
         return self.db.execute("SELECT component_code, count(*), sum(evidence_count) FROM cases "
                                "WHERE component_code = ANY(%s) GROUP BY 1", (self.components,)).fetchall()
 
+    def assert_every_reading_once_and_one_case_per_cover(self) -> list[tuple[str, int, int]]:
+        """Every reading with a PUBACK is one row, and each cover has exactly one case; (component, cases,
+        evidence) per cover, for the caller's checks of the episodes."""
+        missing = self.missing()
+        assert not missing, f"readings with a PUBACK but no row: {missing}"
+        assert self.rows() == self.total
+        per_component = self.cases()
+        assert sorted(c for c, _, _ in per_component) == sorted(self.components)
+        assert all(n == 1 for _, n, _ in per_component), (per_component, episodes_report(self.db, self.ids))
+        return per_component
+
     def _burst(self, index: int, device_id: str, secret: str) -> None:
         client = MqttTestClient(self.settings.mqtt.host, self.settings.mqtt.port, device_id, secret,
                                 client_id=device_id)

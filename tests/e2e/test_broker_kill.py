@@ -86,10 +86,5 @@ def test_kafka_sigkill_loses_nothing_acknowledged_and_duplicates_no_case(
     finally:
         stop_service(gateway)
         stop_service(proc)
-    missing = burst.missing()
-    assert not missing, f"readings with a PUBACK but no row: {missing}"
-    assert burst.rows() == burst.total
-    per_component = burst.cases()
-    assert sorted(c for c, _, _ in per_component) == sorted(burst.components)
-    assert all(n == 1 for _, n, _ in per_component), per_component
+    per_component = burst.assert_every_reading_once_and_one_case_per_cover()
     assert all(evidence == READINGS // EPISODE_EVERY for *_, evidence in per_component), per_component

@@ -13,7 +13,8 @@ Then every reading with a PUBACK is one telemetry row and each cover has one cas
 Not asserted, because it does not hold yet: each tilt episode on its case once. The broker deals a device's
 messages to both gateways in turn, so while gateway B is dead a device's readings reach Kafka out of order (B's
 share after A's newer ones), and the alarm rules, which count consecutive readings in arrival order, miss or split
-episodes (docs/streams.md "Several gateways and the order of a device's readings"). `episodes_report` shows where.
+episodes (docs/streams.md "Several gateways and the order of a device's readings"); `cover_burst.episodes_report`
+shows where.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from civicgrid.settings import Settings
 from civicgrid.stack.services import gateway_instance, spawn_gateway
 from tests.conftest import gateway_settings
 from tests.e2e.conftest import worker_settings
-from tests.e2e.cover_burst import CoverBurst, episodes_report
+from tests.e2e.cover_burst import CoverBurst
 from tests.support.services import start_service, stop_service, wait_for
 from tests.support.stack import free_ports
 
@@ -97,10 +98,5 @@ def test_two_gateways_and_two_workers_lose_nothing_when_one_of_each_is_killed(
     finally:
         for proc in (*gateways.values(), *workers.values()):
             stop_service(proc)
-    missing = burst.missing()
-    assert not missing, f"readings with a PUBACK but no row: {missing}"
-    assert burst.rows() == burst.total
-    per_component = burst.cases()
-    assert sorted(c for c, _, _ in per_component) == sorted(burst.components)
-    assert all(n == 1 for _, n, _ in per_component), (per_component, episodes_report(db, burst.ids))
+    burst.assert_every_reading_once_and_one_case_per_cover()
 

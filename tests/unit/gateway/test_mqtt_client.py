@@ -11,16 +11,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway.mqtt_client import GatewayClient
 
 
+def _varint(n: int) -> bytes:
+    """An MQTT variable byte integer (a remaining length, a property block's length)."""
+    out = bytearray()
+    while True:
+        n, byte = divmod(n, 128)
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
 def _publish_v5(topic: str, payload: bytes) -> bytes:
     """PUBLISH, QoS 0, MQTT 5 (an empty property block)."""
     body = len(topic).to_bytes(2, "big") + topic.encode() + b"\x00" + payload
-    length, encoded = len(body), bytearray()
-    while True:
-        length, byte = divmod(length, 128)
-        encoded.append(byte | (0x80 if length else 0))
-        if not length:
-            break
-    return b"\x30" + bytes(encoded) + body
+    return b"\x30" + _varint(len(body)) + body
 
 
 def _client() -> tuple[GatewayClient, socket.socket, list[tuple[str, bytes]]]:
@@ -86,15 +90,6 @@ def test_packets_left_in_the_block_are_taken_by_the_next_loop_though_the_socket_
 
 
 # -- QoS 1 PUBLISHes parsed in place (GatewayClient._take_publishes) ---------------------------------------------
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, byte = divmod(n, 128)
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _publish_qos1(topic: str, payload: bytes, mid: int, *, v5: bool = True, retain: bool = False,
                   properties: bytes = b"") -> bytes:
     body = len(topic).to_bytes(2, "big") + topic.encode() + mid.to_bytes(2, "big")
