@@ -33,7 +33,7 @@ def corner(db: psycopg.Connection) -> Corner:
     lat = 31.3 + random.random() * 0.3
     d = 0.001
     ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
-    cell = f"341523001{random.randrange(1000):03d}{random.randrange(100):02d}"
+    cell = f"341523001{random.randrange(1, 1000):03d}{random.randrange(1, 100):02d}"  # sequences start at 1
     component = f"34152301{'02'}{random.randrange(10**6):06d}"
     db.execute("INSERT INTO grid_cells (code, geometry, area_m2) VALUES (%s, %s, 10000) ON CONFLICT DO NOTHING",
                (cell, orjson.dumps({"type": "Polygon", "coordinates": [ring]}).decode()))

@@ -43,7 +43,7 @@ class FixedPlace:
 
 @pytest.fixture
 def cell(db: psycopg.Connection) -> str:
-    code = f"341523001{random.randrange(1000):03d}{random.randrange(100):02d}"
+    code = f"341523001{random.randrange(1, 1000):03d}{random.randrange(1, 100):02d}"  # sequences start at 1
     ring = [[117.0, 31.5], [117.001, 31.5], [117.001, 31.501], [117.0, 31.501], [117.0, 31.5]]
     db.execute("INSERT INTO grid_cells (code, geometry, area_m2) VALUES (%s, %s, 10000) ON CONFLICT DO NOTHING",
                (code, orjson.dumps({"type": "Polygon", "coordinates": [ring]}).decode()))
