@@ -189,6 +189,11 @@ class StreamsSettings(_Section):
     # the others (a longer one would let a SIGKILLed worker's partitions stand still that long).
     # Kafka accepts 6-300 s (group.min/max.session.timeout.ms).
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
+    # Each worker's /metrics, /healthz and /readyz (streams/health.py; docs/observability.md). Worker i of
+    # `civicgrid run --workers M` listens on metrics_port + i - 1; a port already taken leaves that worker
+    # without the endpoint (logged), never without its work.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=18100, ge=1, le=65535)
 
     def group_timing_ms(self) -> dict[str, int]:
         """aiokafka's session timeout and heartbeat (a third of it) for this worker's own consumer groups."""
@@ -336,6 +341,9 @@ class Settings(BaseSettings):
     )
 
     profiles_dir: Path = DEFAULT_PROFILES_DIR
+    # Every service's log lines (civicgrid/logs.py): "text" for a person at a terminal, "json" (one object a
+    # line, with device_id / case_id / alarm_key when the line carries them) for a log collector.
+    log_format: Literal["text", "json"] = "text"
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     db: DbSettings = Field(default_factory=DbSettings)
