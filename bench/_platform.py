@@ -1,4 +1,4 @@
-"""The platform processes a benchmark runs beside its throwaway stack: N gateways on the shared subscription and M
+"""The platform processes a benchmark runs beside its throwaway stack: N device-affine gateways and M
 stream workers sharing the partitions (`--gateways N --workers M`), with their CPU accounting and the gateways'
 own refusal counters summed (not itself a benchmark)."""
 
@@ -16,8 +16,8 @@ from civicgrid.stack.services import gateway_instance, spawn_gateway, spawn_serv
 
 
 class Platform:
-    """Gateway i has its own MQTT client id (its persistent session) and metrics port, the same share group
-    (civicgrid.stack.services.gateway_instance, as in `civicgrid run --gateways N`)."""
+    """Gateway i of N forwards its own devices and has its own MQTT client id (its persistent session) and
+    metrics port (civicgrid.stack.services.gateway_instance, as in `civicgrid run --gateways N`)."""
 
     def __init__(self, settings: Settings, base: Path, gateways: int = 1, workers: int = 1) -> None:
         self.base = base
@@ -25,7 +25,7 @@ class Platform:
             settings = settings.model_copy(update={"gateway": settings.gateway.model_copy(
                 update={"metrics_port": free_port_run(gateways)})})
         self.gateway_settings = [settings.model_copy(update={"gateway": settings.gateway.model_copy(
-            update=gateway_instance(settings.gateway, i))}) for i in range(gateways)]
+            update=gateway_instance(settings.gateway, i, gateways))}) for i in range(gateways)]
         self.settings = settings
         self.workers_wanted = workers
         self.gateways: list[subprocess.Popen[bytes]] = []

@@ -294,8 +294,9 @@ def run(
     simulate_city: Annotated[bool, typer.Option("--simulate/--no-simulate",
                                                 help="Run the simulated county town.")] = True,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 60.0,
-    gateways: Annotated[int, typer.Option(min=1, help="Gateway processes on the shared subscription (gateway i: "
-                                                      "client id <gateway.client_id>-i, metrics port + i-1).")] = 1,
+    gateways: Annotated[int, typer.Option(min=1, max=64, help="Device-affine gateway processes, each forwarding "
+                                                      "the devices that hash to it (gateway i: client id "
+                                                      "<gateway.client_id>-i, metrics port + i-1).")] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Stream worker processes sharing the partitions.")] = 1,
 ) -> None:
     """Run the platform locally: the stack, gateways, camera poller, stream workers, API and a simulated city.
@@ -334,7 +335,7 @@ def run(
         for i in range(gateways):
             name = "gateway" if gateways == 1 else f"gateway-{i + 1}"
             services.start(name, [*argv, "gateway"], logs / f"{name}.log",
-                           env=gateway_instance_env(settings.gateway, i))
+                           env=gateway_instance_env(settings.gateway, i, gateways))
         for i in range(workers):
             name = "worker" if workers == 1 else f"worker-{i + 1}"
             services.start(name, [*argv, "worker"], logs / f"{name}.log")

@@ -150,6 +150,13 @@ class GatewaySettings(_Section):
     # Each gateway process needs its own client id: the broker keeps that session's
     # queue (session_expiry_s) while the process restarts, so nothing is lost.
     client_id: str = "civicgrid-gateway-1"
+    # Device-affine gateways (gateway/affinity.py): this process forwards the devices whose id hashes to
+    # `instance` of `instances`, and acknowledges the others' messages unread. Every gateway of a fleet has
+    # the same `instances` and its own `instance` (and client id); a dead one must come back as itself.
+    instance: int = Field(default=0, ge=0)
+    instances: int = Field(default=1, ge=1, le=64)
+    # The fleet's name: its command consumer groups are ``civicgrid-gateway-commands-<share_group>[-<instance>]``.
+    # (Before device affinity it named a shared subscription, which a gateway now drops from its session.)
     share_group: str = "gateway"
     session_expiry_s: int = 3600
     metrics_host: str = "127.0.0.1"
@@ -162,6 +169,13 @@ class GatewaySettings(_Section):
     registry_refresh_s: float = 60.0
     kafka_linger_ms: int = 5
     command_default_timeout_s: float = 60.0
+
+    @model_validator(mode="after")
+    def _instance_in_fleet(self) -> GatewaySettings:
+        if self.instance >= self.instances:
+            raise ValueError(f"gateway.instance {self.instance} is not one of 0 … {self.instances - 1} "
+                             f"(gateway.instances = {self.instances})")
+        return self
 
 
 class StreamsSettings(_Section):

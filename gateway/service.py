@@ -30,6 +30,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from civicgrid.bus import clients, records
 from civicgrid.bus import topics as kafka_topics
@@ -37,6 +38,7 @@ from civicgrid.bus.command_records import CommandAckRecord, CommandRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
+from gateway.affinity import Affinity
 from gateway.commands import CommandTracker, command_payload
 from gateway.ingest import Ingestor, Output
 from gateway.metrics import GatewayMetrics, channel_label, serve_metrics
@@ -55,6 +57,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.registry = DeviceRegistry(settings.db, gw.registry_refresh_s)
         self.tracker = CommandTracker()
+        self.affinity = Affinity(gw.instance, gw.instances)
         self.ingestor = Ingestor(load_profiles(settings.profiles_dir), self.registry.get, gw,
                                  on_command_ack=self._on_device_answer)
         self.producer = Producer(clients.librdkafka(settings.kafka, {
@@ -91,13 +94,17 @@ class Gateway:
         if reason_code.is_failure:
             log.error("broker refused the gateway: %s", reason_code)
             return
-        group = self.settings.gateway.share_group
-        # Shared subscriptions: several gateway processes split the devices' messages.
-        client.subscribe([(f"$share/{group}/cg/+/+", 1), (f"$share/{group}/cg/+/cmd/ack", 1)])
+        gw = self.settings.gateway
+        if flags.session_present:  # a session from before device affinity holds the shared subscription too
+            client.unsubscribe([f"$share/{gw.share_group}/cg/+/+", f"$share/{gw.share_group}/cg/+/cmd/ack"])
+        # Every device's messages, of which this gateway forwards its own devices' (gateway/affinity.py). No
+        # Local: not the commands this gateway publishes to `cg/<id>/cmd` (another gateway's are acked unread).
+        options = SubscribeOptions(qos=1, noLocal=True)
+        client.subscribe([("cg/+/+", options), ("cg/+/cmd/ack", options)])
         self.connected.set()
         self.metrics.mqtt_connected.set(1)
-        log.info("connected to MQTT %s:%s as %s (session present: %s)", self.settings.mqtt.host,
-                 self.settings.mqtt.port, self.settings.gateway.client_id, flags.session_present)
+        log.info("connected to MQTT %s:%s as %s, gateway %d of %d (session present: %s)", self.settings.mqtt.host,
+                 self.settings.mqtt.port, gw.client_id, gw.instance, gw.instances, flags.session_present)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -111,7 +118,12 @@ class Gateway:
         self._on_publish(msg.topic, msg.payload, msg.retain, msg.mid, msg.qos)
 
     def _on_publish(self, topic: str, payload: bytes, retain: bool, mid: int, qos: int = 1) -> None:
-        """One message: validated into a record (or a dead letter) and handed to librdkafka; acked later."""
+        """One message: validated into a record (or a dead letter) and handed to librdkafka; acked later. Another
+        gateway's device: acked unread, with the poll's other acks."""
+        if not self.affinity.owns(topic):
+            if qos == 1:
+                self._acks.append(mid)
+            return
         out = self.ingestor.handle(topic, payload, retain)
         self.metrics.message_in(channel_label(topic)).inc()
         if out is None:  # duplicate, or our own command echo: already handled
@@ -180,9 +192,16 @@ class Gateway:
         self.tracker.answered(command_id)
         self.metrics.commands.labels(outcome).inc()
 
+    def _command_group(self) -> str:
+        """Each gateway of a fleet reads every command (a group of its own) and sends its own devices' ones, so
+        that the device's answer comes back to the gateway that waits for it. Gateway 0 keeps the group of the
+        days before device affinity."""
+        gw = self.settings.gateway
+        return f"civicgrid-gateway-commands-{gw.share_group}" + (f"-{gw.instance}" if gw.instance else "")
+
     def _command_loop(self) -> None:
         consumer = Consumer(clients.librdkafka(self.settings.kafka, {
-            "group.id": f"civicgrid-gateway-commands-{self.settings.gateway.share_group}",
+            "group.id": self._command_group(),
             # A new group starts at the beginning so a command queued while no gateway was
             # assigned is not skipped; commands past their timeout are expired, not sent.
             "auto.offset.reset": "earliest",
@@ -205,7 +224,8 @@ class Gateway:
                                                           f"{type(exc).__name__}: {exc}")])
                 else:
                     try:
-                        self._send_command(command)
+                        if self.affinity.owns(f"cg/{command.device_id}/cmd"):
+                            self._send_command(command)
                     except Exception:
                         log.exception("command %s could not be sent", command.command_id)
                 consumer.commit(msg, asynchronous=True)
@@ -235,8 +255,10 @@ class Gateway:
     # -- lifecycle -----------------------------------------------------------------------
     def health(self) -> dict:
         connected = self.subscribed.is_set()
+        gw = self.settings.gateway
         return {"ok": connected, "mqtt": "connected" if connected else "disconnected",
-                "devices": len(self.registry), "in_flight": self.in_flight, "pending_commands": len(self.tracker)}
+                "instance": gw.instance, "instances": gw.instances, "devices": len(self.registry),
+                "in_flight": self.in_flight, "pending_commands": len(self.tracker)}
 
     def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)

@@ -19,18 +19,22 @@ from civicgrid.stack.ephemeral import as_environment
 from civicgrid.stack.process import StackError, tail
 
 
-def gateway_instance(gateway: GatewaySettings, index: int) -> dict[str, Any]:
-    """What gateway number `index` (0: the configured one) of several on the shared subscription changes in
-    `gateway`: its own MQTT client id (a persistent session each) and metrics port (`metrics_port` + index); the
-    share group stays, so the broker splits the devices' messages between them."""
-    if index == 0:
+def gateway_instance(gateway: GatewaySettings, index: int, count: int) -> dict[str, Any]:
+    """What gateway number `index` (0 … `count` - 1) of a fleet of `count` changes in `gateway`: its place in the
+    fleet (`instance`, `instances`: the devices it forwards, gateway/affinity.py), its own MQTT client id (a
+    persistent session each) and metrics port (`metrics_port` + index). Gateway 0 keeps the configured ones."""
+    if count == 1:
         return {}
-    return {"client_id": f"{gateway.client_id}-{index + 1}", "metrics_port": gateway.metrics_port + index}
+    place: dict[str, Any] = {"instance": index, "instances": count}
+    if index == 0:
+        return place
+    return {**place, "client_id": f"{gateway.client_id}-{index + 1}", "metrics_port": gateway.metrics_port + index}
 
 
-def gateway_instance_env(gateway: GatewaySettings, index: int) -> dict[str, str]:
+def gateway_instance_env(gateway: GatewaySettings, index: int, count: int) -> dict[str, str]:
     """`gateway_instance` as CIVICGRID_GATEWAY__* variables, for a child process that reads its settings itself."""
-    return {f"CIVICGRID_GATEWAY__{key.upper()}": str(value) for key, value in gateway_instance(gateway, index).items()}
+    return {f"CIVICGRID_GATEWAY__{key.upper()}": str(value)
+            for key, value in gateway_instance(gateway, index, count).items()}
 
 
 def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:

@@ -74,3 +74,12 @@ def test_retention_for_one_topic_keeps_the_others_defaults(tmp_path: Path) -> No
 def test_unknown_topic_in_retention_is_an_error_naming_it() -> None:
     with pytest.raises(ValidationError, match=r"no such platform topic: cg\.telemtry"):
         Settings(kafka={"retention": {"cg.telemtry": {"hours": 1}}})
+
+
+def test_a_gateway_outside_its_fleet_is_refused_naming_both_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICGRID_GATEWAY__INSTANCES", "2")
+    monkeypatch.setenv("CIVICGRID_GATEWAY__INSTANCE", "1")
+    assert (load_settings().gateway.instance, load_settings().gateway.instances) == (1, 2)
+    monkeypatch.setenv("CIVICGRID_GATEWAY__INSTANCE", "2")
+    with pytest.raises(ValidationError, match=r"gateway.instance 2 is not one of 0 … 1 \(gateway.instances = 2\)"):
+        load_settings()

@@ -1,0 +1,124 @@
+"""A fleet of two device-affine gateways (gateway/affinity.py) on the real Mosquitto and Kafka: each device's
+messages and commands go through the one gateway that owns it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from civicgrid.bus import topics
+from civicgrid.bus.commands import send_command
+from civicgrid.settings import Settings
+from civicgrid.stack.services import gateway_instance
+from gateway.affinity import owner
+from gateway.service import Gateway
+from tests.conftest import gateway_settings
+from tests.support.kafka import KafkaTail
+from tests.support.mqtt import MqttTestClient
+from tests.support.stack import free_ports
+
+pytestmark = pytest.mark.integration
+
+READINGS = 30
+
+
+@pytest.fixture
+def fleet(settings: Settings) -> Iterator[list[Gateway]]:
+    """Gateways 0 and 1 of two, in threads of the test process, subscribed."""
+    base = gateway_settings(settings, "fleet")
+    gateways, stops, threads = [], [], []
+    for i, port in enumerate(free_ports(2)):
+        gw = base.gateway.model_copy(update={**gateway_instance(base.gateway, i, 2), "metrics_port": port})
+        gateways.append(Gateway(base.model_copy(update={"gateway": gw})))
+        stops.append(threading.Event())
+        threads.append(threading.Thread(target=gateways[i].run, args=(stops[i],), daemon=True))
+        threads[i].start()
+    for gw in gateways:
+        assert gw.subscribed.wait(10), "gateway did not subscribe"
+    yield gateways
+    for stop in stops:
+        stop.set()
+    for thread in threads:
+        thread.join(20)
+
+
+def devices_of_both(provision: Callable[..., tuple[str, str]], kind: str, each: int) -> list[tuple[str, str]]:
+    """At least `each` devices owned by each of the two gateways."""
+    devices: list[tuple[str, str]] = []
+    while min(sum(owner(d, 2) == i for d, _ in devices) for i in (0, 1)) < each:
+        devices.append(provision(kind))
+    return devices
+
+
+def records_out(gw: Gateway, topic: str) -> float:
+    return gw.metrics.registry.get_sample_value("civicgrid_gateway_records_out_total", {"topic": topic}) or 0.0
+
+
+def test_each_device_is_forwarded_by_its_own_gateway_once_and_in_order(
+        settings: Settings, fleet: list[Gateway], provision) -> None:
+    devices = devices_of_both(provision, "bin-sensor", 2)
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.TELEMETRY])
+    clients = [MqttTestClient(settings.mqtt.host, settings.mqtt.port, d, s, client_id=d) for d, s in devices]
+    try:
+        for client in clients:
+            client.connect()
+        for seq in range(1, READINGS + 1):  # interleaved, as a city's devices publish
+            for (device_id, _), client in zip(devices, clients, strict=True):
+                body = orjson.dumps({"seq": seq, "ts": f"2026-11-24T03:00:{seq:02d}Z", "fill_pct": seq})
+                assert client.publish(f"cg/{device_id}/telemetry", body).value == 0
+        ours = {d.encode() for d, _ in devices}
+        tail.collect(lambda r: sum(k in ours for _, k, _ in r) >= READINGS * len(devices), timeout_s=30)
+        tail.take(1.0)  # a duplicate, if any, would land now
+    finally:
+        for client in clients:
+            client.close()
+        tail.close()
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for _, key, value in tail.records:
+        if key in ours:
+            seqs[key.decode()].append(value["seq"])
+    assert seqs == {d: list(range(1, READINGS + 1)) for d, _ in devices}
+    for i, gw in enumerate(fleet):  # each gateway forwarded its own devices' readings, and no other's
+        mine = sum(owner(d, 2) == i for d, _ in devices)
+        assert records_out(gw, topics.TELEMETRY) == mine * READINGS, (i, mine)
+
+
+def test_a_command_is_sent_by_the_gateway_that_receives_its_answer(
+        settings: Settings, fleet: list[Gateway], provision) -> None:
+    """So the sender's wait ends with the answer: `sent`, `acked`, and never a `timed_out` from the other one."""
+    devices = devices_of_both(provision, "manhole-sensor", 2)
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.COMMAND_ACKS])
+    clients = []
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    try:
+        commands = {}
+        for device_id, secret in devices:
+            client = MqttTestClient(settings.mqtt.host, settings.mqtt.port, device_id, secret, client_id=device_id)
+            client.connect()
+            client.subscribe(f"cg/{device_id}/cmd")
+            clients.append(client)
+            commands[device_id] = send_command(producer, device_id, "set_interval", {"seconds": 60}, timeout_s=4)
+        for (device_id, _), client in zip(devices, clients, strict=True):
+            command = orjson.loads(client.next_message(timeout_s=30).payload)
+            assert command["command_id"] == commands[device_id]
+            client.publish(f"cg/{device_id}/cmd/ack", orjson.dumps({"command_id": command["command_id"],
+                                                                   "status": "ok"}))
+
+        def steps(command_id: str) -> list[str]:
+            return [v["status"] for _, _, v in tail.records if v["command_id"] == command_id]
+
+        tail.collect(lambda r: all(steps(c) == ["sent", "acked"] for c in commands.values()), timeout_s=30)
+        time.sleep(5)  # past the commands' 4 s timeout: a gateway still waiting would time them out now
+        tail.take(1.0)
+        assert {d: steps(c) for d, c in commands.items()} == {d: ["sent", "acked"] for d in commands}
+        assert [len(gw.tracker) for gw in fleet] == [0, 0]
+    finally:
+        for client in clients:
+            client.close()
+        tail.close()
