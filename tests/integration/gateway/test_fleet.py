@@ -9,8 +9,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 import orjson
+import paho.mqtt.client as mqtt
 import pytest
 from confluent_kafka import Producer
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from civicgrid.bus import topics
 from civicgrid.bus.commands import send_command
@@ -122,3 +126,45 @@ def test_a_command_is_sent_by_the_gateway_that_receives_its_answer(
         for client in clients:
             client.close()
         tail.close()
+
+
+def test_a_session_from_the_shared_subscription_days_drops_its_share(settings: Settings, provision) -> None:
+    """A gateway's persistent session made before device affinity still holds `$share/<group>/cg/+/+`; beside the
+    plain subscription it would bring every message twice (the second dropped as a duplicate, at twice the work)."""
+    gws = gateway_settings(settings, "legacy")
+    old = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=gws.gateway.client_id, protocol=mqtt.MQTTv5)
+    old.username_pw_set(settings.mqtt.username, settings.mqtt.password.get_secret_value())
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 600
+    subscribed = threading.Event()
+    old.on_subscribe = lambda *args: subscribed.set()
+    old.connect(settings.mqtt.host, settings.mqtt.port, clean_start=False, properties=props)
+    old.loop_start()
+    group = gws.gateway.share_group
+    old.subscribe([(f"$share/{group}/cg/+/+", 1), (f"$share/{group}/cg/+/cmd/ack", 1)])
+    assert subscribed.wait(10)
+    old.disconnect()
+    old.loop_stop()
+    gw = Gateway(gws)
+    stop = threading.Event()
+    thread = threading.Thread(target=gw.run, args=(stop,), daemon=True)
+    thread.start()
+    device_id, secret = provision("bin-sensor")
+    device = MqttTestClient(settings.mqtt.host, settings.mqtt.port, device_id, secret, client_id=device_id)
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.TELEMETRY])
+    try:
+        assert gw.subscribed.wait(10), "gateway did not subscribe"
+        device.connect()
+        for seq in range(1, 6):
+            body = orjson.dumps({"seq": seq, "ts": f"2026-11-24T04:00:{seq:02d}Z", "fill_pct": seq})
+            assert device.publish(f"cg/{device_id}/telemetry", body).value == 0
+        tail.collect(lambda r: sum(k == device_id.encode() for _, k, _ in r) >= 5, timeout_s=20)
+        time.sleep(1)
+        sample = gw.metrics.registry.get_sample_value
+        assert sample("civicgrid_gateway_messages_in_total", {"channel": "telemetry"}) == 5
+        assert sample("civicgrid_gateway_duplicates_total") == 0
+    finally:
+        device.close()
+        tail.close()
+        stop.set()
+        thread.join(20)
