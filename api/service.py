@@ -22,5 +22,7 @@ def server_config(settings: Settings, *, broker: BrokerFiles | None = None) -> u
     account files device registration keeps in step (civicgrid/broker/sync.py; None: the registry only)."""
     api = settings.api
     tls = {"ssl_certfile": str(api.tls_certfile), "ssl_keyfile": str(api.tls_keyfile)} if api.tls_certfile else {}
+    # log_config None: uvicorn's own lines (requests, start-up) go through the process's handler, in its format
+    # (text or JSON lines, civicgrid/logs.py), instead of the handlers uvicorn would install beside it.
     return uvicorn.Config(create_app(settings, broker=broker), host=api.host, port=api.port, log_level="info",
-                          proxy_headers=True, timeout_graceful_shutdown=10, **tls)
+                          log_config=None, proxy_headers=True, timeout_graceful_shutdown=10, **tls)
