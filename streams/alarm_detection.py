@@ -52,6 +52,7 @@ from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presenc
 from civicgrid.profiles import DeviceProfile
 from civicgrid.settings import Settings
 from streams.batch_consumer import Backoff, open_consumer
+from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ DETECT_AT_ONCE = 250
 SOURCE_TOPICS = (t.TELEMETRY, t.EVENTS, t.STATUS)
 APPLIED = "_applied"  # in a device's state: "topic:partition" → offset of the last record taken in
 DeviceState = dict[str, Any]
+# Alarms logged one by one per batch (with device id and alarm key); a storm (a district's power cut) is counted
+# and on cg.alarms, not a flood of log lines.
+LOGGED_PER_BATCH = 20
 
 
 def changelog_topic(app_id: str) -> str:
@@ -110,7 +114,7 @@ class AlarmDetector:
     """The worker's ``alarms`` role; `run()` consumes until `stop()`."""
 
     def __init__(self, settings: Settings, profiles: Mapping[str, DeviceProfile], producer: Producer, *,
-                 offline_check_s: float = 10.0) -> None:
+                 offline_check_s: float = 10.0, metrics: WorkerMetrics | None = None) -> None:
         s = settings.streams
         self.settings = settings
         self.profiles = profiles
@@ -125,6 +129,10 @@ class AlarmDetector:
         self.last_applied: dict[int, dict[tuple[str, str], tuple[int, float]]] = {}
         self.offline_sent: set[str] = set()
         self.counts: Counter[str] = Counter()
+        self.metrics = metrics or WorkerMetrics()
+        self.metrics.known_rules.update(rule.id for profile in profiles.values() for rule in profile.alarms)
+        self.role = self.metrics.role(ALARMS_GROUP_SUFFIX)
+        self._fired: list[tuple[str, str, str, str]] = []  # (device, rule, action, alarm id) of the batch's alarms
         self._producer = producer
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
@@ -149,8 +157,9 @@ class AlarmDetector:
                     await self._consume()
                 except asyncio.CancelledError:
                     raise
-                except Exception:
+                except Exception as exc:
                     log.exception("alarm detection failed; restarting from the changelog in %.0f s", backoff.delay_s)
+                    self.role.stopped("restarting", f"{type(exc).__name__}: {exc}"[:300])
                     self.states.clear()
                     self.last_applied.clear()  # the batch read again must not look like a replay
                     await backoff.sleep(self._stop)
@@ -162,13 +171,18 @@ class AlarmDetector:
         consumer = open_consumer(self.settings, self.group, max_records=s.alarm_batch)
         consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self))
         await consumer.start()
+        self.role.started(self.group)
         try:
             while not self._stop.is_set():
                 batch = await consumer.getmany(timeout_ms=round(s.sink_within_s * 1000), max_records=s.alarm_batch)
+                fetched_at = time.perf_counter()
+                self.role.fetched(consumer)
                 if batch:
                     async with self._lock:
                         await self._take(consumer, batch)
+                    self.role.batch(sum(len(m) for m in batch.values()), fetched_at)
         finally:
+            self.role.stopped()
             await consumer.stop()
 
     async def _take(self, consumer: AIOKafkaConsumer,
@@ -176,6 +190,7 @@ class AlarmDetector:
         """One batch through steps 1-3 of the module docstring."""
         alarms: list[tuple[bytes, bytes]] = []
         changed: dict[tuple[int, str], DeviceState] = {}
+        self._fired = []
         for part in _parts(batch, DETECT_AT_ONCE):
             part_alarms, part_changed = self.detect(part)
             alarms += part_alarms
@@ -189,9 +204,24 @@ class AlarmDetector:
         assigned = consumer.assignment()
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages and tp in assigned}
         if offsets:
+            started = time.perf_counter()
             await consumer.commit(offsets)
+            self.role.commit_seconds.observe(time.perf_counter() - started)
         self.counts["records"] += sum(len(m) for m in batch.values())
         self.counts["alarms"] += len(alarms)
+        self._report_alarms()
+
+    def _report_alarms(self) -> None:
+        """The batch's alarms, sent: counted by rule and action, and logged with their ids (the first few)."""
+        if not self._fired:
+            return
+        self.metrics.count_alarms((rule, action) for _, rule, action, _ in self._fired)
+        for device, rule, action, alarm_id in self._fired[:LOGGED_PER_BATCH]:
+            log.info("alarm %s %s on %s (%s)", rule, action, device, alarm_id,
+                     extra={"device_id": device, "alarm_key": alarm_id})
+        if len(self._fired) > LOGGED_PER_BATCH:
+            log.info("alarm detection: %d more alarms in this batch", len(self._fired) - LOGGED_PER_BATCH)
+        self._fired = []
 
     def detect(self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
                ) -> tuple[list[tuple[bytes, bytes]], dict[tuple[int, str], DeviceState]]:
@@ -238,6 +268,7 @@ class AlarmDetector:
                     log.exception("alarm detection failed on a %s record of %s", topic, device)
                     continue
                 alarms.extend((device.encode(), value) for value in encoded)
+                self._fired.extend((device, e.rule_id, e.action, f"{device}:{e.episode}") for e in fired)
                 if new != old:
                     state = {**new, APPLIED: {**applied, where: msg.offset}}
                     states[device] = changed[(partition, device)] = state

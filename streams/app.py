@@ -6,6 +6,7 @@ that reads Kafka is a plain aiokafka consumer group of its own (``<app_id>-<role
 after its effect is durable (docs/streams.md), so several workers share each role's partitions and a killed
 worker's partitions move to the others after ``streams.session_timeout_s``. The process has one librdkafka
 producer (alarms, alarm state, dead letters, patrol alarms and the outbox relay share it) and one database pool.
+Its metrics and health (streams/metrics.py, streams/health.py) are served on ``streams.metrics_port``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
 from streams.geo import GeoResolver
+from streams.health import WorkerHealth, serve
+from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class StreamWorker:
         self.producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
         self.dead_letters = DeadLetters(self.producer, s.app_id)
         self.cases = CaseService(default_rules())
+        self.metrics = m = WorkerMetrics()
         self.runners: dict[str, Any] = {}  # role → its runner (for tests and metrics)
         self._timers: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
         self._stop = asyncio.Event()
@@ -51,27 +55,29 @@ class StreamWorker:
         if "alarms" in roles:
             from streams.alarm_detection import AlarmDetector
 
-            self.runners["alarms"] = AlarmDetector(settings, load_profiles(settings.profiles_dir), self.producer)
+            self.runners["alarms"] = AlarmDetector(settings, load_profiles(settings.profiles_dir), self.producer,
+                                                   metrics=m)
         if "cases" in roles:
             from streams.case_builder import CaseBuilder
 
-            self.runners["cases"] = CaseBuilder(settings, self.pool, self.cases, self.geo, self.dead_letters)
+            self.runners["cases"] = CaseBuilder(settings, self.pool, self.cases, self.geo, self.dead_letters, m)
         if "sinks" in roles:
             from streams.sinks import SinkRunner
 
-            self.runners["sinks"] = SinkRunner(settings, self.dead_letters)
+            self.runners["sinks"] = SinkRunner(settings, self.dead_letters, m)
         if "cameras" in roles:  # camera detections, health and snapshots (streams/cameras.py)
             from streams.cameras import CameraRecorder
 
-            self.runners["cameras"] = CameraRecorder(settings)
+            self.runners["cameras"] = CameraRecorder(settings, m)
         if "patrol" in roles:  # cg.tracks → track_points, patrol coverage and patrol alarms (streams/patrol.py)
             from streams.patrol import PatrolRunner
 
-            self.runners["patrol"] = PatrolRunner(settings, self.producer, self.dead_letters)
+            self.runners["patrol"] = PatrolRunner(settings, self.producer, self.dead_letters, m)
         if "deadlines" in roles:
             self._timers.append(("deadline watch", s.deadline_scan_s, self._watch_deadlines))
         if "outbox" in roles:
             self._timers.append(("outbox relay", s.outbox_poll_s, self._relay_outbox))
+        self.health = WorkerHealth(m, list(self.runners), [name for name, _, _ in self._timers])
 
     def stop(self) -> None:
         self._stop.set()
@@ -79,12 +85,40 @@ class StreamWorker:
             runner.stop()
 
     async def run(self) -> None:
-        """Open the pool, start every role, log ``Worker: Ready``; on stop, let each role finish its batch."""
+        """Serve metrics and health, open the pool, start every role, log ``Worker: Ready``; on stop, let each role
+        finish its batch."""
+        server = serve(self.streams.metrics_host, self.streams.metrics_port, self.metrics, self.health)
+        heartbeat = asyncio.ensure_future(self._beat())
+        try:
+            await self._run()
+        finally:
+            heartbeat.cancel()
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+
+    async def _beat(self) -> None:
+        """The event loop's heartbeat: /healthz fails when it stops (a stuck loop serves nothing else either)."""
+        while True:
+            self.health.beat()
+            await asyncio.sleep(1.0)
+
+    async def _role(self, name: str, runner: Any) -> None:
+        """A role's task: ``failed`` in the health report when it ends with an error (then the worker stops)."""
+        try:
+            await runner.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.metrics.role(name).stopped("failed", f"{type(exc).__name__}: {exc}"[:300])
+            raise
+
+    async def _run(self) -> None:
         await asyncio.to_thread(self.pool.open, True, 30)
         await asyncio.to_thread(self.geo.refresh, True)
         log.info("streams: database pool open, grid index %s",
                  f"with {len(self.geo.index.codes)} cells" if self.geo.index else "empty (no grid cells yet)")
-        tasks = [asyncio.ensure_future(runner.run()) for runner in self.runners.values()]
+        tasks = [asyncio.ensure_future(self._role(name, runner)) for name, runner in self.runners.items()]
         tasks += [asyncio.ensure_future(self._every(name, every_s, tick)) for name, every_s, tick in self._timers]
         log.info("Worker: Ready (roles %s)", ", ".join(self.streams.roles))
         try:
@@ -112,10 +146,13 @@ class StreamWorker:
                 return
             try:
                 await tick()
+                self.health.timer_round(name, None)
             except psycopg.OperationalError as exc:
                 log.warning("%s: database unavailable (%s); next round in %s s", name, exc, every_s)
-            except Exception:
+                self.health.timer_round(name, f"database unavailable: {exc}")
+            except Exception as exc:
                 log.exception("%s failed; next round in %s s", name, every_s)
+                self.health.timer_round(name, f"{type(exc).__name__}: {exc}")
 
     async def _watch_deadlines(self) -> None:
         """Overdue (超期) open cases escalated once per deadline (civicgrid/cases/deadlines.py)."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -43,6 +44,7 @@ from aiokafka.structs import ConsumerRecord
 from civicgrid.bus import clients
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.settings import Settings
+from streams.metrics import RoleMetrics, WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ Records = Mapping[TopicPartition, Sequence[ConsumerRecord]]
 DATABASE_DOWN: tuple[type[Exception], ...] = (psycopg.OperationalError,)
 
 T = TypeVar("T")
+# Set-aside records logged one by one per batch (with their device id and reason); a flood of bad records is
+# counted (civicgrid_worker_dead_letters_total) and kept on cg.deadletter, not written out line by line.
+LOGGED_PER_BATCH = 5
 
 
 def open_consumer(settings: Settings, group: str, *, max_records: int, topics: Sequence[str] = ()) -> AIOKafkaConsumer:
@@ -119,11 +124,13 @@ class BatchConsumer(Generic[T]):
 
     `dead_letters` None: set-aside records are only logged — for a consumer that picks its own records out of
     topics others consume whole (the camera recorder; the sinks dead-letter what cg.events cannot hold).
+    `metrics`: the role's handle in the worker's metrics (streams/metrics.py); None, a registry of its own.
     """
 
     def __init__(self, settings: Settings, handler: BatchHandler[T], *, name: str, group: str, topics: Sequence[str],
                  max_records: int, within_s: float, dead_letters: DeadLetters | None,
-                 database_down: tuple[type[Exception], ...] = DATABASE_DOWN) -> None:
+                 database_down: tuple[type[Exception], ...] = DATABASE_DOWN,
+                 metrics: RoleMetrics | None = None) -> None:
         self.settings = settings
         self.handler = handler
         self.name = name  # in log lines
@@ -133,6 +140,7 @@ class BatchConsumer(Generic[T]):
         self.within_s = within_s
         self.database_down = database_down
         self.dead_lettered = 0
+        self.metrics = metrics or WorkerMetrics().role(group.rsplit("-", 1)[-1])
         self._dead = dead_letters
         self._stop = asyncio.Event()
 
@@ -142,17 +150,21 @@ class BatchConsumer(Generic[T]):
     async def run(self) -> None:
         consumer = open_consumer(self.settings, self.group, max_records=self.max_records, topics=self.topics)
         await consumer.start()
+        self.metrics.started(self.group)
         try:
             while not self._stop.is_set():
                 records: Records = await consumer.getmany(timeout_ms=round(self.within_s * 1000),
                                                           max_records=self.max_records)
+                fetched_at = time.perf_counter()
+                self.metrics.fetched(consumer)
                 if records:
-                    await self._take(consumer, records)
+                    await self._take(consumer, records, fetched_at)
         finally:
+            self.metrics.stopped()
             await consumer.stop()
             await self.handler.disconnect()
 
-    async def _take(self, consumer: AIOKafkaConsumer, records: Records) -> None:
+    async def _take(self, consumer: AIOKafkaConsumer, records: Records, fetched_at: float) -> None:
         """One batch through steps 2-5."""
         decoded = self.handler.decode(records)
         refused = await self._write_until_done(decoded.batch)
@@ -160,6 +172,7 @@ class BatchConsumer(Generic[T]):
             return
         await self._set_aside([*decoded.rejected, *refused])
         await self._commit(consumer, {tp: messages[-1].offset + 1 for tp, messages in records.items() if messages})
+        self.metrics.batch(sum(len(messages) for messages in records.values()), fetched_at)
 
     async def _write_until_done(self, batch: T) -> Sequence[Rejected] | None:
         """`handle` until the database took the batch (what it refused), or None if stopped before that."""
@@ -179,11 +192,17 @@ class BatchConsumer(Generic[T]):
         """Dead-letter what could not be read; `DeadLetters.send` returns once Kafka has them all."""
         if not rejected:
             return
+        what = "skipped a record it cannot read" if self._dead is None else "dead-lettered"
+        for r in rejected[:LOGGED_PER_BATCH]:
+            log.warning("%s: %s (%s, %s): %s", self.name, what, r.origin, r.reason, r.detail[:200],
+                        extra={"device_id": r.device_id, "reason": r.reason})
+        if len(rejected) > LOGGED_PER_BATCH:
+            log.warning("%s: %s %d more in this batch", self.name, what, len(rejected) - LOGGED_PER_BATCH)
         if self._dead is None:
-            for r in rejected:
-                log.warning("%s: skipped a record it cannot read (%s): %s", self.name, r.origin, r.detail)
+            self.metrics.skipped(len(rejected))
             return
         self.dead_lettered += await asyncio.to_thread(self._dead.send, rejected)
+        self.metrics.dead_lettered(rejected)
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """Commit the batch's offsets for the partitions still assigned. After a rebalance the partitions' new owner
@@ -192,8 +211,10 @@ class BatchConsumer(Generic[T]):
         ours = {tp: offset for tp, offset in offsets.items() if tp in assigned}
         if not ours:
             return
+        started = time.perf_counter()
         try:
             await consumer.commit(ours)
+            self.metrics.commit_seconds.observe(time.perf_counter() - started)
         except CommitFailedError as exc:
             log.warning("%s: offsets not committed, the group rebalanced (%s); the batch is read again", self.name,
                         exc)

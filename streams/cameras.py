@@ -34,6 +34,7 @@ from civicgrid.bus.device_records import DeviceRecord, StatusRecord
 from civicgrid.settings import Settings
 from civicgrid.store import cameras as store
 from streams.batch_consumer import BatchConsumer, Decoded, Records
+from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,13 @@ def apply_records(conn: psycopg.Connection, settings: Settings, batch: list[tupl
 class CameraRecorder:
     """The camera consumer group (``<app_id>-cameras``) over cg.events and cg.status, on the batch-consumer runner."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: WorkerMetrics | None = None) -> None:
         self.settings = settings
         self.detections_written = 0
         self._conn: psycopg.Connection | None = None
         self._consumer = BatchConsumer(settings, self, name="cameras", group=f"{settings.streams.app_id}-cameras",
                                        topics=(t.EVENTS, t.STATUS), max_records=BATCH, within_s=WITHIN_S,
-                                       dead_letters=None)
+                                       dead_letters=None, metrics=(metrics or WorkerMetrics()).role("cameras"))
 
     def stop(self) -> None:
         self._consumer.stop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from civicgrid.settings import Settings
 from streams.batch_consumer import BatchConsumer, Decoded, Records
 from streams.fieldtasks import answer_of
 from streams.geo import GeoResolver
+from streams.metrics import RoleMetrics, WorkerMetrics
 from streams.problems import problem_of
 
 log = logging.getLogger(__name__)
@@ -53,20 +55,23 @@ class Work:
     item: Problem | TaskAnswer
     payload: bytes
     origin: str
+    kafka_ms: int | None = None  # the record's Kafka timestamp: where the case-building latency starts
 
 
 class CaseBuilder:
     """The case builder's `BatchHandler`; `run()` consumes until `stop()`."""
 
     def __init__(self, settings: Settings, pool: ConnectionPool, cases: CaseService, geo: GeoResolver,
-                 dead_letters: DeadLetters) -> None:
+                 dead_letters: DeadLetters, metrics: WorkerMetrics | None = None) -> None:
         s = settings.streams
         self.pool, self.cases, self.geo = pool, cases, geo
         self.merge_window = timedelta(seconds=s.merge_window_s)
         self.counts: Counter[str] = Counter()
+        self.metrics = metrics or WorkerMetrics()
+        role: RoleMetrics = self.metrics.role(CASES_GROUP_SUFFIX)
         self._consumer = BatchConsumer(settings, self, name="case builder", group=f"{s.app_id}-{CASES_GROUP_SUFFIX}",
                                        topics=SOURCE_TOPICS, max_records=s.case_batch, within_s=s.sink_within_s,
-                                       dead_letters=dead_letters)
+                                       dead_letters=dead_letters, metrics=role)
 
     async def run(self) -> None:
         await self._consumer.run()
@@ -93,7 +98,7 @@ class CaseBuilder:
                     rejected.append(Rejected(raw, origin, f"{type(exc).__name__}: {exc}"))
                     continue
                 if item is not None:
-                    work.append(Work(item, raw, origin))
+                    work.append(Work(item, raw, origin, msg.timestamp))
         return Decoded(work, rejected)
 
     async def handle(self, batch: list[Work]) -> Sequence[Rejected]:
@@ -111,26 +116,50 @@ class CaseBuilder:
         with self.pool.connection() as conn:
             for work in batch:
                 try:
-                    self._one(conn, work.item)
+                    self._one(conn, work)
                 except psycopg.OperationalError:
                     raise
                 except CaseRefused as exc:
                     self.counts["refused"] += 1
+                    self.metrics.cases.labels("refused").inc()
+                    log.warning("%s refused: %s", work.item.source_record_id, exc, extra=_ids(work.item))
                     refused.append(Rejected(work.payload, work.origin, f"{type(exc).__name__}: {exc}",
-                                            reason=CASE_REFUSED))
+                                            _device_of(work.item), reason=CASE_REFUSED))
                 except Exception as exc: # a bug must not stop case building for every other record
-                    log.exception("case building failed for %s", work.item.source_record_id)
+                    log.exception("case building failed for %s", work.item.source_record_id, extra=_ids(work.item))
                     refused.append(Rejected(work.payload, work.origin, f"{type(exc).__name__}: {exc}",
-                                            reason=CASE_REFUSED))
+                                            _device_of(work.item), reason=CASE_REFUSED))
         return refused
 
-    def _one(self, conn: psycopg.Connection, item: Problem | TaskAnswer) -> None:
+    def _one(self, conn: psycopg.Connection, work: Work) -> None:
+        item = work.item
         if isinstance(item, TaskAnswer):
             answered = self.cases.apply_answer(conn, item)
             self.counts["answers"] += 1
-            log.info("%s answers case %s: %s", item.source_record_id, item.case_id, answered)
+            self.metrics.cases.labels("answered").inc()
+            log.info("%s answers case %s: %s", item.source_record_id, item.case_id, answered, extra=_ids(item))
             return
-        outcome = self.cases.record_problem(conn, item, self.geo, self.merge_window)
+        outcome = self.cases.record_problem(conn, item, self.geo, self.merge_window)  # committed on return
         what = "opened" if outcome.created else "merged" if outcome.merged else "already recorded"
         self.counts[what] += 1
-        log.info("%s %s → case %s", item.source_record_id, what, outcome.case_id)
+        label = what.replace(" ", "_")
+        self.metrics.cases.labels(label).inc()
+        if work.kafka_ms is not None and label != "already_recorded":  # a re-delivery's age is not a latency
+            self.metrics.case_latency.labels(item.source.value, label).observe(
+                max(0.0, time.time() - work.kafka_ms / 1000))
+        log.info("%s %s → case %s", item.source_record_id, what, outcome.case_id,
+                 extra={**_ids(item), "case_id": outcome.case_id})
+
+
+def _device_of(item: Problem | TaskAnswer) -> str | None:
+    return item.device_id
+
+
+def _ids(item: Problem | TaskAnswer) -> dict[str, object]:
+    """The ids a log line about `item` carries (civicgrid/logs.py): device, case, alarm key."""
+    if isinstance(item, TaskAnswer):
+        return {"device_id": item.device_id, "case_id": item.case_id}
+    ids: dict[str, object] = {"device_id": item.device_id}
+    if item.source_record_id.startswith("alarm:"):
+        ids["alarm_key"] = item.source_record_id.removeprefix("alarm:")
+    return ids

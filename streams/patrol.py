@@ -47,6 +47,7 @@ from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store import patrol as store
 from civicgrid.store.db import connect
 from streams.batch_consumer import Backoff, open_consumer
+from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,11 @@ def alarm_record(out: AlarmOut) -> AlarmRecord:
 class PatrolRunner:
     """The patrol consumer of one worker (see the module docstring)."""
 
-    def __init__(self, settings: Settings, producer: Producer, dead_letters: DeadLetters) -> None:
+    def __init__(self, settings: Settings, producer: Producer, dead_letters: DeadLetters,
+                 metrics: WorkerMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or WorkerMetrics()
+        self.role = self.metrics.role(PATROL_GROUP_SUFFIX)
         self.group = f"{settings.streams.app_id}-{PATROL_GROUP_SUFFIX}"
         self.rules = rules_of(settings.patrol)
         self.tracker: PatrolTracker | None = None
@@ -169,10 +173,15 @@ class PatrolRunner:
             self._producer.produce(topics.ALARMS, alarm_record(a).encode(), a.device_id.encode())
         if self._producer.flush(30):
             raise RuntimeError("Kafka did not take the patrol alarms")
+        self.metrics.count_alarms((a.alarm.rule, a.alarm.action) for a in alarms)
+        for a in alarms[:20]:
+            log.info("patrol alarm %s %s on %s", a.alarm.rule, a.alarm.action, a.device_id,
+                     extra={"device_id": a.device_id})
 
     def _dead_letter(self, dead: list[tuple[bytes, str]]) -> None:
-        self.counts["dead_letters"] += self._dead.send(
-            Rejected(raw, f"kafka:{topics.TRACKS}", reason) for raw, reason in dead)
+        rejected = [Rejected(raw, f"kafka:{topics.TRACKS}", reason) for raw, reason in dead]
+        self.counts["dead_letters"] += self._dead.send(rejected)
+        self.role.dead_lettered(rejected)
 
     def _positions(self) -> dict[int, int]:
         return store.positions(self._db(), self.group, topics.TRACKS)
@@ -191,7 +200,9 @@ class PatrolRunner:
         await task
         self._restart.reset()
         if offsets:
+            started = time.perf_counter()
             await consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
+            self.role.commit_seconds.observe(time.perf_counter() - started)
 
     async def run(self) -> None:
         """Consume until stopped; an unexpected error restarts the consumer from the database's positions."""
@@ -200,9 +211,10 @@ class PatrolRunner:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("patrol consumer failed; restarting from the positions in the database in %.0f s",
                               self._restart.delay_s)
+                self.role.stopped("restarting", f"{type(exc).__name__}: {exc}"[:300])
                 if self.tracker is not None:
                     self.tracker.states.clear()
                 self._next = {}
@@ -213,11 +225,14 @@ class PatrolRunner:
         consumer = open_consumer(s, self.group, max_records=s.patrol.batch)
         consumer.subscribe([topics.TRACKS], listener=_Rebalance(self, consumer))
         await consumer.start()
+        self.role.started(self.group)
         last_tick = time.monotonic()
         redelivered = 0
         try:
             while not self._stop.is_set():
                 batches = await consumer.getmany(timeout_ms=int(s.patrol.within_s * 1000), max_records=s.patrol.batch)
+                fetched_at = time.perf_counter()
+                self.role.fetched(consumer)
                 tick_now = None
                 every = s.patrol.offline_check_s
                 if (not batches and every > 0 and time.monotonic() - last_tick >= every and self.tracker is not None
@@ -240,12 +255,15 @@ class PatrolRunner:
                     self._pending = (asyncio.ensure_future(asyncio.to_thread(self._write, res, states, offsets)),
                                      offsets)
                     self._next.update(offsets)
+                if batches:  # its write runs on while the next batch is fetched: the time is up to its scheduling
+                    self.role.batch(sum(len(m) for m in batches.values()), fetched_at)
                 if self.counts["redelivered"] > redelivered:
                     redelivered = self.counts["redelivered"]
                     log.info("patrol: %d record(s) below the position in the database skipped", redelivered)
             async with self._lock:
                 await self._settle(consumer)
         finally:
+            self.role.stopped()
             if self._pending is not None:  # stopping or failing: let the write in flight finish, commit nothing
                 with contextlib.suppress(Exception):
                     await self._pending[0]

@@ -29,6 +29,7 @@ from civicgrid.bus.dead_letters import DeadLetters, Rejected
 from civicgrid.bus.device_records import DeviceRecord
 from civicgrid.settings import Settings
 from streams.batch_consumer import BatchConsumer, Decoded, Records
+from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ SINKS: dict[str, tuple[str, tuple[str, ...], Callable[[list[dict[str, Any]]], li
 }
 
 
-def write_batch(conn: psycopg.Connection, by_table: dict[str, list[tuple]]) -> int:
+def write_batch(conn: psycopg.Connection, by_table: dict[str, list[tuple]],
+                per_table: dict[str, int] | None = None) -> int:
     """COPY each table's rows into it, in one transaction; a table whose rows are partly there already (a batch
     read again after a crash) gets them through a temporary table and ``INSERT … ON CONFLICT DO NOTHING``. The
     straight COPY writes each row once instead of twice: PostgreSQL's CPU per message at 5,000 msg/s went from 58
@@ -94,8 +96,9 @@ def write_batch(conn: psycopg.Connection, by_table: dict[str, list[tuple]]) -> i
 
     Blocking, and run in a thread (`SinkRunner.handle`): on the worker's event loop each of the COPY's awaits let
     the alarm detector's CPU-bound batches in, and a 2,000-row batch took 1-2 s at 5,000 msg/s instead of 0.1 s
-    (docs/performance.md)."""
+    (docs/performance.md). `per_table`, when given, gets the rows written into each table."""
     written = 0
+    counts = per_table if per_table is not None else {}
     with conn.transaction():
         for topic, rows in by_table.items():
             if not rows:
@@ -106,6 +109,7 @@ def write_batch(conn: psycopg.Connection, by_table: dict[str, list[tuple]]) -> i
                 with conn.transaction():
                     _copy(conn, table, cols, rows)
                 written += len(rows)
+                counts[table] = counts.get(table, 0) + len(rows)
                 continue
             except psycopg.errors.UniqueViolation:
                 pass
@@ -115,6 +119,7 @@ def write_batch(conn: psycopg.Connection, by_table: dict[str, list[tuple]]) -> i
             _copy(conn, tmp, cols, rows)
             result = conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} ON CONFLICT DO NOTHING")
             written += result.rowcount
+            counts[table] = counts.get(table, 0) + result.rowcount
     return written
 
 
@@ -128,15 +133,16 @@ class SinkRunner:
     """One consumer group over the sink topics (streams/batch_consumer.py): a batch decoded into rows per table,
     written by `write_batch`, its offsets committed after the database commit."""
 
-    def __init__(self, settings: Settings, dead_letters: DeadLetters) -> None:
+    def __init__(self, settings: Settings, dead_letters: DeadLetters, metrics: WorkerMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or WorkerMetrics()
         self.rows_written = 0
         self.records_seen = 0
         self._conn: psycopg.Connection | None = None
         s = settings.streams
         self._consumer = BatchConsumer(settings, self, name="sinks", group=f"{s.app_id}-{SINK_GROUP_SUFFIX}",
                                        topics=list(SINKS), max_records=s.sink_batch, within_s=s.sink_within_s,
-                                       dead_letters=dead_letters)
+                                       dead_letters=dead_letters, metrics=self.metrics.role(SINK_GROUP_SUFFIX))
 
     @property
     def dead_letters(self) -> int:
@@ -181,8 +187,13 @@ class SinkRunner:
         if conn is None or conn.closed:
             conn = self._conn = psycopg.Connection.connect(self.settings.db.url.get_secret_value())
         started = time.perf_counter()
-        written = write_batch(conn, batch)
-        log.debug("sink batch: %d rows written in %.1f ms", written, (time.perf_counter() - started) * 1e3)
+        per_table: dict[str, int] = {}
+        written = write_batch(conn, batch, per_table)
+        took = time.perf_counter() - started
+        self.metrics.sink_write_seconds.observe(took)
+        for table, rows in per_table.items():
+            self.metrics.sink_rows.labels(table).inc(rows)
+        log.debug("sink batch: %d rows written in %.1f ms", written, took * 1e3)
         return written
 
     async def disconnect(self) -> None:

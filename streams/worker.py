@@ -8,6 +8,7 @@ import signal
 
 from civicgrid.bus.admin import ensure_topics
 from civicgrid.bus.topics import topic_specs
+from civicgrid.logs import setup_logging
 from civicgrid.settings import Settings
 from streams.app import StreamWorker
 
@@ -15,8 +16,7 @@ from streams.app import StreamWorker
 def run(settings: Settings, loglevel: str = "info") -> None:
     """Run until SIGTERM or SIGINT, then let each role finish the batch in hand (offsets committed after it)."""
     level = {"crit": "CRITICAL", "warn": "WARNING"}.get(loglevel.lower(), loglevel.upper())
-    logging.basicConfig(level=level, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    setup_logging("worker", settings.log_format, level)  # its own --loglevel over the CLI's (civicgrid/logs.py)
     # Declare every platform topic with its partition count before anything subscribes: an implicitly created
     # topic would get the broker's default count (civicgrid/bus/topics.py).
     ensure_topics(settings.kafka, topic_specs(settings.kafka))
