@@ -307,10 +307,11 @@ class CameraSettings(_Section):
     qr_every: int = 6  # read QR codes on every Nth snapshot (0: never); about 30 ms per 1280×720 frame
     # JSON object {key: password} for password_ref "secrets:KEY" (mode 0600; `city load` writes one).
     secrets_file: Path | None = None
-    # Several poller processes split the cameras: this one polls those whose CRC-32 of the device id
-    # modulo `shards` is `shard` (0 ≤ shard < shards).
-    shards: int = Field(default=1, ge=1)
-    shard: int = Field(default=0, ge=0)
+    # Several poller processes share the cameras through this Kafka consumer group (gateway/cameras/leases.py):
+    # each camera is polled by one live poller, and a dead poller's cameras move to the others after
+    # `session_timeout_s` (Kafka accepts 6-300 s).
+    group: str = "civicgrid-camera-pollers"
+    session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
 
 
 class StackSettings(_Section):

@@ -27,6 +27,10 @@ ALARMS = "cg.alarms"
 CASE_EVENTS = "cg.case-events"
 COMMANDS = "cg.commands"
 COMMAND_ACKS = "cg.command-acks"
+# Never written to: its partitions are the camera pollers' leases (gateway/cameras/leases.py), as many as the
+# pollers that can share the cameras.
+CAMERA_LEASES = "cg.camera-leases"
+CAMERA_LEASE_PARTITIONS = 32
 
 ALL_TOPICS: tuple[str, ...] = (
     TELEMETRY,
@@ -53,6 +57,8 @@ class TopicSpec:
 
 
 def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
-    """Every platform topic with the same partition count (keyed by device or case id) and its retention."""
-    return [TopicSpec(name, kafka.partitions, kafka.replication_factor, kafka.retention_of(name).topic_config())
-            for name in ALL_TOPICS]
+    """Every platform topic with the same partition count (keyed by device or case id) and its retention, and the
+    camera pollers' leases (empty: an hour's retention of nothing)."""
+    return [*(TopicSpec(name, kafka.partitions, kafka.replication_factor, kafka.retention_of(name).topic_config())
+              for name in ALL_TOPICS),
+            TopicSpec(CAMERA_LEASES, CAMERA_LEASE_PARTITIONS, kafka.replication_factor, {"retention.ms": "3600000"})]

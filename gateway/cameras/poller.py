@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from civicgrid.store.cameras import CameraEntry, gateway_cameras
 from civicgrid.store.db import connect
 from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, decode_jpeg, rois_from_json
 from gateway.cameras.credentials import CredentialError, resolve_password
+from gateway.cameras.leases import CameraLeases
 from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClient
 
 log = logging.getLogger(__name__)
@@ -89,8 +91,9 @@ def _next_seq() -> int:
 
 
 class CameraWorker:
-    def __init__(self, entry: CameraEntry, settings: Settings, emit: Emit) -> None:
+    def __init__(self, entry: CameraEntry, settings: Settings, emit: Emit, poller_id: str = "") -> None:
         self.entry = entry
+        self.poller_id = poller_id  # on every health record: which poller holds the camera
         self.settings = settings
         self.cfg: CameraSettings = settings.cameras
         self.emit = emit
@@ -129,7 +132,7 @@ class CameraWorker:
             self._last_status_snapshot = now
             snapshot = self._snapshot_part(*self._latest)
         h = self.health
-        extra = {**self.analyzer.last, "model": getattr(self._info, "model", None)}
+        extra = {**self.analyzer.last, "model": getattr(self._info, "model", None), "poller": self.poller_id}
         record = camera_records.camera_status(device_id=self.device_id, ts=datetime.now(UTC), reachable=h.reachable,
                                               last_snapshot_at=h.last_snapshot_at, last_event_at=h.last_event_at,
                                               last_error=h.last_error, extra=extra, snapshot=snapshot)
@@ -247,52 +250,75 @@ def shrink_jpeg(jpeg: bytes, limit: int) -> bytes:
     raise ValueError(f"cannot fit a snapshot in {limit} bytes")
 
 
-def shard_of(device_id: str, shards: int) -> int:
-    """Which of `shards` poller processes polls a camera (stable across restarts and hosts)."""
-    return zlib.crc32(device_id.encode()) % shards
-
-
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
 
 
 class CameraPoller:
-    """Every enabled camera of the registry, one `CameraWorker` each; registry changes applied as they come."""
+    """The registry's enabled cameras this poller holds, one `CameraWorker` each; registry changes applied as
+    they come.
 
-    def __init__(self, settings: Settings, emit: Emit | None = None) -> None:
+    `shared`: the poller is one of several and holds the cameras of the leases its Kafka group gives it
+    (gateway/cameras/leases.py), taking and letting go of cameras as pollers come and go; otherwise (tests,
+    the benchmark) it polls every camera.
+    """
+
+    def __init__(self, settings: Settings, emit: Emit | None = None, *, shared: bool = False) -> None:
         self.settings = settings
         self._kafka = KafkaEmitter(settings.kafka) if emit is None else None
         self.emit: Emit = emit or self._kafka
         self.workers: dict[str, tuple[CameraWorker, asyncio.Task, asyncio.Event]] = {}
         self.ready = asyncio.Event()
+        self.poller_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.leases = CameraLeases(settings.kafka, settings.cameras, self._leases_changed) if shared else None
+        self._lock = asyncio.Lock()  # a refresh and a rebalance's handover one at a time
+
+    def _holds(self, device_id: str) -> bool:
+        return self.leases is None or self.leases.holds(device_id)
 
     def _load(self) -> list[CameraEntry]:
         with connect(self.settings.db, autocommit=True) as conn:
             cameras = gateway_cameras(conn)
-        cfg = self.settings.cameras
-        return [c for c in cameras if shard_of(c.device_id, cfg.shards) == cfg.shard % cfg.shards]
+        return [c for c in cameras if self._holds(c.device_id)]
 
     async def refresh(self) -> None:
-        entries = {e.device_id: e for e in await asyncio.to_thread(self._load)}
-        for device_id in list(self.workers):
-            worker, task, stop = self.workers[device_id]
-            entry = entries.get(device_id)
-            same_address = entry is not None and (entry.onvif_url, entry.username, entry.password_ref) == (
-                worker.entry.onvif_url, worker.entry.username, worker.entry.password_ref)
-            if same_address:
-                worker.update(entry)
-                continue
-            stop.set()
-            await asyncio.wait({task}, timeout=15)
-            del self.workers[device_id]
-        for device_id, entry in entries.items():
-            if device_id not in self.workers:
-                worker, stop = CameraWorker(entry, self.settings, self.emit), asyncio.Event()
-                self.workers[device_id] = (worker, asyncio.create_task(worker.run(stop), name=device_id), stop)
-        self.ready.set()
+        async with self._lock:
+            entries = {e.device_id: e for e in await asyncio.to_thread(self._load)}
+            for device_id in list(self.workers):
+                worker = self.workers[device_id][0]
+                entry = entries.get(device_id)
+                same_address = entry is not None and (entry.onvif_url, entry.username, entry.password_ref) == (
+                    worker.entry.onvif_url, worker.entry.username, worker.entry.password_ref)
+                if same_address and self._holds(device_id):
+                    worker.update(entry)
+                    continue
+                await self._stop_worker(device_id)
+            for device_id, entry in entries.items():
+                if device_id not in self.workers and self._holds(device_id):
+                    worker, stop = CameraWorker(entry, self.settings, self.emit, self.poller_id), asyncio.Event()
+                    self.workers[device_id] = (worker, asyncio.create_task(worker.run(stop), name=device_id), stop)
+            if self.leases is None or self.leases.assigned.is_set():
+                self.ready.set()
+
+    async def _stop_worker(self, device_id: str) -> None:
+        _, task, stop = self.workers.pop(device_id)
+        stop.set()
+        await asyncio.wait({task}, timeout=15)
+
+    async def _leases_changed(self, held: frozenset[int]) -> None:
+        """A rebalance: cameras of lost leases stop before the group hands them on (no database needed); an
+        assignment starts the cameras of the leases won."""
+        async with self._lock:
+            for device_id in [d for d in self.workers if not self._holds(d)]:
+                await self._stop_worker(device_id)
+        try:
+            await self.refresh()
+        except psycopg.Error as exc:
+            log.warning("camera registry unavailable (%s); the next refresh starts the cameras", exc)
 
     async def run(self, stop: asyncio.Event) -> None:
+        leases = asyncio.create_task(self.leases.run(stop), name="camera-leases") if self.leases else None
         try:
             while not stop.is_set():
                 try:
@@ -305,6 +331,8 @@ class CameraPoller:
                 worker_stop.set()
             if self.workers:
                 await asyncio.wait([task for _, task, _ in self.workers.values()], timeout=20)
+            if leases is not None:
+                await leases
             if self._kafka is not None:
                 self._kafka.flush()
 
@@ -321,6 +349,6 @@ def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await CameraPoller(settings).run(stop)
+        await CameraPoller(settings, shared=True).run(stop)
 
     asyncio.run(main())

@@ -67,14 +67,15 @@ def test_password_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert "from-" not in str(err.value)
 
 
-def test_shards_split_the_cameras_stably() -> None:
-    from gateway.cameras.poller import shard_of
+def test_leases_split_the_cameras_stably() -> None:
+    import zlib
+
+    from gateway.cameras.leases import LEASE_PARTITIONS, lease_of
 
     ids = [f"sim-cam-{n:03d}" for n in range(1, 22)]
-    shards = [shard_of(i, 3) for i in ids]
-    assert shards == [shard_of(i, 3) for i in ids]  # stable
-    assert set(shards) == {0, 1, 2}  # every process gets some of the county town's 21
-    assert {shard_of(i, 1) for i in ids} == {0}
+    leases = [lease_of(i) for i in ids]
+    assert leases == [zlib.crc32(i.encode()) % LEASE_PARTITIONS for i in ids]  # the same in every process
+    assert len(set(leases)) > 10  # the county town's 21 cameras spread over the leases, so over the pollers
 
 
 def test_a_snapshot_uri_on_another_host_is_not_fetched() -> None:
