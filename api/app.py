@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.pool.open(wait=True, timeout=30)
-        loops = Background(settings, lambda: ctx.producer) if background else None
+        loops = Background(settings, lambda: ctx.producer, metrics=app.state.metrics) if background else None
         if loops is not None:
             loops.start()
         log.info("civicgrid API ready")

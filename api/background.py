@@ -24,6 +24,7 @@ from collections.abc import Callable
 import psycopg
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
+from api.metrics import ApiMetrics
 from civicgrid.bus import clients
 from civicgrid.bus.command_records import CommandAckRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
@@ -79,8 +80,10 @@ class _Conn:
 
 
 class AckReader:
-    def __init__(self, settings: Settings, db: _Conn, producer_of: Callable[[], Producer]) -> None:
+    def __init__(self, settings: Settings, db: _Conn, producer_of: Callable[[], Producer],
+                 metrics: ApiMetrics | None = None) -> None:
         self.settings, self.db, self.producer_of = settings, db, producer_of
+        self.metrics = metrics or ApiMetrics()
         self.consumer: Consumer | None = None
 
     def _assign(self) -> Consumer:
@@ -111,6 +114,7 @@ class AckReader:
         if not messages:
             return True  # consume() already waited
         conn = self.db.get()
+        steps: dict[str, int] = {}
         with conn.transaction():
             positions: dict[int, int] = {}
             rejected: list[Rejected] = []
@@ -120,10 +124,13 @@ class AckReader:
                     ack = CommandAckRecord.decode(msg.value() or b"")
                     with conn.transaction():  # a savepoint: one bad record (unknown device…) is skipped alone
                         apply_ack(conn, ack.command_id, ack.device_id, ack.status, ack.ts, ack.detail)
+                    steps[ack.status] = steps.get(ack.status, 0) + 1
                 except (ValueError, KeyError, TypeError, psycopg.errors.IntegrityError,
                         psycopg.errors.DataError) as exc:
-                    log.warning("command ack at %s/%s dead-lettered: %s", msg.partition(), msg.offset(), exc)
                     key = msg.key()
+                    log.warning("command ack at %s/%s dead-lettered: %s", msg.partition(), msg.offset(), exc,
+                                extra={"device_id": key.decode(errors="replace") if key else None,
+                                       "reason": ACK_UNAPPLIABLE})
                     rejected.append(Rejected(msg.value() or b"", f"kafka:{COMMAND_ACKS}",
                                              f"{type(exc).__name__}: {exc}",
                                              key.decode(errors="replace") if key else None, reason=ACK_UNAPPLIABLE))
@@ -134,6 +141,10 @@ class AckReader:
                              "VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) "
                              "DO UPDATE SET next_offset = EXCLUDED.next_offset",
                              (ACK_READER, COMMAND_ACKS, partition, offset))
+        for status, n in steps.items():  # counted once the transaction committed
+            self.metrics.command_step(status, n)
+        if rejected:
+            self.metrics.dead_letters.labels(ACK_UNAPPLIABLE).inc(len(rejected))
         return True
 
     def reset(self) -> None:
@@ -146,10 +157,12 @@ class AckReader:
 class Background:
     """Start and stop the API's background loops (app lifespan)."""
 
-    def __init__(self, settings: Settings, producer_of: Callable[[], Producer], poll_s: float = 0.2) -> None:
+    def __init__(self, settings: Settings, producer_of: Callable[[], Producer], poll_s: float = 0.2,
+                 metrics: ApiMetrics | None = None) -> None:
         """`producer_of`: the API process's one Kafka producer (created on first use: the API starts
-        without Kafka), shared by commands, the outbox relay and dead letters."""
+        without Kafka), shared by commands, the outbox relay and dead letters. `metrics`: the app's."""
         self.settings, self.producer_of, self.poll_s = settings, producer_of, poll_s
+        self.metrics = metrics
         self.stop_event = threading.Event()
         self.threads: list[Worker] = []
 
@@ -163,7 +176,7 @@ class Background:
 
     def start(self) -> None:
         relay_db, ack_db, retention_db = _Conn(self.settings), _Conn(self.settings), _Conn(self.settings)
-        acks = AckReader(self.settings, ack_db, self.producer_of)
+        acks = AckReader(self.settings, ack_db, self.producer_of, self.metrics)
         self.threads = [
             Worker("outbox-relay", lambda: self._relay_step(relay_db), self.poll_s, self.stop_event, relay_db.reset),
             Worker("command-acks", acks.step, 1.0, self.stop_event, acks.reset),

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the HTTP API: requests by route template and status, latency histogram.
+"""Prometheus metrics of the HTTP API: requests by route template and status, latency histogram; and the
+downlink commands' steps as the API records them (issued here, settled by the ack reader, api/background.py).
 
 One registry per app (tests build several apps in one process; the global registry
 would refuse the second). A plain ASGI middleware, so streaming responses (the SSE
@@ -14,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Label values come from fixed sets, never from what a client sends: each new value is a new time series.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A command's steps in device_commands (civicgrid/bus/command_records.py ACK_STATES, and "queued" when issued).
+COMMAND_STEPS = frozenset({"queued", "sent", "acked", "failed", "timed_out"})
 
 
 class ApiMetrics:
@@ -25,6 +28,14 @@ class ApiMetrics:
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
                                  registry=self.registry)
         self.in_flight = Gauge("civicgrid_api_in_flight", "requests being served", registry=self.registry)
+        self.command_steps = Counter(
+            "civicgrid_api_command_steps", "Downlink command steps recorded in device_commands: queued (issued by the "
+            "API), sent, acked, failed, timed_out (read from cg.command-acks)", ["status"], registry=self.registry)
+        self.dead_letters = Counter("civicgrid_api_dead_letters", "Records the API sent to cg.deadletter, by reason",
+                                    ["reason"], registry=self.registry)
+
+    def command_step(self, status: str, n: int = 1) -> None:
+        self.command_steps.labels(status if status in COMMAND_STEPS else "other").inc(n)
 
 
 class MetricsMiddleware:

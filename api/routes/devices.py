@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.auth import require
 from api.deps import Ctx, Db
@@ -90,7 +90,7 @@ def rotate_secret(ctx: Ctx, device_id: DeviceId, admin: Admin) -> DeviceSecret:
 
 @router.post("/{device_id}/commands", status_code=202, summary="Send a downlink command (follow it with GET)",
              responses={**NOT_FOUND, 409: {"description": "device disabled"}, 503: {"description": "Kafka down"}})
-def command(ctx: Ctx, db: Db, device_id: DeviceId, body: CommandIn,
+def command(request: Request, ctx: Ctx, db: Db, device_id: DeviceId, body: CommandIn,
             user: Annotated[User, Depends(require(Role.OPERATOR))]) -> CommandStatus:
     row = db.execute("SELECT enabled FROM devices WHERE id = %s", (device_id,)).fetchone()
     if row is None:
@@ -104,6 +104,7 @@ def command(ctx: Ctx, db: Db, device_id: DeviceId, body: CommandIn,
     except TimeoutError as exc:
         raise ApiError(503, "kafka-unavailable", str(exc)) from None
     device_commands.record_command(db, command_id, device_id, body.name, body.args, user.username, now, body.timeout_s)
+    request.app.state.metrics.command_step("queued")
     found = q.get_command(db, device_id, command_id)
     assert found is not None
     return CommandStatus(**found)
