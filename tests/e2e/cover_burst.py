@@ -1,14 +1,17 @@
 """A burst from manhole-cover sensors for the kill tests: each cover fitted to a component, each sensor publishing
 its readings at QoS 1 from a thread of its own (about 18 a second), with tilt episodes that become alarms and
-cases; and what the database made of them (`episodes_report`: where an episode went missing)."""
+cases, and (`answer_commands`) answering the downlink commands it receives; and what the database made of them
+(`episodes_report`: where an episode went missing)."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
 
+import orjson
 import psycopg
 
 from civicgrid.settings import Settings
@@ -36,8 +39,11 @@ def episodes_report(db: psycopg.Connection, ids: list[str]) -> str:
 
 class CoverBurst:
     def __init__(self, settings: Settings, db: psycopg.Connection, provision: Callable[..., tuple[str, str]], *,
-                 devices: int, readings: int, component_class: str, minute_hour: int = 1) -> None:
-        """`component_class`: the 4 digits after the county's code in the components' codes (a test's own)."""
+                 devices: int, readings: int, component_class: str, minute_hour: int = 1,
+                 answer_commands: bool = False) -> None:
+        """`component_class`: the 4 digits after the county's code in the components' codes (a test's own).
+        `answer_commands`: each sensor answers `ok` to the commands it receives, and stays connected after its
+        readings until `release()`."""
         self.settings, self.db, self.readings, self.hour = settings, db, readings, minute_hour
         run = int(uuid.uuid4().hex[:6], 16) % 900000
         self.components = [f"341523{component_class}{n:06d}" for n in range(run, run + devices)]
@@ -48,6 +54,9 @@ class CoverBurst:
         self.ids = [d for d, _ in self.devices]
         self.published = [0] * devices
         self.failures: list[str] = []
+        self.answer_commands = answer_commands
+        self.answered: list[str] = []  # command ids, as answered
+        self._release = threading.Event()
         self._threads = [threading.Thread(target=self._burst, args=(i, *d)) for i, d in enumerate(self.devices)]
 
     @property
@@ -57,6 +66,10 @@ class CoverBurst:
     def start(self) -> None:
         for t in self._threads:
             t.start()
+
+    def release(self) -> None:
+        """Let the sensors that answer commands disconnect once their readings are out."""
+        self._release.set()
 
     def join(self, timeout_s: float = 120) -> None:
         for t in self._threads:
@@ -100,6 +113,8 @@ class CoverBurst:
         client = MqttTestClient(self.settings.mqtt.host, self.settings.mqtt.port, device_id, secret,
                                 client_id=device_id)
         client.connect()
+        if self.answer_commands:
+            client.subscribe(f"cg/{device_id}/cmd")
         try:
             for seq in range(1, self.readings + 1):
                 body = (f'{{"seq":{seq},"ts":"2026-11-24T{self.hour:02d}:{seq // 60:02d}:{seq % 60:02d}Z",'
@@ -108,6 +123,19 @@ class CoverBurst:
                     self.failures.append(f"{device_id} seq {seq}: no PUBACK")
                     return
                 self.published[index] = seq
+                self._answer(client, device_id)
                 time.sleep(0.05)
+            while self.answer_commands and not self._release.wait(0.1):
+                self._answer(client, device_id)
         finally:
             client.close()
+
+    def _answer(self, client: MqttTestClient, device_id: str) -> None:
+        while self.answer_commands:
+            try:
+                command = orjson.loads(client.messages.get_nowait().payload)
+            except queue.Empty:
+                return
+            client.publish(f"cg/{device_id}/cmd/ack", orjson.dumps({"command_id": command["command_id"],
+                                                                   "status": "ok"}))
+            self.answered.append(command["command_id"])
