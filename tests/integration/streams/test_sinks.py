@@ -52,3 +52,21 @@ def test_a_duplicate_inside_one_table_does_not_undo_the_other_tables_rows(settin
         events = conn.execute("SELECT count(*) FROM device_events WHERE device_id = %s", (device,)).fetchone()
     assert rows == (15,)
     assert events == (4,)
+
+
+def test_one_device_index_keeps_rows_unique_and_serves_the_latest_reading(settings: Settings) -> None:
+    """The unique (device_id, time DESC, seq) index is both the sinks' duplicate check and the device status's
+    "latest reading" (api/queries/devices.py); no second per-device index is kept (migration 0010)."""
+    device = f"sink-{uuid.uuid4().hex[:8]}"
+    with connect(settings.db) as conn:
+        write_batch(conn, {topics.TELEMETRY: _rows(device, range(0, 20))})
+        indexes = {name for (name,) in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry' AND indexdef LIKE '%device_id%'")}
+        assert indexes == {"telemetry_device_time_seq"}
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(r for (r,) in conn.execute(
+            "EXPLAIN SELECT time FROM telemetry WHERE device_id = %s ORDER BY time DESC LIMIT 1", (device,)))
+        latest = conn.execute("SELECT seq FROM telemetry WHERE device_id = %s ORDER BY time DESC LIMIT 1",
+                              (device,)).fetchone()
+    assert "telemetry_device_time_seq" in plan and "Sort" not in plan, plan
+    assert latest == (19,)
