@@ -42,23 +42,30 @@ from civicgrid.store.db import connect
 from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, decode_jpeg, rois_from_json
 from gateway.cameras.credentials import CredentialError, resolve_password
 from gateway.cameras.leases import CameraLeases
+from gateway.cameras.metrics import PollerMetrics
 from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClient
+from gateway.metrics import serve_metrics
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, bytes, bytes], None]
+# The reason codes of `CameraWorker._failed` (a metric label each; anything else counts as "other").
+FAILURE_REASONS = frozenset({"credentials", "unauthorized", "unreachable", "snapshot-too-large", "error"})
 
 
 class KafkaEmitter:
     """librdkafka producer; `send` never blocks the event loop for long (a full queue waits on deliveries)."""
 
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, on_error: Callable[[], None] | None = None) -> None:
         self.producer = Producer(clients.librdkafka(kafka, {"acks": "all", "linger.ms": 5, "log_level": 3}))
         self.errors = 0
+        self.on_error = on_error
 
     def _delivered(self, err, msg) -> None:
         if err is not None:
             self.errors += 1
+            if self.on_error is not None:
+                self.on_error()
             log.error("Kafka refused a camera record for %s: %s", msg.topic(), err)
 
     def __call__(self, topic: str, key: bytes, value: bytes) -> None:
@@ -91,9 +98,11 @@ def _next_seq() -> int:
 
 
 class CameraWorker:
-    def __init__(self, entry: CameraEntry, settings: Settings, emit: Emit, poller_id: str = "") -> None:
+    def __init__(self, entry: CameraEntry, settings: Settings, emit: Emit, poller_id: str = "",
+                 metrics: PollerMetrics | None = None) -> None:
         self.entry = entry
         self.poller_id = poller_id  # on every health record: which poller holds the camera
+        self.metrics = metrics or PollerMetrics()
         self.settings = settings
         self.cfg: CameraSettings = settings.cameras
         self.emit = emit
@@ -152,6 +161,7 @@ class CameraWorker:
             cleared=det.cleared, links=self._links(), roi_id=det.roi_id, event_code=det.event_code, score=det.score,
             occupied_s=det.occupied_s, text=det.text, onvif_topic=onvif_topic, snapshot=snapshot)
         self.emit(t.EVENTS, self.device_id.encode(), records.dumps(record))
+        self.metrics.detection(det.kind).inc()
         self.health.last_event_at = taken_at
         log.info("camera %s: %s%s%s", self.device_id, det.kind, " cleared" if det.cleared else "",
                  f" in {det.roi_id} ({det.event_code})" if det.roi_id else "")
@@ -200,6 +210,8 @@ class CameraWorker:
                 await _wait(stop, backoff)
 
     def _failed(self, error: str) -> None:
+        reason = error.split(":", 1)[0]
+        self.metrics.failure(reason if reason in FAILURE_REASONS else "other").inc()
         changed = self.health.reachable or self.health.last_error != error
         self.health.reachable, self.health.last_error = False, error[:300]
         self.send_status(force=changed)
@@ -227,6 +239,7 @@ class CameraWorker:
         taken_at = datetime.now(UTC)
         self.health.last_snapshot_at, self._latest = taken_at, (jpeg, taken_at)
         self.health.snapshots += 1
+        self.metrics.snapshots.inc()
         try:
             frame = await asyncio.to_thread(decode_jpeg, jpeg)
         except ValueError:
@@ -266,13 +279,18 @@ class CameraPoller:
 
     def __init__(self, settings: Settings, emit: Emit | None = None, *, shared: bool = False) -> None:
         self.settings = settings
-        self._kafka = KafkaEmitter(settings.kafka) if emit is None else None
+        self.metrics = PollerMetrics()
+        self._kafka = KafkaEmitter(settings.kafka, self.metrics.kafka_errors.inc) if emit is None else None
         self.emit: Emit = emit or self._kafka
         self.workers: dict[str, tuple[CameraWorker, asyncio.Task, asyncio.Event]] = {}
         self.ready = asyncio.Event()
         self.poller_id = f"{socket.gethostname()}:{os.getpid()}"
         self.leases = CameraLeases(settings.kafka, settings.cameras, self._leases_changed) if shared else None
         self._lock = asyncio.Lock()  # a refresh and a rebalance's handover one at a time
+        self._leases_task: asyncio.Task | None = None
+        self.metrics.cameras.set_function(lambda: len(self.workers))
+        self.metrics.reachable.set_function(lambda: sum(w.health.reachable for w, _, _ in list(self.workers.values())))
+        self.metrics.leases.set_function(lambda: len(self.leases.held) if self.leases else 0)
 
     def _holds(self, device_id: str) -> bool:
         return self.leases is None or self.leases.holds(device_id)
@@ -296,7 +314,8 @@ class CameraPoller:
                 await self._stop_worker(device_id)
             for device_id, entry in entries.items():
                 if device_id not in self.workers and self._holds(device_id):
-                    worker, stop = CameraWorker(entry, self.settings, self.emit, self.poller_id), asyncio.Event()
+                    worker = CameraWorker(entry, self.settings, self.emit, self.poller_id, self.metrics)
+                    stop = asyncio.Event()
                     self.workers[device_id] = (worker, asyncio.create_task(worker.run(stop), name=device_id), stop)
             if self.leases is None or self.leases.assigned.is_set():
                 self.ready.set()
@@ -319,6 +338,7 @@ class CameraPoller:
 
     async def run(self, stop: asyncio.Event) -> None:
         leases = asyncio.create_task(self.leases.run(stop), name="camera-leases") if self.leases else None
+        self._leases_task = leases
         try:
             while not stop.is_set():
                 try:
@@ -339,6 +359,15 @@ class CameraPoller:
     def health(self) -> dict[str, Health]:
         return {device_id: worker.health for device_id, (worker, _, _) in self.workers.items()}
 
+    def status(self) -> dict:
+        """The poller's /healthz: ready once it knows its leases (and its registry was read), and its lease
+        keeper alive."""
+        keeper_alive = self._leases_task is None or not self._leases_task.done()
+        workers = list(self.workers.values())
+        return {"ok": self.ready.is_set() and keeper_alive, "poller": self.poller_id, "cameras": len(workers),
+                "reachable": sum(w.health.reachable for w, _, _ in workers),
+                "leases": None if self.leases is None else len(self.leases.held)}
+
 
 def run(settings: Settings) -> None:
     """Run the poller until SIGINT/SIGTERM (``civicgrid cameras``)."""
@@ -349,6 +378,17 @@ def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await CameraPoller(settings, shared=True).run(stop)
+        poller = CameraPoller(settings, shared=True)
+        cfg = settings.cameras
+        server = None
+        try:
+            server = serve_metrics(cfg.metrics_host, cfg.metrics_port, poller.metrics, poller.status)
+        except OSError as exc:  # a second poller on this host with the same port: it still polls
+            log.warning("camera poller metrics not served on %s:%s: %s", cfg.metrics_host, cfg.metrics_port, exc)
+        try:
+            await poller.run(stop)
+        finally:
+            if server is not None:
+                server.shutdown()
 
     asyncio.run(main())

@@ -13,22 +13,25 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import psycopg
 import pytest
 
 from civicgrid.bus import topics
 from civicgrid.settings import CameraSettings, Settings
 from civicgrid.store import cameras as camera_store
-from gateway.cameras.leases import lease_of
+from gateway.cameras.leases import LEASE_PARTITIONS, lease_of
 from simulators.camera.onvif_server import CameraSim
 from simulators.camera.scene import Scene
 from tests.support.kafka import KafkaTail
 from tests.support.services import start_service, stop_service, wait_for
+from tests.support.stack import free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +74,13 @@ def pollers_of(tail: KafkaTail, ids: list[str], since: float) -> dict[str, set[s
     return seen
 
 
+def metric(port: int, name: str) -> float:
+    """One unlabelled sample from a poller's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    return float(next(line.split()[1] for line in lines if line.startswith(name + " ")))
+
+
 class TimedTail(KafkaTail):
     """A KafkaTail that remembers when it took each record."""
 
@@ -90,7 +100,13 @@ def test_each_camera_has_one_live_poller_and_a_dead_pollers_cameras_move(
         snapshot_interval_s=1.0, pull_timeout_s=0.5, registry_refresh_s=1.0, health_every_s=1.0,
         group=f"pollers-{uuid.uuid4().hex[:6]}", session_timeout_s=SESSION_TIMEOUT_S)})
     tail = TimedTail(settings.kafka.bootstrap_servers, [topics.STATUS])
-    procs = {name: start_service("cameras", poller_settings, tmp_path / f"{name}.log") for name in ("a", "b")}
+    ports = dict(zip(("a", "b"), free_ports(2), strict=True))
+
+    def on_port(port: int) -> Settings:
+        return poller_settings.model_copy(update={"cameras": poller_settings.cameras.model_copy(
+            update={"metrics_port": port})})
+
+    procs = {name: start_service("cameras", on_port(port), tmp_path / f"{name}.log") for name, port in ports.items()}
     ids = {name: f"{os.uname().nodename}:{proc.pid}" for name, proc in procs.items()}
 
     def reports(since: float) -> dict[str, set[str]]:
@@ -113,6 +129,8 @@ def test_each_camera_has_one_live_poller_and_a_dead_pollers_cameras_move(
         assert all(len(p) == 1 for p in steady.values()), steady
         assert set().union(*steady.values()) == set(ids.values()), steady
         b_cameras = [c for c, p in steady.items() if p == {ids["b"]}]
+        held = {name: metric(port, "civicgrid_camera_leases") for name, port in ports.items()}
+        assert sum(held.values()) == LEASE_PARTITIONS and all(held.values()), held
         # 2. B dies without leaving the group; after its session times out, A takes its cameras.
         procs["b"].send_signal(signal.SIGKILL)
         procs["b"].wait(10)
@@ -121,6 +139,11 @@ def test_each_camera_has_one_live_poller_and_a_dead_pollers_cameras_move(
                  SESSION_TIMEOUT_S + 40, "B's cameras polled by A", procs["a"], tmp_path / "a.log")
         moved_s = time.monotonic() - killed
         assert window() == {c: {ids["a"]} for c in cameras}
+        assert metric(ports["a"], "civicgrid_camera_leases") == LEASE_PARTITIONS
+        assert metric(ports["a"], "civicgrid_camera_cameras") >= len(cameras)
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['a']}/healthz", timeout=5) as response:
+            health = orjson.loads(response.read())
+        assert health["ok"] and health["leases"] == LEASE_PARTITIONS and health["poller"] == ids["a"], health
         print(f"B's {len(b_cameras)} cameras moved to A {moved_s:.1f} s after the SIGKILL "
               f"(session timeout {SESSION_TIMEOUT_S} s)")
     finally:
