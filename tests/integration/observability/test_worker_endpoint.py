@@ -95,9 +95,9 @@ def test_worker_serves_its_metrics_health_and_json_logs(worker: tuple[Settings, 
     app_id = settings.streams.app_id
     status, body = _get(settings, "/healthz")
     assert status == 200, body
-    status, body = _get(settings, "/readyz")
-    ready = orjson.loads(body)
-    assert status == 200 and ready["ok"], ready
+    # Ready once every role's consumer has started (a moment after "Worker: Ready"): 503 until then.
+    ready = wait_for(lambda: (r := _get(settings, "/readyz"))[0] == 200 and orjson.loads(r[1]), 30, "/readyz 200")
+    assert ready["ok"] and not ready["problems"], ready
     assert set(ready["roles"]) == set(ROLES) and all(r["state"] == "running" for r in ready["roles"].values())
     assert ready["roles"]["sinks"]["group"] == f"{app_id}-sinks"
 
