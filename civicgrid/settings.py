@@ -359,6 +359,10 @@ class Settings(BaseSettings):
     )
 
     profiles_dir: Path = DEFAULT_PROFILES_DIR
+    # The city's rule pack (docs/rules.md): catalogue, time limits, calendar, permissions, scoring as YAML files;
+    # a process started with it stores it as a new rules version when it differs. None: the latest stored version,
+    # else the shipped defaults.
+    rules_dir: Path | None = None
     # Every service's log lines (civicgrid/logs.py): "text" for a person at a terminal, "json" (one object a
     # line, with device_id / case_id / alarm_key when the line carries them) for a log collector.
     log_format: Literal["text", "json"] = "text"
