@@ -11,10 +11,14 @@ Method (all on this machine, against a throwaway stack this script starts):
 4. Ceiling, same run, same method: a bare paho-mqtt subscriber (QoS 1, the broker
    acks as usual, no parsing, no Kafka) drains an identical backlog; the same with
    aiomqtt, for the client choice.
+5. The price of device affinity (gateway/affinity.py), same method: a gateway that is one of a fleet of
+   `--fleet` (2) drains an identical backlog, forwarding its own devices and acking the others unread; its
+   rate counts every message it took, and its CPU per message (from /proc) is set against the lone gateway's.
 Draining a backlog measures the sustained maximum without the publishers (1,000
 MQTT clients in Python) competing for the two cores.
 
-Last line: JSON with msgs_per_s, ceiling_msgs_per_s, ratio, lost (docs/performance.md).
+Last line: JSON with msgs_per_s, ceiling_msgs_per_s, ratio, lost, and the fleet member's figures
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -36,7 +40,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# This file is named like the `gateway` package: the package is imported before its folder is on the path.
+sys.path.remove(str(Path(__file__).resolve().parent))  # put first as the script's folder
+from gateway.affinity import owner
+
+sys.path.append(str(Path(__file__).resolve().parent))
+from _measure import cpu_seconds
 from _rates import rate_until
 
 from civicgrid.broker.provisioning import add_devices
@@ -45,7 +54,7 @@ from civicgrid.bus.admin import admin_client
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.mosquitto import local_broker
-from civicgrid.stack.services import spawn_gateway, stop_service
+from civicgrid.stack.services import gateway_instance, spawn_gateway, stop_service
 
 PAYLOAD_BYTES = 200
 
@@ -179,18 +188,28 @@ def measure_ceilings(settings: Settings, devices: list[tuple[str, str]], per_dev
     return results
 
 
-def measure_gateway(settings: Settings, devices: list[tuple[str, str]], per_device: int, log: Path) -> float:
+def measure_gateway(settings: Settings, devices: list[tuple[str, str]], per_device: int,
+                    log: Path) -> tuple[float, float]:
+    """Drain a backlog of every device's messages through the gateway `settings` describe (one of a fleet, or
+    alone): (messages taken per second, CPU µs per message taken). Its own devices' records end the drain."""
     n = len(devices) * per_device
-    stop_service(spawn_gateway(settings, log))  # creates its session and shared subscription
+    gw = settings.gateway
+    forwarded = sum(owner(d, gw.instances) == gw.instance for d, _ in devices) * per_device
+    first = spawn_gateway(settings, log)  # creates its session and subscription
+    startup_cpu = cpu_seconds(first.pid)  # imports, connections: not the drain's (the backlog may start early)
+    stop_service(first)
     publish_backlog(settings, devices, per_device)
     gateway = spawn_gateway(settings, log)
     try:
-        rate = rate_until(lambda: records_acknowledged(settings.gateway.metrics_port), n, poll_s=0.05,
+        rate = rate_until(lambda: records_acknowledged(gw.metrics_port), forwarded, poll_s=0.05,
                           timeout_s=float(os.environ.get("BENCH_DRAIN_TIMEOUT", "300")))
+        cpu = cpu_seconds(gateway.pid) - startup_cpu
     finally:
         stop_service(gateway)
-    say(f"gateway: drained {n} messages into Kafka at {rate:,.0f} msg/s")
-    return rate
+    rate *= n / forwarded  # every message was taken in that time, the others' acked unread
+    say(f"gateway {gw.instance} of {gw.instances}: drained {n} messages ({forwarded} its own) at {rate:,.0f} msg/s, "
+        f"{cpu / n * 1e6:.1f} µs CPU per message")
+    return rate, cpu / n * 1e6
 
 
 def read_back(settings: Settings) -> tuple[set[tuple[str, int]], int]:
@@ -215,6 +234,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--per-device", type=int, default=60)
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory for inspection")
+    parser.add_argument("--fleet", type=int, default=2, help="the fleet size for the affinity measurement (1: skip)")
     args = parser.parse_args()
     n = args.devices * args.per_device
 
@@ -227,8 +247,13 @@ def main() -> None:
         say(f"provisioned {len(devices)} devices; backlogs of {n} messages of {PAYLOAD_BYTES} bytes each")
         time.sleep(1)  # Mosquitto reloads its password file after SIGHUP
         ceilings = measure_ceilings(settings, devices, args.per_device)
-        rate = measure_gateway(settings, devices, args.per_device, base / "gateway.log")
+        rate, cpu_us = measure_gateway(settings, devices, args.per_device, base / "gateway.log")
         seen, total = read_back(settings)
+        fleet_rate = fleet_cpu_us = None
+        if args.fleet > 1:  # gateway 1 of the fleet, a session of its own
+            member = settings.model_copy(update={"gateway": settings.gateway.model_copy(
+                update=gateway_instance(settings.gateway, 1, args.fleet))})
+            fleet_rate, fleet_cpu_us = measure_gateway(member, devices, args.per_device, base / "gateway-1.log")
     expected = {(d, s) for d, _ in devices for s in range(1, args.per_device + 1)}
     ceiling = ceilings["paho"]
     print(json.dumps({
@@ -236,6 +261,9 @@ def main() -> None:
         "lost": len(expected - seen), "duplicates": total - len(seen), "messages": n, "devices": args.devices,
         "payload_bytes": PAYLOAD_BYTES, "ceiling_paho_msgs_per_s": round(ceilings["paho"]),
         "ceiling_aiomqtt_msgs_per_s": round(ceilings["aiomqtt"]), "cores": os.cpu_count(),
+        "cpu_us_per_msg": round(cpu_us, 1), "fleet": args.fleet,
+        "fleet_member_msgs_per_s": None if fleet_rate is None else round(fleet_rate),
+        "fleet_member_cpu_us_per_msg": None if fleet_cpu_us is None else round(fleet_cpu_us, 1),
     }))
 
 
