@@ -1,5 +1,5 @@
 # civicgrid: the two README commands and friends.  Run as root on Debian 12.
-.PHONY: setup run test test-unit lint bench stack-up stack-down stack-status clean
+.PHONY: setup run test test-unit test-deploy lint bench stack-up stack-down stack-status clean
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -17,6 +17,9 @@ test:  ## the whole suite: unit, integration (real services), end-to-end
 
 test-unit:
 	$(VENV)/bin/pytest tests/unit
+
+test-deploy:  ## the production manifests (deploy/): compose-go, helm lint/template, Kubernetes schemas; no engine
+	$(VENV)/bin/pytest tests/deploy
 
 lint:  ## ruff, and mypy in strict mode on civicgrid/ (its config: [tool.mypy] in pyproject.toml)
 	$(VENV)/bin/ruff check .

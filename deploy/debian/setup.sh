@@ -13,6 +13,9 @@
 #   4. the project's virtualenv (.venv) with the dev extras
 #   5. the operator console (api/console): npm ci + npm run build into api/console/dist,
 #      skipped when the build is newer than its sources and lockfile
+#   6. the checkers of the production manifests (tests/deploy), built with the machine's Go (>= 1.26) from
+#      the Go module proxy into var/tools/bin: composecheck (deploy/tools/composecheck: compose-go, the
+#      library `docker compose config` loads with) and helm; each skipped while built at its pinned version
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -140,5 +143,41 @@ else
   say "building the operator console with Node.js $(node --version) (npm ci && npm run build in $console)"
   (cd "$console" && npm ci --no-audit --no-fund && npm run build) \
     || { echo "setup.sh: the console build failed (see above)" >&2; exit 1; }
+fi
+# --- 6. manifest checkers (tests/deploy) ----------------------------------------
+# No container engine or cluster is needed: the compose file is loaded and validated by compose-go, the chart
+# is linted and rendered by helm, and the objects are checked by kubernetes-validate (a dev extra).
+HELM_VERSION=v4.3.2
+tools="$here/var/tools/bin"
+go_bin=$(command -v go || echo /usr/local/go/bin/go)
+go_ok() { "$go_bin" version 2>/dev/null | grep -qE 'go1\.(2[6-9]|[3-9][0-9])'; }
+composecheck_src=deploy/tools/composecheck
+composecheck_stamp="$tools/.composecheck-$(cat "$composecheck_src"/go.mod "$composecheck_src"/go.sum "$composecheck_src"/*.go | sha256sum | cut -c1-16)"
+need_composecheck=1; need_helm=1
+[ -x "$tools/composecheck" ] && [ -f "$composecheck_stamp" ] && need_composecheck=0
+[ -x "$tools/helm" ] && go_ok && "$go_bin" version -m "$tools/helm" 2>/dev/null \
+  | grep -qE "^[[:space:]]+mod[[:space:]]+helm.sh/helm/v4[[:space:]]+$HELM_VERSION([[:space:]]|$)" && need_helm=0
+if [ $need_composecheck = 0 ] && [ $need_helm = 0 ]; then
+  say "manifest checkers already built (var/tools/bin: composecheck, helm $HELM_VERSION)"
+else
+  go_ok || { echo "setup.sh: building the manifest checkers needs Go >= 1.26 (found: $("$go_bin" version 2>&1 || true))" >&2; exit 1; }
+  mkdir -p "$tools"
+  # GOTOOLCHAIN=local: build with this Go, never download another toolchain.
+  export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -trimpath"
+  if [ $need_composecheck = 1 ]; then
+    say "building composecheck (compose-go, $(grep -oE 'compose-go/v2 v[0-9.]+' "$composecheck_src/go.mod")) with $("$go_bin" version | cut -d' ' -f3)"
+    start=$(date +%s)
+    (cd "$composecheck_src" && "$go_bin" build -mod=readonly -o "$tools/composecheck" .) \
+      || { echo "setup.sh: could not build deploy/tools/composecheck" >&2; exit 1; }
+    rm -f "$tools"/.composecheck-* && touch "$composecheck_stamp"
+    say "composecheck built in $(( $(date +%s) - start )) s"
+  fi
+  if [ $need_helm = 1 ]; then
+    say "building helm $HELM_VERSION from the Go module proxy (a few minutes on 2 cores, once)"
+    start=$(date +%s)
+    GOBIN="$tools" "$go_bin" install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" \
+      || { echo "setup.sh: could not build helm $HELM_VERSION" >&2; exit 1; }
+    say "helm $HELM_VERSION built in $(( $(date +%s) - start )) s"
+  fi
 fi
 say "setup done"

@@ -111,9 +111,13 @@ def test_compose_renders_with_every_service(compose: dict[str, Any]) -> None:
 
 
 def test_compose_fails_without_the_secrets_directory(tmp_path: Path) -> None:
+    """No secret has a default: every one of them, left to the defaults, stops the render."""
     result = compose_config(tmp_path, example_env(None))
     assert result.returncode != 0
-    assert "required variable CIVICGRID_SECRETS_DIR is missing a value" in result.stderr
+    refused = set(re.findall(r"error while interpolating secrets\.([\w-]+)\.file: required variable "
+                             r"CIVICGRID_SECRETS_DIR is missing a value", result.stderr))
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert refused == set(raw["secrets"]), result.stderr
 
 
 def test_compose_fails_when_a_secret_file_is_missing(tmp_path: Path, secrets_dir: Path) -> None:
