@@ -103,8 +103,9 @@ class Category:
         return self.code.kind
 
 
-class _Entry(BaseModel):
-    """One entry of a catalogue file (the boundary: pydantic, extra keys refused)."""
+class CategoryEntry(BaseModel):
+    """One entry of a catalogue file (the boundary: pydantic, extra keys refused; the rule pack reports its errors
+    by row, civicgrid/cases/pack_check.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: str
@@ -115,15 +116,17 @@ class _Entry(BaseModel):
     closing_condition: str = ""
 
 
-class _File(BaseModel):
+class CatalogueFile(BaseModel):
+    """A catalogue file: `categories`, a list of entries."""
+
     model_config = ConfigDict(extra="forbid")
-    categories: list[_Entry]
+    categories: list[CategoryEntry]
 
 
 class Catalogue:
     """The categories of one city, looked up by typed code or by name."""
 
-    def __init__(self, entries: list[_Entry]) -> None:
+    def __init__(self, entries: list[CategoryEntry]) -> None:
         self._entries = {e.code: e for e in entries}
         for code in self._entries:
             parse_category_code(code)
@@ -153,7 +156,7 @@ class Catalogue:
             self._by_name.setdefault(cat.zh, cat)
             self._by_name.setdefault(cat.en.casefold(), cat)
 
-    def _add(self, code: CategoryCode, entry: _Entry, major: Category | None) -> None:
+    def _add(self, code: CategoryCode, entry: CategoryEntry, major: Category | None) -> None:
         cls = entry.disposal_class or (major.disposal_class if major else DisposalClass.C)
         self._by_code[str(code)] = Category(
             code, entry.zh, entry.en, cls, entry.filing_condition, entry.closing_condition
@@ -204,9 +207,9 @@ class Catalogue:
         return [c for c in self if not c.code.is_major and c.code.major_code == m]
 
 
-def _parse(data: Mapping[str, Any]) -> list[_Entry]:
+def _parse(data: Mapping[str, Any]) -> list[CategoryEntry]:
     try:
-        return _File.model_validate(data).categories
+        return CatalogueFile.model_validate(data).categories
     except ValidationError as exc:
         raise InvalidCatalogue(f"catalogue data: {exc}") from exc
 

@@ -13,12 +13,21 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 from civicgrid.domain.case_state import Action, LifecycleError, Role
 
 
 class InvalidPermissions(LifecycleError):
     """A permission table that names an unknown action or role."""
+
+
+class PermissionsFile(BaseModel):
+    """A permission file, `{actions: {action: [role, ...]}}` (the boundary: the rule pack validates a city's
+    file with it and reports its errors by row, civicgrid/cases/pack_check.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    actions: dict[Action, list[Role]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from civicgrid.domain.case_facts import CaseFacts
 from civicgrid.domain.errors import DomainError
@@ -187,6 +188,28 @@ class Evaluation:
     ratios: Mapping[str, Ratio] = field(default_factory=dict)
 
 
+class CountBand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max: int | None = Field(ge=0)  # None: every count above the bands before
+    score: float = Field(ge=0, le=100)
+
+
+class GradeBand(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grade: str = Field(min_length=1)
+    min: float = Field(ge=0, le=100)
+
+
+class ScoringFile(BaseModel):
+    """A scoring file (the boundary: the rule pack reports its errors by row, civicgrid/cases/pack_check.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    composites: dict[str, dict[str, Annotated[float, Field(ge=0, le=1)]]]
+    case_count_bands: list[CountBand]
+    grades: list[GradeBand]
+    empty_rate: float = Field(default=1.0, ge=0, le=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Scoring:
     """Weights per composite, case-count bands, grade bands (from `scoring.yaml`)."""
@@ -199,14 +222,15 @@ class Scoring:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Scoring:
         try:
-            return cls(
-                composites={k: {i: float(w) for i, w in v.items()} for k, v in data["composites"].items()},
-                case_count_bands=tuple((b["max"], float(b["score"])) for b in data["case_count_bands"]),
-                grades=tuple((g["grade"], float(g["min"])) for g in data["grades"]),
-                empty_rate=float(data.get("empty_rate", 1.0)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ScoringError(f"scoring data: {exc!r}") from exc
+            parsed = ScoringFile.model_validate(data)
+        except ValidationError as exc:
+            raise ScoringError(f"scoring data: {exc}") from exc
+        return cls(
+            composites={k: dict(v) for k, v in parsed.composites.items()},
+            case_count_bands=tuple((b.max, b.score) for b in parsed.case_count_bands),
+            grades=tuple((g.grade, g.min) for g in parsed.grades),
+            empty_rate=parsed.empty_rate,
+        )
 
     def merged(self, city: Mapping[str, Any]) -> Scoring:
         """A city's keys replace the defaults; a composite given replaces that composite's weights."""

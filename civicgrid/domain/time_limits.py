@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from civicgrid.domain.errors import DomainError
 from civicgrid.domain.working_calendar import WorkingCalendar
@@ -202,18 +202,22 @@ def share_used(
     return elapsed(start, now, limit, calendar, pauses) / total
 
 
-class _LimitModel(BaseModel):
+class LimitEntry(BaseModel):
+    """One limit in a time-limit file: `{amount, unit}`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    amount: float
+    amount: float = Field(ge=0)
     unit: Unit
 
 
-class _LimitsFile(BaseModel):
+class TimeLimitsFile(BaseModel):
+    """A time-limit file (the boundary; the rule pack reports its errors by row, civicgrid/cases/pack_check.py)."""
+
     model_config = ConfigDict(extra="forbid")
-    steps: dict[Step, _LimitModel] = {}
-    disposal_classes: dict[DisposalClass, _LimitModel] = {}
-    areas: dict[str, dict[DisposalClass, _LimitModel]] = {}
-    categories: dict[str, _LimitModel] = {}
+    steps: dict[Step, LimitEntry] = {}
+    disposal_classes: dict[DisposalClass, LimitEntry] = {}
+    areas: dict[str, dict[DisposalClass, LimitEntry]] = {}
+    categories: dict[str, LimitEntry] = {}
     light: dict[Light, float] = {}
 
 
@@ -231,11 +235,11 @@ class TimeLimits:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TimeLimits:
         try:
-            parsed = _LimitsFile.model_validate(data)
+            parsed = TimeLimitsFile.model_validate(data)
         except ValidationError as exc:
             raise TimeLimitError(f"time-limit data: {exc}") from exc
 
-        def lim(m: _LimitModel) -> Limit:
+        def lim(m: LimitEntry) -> Limit:
             return Limit(m.amount, m.unit)
 
         missing = set(DisposalClass) - set(parsed.disposal_classes)

@@ -15,10 +15,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import chinese_calendar
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from civicgrid.domain.errors import DomainError
 
@@ -46,6 +47,9 @@ class WorkingCalendar:
     workdays: frozenset[date] = frozenset()
     tz: tzinfo = CHINA_TZ
     use_chinese_calendar: bool = True
+    # Round-the-clock duty (24-hour, no day off): working time is clock time, a working day 24 h, and
+    # periods, weekdays, holidays and make-up days do not apply.
+    round_the_clock: bool = False
     _day_length: timedelta = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -56,33 +60,30 @@ class WorkingCalendar:
                 raise CalendarError(f"working periods must be ordered and not overlap: {self.periods}")
             last_end = end
             total += datetime.combine(date.min, end) - datetime.combine(date.min, start)
-        object.__setattr__(self, "_day_length", total)
+        object.__setattr__(self, "_day_length", timedelta(days=1) if self.round_the_clock else total)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> WorkingCalendar:
-        """Build from city data: periods ["08:30-12:00", ...], weekdays [1..7, Monday=1],
-        holidays / workdays [dates], utc_offset_hours, use_chinese_calendar."""
+        """Build from city data (`CalendarFile`): periods ["08:30-12:00", ...], weekdays [1..7, Monday=1],
+        holidays / workdays [dates], utc_offset_hours, use_chinese_calendar, round_the_clock."""
         try:
-            kwargs: dict[str, Any] = {}
-            if "periods" in data:
-                kwargs["periods"] = tuple(_period(p) for p in data["periods"])
-            if "weekdays" in data:
-                kwargs["weekdays"] = frozenset(int(d) - 1 for d in data["weekdays"])
-            kwargs["holidays"] = frozenset(_date(d) for d in data.get("holidays") or ())
-            kwargs["workdays"] = frozenset(_date(d) for d in data.get("workdays") or ())
-            if "utc_offset_hours" in data:
-                hours = float(data["utc_offset_hours"])
-                kwargs["tz"] = timezone(timedelta(hours=hours), data.get("timezone_name", f"UTC{hours:+g}"))
-            if "use_chinese_calendar" in data:
-                kwargs["use_chinese_calendar"] = bool(data["use_chinese_calendar"])
-            unknown = set(data) - {"periods", "weekdays", "holidays", "workdays", "utc_offset_hours",
-                                   "timezone_name", "use_chinese_calendar"}
+            parsed = CalendarFile.model_validate(data)
+        except ValidationError as exc:
+            unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
             if unknown:
-                raise CalendarError(f"unknown calendar keys: {sorted(unknown)}")
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, CalendarError):
-                raise
+                raise CalendarError(f"unknown calendar keys: {sorted(unknown)}") from exc
             raise CalendarError(f"calendar data: {exc}") from exc
+        kwargs: dict[str, Any] = {
+            "holidays": frozenset(parsed.holidays), "workdays": frozenset(parsed.workdays),
+            "use_chinese_calendar": parsed.use_chinese_calendar, "round_the_clock": parsed.round_the_clock,
+        }
+        if parsed.periods is not None:
+            kwargs["periods"] = tuple(parse_period(p) for p in parsed.periods)
+        if parsed.weekdays is not None:
+            kwargs["weekdays"] = frozenset(d - 1 for d in parsed.weekdays)
+        if parsed.utc_offset_hours is not None:
+            hours = parsed.utc_offset_hours
+            kwargs["tz"] = timezone(timedelta(hours=hours), parsed.timezone_name or f"UTC{hours:+g}")
         return cls(**kwargs)
 
     @property
@@ -91,6 +92,8 @@ class WorkingCalendar:
         return self._day_length
 
     def is_working_day(self, day: date) -> bool:
+        if self.round_the_clock:
+            return True
         if day in self.holidays:
             return False
         if day in self.workdays:
@@ -106,6 +109,9 @@ class WorkingCalendar:
         """The day's working periods as aware datetimes (empty on a day off)."""
         if not self.is_working_day(day):
             return []
+        if self.round_the_clock:
+            midnight = datetime.combine(day, time(0), tzinfo=self.tz)
+            return [(midnight, midnight + timedelta(days=1))]
         return [
             (datetime.combine(day, s, tzinfo=self.tz), datetime.combine(day, e, tzinfo=self.tz))
             for s, e in self.periods
@@ -129,8 +135,8 @@ class WorkingCalendar:
         _aware(start)
         if duration < timedelta():
             raise CalendarError(f"negative working duration {duration}")
-        if duration == timedelta():
-            return start
+        if duration == timedelta() or self.round_the_clock:
+            return start + duration
         remaining = duration
         for s, e in self._periods_from(start):
             if e - s >= remaining:
@@ -145,6 +151,8 @@ class WorkingCalendar:
         total = timedelta()
         if end <= start:
             return total
+        if self.round_the_clock:
+            return end - start
         for s, e in self._periods_from(start):
             if s >= end:
                 break
@@ -152,13 +160,40 @@ class WorkingCalendar:
         return total
 
 
-def _period(text: str) -> tuple[time, time]:
+def parse_period(text: str) -> tuple[time, time]:
+    """A working period as written in a calendar file, "08:30-12:00"."""
     start, end = str(text).split("-")
     return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
 
 
-def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+def _checked_period(text: str) -> str:
+    try:
+        start, end = parse_period(text)
+    except ValueError:
+        raise ValueError(f"a working period is written HH:MM-HH:MM, e.g. 08:30-12:00, not {text!r}") from None
+    if not start < end:
+        raise ValueError(f"a working period ends after it starts: {text!r}")
+    return text
+
+
+class CalendarFile(BaseModel):
+    """A working-calendar file (the boundary; the rule pack reports its errors by row,
+    civicgrid/cases/pack_check.py). Keys left out keep the defaults of `WorkingCalendar`."""
+
+    model_config = ConfigDict(extra="forbid")
+    periods: list[Annotated[str, AfterValidator(_checked_period)]] | None = None
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] | None = None  # Monday = 1
+    holidays: list[date] = []
+    workdays: list[date] = []
+    utc_offset_hours: Annotated[float, Field(ge=-14, le=14)] | None = None
+    timezone_name: str | None = None
+    use_chinese_calendar: bool = True
+    round_the_clock: bool = False
+
+    @field_validator("holidays", "workdays", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 @functools.cache

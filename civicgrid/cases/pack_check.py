@@ -1,0 +1,244 @@
+"""The rule pack's validation: every error of every table, each naming its file, its row and its field in words.
+
+A city edits these tables by hand (and later in Excel and the console), so one error at a time would make loading
+a pack a guessing game. Each table is checked against its file model (the domain's pydantic boundary:
+`CatalogueFile`, `TimeLimitsFile`, `CalendarFile`, `PermissionsFile`, `ScoringFile`), pydantic's locations are
+translated into the table's own words (``category 12 (E0103)``, ``step accept``, ``action file``), and the rules
+the models cannot state (a category's code, duplicates, a minor without its major, a class without a limit,
+overlapping working periods, weights that do not add up to 1) are checked row by row after them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from civicgrid.domain.catalogue import CatalogueFile, CategoryCode, InvalidCategoryCode, parse_category_code
+from civicgrid.domain.permissions import PermissionsFile
+from civicgrid.domain.scoring import ScoringFile
+from civicgrid.domain.time_limits import DisposalClass, TimeLimitsFile
+from civicgrid.domain.working_calendar import CalendarFile, parse_period
+
+Loc = tuple[int | str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PackError:
+    """One thing wrong with a pack: in `file`, at `row` (None: the file as a whole), in `field`."""
+
+    file: str
+    row: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file, *([self.row] if self.row else []), *([f"field {self.field}"] if self.field else [])]
+        return f"{', '.join(where)}: {self.message}"
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"file": self.file, "row": self.row, "field": self.field, "message": self.message}
+
+
+def _words(error: ErrorDetails) -> str:
+    """pydantic's message, said for a person editing a table."""
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind in ("enum", "literal_error"):
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"{value!r} is not one of {expected}"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "value_error":  # our own validators' messages name the value already
+        return message
+    if isinstance(value, str | int | float | bool) or value is None:
+        return f"{message} (got {value!r})"
+    return message
+
+
+def _is_key(loc: Loc) -> bool:
+    """pydantic marks an error in a mapping's key (not its value) with a trailing ``[key]``."""
+    return bool(loc) and loc[-1] == "[key]"
+
+
+def _field(parts: Sequence[int | str]) -> str | None:
+    names = [f"item {p + 1}" if isinstance(p, int) else str(p) for p in parts if p != "[key]"]
+    return ".".join(names) or None
+
+
+# -- where an error is, per table: (row, field) from pydantic's location ------------------------------------------
+
+def _catalogue_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
+    if len(loc) >= 2 and loc[0] == "categories" and isinstance(loc[1], int):
+        return _category_row(data, loc[1]), _field(loc[2:])
+    return None, _field(loc)
+
+
+def _category_row(data: Mapping[str, Any], index: int) -> str:
+    rows = data.get("categories")
+    row = rows[index] if isinstance(rows, list) and index < len(rows) else None
+    code = row.get("code") if isinstance(row, Mapping) else None
+    return f"category {index + 1}" + (f" ({code})" if isinstance(code, str) else "")
+
+
+_LIMIT_ROWS = {"steps": "step", "disposal_classes": "disposal class", "categories": "category", "light": "light"}
+
+
+def _limits_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
+    if len(loc) >= 2 and loc[0] in _LIMIT_ROWS:
+        return f"{_LIMIT_ROWS[str(loc[0])]} {loc[1]}", _field(loc[2:])
+    if len(loc) >= 3 and loc[0] == "areas":
+        return f"area {loc[1]}, class {loc[2]}", _field(loc[3:])
+    if len(loc) == 2 and loc[0] == "areas":
+        return f"area {loc[1]}", None
+    return None, _field(loc)
+
+
+_CALENDAR_ROWS = {"periods": "period", "weekdays": "weekday", "holidays": "holiday", "workdays": "make-up workday"}
+
+
+def _calendar_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
+    if len(loc) == 2 and loc[0] in _CALENDAR_ROWS and isinstance(loc[1], int):
+        return f"{_CALENDAR_ROWS[str(loc[0])]} {loc[1] + 1}", str(loc[0])
+    return None, _field(loc)
+
+
+def _permissions_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
+    if len(loc) >= 2 and loc[0] == "actions":
+        field = f"role {loc[2] + 1}" if len(loc) >= 3 and isinstance(loc[2], int) else None
+        return f"action {loc[1]}", field
+    return None, _field(loc)
+
+
+def _scoring_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
+    if len(loc) >= 2 and loc[0] == "composites":
+        return f"composite {loc[1]}", _field(loc[2:])
+    if len(loc) >= 2 and loc[0] in ("case_count_bands", "grades") and isinstance(loc[1], int):
+        return f"{'case-count band' if loc[0] == 'case_count_bands' else 'grade'} {loc[1] + 1}", _field(loc[2:])
+    return None, _field(loc)
+
+
+# -- what the models cannot say ------------------------------------------------------------------------------------
+
+# They read the raw data defensively (a row the model refused is skipped here), so a file with a wrong type in
+# one row still has its duplicate codes or missing classes reported in the same load.
+
+def _rows(data: Mapping[str, Any], key: str) -> list[Any]:
+    rows = data.get(key)
+    return rows if isinstance(rows, list) else []
+
+
+def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
+    entries = [(i, row.get("code")) for i, row in enumerate(_rows(data, "categories")) if isinstance(row, Mapping)]
+    parsed: dict[int, CategoryCode] = {}
+    errors: list[PackError] = []
+    for i, code in entries:
+        if not isinstance(code, str):
+            continue  # the model names it
+        try:
+            parsed[i] = parse_category_code(code)
+        except InvalidCategoryCode as exc:
+            errors.append(PackError(file, f"category {i + 1} ({code})", "code", exc.reason))
+    majors = {str(c) for c in parsed.values() if c.is_major}
+    seen: dict[str, int] = {}
+    for i, code in sorted(parsed.items()):
+        row = f"category {i + 1} ({code})"
+        if str(code) in seen:
+            errors.append(PackError(file, row, "code", f"{code} is listed already, as category {seen[str(code)]}"))
+        seen.setdefault(str(code), i + 1)
+        if not code.is_major and str(code.major_code) not in majors:
+            errors.append(PackError(file, row, "code", f"its major category {code.major_code} is not in the file"))
+    return errors
+
+
+def _limits_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
+    classes = data.get("disposal_classes")
+    given = set(classes) if isinstance(classes, Mapping) else set()
+    errors = [PackError(file, f"disposal class {c.value}", None, "no limit (every class A–F needs one)")
+              for c in DisposalClass if c.value not in given]
+    categories = data.get("categories")
+    for code in categories if isinstance(categories, Mapping) else ():
+        try:
+            parse_category_code(str(code))
+        except InvalidCategoryCode as exc:
+            errors.append(PackError(file, f"category {code}", None, exc.reason))
+    return errors
+
+
+def _calendar_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
+    errors: list[PackError] = []
+    previous: tuple[int, time] | None = None
+    for i, text in enumerate(_rows(data, "periods")):
+        try:
+            start, end = parse_period(str(text))
+        except ValueError:
+            continue  # the model names it
+        if previous is not None and start < previous[1]:
+            errors.append(PackError(file, f"period {i + 1}", "periods", f"starts before period {previous[0]} ends: "
+                                    "periods are in order and do not overlap"))
+        previous = (i + 1, end)
+    return errors
+
+
+def _scoring_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
+    errors: list[PackError] = []
+    composites = data.get("composites")
+    for level, weights in composites.items() if isinstance(composites, Mapping) else ():
+        values = list(weights.values()) if isinstance(weights, Mapping) else []
+        if all(isinstance(w, int | float) for w in values) and abs(sum(values) - 1.0) > 1e-6:
+            errors.append(PackError(file, f"composite {level}", None, f"the weights add up to {sum(values):g}, not 1"))
+    bands = _rows(data, "case_count_bands")
+    if bands and isinstance(bands[-1], Mapping) and bands[-1].get("max") is not None:
+        errors.append(PackError(file, f"case-count band {len(bands)}", "max",
+                                "the last band must have max: null (every larger count)"))
+    return errors
+
+
+def _no_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One table of the pack: its file, its model, where its rows are, and its own rules."""
+
+    name: str
+    model: type[BaseModel]
+    where: Callable[[Mapping[str, Any], Loc], tuple[str | None, str | None]]
+    rules: Callable[[str, Mapping[str, Any]], list[PackError]]
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.yaml"
+
+    def check(self, data: Any) -> list[PackError]:
+        """Every error of this table's data (empty: it builds)."""
+        if not isinstance(data, Mapping):
+            return [PackError(self.file, None, None, f"must be a mapping of keys to values, not {type(data).__name__}")]
+        errors = []
+        try:
+            self.model.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                row, field = self.where(data, loc)
+                message = _words(error)
+                if _is_key(loc):
+                    message = f"unknown name: {message}"
+                errors.append(PackError(self.file, row, field, message))
+        return errors + self.rules(self.file, data)
+
+
+TABLES: dict[str, Table] = {t.name: t for t in (
+    Table("catalogue", CatalogueFile, _catalogue_where, _catalogue_rules),
+    Table("time_limits", TimeLimitsFile, _limits_where, _limits_rules),
+    Table("working_calendar", CalendarFile, _calendar_where, _calendar_rules),
+    Table("permissions", PermissionsFile, _permissions_where, _no_rules),
+    Table("scoring", ScoringFile, _scoring_where, _scoring_rules),
+)}
