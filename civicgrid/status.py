@@ -3,12 +3,12 @@ reports, and each Kafka consumer group's lag (docs/observability.md).
 
 Every platform process that serves a health endpoint is asked for it: the gateways' ``/healthz`` (subscribed to
 the broker), the workers' ``/readyz`` (event loop turning, every role's consumer running; streams/health.py),
-the API's ``/healthz`` (its database answers). The camera poller serves none; its process state is what there
-is. A worker's answer names its pid, so an endpoint answered by another process (two workers given one port) is
+the API's ``/healthz`` (its database answers), the camera pollers' ``/healthz`` (their leases known). A worker's
+answer names its pid, so an endpoint answered by another process (two workers given one port) is
 a failure, not a false "ok". The command exits 1 when anything is not ok, for scripts and CI.
 
 Ports follow the rule of ``civicgrid run``: gateway i on ``gateway.metrics_port + i - 1``, worker i on
-``streams.metrics_port + i - 1`` (docs/gateway.md, docs/streams.md).
+``streams.metrics_port + i - 1``, camera poller i on ``cameras.metrics_port + i - 1`` (docs/observability.md).
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ def health_url(settings: Settings, service: str) -> str | None:
     if base == "worker":
         s = settings.streams
         return f"http://{_loopback(s.metrics_host)}:{s.metrics_port + index}/readyz"
+    if base == "cameras":
+        c = settings.cameras
+        return f"http://{_loopback(c.metrics_host)}:{c.metrics_port + index}/healthz"
     if base == "api":
         a = settings.api
         scheme = "https" if a.tls_certfile else "http"
@@ -143,6 +146,8 @@ def _summary(body: dict[str, Any] | None) -> str:
         return f"{len(roles)} roles running, {assigned} partitions"
     if "mqtt" in body:
         return f"mqtt {body['mqtt']}, {body.get('in_flight', 0)} in flight"
+    if "cameras" in body:
+        return f"{body['cameras']} cameras, {body.get('reachable', 0)} reachable, {body.get('leases')} leases"
     return ", ".join(f"{k} {v}" for k, v in body.items() if isinstance(v, str | int))
 
 

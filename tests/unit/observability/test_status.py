@@ -28,7 +28,7 @@ def settings() -> Settings:
     ("worker", "http://127.0.0.1:19100/readyz"),
     ("worker-2", "http://127.0.0.1:19101/readyz"),
     ("api", "http://127.0.0.1:19000/healthz"),
-    ("cameras", None),
+    ("cameras", "http://127.0.0.1:18082/healthz"),
     ("simulator", None),
 ])
 def test_each_service_is_asked_where_the_run_rule_puts_it(settings: Settings, service: str, url: str | None) -> None:
@@ -87,13 +87,13 @@ def test_supervised_processes_their_states_and_a_port_answered_by_another_pid(an
     states = [ServiceState("worker", pid=4242, state="running"),
               ServiceState("worker-2", pid=4343, state="restarting", last_exit=1),
               ServiceState("simulator", state="done", last_exit=0),
-              ServiceState("cameras", pid=99, state="running")]
+              ServiceState("simulator", pid=99, state="running")]
     health = process_health(settings, states)
     assert [(h.name, h.ok, h.reason) for h in health] == [
         ("worker", True, "1 roles running, 1 partitions"),
         ("worker-2", False, "restarting (last exit 1)"),
         ("simulator", True, "finished"),
-        ("cameras", True, "running (no health endpoint)"),
+        ("simulator", True, "running (no health endpoint)"),
     ]
     # Two workers on one port (before `civicgrid run` gives each its own): the answer is not this one's.
     (other,) = process_health(settings, [ServiceState("worker", pid=5555, state="running")])
