@@ -33,7 +33,9 @@ class Platform:
 
     def start(self) -> None:
         self.start_gateways()
-        self.workers = [spawn_service("worker", self.settings, self.base / f"worker-{i}.log")
+        streams = self.settings.streams
+        self.workers = [spawn_service("worker", self.settings.model_copy(update={"streams": streams.model_copy(
+            update={"metrics_port": streams.metrics_port + i})}), self.base / f"worker-{i}.log")
                         for i in range(self.workers_wanted)]
         time.sleep(5)  # the workers' consumer groups join
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from civicgrid import command_settings
+from civicgrid.rules_cli import rules_app
 from civicgrid.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ app.add_typer(devices_app, name="devices")
 keys_app = typer.Typer(help="API keys of integrations (12319 hotline systems): list, revoke.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
+app.add_typer(rules_app, name="rules")  # civicgrid/rules_cli.py
 
 
 def _register_simulators() -> None:
@@ -183,7 +185,11 @@ def streams(workers: Annotated[int, typer.Option(help="Worker processes sharing 
     """Run N stream workers as child processes until Ctrl-C."""
     import subprocess
 
-    procs = [subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "worker"]) for _ in range(workers)]
+    from civicgrid.stack.services import worker_instance_env
+
+    streams_settings = _settings().streams
+    procs = [subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "worker"],
+                              env={**os.environ, **worker_instance_env(streams_settings, i)}) for i in range(workers)]
     stop = _stop_on_signals()
     while not stop.wait(1):
         if any(p.poll() is not None for p in procs):
@@ -308,7 +314,7 @@ def run(
     import subprocess
 
     from civicgrid.stack import LocalStack, StackError
-    from civicgrid.stack.services import gateway_instance_env
+    from civicgrid.stack.services import gateway_instance_env, worker_instance_env
     from civicgrid.stack.supervisor import Supervisor
 
     settings = _settings()
@@ -340,7 +346,7 @@ def run(
                            env=gateway_instance_env(settings.gateway, i, gateways))
         for i in range(workers):
             name = "worker" if workers == 1 else f"worker-{i + 1}"
-            services.start(name, [*argv, "worker"], logs / f"{name}.log")
+            services.start(name, [*argv, "worker"], logs / f"{name}.log", env=worker_instance_env(settings.streams, i))
         services.start("api", [*argv, "api"], logs / "api.log")
         services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
         console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"

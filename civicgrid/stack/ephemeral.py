@@ -16,12 +16,14 @@ import orjson
 from civicgrid.local_secrets import new_secret
 from civicgrid.settings import (
     ApiSettings,
+    CameraSettings,
     DbSettings,
     GatewaySettings,
     KafkaSettings,
     MqttSettings,
     Settings,
     StackSettings,
+    StreamsSettings,
 )
 from civicgrid.stack.local import LocalStack
 
@@ -77,12 +79,14 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
     if base is None:
         base = Path(tempfile.mkdtemp(prefix=prefix))
         base.chmod(0o755)  # PostgreSQL runs as 'postgres' and must walk into it
-    pg, mqtt, mqtt_tls, kafka, controller, kafka_tls, metrics = free_ports(7)
+    pg, mqtt, mqtt_tls, kafka, controller, kafka_tls, metrics, worker_metrics, poller_metrics = free_ports(9)
     return Settings(
         mqtt=MqttSettings(port=mqtt, tls_port=mqtt_tls, password=new_secret()),
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
         db=DbSettings(url=f"postgresql://civicgrid:{new_secret()}@127.0.0.1:{pg}/civicgrid"),
         gateway=GatewaySettings(metrics_port=metrics),
+        streams=StreamsSettings(metrics_port=worker_metrics),
+        cameras=CameraSettings(metrics_port=poller_metrics),
         # Media (uploads, camera evidence) under the throwaway directory, not the working directory.
         api=ApiSettings(media_dir=base / "var" / "media", jwt_secret=new_secret()),
         stack=StackSettings(var_dir=base / "var", pg_durable=False, kafka_controller_port=controller,

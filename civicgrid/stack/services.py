@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from civicgrid.settings import GatewaySettings, Settings
+from civicgrid.settings import GatewaySettings, Settings, StreamsSettings
 from civicgrid.stack.ephemeral import as_environment
 from civicgrid.stack.process import StackError, tail
 
@@ -35,6 +35,12 @@ def gateway_instance_env(gateway: GatewaySettings, index: int, count: int) -> di
     """`gateway_instance` as CIVICGRID_GATEWAY__* variables, for a child process that reads its settings itself."""
     return {f"CIVICGRID_GATEWAY__{key.upper()}": str(value)
             for key, value in gateway_instance(gateway, index, count).items()}
+
+
+def worker_instance_env(streams: StreamsSettings, index: int) -> dict[str, str]:
+    """Worker number `index` (0: the configured one) of several: its own metrics and health port
+    (`streams.metrics_port` + index)."""
+    return {} if index == 0 else {"CIVICGRID_STREAMS__METRICS_PORT": str(streams.metrics_port + index)}
 
 
 def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.metrics import ApiMetrics
+from gateway.cameras.metrics import PollerMetrics
 from gateway.metrics import GatewayMetrics
 from streams.metrics import WorkerMetrics
 
@@ -29,11 +30,12 @@ REQUIRED = {
     "civicgrid_worker_case_latency_seconds_bucket", "civicgrid_worker_alarms_total",
     "civicgrid_worker_sink_rows_total", "civicgrid_api_requests_total", "civicgrid_api_request_seconds_bucket",
     "civicgrid_gateway_commands_total", "civicgrid_api_command_steps_total",
+    "civicgrid_camera_cameras", "civicgrid_camera_failures_total",
 }
 
 
 def _registries() -> list[CollectorRegistry]:
-    return [GatewayMetrics().registry, WorkerMetrics().registry, ApiMetrics().registry]
+    return [GatewayMetrics().registry, WorkerMetrics().registry, ApiMetrics().registry, PollerMetrics().registry]
 
 
 def _exported() -> dict[str, set[str]]:
