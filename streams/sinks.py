@@ -7,7 +7,7 @@ after the transaction commits, a failing database retried with backoff on the sa
 batch, unreadable records dead-lettered first).  What is theirs: orjson decoding
 into rows per table, and one COPY per table per batch, straight into the table or, when the batch
 was partly written before, through a temporary table and ``INSERT … ON CONFLICT DO NOTHING``
-(idempotent on ``(device_id, seq, time)``), written from a thread so that the worker's other
+(idempotent on the unique ``(device_id, time, seq)``), written from a thread so that the worker's other
 roles cannot stretch it (`write_batch`).
 """
 
