@@ -14,7 +14,7 @@ from datetime import datetime
 import psycopg
 
 from civicgrid.cases import repository as store
-from civicgrid.cases.rules import Rules
+from civicgrid.cases.rulebook import RuleBook
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, Command, LifecycleError, Role
 
@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 WATCHER = "system:deadline-watch"
 
 
-def escalate_overdue(rules: Rules, conn: psycopg.Connection, now: datetime) -> int:
-    """Record each newly overdue case once; return how many were escalated."""
+def escalate_overdue(book: RuleBook, conn: psycopg.Connection, now: datetime) -> int:
+    """Record each newly overdue case once, by the rules of its own version; return how many were escalated."""
     escalated = 0
     for case_id, kind, deadline_at in store.open_cases_past(conn, now):
+        rules = book.for_case(conn, case_id)
         with conn.transaction():
             if not store.mark_alerted(conn, case_id, kind, deadline_at):
                 continue  # another worker got there first

@@ -15,6 +15,7 @@ from civicgrid.cases import evidence as ev
 from civicgrid.cases import repository as store
 from civicgrid.cases.errors import SourceNotAllowed, UnknownReference
 from civicgrid.cases.problem import Locator, Problem
+from civicgrid.cases.rulebook import RuleBook
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, Command, Role, Source, Transition
@@ -59,9 +60,10 @@ def check_cell(conn: psycopg.Connection, cell: str | None) -> None:
         raise UnknownReference("cell", cell)
 
 
-def report(rules: Rules, conn: psycopg.Connection, role: Role, actor: str, new: NewCase, now: datetime,
+def report(book: RuleBook, conn: psycopg.Connection, role: Role, actor: str, new: NewCase, now: datetime,
            cell_at: Callable[[float, float], str | None]) -> tuple[str, bool]:
-    """Open a case (上报); returns (case id, created) — idempotent on `source_record_id`."""
+    """Open a case (上报) under the current rules; returns (case id, created) — idempotent on `source_record_id`."""
+    version, rules = book.current(conn)
     allowed = SOURCES.get(role, ())
     source = new.source or (allowed[0] if allowed else Source.INSPECTOR)
     if source not in allowed:
@@ -90,20 +92,22 @@ def report(rules: Rules, conn: psycopg.Connection, role: Role, actor: str, new: 
     with conn.transaction():
         media = ev.media_of(conn, new.media_ids)
         case_id, created = store.create_case(conn, opened, details, source_record_id=new.source_record_id,
+                                             rules_version=version,
                                              evidence=evidence)
         if created:
             ev.attach_media(conn, case_id, 1, Action.REPORT, media, now)
     return case_id, created
 
 
-def record_problem(rules: Rules, conn: psycopg.Connection, problem: Problem, locator: Locator,
+def record_problem(book: RuleBook, conn: psycopg.Connection, problem: Problem, locator: Locator,
                    merge_window: timedelta) -> Outcome:
     """Open a case for a problem, or merge it into the open case it belongs to, in one transaction.
 
     An advisory lock on the merge key (component, or category + cell) keeps two workers from both
     opening a case for the same thing; evidence already recorded means a re-delivery (nothing to do);
     an open case for the same component, or the same category in the same cell within the merge
-    window, gets the evidence; otherwise a case opens with its provisional disposal deadline."""
+    window, gets the evidence; otherwise a case opens, under the current rules, with its provisional disposal
+    deadline."""
     if problem.evidence_kind == "report" and problem.evidence.get("photo_ids"):
         problem = ev.own_photos(conn, problem)
     if problem.component_code is None and problem.category.startswith("C") and problem.evidence.get("photo_ids"):
@@ -129,12 +133,14 @@ def record_problem(rules: Rules, conn: psycopg.Connection, problem: Problem, loc
         if case_id is not None:
             ev.add_with_photos(conn, case_id, evidence)
             return Outcome(case_id, created=False, merged=True)
+        version, rules = book.current(conn)
         opened = _open(rules, problem, place.cell)
         details = store.CaseDetails(component_code=problem.component_code, lon=place.lon, lat=place.lat,
                                     description=problem.description,
                                     category_name=rules.category_name(problem.category),
                                     outside_grid=place.outside_grid)
-        case_id, created = store.create_case(conn, opened, details, source_record_id=problem.source_record_id)
+        case_id, created = store.create_case(conn, opened, details, source_record_id=problem.source_record_id,
+                                             rules_version=version)
         if created:
             ev.add_with_photos(conn, case_id, evidence)
         if created and problem.self_handled_note is not None:

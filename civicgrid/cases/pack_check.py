@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from civicgrid.domain.case_state import Action
 from civicgrid.domain.catalogue import CatalogueFile, CategoryCode, InvalidCategoryCode, parse_category_code
 from civicgrid.domain.permissions import PermissionsFile
 from civicgrid.domain.scoring import ScoringFile
@@ -138,6 +139,8 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
     entries = [(i, row.get("code")) for i, row in enumerate(_rows(data, "categories")) if isinstance(row, Mapping)]
     parsed: dict[int, CategoryCode] = {}
     errors: list[PackError] = []
+    if isinstance(data.get("categories"), list) and not entries:
+        errors.append(PackError(file, None, "categories", "no category: a case could not be filed under anything"))
     for i, code in entries:
         if not isinstance(code, str):
             continue  # the model names it
@@ -200,8 +203,14 @@ def _scoring_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
     return errors
 
 
-def _no_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
-    return []
+def _permissions_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
+    """The table replaces the shipped one whole, and an action it leaves out would be allowed to nobody (not even
+    the admin): that is a forgotten row, not a rule."""
+    actions = data.get("actions")
+    if not isinstance(actions, Mapping):
+        return []
+    return [PackError(file, f"action {a.value}", None, "missing: list the roles that may take it")
+            for a in Action if a.value not in actions]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +248,6 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("catalogue", CatalogueFile, _catalogue_where, _catalogue_rules),
     Table("time_limits", TimeLimitsFile, _limits_where, _limits_rules),
     Table("working_calendar", CalendarFile, _calendar_where, _calendar_rules),
-    Table("permissions", PermissionsFile, _permissions_where, _no_rules),
+    Table("permissions", PermissionsFile, _permissions_where, _permissions_rules),
     Table("scoring", ScoringFile, _scoring_where, _scoring_rules),
 )}

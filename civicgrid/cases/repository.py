@@ -89,8 +89,9 @@ def _columns(case: CaseState) -> dict[str, Any]:
 
 
 def create_case(conn: psycopg.Connection, opened: Transition, details: CaseDetails, *,
-                source_record_id: str | None, evidence: Evidence | None = None) -> tuple[str, bool]:
-    """Insert the case opened by `opened`; return (case id, created).
+                source_record_id: str | None, rules_version: int | None, evidence: Evidence | None = None) \
+        -> tuple[str, bool]:
+    """Insert the case opened by `opened`, filed under rules version `rules_version`; return (case id, created).
 
     Idempotent on `source_record_id`: a re-delivered report or alarm returns the
     existing case and changes nothing.
@@ -101,17 +102,19 @@ def create_case(conn: psycopg.Connection, opened: Transition, details: CaseDetai
         "INSERT INTO cases (id, source, source_record_id, state, category_code, grid_cell_code, department_id, "
         "disposal_class, disposal_deadline, rework_count, return_count, postpone_count, close_type, version, "
         "snapshot, reported_at, component_code, lon, lat, address, description, category_name, outside_grid, "
-        "case_no) VALUES (%(id)s::uuid, %(source)s, %(srid)s, %(state)s, %(category_code)s, %(grid_cell_code)s, "
-        "%(department_id)s, %(disposal_class)s, %(disposal_deadline)s, %(rework_count)s, %(return_count)s, "
-        "%(postpone_count)s, %(close_type)s, %(version)s, %(snapshot)s, %(reported_at)s, %(component_code)s, "
-        "%(lon)s, %(lat)s, %(address)s, %(description)s, %(category_name)s, %(outside_grid)s, "
+        "rules_version, case_no) VALUES (%(id)s::uuid, %(source)s, %(srid)s, %(state)s, %(category_code)s, "
+        "%(grid_cell_code)s, %(department_id)s, %(disposal_class)s, %(disposal_deadline)s, %(rework_count)s, "
+        "%(return_count)s, %(postpone_count)s, %(close_type)s, %(version)s, %(snapshot)s, %(reported_at)s, "
+        "%(component_code)s, %(lon)s, %(lat)s, %(address)s, %(description)s, %(category_name)s, %(outside_grid)s, "
+        "%(rules_version)s, "
         "to_char(%(reported_at)s AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
         "upper(substr(replace(%(id)s::uuid::text, '-', ''), 1, 8))) "
         "ON CONFLICT (source_record_id) DO NOTHING RETURNING id",
         {**cols, "id": case.id, "source": case.source.value, "srid": source_record_id,
          "reported_at": case.reported_at, "component_code": details.component_code, "lon": details.lon,
          "lat": details.lat, "address": details.address, "description": details.description,
-         "category_name": details.category_name, "outside_grid": details.outside_grid},
+         "category_name": details.category_name, "outside_grid": details.outside_grid,
+         "rules_version": rules_version},
     ).fetchone()
     if row is None:
         existing = conn.execute("SELECT id FROM cases WHERE source_record_id = %s", (source_record_id,)).fetchone()
@@ -165,6 +168,14 @@ def lock_case(conn: psycopg.Connection, case_id: str) -> CaseState:
     if row is None:
         raise CaseNotFound(case_id)
     return case_from_json(row[0])
+
+
+def rules_version(conn: psycopg.Connection, case_id: str) -> int | None:
+    """The rules version the case was filed under (None: filed before versions existed)."""
+    row = conn.execute("SELECT rules_version FROM cases WHERE id = %s", (case_id,)).fetchone()
+    if row is None:
+        raise CaseNotFound(case_id)
+    return None if row[0] is None else int(row[0])
 
 
 def record_transition(conn: psycopg.Connection, transition: Transition) -> None:

@@ -15,34 +15,44 @@ import psycopg
 
 from civicgrid.cases import actions, deadlines, field_tasks, intake
 from civicgrid.cases.problem import Locator, Problem
+from civicgrid.cases.rulebook import RuleBook
 from civicgrid.cases.rules import Rules
 from civicgrid.domain.case_state import Action, Role, Transition
 
 
 @dataclass(frozen=True, slots=True)
 class CaseService:
-    rules: Rules = field(default_factory=Rules)
+    """`book` says which rules judge each case: the current version for a new one, its own for later steps."""
+
+    book: RuleBook = field(default_factory=RuleBook)
+
+    @property
+    def rules(self) -> Rules:
+        """The current rules as last seen (the shipped defaults before the first case): for readers without a
+        case at hand. A case's own rules: `book.for_case`."""
+        return self.book.known
 
     def report(self, conn: psycopg.Connection, role: Role, actor: str, new: intake.NewCase, now: datetime,
                cell_at: Callable[[float, float], str | None]) -> tuple[str, bool]:
         """A person's report (上报): (case id, created), idempotent on the report's source record id."""
-        return intake.report(self.rules, conn, role, actor, new, now, cell_at)
+        return intake.report(self.book, conn, role, actor, new, now, cell_at)
 
     def record_problem(self, conn: psycopg.Connection, problem: Problem, locator: Locator,
                        merge_window: timedelta) -> intake.Outcome:
         """A device's or handheld's problem: open a case or merge into the open one, exactly once."""
-        return intake.record_problem(self.rules, conn, problem, locator, merge_window)
+        return intake.record_problem(self.book, conn, problem, locator, merge_window)
 
     def act(self, conn: psycopg.Connection, role: Role, actor: str, case_id: str, action: Action,
             data: Mapping[str, Any], media_ids: tuple[str, ...], now: datetime, *,
             visible: actions.Visible | None = None) -> Transition:
         """A person's lifecycle action (file, dispatch, suspend, resume, close, …)."""
-        return actions.act(self.rules, conn, role, actor, case_id, action, data, media_ids, now, visible=visible)
+        return actions.act(self.book.for_case(conn, case_id), conn, role, actor, case_id, action, data, media_ids, now,
+                           visible=visible)
 
     def apply_answer(self, conn: psycopg.Connection, answer: field_tasks.TaskAnswer) -> str:
         """An inspector's answer to a field task (核实 / 核查)."""
-        return field_tasks.apply_answer(self.rules, conn, answer)
+        return field_tasks.apply_answer(self.book.for_case(conn, answer.case_id), conn, answer)
 
     def escalate_overdue(self, conn: psycopg.Connection, now: datetime) -> int:
         """Overdue event and urging for each case whose deadline passed since the last round."""
-        return deadlines.escalate_overdue(self.rules, conn, now)
+        return deadlines.escalate_overdue(self.book, conn, now)

@@ -30,7 +30,7 @@ def _open(conn: psycopg.Connection, source_record_id: str, category: str = "E010
                        Command(Action.REPORT, Role.OPERATOR, "device:x", {"category": category}), NOW)
     with conn.transaction():
         return cases.create_case(conn, opened, cases.CaseDetails(description="test"),
-                                 source_record_id=source_record_id,
+                                 source_record_id=source_record_id, rules_version=None,
                                  evidence=cases.Evidence(f"{source_record_id}/e", "alarm", NOW, "x", {"v": 1}))
 
 

@@ -1,0 +1,68 @@
+"""Rule pack versions (table ``rule_packs``): the API, the stream workers and the CLI store and read them here.
+
+A version is never changed or deleted: a case keeps the number of the version it was filed under
+(``cases.rules_version``) and is judged by it for good. Storing is serialised by an advisory lock, so two
+processes starting with the same pack store it once, and the numbers have no gaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+_LOCK = "civicgrid:rule_packs"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPack:
+    version: int
+    digest: str
+    content: dict[str, Any]
+    source: str
+    loaded_by: str
+    loaded_at: datetime
+
+
+_COLUMNS = "version, digest, content, source, loaded_by, loaded_at"
+
+
+def latest_version(conn: psycopg.Connection) -> int | None:
+    """The current version's number (None: nothing stored yet); an index lookup, cheap to ask often."""
+    row = conn.execute("SELECT max(version) FROM rule_packs").fetchone()
+    return None if row is None else row[0]
+
+
+def get(conn: psycopg.Connection, version: int) -> StoredPack | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM rule_packs WHERE version = %s", (version,)).fetchone()
+    return None if row is None else StoredPack(*row)
+
+
+def latest(conn: psycopg.Connection) -> StoredPack | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM rule_packs ORDER BY version DESC LIMIT 1").fetchone()
+    return None if row is None else StoredPack(*row)
+
+
+def store(conn: psycopg.Connection, content: Mapping[str, Any], digest: str, source: str, loaded_by: str, *,
+          only_if_empty: bool = False) -> tuple[int, bool]:
+    """Store a pack as the next version unless the latest has the same digest; (version, created).
+
+    `only_if_empty`: store only when no version exists (the shipped defaults as version 1) and answer the
+    latest otherwise. Creating version 1 also gives it to the cases filed before versions existed: they were
+    judged by the shipped defaults, and the first version is them (a process started with a city's pack stores
+    the defaults first, then the city's as version 2)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK,))
+        row = conn.execute("SELECT version, digest FROM rule_packs ORDER BY version DESC LIMIT 1").fetchone()
+        if row is not None and (only_if_empty or row[1] == digest):
+            return int(row[0]), False
+        version = 1 if row is None else int(row[0]) + 1
+        conn.execute("INSERT INTO rule_packs (version, digest, content, source, loaded_by) "
+                     "VALUES (%s, %s, %s, %s, %s)", (version, digest, Jsonb(dict(content)), source, loaded_by))
+        if version == 1:
+            conn.execute("UPDATE cases SET rules_version = 1 WHERE rules_version IS NULL")
+    return version, True
