@@ -33,6 +33,7 @@ from api.routes import (
     open311,
     patrol,
     responsibility,
+    rules,
     scoring,
     users,
 )
@@ -58,6 +59,8 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.pool.open(wait=True, timeout=30)
+        with ctx.pool.connection() as conn:  # version 1, and `rules_dir` stored as a version when it differs
+            ctx.book.start(conn)
         loops = Background(settings, lambda: ctx.producer, metrics=app.state.metrics) if background else None
         if loops is not None:
             loops.start()
@@ -90,6 +93,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(map.router)
     app.include_router(cameras.router)
     app.include_router(patrol.router)
+    app.include_router(rules.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
     app.router.default = console_app()

@@ -9,7 +9,7 @@ queries, from the `User` these dependencies return.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -24,7 +24,7 @@ from api.deps import ApiContext, Ctx, Db
 from api.errors import ApiError, forbidden
 from api.users import User, get_user
 from civicgrid.broker.accounts import verify_secret
-from civicgrid.domain.case_state import Role
+from civicgrid.domain.case_state import Action, Role
 
 ALGORITHM = "HS256"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -83,6 +83,18 @@ def require(*roles: Role) -> Callable[..., User]:
         return _in_role(user, allowed)
 
     return _declared(dependency, "require_", allowed)
+
+
+def require_current(action: Action, declared: Iterable[Role]) -> Callable[..., User]:
+    """Like `require`, with the roles of a case action read from the current permission table at each request, so
+    a rule pack loaded without restart applies at once (docs/rules.md). The roles of the table at start-up are
+    declared, for the OpenAPI text and the every-route-has-a-role test."""
+
+    def dependency(user: Annotated[User, Depends(current_user)], ctx: Ctx, db: Db) -> User:
+        _, rules = ctx.book.current(db)
+        return _in_role(user, frozenset(rules.permissions.roles_for(action)) | {Role.ADMIN})
+
+    return _declared(dependency, "require_", frozenset(declared) | {Role.ADMIN})
 
 
 def _in_role(user: User, allowed: frozenset[Role]) -> User:

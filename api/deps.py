@@ -23,7 +23,8 @@ from api.feed_hub import FeedHub
 from api.login_throttle import LoginThrottle
 from civicgrid.broker.sync import BrokerFiles
 from civicgrid.bus import clients
-from civicgrid.cases import CaseService, Rules, default_rules
+from civicgrid.cases import CaseService, Rules
+from civicgrid.cases.rulebook import RuleBook
 from civicgrid.domain.catalogue import Catalogue
 from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.permissions import Permissions
@@ -64,7 +65,8 @@ class ApiContext:
 
     settings: Settings
     pool: ConnectionPool
-    rules: Rules = field(default_factory=default_rules)
+    # Which rules judge each case (civicgrid/cases/rulebook.py): the current version for a new one, its own after.
+    book: RuleBook = field(default_factory=RuleBook)
     # The broker whose account files device registration keeps in step (the CLI passes the local stack's
     # Mosquitto; None: the registry only, for a broker that reads it itself, and for tests).
     broker: BrokerFiles | None = None
@@ -77,9 +79,14 @@ class ApiContext:
 
     def __post_init__(self) -> None:
         self.feed_hub = FeedHub(self.pool)
-        self.cases = CaseService(self.rules)
+        self.cases = CaseService(self.book)
 
-    # The city's rules, by name (one Rules object: the same the streams judge cases by).
+    # The city's current rules as this process last saw them (the same the streams judge new cases by); a case's
+    # own: `book.for_case` / `book.rules(conn, version)`.
+    @property
+    def rules(self) -> Rules:
+        return self.book.known
+
     @property
     def catalogue(self) -> Catalogue:
         return self.rules.catalogue
@@ -105,7 +112,8 @@ class ApiContext:
         throttle = LoginThrottle(max_failures_per_user=api.login_max_failures_per_user,
                                  max_failures_per_address=api.login_max_failures_per_address,
                                  window_s=api.login_window_s, max_concurrent_hashes=api.login_max_concurrent_hashes)
-        return cls(settings=settings, pool=pool, login_throttle=throttle, broker=broker)
+        return cls(settings=settings, pool=pool, login_throttle=throttle, broker=broker,
+                   book=RuleBook(settings.rules_dir, loaded_by="api"))
 
     @property
     def producer(self) -> Producer:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from civicgrid import command_settings
+from civicgrid.rules_cli import rules_app
 from civicgrid.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ app.add_typer(devices_app, name="devices")
 keys_app = typer.Typer(help="API keys of integrations (12319 hotline systems): list, revoke.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
+app.add_typer(rules_app, name="rules")  # civicgrid/rules_cli.py
 
 
 def _register_simulators() -> None:

@@ -24,7 +24,8 @@ from psycopg_pool import ConnectionPool
 
 from civicgrid.bus import clients
 from civicgrid.bus.dead_letters import DeadLetters
-from civicgrid.cases import CaseService, default_rules
+from civicgrid.cases import CaseService
+from civicgrid.cases.rulebook import RuleBook
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
@@ -45,7 +46,7 @@ class StreamWorker:
         self.pool = ConnectionPool(settings.db.url.get_secret_value(), min_size=1, max_size=4, open=False)
         self.producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
         self.dead_letters = DeadLetters(self.producer, s.app_id)
-        self.cases = CaseService(default_rules())
+        self.cases = CaseService(RuleBook(settings.rules_dir, loaded_by="worker"))  # docs/rules.md
         self.metrics = m = WorkerMetrics()
         self.runners: dict[str, Any] = {}  # role → its runner (for tests and metrics)
         self._timers: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []

@@ -16,7 +16,7 @@ from typing import Annotated
 import psycopg
 from fastapi import APIRouter, Body, Depends, Query, Response
 
-from api.auth import require
+from api.auth import require, require_current
 from api.deps import ApiContext, Ctx, Db
 from api.errors import not_found
 from api.queries import cases as q
@@ -94,21 +94,25 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
         suggested = suggest_department(db, category_code=row["category_code"], cell=row["grid_cell_code"],
                                        component_code=row["component_code"])
     return CaseDetail(**row, allowed_actions=allowed, suggested_department_id=suggested,
-                      light=_light(ctx, state, now), timeline=q.timeline(db, case_id), evidence=q.evidence(db, case_id),
+                      light=_light(ctx, db, state, row["rules_version"], now), timeline=q.timeline(db, case_id),
+                      evidence=q.evidence(db, case_id),
                       **dict(zip(("timeline_total", "evidence_total"), q.detail_totals(db, case_id), strict=True)))
 
 
-def _light(ctx: ApiContext, case: CaseState, now: datetime) -> str | None:
-    light = ctx.rules.time_light(case.state, case.dispatched_at, case.disposal_deadline, ctx.rules.class_of(case),
-                                 case.category, now)
+def _light(ctx: ApiContext, db, case: CaseState, version: int | None, now: datetime) -> str | None:
+    """By the rules of the version the case was filed under (its limits do not change under it)."""
+    rules = ctx.book.rules(db, version)
+    light = rules.time_light(case.state, case.dispatched_at, case.disposal_deadline, rules.class_of(case),
+                             case.category, now)
     return None if light is None else light.value
 
 
-def _row_light(ctx: ApiContext, row: dict, now: datetime) -> str | None:
+def _row_light(ctx: ApiContext, db, row: dict, now: datetime) -> str | None:
     """A list row's light, from its columns (the list reads no snapshots); as the case detail computes it."""
     dispatched_at = row.pop("dispatched_at")
-    disposal_class = ctx.rules.disposal_class(row["category_code"], row["disposal_class"])
-    light = ctx.rules.time_light(State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,
+    rules = ctx.book.rules(db, row["rules_version"])
+    disposal_class = rules.disposal_class(row["category_code"], row["disposal_class"])
+    light = rules.time_light(State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,
                                  row["category_code"], now)
     return None if light is None else light.value
 
@@ -142,11 +146,12 @@ def build_router(permissions: Permissions) -> APIRouter:
                          cell_prefix, department_id, overdue, reported_from, reported_to)
         now = now_utc()
         rows, next_cursor = q.list_cases(db, user, f, now, limit, cursor)
-        return CaseList(items=[{**row, "light": _row_light(ctx, row, now)} for row in rows], next_cursor=next_cursor)
+        return CaseList(items=[{**row, "light": _row_light(ctx, db, row, now)} for row in rows],
+                        next_cursor=next_cursor)
 
     @router.post("", status_code=201, summary="Report a problem (上报)", responses=ACTION_RESPONSES)
     def report_case(body: CaseReport, ctx: Ctx, db: Db, response: Response,
-                    user: Annotated[User, Depends(require(*reporters))]) -> CaseDetail:
+                    user: Annotated[User, Depends(require_current(Action.REPORT, reporters))]) -> CaseDetail:
         srid = f"api:{user.id}:{body.client_ref}" if body.client_ref else None
         case_id, created = ctx.cases.report(db, user.role, user.username, NewCase(
             body.category_code, body.description, body.source, body.grid_cell_code, body.component_code,
@@ -183,7 +188,7 @@ def _add_action(router: APIRouter, permissions: Permissions, action: Action, pat
     roles = tuple(permissions.roles_for(action)) or (Role.ADMIN,)
 
     def endpoint(case_id: uuid.UUID, body: Annotated[model, Body()], ctx: Ctx, db: Db,
-                 user: Annotated[User, Depends(require(*roles))]) -> CaseDetail:
+                 user: Annotated[User, Depends(require_current(action, roles))]) -> CaseDetail:
         raw = body.model_dump(exclude={"media_ids"}, mode="json")
         data = {_RENAMES.get(k, k): v for k, v in raw.items()}
         ctx.cases.act(db, user.role, user.username, str(case_id), action, data, tuple(body.media_ids), now_utc(),

@@ -89,6 +89,8 @@ class CasePublic(BaseModel):
     postpone_count: int
     pending: str | None = Field(None, description="a department request awaiting the dispatcher: return/postpone")
     version: int
+    rules_version: int | None = Field(None, description="the rules version the case was filed under: its limits, "
+                                                        "calendar and class stay that version's (docs/rules.md)")
     light: Literal["green", "yellow", "red"] | None = Field(
         None, description="time-limit light: share of the disposal limit used since dispatch (none before "
                           "dispatch and once closed)")
