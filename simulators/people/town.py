@@ -1,0 +1,104 @@
+"""The town's people at work: provisioned, given what they know, and run in simulated time.
+
+Every `poll_s` wall seconds each person looks at their work list once (a console refresh) and acts on
+what is due; citizens place the calls that are due. The simulated clock is the devices' (`SimClock`):
+delays and working hours are simulated time, while the API stamps each action with its own clock,
+so a case's recorded durations are the wall time a run took (docs/simulators.md, "Two clocks").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from simulators.people.centre import Dispatcher, Operator, ShiftLeader
+from simulators.people.citizens import Citizens, cell_places
+from simulators.people.client import Console
+from simulators.people.field import DepartmentHandler, Inspector
+from simulators.people.person import Clock, Person, World
+from simulators.people.provision import Staff, provision
+from simulators.people.scenario import PeopleScenario
+
+log = logging.getLogger(__name__)
+
+
+class Town:
+    def __init__(self, scenario: PeopleScenario, clock: Clock, api_url: str, admin_user: str, admin_password: str,
+                 state_path: Path) -> None:
+        self.scenario, self.clock, self.api_url = scenario, clock, api_url.rstrip("/")
+        self.admin = (admin_user, admin_password)
+        self.state_path = state_path
+        self.people: list[Person] = []
+        self.citizens: Citizens | None = None
+        self.world: World | None = None
+        self.stopping = asyncio.Event()
+        self.ticks = 0
+
+    async def setup(self, http: httpx.AsyncClient) -> Staff:
+        """Accounts (through the admin), what the people know, and the people themselves."""
+        staff = await provision(Console(http, self.api_url, *self.admin), self.scenario, self.state_path)
+        consoles = {a.username: Console(http, self.api_url, a.username, a.password) for a in staff.accounts}
+        by_role: dict[str, list[Any]] = {}
+        for a in staff.accounts:
+            by_role.setdefault(a.role, []).append(a)
+        dispatchers = by_role["dispatcher"]
+        # The dispatcher's table is what the handlers judge their cases by (a department knows its remit).
+        rules = await consoles[dispatchers[0].username].request("GET", "/responsibility")
+        world = self.world = World(self.scenario, self.clock, staff.departments, rules)
+        s = self.scenario
+        hotline = f"{s.user_prefix}12319"
+        operators = [a for a in by_role["operator"] if a.username != hotline]
+        self.people = [
+            *(Operator(consoles[a.username], world, s.operators.shift, i, len(operators))
+              for i, a in enumerate(operators)),
+            *(ShiftLeader(consoles[a.username], world, s.shift_leaders.shift, i, len(by_role["shift_leader"]))
+              for i, a in enumerate(by_role["shift_leader"])),
+            *(Dispatcher(consoles[a.username], world, s.dispatchers.shift, i, len(dispatchers))
+              for i, a in enumerate(dispatchers)),
+            *(DepartmentHandler(consoles[a.username], world, a.department_id,
+                                s.departments.for_department(a.department_id))
+              for a in by_role.get("department", [])),
+            *(Inspector(consoles[a.username], world, s.inspectors.shift) for a in by_role.get("inspector", [])),
+        ]
+        self.citizens = Citizens(world, http, self.api_url, staff.hotline_api_key,
+                                 cell_places(staff.cells, s.scope.cell_prefix))
+        return staff
+
+    async def _tick_one(self, person: Person | Citizens) -> None:
+        try:
+            await person.tick()
+        except httpx.HTTPError as exc:
+            assert self.world is not None
+            self.world.ledger.errors[f"{person.role}:http"] += 1
+            log.warning("%s: the API did not answer: %s", getattr(person, "name", person.role), exc)
+
+    async def run(self, duration_s: float | None = None) -> dict[str, Any]:
+        """Work until `stop()` or `duration_s` wall seconds; the ledger's summary."""
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            await self.setup(http)
+            loop = asyncio.get_running_loop()
+            end = None if duration_s is None else loop.time() + duration_s
+            while not self.stopping.is_set() and (end is None or loop.time() < end):
+                actors: list[Person | Citizens] = [*self.people, *([self.citizens] if self.citizens else [])]
+                await asyncio.gather(*(self._tick_one(p) for p in actors))
+                self.ticks += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), self.scenario.poll_s)
+        return self.summary()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def summary(self) -> dict[str, Any]:
+        if self.world is None:
+            return {"people": 0}
+        roles = Counter(p.role for p in self.people)
+        return {"sim_now": self.clock.now().isoformat(), "ticks": self.ticks, "people": dict(roles),
+                "calls": len(self.citizens.sent) if self.citizens else 0, **self.world.ledger.summary()}
