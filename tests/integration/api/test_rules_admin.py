@@ -1,0 +1,70 @@
+"""/admin/rules through the API: admin only, a refused pack lists every error (422), and a loaded pack judges the
+next case at once — class, deadline and who may file — while a case reported before keeps its version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from civicgrid.cases.pack import shipped_pack
+from tests.integration.api.test_case_workflow import report, step
+
+pytestmark = pytest.mark.integration
+
+Headers = Callable[[str], dict[str, str]]
+
+
+def _city_tables() -> dict[str, object]:
+    shipped = shipped_pack().content
+    categories = [dict(row, disposal_class="B") if row["code"] == "E0103" else row
+                  for row in shipped["catalogue"]["categories"]]
+    actions = {**shipped["permissions"]["actions"], "file": ["operator", "shift_leader", "admin"]}
+    return {"catalogue": {"categories": categories}, "working_calendar": {"round_the_clock": True},
+            "permissions": {"actions": actions}}
+
+
+def test_only_an_admin_loads_rules_and_a_bad_pack_is_refused_with_every_error(client: TestClient,
+                                                                              as_user: Headers) -> None:
+    assert client.post("/admin/rules", headers=as_user("api-leader"), json={}).status_code == 403
+    assert client.get("/admin/rules", headers=as_user("api-operator")).status_code == 403
+    before = client.get("/admin/rules", headers=as_user("api-admin")).json()["version"]
+    bad = _city_tables()
+    bad["catalogue"]["categories"][0] = {**bad["catalogue"]["categories"][0], "disposal_class": "G"}  # type: ignore[index]
+    bad["levels"] = {}
+    r = client.post("/admin/rules", headers=as_user("api-admin"), json=bad)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    errors = r.json()["errors"]
+    assert {"file": "catalogue.yaml", "row": "category 1 (C01)", "field": "disposal_class"}.items() <= errors[1].items()
+    assert errors[0]["file"] == "levels.yaml" and len(errors) == 2
+    assert client.get("/admin/rules", headers=as_user("api-admin")).json()["version"] == before
+
+
+def test_a_loaded_pack_judges_the_next_case_while_an_earlier_one_keeps_its_version(client: TestClient,
+                                                                                   as_user: Headers) -> None:
+    admin = as_user("api-admin")
+    restore = client.post("/admin/rules", headers=admin, json={})  # the shipped tables are current
+    assert restore.status_code in (200, 201)
+    earlier = report(client, as_user, "E0103")
+    step(client, as_user, earlier["id"], "api-operator", "file", expect=403)  # operators may not file yet
+    try:
+        loaded = client.post("/admin/rules", headers=admin, json=_city_tables())
+        assert loaded.status_code == 201, loaded.text
+        version = loaded.json()["version"]
+        assert loaded.json()["counts"]["working_calendar"] == "round the clock"
+        assert client.get("/admin/rules", headers=admin).json()["version"] == version
+        assert client.post("/admin/rules", headers=admin, json=_city_tables()).status_code == 200  # unchanged
+
+        later = report(client, as_user, "E0103")
+        assert later["rules_version"] == version and earlier["rules_version"] == restore.json()["version"]
+        step(client, as_user, later["id"], "api-operator", "file")  # operators file under the new table
+        dispatched = step(client, as_user, later["id"], "api-dispatcher", "dispatch", {"department_id": "sanitation"})
+        at = datetime.fromisoformat(next(e["at"] for e in dispatched["timeline"] if e["action"] == "dispatch"))
+        # Class B's 4 hours, counted round the clock (class C would be a day; working hours would wait for 08:30).
+        assert datetime.fromisoformat(dispatched["disposal_deadline"]) == at + timedelta(hours=4)
+        old = client.get(f"/cases/{earlier['id']}", headers=admin).json()
+        assert old["rules_version"] == restore.json()["version"]
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code == 201  # the shipped tables again
