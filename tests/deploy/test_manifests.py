@@ -189,6 +189,9 @@ def test_compose_civicgrid_environment_is_real_settings(compose: dict[str, Any],
         settings = load_settings_from(env, monkeypatch)
         assert settings.kafka.bootstrap_servers == "kafka:9092", name
         assert settings.mqtt.host == "mosquitto", name
+    # The API registers devices (civicgrid/broker/provisioning.py), which rewrites every broker account.
+    platform = {"/var/lib/civicgrid/secrets/" + n for n in ("api-jwt", "mqtt-gateway", "db-app")}
+    assert platform <= {s["target"] for s in civicgrid_services(compose)["api"]["secrets"]}
     api = load_settings_from({**civicgrid_services(compose)["api"]["environment"],
                               "CIVICGRID_CONFIG": str(COMPOSE_DIR / "civicgrid.toml")}, monkeypatch)
     assert api.api.tls_certfile is not None and not api.api.docs_enabled
