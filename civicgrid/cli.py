@@ -49,9 +49,11 @@ def _register_simulators() -> None:
     # The simulators' commands live beside them (simulators/cli.py); imported here so
     # `civicgrid city ...` and `civicgrid simulate` are one command with the rest.
     from simulators.cli import city_app, simulate
+    from simulators.people.cli import simulate_people
 
     app.add_typer(city_app, name="city")
     app.command("simulate")(simulate)
+    app.command("simulate-people")(simulate_people)
 
 
 _register_simulators()
@@ -355,13 +357,19 @@ def run(
                       f"http://{settings.gateway.metrics_host}:{settings.gateway.metrics_port}/metrics; "
                       f"service logs in {logs}/; `civicgrid status` in another terminal. Press Ctrl-C to stop.")
         if simulate_city and not stop.wait(8):  # the gateway subscribes and the worker joins its groups first
-            # One wall hour: the simulated clock starts far enough back (speed × duration) that
-            # the run ends at "now", since the gateway refuses device times in the future.
+            # Today's patrol day from 07:30 at `speed` until the present, then in real time (the gateway
+            # refuses device times in the future); a week of wall time, i.e. until Ctrl-C.
             # The simulated devices connect as devices on 4G would: over TLS, trusting the stack's CA.
-            services.start("simulator", [*argv, "simulate", "--city", str(city), "--speed", str(speed),
-                                         "--duration-s", "3600"], None,
+            from simulators.people.scenario import DEFAULT_SCENARIO as people
+
+            clock = ["--speed", str(speed), "--duration-s", "604800", "--today"]
+            services.start("simulator", [*argv, "simulate", "--city", str(city), *clock,
+                                         "--people-scenario", str(people)], None,
                            env={"CIVICGRID_MQTT__TLS": "true",
                                 "CIVICGRID_MQTT__CA_FILE": str(settings.stack.var_dir.resolve() / "tls" / "ca.crt")})
+            # The people who work the cases, through the API (docs/simulators.md, "People").
+            services.start("people", [*argv, "simulate-people", *clock, "--scenario", str(people), "--make-admin"],
+                           logs / "people.log")
         _watch(services, stack, stop)
     finally:
         console.print("stopping ...")

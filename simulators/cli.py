@@ -141,6 +141,11 @@ def simulate(
                                                         "sim-insp03=0.5.")] = None,
     patrol_speed: Annotated[float | None, typer.Option(help="Handhelds' mean speed, m/s (default 1.2, walking; "
                                                             "3.5 is an e-bike).")] = None,
+    today: Annotated[bool, typer.Option(help="Start at today's 07:30 (Beijing) and run at --speed until the "
+                                             "present, then in real time (patrol hours fall on today).")] = False,
+    people_scenario: Annotated[Path | None, typer.Option(
+        help="The people's scenario (simulators/scenarios/county.yaml): handhelds answer field tasks with its "
+             "inspectors' refute and check-fail rates. Default: always confirmed / fixed.")] = None,
 ) -> None:
     """Run the city's devices against the broker at N× real time with a live summary, then a final report."""
     from simulators.mobile import CST
@@ -157,7 +162,12 @@ def simulate(
     tls_ca = (settings.mqtt.ca_file or settings.stack.var_dir / "tls" / "ca.crt") if settings.mqtt.tls else None
     sim = Scenario(city, host, port, speed=speed, seed=seed, fault_rate=fault_rate,
                    report_rate=report_rate, intervals=intervals, duration_s=duration_s, api_url=api, skip=skips,
-                   patrol_speed_mps=patrol_speed, tls_ca=tls_ca)
+                   patrol_speed_mps=patrol_speed, tls_ca=tls_ca, today=today)
+    if people_scenario is not None:
+        from simulators.people.scenario import load_scenario
+
+        inspectors = load_scenario(people_scenario).inspectors
+        sim.ctx.refute_rate, sim.ctx.check_fail_rate = inspectors.refute_rate, inspectors.check_fail_rate
     since = sim.clock.start
 
     def figures() -> dict[str, Any]:

@@ -61,17 +61,29 @@ class Fault:
 
 
 class SimClock:
-    """Simulated time: `start` + wall time elapsed × `speed`."""
+    """Simulated time: `start` + wall time elapsed × `speed`.
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    With `catch_up`, the clock never runs ahead of the wall clock: a day placed on today runs at `speed`
+    until it reaches the present, then at 1× (the gateway refuses device times in the future, so a
+    compressed day must start in the past; `lag_s` keeps the newest readings safely behind now)."""
+
+    def __init__(self, start: datetime, speed: float, *, catch_up: bool = False, lag_s: float = 2.0) -> None:
         self.start, self.speed = start, speed
+        self.catch_up, self.lag = catch_up, timedelta(seconds=lag_s)
         self.t0 = time.monotonic()
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
+        t = self.start + timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
+        if self.catch_up:
+            t = min(t, datetime.now(UTC) - self.lag)
+        return t
+
+    def caught_up(self) -> bool:
+        """Whether a catching-up clock has reached the present (and now runs at 1×)."""
+        return self.catch_up and self.now() >= datetime.now(UTC) - self.lag - timedelta(seconds=1)
 
     def wall(self, sim_s: float) -> float:
-        return sim_s / self.speed
+        return sim_s if self.caught_up() else sim_s / self.speed
 
 
 @dataclass
@@ -96,6 +108,10 @@ class SimContext:
     labelled: list[tuple[str, float, float]] = field(default_factory=list)
     labelled_reports: int = 0  # reports whose photo shows a component's label instead of its typed id
     tls_ca: Path | None = None  # set: devices connect over TLS, trusting this CA (as real devices on 4G do)
+    # The inspectors' answers to field tasks (the people's scenario, simulators/scenarios/county.yaml):
+    # the share of verifications that find nothing and of checks that find the problem unsolved (返工).
+    refute_rate: float = 0.0
+    check_fail_rate: float = 0.0
 
     def tls_params(self) -> aiomqtt.TLSParameters | None:
         return None if self.tls_ca is None else aiomqtt.TLSParameters(ca_certs=str(self.tls_ca))

@@ -193,10 +193,21 @@ class Handheld(SimDevice):
             ack.update(status="failed", detail=f"unknown command {name!r}")
             return [("cmd/ack", orjson.dumps(ack))]
         task_id = str(args.get("task_id", command.get("command_id", "")))[:64]
-        category = (str(args.get("category_code", "E0102")), "核实属实" if name == "verify" else "核查已处置")
+        positive = self.task_result(name)
+        text = {("verify", True): "核实属实", ("verify", False): "现场未发现所述问题",
+                ("check", True): "核查已处置", ("check", False): "核查未处置，需返工"}[name, positive]
+        category = (str(args.get("category_code", "E0102")), text)
+        result = {("verify", True): "confirmed", ("verify", False): "not_found",
+                  ("check", True): "fixed", ("check", False): "not_fixed"}[name, positive]
         return [("cmd/ack", orjson.dumps(ack)), ("event", self.payload(now, type="task_received", task_id=task_id)),
                 *self.report(now, "verification" if name == "verify" else "check", category=category,
-                             task_id=task_id, result="confirmed" if name == "verify" else "fixed")]
+                             task_id=task_id, result=result)]
+
+    def task_result(self, name: str) -> bool:
+        """The inspector's finding: the problem is there (verify) / solved (check), except at the scenario's
+        rates (no draw at a zero rate, so runs without them replay exactly as before)."""
+        rate = self.ctx.refute_rate if name == "verify" else self.ctx.check_fail_rate
+        return rate <= 0 or self.rng.random() >= rate
 
     async def loop(self) -> None:
         assert self.client is not None

@@ -38,6 +38,16 @@ def default_start(duration_s: float, speed: float, now: datetime | None = None) 
     return start.astimezone(UTC)
 
 
+def today_start(now: datetime | None = None) -> datetime:
+    """Today's 07:30 (Beijing), or yesterday's before 07:30: where a catching-up clock (`SimClock(catch_up=
+    True)`) starts so that patrol hours fall on today and the run reaches the present at `speed`."""
+    local = (now or datetime.now(UTC)).astimezone(CST)
+    start = local.replace(hour=PATROL_START.hour, minute=PATROL_START.minute, second=0, microsecond=0)
+    if start > local - timedelta(minutes=1):
+        start -= timedelta(days=1)
+    return start.astimezone(UTC)
+
+
 def labelled_components(city_dir: Path, category: str = LABELLED_CATEGORY) -> list[tuple[str, float, float]]:
     """The city's components that handhelds report by photographing their QR label: (code, lon, lat)."""
     path = city_dir / "components.geojson"
@@ -62,16 +72,20 @@ class Scenario:
                  start: datetime | None = None, duration_s: float = 3600.0, kinds: set[str] | None = None,
                  limit: int | None = None, api_url: str | None = None, skip: dict[str, float] | None = None,
                  patrol_speed_mps: float | None = None, shard: tuple[int, int] = (0, 1),
-                 tls_ca: Path | None = None) -> None:
+                 tls_ca: Path | None = None, today: bool = False) -> None:
         """`skip`: inspector username or handheld id → fraction of its patrol route never walked;
         `tls_ca`: connect over TLS (to `port`, the broker's TLS listener), trusting this CA;
         `patrol_speed_mps`: every handheld's mean speed (default 1.2 m/s, walking);
-        `shard` (i, n): this process runs every n-th device from the i-th (a fleet split over processes)."""
+        `shard` (i, n): this process runs every n-th device from the i-th (a fleet split over processes);
+        `today`: start at today's 07:30 and run at `speed` until the present, then at 1× (`today_start`)."""
         self.dir = Path(city_dir)
         self.city = load_city_file(self.dir)
         secrets: dict[str, str] = orjson.loads((self.dir / "secrets.json").read_bytes())
         self.duration_s = duration_s
-        self.clock = SimClock(start or default_start(duration_s, speed), speed)
+        if today:
+            self.clock = SimClock(start or today_start(), speed, catch_up=True)
+        else:
+            self.clock = SimClock(start or default_start(duration_s, speed), speed)
         self.ctx = SimContext(host, port, self.clock, seed=seed, fault_rate=fault_rate, report_rate=report_rate,
                               intervals=dict(intervals or {}), api_url=api_url, tls_ca=tls_ca)
         self.ctx.labelled = labelled_components(self.dir)
