@@ -156,6 +156,7 @@ def test_compose_long_running_services_have_health_checks_and_limits(compose: di
         assert compose["services"][name]["healthcheck"]["test"][-1] == "http://127.0.0.1:9100/healthz"
     assert compose["services"]["api"]["healthcheck"]["test"][-1] == "https://127.0.0.1:8443/healthz"
     assert compose["services"]["worker"]["healthcheck"]["test"][-1] == "http://127.0.0.1:9100/readyz"
+    assert compose["services"]["cameras"]["healthcheck"]["test"][-1] == "http://127.0.0.1:9100/healthz"
 
 
 def test_compose_gateways_are_numbered_with_their_own_sessions(compose: dict[str, Any]) -> None:
@@ -224,8 +225,9 @@ def test_prometheus_scrapes_every_gateway_and_the_api(compose: dict[str, Any]) -
     targets = {t for sc in jobs["civicgrid-gateway"]["static_configs"] for t in sc["targets"]}
     gateways = {n for n in compose["services"] if re.fullmatch(r"gateway-\d+", n)}
     assert targets == {f"{g}:9100" for g in gateways}
-    worker = jobs["civicgrid-worker"]["dns_sd_configs"][0]
-    assert (worker["names"], worker["port"]) == (["worker"], 9100)
+    for service in ("worker", "cameras"):
+        (sd,) = jobs[f"civicgrid-{service}"]["dns_sd_configs"]
+        assert (sd["names"], sd["port"]) == ([service], 9100)
     api = jobs["civicgrid-api"]
     assert api["scheme"] == "https" and api["authorization"]["credentials_file"] == "/run/secrets/metrics-token"
     assert "metrics-token" in {s["source"] for s in compose["services"]["prometheus"]["secrets"]}
@@ -369,14 +371,17 @@ def test_every_civicgrid_workload_has_probes_and_resources(objects: list[dict[st
     assert {"gateway", "worker", "cameras", "api", "broker-accounts", "prepare"} <= seen
 
 
-def test_workers_are_probed_and_scraped_on_their_health_endpoint(objects: list[dict[str, Any]]) -> None:
-    worker = named(objects, "Deployment", "city-civicgrid-worker")
-    (container,) = civicgrid_containers(worker)
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+@pytest.mark.parametrize(("name", "ready"), [("worker", "/readyz"), ("cameras", "/healthz")])
+def test_workers_and_pollers_are_probed_and_scraped_on_their_endpoint(objects: list[dict[str, Any]], name: str,
+                                                                     ready: str) -> None:
+    workload = named(objects, "Deployment", f"city-civicgrid-{name}")
+    (container,) = civicgrid_containers(workload)
+    assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": "metrics"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
-    annotations = worker["spec"]["template"]["metadata"]["annotations"]
+    annotations = workload["spec"]["template"]["metadata"]["annotations"]
     port = next(p["containerPort"] for p in container["ports"] if p["name"] == "metrics")
     assert annotations["prometheus.io/port"] == str(port)
+    assert named(objects, "Service", f"city-civicgrid-{name}")["spec"]["ports"][0]["port"] == port
 
 
 def test_gateway_statefulset_takes_its_index_from_the_pod_ordinal(objects: list[dict[str, Any]]) -> None:

@@ -168,21 +168,3 @@ tolerations:
     requests: {cpu: 50m, memory: 128Mi}
     limits: {memory: 256Mi}
 {{- end -}}
-
-{{/* Readiness and liveness of a process that serves no HTTP (worker, camera poller). */}}
-{{- define "civicgrid.depsProbes" -}}
-readinessProbe:
-  exec:
-    command: [civicgrid-deploy, probe-deps]
-  initialDelaySeconds: 20
-  periodSeconds: 30
-  timeoutSeconds: 15
-  failureThreshold: 3
-livenessProbe:
-  exec:
-    command: [civicgrid-deploy, probe-deps]
-  initialDelaySeconds: 60
-  periodSeconds: 60
-  timeoutSeconds: 15
-  failureThreshold: 5
-{{- end -}}
