@@ -110,7 +110,7 @@ app.kubernetes.io/component: {{ .component }}
 - name: platform-secrets
   secret:
     secretName: {{ include "civicgrid.secretName" . }}
-    defaultMode: 0400
+    defaultMode: 0440   # with the pod's fsGroup: readable by the service's group only
     items:
       - {key: api-jwt, path: api-jwt}
       - {key: mqtt-gateway, path: mqtt-gateway}
