@@ -1,0 +1,170 @@
+"""The geocoding database: address import, address → ranked candidates → point, and point → nearest address.
+
+Search (`geocode`): the query is normalised (civicgrid/domain/addresses.py) and cut into character bigrams;
+the rarest bigrams that the database holds (at most `RARE_GRAMS`, each in at most `GRAM_CAP` addresses, from
+`address_gram_counts`) pick the candidates by how many of them each address holds: an index probe per
+bigram, never a scan of the table. The candidates are then ranked in Python on the whole strings (rapidfuzz)
+and on the parts: the same road and house number is a match, a road segment whose number range (and side)
+holds the number gives the point interpolated along it.
+
+Reverse (`reverse_geocode`): the nearest address point and the nearest road within a radius, by PostGIS's
+index-assisted nearest-neighbour order.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from rapidfuzz import fuzz
+from shapely.geometry import LineString, shape
+
+from civicgrid.domain.addresses import grams, normalize, parse
+
+KINDS = ("door_plate", "building", "landmark", "road_segment")
+RARE_GRAMS = 6  # bigrams of a query used to find candidates
+GRAM_CAP = 3000  # a bigram in more addresses than this does not pick candidates (unless nothing rarer is left)
+CANDIDATES = 200  # addresses ranked per query
+
+
+@dataclass(frozen=True, slots=True)
+class AddressEntry:
+    """One address to import: a point (door plate, building, landmark) or a road segment's line with its range."""
+
+    kind: str
+    address: str
+    geometry: dict[str, Any]  # GeoJSON Point or LineString, WGS 84
+    number_from: int | None = None
+    number_to: int | None = None
+    parity: str | None = None  # a road segment's side: odd, even, both
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    address_id: int
+    kind: str
+    address: str
+    score: float  # 0-1
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True, slots=True)
+class NearestAddress:
+    address: str | None
+    address_distance_m: float | None
+    road: str | None
+    road_distance_m: float | None
+
+
+def import_addresses(conn: psycopg.Connection, entries: Iterable[AddressEntry], *, prefixes: Sequence[str] = (),
+                     source: str = "", progress: Callable[[int], None] | None = None) -> int:
+    """Add addresses (one already there, same kind, text and point, is kept once); returns how many were new.
+    `prefixes`: the city's place names stripped when normalising (the same the geocoder strips)."""
+    buf = io.StringIO()
+    for e in entries:
+        if e.kind not in KINDS:
+            raise ValueError(f"address {e.address!r}: kind {e.kind!r} is not one of {', '.join(KINDS)}")
+        geom = shape(e.geometry)
+        point = geom.interpolate(0.5, normalized=True) if isinstance(geom, LineString) else geom.centroid
+        norm = normalize(e.address, prefixes)
+        parts = parse(norm)
+        number_from = e.number_from if e.number_from is not None else parts.number
+        number_to = e.number_to if e.number_to is not None else number_from
+        buf.write("\t".join(_copy_text(v) for v in (
+            e.kind, e.address, norm, parts.road, number_from, number_to, e.parity,
+            orjson.dumps(e.geometry).decode(), point.x, point.y, source)) + "\n")
+    with conn.transaction():
+        conn.execute("CREATE TEMP TABLE _address_in (kind text, address text, norm text, road text, "
+                     "number_from integer, number_to integer, parity text, geojson text, lon double precision, "
+                     "lat double precision, source text) ON COMMIT DROP")
+        with conn.cursor().copy("COPY _address_in FROM STDIN") as copy:
+            copy.write(buf.getvalue())
+        added = conn.execute(
+            "INSERT INTO addresses (kind, address, norm, road, number_from, number_to, parity, geom, lon, lat, "
+            "source) SELECT kind, address, norm, road, number_from, number_to, parity, "
+            "ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326), lon, lat, source FROM _address_in "
+            "ON CONFLICT DO NOTHING RETURNING id, norm").fetchall()
+        with conn.cursor().copy("COPY address_grams (gram, address_id) FROM STDIN") as copy:
+            for n, (address_id, norm) in enumerate(added, 1):
+                for gram in grams(norm):
+                    copy.write_row((gram, address_id))
+                if progress is not None and n % 10_000 == 0:
+                    progress(n)
+        conn.execute("TRUNCATE address_gram_counts")
+        conn.execute("INSERT INTO address_gram_counts SELECT gram, count(*) FROM address_grams GROUP BY gram")
+    return len(added)
+
+
+def _copy_text(value: object) -> str:
+    if value is None:
+        return "\\N"
+    return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
+
+
+def geocode(conn: psycopg.Connection, text: str, *, prefixes: Sequence[str] = (), limit: int = 5) -> list[Candidate]:
+    """The best `limit` places for an address as someone said or typed it, best first (module docstring)."""
+    query = normalize(text, prefixes)
+    wanted = grams(query)
+    if not wanted:
+        return []
+    counts: dict[str, int] = dict(conn.execute("SELECT gram, count FROM address_gram_counts WHERE gram = ANY(%s)",
+                               (list(wanted),)).fetchall())
+    known = sorted((g for g in wanted if g in counts), key=lambda g: counts[g])
+    rare = [g for g in known if counts[g] <= GRAM_CAP][:RARE_GRAMS] or known[:2]
+    if not rare:
+        return []
+    rows = conn.execute(
+        "SELECT a.id, a.kind, a.address, a.norm, a.road, a.number_from, a.number_to, a.parity, a.lon, a.lat, "
+        "CASE WHEN a.kind = 'road_segment' THEN ST_AsGeoJSON(a.geom) END "
+        "FROM (SELECT address_id, count(*) AS hits FROM address_grams WHERE gram = ANY(%s) "
+        "      GROUP BY address_id ORDER BY hits DESC, address_id LIMIT %s) g "
+        "JOIN addresses a ON a.id = g.address_id", (rare, CANDIDATES)).fetchall()
+    parts = parse(query)
+    ranked = [c for c in (_candidate(query, parts, row) for row in rows) if c is not None]
+    ranked.sort(key=lambda c: (-c.score, c.address_id))
+    return ranked[:limit]
+
+
+def _candidate(query: str, parts: Any, row: tuple[Any, ...]) -> Candidate | None:
+    address_id, kind, address, norm, road, number_from, number_to, parity, lon, lat, line = row
+    score = fuzz.ratio(query, norm) / 100
+    if parts.road is not None and road == parts.road:
+        if kind == "road_segment":
+            if parts.number is None or number_from is None or number_to is None:
+                score = max(score, 0.6)  # the road, no number to place on it
+            elif number_from <= parts.number <= number_to and _side(parity, parts.number):
+                span = number_to - number_from
+                fraction = 0.5 if span == 0 else (parts.number - number_from) / span
+                point = shape(orjson.loads(line)).interpolate(fraction, normalized=True)
+                lon, lat = point.x, point.y
+                score = max(score, 0.9)  # interpolated: good, not a door plate's certainty
+            else:
+                score = min(score, 0.5)
+        elif parts.number is not None and number_from == parts.number:
+            score = max(score, 0.95 if norm != query else 1.0)
+    return Candidate(address_id, kind, address, round(score, 3), lon, lat)
+
+
+def _side(parity: str | None, number: int) -> bool:
+    return parity in (None, "both") or (parity == "odd") == (number % 2 == 1)
+
+
+def reverse_geocode(conn: psycopg.Connection, lon: float, lat: float, *, radius_m: float = 200.0) -> NearestAddress:
+    """The nearest address point and the nearest road (segment) within `radius_m` of a point."""
+    point = "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"
+    nearest = {}
+    for name, kinds in (("address", ["door_plate", "building", "landmark"]), ("road", ["road_segment"])):
+        row = conn.execute(
+            f"SELECT address, road, ST_Distance(geom::geography, {point}::geography) FROM addresses "
+            f"WHERE kind = ANY(%(kinds)s) ORDER BY geom <-> {point} LIMIT 1",
+            {"lon": lon, "lat": lat, "kinds": kinds}).fetchone()
+        nearest[name] = row if row is not None and row[2] <= radius_m else None
+    address, road = nearest["address"], nearest["road"]
+    return NearestAddress(address=address[0] if address else None, address_distance_m=round(address[2], 1)
+                          if address else None, road=(road[1] or road[0]) if road else None,
+                          road_distance_m=round(road[2], 1) if road else None)

@@ -1,0 +1,86 @@
+"""The geocoding database (civicgrid/store/addresses.py) on the real PostgreSQL with PostGIS: hand-made addresses
+of a few streets, found again as people say them, and points turned back into the nearest address and road."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from civicgrid.store.addresses import AddressEntry, geocode, import_addresses, reverse_geocode
+
+pytestmark = pytest.mark.integration
+
+CITY = ("安徽省", "六安市", "舒城县", "城关镇")
+# Each test's town has streets of its own (random names) in a place of its own: the table is shared.
+LON0, LAT = 116.95, 31.46
+
+
+@pytest.fixture
+def town(db: psycopg.Connection) -> dict[str, str]:
+    """Two roads with door plates 1-20, a road segment with odd and even sides, and a landmark."""
+    draw = uuid.uuid4().int
+    tag = "".join("甲乙丙丁戊己庚辛壬癸"[(draw >> (4 * i)) % 10] for i in range(3))
+    lon = LON0 + (draw >> 20) % 1000 * 0.05  # towns 5 km apart
+    road, other = f"{tag}人民路", f"{tag}梅河路"
+    entries = [AddressEntry("door_plate", f"舒城县{road}{n}号", _point(lon, n * 0.0001, 0)) for n in range(1, 21)]
+    entries += [AddressEntry("door_plate", f"{other}{n}号", _point(lon, n * 0.0001, 0.002)) for n in range(1, 21)]
+    entries += [AddressEntry("road_segment", f"{tag}春秋路", {"type": "LineString", "coordinates": [
+        [lon, LAT + 0.004], [lon + 0.01, LAT + 0.004]]}, number_from=1, number_to=99, parity="odd"),
+                AddressEntry("road_segment", f"{tag}春秋路", {"type": "LineString", "coordinates": [
+                    [lon, LAT + 0.0041], [lon + 0.01, LAT + 0.0041]]}, number_from=2, number_to=100, parity="even"),
+                AddressEntry("landmark", f"{tag}中心广场", _point(lon, 0.005, 0.006))]
+    assert import_addresses(db, entries, prefixes=CITY, source="test") == len(entries)
+    return {"tag": tag, "road": road, "other": other, "lon": lon}
+
+
+def _point(lon: float, dx: float, dy: float) -> dict:
+    return {"type": "Point", "coordinates": [lon + dx, LAT + dy]}
+
+
+@pytest.mark.parametrize("said", ["{road}12号", "{road}十二号", "安徽省六安市舒城县{road}12号", "{road}１２號",
+                                  "{road}12号3单元502室", "城关镇 {road} 12 号"])
+def test_an_address_as_people_say_it_finds_its_door_plate(db: psycopg.Connection, town: dict, said: str) -> None:
+    best = geocode(db, said.format(**town), prefixes=CITY)[0]
+    assert best.address == f"舒城县{town['road']}12号" and best.score >= 0.95
+    assert (best.lon, best.lat) == pytest.approx((town["lon"] + 0.0012, LAT))
+
+
+def test_a_typo_still_finds_the_road_and_number_first(db: psycopg.Connection, town: dict) -> None:
+    typo = town["road"].replace("人民", "人明")
+    candidates = geocode(db, f"{typo}12号", prefixes=CITY)
+    assert candidates[0].address == f"舒城县{town['road']}12号", candidates
+    assert candidates[0].score > candidates[1].score
+
+
+def test_a_number_on_a_road_segment_is_placed_along_it_on_its_side(db: psycopg.Connection, town: dict) -> None:
+    odd = geocode(db, f"{town['tag']}春秋路51号", prefixes=CITY)[0]
+    even = geocode(db, f"{town['tag']}春秋路50号", prefixes=CITY)[0]
+    assert odd.kind == even.kind == "road_segment" and odd.score == even.score == 0.9
+    assert odd.lon == pytest.approx(town["lon"] + 0.005) and odd.lat == pytest.approx(LAT + 0.004)
+    assert even.lon == pytest.approx(town["lon"] + 0.01 * 48 / 98) and even.lat == pytest.approx(LAT + 0.0041)
+
+
+def test_a_landmark_by_name_and_nothing_for_nonsense(db: psycopg.Connection, town: dict) -> None:
+    assert geocode(db, f"{town['tag']}中心广场")[0].kind == "landmark"
+    assert geocode(db, "qqqq") == []
+    assert geocode(db, "  ") == []
+
+
+def test_reverse_geocoding_names_the_nearest_door_plate_and_road(db: psycopg.Connection, town: dict) -> None:
+    near = reverse_geocode(db, town["lon"] + 0.0012, LAT + 0.0001)
+    assert near.address == f"舒城县{town['road']}12号" and near.address_distance_m == pytest.approx(11.1, abs=0.5)
+    assert near.road is None  # the road segments lie 430 m north, beyond the 200 m radius
+    on_road = reverse_geocode(db, town["lon"] + 0.003, LAT + 0.0039)
+    assert on_road.road == f"{town['tag']}春秋路" and on_road.road_distance_m == pytest.approx(11.1, abs=0.5)
+    far = reverse_geocode(db, LON0 - 1, LAT + 1)
+    assert far.address is None and far.road is None
+
+
+def test_importing_the_same_addresses_again_adds_nothing(db: psycopg.Connection, town: dict) -> None:
+    again = [AddressEntry("door_plate", f"舒城县{town['road']}{n}号", _point(town["lon"], n * 0.0001, 0))
+             for n in range(1, 21)]
+    assert import_addresses(db, again, prefixes=CITY) == 0
+    assert len({c.address_id for c in geocode(db, f"{town['road']}7号", prefixes=CITY, limit=50)
+                if c.address.endswith(f"{town['road']}7号")}) == 1
