@@ -10,7 +10,10 @@ citizen calls twice about one problem (the repeat is cancelled by the shift lead
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +26,7 @@ import pytest
 
 from api.users import create_user
 from civicgrid.settings import Settings
+from civicgrid.stack.ephemeral import as_environment
 from simulators.devices import SimClock
 from simulators.people.scenario import (
     Citizens,
@@ -161,7 +165,7 @@ def test_people_close_the_loop(db: psycopg.Connection, settings: Settings, town_
         assert (returns, reworks, postpones) == (1, 1, 1), actions
         assert department == expected_department[category]
         dispatches = [e[4]["department"] for e in events if e[0] == "dispatch"]
-        assert dispatches == [next(d for d in org["departments"] if d != department), department, ], actions
+        assert dispatches == [next(d for d in org["departments"] if d != department), department], actions
         assert actions.index("request_return") < actions.index("approve_return") < actions.index("sign")
         fail = actions.index("check_fail")
         assert events[fail][3] == "dispatched" and "sign" in actions[fail:] and "dispose" in actions[fail:]
@@ -181,3 +185,34 @@ def test_people_close_the_loop(db: psycopg.Connection, settings: Settings, town_
                            "WHERE case_id = %s AND action = 'cancel'", (cancelled[0],)).fetchall()
     assert cancel[0] == f"{prefix}leader1" and cancel[1] == "shift_leader" and "duplicate" in cancel[2]
     assert summary["actions"]["citizen:call"] == 1 and summary["actions"]["citizen:call_again"] == 1
+
+
+def test_simulate_people_command_makes_its_admin_and_accounts(db: psycopg.Connection, settings: Settings,
+                                                              tmp_path: Path) -> None:
+    """`civicgrid simulate-people --make-admin` (what `civicgrid run` starts): the admin made once with
+    `civicgrid users add`, the people's accounts through the API, passwords kept in a 0600 state file."""
+    prefix = f"q{uuid.uuid4().hex[:6]}-"
+    scenario = tmp_path / "people.yaml"
+    scenario.write_text(f"user_prefix: {prefix}\npoll_s: 0.5\n"
+                        "scope: {cell_prefix: '9999', departments: [], grids: []}\n", encoding="utf-8")
+    state = tmp_path / "state" / "people.json"
+    try:
+        with serve_api(settings, tmp_path / "media", background=False) as (base, api_settings):
+            env = {**os.environ, **as_environment(api_settings)}
+            for _ in range(2):  # the second run logs in with what the first one kept
+                done = subprocess.run([sys.executable, "-m", "civicgrid.cli", "simulate-people", "--make-admin",
+                                       "--api-url", base, "--scenario", str(scenario), "--state", str(state),
+                                       "--duration-s", "2"], env=env, capture_output=True, text=True, timeout=60,
+                                      check=False)
+                assert done.returncode == 0, done.stderr[-2000:]
+                assert "final summary" in done.stderr
+        kept = orjson.loads(state.read_bytes())
+        assert state.stat().st_mode & 0o777 == 0o600
+        assert kept["admin"]["username"] == f"{prefix}admin" and kept["hotline_api_key"]
+        roles = dict(db.execute("SELECT username, role FROM users WHERE username LIKE %s", (prefix + "%",)).fetchall())
+        assert roles == {f"{prefix}admin": "admin", f"{prefix}operator1": "operator",
+                         f"{prefix}operator2": "operator", f"{prefix}leader1": "shift_leader",
+                         f"{prefix}dispatcher1": "dispatcher", f"{prefix}12319": "operator"}
+        assert set(kept["users"]) == set(roles) - {f"{prefix}admin"}
+    finally:
+        db.execute("UPDATE users SET enabled = false WHERE username LIKE %s", (prefix + "%",))
