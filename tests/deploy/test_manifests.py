@@ -483,3 +483,17 @@ def test_mqtt_tls_and_api_tls_come_from_secret_references(objects: list[dict[str
     assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
     ingress = named(objects, "Ingress", "city-civicgrid-api")
     assert ingress["spec"]["tls"][0]["secretName"] == "civicgrid-ingress-tls"
+
+
+# ---------------------------------------------------------------------------------------------------- database
+def test_the_database_init_creates_every_extension_the_migrations_need() -> None:
+    """The application role is no superuser: every extension a migration creates must already exist, made by the
+    init script of the TimescaleDB container (helm/civicgrid/files/timescaledb-init.sh, used by compose too)."""
+    migrations = ROOT / "civicgrid" / "store" / "migrations"
+    sql = "\n".join(p.read_text() for p in sorted(migrations.glob("*.sql")))
+    needed = set(re.findall(r"CREATE EXTENSION IF NOT EXISTS (\w+)", sql, re.IGNORECASE))
+    init = (CHART / "files" / "timescaledb-init.sh").read_text()
+    assert needed <= set(re.findall(r"CREATE EXTENSION IF NOT EXISTS (\w+)", init)), needed
+    # deploy/README.md ("Licence of the database image") says the migrations use no Timescale License feature.
+    tsl = re.findall(r"compress|continuous|add_\w+_policy|add_job|timescaledb\.materialized_only", sql, re.IGNORECASE)
+    assert not tsl, f"the migrations now use {sorted(set(tsl))}: say so in deploy/README.md and adjust this test"
