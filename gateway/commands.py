@@ -47,6 +47,9 @@ class CommandTracker:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def __contains__(self, command_id: object) -> bool:
+        return command_id in self._pending
+
 
 def command_payload(command_id: str, name: str, args: dict, issued_at: str | datetime) -> dict:
     """What the device receives on cg/<id>/cmd (it answers with the same command_id)."""

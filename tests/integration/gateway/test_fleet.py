@@ -121,7 +121,8 @@ def test_a_command_is_sent_by_the_gateway_that_receives_its_answer(
         time.sleep(5)  # past the commands' 4 s timeout: a gateway still waiting would time them out now
         tail.take(1.0)
         assert {d: steps(c) for d, c in commands.items()} == {d: ["sent", "acked"] for d in commands}
-        assert [len(gw.tracker) for gw in fleet] == [0, 0]
+        # Neither gateway still waits for one (other tests' older commands, read from the topic's start, may be).
+        assert not [c for c in commands.values() for gw in fleet if c in gw.tracker]
     finally:
         for client in clients:
             client.close()
