@@ -52,7 +52,7 @@ from civicgrid.broker.provisioning import add_devices
 from civicgrid.bus import topics
 from civicgrid.bus.admin import admin_client
 from civicgrid.settings import Settings
-from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
+from civicgrid.stack.ephemeral import ephemeral_settings, free_ports, throwaway_stack
 from civicgrid.stack.mosquitto import local_broker
 from civicgrid.stack.services import gateway_instance, spawn_gateway, stop_service
 
@@ -251,8 +251,9 @@ def main() -> None:
         seen, total = read_back(settings)
         fleet_rate = fleet_cpu_us = None
         if args.fleet > 1:  # gateway 1 of the fleet, a session of its own
+            (port,) = free_ports(1)  # metrics_port + 1 may be another service's (free ports come in runs)
             member = settings.model_copy(update={"gateway": settings.gateway.model_copy(
-                update=gateway_instance(settings.gateway, 1, args.fleet))})
+                update={**gateway_instance(settings.gateway, 1, args.fleet), "metrics_port": port})})
             fleet_rate, fleet_cpu_us = measure_gateway(member, devices, args.per_device, base / "gateway-1.log")
     expected = {(d, s) for d, _ in devices for s in range(1, args.per_device + 1)}
     ceiling = ceilings["paho"]
