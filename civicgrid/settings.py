@@ -312,9 +312,10 @@ class CameraSettings(_Section):
     # `session_timeout_s` (Kafka accepts 6-300 s).
     group: str = "civicgrid-camera-pollers"
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
-    # The poller's /metrics and /healthz (a second poller on the same host needs its own port).
+    # The poller's /metrics and /healthz (a second poller on the same host needs its own port). Below the simulated
+    # city's cameras (18201 + n) and above the workers' (18100 + i).
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = Field(default=18200, ge=1, le=65535)
+    metrics_port: int = Field(default=18150, ge=1, le=65535)
 
 
 class StackSettings(_Section):

@@ -28,7 +28,7 @@ def settings() -> Settings:
     ("worker", "http://127.0.0.1:19100/readyz"),
     ("worker-2", "http://127.0.0.1:19101/readyz"),
     ("api", "http://127.0.0.1:19000/healthz"),
-    ("cameras", "http://127.0.0.1:18200/healthz"),
+    ("cameras", "http://127.0.0.1:18150/healthz"),
     ("simulator", None),
 ])
 def test_each_service_is_asked_where_the_run_rule_puts_it(settings: Settings, service: str, url: str | None) -> None:
