@@ -1,14 +1,10 @@
-"""Prometheus metrics and a small HTTP endpoint: ``/metrics`` and ``/healthz``."""
+"""The gateway's Prometheus metrics (served with its ``/healthz`` by civicgrid/metrics_http.py)."""
 
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from civicgrid.profiles import CHANNELS
 
@@ -47,34 +43,3 @@ class GatewayMetrics:
         # was a few per cent of the gateway's time); the values are bounded (channels, topics).
         self.message_in = functools.cache(self.messages_in.labels)
         self.record_out = functools.cache(self.records_out.labels)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    metrics: GatewayMetrics
-    health: Callable[[], dict]
-
-    def do_GET(self) -> None:
-        if self.path == "/metrics":
-            body, ctype, code = generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST, 200
-        elif self.path == "/healthz":
-            health = self.health()
-            body, ctype = orjson.dumps(health), "application/json"
-            code = 200 if health.get("ok") else 503
-        else:
-            body, ctype, code = b"not found\n", "text/plain", 404
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # scrapes every few seconds would flood the log
-
-
-def serve_metrics(host: str, port: int, metrics: GatewayMetrics, health: Callable[[], dict]) -> ThreadingHTTPServer:
-    handler = type("Handler", (_Handler,), {"metrics": metrics, "health": staticmethod(health)})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
-    return server

@@ -36,12 +36,13 @@ from civicgrid.bus import clients, records
 from civicgrid.bus import topics as kafka_topics
 from civicgrid.bus.command_records import CommandAckRecord, CommandRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
+from civicgrid.metrics_http import serve_metrics
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from gateway.affinity import Affinity
 from gateway.commands import CommandTracker, command_payload
 from gateway.ingest import Ingestor, Output
-from gateway.metrics import GatewayMetrics, channel_label, serve_metrics
+from gateway.metrics import GatewayMetrics, channel_label
 from gateway.mqtt_client import GatewayClient
 from gateway.registry import DeviceRegistry
 
@@ -271,7 +272,8 @@ class Gateway:
         """Serve until `stop` is set; then finish in-flight records, send their acks, and disconnect."""
         gw = self.settings.gateway
         self.registry.start()
-        server = serve_metrics(gw.metrics_host, gw.metrics_port, self.metrics, self.health)
+        server = serve_metrics(gw.metrics_host, gw.metrics_port, self.metrics.registry, {"/healthz": self.health},
+                               "gateway-metrics-http")
         commands = threading.Thread(target=self._command_loop, name="commands", daemon=True)
         commands.start()
         backoff = 0.5

@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
+from civicgrid.metrics_http import serve_metrics
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -77,40 +74,16 @@ class WorkerHealth:
         return {"ok": not problems, "problems": problems, "pid": os.getpid(), "roles": roles, "timers": self.timers}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    metrics: WorkerMetrics
-    health: WorkerHealth
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            body, ctype, code = generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST, 200
-        elif path in ("/healthz", "/readyz"):
-            report = self.health.report(ready=path == "/readyz")
-            body, ctype, code = orjson.dumps(report), "application/json", 200 if report["ok"] else 503
-        else:
-            body, ctype, code = b"not found\n", "text/plain", 404
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # a probe every few seconds would flood the log
-
-
 def serve(host: str, port: int, metrics: WorkerMetrics, health: WorkerHealth) -> ThreadingHTTPServer | None:
     """Serve in a daemon thread; None (logged) when the port is taken: the worker works on without the endpoint
     (two workers on one port's default, `civicgrid run --workers M` before it gives each its own port)."""
-    handler = type("Handler", (_Handler,), {"metrics": metrics, "health": health})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = serve_metrics(host, port, metrics.registry, {"/healthz": lambda: health.report(ready=False),
+                                                              "/readyz": lambda: health.report(ready=True)},
+                               "worker-metrics-http")
     except OSError as exc:
         log.error("worker metrics and health endpoint not served: %s:%d: %s (set streams.metrics_port)", host, port,
                   exc)
         return None
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="worker-metrics-http", daemon=True).start()
     log.info("worker metrics on http://%s:%d/metrics, health on /healthz and /readyz", host, port)
     return server

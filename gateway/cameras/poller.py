@@ -36,6 +36,7 @@ from confluent_kafka import Producer
 
 from civicgrid.bus import camera_records, clients, records
 from civicgrid.bus import topics as t
+from civicgrid.metrics_http import serve_metrics
 from civicgrid.settings import CameraSettings, KafkaSettings, Settings
 from civicgrid.store.cameras import CameraEntry, gateway_cameras
 from civicgrid.store.db import connect
@@ -44,7 +45,6 @@ from gateway.cameras.credentials import CredentialError, resolve_password
 from gateway.cameras.leases import CameraLeases
 from gateway.cameras.metrics import PollerMetrics
 from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClient
-from gateway.metrics import serve_metrics
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,8 @@ def run(settings: Settings) -> None:
         cfg = settings.cameras
         server = None
         try:
-            server = serve_metrics(cfg.metrics_host, cfg.metrics_port, poller.metrics, poller.status)
+            server = serve_metrics(cfg.metrics_host, cfg.metrics_port, poller.metrics.registry,
+                                   {"/healthz": poller.status}, "camera-metrics-http")
         except OSError as exc:  # a second poller on this host with the same port: it still polls
             log.warning("camera poller metrics not served on %s:%s: %s", cfg.metrics_host, cfg.metrics_port, exc)
         try:
