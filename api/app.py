@@ -27,6 +27,7 @@ from api.routes import (
     departments,
     devices,
     feed,
+    geocoding,
     health,
     map,
     media,
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(cameras.router)
     app.include_router(patrol.router)
     app.include_router(rules.router)
+    app.include_router(geocoding.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
     app.router.default = console_app()

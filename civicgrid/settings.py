@@ -364,6 +364,9 @@ class Settings(BaseSettings):
     # a process started with it stores it as a new rules version when it differs. None: the latest stored version,
     # else the shipped defaults.
     rules_dir: Path | None = None
+    # The city's own place names a caller may say before an address (province, city, county, street names),
+    # stripped when geocoding and when importing addresses (docs/geocoding.md).
+    address_prefixes: tuple[str, ...] = ()
     # Every service's log lines (civicgrid/logs.py): "text" for a person at a terminal, "json" (one object a
     # line, with device_id / case_id / alarm_key when the line carries them) for a log collector.
     log_format: Literal["text", "json"] = "text"
