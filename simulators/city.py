@@ -29,12 +29,14 @@ import shapely
 from civicgrid.domain.components import format_component_id
 from civicgrid.domain.grid import format_grid_code, parse_grid_code
 from civicgrid.domain.synthetic import jittered_grid
+from simulators.addresses import town_addresses
 from simulators.camera.fleet import city_cameras
 from simulators.patrol_routes import assign_street_routes, grid_routes
 
 M_PER_DEG_LAT = 110_574.0
 CELL_M = 100.0
 LON0, LAT0 = 116.94, 31.46  # Shucheng county town
+ADDRESS_PREFIXES = ["安徽省", "六安市", "舒城县", "城关镇"]
 
 DEPARTMENTS = [
     {"id": "cg-bureau", "name": "县城市管理局", "name_en": "Urban management bureau", "parent_id": None},
@@ -136,6 +138,8 @@ def generate_city(seed: int, area_km2: float = 25.0, out_dir: Path | str = "city
     _dump(out / "components.geojson", {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]},
          "properties": {k: v for k, v in c.items() if k not in ("lon", "lat")}} for c in components]})
+    addresses = town_addresses(streets, random.Random(f"{seed}:addresses"))
+    _dump(out / "addresses.geojson", {"type": "FeatureCollection", "features": addresses})
 
     people = _people_and_devices(rng, cells, codes, cell_grid, grid_ids, cover_list, bin_list, inspectors,
                                  trackers, device_prefix, (nx, ny, lon0, lat0, dlon, dlat))
@@ -147,9 +151,12 @@ def generate_city(seed: int, area_km2: float = 25.0, out_dir: Path | str = "city
             "responsibility": [{"category_code": c, "department_id": d} for c, d in RESPONSIBILITY],
             "grids": [{"id": g, "name": f"第{k + 1}责任网格", "cells": len(cells_by_grid[g])}
                       for k, g in enumerate(grid_ids)],
-            "inspectors": inspector_list, "devices": devices}
+            "inspectors": inspector_list, "devices": devices,
+            # What callers say before an address here, stripped when geocoding (docs/geocoding.md).
+            "address_prefixes": ADDRESS_PREFIXES}
     _dump(out / "city.json", city)
     return {"dir": str(out), "cells": len(cells), "streets": len(streets), "components": len(components),
+            "addresses": len(addresses),
             "covers": len(cover_list), "bins": len(bin_list), "inspectors": inspectors, "devices": len(devices)}
 
 

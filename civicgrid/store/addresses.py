@@ -79,9 +79,10 @@ def import_addresses(conn: psycopg.Connection, entries: Iterable[AddressEntry], 
             e.kind, e.address, norm, parts.road, number_from, number_to, e.parity,
             orjson.dumps(e.geometry).decode(), point.x, point.y, source)) + "\n")
     with conn.transaction():
-        conn.execute("CREATE TEMP TABLE _address_in (kind text, address text, norm text, road text, "
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _address_in (kind text, address text, norm text, road text, "
                      "number_from integer, number_to integer, parity text, geojson text, lon double precision, "
                      "lat double precision, source text) ON COMMIT DROP")
+        conn.execute("TRUNCATE _address_in")  # a second import in the caller's transaction starts empty
         with conn.cursor().copy("COPY _address_in FROM STDIN") as copy:
             copy.write(buf.getvalue())
         added = conn.execute(

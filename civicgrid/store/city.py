@@ -15,6 +15,10 @@ A directory may hold any of these files; each present file is imported, idempote
     load as they are): ``id`` (or ``street_id``/``osm_id``), ``name``, ``road_class`` main/secondary/alley
     (or an OSM ``highway``/``fclass`` value; unknown → alley). Cut into ``road_segments`` at crossings
     (`civicgrid.domain.patrol.network.split_streets`), each in the grid of the cell holding its midpoint.
+``addresses.geojson`` — the geocoding database's addresses (docs/geocoding.md): Points for ``kind`` door_plate,
+    building, landmark and LineStrings for road_segment, with ``address`` (or ``name``), and for a road segment
+    ``number_from``, ``number_to``, ``parity`` (odd/even/both). Normalised with city.json's ``address_prefixes``;
+    an address already there (same kind, text and point) is kept once.
 ``city.json`` — ``departments``, ``responsibility`` (category → department), ``grids``,
     ``inspectors`` (users with role inspector, without a usable password) and ``devices``
     (provisioned through `civicgrid.broker.provisioning`, with their links; secrets written to
@@ -38,6 +42,7 @@ from shapely.geometry.base import BaseGeometry
 from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.patrol.network import Projection, split_streets, streets_from_geojson
 from civicgrid.settings import PatrolSettings, Settings
+from civicgrid.store.addresses import AddressEntry, import_addresses
 from civicgrid.store.db import connect
 from civicgrid.store.grid_cells import load_grid_index
 from civicgrid.store.patrol import seed_plans, upsert_segments
@@ -107,6 +112,7 @@ def _load(conn: psycopg.Connection, directory: Path, progress: Progress) -> dict
     index = _load_cells(conn, directory, progress, counts)
     _load_components(conn, directory, progress, counts, index)
     _load_streets(conn, directory, progress, counts, index)
+    _load_addresses(conn, directory, progress, counts, city.get("address_prefixes", []))
     for r in city.get("responsibility", []):
         conn.execute("INSERT INTO responsibility_rules (category_code, grid_prefix, department_id) "
                      "VALUES (%s, %s, %s) ON CONFLICT (category_code, grid_prefix) DO NOTHING",
@@ -224,6 +230,25 @@ def _load_streets(conn: psycopg.Connection, directory: Path, progress: Progress,
         done += len(batch)
         progress("road segments", done, len(segments))
     counts["road_segments"] = len(segments)
+
+
+def _load_addresses(conn: psycopg.Connection, directory: Path, progress: Progress, counts: dict[str, int],
+                    prefixes: list[str]) -> None:
+    collection = _read(directory / "addresses.geojson")
+    if not collection:
+        return
+    entries = []
+    for n, feature in enumerate(collection.get("features", [])):
+        props = feature.get("properties") or {}
+        text = props.get("address") or props.get("name")
+        if not text or not feature.get("geometry"):
+            raise ValueError(f"addresses.geojson, feature {n}: no address (properties.address or name) or geometry")
+        entries.append(AddressEntry(props.get("kind", "door_plate"), str(text), feature["geometry"],
+                                    props.get("number_from"), props.get("number_to"), props.get("parity")))
+    added = import_addresses(conn, entries, prefixes=prefixes, source=str(directory / "addresses.geojson"),
+                             progress=lambda done: progress("addresses", done, len(entries)))
+    progress("addresses", len(entries), len(entries))
+    counts["addresses"] = added
 
 
 def provision_city_devices(settings: Settings, directory: Path, city: dict[str, Any], progress: Progress, *,

@@ -84,3 +84,27 @@ def test_importing_the_same_addresses_again_adds_nothing(db: psycopg.Connection,
     assert import_addresses(db, again, prefixes=CITY) == 0
     assert len({c.address_id for c in geocode(db, f"{town['road']}7号", prefixes=CITY, limit=50)
                 if c.address.endswith(f"{town['road']}7号")}) == 1
+
+
+def test_city_load_brings_the_towns_address_layer_and_its_prefixes(db: psycopg.Connection, tmp_path) -> None:
+    """A city directory's addresses.geojson (the synthetic town's layer: simulators/addresses.py) is loaded by
+    `city load`, normalised with city.json's address_prefixes, so a caller saying the county first finds it."""
+    import random
+
+    import orjson
+
+    from civicgrid.store.city import load_city
+    from simulators.addresses import town_addresses
+
+    name = "".join("甲乙丙丁戊己庚辛壬癸"[int(c, 16) % 10] for c in uuid.uuid4().hex[:3]) + "大道"
+    street = {"id": "S-T", "name": name, "coords": [(LON0 + 2, LAT), (LON0 + 2, LAT + 0.005)]}
+    features = town_addresses([street], random.Random(1), landmarks=0)
+    (tmp_path / "addresses.geojson").write_bytes(orjson.dumps({"type": "FeatureCollection", "features": features}))
+    (tmp_path / "city.json").write_bytes(orjson.dumps({"address_prefixes": ["舒城县", "城关镇"]}))
+    counts = load_city(db, tmp_path)
+    assert counts["addresses"] == len(features)
+    plate = next(f for f in features if f["properties"]["address"] == f"{name}11号")
+    best = geocode(db, f"舒城县城关镇{name}十一号", prefixes=("舒城县", "城关镇"))[0]
+    assert best.address == f"{name}11号" and best.score == 1.0
+    assert [best.lon, best.lat] == pytest.approx(plate["geometry"]["coordinates"])
+    assert load_city(db, tmp_path)["addresses"] == 0  # loaded again: nothing new
