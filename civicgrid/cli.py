@@ -315,6 +315,8 @@ def run(
     """
     import subprocess
 
+    import orjson
+
     from civicgrid.stack import LocalStack, StackError
     from civicgrid.stack.services import gateway_instance_env, worker_instance_env
     from civicgrid.stack.supervisor import Supervisor
@@ -349,7 +351,11 @@ def run(
         for i in range(workers):
             name = "worker" if workers == 1 else f"worker-{i + 1}"
             services.start(name, [*argv, "worker"], logs / f"{name}.log", env=worker_instance_env(settings.streams, i))
-        services.start("api", [*argv, "api"], logs / "api.log")
+        api_env = None  # the simulated town's place names, stripped when geocoding (docs/geocoding.md)
+        if simulate_city and "CIVICGRID_ADDRESS_PREFIXES" not in os.environ:
+            prefixes = orjson.loads((city / "city.json").read_bytes()).get("address_prefixes", [])
+            api_env = {"CIVICGRID_ADDRESS_PREFIXES": orjson.dumps(prefixes).decode()}
+        services.start("api", [*argv, "api"], logs / "api.log", env=api_env)
         services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
         console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
                       f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
