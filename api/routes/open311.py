@@ -23,6 +23,7 @@ from api.schemas.open311 import Open311Error, RequestCreated, Service, ServiceDe
 from api.users import User
 from civicgrid.cases.intake import NewCase
 from civicgrid.domain.case_state import Role, Source
+from civicgrid.store.addresses import resolve
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -99,9 +100,16 @@ def create_request(
         raise Open311Failure(400, f"service_code {service_code!r} is not a service (GET services.json)")
     if (lat is None or long is None) and not address_string and not address_id:
         raise Open311Failure(400, "a location is required: lat and long, address_string or address_id")
-    requester = {k: v for k, v in {"channel": "open311", "email": email, "device_id": device_id,
-                                   "account_id": account_id, "first_name": first_name, "last_name": last_name,
-                                   "phone": phone, "media_url": media_url, "address_id": address_id}.items() if v}
+    requester: dict[str, Any] = {k: v for k, v in {
+        "channel": "open311", "email": email, "device_id": device_id, "account_id": account_id,
+        "first_name": first_name, "last_name": last_name, "phone": phone, "media_url": media_url,
+        "address_id": address_id}.items() if v}
+    if (lat is None or long is None) and address_string:  # an address alone: its point from the geocoder
+        place = resolve(db, address_string, prefixes=ctx.settings.address_prefixes)
+        requester["geocoded"] = ({"address": place.address, "score": place.score} if place is not None
+                                 else "unresolved: an operator places it on the map")
+        if place is not None:
+            lat, long = place.lat, place.lon
     case_id, _ = ctx.cases.report(db, client.role, client.username,
                                   NewCase(service_code, description, Source.HOTLINE, lon=long, lat=lat,
                                           address=address_string, extra_evidence=requester),

@@ -29,6 +29,9 @@ KINDS = ("door_plate", "building", "landmark", "road_segment")
 RARE_GRAMS = 6  # bigrams of a query used to find candidates
 GRAM_CAP = 3000  # a bigram in more addresses than this does not pick candidates (unless nothing rarer is left)
 CANDIDATES = 200  # addresses ranked per query
+# A best candidate at least this good places a case by its address alone (the same road and number, or a number
+# on a road segment's range); below it the case waits for an operator to place it (docs/geocoding.md).
+RESOLVES_AT = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,12 @@ def geocode(conn: psycopg.Connection, text: str, *, prefixes: Sequence[str] = ()
     ranked = [c for c in (_candidate(query, parts, row) for row in rows) if c is not None]
     ranked.sort(key=lambda c: (-c.score, c.address_id))
     return ranked[:limit]
+
+
+def resolve(conn: psycopg.Connection, text: str, *, prefixes: Sequence[str] = ()) -> Candidate | None:
+    """The place an address names, when the best candidate is good enough to file a case there unchecked."""
+    found = geocode(conn, text, prefixes=prefixes, limit=1)
+    return found[0] if found and found[0].score >= RESOLVES_AT else None
 
 
 def _candidate(query: str, parts: Any, row: tuple[Any, ...]) -> Candidate | None:

@@ -56,3 +56,28 @@ def test_geocoding_needs_a_login_and_a_bounded_query(client: TestClient, as_user
     assert client.get("/geocode", params={"q": "路" * 201}, headers=as_user("api-operator")).status_code == 422
     assert client.get("/geocode/reverse", params={"lon": 200, "lat": 0},
                       headers=as_user("api-operator")).status_code == 422
+
+
+def test_an_open311_request_with_an_address_alone_is_placed_in_its_cell(
+        client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection,
+        door_plate: tuple[str, str, float, float]) -> None:
+    """A hotline client that sends only `address_string` gets its case placed at the geocoded door plate (and so
+    in a cell, for dispatch and scoring); an address that does not resolve leaves the case for an operator."""
+    road, code, lon, lat = door_plate
+    r = client.post("/api-keys", headers=as_user("api-admin"),
+                    json={"user_id": org["api-operator"], "name": "12345 geocoding", "scopes": ["open311"]})
+    assert r.status_code == 201, r.text
+    key = r.json()["api_key"]
+
+    def post(address: str) -> dict:
+        r = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0102",
+                                                           "address_string": address, "description": "垃圾"})
+        assert r.status_code == 201, r.text
+        (created,) = r.json()
+        return db.execute("SELECT lon, lat, grid_cell_code, address FROM cases WHERE case_no = %s",
+                          (created["service_request_id"],)).fetchone()
+
+    placed = post(f"{road}十八号")
+    assert placed[0] == pytest.approx(lon) and placed[1] == pytest.approx(lat)
+    assert placed[2:] == (code, f"{road}十八号")
+    assert post("无此地址的某处") == (None, None, None, "无此地址的某处")
