@@ -53,3 +53,16 @@ class KafkaTail:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def start_group_at_the_ends(bootstrap: str, group: str, topics: tuple[str, ...] | list[str], partitions: int) -> None:
+    """Commit `group` at the topics' current ends, so a worker joining it reads only what a test sends next (not
+    the session's earlier records)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 3})
+    ends = []
+    for topic in topics:
+        for p in range(partitions):
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+            ends.append(TopicPartition(topic, p, high))
+    consumer.commit(offsets=ends, asynchronous=False)
+    consumer.close()

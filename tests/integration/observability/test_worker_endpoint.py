@@ -14,29 +14,18 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from civicgrid.bus import records, topics
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import free_ports
+from tests.support.kafka import start_group_at_the_ends
 from tests.support.services import start_service, stop_service, wait_for
 
 pytestmark = pytest.mark.integration
 
 ROLES = ("cases", "sinks")
-
-
-def _start_at_the_ends(settings: Settings, group: str, source: tuple[str, ...]) -> None:
-    """Commit `group` at the topics' ends, so the worker reads only this test's records (not the session's)."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group, "log_level": 3})
-    ends = []
-    for topic in source:
-        for p in range(settings.kafka.partitions):
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
-            ends.append(TopicPartition(topic, p, high))
-    consumer.commit(offsets=ends, asynchronous=False)
-    consumer.close()
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +34,9 @@ def worker(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
     app_id = f"obs-{uuid.uuid4().hex[:6]}"
     streams = stack.settings.streams.model_copy(update={"app_id": app_id, "roles": ROLES, "metrics_port": port})
     settings = stack.settings.model_copy(update={"streams": streams})
-    _start_at_the_ends(settings, f"{app_id}-cases", (topics.ALARMS, topics.REPORTS, topics.EVENTS))
-    _start_at_the_ends(settings, f"{app_id}-sinks", (topics.TELEMETRY, topics.EVENTS, topics.ALARMS))
+    for role, source in (("cases", (topics.ALARMS, topics.REPORTS, topics.EVENTS)),
+                         ("sinks", (topics.TELEMETRY, topics.EVENTS, topics.ALARMS))):
+        start_group_at_the_ends(settings.kafka.bootstrap_servers, f"{app_id}-{role}", source, settings.kafka.partitions)
     log = tmp_path_factory.mktemp("obs-worker") / "worker.log"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CIVICGRID_LOG_FORMAT", "json")

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from civicgrid.bus import records, topics
 from civicgrid.profiles import DeviceProfile, load_profiles
 from civicgrid.settings import Settings
 from streams.alarm_detection import SOURCE_TOPICS, AlarmDetector
-from tests.support.kafka import KafkaTail
+from tests.support.kafka import KafkaTail, start_group_at_the_ends
 
 pytestmark = pytest.mark.integration
 
@@ -24,15 +24,8 @@ pytestmark = pytest.mark.integration
 def _settings(settings: Settings, app_id: str) -> Settings:
     """A worker of its own whose alarm group starts at the topics' ends (not at other tests' records)."""
     app = settings.model_copy(update={"streams": settings.streams.model_copy(update={"app_id": app_id})})
-    group = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"{app_id}-alarms",
-                      "log_level": 3})
-    ends = []
-    for topic in SOURCE_TOPICS:
-        for p in range(settings.kafka.partitions):
-            _, high = group.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
-            ends.append(TopicPartition(topic, p, high))
-    group.commit(offsets=ends, asynchronous=False)
-    group.close()
+    start_group_at_the_ends(settings.kafka.bootstrap_servers, f"{app_id}-alarms", SOURCE_TOPICS,
+                            settings.kafka.partitions)
     return app
 
 
