@@ -25,6 +25,7 @@ from civicgrid.broker.sync import BrokerFiles
 from civicgrid.bus import clients
 from civicgrid.cases import CaseService, Rules
 from civicgrid.cases.rulebook import RuleBook
+from civicgrid.clock import PlatformClock
 from civicgrid.domain.catalogue import Catalogue
 from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.permissions import Permissions
@@ -73,6 +74,8 @@ class ApiContext:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     feed_hub: FeedHub = field(init=False)
     cases: CaseService = field(init=False)
+    # The platform clock (civicgrid/clock.py): every case action, deadline and "today" of this API reads it.
+    clock: PlatformClock = field(init=False)
     _producer: Producer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _grid: tuple[tuple[Any, ...], GridIndex | None] | None = None
@@ -80,6 +83,7 @@ class ApiContext:
     def __post_init__(self) -> None:
         self.feed_hub = FeedHub(self.pool)
         self.cases = CaseService(self.book)
+        self.clock = PlatformClock.from_settings(self.settings.clock)
 
     # The city's current rules as this process last saw them (the same the streams judge new cases by); a case's
     # own: `book.for_case` / `book.rules(conn, version)`.

@@ -334,6 +334,8 @@ def run(
         except StackError as exc:
             raise _fail(str(exc)) from None
         city = settings.stack.var_dir / "city"
+        if simulate_city and settings.clock.start is None:
+            _share_todays_clock(speed)
         if simulate_city:
             if not (city / "city.json").exists():
                 subprocess.run([*argv, "city", "generate", "--seed", "1", "--out", str(city)], check=True)
@@ -381,6 +383,16 @@ def run(
         console.print("stopping ...")
         services.stop()
         stack.down()
+
+
+def _share_todays_clock(speed: float) -> None:
+    """One platform clock for every process `run` starts (they inherit the environment; civicgrid/clock.py):
+    today's patrol day from 07:30 at `speed` until the present, then real time, so the simulated morning's
+    cases and deadlines carry the morning's times, as the devices' readings do."""
+    from civicgrid.clock import PlatformClock
+    from simulators.scenario import today_start
+
+    os.environ.update(PlatformClock.simulated(today_start(), speed, catch_up=True).env())
 
 
 def _watch(services: Supervisor, stack: LocalStack, stop: threading.Event) -> None:

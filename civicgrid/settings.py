@@ -26,6 +26,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from civicgrid.clock import ClockSettings
+
 DEFAULT_CONFIG_FILE = Path("civicgrid.toml")
 # device-profiles/ beside the package (the repository layout; an editable install keeps it).
 DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "device-profiles"
@@ -379,6 +381,8 @@ class Settings(BaseSettings):
     patrol: PatrolSettings = Field(default_factory=PatrolSettings)
     cameras: CameraSettings = Field(default_factory=CameraSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    # The platform clock (civicgrid/clock.py): the system clock unless `clock.start` makes it a simulated one.
+    clock: ClockSettings = Field(default_factory=ClockSettings)
 
     @classmethod
     def settings_customise_sources(

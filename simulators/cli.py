@@ -148,6 +148,7 @@ def simulate(
              "inspectors' refute and check-fail rates. Default: always confirmed / fixed.")] = None,
 ) -> None:
     """Run the city's devices against the broker at N× real time with a live summary, then a final report."""
+    from civicgrid.clock import PlatformClock
     from simulators.mobile import CST
     from simulators.scenario import Scenario
 
@@ -160,9 +161,13 @@ def simulate(
     api = (api_url or f"http://{settings.api.host}:{settings.api.port}") if photos else None
     host, port = settings.mqtt.endpoint()  # mqtt.tls: the broker's TLS listener, trusting mqtt.ca_file
     tls_ca = (settings.mqtt.ca_file or settings.stack.var_dir / "tls" / "ca.crt") if settings.mqtt.tls else None
+    platform = PlatformClock.from_settings(settings.clock)  # the platform's simulated clock, when it has one
+    if platform.is_simulated:  # the devices keep the platform's time (docs/configuration.md, "The platform clock")
+        speed, today = platform.speed, platform.catch_up
     sim = Scenario(city, host, port, speed=speed, seed=seed, fault_rate=fault_rate,
                    report_rate=report_rate, intervals=intervals, duration_s=duration_s, api_url=api, skip=skips,
-                   patrol_speed_mps=patrol_speed, tls_ca=tls_ca, today=today)
+                   patrol_speed_mps=patrol_speed, tls_ca=tls_ca, today=today,
+                   start=platform.now() if platform.is_simulated else None)
     if people_scenario is not None:
         from simulators.people.scenario import load_scenario
 

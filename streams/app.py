@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -26,6 +25,7 @@ from civicgrid.bus import clients
 from civicgrid.bus.dead_letters import DeadLetters
 from civicgrid.cases import CaseService
 from civicgrid.cases.rulebook import RuleBook
+from civicgrid.clock import PlatformClock
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.outbox import relay_once
@@ -47,6 +47,7 @@ class StreamWorker:
         self.producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
         self.dead_letters = DeadLetters(self.producer, s.app_id)
         self.cases = CaseService(RuleBook(settings.rules_dir, loaded_by="worker"))  # docs/rules.md
+        self.clock = PlatformClock.from_settings(settings.clock)  # the deadline watch's "now" (civicgrid/clock.py)
         self.metrics = m = WorkerMetrics()
         self.runners: dict[str, Any] = {}  # role → its runner (for tests and metrics)
         self._timers: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
@@ -159,7 +160,7 @@ class StreamWorker:
         """Overdue (超期) open cases escalated once per deadline (civicgrid/cases/deadlines.py)."""
         def escalate() -> int:
             with self.pool.connection() as conn:
-                return self.cases.escalate_overdue(conn, datetime.now(UTC))
+                return self.cases.escalate_overdue(conn, self.clock.now())
 
         if n := await asyncio.to_thread(escalate):
             log.info("deadline watch: %d case(s) overdue and urged", n)

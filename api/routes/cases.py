@@ -10,7 +10,7 @@ checks. Scope (department, inspector grid) is applied by the queries.
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import psycopg
@@ -79,10 +79,6 @@ ACTION_RESPONSES = {403: {"description": "role may not take this action"},
                     422: {"description": "missing or invalid data"}}
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *, scoped: bool = True) -> CaseDetail:
     row = q.get_case(db, user, case_id, scoped=scoped)
     if row is None:
@@ -144,7 +140,7 @@ def build_router(permissions: Permissions) -> APIRouter:
     ) -> CaseList:
         f = q.CaseFilter([s.value for s in state] if state else None, source and source.value, category_code,
                          cell_prefix, department_id, overdue, reported_from, reported_to)
-        now = now_utc()
+        now = ctx.clock.now()
         rows, next_cursor = q.list_cases(db, user, f, now, limit, cursor)
         return CaseList(items=[{**row, "light": _row_light(ctx, db, row, now)} for row in rows],
                         next_cursor=next_cursor)
@@ -155,12 +151,12 @@ def build_router(permissions: Permissions) -> APIRouter:
         srid = f"api:{user.id}:{body.client_ref}" if body.client_ref else None
         case_id, created = ctx.cases.report(db, user.role, user.username, NewCase(
             body.category_code, body.description, body.source, body.grid_cell_code, body.component_code,
-            body.lon, body.lat, body.address, tuple(body.media_ids), srid), now_utc(), cell_at=_cell_at(ctx, db))
+            body.lon, body.lat, body.address, tuple(body.media_ids), srid), ctx.clock.now(), cell_at=_cell_at(ctx, db))
         if not created:
             response.status_code = 200
         response.headers["Location"] = f"/cases/{case_id}"
         # The reporter sees what they reported even outside their scope (an inspector off their grid).
-        return case_detail(ctx, db, user, case_id, now_utc(), scoped=False)
+        return case_detail(ctx, db, user, case_id, ctx.clock.now(), scoped=False)
 
     @router.post("/calls", status_code=201, summary="Log a 12319 phone call as a hotline case",
                  responses=ACTION_RESPONSES)
@@ -169,14 +165,14 @@ def build_router(permissions: Permissions) -> APIRouter:
         caller = {"channel": "phone", "caller_name": body.caller_name, "caller_phone": body.caller_phone}
         case_id, _ = ctx.cases.report(db, user.role, user.username, NewCase(
             body.category_code, body.description, Source.HOTLINE, body.grid_cell_code, None, body.lon, body.lat,
-            body.address, extra_evidence=caller), now_utc(), cell_at=_cell_at(ctx, db))
-        return case_detail(ctx, db, user, case_id, now_utc())
+            body.address, extra_evidence=caller), ctx.clock.now(), cell_at=_cell_at(ctx, db))
+        return case_detail(ctx, db, user, case_id, ctx.clock.now())
 
     @router.get("/{case_id}", summary="A case with its timeline, evidence and the caller's allowed actions",
                 responses={404: ACTION_RESPONSES[404]})
     def get_case(case_id: uuid.UUID, ctx: Ctx, db: Db,
                  user: Annotated[User, Depends(require(*READERS))]) -> CaseDetail:
-        return case_detail(ctx, db, user, str(case_id), now_utc())
+        return case_detail(ctx, db, user, str(case_id), ctx.clock.now())
 
     for action, path, model, summary in ACTIONS:
         _add_action(router, permissions, action, path, model, summary)
@@ -191,9 +187,9 @@ def _add_action(router: APIRouter, permissions: Permissions, action: Action, pat
                  user: Annotated[User, Depends(require_current(action, roles))]) -> CaseDetail:
         raw = body.model_dump(exclude={"media_ids"}, mode="json")
         data = {_RENAMES.get(k, k): v for k, v in raw.items()}
-        ctx.cases.act(db, user.role, user.username, str(case_id), action, data, tuple(body.media_ids), now_utc(),
+        ctx.cases.act(db, user.role, user.username, str(case_id), action, data, tuple(body.media_ids), ctx.clock.now(),
                       visible=lambda conn, cid: q.in_scope(conn, user, cid))
-        return case_detail(ctx, db, user, str(case_id), now_utc())
+        return case_detail(ctx, db, user, str(case_id), ctx.clock.now())
 
     endpoint.__name__ = f"case_{action.value}"
     router.add_api_route(f"/{{case_id}}/{path}", endpoint, methods=["POST"], summary=summary,

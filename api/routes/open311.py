@@ -113,7 +113,7 @@ def create_request(
     case_id, _ = ctx.cases.report(db, client.role, client.username,
                                   NewCase(service_code, description, Source.HOTLINE, lon=long, lat=lat,
                                           address=address_string, extra_evidence=requester),
-                                  datetime.now(UTC), cell_at=ctx.grid_index(db).lookup)
+                                  ctx.clock.now(), cell_at=ctx.grid_index(db).lookup)
     row = db.execute("SELECT case_no FROM cases WHERE id = %s", (case_id,)).fetchone()
     assert row is not None
     return [RequestCreated(service_request_id=row[0], service_notice=f"已受理 accepted as case {row[0]}",

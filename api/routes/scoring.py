@@ -65,7 +65,7 @@ def score_table(
     role: Literal["inspector", "operator", "shift_leader", "dispatcher"] = "inspector",
     format: Literal["json", "csv"] = "json",
 ) -> ScoreTable | Response:
-    the_day = day or datetime.now(CITY_TZ).date()
+    the_day = day or ctx.clock.now().astimezone(CITY_TZ).date()
     if not date(2000, 1, 1) <= the_day <= date(2100, 12, 31):
         raise ApiError(422, "bad-period", "day must lie between 2000 and 2100")
     start, end = period_bounds(period, the_day)
@@ -97,14 +97,15 @@ def score_table(
 @router.get("/coverage", summary="Patrol coverage per inspector and day (cells in `detail`)",
             response_model=list[CoverageRow], responses=CSV_RESPONSE)
 def coverage(
-    db: Db, user: Annotated[User, Depends(require(Role.LEADER, Role.SHIFT_LEADER, Role.OPERATOR, Role.DISPATCHER,
-                                                  Role.INSPECTOR))],
+    ctx: Ctx, db: Db,
+    user: Annotated[User, Depends(require(Role.LEADER, Role.SHIFT_LEADER, Role.OPERATOR, Role.DISPATCHER,
+                                          Role.INSPECTOR))],
     day_from: date | None = None, day_to: date | None = None,
     inspector_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     responsibility_grid_id: Annotated[str | None, Query(max_length=100)] = None,
     format: Literal["json", "csv"] = "json",
 ) -> list[CoverageRow] | Response:
-    today = datetime.now(CITY_TZ).date()
+    today = ctx.clock.now().astimezone(CITY_TZ).date()
     first, last = day_from or today - timedelta(days=6), day_to or today
     if not first <= last or (last - first).days >= MAX_COVERAGE_DAYS:
         raise ApiError(422, "bad-range", f"day_from must not be after day_to, at most {MAX_COVERAGE_DAYS} days apart "

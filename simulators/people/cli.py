@@ -90,7 +90,9 @@ def simulate_people(
 ) -> None:
     """Run the town's simulated people (operators, shift leaders, dispatchers, departments, inspectors,
     12319 callers) against the API; each acts only through HTTP with its own user."""
+    from civicgrid.clock import PlatformClock
     from simulators.devices import SimClock
+    from simulators.people.person import Clock
     from simulators.people.town import Town
     from simulators.scenario import default_start, today_start
 
@@ -102,9 +104,13 @@ def simulate_people(
     admin = admin_user or f"{people.user_prefix}admin"
     _wait_for_api(url)
     password = _admin_password(state_path, admin, admin_password_file, make_admin)
-    clock = SimClock(today_start(), speed, catch_up=True) if today else SimClock(default_start(duration_s, speed),
-                                                                                  speed)
-    town = Town(people, clock, url, admin, password, state_path)
+    platform = PlatformClock.from_settings(settings.clock)
+    if platform.is_simulated:  # the platform's simulated clock is everybody's (docs/configuration.md)
+        clock: Clock = platform
+    else:
+        clock = SimClock(today_start(), speed, catch_up=True) if today else SimClock(default_start(duration_s, speed),
+                                                                                      speed)
+    town = Town(people, clock, url, admin, password, state_path, platform=platform)
 
     async def main() -> dict[str, Any]:
         loop = asyncio.get_running_loop()

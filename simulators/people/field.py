@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from simulators.people.client import Console
@@ -72,7 +72,7 @@ class DepartmentHandler(Person):
         if plan.late:
             return Plan("dispose", v, due, body=body, not_before=deadline + timedelta(minutes=plan.late_by_min),
                         note="disposed_late")
-        return Plan("dispose", v, due, body=body, hurry_at=hurry_at(deadline, datetime.now(UTC)))
+        return Plan("dispose", v, due, body=body, hurry_at=hurry_at(deadline, self.world.platform.now()))
 
 
 class Inspector(Person):

@@ -13,9 +13,10 @@ import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
+from civicgrid.clock import PlatformClock
 from simulators.people.client import ApiRefused, Console
 from simulators.people.decisions import case_rng, draw_minutes, due_at, mine, on_duty
 from simulators.people.scenario import Delay, PeopleScenario, Shift
@@ -34,8 +35,8 @@ class Plan:
     version: int  # the case version the plan was made for
     due: datetime  # simulated time
     body: dict[str, Any] = field(default_factory=dict)
-    not_before: datetime | None = None  # platform (wall) time: a late handler waits past the deadline
-    hurry_at: datetime | None = None  # platform time: act now, whatever the simulated clock says
+    not_before: datetime | None = None  # platform time: a late handler waits past the deadline
+    hurry_at: datetime | None = None  # platform time: act now, whatever the people's clock says
     note: str = ""  # what the ledger records beside the action (e.g. "wrong_department")
 
 
@@ -63,6 +64,9 @@ class World:
     clock: Clock
     departments: list[str]
     rules: list[dict[str, Any]]
+    # The clock the API stamps actions and counts deadlines by (civicgrid/clock.py). On a simulated platform
+    # clock it is the people's own `clock`; on the system clock it is wall time (docs/simulators.md, "One clock").
+    platform: Clock = field(default_factory=PlatformClock.system)
     ledger: Ledger = field(default_factory=Ledger)
     duplicates: dict[str, str] = field(default_factory=dict)  # case id → the case number it repeats
 
@@ -129,7 +133,7 @@ class Person:
             self.noticed = {k: v for k, v in self.noticed.items() if k[0] in seen}
 
     def is_due(self, plan: Plan) -> bool:
-        real = datetime.now(UTC)
+        real = self.world.platform.now()
         if plan.hurry_at is not None and real >= plan.hurry_at:
             return True
         if plan.not_before is not None and real < plan.not_before:

@@ -1,9 +1,10 @@
 """The town's people at work: provisioned, given what they know, and run in simulated time.
 
 Every `poll_s` wall seconds each person looks at their work list once (a console refresh) and acts on
-what is due; citizens place the calls that are due. The simulated clock is the devices' (`SimClock`):
-delays and working hours are simulated time, while the API stamps each action with its own clock,
-so a case's recorded durations are the wall time a run took (docs/simulators.md, "Two clocks").
+what is due; citizens place the calls that are due. Delays and working hours are the people's clock's time.
+When the platform runs on a simulated clock (civicgrid/clock.py) the people read that same clock, so the
+API stamps their actions at the times they meant; otherwise the people's clock is the devices' (`SimClock`)
+and the API's is the wall clock (docs/simulators.md, "One clock").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from civicgrid.clock import PlatformClock
 from simulators.people.centre import Dispatcher, Operator, ShiftLeader
 from simulators.people.citizens import Citizens, cell_places
 from simulators.people.client import Console
@@ -30,8 +32,9 @@ log = logging.getLogger(__name__)
 
 class Town:
     def __init__(self, scenario: PeopleScenario, clock: Clock, api_url: str, admin_user: str, admin_password: str,
-                 state_path: Path) -> None:
+                 state_path: Path, platform: Clock | None = None) -> None:
         self.scenario, self.clock, self.api_url = scenario, clock, api_url.rstrip("/")
+        self.platform = platform or PlatformClock.system()
         self.admin = (admin_user, admin_password)
         self.state_path = state_path
         self.people: list[Person] = []
@@ -50,7 +53,7 @@ class Town:
         dispatchers = by_role["dispatcher"]
         # The dispatcher's table is what the handlers judge their cases by (a department knows its remit).
         rules = await consoles[dispatchers[0].username].request("GET", "/responsibility")
-        world = self.world = World(self.scenario, self.clock, staff.departments, rules)
+        world = self.world = World(self.scenario, self.clock, staff.departments, rules, platform=self.platform)
         s = self.scenario
         hotline = f"{s.user_prefix}12319"
         operators = [a for a in by_role["operator"] if a.username != hotline]
