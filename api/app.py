@@ -36,6 +36,7 @@ from api.routes import (
     responsibility,
     rules,
     scoring,
+    statistics,
     users,
 )
 from api.security_headers import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
@@ -96,6 +97,8 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(patrol.router)
     app.include_router(rules.router)
     app.include_router(geocoding.router)
+    app.include_router(open311.discovery_router)
+    app.include_router(statistics.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
     app.router.default = console_app()
