@@ -13,9 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.open311.formats import error_response
 from civicgrid.cases.errors import CaseChanged, CaseNotFound, CaseRefused
 from civicgrid.domain.case_state import IllegalTransition, MissingTransitionData, PreconditionFailed, RoleNotAllowed
 from civicgrid.domain.errors import DomainError
@@ -46,8 +47,9 @@ class Open311Failure(Exception):
 OPEN311_PREFIX = "/open311/"
 
 
-def open311_error(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
+def open311_error(status: int, description: str, request: Request) -> Response:
+    """The spec's error array, in the format of the request's path (``.xml`` or ``.json``; api/open311/)."""
+    return error_response(request.url.path, status, description)
 
 
 def not_found(what: str, ident: object) -> ApiError:
@@ -80,17 +82,17 @@ def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
 
     @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> Response:
         if request.url.path.startswith(OPEN311_PREFIX):
-            return open311_error(exc.status, exc.detail)
+            return open311_error(exc.status, exc.detail, request)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         if exc.status == 429 and "retry_after_s" in exc.extra:
             headers = {"Retry-After": str(exc.extra["retry_after_s"])}
         return problem(exc.status, exc.kind, _title(exc.status), exc.detail, request.url.path, headers, **exc.extra)
 
     @app.exception_handler(Open311Failure)
-    async def open311(request: Request, exc: Open311Failure) -> JSONResponse:
-        return open311_error(exc.status, exc.description)
+    async def open311(request: Request, exc: Open311Failure) -> Response:
+        return open311_error(exc.status, exc.description, request)
 
     @app.exception_handler(IllegalTransition)
     async def illegal(request: Request, exc: IllegalTransition) -> JSONResponse:
@@ -114,15 +116,15 @@ def install(app: FastAPI) -> None:
                        missing=list(exc.missing))
 
     @app.exception_handler(CaseRefused)
-    async def case_refused(request: Request, exc: CaseRefused) -> JSONResponse:
+    async def case_refused(request: Request, exc: CaseRefused) -> Response:
         if request.url.path.startswith(OPEN311_PREFIX):
-            return open311_error(400, exc.detail)
+            return open311_error(400, exc.detail, request)
         return problem(422, exc.kind, _title(422), exc.detail, request.url.path)
 
     @app.exception_handler(DomainError)
-    async def domain(request: Request, exc: DomainError) -> JSONResponse:
+    async def domain(request: Request, exc: DomainError) -> Response:
         if request.url.path.startswith(OPEN311_PREFIX):
-            return open311_error(400, str(exc))
+            return open311_error(400, str(exc), request)
         return problem(422, "domain-rule", "Request breaks a domain rule", str(exc), request.url.path)
 
     @app.exception_handler(CaseNotFound)
@@ -143,23 +145,27 @@ def install(app: FastAPI) -> None:
         return problem(409, "already-exists", "Already exists", str(exc), request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                   for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
         detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
         if request.url.path.startswith(OPEN311_PREFIX):  # existing Open311 clients expect the spec's shape
-            return open311_error(400, detail)
+            return open311_error(400, detail, request)
         return problem(422, "validation", "Invalid request", detail, request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if request.url.path.startswith(OPEN311_PREFIX):  # no such path or method: still the spec's array
+            return open311_error(exc.status_code, f"{detail}: {request.method} {request.url.path}", request)
         return problem(exc.status_code, "http-" + str(exc.status_code), _title(exc.status_code), detail,
                        request.url.path, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if request.url.path.startswith(OPEN311_PREFIX):
+            return open311_error(500, "an unexpected error occurred; it has been logged", request)
         return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged",
                        request.url.path)

@@ -289,6 +289,9 @@ class ApiSettings(_Section):
     # Optional raster tiles under the console's map, e.g. a Chinese provider's XYZ URL with {z}/{x}/{y};
     # overlays are then drawn in GCJ-02. Unset: the city's own cells and streets are the base map.
     console_tile_url: str | None = None
+    # Open311's discovery document (docs/open311.md): whom a client's developer asks, and how one gets an api_key.
+    open311_contact: str = "12319 城管热线 hotline"
+    open311_key_service: str = "api_key: ask the supervision centre's administrator (an admin makes one: POST /api-keys)"
 
 
 class CameraSettings(_Section):

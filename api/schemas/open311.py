@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.open311.definitions import Attribute
+
 
 class Service(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
@@ -22,10 +24,36 @@ class Service(BaseModel):
 
 
 class ServiceDefinition(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"service_code": "E0102", "attributes": []}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service_code": "C0101", "attributes": [
+        {"variable": True, "code": "cover_state", "datatype": "singlevaluelist", "required": True,
+         "datatype_description": None, "order": 1, "description": "井盖情况 What is wrong with the cover?",
+         "values": [{"key": "missing", "name": "丢失 missing"}]}]}]})
 
     service_code: str
-    attributes: list[dict] = []
+    attributes: list[Attribute] = []
+
+
+class Endpoint(BaseModel):
+    """One endpoint of the discovery document (the spec's fields)."""
+
+    specification: str = "http://wiki.open311.org/GeoReport_v2"
+    url: str
+    changeset: datetime
+    type: str = "production"
+    formats: list[str] = ["text/xml", "application/json"]
+
+
+class Discovery(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "changeset": "2026-12-06T09:00:00Z", "contact": "12319 城管热线", "key_service": "向受理中心申请 api_key",
+        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2",
+                       "url": "https://city.example/open311/v2", "changeset": "2026-12-06T09:00:00Z",
+                       "type": "production", "formats": ["text/xml", "application/json"]}]}]})
+
+    changeset: datetime
+    contact: str
+    key_service: str
+    endpoints: list[Endpoint]
 
 
 class RequestCreated(BaseModel):

@@ -14,8 +14,9 @@ from civicgrid.settings import Settings
 
 PUBLIC = {
     ("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/auth/token"),
-    ("GET", "/open311/v2/services.json"), ("GET", "/open311/v2/services/{service_code}.json"),
-    ("GET", "/open311/v2/requests.json"), ("GET", "/open311/v2/requests/{service_request_id}.json"),
+    ("GET", "/open311/discovery.{fmt}"), ("GET", "/open311/v2/discovery.{fmt}"),
+    ("GET", "/open311/v2/services.{fmt}"), ("GET", "/open311/v2/services/{service_code}.{fmt}"),
+    ("GET", "/open311/v2/requests.{fmt}"), ("GET", "/open311/v2/requests/{service_request_id}.{fmt}"),
 }
 
 
