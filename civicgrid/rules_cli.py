@@ -1,5 +1,7 @@
 """``civicgrid rules``: load a city's rule pack as a new version, show the current one, export it (docs/rules.md).
 
+A pack is a directory of YAML files or one Excel workbook (civicgrid/cases/pack_excel.py), in and out.
+
 Running services pick a new version up without a restart (civicgrid/cases/rulebook.py). Imports of the database
 and the pack happen inside the commands, so ``civicgrid --help`` stays fast.
 """
@@ -21,19 +23,31 @@ console = Console(stderr=True)
 
 
 @rules_app.command("load")
-def rules_load(directory: Annotated[Path, typer.Argument(help="The pack: catalogue.yaml, time_limits.yaml, "
-                                                              "working_calendar.yaml, permissions.yaml, scoring.yaml "
-                                                              "(a missing file is the shipped table).")]) -> None:
+def rules_load(source: Annotated[Path, typer.Argument(
+        metavar="DIR|FILE.xlsx",
+        help="The pack: a directory of catalogue.yaml, time_limits.yaml, working_calendar.yaml, permissions.yaml, "
+             "scoring.yaml (a missing file is the shipped table), or an Excel workbook as `rules export --xlsx` "
+             "writes it (a missing sheet is the shipped table).")]) -> None:
     """Check a pack and store it as the new current version (unless it equals the current one); print the version,
-    or every error and exit 1."""
-    from civicgrid.cases.pack import InvalidPack, load_pack
+    or every error (a workbook's by sheet and cell, e.g. 处置时限!D7) and exit 1."""
+    from civicgrid.cases.pack import InvalidPack, RulePack, load_pack
+    from civicgrid.cases.pack_excel import MAX_WORKBOOK_BYTES, read_workbook
     from civicgrid.cases.rulebook import store_pack
     from civicgrid.store.db import connect
 
     try:
-        pack = load_pack(directory)
+        pack: RulePack
+        if source.suffix.lower() == ".xlsx" and not source.is_dir():
+            if not source.is_file():
+                console.print(f"[bold red]error:[/] no such workbook: {source}", highlight=False)
+                raise typer.Exit(1)
+            with source.open("rb") as f:
+                data = f.read(MAX_WORKBOOK_BYTES + 1)  # bounded: read_workbook refuses what is over
+            pack = read_workbook(data, source.name, str(source.resolve()))
+        else:
+            pack = load_pack(source)
     except InvalidPack as exc:
-        console.print(f"[bold red]error:[/] the rule pack in {directory} is refused, {len(exc.errors)} error(s):",
+        console.print(f"[bold red]error:[/] the rule pack in {source} is refused, {len(exc.errors)} error(s):",
                       highlight=False)
         for error in exc.errors:
             console.print(f"  {error}", highlight=False, markup=False)
@@ -67,15 +81,33 @@ def rules_show() -> None:
 
 
 @rules_app.command("export")
-def rules_export(directory: Annotated[Path, typer.Argument(help="Where to write the pack's YAML files.")]) -> None:
-    """Write the current version as a pack directory that loads back to the same digest."""
+def rules_export(
+    directory: Annotated[Path | None, typer.Argument(help="Where to write the pack's YAML files.")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", metavar="FILE",
+                                              help="Write one Excel workbook instead: a sheet per table, Chinese "
+                                                   "headers (部件事件目录, 处置时限, 工作日历, 角色权限, 评价权重 …).")]
+    = None,
+) -> None:
+    """Write the current version as a pack directory, or with --xlsx as a workbook; either loads back to the same
+    digest."""
     from civicgrid.cases.pack import digest, export_pack, shipped_pack
+    from civicgrid.cases.pack_excel import export_workbook
     from civicgrid.store import rule_packs
     from civicgrid.store.db import connect
 
+    if (directory is None) == (xlsx is None):
+        console.print("[bold red]error:[/] give a DIRECTORY or --xlsx FILE (one of them)", highlight=False)
+        raise typer.Exit(2)
     with connect(command_settings.current().db, autocommit=True) as conn:
         stored = rule_packs.latest(conn)
     content = stored.content if stored is not None else shipped_pack().content
     name = f"version {stored.version}" if stored is not None else "the shipped defaults"
-    export_pack(content, directory, f"civicgrid rule pack, {name}, digest {digest(content)}")
+    header = f"civicgrid rule pack, {name}, digest {digest(content)}"
+    if xlsx is not None:
+        xlsx.parent.mkdir(parents=True, exist_ok=True)
+        xlsx.write_bytes(export_workbook(content, header))
+        console.print(f"{name} written to {xlsx}", highlight=False)
+        return
+    assert directory is not None
+    export_pack(content, directory, header)
     console.print(f"{name} written to {directory}", highlight=False)

@@ -65,3 +65,40 @@ def test_rules_load_show_and_export_round_trip(settings: Settings, db: psycopg.C
         "catalogue.yaml", "permissions.yaml", "scoring.yaml", "time_limits.yaml", "working_calendar.yaml"]
     again = civicgrid(settings, "rules", "load", str(tmp_path / "out"))
     assert again.returncode == 0 and int(again.stdout) == version and "unchanged" in again.stderr
+
+
+def test_rules_export_xlsx_loads_back_as_the_same_version_and_a_bad_cell_is_named(
+        settings: Settings, db: psycopg.Connection, shipped_after: None, tmp_path: Path) -> None:
+    import openpyxl
+
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "working_calendar.yaml").write_text("round_the_clock: true\n", encoding="utf-8")
+    version = int(civicgrid(settings, "rules", "load", str(pack)).stdout)
+    book = tmp_path / "out" / "rules.xlsx"
+    assert civicgrid(settings, "rules", "export", "--xlsx", str(book), str(pack)).returncode == 2  # one, not both
+    exported = civicgrid(settings, "rules", "export", "--xlsx", str(book))
+    assert exported.returncode == 0, exported.stderr
+    again = civicgrid(settings, "rules", "load", str(book))
+    assert again.returncode == 0, again.stderr
+    assert int(again.stdout) == version and "unchanged" in again.stderr
+
+    wb = openpyxl.load_workbook(book)
+    limits = wb["处置时限"]
+    row = next(r[0].row for r in limits.iter_rows(min_row=2) if r[1].value == "B")
+    limits.cell(row, 4).value = "四"
+    wb.save(book)
+    refused = civicgrid(settings, "rules", "load", str(book))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert f"rules.xlsx, 处置时限!D{row}, field 时限: '四' is not a number" in refused.stderr
+    assert rule_packs.latest_version(db) == version
+
+    limits.cell(row, 4).value = 3
+    wb.save(book)
+    loaded = civicgrid(settings, "rules", "load", str(book))
+    assert loaded.returncode == 0, loaded.stderr
+    assert int(loaded.stdout) == version + 1
+    stored = rule_packs.latest(db)
+    assert stored is not None and stored.content["time_limits"]["disposal_classes"]["B"] == {"amount": 3,
+                                                                                             "unit": "hours"}
+    assert stored.source == str(book.resolve())

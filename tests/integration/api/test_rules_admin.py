@@ -68,3 +68,71 @@ def test_a_loaded_pack_judges_the_next_case_while_an_earlier_one_keeps_its_versi
         assert old["rules_version"] == restore.json()["version"]
     finally:
         assert client.post("/admin/rules", headers=admin, json={}).status_code == 201  # the shipped tables again
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_the_template_workbook_goes_back_unchanged_and_a_bad_cell_is_refused_by_name(client: TestClient,
+                                                                                      as_user: Headers) -> None:
+    import io
+
+    import openpyxl
+
+    admin = as_user("api-admin")
+    assert client.get("/admin/rules/template.xlsx", headers=as_user("api-leader")).status_code == 403
+    current = client.get("/admin/rules", headers=admin).json()
+    template = client.get("/admin/rules/template.xlsx", headers=admin)
+    assert template.status_code == 200 and template.headers["content-type"] == XLSX
+    assert f'filename="civicgrid-rules-v{current["version"]}.xlsx"' in template.headers["content-disposition"]
+    same = client.post("/admin/rules", headers={**admin, "Content-Type": XLSX}, content=template.content)
+    assert same.status_code == 200, same.text  # the same digest: nothing stored
+    assert same.json()["version"] == current["version"]
+
+    wb = openpyxl.load_workbook(io.BytesIO(template.content))
+    catalogue = wb["部件事件目录"]
+    row = next(r[0].row for r in catalogue.iter_rows(min_row=2) if r[0].value == "E0103")
+    catalogue.cell(row, 4).value = "Z"
+    out = io.BytesIO()
+    wb.save(out)
+    refused = client.post("/admin/rules", headers={**admin, "Content-Type": XLSX}, content=out.getvalue())
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    (error,) = refused.json()["errors"]
+    assert {"file": "workbook", "row": f"部件事件目录!D{row}", "field": "处置类别"}.items() <= error.items()
+    assert "'Z' is not one of" in error["message"]
+    assert client.get("/admin/rules", headers=admin).json()["version"] == current["version"]
+
+    unsupported = client.post("/admin/rules", headers={**admin, "Content-Type": "text/csv"}, content=b"a,b")
+    assert unsupported.status_code == 415
+    assert client.post("/admin/rules", headers={**admin, "Content-Type": XLSX}, content=b"PK junk").status_code == 422
+    assert client.post("/admin/rules", headers={**admin, "Content-Type": "application/json"},
+                       content=b"[1]").status_code == 422
+
+
+def test_an_uploaded_workbook_becomes_the_version_the_next_case_is_filed_under(client: TestClient,
+                                                                               as_user: Headers) -> None:
+    import io
+
+    import openpyxl
+
+    admin = as_user("api-admin")
+    assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+    wb = openpyxl.load_workbook(io.BytesIO(client.get("/admin/rules/template.xlsx", headers=admin).content))
+    catalogue = wb["部件事件目录"]
+    row = next(r[0].row for r in catalogue.iter_rows(min_row=2) if r[0].value == "E0103")
+    catalogue.cell(row, 4).value = "B"
+    wb["工作日历"].append(["全天候值守", True])
+    out = io.BytesIO()
+    wb.save(out)
+    try:
+        loaded = client.post("/admin/rules", headers={**admin, "Content-Type": XLSX}, content=out.getvalue())
+        assert loaded.status_code == 201, loaded.text
+        assert loaded.json()["source"] == "admin API (xlsx)" and loaded.json()["loaded_by"] == "api:api-admin"
+        case = report(client, as_user, "E0103")
+        assert case["rules_version"] == loaded.json()["version"]
+        step(client, as_user, case["id"], "api-leader", "file")
+        dispatched = step(client, as_user, case["id"], "api-dispatcher", "dispatch", {"department_id": "sanitation"})
+        at = datetime.fromisoformat(next(e["at"] for e in dispatched["timeline"] if e["action"] == "dispatch"))
+        assert datetime.fromisoformat(dispatched["disposal_deadline"]) == at + timedelta(hours=4)
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code == 201
