@@ -109,6 +109,18 @@ def authenticate(conn: psycopg.Connection, username: str, password: str) -> User
     return user_from_row(row[:-1])
 
 
+def set_password(conn: psycopg.Connection, user: int | str, password: str | None = None) -> str | None:
+    """Set a user's password (by id or name; generated when None) and return it; None when there is no such user.
+    Raises `UserError` for a password under 8 characters."""
+    if password is not None and len(password) < 8:
+        raise UserError("a password has at least 8 characters")
+    password = password or secrets.token_urlsafe(12)
+    column = "id" if isinstance(user, int) else "username"
+    row = conn.execute(f"UPDATE users SET password_hash = %s WHERE {column} = %s RETURNING id",
+                       (hash_password(password), user)).fetchone()
+    return None if row is None else password
+
+
 def set_user_enabled(conn: psycopg.Connection, user: int | str, enabled: bool) -> bool:
     """Disable or enable a user by id or name; False when there is none. Every request looks the user up
     (`get_user`, API keys), so a disabled user's tokens and keys stop working at once."""

@@ -21,6 +21,7 @@ from rich.table import Table
 from civicgrid import command_settings
 from civicgrid.rules_cli import rules_app
 from civicgrid.settings import Settings, load_settings
+from civicgrid.statistics.cli import publish
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,6 +44,7 @@ keys_app = typer.Typer(help="API keys of integrations (12319 hotline systems): l
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(rules_app, name="rules")  # civicgrid/rules_cli.py
+app.command("publish")(publish)  # civicgrid/statistics/cli.py
 
 
 def _register_simulators() -> None:
@@ -246,6 +248,30 @@ def users_add(
     if not password_stdin:
         console.print("password (shown once):")
         print(created_password)
+
+
+@users_app.command("password")
+def users_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin instead of generating one.")]
+    = False,
+) -> None:
+    """Set a user's password; prints a generated one once."""
+    from api.users import UserError, set_password
+    from civicgrid.store.db import connect
+
+    given = sys.stdin.readline().strip() if password_stdin else None
+    with connect(_settings().db, autocommit=True) as conn:
+        try:
+            password = set_password(conn, username, given)
+        except UserError as exc:
+            raise _fail(str(exc)) from None
+    if password is None:
+        raise _fail(f"no user {username}")
+    console.print(f"password of {username} set")
+    if not password_stdin:
+        console.print("password (shown once):")
+        print(password)
 
 
 def _set_user_enabled(username: str, enabled: bool) -> None:

@@ -25,7 +25,13 @@ from api.users import User
 CASE_COLUMNS = ("c.id::text AS id, c.case_no, c.state, c.source, c.category_code, c.category_name, c.disposal_class, "
                 "c.grid_cell_code, c.component_code, c.lon, c.lat, c.address, c.description, c.department_id, "
                 "c.reported_at, c.disposal_deadline, c.closed_at, c.close_type, c.rework_count, c.return_count, "
-                "c.postpone_count, c.snapshot -> 'pending' ->> 'kind' AS pending, c.version, c.rules_version")
+                "c.postpone_count, c.snapshot -> 'pending' ->> 'kind' AS pending, c.version, c.rules_version, "
+                # What the case's next step depends on, from the lifecycle's snapshot (the list reads no timeline).
+                "coalesce((c.snapshot ->> 'verified')::boolean, false) AS verified, "
+                "coalesce((c.snapshot ->> 'check_passed')::boolean, false) AS check_passed, "
+                "(c.snapshot ->> 'accepted_at')::timestamptz AS accepted_at, "
+                "(c.snapshot ->> 'dispatched_at')::timestamptz AS dispatched_at, "
+                "c.snapshot ->> 'merged_into' AS merged_into")
 
 
 def scope_sql(user: User) -> tuple[str, dict[str, Any]]:
@@ -94,9 +100,7 @@ def list_cases(conn: psycopg.Connection, user: User, f: CaseFilter, now: datetim
         at, case_id = decode_cursor(cursor)
         where.append("(c.reported_at, c.id) < (%(cursor_at)s, %(cursor_id)s::uuid)")
         params.update(cursor_at=at, cursor_id=case_id)
-    # dispatched_at: for the time-limit light (api/routes/cases.py), not part of the list item itself.
-    sql = (f"SELECT {CASE_COLUMNS}, (c.snapshot ->> 'dispatched_at')::timestamptz AS dispatched_at "
-           f"FROM cases c WHERE {' AND '.join(where)} "
+    sql = (f"SELECT {CASE_COLUMNS} FROM cases c WHERE {' AND '.join(where)} "
            "ORDER BY c.reported_at DESC, c.id DESC LIMIT %(limit)s")
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, params).fetchall()

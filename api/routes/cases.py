@@ -28,6 +28,7 @@ from api.schemas.cases import (
     CloseIn,
     DispatchIn,
     FileIn,
+    MergeIn,
     NoteIn,
     PhoneCall,
     PostponeIn,
@@ -46,6 +47,9 @@ READERS = tuple(Role)
 
 # (action, path segment, body model, summary)
 ACTIONS: tuple[tuple[Action, str, type[ActionIn], str], ...] = (
+    (Action.ACCEPT, "accept", ActionIn, "受理: the operator takes the report in (once; the accept limit's clock)"),
+    (Action.MERGE, "merge", MergeIn, "合并: a repeat report joins the open case about the same problem (→ cancelled; "
+                                     "its caller and evidence are kept on that case)"),
     (Action.SEND_VERIFY, "send-verify", TaskIn, "派核实: send an inspector to verify the report"),
     (Action.CONFIRM, "confirm", ActionIn, "核实属实: the reported problem is real"),
     (Action.REFUTE, "refute", ReasonIn, "核实不属实: nothing found → cancelled"),
@@ -105,7 +109,7 @@ def _light(ctx: ApiContext, db, case: CaseState, version: int | None, now: datet
 
 def _row_light(ctx: ApiContext, db, row: dict, now: datetime) -> str | None:
     """A list row's light, from its columns (the list reads no snapshots); as the case detail computes it."""
-    dispatched_at = row.pop("dispatched_at")
+    dispatched_at = row["dispatched_at"]
     rules = ctx.book.rules(db, row["rules_version"])
     disposal_class = rules.disposal_class(row["category_code"], row["disposal_class"])
     light = rules.time_light(State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,

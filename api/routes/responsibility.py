@@ -17,9 +17,12 @@ from civicgrid.store import responsibility as q
 router = APIRouter(prefix="/responsibility", tags=["responsibility"])
 
 
+# A department reads the table too: it judges by it whether a dispatched case is its own or asks for a return.
+READERS = (Role.DISPATCHER, Role.SHIFT_LEADER, Role.LEADER, Role.OPERATOR, Role.DEPARTMENT)
+
+
 @router.get("", summary="The rules: category (+ cell prefix) → department")
-def list_rules(db: Db, user: Annotated[User, Depends(require(Role.DISPATCHER, Role.SHIFT_LEADER, Role.LEADER,
-                                                                   Role.OPERATOR))]) -> list[Rule]:
+def list_rules(db: Db, user: Annotated[User, Depends(require(*READERS))]) -> list[Rule]:
     return [Rule(**r) for r in q.list_rules(db)]
 
 

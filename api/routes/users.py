@@ -17,12 +17,14 @@ from api.schemas.auth import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    PasswordChanged,
+    PasswordSet,
     UserCreate,
     UserCreated,
     UserPublic,
     UserUpdate,
 )
-from api.users import USER_COLUMNS, User, UserError, create_user, set_user_enabled
+from api.users import USER_COLUMNS, User, UserError, create_user, set_password, set_user_enabled
 
 router = APIRouter(tags=["users"])
 Admin = Annotated[User, Depends(require())]
@@ -58,6 +60,20 @@ def update_user(user_id: Annotated[int, PathParam(ge=1, le=2**62)], body: UserUp
         raise not_found("user", user_id)
     with db.cursor(row_factory=dict_row) as cur:
         return UserPublic(**cur.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,)).fetchone())
+
+
+@router.post("/users/{user_id}/password", summary="Set a user's password (generated and shown once when omitted)",
+             responses={404: {"description": "no such user"}, 422: {"description": "password too short"}})
+def set_user_password(user_id: Annotated[int, PathParam(ge=1, le=2**62)], body: PasswordSet, db: Db,
+                      admin: Admin) -> PasswordChanged:
+    try:
+        password = set_password(db, user_id, body.password)
+    except UserError as exc:
+        raise ApiError(422, "bad-password", str(exc)) from None
+    if password is None:
+        raise not_found("user", user_id)
+    row = db.execute("SELECT username FROM users WHERE id = %s", (user_id,)).fetchone()
+    return PasswordChanged(id=user_id, username=row[0] if row else "", password=None if body.password else password)
 
 
 @router.post("/api-keys", status_code=201, summary="An API key for an integration (Open311 intake by default)",

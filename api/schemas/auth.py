@@ -34,6 +34,22 @@ class UserCreate(BaseModel):
         None, description="generated and returned once when omitted")
 
 
+class PasswordSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"password": "correct-horse-battery"}]})
+
+    password: Annotated[str, Field(min_length=8, max_length=200)] | None = Field(
+        None, description="generated and returned once when omitted")
+
+
+class PasswordChanged(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 3, "username": "sanitation1",
+                                                               "password": "generated-once"}]})
+
+    id: int
+    username: str
+    password: str | None = Field(None, description="the generated password, shown once (none when one was given)")
+
+
 class UserPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": 3, "username": "sanitation1", "role": "department", "department_id": "sanitation",

@@ -91,6 +91,12 @@ class CasePublic(BaseModel):
     version: int
     rules_version: int | None = Field(None, description="the rules version the case was filed under: its limits, "
                                                         "calendar and class stay that version's (docs/rules.md)")
+    verified: bool = Field(False, description="核实属实: a verification confirmed the report")
+    check_passed: bool = Field(False, description="核查通过 since the latest (re)dispatch: the case may be closed")
+    accepted_at: datetime | None = Field(None, description="受理: when an operator accepted the report")
+    dispatched_at: datetime | None = Field(None, description="the latest dispatch or rework: the disposal clock's "
+                                                             "start")
+    merged_into: str | None = Field(None, description="合并: the id of the open case this repeat report joined")
     light: Literal["green", "yellow", "red"] | None = Field(
         None, description="time-limit light: share of the disposal limit used since dispatch (none before "
                           "dispatch and once closed)")
@@ -183,6 +189,14 @@ class FileIn(ActionIn):
     category_code: CategoryCode | None = Field(None, description="default: the reported category")
     disposal_class: Literal["A", "B", "C", "D", "E", "F"] | None = None
     grid_cell_code: CellCode | None = None
+
+
+class MergeIn(ActionIn):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "into": "20261124-0B9C1A52", "note": "同一问题的重复来电"}]})
+
+    into: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z-]+$", description=(
+        "the open case this report repeats: its id or case number"))]
 
 
 class DispatchIn(ActionIn):

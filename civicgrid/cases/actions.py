@@ -9,6 +9,7 @@ field task a send-verify or send-check starts.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ import psycopg
 from civicgrid.cases import evidence as ev
 from civicgrid.cases import field_tasks
 from civicgrid.cases import repository as store
-from civicgrid.cases.errors import CaseNotFound, NoDepartment, UnknownReference
+from civicgrid.cases.errors import CaseNotFound, MergeRefused, NoDepartment, UnknownReference
 from civicgrid.cases.intake import check_cell, exists
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
@@ -47,6 +48,8 @@ def act(rules: Rules, conn: psycopg.Connection, role: Role, actor: str, case_id:
         transition = lifecycle.apply(case, Command(action, role, actor, command_data), now,
                                      permissions=rules.permissions, policy=rules.policy)
         store.record_transition(conn, transition)
+        if action is Action.MERGE:  # 合并: the open case keeps what the repeat brought (the caller, for feedback)
+            _carry_over(conn, transition, now)
         if task is not None:
             field_tasks.enqueue_task(conn, task, actor, now)
         ev.attach_media(conn, case_id, transition.seq, action, media, now)
@@ -76,6 +79,8 @@ def prepare(rules: Rules, conn: psycopg.Connection, case: CaseState, action: Act
         resumed = rules.resumed_deadline(case, now)
         if resumed is not None:
             data["deadline"] = resumed
+    elif action is Action.MERGE:
+        data.update(_merge_target(conn, case, str(data.get("into") or "")))
     elif action is Action.REQUEST_POSTPONE:
         data["extension"] = Limit.of(data["extension"])
     elif action is Action.APPROVE_POSTPONE and case.pending is not None and case.pending.kind is PendingKind.POSTPONE:
@@ -85,6 +90,37 @@ def prepare(rules: Rules, conn: psycopg.Connection, case: CaseState, action: Act
         if postponed is not None:
             data["deadline"] = postponed
     return data
+
+
+def _merge_target(conn: psycopg.Connection, case: CaseState, ident: str) -> dict[str, Any]:
+    """The open case a repeat joins, by id or case number: {"into": its id, "into_case_no": its number}."""
+    if not ident:
+        return {}  # the lifecycle answers the missing `into`
+    try:
+        uuid.UUID(ident)
+        key = "id = %s::uuid"
+    except ValueError:
+        key = "case_no = %s"
+    row = conn.execute(f"SELECT id::text, case_no, state FROM cases WHERE {key}", (ident,)).fetchone()
+    if row is None:
+        raise UnknownReference("case", repr(ident), "merge names the open case the report repeats (id or case_no)")
+    if row[0] == case.id:
+        raise MergeRefused("a case cannot be merged into itself")
+    if row[2] in ("closed", "cancelled"):
+        raise MergeRefused(f"case {row[1]} is {row[2]}: merge into an open case, or file the report as new")
+    return {"into": row[0], "into_case_no": row[1]}
+
+
+def _carry_over(conn: psycopg.Connection, merged: Transition, now: datetime) -> None:
+    """The merged report's evidence (the caller, photos, notes), as one note on the open case (`merged_from`)."""
+    rows = conn.execute("SELECT kind, at, device_id, data FROM case_evidence WHERE case_id = %s ORDER BY at, id",
+                        (merged.case_id,)).fetchall()
+    number = conn.execute("SELECT case_no FROM cases WHERE id = %s", (merged.case_id,)).fetchone()
+    store.add_evidence(conn, str(merged.data["into"]), store.Evidence(
+        f"merge:{merged.case_id}", "note", now, None, {"merged_from": {
+            "case_id": merged.case_id, "case_no": number[0] if number else None, "source": merged.case.source.value,
+            "reported_at": merged.case.reported_at.isoformat(), "actor": merged.actor,
+            "evidence": [{"kind": k, "at": at.isoformat(), "device_id": d, "data": dt} for k, at, d, dt in rows]}}))
 
 
 def _component(conn: psycopg.Connection, case_id: str) -> str | None:

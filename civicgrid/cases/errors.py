@@ -43,5 +43,12 @@ class NoHandheld(CaseRefused):
     kind = "no-handheld"
 
 
-__all__ = ["CaseChanged", "CaseNotFound", "CaseRefused", "NoDepartment", "NoHandheld", "NotAnInspector",
+class MergeRefused(CaseRefused):
+    """合并 into a case that is closed, cancelled or the report itself."""
+
+    kind = "merge-refused"
+
+
+__all__ = ["CaseChanged", "CaseNotFound", "CaseRefused", "MergeRefused", "NoDepartment", "NoHandheld",
+           "NotAnInspector",
            "SourceNotAllowed", "UnknownReference"]

@@ -15,7 +15,8 @@ from typing import Any
 from civicgrid.domain.case_state import CaseState, CloseType, Pending, PendingKind, Source, State
 from civicgrid.domain.time_limits import DisposalClass, Limit
 
-_DATETIMES = ("reported_at", "state_since", "suspended_at", "dispatched_at", "disposed_at", "disposal_deadline")
+_DATETIMES = ("reported_at", "state_since", "accepted_at", "suspended_at", "dispatched_at", "disposed_at",
+              "disposal_deadline")
 
 
 def case_to_json(case: CaseState) -> dict[str, Any]:

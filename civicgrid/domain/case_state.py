@@ -34,6 +34,8 @@ TERMINAL = frozenset({State.CLOSED, State.CANCELLED})
 
 class Action(StrEnum):
     REPORT = "report"
+    ACCEPT = "accept"  # 受理: an operator takes a report in (the accept limit's clock stops)
+    MERGE = "merge"  # 合并: a repeat report joins the open case about the same problem → cancelled
     SEND_VERIFY = "send_verify"
     CONFIRM = "confirm"
     REFUTE = "refute"
@@ -154,6 +156,8 @@ class CaseState:
     disposal_class: DisposalClass | None = None
     cell: str | None = None
     department: str | None = None
+    accepted_at: datetime | None = None  # 受理
+    merged_into: str | None = None  # the case a repeat report was merged into (合并)
     verified: bool = False  # 核实属实
     check_passed: bool = False  # 核查通过 since the last (re)dispatch
     self_handled: bool = False

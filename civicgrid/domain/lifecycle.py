@@ -7,11 +7,12 @@ state (`IllegalTransition`), the role may take it (`RoleNotAllowed`, from the
 then it returns a `Transition`: the event record and the new case. No clock is read:
 `now` comes in.
 
-Main path: reported → (verifying → reported) → filed → dispatched → disposing →
+Main path: reported (→ accepted, 受理, in place) → (verifying → reported) → filed → dispatched → disposing →
 disposed → checking → closed. Rework (check_fail) goes back to dispatched, return
 (approve_return) back to filed; postponement and urging stay in place; suspension
 stops the clock and resume returns to the state it left; self_handle closes an
-inspector's own report at once, the one path to `closed` without a passed check (核查).
+inspector's own report at once, the one path to `closed` without a passed check (核查);
+merge (合并) ends a repeat report as `cancelled`, naming the open case it joins.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ _OPEN = tuple(s for s in State if s not in TERMINAL)
 
 # (state, action) → target state. Structural: the contract of docs/domain.md §4.
 RULES: dict[tuple[State, Action], State | str] = {
+    (S.REPORTED, A.ACCEPT): S.REPORTED,
     (S.REPORTED, A.SEND_VERIFY): S.VERIFYING,
     (S.VERIFYING, A.CONFIRM): S.REPORTED,
     (S.VERIFYING, A.REFUTE): S.CANCELLED,
@@ -74,6 +76,7 @@ RULES: dict[tuple[State, Action], State | str] = {
     **{(s, A.URGE): s for s in _ACTIVE},
     **{(s, A.SUSPEND): S.SUSPENDED for s in _SUSPENDABLE},
     **{(s, A.CANCEL): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
+    **{(s, A.MERGE): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
     **{(s, A.INSTRUCT): s for s in _OPEN},
     **{(s, A.OVERDUE): s for s in _OPEN if s is not S.SUSPENDED},
 }
@@ -94,6 +97,7 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     A.REFUTE: ("reason",),
     A.SUSPEND: ("reason",),
     A.CANCEL: ("reason",),
+    A.MERGE: ("into",),
     A.INSTRUCT: ("note",),
     A.OVERDUE: ("deadline", "deadline_at"),
 }
@@ -278,6 +282,21 @@ def _later_deadline(case: CaseState, cmd: Command, what: str) -> dict[str, Any]:
     return {"disposal_deadline": new}
 
 
+def _accept(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
+    if case.accepted_at is not None:
+        raise _fail(case, cmd, f"accepted (受理) already at {case.accepted_at.isoformat()}")
+    return {"accepted_at": now}
+
+
+def _merge(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
+    # The caller (civicgrid/cases/actions.py) checks that the other case exists and is open; here only what the
+    # case itself can tell.
+    into = str(cmd.data["into"])
+    if into == case.id:
+        raise _fail(case, cmd, "a case cannot be merged into itself")
+    return {"merged_into": into}
+
+
 def _close(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict[str, Any]:
     if not case.check_passed:
         raise _fail(case, cmd, "the check (核查) has not passed")
@@ -285,6 +304,8 @@ def _close(case: CaseState, cmd: Command, now: datetime, policy: Policy) -> dict
 
 
 _EFFECTS: dict[Action, Effect] = {
+    A.ACCEPT: _accept,
+    A.MERGE: _merge,
     A.CONFIRM: lambda case, cmd, now, policy: {"verified": True},
     A.FILE: _file,
     A.SELF_HANDLE: _self_handle,

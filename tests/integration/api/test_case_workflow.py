@@ -100,8 +100,8 @@ def test_illegal_action_is_409_naming_the_allowed_ones(client: TestClient, as_us
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
     assert body["type"].endswith("/illegal-transition") and body["state"] == "reported"
-    assert body["allowed_actions"] == ["cancel", "file", "instruct", "self_handle", "send_verify"]
-    assert "allowed: cancel, file" in body["detail"]
+    assert body["allowed_actions"] == ["accept", "cancel", "file", "instruct", "merge", "self_handle", "send_verify"]
+    assert "allowed: accept, cancel, file" in body["detail"]
 
 
 def test_each_action_refuses_a_wrong_role_with_403(client: TestClient, as_user: Headers) -> None:
@@ -150,11 +150,21 @@ def test_return_goes_back_to_filed_and_suspension_resumes(client: TestClient, as
     assert resumed["state"] == "filed"
 
 
+class _Fixed:
+    """The platform clock (civicgrid/clock.py) of the test's app, set by hand."""
+
+    def __init__(self, clock: dict[str, datetime]) -> None:
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return self.clock["now"]
+
+
 def test_resume_moves_the_disposal_deadline_on_by_the_suspension(client: TestClient, as_user: Headers,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """挂账 stops the clock: four working hours from Monday 09:00, suspended 10:00 until Wednesday 10:00."""
     clock = {"now": datetime(2026, 6, 1, 9, 0, tzinfo=CHINA_TZ)}  # a Monday, no holiday near
-    monkeypatch.setattr("api.routes.cases.now_utc", lambda: clock["now"])
+    monkeypatch.setattr(client.app.state.ctx, "clock", _Fixed(clock))
     case_id = report(client, as_user, category="E0104")["id"]
     step(client, as_user, case_id, "api-leader", "file", {"disposal_class": "B"})
     dispatched = step(client, as_user, case_id, "api-dispatcher", "dispatch", {"department_id": "utilities"})
@@ -172,7 +182,7 @@ def test_the_case_list_carries_the_time_light_the_detail_shows(client: TestClien
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Four working hours from Monday 09:00 (due 15:00): green, then yellow past 80 %, red past the deadline."""
     clock = {"now": datetime(2026, 6, 8, 9, 0, tzinfo=CHINA_TZ)}  # a Monday
-    monkeypatch.setattr("api.routes.cases.now_utc", lambda: clock["now"])
+    monkeypatch.setattr(client.app.state.ctx, "clock", _Fixed(clock))
     case_id = report(client, as_user, category="E0104")["id"]
     step(client, as_user, case_id, "api-leader", "file", {"disposal_class": "B"})
 

@@ -106,7 +106,7 @@ def test_illegal_transition_names_state_action_and_allowed() -> None:
         apply(case, cmd(A.DISPATCH, department="x"), T0)
     err = info.value
     assert err.state is State.REPORTED and err.action is A.DISPATCH
-    assert set(err.allowed) == {A.SEND_VERIFY, A.FILE, A.SELF_HANDLE, A.CANCEL, A.INSTRUCT}
+    assert set(err.allowed) == {A.ACCEPT, A.MERGE, A.SEND_VERIFY, A.FILE, A.SELF_HANDLE, A.CANCEL, A.INSTRUCT}
     assert "reported" in str(err) and "dispatch" in str(err) and "send_verify" in str(err)
     closed, _ = run(case, cmd(A.SELF_HANDLE, note="fixed"))
     with pytest.raises(IllegalTransition, match="none"):
@@ -254,7 +254,7 @@ def test_permissions_are_data_and_overridable() -> None:
     assert apply(new_case(), cmd(A.FILE, R.OPERATOR, category="E0102"), T0, permissions=guide).to_state is State.FILED
     assert guide.roles_for(A.DISPATCH) == perms.roles_for(A.DISPATCH)
     assert allowed_for(new_case(), R.INSPECTOR) == {A.SELF_HANDLE}
-    assert allowed_for(new_case(), R.OPERATOR, guide) == {A.SEND_VERIFY, A.FILE}
+    assert allowed_for(new_case(), R.OPERATOR, guide) == {A.ACCEPT, A.MERGE, A.SEND_VERIFY, A.FILE}
     for action in Action:
         assert perms.allows(R.ADMIN, action), action
     for bad in [{"actions": {"fly": ["admin"]}}, {"actions": {"file": ["pilot"]}}, {"actions": {"file": "admin"}},
