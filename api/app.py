@@ -26,6 +26,7 @@ from api.routes import (
     cases,
     departments,
     devices,
+    duplicates,
     feed,
     geocoding,
     health,
@@ -43,6 +44,7 @@ from api.security_headers import SecurityHeadersMiddleware, content_security_pol
 from api.static_console import CONSOLE_DIST, console_app
 from civicgrid.broker.sync import BrokerFiles
 from civicgrid.settings import Settings
+from civicgrid.statistics.schedule import schedule_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +68,17 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
         loops = Background(settings, lambda: ctx.producer, metrics=app.state.metrics) if background else None
         if loops is not None:
             loops.start()
+        # Scheduled publications (docs/statistics.md): a thread of its own, off with statistics.schedule = false.
+        publications = schedule_from_settings(settings, ctx.clock.now) if background else None
+        if publications is not None:
+            publications.start()
         log.info("civicgrid API ready")
         try:
             yield
         finally:
             await ctx.feed_hub.close()
+            if publications is not None:
+                publications.stop()
             if loops is not None:
                 loops.stop()
             ctx.close()
@@ -98,6 +106,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(rules.router)
     app.include_router(geocoding.router)
     app.include_router(open311.discovery_router)
+    app.include_router(duplicates.router)
     app.include_router(statistics.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.

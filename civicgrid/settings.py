@@ -323,6 +323,22 @@ class CameraSettings(_Section):
     metrics_port: int = Field(default=18150, ge=1, le=65535)
 
 
+class StatisticsSettings(_Section):
+    """The statistics a centre publishes (docs/statistics.md): scheduled publications and their documents."""
+
+    # The API publishes each kind's last complete period on its own (civicgrid/statistics/schedule.py).
+    schedule: bool = True
+    kinds: tuple[Literal["daily", "xun", "monthly", "yearly"], ...] = ("daily", "xun", "monthly", "yearly")
+    check_s: float = Field(default=600.0, gt=0)
+    first_check_s: float = Field(default=30.0, ge=0)
+    # Hours after a period ends before it is published (late reports of its last hour get in).
+    settle_h: float = Field(default=1.0, ge=0)
+    # `civicgrid publish` writes the documents here (and records them in the database like the schedule).
+    output_dir: Path = Path("var/publications")
+    # A TrueType CJK font for the PDFs; None: the first Debian one found (fonts-wqy-microhei, make setup).
+    cjk_font: Path | None = None
+
+
 class StackSettings(_Section):
     """The local service stack started by ``civicgrid stack up``.
 
@@ -382,6 +398,7 @@ class Settings(BaseSettings):
     streams: StreamsSettings = Field(default_factory=StreamsSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     patrol: PatrolSettings = Field(default_factory=PatrolSettings)
+    statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
     cameras: CameraSettings = Field(default_factory=CameraSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     # The platform clock (civicgrid/clock.py): the system clock unless `clock.start` makes it a simulated one.

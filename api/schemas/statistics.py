@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from civicgrid.statistics import shaping
 from civicgrid.statistics.periods import Period
+from civicgrid.statistics.publications import PublicationKind
 
 
 class PeriodOut(BaseModel):
@@ -122,3 +123,11 @@ class PublicationOut(BaseModel):
     cases: int
     xlsx_bytes: int
     pdf_bytes: int
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "monthly",
+                                                                               "day": "2026-11-01"}]})
+
+    kind: PublicationKind
+    day: date | None = None  # any day in the period (default: today, platform clock)

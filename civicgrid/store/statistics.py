@@ -121,3 +121,57 @@ def per_bucket(conn: psycopg.Connection, width_days: int, start: datetime, end: 
         f"AT TIME ZONE %(zone)s AS bucket, count(*) FROM cases c WHERE {_WHERE} GROUP BY 1",
         _params(start, end, where, width=width_days, zone=CITY_ZONE)).fetchall()
     return {bucket.date(): n for bucket, n in rows}
+
+
+# ---------------------------------------------------------------- publications (migration 0014)
+
+@dataclass(frozen=True, slots=True)
+class PublicationRow:
+    id: int
+    kind: str
+    period_first: date
+    period_last: date
+    title: str
+    generated_at: datetime
+    trigger: str
+    cases: int
+    xlsx_bytes: int
+    pdf_bytes: int
+
+
+_PUBLICATION = ("id, kind, period_first, period_last, title, generated_at, trigger, cases, octet_length(xlsx), "
+                "octet_length(pdf)")
+
+
+def save_publication(conn: psycopg.Connection, *, kind: str, first: date, last: date, title: str, trigger: str,
+                     cases: int, xlsx: bytes, pdf: bytes) -> PublicationRow:
+    """Record a publication; the same kind and period again replaces the earlier documents."""
+    row = conn.execute(
+        f"INSERT INTO publications (kind, period_first, period_last, title, trigger, cases, xlsx, pdf) "
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (kind, period_first) DO UPDATE SET "
+        f"period_last = EXCLUDED.period_last, title = EXCLUDED.title, trigger = EXCLUDED.trigger, "
+        f"cases = EXCLUDED.cases, xlsx = EXCLUDED.xlsx, pdf = EXCLUDED.pdf, generated_at = now() "
+        f"RETURNING {_PUBLICATION}", (kind, first, last, title, trigger, cases, xlsx, pdf)).fetchone()
+    assert row is not None
+    return PublicationRow(*row)
+
+
+def publication_exists(conn: psycopg.Connection, kind: str, first: date) -> bool:
+    return conn.execute("SELECT 1 FROM publications WHERE kind = %s AND period_first = %s",
+                        (kind, first)).fetchone() is not None
+
+
+def list_publications(conn: psycopg.Connection, kind: str | None, limit: int) -> list[PublicationRow]:
+    """The newest periods first (without the documents)."""
+    rows = conn.execute(f"SELECT {_PUBLICATION} FROM publications WHERE (%s::text IS NULL OR kind = %s) "
+                        f"ORDER BY period_first DESC, kind LIMIT %s", (kind, kind, limit)).fetchall()
+    return [PublicationRow(*r) for r in rows]
+
+
+def publication_document(conn: psycopg.Connection, publication_id: int,
+                         fmt: str) -> tuple[PublicationRow, bytes] | None:
+    if fmt not in ("xlsx", "pdf"):
+        raise ValueError(f"no document format {fmt!r}")
+    row = conn.execute(f"SELECT {_PUBLICATION}, {fmt} FROM publications WHERE id = %s",
+                       (publication_id,)).fetchone()
+    return None if row is None else (PublicationRow(*row[:-1]), bytes(row[-1]))

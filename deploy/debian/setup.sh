@@ -33,7 +33,8 @@ packages=(mosquitto mosquitto-clients postgresql-15 postgresql-server-dev-15
           postgresql-15-postgis-3 cmake build-essential dpkg-dev libssl-dev libkrb5-dev
           python3-venv python3-dev ca-certificates
           openjdk-17-jre-headless maven  # Apache Kafka runs on Java 17; Maven fetches its jars
-          chromium fonts-wqy-microhei)  # headless browser (and a CJK font) for the console's browser tests
+          chromium fonts-wqy-microhei  # headless browser (and a CJK font) for the console's browser tests
+          poppler-utils)  # pdftoppm: the browser tests render the statistics publications' PDFs (the CJK font above is embedded in them)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
