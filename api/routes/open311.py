@@ -35,6 +35,7 @@ from api.schemas.open311 import (
     ServiceRequest,
 )
 from api.users import User
+from civicgrid.cases.callers import Caller
 from civicgrid.cases.intake import NewCase
 from civicgrid.domain.case_state import Role, Source
 from civicgrid.store.addresses import resolve
@@ -158,6 +159,8 @@ def create_request(
     description: Annotated[str | None, Form(max_length=4000)] = None,
     media_url: Annotated[str | None, Form(max_length=1000, pattern=r"^https?://\S+$")] = None,
     jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
+    file_as_new: Annotated[bool, Form(description="extension: file even when an open request nearby is the same "
+                                                  "problem (default: linked to it; docs/open311.md)")] = False,
 ) -> Response:
     if not _is_minor(ctx, service_code):
         raise Open311Failure(400, f"service_code {service_code!r} is not a service (GET services.{fmt.value})")
@@ -178,10 +181,23 @@ def create_request(
                                  else "unresolved: an operator places it on the map")
         if place is not None:
             lat, long = place.lat, place.lon
+    name = " ".join(n for n in (first_name, last_name) if n) or None
+    # A caller who leaves a phone number or an e-mail address is told when the case closes (docs/notify.md).
+    caller = Caller("open311", name, phone, email, account_id, client.username, callback=bool(phone or email),
+                    description=description, media_url=media_url)
+    now = ctx.clock.now()
+    if lat is not None and long is not None and not file_as_new:
+        nearby = ctx.cases.duplicates(db, service_code, long, lat, now)
+        if nearby:  # the same problem, open, a few metres away: this caller joins that request
+            linked = ctx.cases.link(db, client.role, client.username, nearby[0].case_id, caller, now)
+            notice = (f"与已有请求 {linked.case_no} 相同，已合并 — the same problem as open request {linked.case_no} "
+                      f"({nearby[0].distance_m:.0f} m away): linked to it")
+            return respond(fmt, [RequestCreated(service_request_id=linked.case_no, service_notice=notice,
+                                                account_id=account_id)], "service_requests", "request", status=201)
     case_id, _ = ctx.cases.report(db, client.role, client.username,
                                   NewCase(service_code, description, Source.HOTLINE, lon=long, lat=lat,
-                                          address=address_string, extra_evidence=requester),
-                                  ctx.clock.now(), cell_at=ctx.grid_index(db).lookup)
+                                          address=address_string, extra_evidence=requester, caller=caller),
+                                  now, cell_at=ctx.grid_index(db).lookup)
     row = db.execute("SELECT case_no FROM cases WHERE id = %s", (case_id,)).fetchone()
     assert row is not None
     created = RequestCreated(service_request_id=row[0], service_notice=f"已受理 accepted as case {row[0]}",
@@ -200,7 +216,9 @@ _REQUEST_SQL = (
     # The photo the first caller linked (a POST's media_url, kept with the report).
     "(SELECT v.data ->> 'media_url' FROM case_evidence v WHERE v.case_id = c.id AND v.data ? 'media_url' "
     " ORDER BY v.at, v.id LIMIT 1) AS media_url "
-    "FROM cases c WHERE c.source = 'hotline' ")
+    # The hotline's cases, and any case an Open311 caller was linked to as a duplicate.
+    "FROM cases c WHERE (c.source = 'hotline' OR EXISTS (SELECT 1 FROM case_callers k WHERE k.case_id = c.id "
+    " AND k.channel = 'open311')) ")
 
 
 def _request(row: dict[str, Any]) -> ServiceRequest:

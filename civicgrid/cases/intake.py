@@ -13,6 +13,7 @@ import psycopg
 
 from civicgrid.cases import evidence as ev
 from civicgrid.cases import repository as store
+from civicgrid.cases.callers import Caller, add_caller
 from civicgrid.cases.errors import SourceNotAllowed, UnknownReference
 from civicgrid.cases.problem import Locator, Problem
 from civicgrid.cases.rulebook import RuleBook
@@ -42,6 +43,7 @@ class NewCase:
     media_ids: tuple[str, ...] = ()
     source_record_id: str | None = None
     extra_evidence: Mapping[str, Any] | None = None  # e.g. the caller of a phone report
+    caller: Caller | None = None  # kept on the case, told when it closes if it asked (civicgrid/cases/callers.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ def report(book: RuleBook, conn: psycopg.Connection, role: Role, actor: str, new
                                              evidence=evidence)
         if created:
             ev.attach_media(conn, case_id, 1, Action.REPORT, media, now)
+            if new.caller is not None:
+                add_caller(conn, case_id, new.caller, linked=False)
     return case_id, created
 
 

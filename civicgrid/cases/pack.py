@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 import yaml
 
+from civicgrid.cases.duplicates import DuplicateRule
 from civicgrid.cases.pack_check import TABLES, PackError
 from civicgrid.cases.rules import Rules
 from civicgrid.domain.catalogue import Catalogue
@@ -137,7 +138,8 @@ def build_rules(content: Content) -> Rules:
                  limits=TimeLimits.from_mapping(content["time_limits"]),
                  calendar=WorkingCalendar.from_mapping(content["working_calendar"]),
                  permissions=Permissions.from_mapping(content["permissions"]),
-                 scoring=Scoring.from_mapping(content["scoring"]))
+                 scoring=Scoring.from_mapping(content["scoring"]),
+                 duplicates=DuplicateRule.from_mapping(content.get("duplicates")))  # absent in versions before it
 
 
 def export_pack(content: Content, directory: Path, header: str) -> list[Path]:

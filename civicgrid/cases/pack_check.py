@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from civicgrid.cases.duplicates import DuplicatesFile
 from civicgrid.domain.case_state import Action
 from civicgrid.domain.catalogue import CatalogueFile, CategoryCode, InvalidCategoryCode, parse_category_code
 from civicgrid.domain.permissions import PermissionsFile
@@ -250,4 +251,5 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("working_calendar", CalendarFile, _calendar_where, _calendar_rules),
     Table("permissions", PermissionsFile, _permissions_where, _permissions_rules),
     Table("scoring", ScoringFile, _scoring_where, _scoring_rules),
+    Table("duplicates", DuplicatesFile, lambda data, loc: (None, _field(loc)), lambda file, data: []),
 )}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from civicgrid.cases.duplicates import DuplicateRule
 from civicgrid.domain.case_state import TERMINAL, CaseState, State
 from civicgrid.domain.catalogue import Catalogue, UnknownCategory, default_catalogue
 from civicgrid.domain.lifecycle import Policy
@@ -42,6 +43,7 @@ class Rules:
     permissions: Permissions = field(default_factory=default_permissions)
     scoring: Scoring = field(default_factory=default_scoring)
     policy: Policy = field(default_factory=Policy)
+    duplicates: DuplicateRule = field(default_factory=DuplicateRule)  # civicgrid/cases/duplicates.py
 
     # -- the catalogue ------------------------------------------------------
     def disposal_class(self, category: str | None, explicit: DisposalClass | str | None = None) -> DisposalClass:

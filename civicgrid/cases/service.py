@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 
 from civicgrid.cases import actions, deadlines, field_tasks, intake
+from civicgrid.cases import duplicates as dup
+from civicgrid.cases.callers import Caller
 from civicgrid.cases.problem import Locator, Problem
 from civicgrid.cases.rulebook import RuleBook
 from civicgrid.cases.rules import Rules
@@ -36,6 +38,17 @@ class CaseService:
                cell_at: Callable[[float, float], str | None]) -> tuple[str, bool]:
         """A person's report (上报): (case id, created), idempotent on the report's source record id."""
         return intake.report(self.book, conn, role, actor, new, now, cell_at)
+
+    def duplicates(self, conn: psycopg.Connection, category_code: str, lon: float, lat: float, now: datetime, *,
+                   radius_m: float | None = None) -> list[dup.NearbyCase]:
+        """The open cases a report at this point may repeat (offered before it is filed), nearest first."""
+        _, rules = self.book.current(conn)
+        return dup.candidates(rules.duplicates, conn, category_code, lon, lat, now, radius_m=radius_m)
+
+    def link(self, conn: psycopg.Connection, role: Role, actor: str, case_id: str, caller: Caller,
+             now: datetime) -> dup.Linked:
+        """Link a report to an open case instead of filing it; its caller is kept on the case for feedback."""
+        return dup.link(self.book.for_case(conn, case_id).permissions, conn, role, actor, case_id, caller, now)
 
     def record_problem(self, conn: psycopg.Connection, problem: Problem, locator: Locator,
                        merge_window: timedelta) -> intake.Outcome:

@@ -62,7 +62,8 @@ def test_rules_load_show_and_export_round_trip(settings: Settings, db: psycopg.C
     exported = civicgrid(settings, "rules", "export", str(tmp_path / "out"))
     assert exported.returncode == 0, exported.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "catalogue.yaml", "permissions.yaml", "scoring.yaml", "time_limits.yaml", "working_calendar.yaml"]
+        "catalogue.yaml", "duplicates.yaml", "permissions.yaml", "scoring.yaml", "time_limits.yaml",
+        "working_calendar.yaml"]
     again = civicgrid(settings, "rules", "load", str(tmp_path / "out"))
     assert again.returncode == 0 and int(again.stdout) == version and "unchanged" in again.stderr
 

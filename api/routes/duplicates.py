@@ -1,0 +1,50 @@
+"""Duplicates before filing: the open cases a report may repeat, and linking the report to one of them.
+
+The console's call form and an inspector's handheld ask ``GET /duplicates`` with the category and the point
+before filing; the operator (or inspector) then files as usual (``POST /cases``, ``POST /cases/calls``) or links
+the report to the case it repeats (``POST /duplicates/{case_id}/link``), which keeps the caller on that case for
+feedback. Both go through the case service (civicgrid/cases/duplicates.py); Open311 does the same in its POST.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.auth import require
+from api.deps import Ctx, Db
+from api.schemas.duplicates import DuplicateCandidate, LinkedPublic, LinkIn
+from api.users import User
+from civicgrid.cases.callers import Caller
+from civicgrid.domain.case_state import Role
+
+router = APIRouter(prefix="/duplicates", tags=["cases"])
+# Who reports (the permission table's `report`, as shipped) and the shift leader who files.
+REPORTERS = (Role.INSPECTOR, Role.OPERATOR, Role.LEADER, Role.SHIFT_LEADER)
+
+
+@router.get("", summary="Open cases a report at this point may repeat (same category, within the rule pack's "
+                        "radius and window), nearest first")
+def duplicate_candidates(
+    ctx: Ctx, db: Db, user: Annotated[User, Depends(require(*REPORTERS))],
+    category_code: Annotated[str, Query(max_length=10)],
+    lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)],
+    radius_m: Annotated[float | None, Query(gt=0, le=1000, description="default: the rule pack's (50 m)")] = None,
+) -> list[DuplicateCandidate]:
+    ctx.catalogue.get(category_code)  # an unknown category is the caller's mistake (422), not "no candidates"
+    found = ctx.cases.duplicates(db, category_code, lon, lat, ctx.clock.now(), radius_m=radius_m)
+    return [DuplicateCandidate(case_id=c.case_id, case_no=c.case_no, state=c.state, category_code=c.category_code,
+                               distance_m=round(c.distance_m, 1), reported_at=c.reported_at,
+                               description=c.description, address=c.address, callers=c.callers) for c in found]
+
+
+@router.post("/{case_id}/link", summary="Link a report to the open case it repeats instead of filing it; the "
+                                         "caller is kept on the case (and told when it closes, with callback)")
+def link_report(case_id: uuid.UUID, body: LinkIn, ctx: Ctx, db: Db,
+                user: Annotated[User, Depends(require(*REPORTERS))]) -> LinkedPublic:
+    caller = Caller(body.channel, body.caller_name, body.caller_phone, body.caller_email, client=user.username,
+                    callback=body.callback, description=body.description)
+    linked = ctx.cases.link(db, user.role, user.username, str(case_id), caller, ctx.clock.now())
+    return LinkedPublic(case_id=linked.case_id, case_no=linked.case_no, caller_id=linked.caller_id)

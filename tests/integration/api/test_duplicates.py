@@ -1,0 +1,140 @@
+"""Duplicates before filing: open cases of the same category within the rule pack's radius are offered, a report
+is linked to one instead of being filed (its caller kept on the case), and an Open311 POST that repeats an open
+request answers with that request's id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from civicgrid.cases.duplicates import DuplicateRule, candidates
+
+Headers = Callable[[str], dict[str, str]]
+M_LAT, M_LON = 1 / 111_000, 1 / 94_800  # degrees per metre at 31.5° N
+
+
+def _place() -> tuple[float, float]:
+    """A point of this test's own, far from the other API tests' (lon, lat)."""
+    n = uuid.uuid4().int
+    return 116.96 + n % 997 * 0.0001, 31.48 + (n >> 12) % 997 * 0.0001
+
+
+def _report(client: TestClient, as_user: Headers, category: str, lon: float, lat: float) -> dict:
+    r = client.post("/cases", headers=as_user("api-inspector"),
+                    json={"category_code": category, "description": "路边堆物", "lon": lon, "lat": lat})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _candidates(client: TestClient, as_user: Headers, category: str, lon: float, lat: float, **extra) -> list[dict]:
+    r = client.get("/duplicates", headers=as_user("api-operator"),
+                   params={"category_code": category, "lon": lon, "lat": lat, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_open_cases_of_the_same_category_nearby_are_offered_and_a_report_linked(
+        client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:
+    lon, lat = _place()
+    case = _report(client, as_user, "E0507", lon, lat)
+
+    (near,) = _candidates(client, as_user, "E0507", lon + 30 * M_LON, lat)
+    assert (near["case_id"], near["case_no"], near["state"], near["callers"]) == \
+        (case["id"], case["case_no"], "reported", 0)
+    assert 28 < near["distance_m"] < 32
+    assert _candidates(client, as_user, "E0507", lon, lat + 70 * M_LAT) == []  # beyond 50 m
+    assert [c["case_id"] for c in _candidates(client, as_user, "E0507", lon, lat + 70 * M_LAT, radius_m=100)] == \
+        [case["id"]]
+    assert _candidates(client, as_user, "E0504", lon, lat) == []  # another category
+    unknown = client.get("/duplicates", headers=as_user("api-operator"),
+                         params={"category_code": "E0598", "lon": lon, "lat": lat})
+    assert unknown.status_code == 422, unknown.text
+    assert client.get("/duplicates", headers=as_user("api-sanitation"),
+                      params={"category_code": "E0507", "lon": lon, "lat": lat}).status_code == 403
+
+    r = client.post(f"/duplicates/{case['id']}/link", headers=as_user("api-operator"), json={
+        "caller_name": "王先生", "caller_phone": "13800000001", "callback": True, "description": "门口又堆了"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["case_id"], r.json()["case_no"]) == (case["id"], case["case_no"])
+    callers = db.execute("SELECT name, phone, callback, linked, client FROM case_callers WHERE case_id = %s",
+                         (case["id"],)).fetchall()
+    assert callers == [("王先生", "13800000001", True, True, "api-operator")]
+    (evidence,) = db.execute("SELECT data FROM case_evidence WHERE case_id = %s AND kind = 'report' "
+                             "AND data ? 'linked'", (case["id"],)).fetchone()
+    assert evidence["description"] == "门口又堆了" and evidence["by"] == "api-operator"
+    state = client.get(f"/cases/{case['id']}", headers=as_user("api-boss")).json()["state"]
+    assert state == "reported"  # a link adds a caller, not a step
+    assert _candidates(client, as_user, "E0507", lon, lat)[0]["callers"] == 1
+
+    r = client.post(f"/cases/{case['id']}/cancel", headers=as_user("api-leader"), json={"reason": "重复"})
+    assert r.status_code == 200, r.text
+    assert _candidates(client, as_user, "E0507", lon, lat) == []  # closed and cancelled cases are not offered
+    r = client.post(f"/duplicates/{case['id']}/link", headers=as_user("api-operator"), json={"callback": True})
+    assert r.status_code == 422 and r.json()["type"].endswith("/link-refused"), r.text
+    missing = client.post(f"/duplicates/{uuid.uuid4()}/link", headers=as_user("api-operator"), json={})
+    assert missing.status_code == 404, missing.text
+
+
+def test_an_open311_post_that_repeats_an_open_request_answers_with_its_id(
+        client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection) -> None:
+    key = client.post("/api-keys", headers=as_user("api-admin"),
+                      json={"user_id": org["api-operator"], "name": f"dup-{uuid.uuid4().hex[:6]}"}).json()["api_key"]
+    lon, lat = _place()
+
+    def post(**form: str) -> dict:
+        r = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0504", **form})
+        assert r.status_code == 201, r.text
+        return r.json()[0]
+
+    first = post(lat=f"{lat}", long=f"{lon}", phone="13900000001", description="店外经营")
+    again = post(lat=f"{lat + 20 * M_LAT}", long=f"{lon}", phone="13900000002", description="还在店外摆摊")
+    assert again["service_request_id"] == first["service_request_id"]
+    assert "已合并" in again["service_notice"] and "20 m" in again["service_notice"]
+    rows = db.execute("SELECT k.phone, k.callback, k.linked FROM case_callers k JOIN cases c ON c.id = k.case_id "
+                      "WHERE c.case_no = %s ORDER BY k.id", (first["service_request_id"],)).fetchall()
+    assert rows == [("13900000001", True, False), ("13900000002", True, True)]
+    forced = post(lat=f"{lat}", long=f"{lon}", file_as_new="true")
+    assert forced["service_request_id"] != first["service_request_id"]
+    far = post(lat=f"{lat + 80 * M_LAT}", long=f"{lon}")
+    assert far["service_request_id"] not in (first["service_request_id"], forced["service_request_id"])
+
+    # An inspector's case is the same problem too; once an Open311 caller is on it, Open311 shows it.
+    lon, lat = _place()
+    inspected = _report(client, as_user, "E0501", lon, lat)
+    joined = client.post("/open311/v2/requests.xml", data={"api_key": key, "service_code": "E0501",
+                                                           "lat": f"{lat}", "long": f"{lon}"})
+    assert joined.status_code == 201 and inspected["case_no"] in joined.text, joined.text
+    (shown,) = client.get(f"/open311/v2/requests/{inspected['case_no']}.json").json()
+    assert (shown["service_code"], shown["status"]) == ("E0501", "open")
+
+
+def test_the_radius_and_window_are_the_rule_packs(client: TestClient, as_user: Headers,
+                                                  db: psycopg.Connection) -> None:
+    lon, lat = _place()
+    case = _report(client, as_user, "E0510", lon, lat)
+    now = datetime.now(UTC)
+    away = (lon + 150 * M_LON, lat)
+    assert candidates(DuplicateRule(), db, "E0510", *away, now) == []
+    (found,) = candidates(DuplicateRule(radius_m=200), db, "E0510", *away, now)
+    assert found.case_id == case["id"] and 148 < found.distance_m < 152
+    reported = datetime.fromisoformat(case["reported_at"])
+    assert candidates(DuplicateRule(radius_m=200), db, "E0510", *away, reported.replace(year=reported.year + 1)) \
+        == []  # outside the window
+
+
+def test_candidates_are_found_by_the_open_cases_index(db: psycopg.Connection) -> None:
+    """EXPLAIN of the candidates query: an index of the open cases (the planner picks the partial GiST index of
+    migration 0015 or the open cases' category index, by the table's numbers), never a scan of all cases."""
+    db.execute("SET enable_seqscan = off")
+    try:
+        plan = "\n".join(r[0] for r in db.execute(
+            "EXPLAIN SELECT id FROM cases c WHERE c.state NOT IN ('closed', 'cancelled') AND c.lon IS NOT NULL "
+            "AND c.lat IS NOT NULL AND ST_DWithin(ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)::geography, "
+            "ST_SetSRID(ST_MakePoint(116.95, 31.47), 4326)::geography, 50) AND c.category_code = 'E0102'").fetchall())
+    finally:
+        db.execute("RESET enable_seqscan")
+    assert "Seq Scan" not in plan and "Index" in plan, plan
