@@ -2,6 +2,9 @@
 
 A period is the day, 旬 (1–10, 11–20, 21–end), month or year holding `day`, in the city's
 time zone (UTC+8); a case belongs to the period it was reported in (civicgrid.domain.scoring).
+A table is scored by the current rule pack's weights, bands and `empty_rate` and says so: which
+version, which weights, and under which versions the period's cases were filed (docs/rules.md).
+Every rate comes with its numerator and denominator; one with nothing due has no value (null).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from api.auth import require
 from api.deps import Ctx, Db
 from api.errors import ApiError
 from api.queries import scoring as q
-from api.schemas.scoring import CoverageRow, ScoreRow, ScoreTable
+from api.schemas.scoring import CoverageRow, RatioOut, ScoreRow, ScoreTable
 from api.users import User
 from civicgrid.domain.case_state import Role
 from civicgrid.domain.scoring import rank, xun_bounds
@@ -69,29 +72,47 @@ def score_table(
     if not date(2000, 1, 1) <= the_day <= date(2100, 12, 31):
         raise ApiError(422, "bad-period", "day must lie between 2000 and 2100")
     start, end = period_bounds(period, the_day)
-    case_facts_cache.refresh_facts(ctx.rules, db, start, end)
+    version, rules = ctx.book.current(db)
+    weights = rules.scoring
+    case_facts_cache.refresh_facts(rules, db, start, end)
     facts = case_facts_cache.load_facts(db, start, end)
     if level == "department":
         departments = [r[0] for r in db.execute("SELECT id FROM departments").fetchall()]
-        evaluations = q.department_table(facts, departments)
+        evaluations = q.department_table(facts, departments, weights)
     elif level == "region":
-        evaluations = q.region_table(facts, region_level, q.grids(db) if region_level == "grid" else {})
+        evaluations = q.region_table(facts, region_level, q.grids(db) if region_level == "grid" else {}, weights)
     else:
         users = db.execute("SELECT username, responsibility_grid_id FROM users WHERE role = %s AND enabled",
                            (role,)).fetchall()
         all_grids = q.grids(db) if role == "inspector" else {}
         evaluations = q.post_table(facts, role, [u for u, _ in users],
-                                   {u: all_grids.get(g, set()) for u, g in users if g})
+                                   {u: all_grids.get(g, set()) for u, g in users if g}, weights)
     rows = [ScoreRow(rank=r, subject=e.subject, score=e.score, grade=e.grade, indicators=dict(e.indicators),
-                     ratios={k: {"numerator": v.numerator, "denominator": v.denominator} for k, v in e.ratios.items()})
+                     ratios={k: RatioOut(numerator=v.numerator, denominator=v.denominator)
+                             for k, v in e.ratios.items()},
+                     counted=dict(e.counted), weights=dict(e.weights))
             for r, e in rank(evaluations)]
     if format == "csv":
-        names = sorted({k for row in rows for k in row.indicators})
-        return _csv(["rank", "subject", "score", "grade", *names],
-                    [[r.rank, r.subject, r.score, r.grade, *(r.indicators.get(n, "") for n in names)] for r in rows],
-                    f"scoring-{level}-{period}-{the_day}.csv")
+        return _score_csv(rows, f"scoring-{level}-{period}-{the_day}.csv")
+    composite = level if level != "post" else role
     return ScoreTable(level=level if level != "region" else f"region:{region_level}", period=period, start=start,
-                      end=end, cases=len(facts), rows=rows)
+                      end=end, cases=len(facts), composite=composite, weights=dict(weights.composites[composite]),
+                      empty_rate=weights.empty_rate, rules_version=version,
+                      case_rules_versions=q.case_rules_versions(db, start, end), rows=rows)
+
+
+def _score_csv(rows: list[ScoreRow], filename: str) -> Response:
+    """One line per subject: score, grade, each indicator (empty: nothing due), each rate's numerator and
+    denominator."""
+    names = sorted({k for row in rows for k in row.indicators})
+    rates = sorted({k for row in rows for k in row.ratios})
+    blank = RatioOut(numerator=0, denominator=0)
+    return _csv(["rank", "subject", "score", "grade", *names,
+                 *(f"{k}_{part}" for k in rates for part in ("numerator", "denominator"))],
+                [[r.rank, r.subject, "" if r.score is None else r.score, r.grade or "",
+                  *("" if r.indicators.get(n) is None else r.indicators[n] for n in names),
+                  *(x for k in rates for x in (r.ratios.get(k, blank).numerator, r.ratios.get(k, blank).denominator))]
+                 for r in rows], filename)
 
 
 @router.get("/coverage", summary="Patrol coverage per inspector and day (cells in `detail`)",

@@ -2,40 +2,38 @@
 
 Pure functions over `CaseFacts` (see `case_facts.py`) for the cases of one period
 (a case belongs to the period it was reported in [ours]; `in_period` selects them).
-Every rate is a `Ratio` so a report can show numerator and denominator; a 0/0
-rate counts as `empty_rate` (1.0 by default) in composites. Weights, count bands and
-grade bands are data (`scoring.yaml`), overridable per city.
+Every rate is a `Ratio` so a report can show numerator and denominator; what a rate
+with nothing due counts for, the weights, count bands and grade bands are the city's
+data (`scoring.yaml`, civicgrid/domain/scoring_rules.py, re-exported here).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from importlib import resources
-from typing import Annotated, Any
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from civicgrid.domain.case_facts import CaseFacts
-from civicgrid.domain.errors import DomainError
+from civicgrid.domain.scoring_rules import (
+    EXCLUDE,
+    LOWER_IS_BETTER,
+    CountBand,
+    EmptyRate,
+    Evaluation,
+    GradeBand,
+    Ratio,
+    Scoring,
+    ScoringError,
+    ScoringFile,
+    counted,
+    default_scoring,
+    rank,
+)
+
+# scoring_rules' names, re-exported (callers import every name of scoring from here; mypy needs them listed).
+__all__ = ["EXCLUDE", "LOWER_IS_BETTER", "CountBand", "EmptyRate", "Evaluation", "GradeBand", "Ratio", "Scoring",
+           "ScoringError", "ScoringFile", "counted", "default_scoring", "rank"]
 
 Facts = Sequence[CaseFacts]
-
-
-class ScoringError(DomainError):
-    """Scoring data or a request that cannot be computed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Ratio:
-    numerator: int
-    denominator: int
-
-    def value(self, empty: float = 1.0) -> float:
-        return self.numerator / self.denominator if self.denominator else empty
 
 
 def in_period(facts: Iterable[CaseFacts], start: datetime, end: datetime) -> list[CaseFacts]:
@@ -178,109 +176,6 @@ def in_region(facts: Iterable[CaseFacts], prefix: str = "", cells: Collection[st
 
 # --- composites ----------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    subject: str
-    level: str
-    indicators: Mapping[str, float]
-    score: float
-    grade: str
-    ratios: Mapping[str, Ratio] = field(default_factory=dict)
-
-
-class CountBand(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max: int | None = Field(ge=0)  # None: every count above the bands before
-    score: float = Field(ge=0, le=100)
-
-
-class GradeBand(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    grade: str = Field(min_length=1)
-    min: float = Field(ge=0, le=100)
-
-
-class ScoringFile(BaseModel):
-    """A scoring file (the boundary: the rule pack reports its errors by row, civicgrid/cases/pack_check.py)."""
-
-    model_config = ConfigDict(extra="forbid")
-    composites: dict[str, dict[str, Annotated[float, Field(ge=0, le=1)]]]
-    case_count_bands: list[CountBand]
-    grades: list[GradeBand]
-    empty_rate: float = Field(default=1.0, ge=0, le=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Scoring:
-    """Weights per composite, case-count bands, grade bands (from `scoring.yaml`)."""
-
-    composites: Mapping[str, Mapping[str, float]]
-    case_count_bands: tuple[tuple[int | None, float], ...]
-    grades: tuple[tuple[str, float], ...]
-    empty_rate: float = 1.0
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> Scoring:
-        try:
-            parsed = ScoringFile.model_validate(data)
-        except ValidationError as exc:
-            raise ScoringError(f"scoring data: {exc}") from exc
-        return cls(
-            composites={k: dict(v) for k, v in parsed.composites.items()},
-            case_count_bands=tuple((b.max, b.score) for b in parsed.case_count_bands),
-            grades=tuple((g.grade, g.min) for g in parsed.grades),
-            empty_rate=parsed.empty_rate,
-        )
-
-    def merged(self, city: Mapping[str, Any]) -> Scoring:
-        """A city's keys replace the defaults; a composite given replaces that composite's weights."""
-        base: dict[str, Any] = {
-            "composites": dict(self.composites),
-            "case_count_bands": [{"max": m, "score": s} for m, s in self.case_count_bands],
-            "grades": [{"grade": g, "min": m} for g, m in self.grades],
-            "empty_rate": self.empty_rate,
-        }
-        for key, value in city.items():
-            base[key] = {**base["composites"], **value} if key == "composites" else value
-        return Scoring.from_mapping(base)
-
-    def case_count_score(self, count: int) -> float:
-        """Fewer is better: ≤50 → 100, ≤100 → 90, ≤200 → 75, ≤500 → 60, ≤1000 → 40, else 0."""
-        for limit, score in self.case_count_bands:
-            if limit is None or count <= limit:
-                return score
-        return 0.0
-
-    def grade(self, score: float) -> str:
-        """A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, else E (by default)."""
-        for name, minimum in self.grades:
-            if score >= minimum:
-                return name
-        return self.grades[-1][0]
-
-    def composite(self, level: str, indicators: Mapping[str, float]) -> float:
-        """score = 100 × Σ weight_i × indicator_i (indicators as fractions 0..1)."""
-        try:
-            weights = self.composites[level]
-        except KeyError:
-            raise ScoringError(f"no weights for {level!r}") from None
-        missing = set(weights) - set(indicators)
-        if missing:
-            raise ScoringError(f"{level}: indicators {sorted(missing)} were not computed")
-        return round(100.0 * sum(w * indicators[k] for k, w in weights.items()), 6)
-
-    def evaluation(self, subject: str, level: str, ratios: Mapping[str, Ratio],
-                   extra: Mapping[str, float] | None = None) -> Evaluation:
-        indicators = {k: r.value(self.empty_rate) for k, r in ratios.items()}
-        for k, r in ratios.items():
-            if k in ("missed_rate", "rework_rate"):
-                # Lower is better: score the complement, so 0/0 (nothing to miss) is full marks.
-                indicators[f"not_{k}"] = Ratio(r.denominator - r.numerator, r.denominator).value(self.empty_rate)
-        indicators.update(extra or {})
-        score = self.composite(level, indicators)
-        return Evaluation(subject, level, indicators, score, self.grade(score), dict(ratios))
-
-
 def evaluate_department(facts: Facts, department: str, scoring: Scoring | None = None) -> Evaluation:
     """部门评价: 10 % case-count score + 30 % closing rate + 30 % on-time disposal + 30 % (1 − rework)."""
     s = scoring or default_scoring()
@@ -360,19 +255,3 @@ def _task_count(facts: Facts, role: str, actor: str) -> int:
         return sum((f.verify_sender == actor) + (f.check_sender == actor) for f in facts)
     return sum(who == actor for f in facts for who, _ in f.dispatchers)
 
-
-def rank(evaluations: Iterable[Evaluation]) -> list[tuple[int, Evaluation]]:
-    """Ranked table, best first; equal scores share a rank (1, 2, 2, 4), ties by subject."""
-    ordered = sorted(evaluations, key=lambda e: (-e.score, e.subject))
-    out: list[tuple[int, Evaluation]] = []
-    for i, e in enumerate(ordered):
-        r = out[-1][0] if out and out[-1][1].score == e.score else i + 1
-        out.append((r, e))
-    return out
-
-
-@functools.cache
-def default_scoring() -> Scoring:
-    """Weights shipped with civicgrid (`scoring.yaml`), read once."""
-    text = resources.files("civicgrid.domain").joinpath("scoring.yaml").read_text(encoding="utf-8")
-    return Scoring.from_mapping(yaml.safe_load(text))

@@ -183,6 +183,15 @@ def test_pages_render_without_critical_accessibility_violations(page_id: str, or
     if page_id == "scoring":
         page.wait_for_selector(".score-table tbody tr")
         page.wait_for_selector(".chart svg")
+        # Headers in words, with the weight each indicator carries; a rate with nothing due reads "—", never 1.000;
+        # the table says what scored it.
+        closing = page.inner_text(".score-table th[data-indicator='closing_rate']")
+        assert closing.startswith("结案率") and "权重 30%" in closing
+        assert page.inner_text(".score-table th[data-indicator='rework_rate']") == "返工率"
+        assert page.locator(".score-table td.nothing-due").first.inner_text() == "—"
+        assert page.locator(".score-table td", has_text="1.000").filter(has_text="0/0").count() == 0
+        composition = page.inner_text(".composition")
+        assert "30% 结案率" in composition and "无应考核数: 按 1.000" in composition and "评分规则版本 v" in composition
         page.screenshot(path=str(artifacts / "console-scoring.png"))
     if page_id == "patrol":
         page.wait_for_selector("#patrol-map[data-rendered='true']", timeout=60_000)

@@ -47,6 +47,16 @@ const zh = {
   'unit.hours': '小时', 'unit.days': '天', 'unit.working_hours': '工作小时', 'unit.working_days': '工作日',
   'role.operator': '受理员', 'role.dispatcher': '派遣员', 'role.department': '专业部门', 'role.inspector': '监督员',
   'role.shift_leader': '值班长', 'role.leader': '领导', 'role.admin': '管理员',
+  // Scoring: indicator column headers (codes as the API names them), weights and what a rate with nothing due counts.
+  'ind.valid_report_rate': '有效上报率', 'ind.missed_rate': '漏报率', 'ind.not_missed_rate': '未漏报率',
+  'ind.on_time_verify_rate': '按时核实率', 'ind.on_time_check_rate': '按时核查率', 'ind.count_score': '任务量得分',
+  'ind.on_time_verify_dispatch_rate': '按时派核实率', 'ind.on_time_check_dispatch_rate': '按时派核查率',
+  'ind.on_time_filing_rate': '按时立案率', 'ind.accurate_filing_rate': '准确立案率', 'ind.on_time_closing_rate': '按时结案率',
+  'ind.on_time_dispatch_rate': '按时派遣率', 'ind.accurate_dispatch_rate': '准确派遣率', 'ind.case_count_score': '案件数得分',
+  'ind.closing_rate': '结案率', 'ind.on_time_disposal_rate': '按时处置率', 'ind.rework_rate': '返工率',
+  'ind.not_rework_rate': '未返工率', 'ind.public_report_rate': '监督举报率', 'ind.closed_by_deadline_rate': '按期结案率',
+  weight: '权重', nothing_due: '无应考核数', empty_rate_counts: '按', empty_rate_exclude: '不计入，其权重按比例分给其余指标',
+  rules_version: '评分规则版本', case_rules_versions: '本期案件的规则版本',
 };
 
 const en = {
@@ -105,6 +115,17 @@ const en = {
   'unit.working_hours': 'working hours', 'unit.working_days': 'working days', 'role.operator': 'operator',
   'role.dispatcher': 'dispatcher', 'role.department': 'department', 'role.inspector': 'inspector',
   'role.shift_leader': 'shift leader', 'role.leader': 'leader', 'role.admin': 'admin',
+  'ind.valid_report_rate': 'Valid reports', 'ind.missed_rate': 'Missed', 'ind.not_missed_rate': 'Not missed',
+  'ind.on_time_verify_rate': 'On-time verify', 'ind.on_time_check_rate': 'On-time check', 'ind.count_score': 'Task count score',
+  'ind.on_time_verify_dispatch_rate': 'Verify sent on time', 'ind.on_time_check_dispatch_rate': 'Check sent on time',
+  'ind.on_time_filing_rate': 'On-time filing', 'ind.accurate_filing_rate': 'Accurate filing',
+  'ind.on_time_closing_rate': 'On-time closing', 'ind.on_time_dispatch_rate': 'On-time dispatch',
+  'ind.accurate_dispatch_rate': 'Accurate dispatch', 'ind.case_count_score': 'Case count score',
+  'ind.closing_rate': 'Closing rate', 'ind.on_time_disposal_rate': 'On-time disposal', 'ind.rework_rate': 'Rework rate',
+  'ind.not_rework_rate': 'Not reworked', 'ind.public_report_rate': 'Public reports',
+  'ind.closed_by_deadline_rate': 'Closed by deadline', weight: 'weight', nothing_due: 'Nothing due',
+  empty_rate_counts: 'counts as', empty_rate_exclude: 'left out, its weight shared among the others',
+  rules_version: 'Scored by rules version', case_rules_versions: "the period's cases were filed under",
 };
 
 const TABLES = { zh, en };

@@ -17,6 +17,7 @@ from civicgrid.domain.scoring import (
     accurate_filing_rate,
     closed_by_deadline_rate,
     closing_rate,
+    counted,
     default_scoring,
     evaluate_department,
     evaluate_post,
@@ -190,7 +191,8 @@ def test_department_and_region_composites_by_hand(facts: list[CaseFacts]) -> Non
     e = evaluate_region(facts, "341523001001")
     assert (e.score, e.grade) == (70.0, "C")
     grid = evaluate_region(facts, "G1", cells={C0201})  # c3 only: filed then cancelled
-    assert grid.indicators["closing_rate"] == 1.0 and grid.subject == "G1"
+    # Nothing due to close: shown as nothing ("—"), counted as the pack's empty_rate (1.0 shipped).
+    assert grid.indicators["closing_rate"] is None and grid.counted["closing_rate"] == 1.0 and grid.subject == "G1"
     assert [f.case_id for f in in_region(facts, "341523001002")] == ["c3"]
 
 
@@ -262,4 +264,53 @@ def test_evaluation_from_ratios() -> None:
     )
     # 100 × (0.1 × 0.25 + 0.2 × 0.9 + 0.3 × 0.75 + 0.4 × 1.0)
     assert e.score == pytest.approx(83.0)
-    assert (e.grade, e.level, e.indicators["closed_by_deadline_rate"]) == ("B", "region", 1.0)
+    assert (e.grade, e.level, e.indicators["closed_by_deadline_rate"]) == ("B", "region", None)
+    assert e.counted["closed_by_deadline_rate"] == 1.0 and e.ratios["closed_by_deadline_rate"] == Ratio(0, 0)
+    assert e.weights == default_scoring().composites["region"]
+
+
+@pytest.mark.parametrize(("ratio", "empty_rate", "share", "counts"), [
+    (Ratio(2, 4), 1.0, 0.5, 0.5),
+    (Ratio(0, 3), 1.0, 0.0, 0.0),
+    (Ratio(0, 0), 1.0, None, 1.0),      # nothing due: no value to show; counts as the pack says
+    (Ratio(0, 0), 0.5, None, 0.5),
+    (Ratio(0, 0), 0.0, None, 0.0),
+    (Ratio(0, 0), "exclude", None, None),  # left out of the composite
+    (Ratio(3, 4), "exclude", 0.75, 0.75),
+])
+def test_a_rate_with_nothing_due_has_no_value_and_counts_as_the_pack_says(
+        ratio: Ratio, empty_rate: float | str, share: float | None, counts: float | None) -> None:
+    assert ratio.share == share
+    assert counted(ratio, empty_rate) == counts  # type: ignore[arg-type]
+
+
+def test_a_rework_rate_with_nothing_disposed_is_not_shown_as_one() -> None:
+    """The bug this fixes: 0 reworked of 0 disposed was shown as a rework rate of 1.000 (everything reworked)."""
+    e = evaluate_department([], "园林处")
+    assert e.ratios["rework_rate"] == Ratio(0, 0) and e.ratios["not_rework_rate"] == Ratio(0, 0)
+    assert e.indicators["rework_rate"] is None and e.indicators["not_rework_rate"] is None
+    assert e.counted["not_rework_rate"] == 1.0 and "rework_rate" not in e.counted  # only the complement is weighed
+    assert e.score == 100.0 and e.grade == "A"
+
+
+def test_excluded_rates_give_their_weight_to_the_rest(facts: list[CaseFacts]) -> None:
+    s = default_scoring().merged({"empty_rate": "exclude"})
+    e = s.evaluation("G1", "region", {"public_report_rate": Ratio(1, 4), "closing_rate": Ratio(3, 4),
+                                      "closed_by_deadline_rate": Ratio(0, 0)}, {"case_count_score": 0.9})
+    # 0.4 of closed-by-deadline is left out; 0.1, 0.2 and 0.3 are scaled by 1/0.6.
+    assert e.weights == pytest.approx({"public_report_rate": 1 / 6, "case_count_score": 1 / 3, "closing_rate": 0.5})
+    assert e.score == pytest.approx(100 * (0.25 / 6 + 0.9 / 3 + 0.75 / 2))
+    assert "closed_by_deadline_rate" not in e.counted and e.indicators["closed_by_deadline_rate"] is None
+    # An inspector with nothing at all due has nothing to score: no score, no grade, ranked last.
+    idle = evaluate_post([], "inspector", "nobody", scoring=s)
+    assert (idle.score, idle.grade, idle.weights) == (None, None, {})
+    busy = evaluate_post(facts, "inspector", "insp-a", cells={C0101, C0102}, scoring=s)
+    assert [e.subject for _, e in rank([idle, busy])] == ["insp-a", "nobody"]
+    with pytest.raises(ScoringError):
+        Scoring.from_mapping({**_file(s), "empty_rate": "skip"})
+
+
+def _file(s: Scoring) -> dict[str, object]:
+    return {"composites": dict(s.composites),
+            "case_count_bands": [{"max": m, "score": v} for m, v in s.case_count_bands],
+            "grades": [{"grade": g, "min": m} for g, m in s.grades]}

@@ -1,5 +1,7 @@
 // Scoring (CJ/T 292): region, department and post tables for a day, 旬, month or year, with grade and rank,
 // a bar chart of composite scores, a trend line per unit over the previous periods, and CSV download.
+// Each rate shows its numerator and denominator; one with nothing due shows "—" (the API's null), never 1.000.
+// Below the table: the composite's weights, what a rate with nothing due counts for, and the rule-pack versions.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, download } from '../api.js';
 import { cityToday, t } from '../i18n.js';
@@ -22,6 +24,35 @@ function query(opts, day) {
   if (opts.level === 'region') p.set('region_level', opts.region_level);
   if (opts.level === 'post') p.set('role', opts.role);
   return p;
+}
+
+const pct = (w) => `${Math.round(w * 1000) / 10}%`;
+
+// The weighted indicators in the pack's order, then the rates shown beside them (e.g. the rework rate itself).
+function indicatorColumns(table) {
+  const rows = table ? table.rows : [];
+  const weighted = Object.keys((table && table.weights) || {});
+  const others = [...new Set(rows.flatMap((r) => Object.keys(r.indicators)))].filter((k) => !weighted.includes(k)).sort();
+  return [...weighted, ...others];
+}
+
+function IndicatorCell({ row, k }) {
+  const value = row.indicators[k];
+  const ratio = row.ratios[k];
+  if (value === undefined) return html`<td>—</td>`;
+  if (value === null) {
+    return html`<td class="nothing-due" title=${t('nothing_due')} aria-label=${`— ${t('nothing_due')}`}>—</td>`;
+  }
+  return html`<td>${(+value).toFixed(3)}${ratio ? html` <span class="small ratio">${ratio.numerator}/${ratio.denominator}</span>` : null}</td>`;
+}
+
+function Composition({ table }) {
+  const weights = Object.entries(table.weights || {});
+  const empty = table.empty_rate === 'exclude' ? t('empty_rate_exclude') : `${t('empty_rate_counts')} ${(+table.empty_rate).toFixed(3)}`;
+  const versions = (table.case_rules_versions || []).map((v) => `v${v}`).join(', ');
+  return html`<p class="small composition">
+    ${t('composite')} = ${weights.map(([k, w], i) => html`${i ? ' + ' : ''}${pct(w)} ${t(`ind.${k}`)}`)}${' · '}${t('nothing_due')}: ${empty}${' · '}${t('rules_version')} v${table.rules_version}${versions ? ` (${t('case_rules_versions')}: ${versions})` : ''}
+  </p>`;
 }
 
 function Chart({ option, label }) {
@@ -51,7 +82,8 @@ export function ScoringPage() {
   }, [JSON.stringify(opts)]);
   const name = (s) => (opts.level === 'department' && departments ? (departments.find((d) => d.id === s) || {}).name || s : s);
   const rows = table ? table.rows : [];
-  const indicators = [...new Set(rows.flatMap((r) => Object.keys(r.indicators)))].sort();
+  const indicators = indicatorColumns(table);
+  const weights = (table && table.weights) || {};
   const top = rows.slice(0, TREND_UNITS).map((r) => r.subject);
   return html`<section class="scoring-page">
     <h1>${t('scoring')}</h1>
@@ -88,9 +120,12 @@ export function ScoringPage() {
     <table class="data score-table">
       <caption class="sr-only">${t('scoring')}</caption>
       <thead><tr><th scope="col">${t('rank')}</th><th scope="col">${t('subject')}</th><th scope="col">${t('score')}</th>
-        <th scope="col">${t('grade')}</th>${indicators.map((k) => html`<th scope="col">${k}</th>`)}</tr></thead>
-      <tbody>${rows.map((r) => html`<tr data-subject=${r.subject}><td>${r.rank}</td><td>${name(r.subject)}</td><td>${r.score.toFixed(1)}</td>
-        <td>${r.grade}</td>${indicators.map((k) => html`<td>${r.indicators[k] === undefined ? '—' : (+r.indicators[k]).toFixed(3)}</td>`)}</tr>`)}</tbody>
-    </table>` : null}
+        <th scope="col">${t('grade')}</th>${indicators.map((k) => html`<th scope="col" data-indicator=${k} title=${k}>${t(`ind.${k}`)}${
+          weights[k] !== undefined ? html`<br /><span class="small">${t('weight')} ${pct(weights[k])}</span>` : null}</th>`)}</tr></thead>
+      <tbody>${rows.map((r) => html`<tr data-subject=${r.subject}><td>${r.rank}</td><td>${name(r.subject)}</td>
+        <td>${r.score === null ? '—' : r.score.toFixed(1)}</td><td>${r.grade === null ? '—' : r.grade}</td>
+        ${indicators.map((k) => html`<${IndicatorCell} row=${r} k=${k} />`)}</tr>`)}</tbody>
+    </table>
+    <${Composition} table=${table} />` : null}
   </section>`;
 }
