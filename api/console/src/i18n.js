@@ -168,3 +168,27 @@ export function isoToCityLocal(iso) {
   const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day}T${p.hour === '24' ? '00' : p.hour}:${p.minute}`;
 }
+
+// The statistics page (pages/statistics.js).
+Object.assign(zh, {
+  statistics: '统计', 'st.range': '自定义区间', 'st.share': '占比', 'st.closed': '结案数', 'st.cancelled': '作废',
+  'st.closure_rate': '结案率', 'st.on_time_closure_rate': '按期结案率', 'st.previous': '上期', 'st.this_period': '本期',
+  'st.trend': '案件数趋势', 'st.by_category': '按类别', 'st.by_source': '按来源', 'st.by_area': '按区域', 'st.code': '编码',
+  'st.hot_cells': '热点网格', 'st.recurring': '重复发生的问题（同一网格同一类别）', 'st.publications': '统计通报下载',
+  'st.recorded': '已发布的通报', 'st.generated': '生成时间', 'st.generating': '正在生成…',
+  'st.kind.daily': '日统计', 'st.kind.xun': '旬分析', 'st.kind.monthly': '月度通报', 'st.kind.yearly': '年度考评',
+  'st.trigger.schedule': '定时', 'st.trigger.cli': '命令行', 'st.trigger.api': '手动',
+  'st.source.inspector': '监督员上报', 'st.source.camera': '视频抓拍', 'st.source.hotline': '12319热线',
+  'st.source.leader': '领导批示', 'st.source.transfer': '转办', 'st.source.sensor': '物联网感知',
+});
+Object.assign(en, {
+  statistics: 'Statistics', 'st.range': 'Date range', 'st.share': 'Share', 'st.closed': 'Closed', 'st.cancelled': 'Cancelled',
+  'st.closure_rate': 'Closure rate', 'st.on_time_closure_rate': 'Closed on time', 'st.previous': 'Previous period',
+  'st.this_period': 'This period', 'st.trend': 'Cases over time', 'st.by_category': 'By category', 'st.by_source': 'By source',
+  'st.by_area': 'By area', 'st.code': 'Code', 'st.hot_cells': 'Hot cells', 'st.recurring': 'Recurring problems (same cell, same category)',
+  'st.publications': 'Publications', 'st.recorded': 'Published', 'st.generated': 'Generated', 'st.generating': 'Generating…',
+  'st.kind.daily': 'Daily statistics', 'st.kind.xun': 'Xun analysis', 'st.kind.monthly': 'Monthly publication',
+  'st.kind.yearly': 'Yearly assessment', 'st.trigger.schedule': 'scheduled', 'st.trigger.cli': 'command line',
+  'st.trigger.api': 'by hand', 'st.source.inspector': 'Inspector', 'st.source.camera': 'Video capture',
+  'st.source.hotline': '12319 hotline', 'st.source.leader': 'Leader', 'st.source.transfer': 'Transfer', 'st.source.sensor': 'IoT sensor',
+});

@@ -17,6 +17,7 @@ export const PAGES = [
   { id: 'cases', roles: null },
   { id: 'patrol', roles: [...WATCHERS, 'inspector'], load: () => import('./pages/patrol.js').then((m) => m.PatrolPage) },
   { id: 'scoring', roles: WATCHERS, load: () => import('./pages/scoring.js').then((m) => m.ScoringPage) },
+  { id: 'statistics', roles: WATCHERS, load: () => import('./pages/statistics.js').then((m) => m.StatisticsPage) },
   { id: 'devices', roles: WATCHERS, load: () => import('./pages/devices.js').then((m) => m.DevicesPage) },
   { id: 'cameras', roles: WATCHERS, load: () => import('./pages/cameras.js').then((m) => m.CamerasPage) },
 ];
