@@ -32,6 +32,7 @@ from api.routes import (
     health,
     map,
     media,
+    notifications,
     open311,
     patrol,
     responsibility,
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(open311.discovery_router)
     app.include_router(duplicates.router)
     app.include_router(statistics.router)
+    app.include_router(notifications.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
     app.router.default = console_app()

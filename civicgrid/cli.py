@@ -225,6 +225,19 @@ def cameras() -> None:
 
 
 @users_app.command("add")
+@app.command("notifier")
+def notifier() -> None:
+    """Tell callers who asked for a callback that their case closed (signed webhook POST), reading case events
+    from Kafka, until Ctrl-C; needs notify.webhook_url and notify.webhook_secret (docs/notify.md)."""
+    from civicgrid.notify.service import run as run_notifier
+
+    settings = _service_settings("DB_ROLE")
+    try:
+        run_notifier(settings, _stop_on_signals())
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 def users_add(
     username: str,
     role: Annotated[str, typer.Option(help="operator, dispatcher, department, inspector, shift_leader, leader "
@@ -386,6 +399,7 @@ def run(
         services.start("api", [*argv, "api"], logs / "api.log", env=api_env)
         services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
         console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
+        _start_notifier(services, settings, argv, logs)
                       f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
                       f"(first user: `civicgrid users add NAME --role admin`); gateway metrics "
                       f"http://{settings.gateway.metrics_host}:{settings.gateway.metrics_port}/metrics; "
@@ -422,6 +436,12 @@ def _share_todays_clock(speed: float) -> None:
 
 
 def _watch(services: Supervisor, stack: LocalStack, stop: threading.Event) -> None:
+def _start_notifier(services: Supervisor, settings: Settings, argv: list[str], logs: Path) -> None:
+    """Feedback to citizens runs only where a receiver is configured (notify.webhook_url; docs/notify.md)."""
+    if settings.notify.webhook_url:
+        services.start("notifier", [*argv, "notifier"], logs / "notifier.log")
+
+
     """Until Ctrl-C: restart a service that died (with back-off); say so (once, with its log's tail) when a stack
     service turns unhealthy, and again when it is healthy."""
     reported: dict[str, str] = {}

@@ -291,7 +291,22 @@ class ApiSettings(_Section):
     console_tile_url: str | None = None
     # Open311's discovery document (docs/open311.md): whom a client's developer asks, and how one gets an api_key.
     open311_contact: str = "12319 城管热线 hotline"
-    open311_key_service: str = "api_key: ask the supervision centre's administrator (an admin makes one: POST /api-keys)"
+    open311_key_service: str = "api_key: ask the supervision centre's administrator (made with POST /api-keys)"
+
+
+class NotifySettings(_Section):
+    """Feedback to citizens (``civicgrid notifier``; docs/notify.md): callers told when their case closes."""
+
+    # The hotline system's endpoint that receives a signed POST per message (None: no webhook).
+    webhook_url: str | None = None
+    # HMAC-SHA256 key of the webhook's signature, shared with the receiver. No default that works: required with
+    # webhook_url, at least 24 characters.
+    webhook_secret: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)  # then the notification is `failed`, shown for an operator
+    backoff_s: float = Field(default=30.0, ge=0)  # before the 2nd attempt; doubling after each failure
+    poll_s: float = Field(default=1.0, gt=0)
+    group_id: str = "civicgrid-notify"
 
 
 class CameraSettings(_Section):
@@ -401,6 +416,7 @@ class Settings(BaseSettings):
     statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
     cameras: CameraSettings = Field(default_factory=CameraSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     # The platform clock (civicgrid/clock.py): the system clock unless `clock.start` makes it a simulated one.
     clock: ClockSettings = Field(default_factory=ClockSettings)
 

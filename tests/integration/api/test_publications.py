@@ -25,7 +25,7 @@ from civicgrid.statistics.schedule import publish_due
 from tests.integration.api.test_statistics import july  # noqa: F401 - the module's cases, filed once
 from tests.integration.test_cli_devices import civicgrid
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("july")]
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -36,7 +36,7 @@ def _pdf_text(content: bytes, tmp_path: Path) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def test_monthly_documents_on_demand(client: TestClient, as_user: Headers, july: None, tmp_path: Path) -> None:
+def test_monthly_documents_on_demand(client: TestClient, as_user: Headers, tmp_path: Path) -> None:
     r = client.get("/statistics/documents/monthly", headers=as_user("api-operator"),
                    params={"day": "2019-07-09", "format": "xlsx"})
     assert r.status_code == 200, r.text
@@ -50,7 +50,7 @@ def test_monthly_documents_on_demand(client: TestClient, as_user: Headers, july:
     assert (summary["案件数"], summary["结案数"], summary["作废数"], summary["上期案件数"]) == (7, 2, 1, 2)
     assert {row[0]: row[2] for row in wb["按类别"].iter_rows(min_row=2, values_only=True)} == {
         "E0102": 4, "E0505": 2, "C0101": 1}
-    assert [row[:4] for row in wb["重复发生"].iter_rows(min_row=2, values_only=True)][0] == (
+    assert next(wb["重复发生"].iter_rows(min_row=2, values_only=True))[:4] == (
         "34152306600101", "E0102", "暴露垃圾", 3)
 
     r = client.get("/statistics/documents/monthly", headers=as_user("api-operator"), params={"day": "2019-07-09"})
@@ -59,7 +59,7 @@ def test_monthly_documents_on_demand(client: TestClient, as_user: Headers, july:
     assert "2019年7月数字城管月度通报" in text and "本期共受理案件 7 件" in text
 
 
-def test_record_list_download_and_roles(client: TestClient, as_user: Headers, july: None) -> None:
+def test_record_list_download_and_roles(client: TestClient, as_user: Headers) -> None:
     body = {"kind": "xun", "day": "2019-07-25"}
     assert client.post("/statistics/publications", headers=as_user("api-operator"), json=body).status_code == 403
     r = client.post("/statistics/publications", headers=as_user("api-leader"), json=body)
@@ -81,7 +81,7 @@ def test_record_list_download_and_roles(client: TestClient, as_user: Headers, ju
     assert bad.status_code == 422 and "between" in bad.json()["detail"]
 
 
-def test_the_schedule_publishes_each_last_complete_period_once(db: psycopg.Connection, july: None) -> None:
+def test_the_schedule_publishes_each_last_complete_period_once(db: psycopg.Connection) -> None:
     kinds, settle = list(PublicationKind), timedelta(hours=1)
     db.execute("DELETE FROM publications WHERE period_first IN ('2019-07-30', '2019-07-31', '2019-07-11', "
                "'2019-07-21', '2019-06-01', '2019-07-01', '2018-01-01')")
@@ -98,7 +98,7 @@ def test_the_schedule_publishes_each_last_complete_period_once(db: psycopg.Conne
     assert publish_due(db, kinds, now + timedelta(minutes=10), settle) == []  # nothing new is due
 
 
-def test_cli_publish_writes_both_files_and_records_them(settings: Settings, db: psycopg.Connection, july: None,
+def test_cli_publish_writes_both_files_and_records_them(settings: Settings, db: psycopg.Connection,
                                                         tmp_path: Path) -> None:
     done = civicgrid(settings, "publish", "--period", "month", "--at", "2019-07-09", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,88 @@
+"""The notifications table (migration 0015): what each caller is owed, and every attempt to deliver it.
+
+A closing event owes one notification per caller who asked for a callback and per channel, once (unique on caller,
+event and channel, so a re-read event owes nothing new). Delivery takes the due ones with ``FOR UPDATE SKIP
+LOCKED`` — any number of notifier processes never send one twice at the same time — and records the outcome: sent,
+or the error with the next attempt after an exponential back-off, or failed for good after `max_attempts`. Failures
+stay in the table for operators to see (GET /notifications) and to send again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+from civicgrid.notify.notifier import DeliveryFailed, Message, Notifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    max_attempts: int = 6
+    backoff_s: float = 30.0  # then 60, 120, ... between attempts
+
+    def after(self, attempts: int) -> timedelta:
+        return timedelta(seconds=self.backoff_s * 2 ** max(attempts - 1, 0))
+
+
+def owe(conn: psycopg.Connection, case_id: str, event_seq: int, channels: tuple[str, ...]) -> int:
+    """The notifications a case's closing event owes its callers who asked for a callback; how many are new."""
+    cur = conn.execute(
+        "INSERT INTO notifications (case_id, caller_id, event_seq, channel) "
+        "SELECT k.case_id, k.id, %s, ch FROM case_callers k, unnest(%s::text[]) AS ch "
+        "WHERE k.case_id = %s AND k.callback ON CONFLICT (caller_id, event_seq, channel) DO NOTHING",
+        (event_seq, list(channels), case_id))
+    return cur.rowcount
+
+
+_DUE = (
+    "SELECT n.id, n.case_id::text, c.case_no, c.category_code, n.channel, n.attempts, k.channel, k.name, k.phone, "
+    "k.email, k.account_id, k.client, e.time, e.payload -> 'data' ->> 'public_note' "
+    "FROM notifications n JOIN case_callers k ON k.id = n.caller_id JOIN cases c ON c.id = n.case_id "
+    "LEFT JOIN case_events e ON e.case_id = n.case_id AND e.seq = n.event_seq "
+    "WHERE n.status = 'pending' AND n.next_attempt_at <= %s ORDER BY n.next_attempt_at LIMIT %s "
+    "FOR UPDATE OF n SKIP LOCKED")
+
+
+def deliver_due(conn: psycopg.Connection, notifiers: Mapping[str, Notifier], now: datetime, retry: Retry,
+                limit: int = 20) -> tuple[int, int]:
+    """Send what is due; (sent, failed attempts). One transaction: the rows stay locked while they are sent."""
+    sent = failed = 0
+    with conn.transaction():
+        for row in conn.execute(_DUE, (now, limit)).fetchall():
+            (nid, case_id, case_no, category, channel, attempts, caller_channel, name, phone, email, account_id,
+             client, at, note) = row
+            message = Message(nid, case_id, case_no, category, "closed", at or now, note, caller_channel, name, phone,
+                              email, account_id, client)
+            notifier = notifiers.get(channel)
+            try:
+                if notifier is None:
+                    raise DeliveryFailed(f"no notifier for channel {channel!r} is configured")
+                notifier.send(message)
+            except DeliveryFailed as exc:
+                failed += 1
+                attempts += 1
+                gave_up = attempts >= retry.max_attempts
+                log.warning("notification %s (case %s, %s): attempt %d failed: %s%s", nid, case_no, channel, attempts,
+                            exc, " — giving up" if gave_up else "", extra={"case_id": case_id})
+                conn.execute("UPDATE notifications SET attempts = %s, last_error = %s, next_attempt_at = %s, "
+                             "status = %s WHERE id = %s",
+                             (attempts, str(exc)[:500], now + retry.after(attempts),
+                              "failed" if gave_up else "pending", nid))
+                continue
+            sent += 1
+            conn.execute("UPDATE notifications SET attempts = attempts + 1, status = 'sent', sent_at = %s, "
+                         "last_error = NULL WHERE id = %s", (now, nid))
+    return sent, failed
+
+
+def send_again(conn: psycopg.Connection, notification_id: int, now: datetime) -> bool:
+    """Put a failed notification back in the queue (an operator fixed the receiver); False if it is not failed."""
+    cur = conn.execute("UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = %s "
+                       "WHERE id = %s AND status = 'failed'", (now, notification_id))
+    return cur.rowcount == 1

@@ -1,0 +1,174 @@
+"""Feedback to citizens end to end: an Open311 caller who left a phone number, and a caller linked to the same case,
+are told by a signed webhook POST to a real local HTTP receiver when the case closes — through the API's outbox
+relay, cg.case-events on Kafka and the notifier service — with a failed delivery retried and a dead receiver
+recorded as failed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from civicgrid.bus.topics import CASE_EVENTS
+from civicgrid.notify.service import NotifierService, notifiers_from
+from civicgrid.settings import NotifySettings, Settings
+from tests.support.api_fixtures import wait_for
+from tests.support.kafka import start_group_at_the_ends
+from tests.support.stack import free_ports
+
+Headers = Callable[[str], dict[str, str]]
+SECRET = "receiver-shared-secret-" + "x" * 16
+
+
+class Receiver:
+    """A hotline system's webhook endpoint: keeps what it gets, answers 503 to the first `fail_first` posts."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = fail_first
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append((dict(self.headers), body))
+                status = 503 if len(outer.received) <= outer.fail_first else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/12345/feedback"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(fail_first=1)
+    yield r
+    r.close()
+
+
+def _notifier(settings: Settings, url: str) -> Iterator[tuple[NotifierService, threading.Event]]:
+    group = f"notify-test-{uuid.uuid4().hex[:8]}"
+    start_group_at_the_ends(settings.kafka.bootstrap_servers, group, (CASE_EVENTS,), settings.kafka.partitions)
+    notify = NotifySettings(webhook_url=url, webhook_secret=SecretStr(SECRET), backoff_s=0.2, max_attempts=3,
+                            poll_s=0.2, timeout_s=2, group_id=group)
+    configured = settings.model_copy(update={"notify": notify})
+    service = NotifierService(configured, notifiers_from(notify))
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    thread.start()
+    yield service, stop
+    stop.set()
+    thread.join(10)
+    service.close()
+
+
+def _close(client: TestClient, as_user: Headers, case_id: str) -> None:
+    for action, body in [("send-verify", {}), ("confirm", {}), ("file", {}), ("dispatch", {}), ("sign", {}),
+                         ("dispose", {"note": "已清运"}), ("send-check", {}), ("check-pass", {}),
+                         ("close", {"public_note": "已清理完毕，感谢您的反映"})]:
+        r = client.post(f"/cases/{case_id}/{action}", headers=as_user("api-admin"), json=body)
+        assert r.status_code == 200, f"{action}: {r.text}"
+
+
+def test_callers_are_told_by_a_signed_webhook_when_the_case_closes(
+        settings: Settings, client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection,
+        receiver: Receiver) -> None:
+    key = client.post("/api-keys", headers=as_user("api-admin"),
+                      json={"user_id": org["api-operator"], "name": f"fb-{uuid.uuid4().hex[:6]}"}).json()["api_key"]
+    n = uuid.uuid4().int
+    lat, lon = f"{31.46070 + n % 50 * 0.00001:.5f}", f"{116.94170 + (n >> 8) % 50 * 0.00001:.5f}"  # cell 1 of G1
+    first = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0102", "lat": lat,
+                                                           "long": lon, "phone": "13900000011", "first_name": "张"})
+    assert first.status_code == 201, first.text
+    request_id = first.json()[0]["service_request_id"]
+    joined = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0102", "lat": lat,
+                                                            "long": lon, "email": "li@example.cn"})
+    assert joined.json()[0]["service_request_id"] == request_id
+    quiet = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0102", "lat": lat,
+                                                           "long": lon})  # no contact: no callback
+    assert quiet.json()[0]["service_request_id"] == request_id
+    (case_id,) = db.execute("SELECT id::text FROM cases WHERE case_no = %s", (request_id,)).fetchone()
+
+    gen = _notifier(settings, receiver.url)
+    next(gen)
+    try:
+        _close(client, as_user, case_id)
+        sent = wait_for(lambda: db.execute("SELECT count(*) FROM notifications WHERE case_id = %s AND status = 'sent'",
+                                           (case_id,)).fetchone()[0] == 2, timeout_s=30)
+        assert sent
+    finally:
+        gen.close()
+
+    rows = db.execute("SELECT k.phone, k.email, n.attempts, n.last_error FROM notifications n "
+                      "JOIN case_callers k ON k.id = n.caller_id WHERE n.case_id = %s ORDER BY k.id",
+                      (case_id,)).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("13900000011", None), (None, "li@example.cn")]
+    assert sorted(r[2] for r in rows) == [1, 2]  # the first post was answered 503, and sent again
+    assert len(receiver.received) == 3
+    for headers, body in receiver.received:
+        mac = hmac.new(SECRET.encode(), headers["X-Civicgrid-Timestamp"].encode() + b"." + body, hashlib.sha256)
+        assert headers["X-Civicgrid-Signature"] == f"sha256={mac.hexdigest()}"
+    messages = [orjson.loads(body) for _, body in receiver.received[1:]]
+    assert {m["caller"]["phone"] or m["caller"]["email"] for m in messages} == {"13900000011", "li@example.cn"}
+    assert {(m["service_request_id"], m["status"], m["public_note"]) for m in messages} == \
+        {(request_id, "closed", "已清理完毕，感谢您的反映")}
+    (shown,) = client.get(f"/open311/v2/requests/{request_id}.json").json()
+    assert (shown["status"], shown["status_notes"]) == ("closed", "已清理完毕，感谢您的反映")
+
+    listed = client.get("/notifications", headers=as_user("api-operator"), params={"case_id": case_id})
+    assert listed.status_code == 200 and {n["status"] for n in listed.json()} == {"sent"}, listed.text
+
+
+def test_a_dead_receiver_is_retried_then_recorded_as_failed(
+        settings: Settings, client: TestClient, as_user: Headers, org: dict[str, int],
+        db: psycopg.Connection) -> None:
+    (port,) = free_ports(1)  # nothing listens there
+    key = client.post("/api-keys", headers=as_user("api-admin"),
+                      json={"user_id": org["api-operator"], "name": f"fb-{uuid.uuid4().hex[:6]}"}).json()["api_key"]
+    n = uuid.uuid4().int
+    lat, lon = f"{31.46150 + n % 40 * 0.00001:.5f}", f"{116.94030 + (n >> 8) % 40 * 0.00001:.5f}"  # cell 4 of G1
+    r = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0104", "lat": lat,
+                                                       "long": lon, "phone": "13900000012", "file_as_new": "true"})
+    request_id = r.json()[0]["service_request_id"]
+    (case_id,) = db.execute("SELECT id::text FROM cases WHERE case_no = %s", (request_id,)).fetchone()
+    gen = _notifier(settings, f"http://127.0.0.1:{port}/feedback")
+    next(gen)
+    try:
+        _close(client, as_user, case_id)
+        wait_for(lambda: db.execute("SELECT status FROM notifications WHERE case_id = %s",
+                                    (case_id,)).fetchone() == ("failed",), timeout_s=30)
+    finally:
+        gen.close()
+    (attempts, error) = db.execute("SELECT attempts, last_error FROM notifications WHERE case_id = %s",
+                                   (case_id,)).fetchone()
+    assert attempts == 3 and "ConnectError" in error
+    failed = client.get("/notifications", headers=as_user("api-operator"), params={"status": "failed"}).json()
+    assert case_id in {n["case_id"] for n in failed}
+    assert client.get("/notifications", headers=as_user("api-inspector")).status_code == 403
+
+
+def test_a_webhook_without_its_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="webhook_secret"):
+        notifiers_from(NotifySettings(webhook_url="http://127.0.0.1:1/x"))
+    with pytest.raises(ValueError, match="24 characters"):
+        notifiers_from(NotifySettings(webhook_url="http://127.0.0.1:1/x", webhook_secret=SecretStr("short")))
