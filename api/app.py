@@ -39,6 +39,7 @@ from api.routes import (
     rules,
     scoring,
     statistics,
+    step_deadlines,
     users,
 )
 from api.security_headers import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(duplicates.router)
     app.include_router(statistics.router)
     app.include_router(notifications.router)
+    app.include_router(step_deadlines.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
     app.router.default = console_app()

@@ -50,7 +50,7 @@ CALENDAR_KEYS = {
     "round_the_clock": ("全天候值守", "scalar", "TRUE：24 小时值守，工作时间即自然时间"),
 }
 TABLE_NAMES = {"catalogue": "部件事件目录", "time_limits": "处置时限", "working_calendar": "工作日历",
-               "permissions": "角色权限", "scoring": "评价"}
+               "permissions": "角色权限", "scoring": "评价", "duplicates": "重复案件"}
 
 
 def code_of(table: dict[str, str], value: Any) -> str | None:
