@@ -76,10 +76,12 @@ def _notifier(settings: Settings, url: str) -> Iterator[tuple[NotifierService, t
     stop = threading.Event()
     thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
     thread.start()
-    yield service, stop
-    stop.set()
-    thread.join(10)
-    service.close()
+    try:
+        yield service, stop
+    finally:  # also when the test closes the generator early
+        stop.set()
+        thread.join(10)
+        service.close()
 
 
 def _close(client: TestClient, as_user: Headers, case_id: str) -> None:
