@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -161,6 +162,15 @@ def install(app: FastAPI) -> None:
             return open311_error(exc.status_code, f"{detail}: {request.method} {request.url.path}", request)
         return problem(exc.status_code, "http-" + str(exc.status_code), _title(exc.status_code), detail,
                        request.url.path, dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(psycopg.DataError)
+    async def bad_value(request: Request, exc: psycopg.DataError) -> Response:
+        """A value PostgreSQL cannot take (a NUL byte in text, which psycopg refuses before sending; a number out
+        of range): the caller's input, so 400, never a 500."""
+        detail = f"a value the database cannot store: {str(exc).splitlines()[0][:200]}"
+        if request.url.path.startswith(OPEN311_PREFIX):
+            return open311_error(400, detail, request)
+        return problem(400, "invalid-value", _title(400), detail, request.url.path)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

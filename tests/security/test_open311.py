@@ -59,3 +59,18 @@ def test_requests_are_looked_up_by_index_not_by_a_text_cast(db: psycopg.Connecti
             assert "Seq Scan" not in plan, (query, plan)
     finally:
         db.execute("RESET enable_seqscan")
+
+
+def test_a_nul_byte_in_a_parameter_is_a_bad_request_not_an_internal_error(client: TestClient, as_user) -> None:
+    """PostgreSQL text cannot hold NUL: psycopg refuses such a value before sending it. That is the caller's bad
+    input (400, in the path's error format), never a 500 (schemathesis found it on the Open311 list)."""
+    for path in ("/open311/v2/requests.xml?service_request_id=%00", "/open311/v2/requests/a%00b.json",
+                 "/open311/v2/requests.json?service_code=E01%0002"):
+        r = client.get(path)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert "NUL" in r.text
+    r = client.get("/open311/v2/requests.xml?service_request_id=%00")
+    assert r.headers["content-type"].startswith("text/xml") or r.headers["content-type"].startswith(
+        "application/xml"), r.headers["content-type"]
+    r = client.get("/cases?cell_prefix=34%00", headers=as_user("api-operator"))
+    assert r.status_code in (400, 422), r.text
