@@ -22,6 +22,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import (
     alarms,
     auth,
+    basedata,
     cameras,
     cases,
     departments,
@@ -93,7 +94,9 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.state.metrics = ApiMetrics()
     # Bodies bounded before anything reads them (api/body_limit.py); the metrics (outermost) count the 413s.
     app.add_middleware(BodyLimitMiddleware, default_bytes=settings.api.max_body_bytes,
-                       limits={"/media": settings.api.max_upload_bytes + MULTIPART_ENVELOPE_BYTES})
+                       limits={"/media": settings.api.max_upload_bytes + MULTIPART_ENVELOPE_BYTES,
+                               "/basedata/components/import": settings.api.max_import_bytes,
+                               "/basedata/addresses/import": settings.api.max_import_bytes})
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(
         inline_script_hashes(CONSOLE_DIST / "index.html"), settings.api.console_tile_url))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -112,6 +115,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(statistics.router)
     app.include_router(notifications.router)
     app.include_router(step_deadlines.router)
+    app.include_router(basedata.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
     app.router.default = console_app()

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from civicgrid import command_settings
+from civicgrid.basedata.cli import basedata_app
 from civicgrid.rules_cli import rules_app
 from civicgrid.settings import Settings, load_settings
 from civicgrid.statistics.cli import publish
@@ -44,6 +45,7 @@ keys_app = typer.Typer(help="API keys of integrations (12319 hotline systems): l
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(rules_app, name="rules")  # civicgrid/rules_cli.py
+app.add_typer(basedata_app, name="basedata")  # civicgrid/basedata/cli.py
 app.command("publish")(publish)  # civicgrid/statistics/cli.py
 
 

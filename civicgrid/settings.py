@@ -260,6 +260,9 @@ class ApiSettings(_Section):
     max_upload_bytes: int = 10 * 1024 * 1024
     # Every other request body (JSON, forms): answered 413 past this, before authentication.
     max_body_bytes: int = 1024 * 1024
+    # A base-data import's file (POST /basedata/{components,addresses}/import; docs/basedata.md): a county's
+    # components as GeoJSON are a few MB; larger files go through `civicgrid basedata import`.
+    max_import_bytes: int = 32 * 1024 * 1024
     # Photos declaring more pixels are refused (415) from their header, before any decoding:
     # a 100 KB PNG can declare 30,000 × 30,000 pixels and decode into gigabytes.
     max_photo_pixels: int = 50_000_000

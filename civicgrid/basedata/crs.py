@@ -1,0 +1,93 @@
+"""The city's coordinate reference systems, converted to and from WGS 84 with pyproj (docs/basedata.md).
+
+City GIS data is usually CGCS2000 (EPSG:4490, equal to WGS 84 within centimetres) or one of its 3° Gauss–Krüger
+projections (Shucheng: central meridian 117° E, EPSG:4548). The database keeps WGS 84 longitude/latitude; files
+come and go in whatever CRS the department works in. Coordinates are always handled easting/longitude first
+(`always_xy`), because Chinese survey practice names the *northing* X: a file's columns say `easting`/`northing`
+or `lon`/`lat`, never the ambiguous `x`/`y`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+WGS84 = "EPSG:4326"
+
+
+class UnknownCrs(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CityCrs:
+    """One CRS with its converters to and from WGS 84 and the area (in WGS 84) it is meant for."""
+
+    code: str
+    name: str
+    projected: bool
+    area: tuple[float, float, float, float] | None  # west, south, east, north (degrees)
+    _to_wgs84: Transformer
+    _from_wgs84: Transformer
+
+    def to_wgs84(self, x: float, y: float) -> tuple[float, float]:
+        """(easting, northing) or (lon, lat) in this CRS → (lon, lat) in WGS 84."""
+        lon, lat = self._to_wgs84.transform(x, y)
+        return float(lon), float(lat)
+
+    def from_wgs84(self, lon: float, lat: float) -> tuple[float, float]:
+        x, y = self._from_wgs84.transform(lon, lat)
+        return float(x), float(y)
+
+    def to_wgs84_array(self, xy: np.ndarray) -> np.ndarray:
+        """An (n, 2) array of (easting, northing) or (lon, lat) → (lon, lat), in one call to PROJ."""
+        lon, lat = self._to_wgs84.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    def covers_array(self, lonlat: np.ndarray, margin_deg: float = 0.5) -> np.ndarray:
+        """`covers` for an (n, 2) array: a boolean per point."""
+        lon, lat = lonlat[:, 0], lonlat[:, 1]
+        ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        if self.area is not None:
+            west, south, east, north = self.area
+            ok &= (lon >= west - margin_deg) & (lon <= east + margin_deg)
+            ok &= (lat >= south - margin_deg) & (lat <= north + margin_deg)
+        return np.asarray(ok, dtype=bool)
+
+    def covers(self, lon: float, lat: float, margin_deg: float = 0.5) -> bool:
+        """Whether a converted point lies in (or near) the CRS's area of use: a point far outside means the file's
+        coordinates are not in this CRS (a wrong --crs, a zone number left on the easting, swapped columns)."""
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            return False
+        if self.area is None:
+            return True
+        west, south, east, north = self.area
+        return west - margin_deg <= lon <= east + margin_deg and south - margin_deg <= lat <= north + margin_deg
+
+
+@lru_cache(maxsize=16)
+def city_crs(code: str) -> CityCrs:
+    """The CRS named by `code` (``EPSG:4548``, ``epsg:4490``, ``4326``); UnknownCrs when pyproj does not know it or it
+    is not a 2-D geographic or projected CRS in degrees or metres."""
+    text = code.strip()
+    if text.isdigit():
+        text = f"EPSG:{text}"
+    try:
+        crs = CRS.from_user_input(text)
+    except CRSError as exc:
+        raise UnknownCrs(f"unknown coordinate reference system {code!r}: {exc}") from None
+    if not (crs.is_geographic or crs.is_projected):
+        raise UnknownCrs(f"{code!r} ({crs.name}) is neither a geographic nor a projected CRS")
+    unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+    if crs.is_projected and unit not in ("metre", "meter"):
+        raise UnknownCrs(f"{code!r} ({crs.name}) measures in {unit!r}; only metres are taken")
+    area = crs.area_of_use
+    authority = crs.to_authority()
+    name = f"{authority[0]}:{authority[1]}" if authority else text
+    return CityCrs(name, crs.name, crs.is_projected,
+                   (area.west, area.south, area.east, area.north) if area is not None else None,
+                   Transformer.from_crs(crs, WGS84, always_xy=True), Transformer.from_crs(WGS84, crs, always_xy=True))
