@@ -39,6 +39,7 @@ from api.routes import (
     responsibility,
     rules,
     scoring,
+    sources,
     statistics,
     step_deadlines,
     users,
@@ -115,6 +116,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(statistics.router)
     app.include_router(notifications.router)
     app.include_router(step_deadlines.router)
+    app.include_router(sources.router)
     app.include_router(basedata.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.

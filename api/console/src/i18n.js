@@ -43,6 +43,7 @@ const zh = {
   'state.suspended': '已挂账', 'state.cancelled': '已作废',
   'source.inspector': '监督员上报', 'source.hotline': '12319 热线', 'source.video': '视频', 'source.sensor': '传感器',
   'source.leader': '领导交办', 'source.transfer': '转办',
+  'source.camera': '视频抓拍', // the feed's entries (the board and detail name sources from GET /sources)
   'light.green': '绿灯', 'light.yellow': '黄灯', 'light.red': '红灯',
   'unit.hours': '小时', 'unit.days': '天', 'unit.working_hours': '工作小时', 'unit.working_days': '工作日',
   'role.operator': '受理员', 'role.dispatcher': '派遣员', 'role.department': '专业部门', 'role.inspector': '监督员',
@@ -111,6 +112,7 @@ const en = {
   'state.checking': 'checking', 'state.closed': 'closed', 'state.suspended': 'suspended',
   'state.cancelled': 'cancelled', 'source.inspector': 'inspector', 'source.hotline': '12319 hotline',
   'source.video': 'video', 'source.sensor': 'sensor', 'source.leader': 'leader', 'source.transfer': 'transfer',
+  'source.camera': 'video capture',
   'light.green': 'green', 'light.yellow': 'yellow', 'light.red': 'red', 'unit.hours': 'hours', 'unit.days': 'days',
   'unit.working_hours': 'working hours', 'unit.working_days': 'working days', 'role.operator': 'operator',
   'role.dispatcher': 'dispatcher', 'role.department': 'department', 'role.inspector': 'inspector',

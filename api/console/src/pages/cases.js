@@ -7,9 +7,9 @@ import { fmtTime, t } from '../i18n.js';
 import { Empty, ErrorBox, html, Light, Select, useLoad } from '../ui.js';
 import { ActionPanel } from './actions.js';
 import { Evidence } from './evidence.js';
+import { sourceName, useSources } from '../sources.js';
 
 const STATES = ['reported', 'verifying', 'filed', 'dispatched', 'disposing', 'disposed', 'checking', 'closed', 'suspended', 'cancelled'];
-const SOURCES = ['inspector', 'hotline', 'video', 'sensor', 'leader', 'transfer'];
 const PAGE = 20;
 
 function parseArg(arg) {
@@ -26,6 +26,7 @@ export function CasesPage({ user, arg }) {
   const [cursor, setCursor] = useState(null);
   const [tick, setTick] = useState(0);
   const [departments] = useLoad(() => api('/departments'), []);
+  const [sources] = useSources();
   const [list, error, loading] = useLoad(() => {
     const p = new URLSearchParams({ limit: PAGE });
     for (const [k, v] of Object.entries(applied)) if (v) p.set(k, v === true ? 'true' : v);
@@ -57,7 +58,7 @@ export function CasesPage({ user, arg }) {
         <${Select} id="f-state" label=${t('state')} value=${filters.state} onChange=${set('state')} includeAll
           options=${STATES.map((s) => [s, t('state.' + s)])} />
         <${Select} id="f-source" label=${t('source')} value=${filters.source} onChange=${set('source')} includeAll
-          options=${SOURCES.map((s) => [s, t('source.' + s)])} />
+          options=${sources.map((s) => [s.code, sourceName(sources, s.code)])} />
         <label for="f-category">${t('category')}<input id="f-category" value=${filters.category_code || ''} placeholder="E01 / C0102"
           pattern="[CE][0-9]{2}([0-9]{2})?" onInput=${(e) => set('category_code')(e.currentTarget.value || null)} /></label>
         <label for="f-cell">${t('cell_prefix')}<input id="f-cell" value=${filters.cell_prefix || ''} inputmode="numeric" pattern="[0-9]{1,15}"
@@ -79,7 +80,7 @@ export function CasesPage({ user, arg }) {
           <td><${Light} light=${c.light} /></td>
           <td><a href=${'#/cases/' + c.id}>${c.case_no || c.id.slice(0, 8)}</a></td>
           <td>${t('state.' + c.state)}</td><td>${c.category_name || ''} <span class="code">${c.category_code}</span></td>
-          <td>${t('source.' + c.source)}</td><td class="code">${c.grid_cell_code || '—'}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
+          <td>${sourceName(sources, c.source)}</td><td class="code">${c.grid_cell_code || '—'}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
           <td>${fmtTime(c.reported_at)}</td><td>${fmtTime(c.disposal_deadline)}</td></tr>`)}</tbody>
       </table>` : null}
       <div class="pager">
@@ -94,6 +95,7 @@ export function CasesPage({ user, arg }) {
 }
 
 function CaseDetail({ caseId, user, departments, onChanged }) {
+  const [sources] = useSources();
   const [tick, setTick] = useState(0);
   const [c, error] = useLoad(() => (caseId ? api(`/cases/${caseId}`) : Promise.resolve(null)), [caseId, tick]);
   const ref = useRef(null);
@@ -111,7 +113,7 @@ function CaseDetail({ caseId, user, departments, onChanged }) {
     <h2 id="case-title"><${Light} light=${c.light} /> ${c.case_no || c.id.slice(0, 8)} · ${c.category_name || c.category_code}
       <span class="state-tag">${t('state.' + c.state)}</span></h2>
     <dl class="facts">
-      <dt>${t('source')}</dt><dd>${t('source.' + c.source)}</dd>
+      <dt>${t('source')}</dt><dd>${sourceName(sources, c.source)}</dd>
       <dt>${t('category')}</dt><dd>${c.category_code} ${c.disposal_class ? '· ' + c.disposal_class : ''}</dd>
       <dt>${t('cell')}</dt><dd class="code">${c.grid_cell_code || '—'}</dd>
       <dt>${t('department')}</dt><dd>${c.department_id ? dept(c.department_id) : '—'}</dd>
