@@ -31,6 +31,7 @@ from api.routes import (
     feed,
     geocoding,
     health,
+    intake,
     map,
     media,
     notifications,
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.include_router(notifications.router)
     app.include_router(step_deadlines.router)
     app.include_router(sources.router)
+    app.include_router(intake.router)
     app.include_router(basedata.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.

@@ -30,17 +30,19 @@ from api.schemas.cases import (
     FileIn,
     MergeIn,
     NoteIn,
-    PhoneCall,
     PostponeIn,
     ReasonIn,
     TaskIn,
 )
+from api.schemas.intake import CallIn
 from api.users import User
+from civicgrid.cases.callers import Caller
 from civicgrid.cases.intake import NewCase
 from civicgrid.cases.snapshot import case_from_json
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Role, Source, State
 from civicgrid.domain.permissions import Permissions
+from civicgrid.store.addresses import Candidate, resolve
 from civicgrid.store.responsibility import suggest_department
 
 READERS = tuple(Role)
@@ -122,6 +124,12 @@ def _cell_at(ctx: ApiContext, db: psycopg.Connection) -> Callable[[float, float]
     return ctx.grid_index(db).lookup
 
 
+def locate_address(ctx: ApiContext, db: psycopg.Connection) -> Callable[[str], Candidate | None]:
+    """The geocoder's best candidate for an address, if it resolves (score ≥ RESOLVES_AT): a report naming an
+    address and no point lands in the cell there; one that does not resolve stays unlocated."""
+    return lambda text: resolve(db, text, prefixes=ctx.settings.address_prefixes)
+
+
 def build_router(permissions: Permissions) -> APIRouter:
     router = APIRouter(prefix="/cases", tags=["cases"])
     reporters = tuple(permissions.roles_for(Action.REPORT)) or (Role.ADMIN,)
@@ -155,21 +163,31 @@ def build_router(permissions: Permissions) -> APIRouter:
         srid = f"api:{user.id}:{body.client_ref}" if body.client_ref else None
         case_id, created = ctx.cases.report(db, user.role, user.username, NewCase(
             body.category_code, body.description, body.source, body.grid_cell_code, body.component_code,
-            body.lon, body.lat, body.address, tuple(body.media_ids), srid), ctx.clock.now(), cell_at=_cell_at(ctx, db))
+            body.lon, body.lat, body.address, tuple(body.media_ids), srid), ctx.clock.now(), cell_at=_cell_at(ctx, db),
+            locate_address=locate_address(ctx, db))
         if not created:
             response.status_code = 200
         response.headers["Location"] = f"/cases/{case_id}"
         # The reporter sees what they reported even outside their scope (an inspector off their grid).
         return case_detail(ctx, db, user, case_id, ctx.clock.now(), scoped=False)
 
-    @router.post("/calls", status_code=201, summary="Log a 12319 phone call as a hotline case",
+    @router.post("/calls", status_code=201, summary="Log a 12319 phone call as a hotline case (the caller kept on "
+                                                    "it; an address geocoded, unresolved → unlocated)",
                  responses=ACTION_RESPONSES)
-    def log_call(body: PhoneCall, ctx: Ctx, db: Db,
+    def log_call(body: CallIn, ctx: Ctx, db: Db, response: Response,
                  user: Annotated[User, Depends(require(Role.OPERATOR))]) -> CaseDetail:
-        caller = {"channel": "phone", "caller_name": body.caller_name, "caller_phone": body.caller_phone}
-        case_id, _ = ctx.cases.report(db, user.role, user.username, NewCase(
+        evidence = {"channel": "phone", "caller_name": body.caller_name, "caller_phone": body.caller_phone}
+        # The caller on the case's callers (civicgrid/cases/callers.py): told when it closes if they asked.
+        caller = Caller("hotline", body.caller_name, body.caller_phone, client=user.username, callback=body.callback,
+                        description=body.description)
+        srid = f"call:{user.id}:{body.client_ref}" if body.client_ref else None
+        case_id, created = ctx.cases.report(db, user.role, user.username, NewCase(
             body.category_code, body.description, Source.HOTLINE, body.grid_cell_code, None, body.lon, body.lat,
-            body.address, extra_evidence=caller), ctx.clock.now(), cell_at=_cell_at(ctx, db))
+            body.address, tuple(body.media_ids), srid, extra_evidence=evidence, caller=caller), ctx.clock.now(),
+            cell_at=_cell_at(ctx, db), locate_address=locate_address(ctx, db))
+        if not created:
+            response.status_code = 200
+        response.headers["Location"] = f"/cases/{case_id}"
         return case_detail(ctx, db, user, case_id, ctx.clock.now())
 
     @router.get("/{case_id}", summary="A case with its timeline, evidence and the caller's allowed actions",

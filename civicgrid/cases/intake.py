@@ -1,5 +1,9 @@
 """Opening cases: a report from a person (console, handheld through the API, Open311), and a problem from
-a device or a handheld's MQTT report, opened or merged into the open case it belongs to — exactly once."""
+a device or a handheld's MQTT report, opened or merged into the open case it belongs to — exactly once.
+
+A person's report is placed by its point, else by its address through the geocoder (a candidate scoring at least
+RESOLVES_AT, civicgrid/store/addresses.py); one that ends without a point or a cell stays in intake flagged
+`unlocated`, for an operator to place on the map (civicgrid/cases/placing.py)."""
 
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ from civicgrid.cases.rulebook import RuleBook
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, Command, Role, Source, Transition
+from civicgrid.store.addresses import Candidate
 
 # Which sources each reporting role may claim (the default is the first).
 SOURCES: dict[Role, tuple[Source, ...]] = {
     Role.INSPECTOR: (Source.INSPECTOR,),
     Role.LEADER: (Source.LEADER,),
-    Role.OPERATOR: (Source.HOTLINE, Source.CAMERA, Source.SENSOR, Source.TRANSFER),
+    # The operator also records a leader's instruction that reaches the centre by phone or on paper (领导批示).
+    Role.OPERATOR: (Source.HOTLINE, Source.CAMERA, Source.SENSOR, Source.TRANSFER, Source.LEADER),
     Role.ADMIN: (Source.HOTLINE, *(s for s in Source if s is not Source.HOTLINE)),
 }
 
@@ -63,8 +69,12 @@ def check_cell(conn: psycopg.Connection, cell: str | None) -> None:
 
 
 def report(book: RuleBook, conn: psycopg.Connection, role: Role, actor: str, new: NewCase, now: datetime,
-           cell_at: Callable[[float, float], str | None]) -> tuple[str, bool]:
-    """Open a case (上报) under the current rules; returns (case id, created) — idempotent on `source_record_id`."""
+           cell_at: Callable[[float, float], str | None],
+           locate_address: Callable[[str], Candidate | None] | None = None) -> tuple[str, bool]:
+    """Open a case (上报) under the current rules; returns (case id, created) — idempotent on `source_record_id`.
+
+    `locate_address` (the geocoder's best candidate if it resolves) places a report that names an address and no
+    point; a report left without point and cell is flagged unlocated."""
     version, rules = book.current(conn)
     allowed = SOURCES.get(role, ())
     source = new.source or (allowed[0] if allowed else Source.INSPECTOR)
@@ -72,10 +82,18 @@ def report(book: RuleBook, conn: psycopg.Connection, role: Role, actor: str, new
         raise SourceNotAllowed(f"role {role.value} may not report source {source.value}; "
                                f"allowed: {', '.join(s.value for s in allowed) or 'none'}")
     category = rules.catalogue.get(new.category_code)  # UnknownCategory: the caller's mistake
-    cell = new.grid_cell_code
-    if cell is None and new.lon is not None and new.lat is not None:
-        cell = cell_at(new.lon, new.lat)
+    cell, lon, lat = new.grid_cell_code, new.lon, new.lat
+    extra = dict(new.extra_evidence or {})
+    if (lon is None or lat is None) and cell is None and new.address and locate_address is not None:
+        place = locate_address(new.address)
+        extra["geocoded"] = ({"address": place.address, "score": place.score} if place is not None
+                             else "unresolved: an operator places it on the map")
+        if place is not None:
+            lon, lat = place.lon, place.lat
+    if cell is None and lon is not None and lat is not None:
+        cell = cell_at(lon, lat)
     check_cell(conn, cell)
+    unlocated = cell is None and (lon is None or lat is None)
     if new.component_code and not exists(conn, "components", "code", new.component_code):
         raise UnknownReference("component", new.component_code)
     data: dict[str, Any] = {"category": new.category_code}
@@ -85,18 +103,20 @@ def report(book: RuleBook, conn: psycopg.Connection, role: Role, actor: str, new
         data["note"] = new.description
     opened = lifecycle.open_case(store.new_case_id(), source, Command(Action.REPORT, role, actor, data), now,
                                  permissions=rules.permissions)
-    details = store.CaseDetails(component_code=new.component_code, lon=new.lon, lat=new.lat, address=new.address,
+    details = store.CaseDetails(component_code=new.component_code, lon=lon, lat=lat, address=new.address,
                                 description=new.description, category_name=category.zh,
-                                outside_grid=cell is None and new.lon is not None)
+                                outside_grid=cell is None and lon is not None)
     evidence = None
-    if new.extra_evidence:
-        evidence = store.Evidence(f"report:{opened.case_id}", "note", now, None, dict(new.extra_evidence))
+    if extra:
+        evidence = store.Evidence(f"report:{opened.case_id}", "note", now, None, extra)
     with conn.transaction():
         media = ev.media_of(conn, new.media_ids)
         case_id, created = store.create_case(conn, opened, details, source_record_id=new.source_record_id,
                                              rules_version=version,
                                              evidence=evidence)
         if created:
+            if unlocated:
+                conn.execute("UPDATE cases SET unlocated = true WHERE id = %s", (case_id,))
             ev.attach_media(conn, case_id, 1, Action.REPORT, media, now)
             if new.caller is not None:
                 add_caller(conn, case_id, new.caller, linked=False)

@@ -13,13 +13,14 @@ from typing import Any
 
 import psycopg
 
-from civicgrid.cases import actions, deadlines, field_tasks, intake
+from civicgrid.cases import actions, deadlines, field_tasks, intake, placing
 from civicgrid.cases import duplicates as dup
 from civicgrid.cases.callers import Caller
 from civicgrid.cases.problem import Locator, Problem
 from civicgrid.cases.rulebook import RuleBook
 from civicgrid.cases.rules import Rules
 from civicgrid.domain.case_state import Action, Role, Transition
+from civicgrid.store.addresses import Candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +36,18 @@ class CaseService:
         return self.book.known
 
     def report(self, conn: psycopg.Connection, role: Role, actor: str, new: intake.NewCase, now: datetime,
-               cell_at: Callable[[float, float], str | None]) -> tuple[str, bool]:
-        """A person's report (上报): (case id, created), idempotent on the report's source record id."""
-        return intake.report(self.book, conn, role, actor, new, now, cell_at)
+               cell_at: Callable[[float, float], str | None],
+               locate_address: Callable[[str], Candidate | None] | None = None) -> tuple[str, bool]:
+        """A person's report (上报): (case id, created), idempotent on the report's source record id. An address
+        without a point is placed by `locate_address`; a report left without a place is flagged unlocated."""
+        return intake.report(self.book, conn, role, actor, new, now, cell_at, locate_address)
+
+    def place(self, conn: psycopg.Connection, role: Role, actor: str, case_id: str, lon: float, lat: float,
+              now: datetime, cell_at: Callable[[float, float], str | None], *,
+              address: str | None = None) -> placing.Placed:
+        """Place an unlocated case on the map (point → cell), without a lifecycle step."""
+        return placing.place(self.book.for_case(conn, case_id).permissions, conn, role, actor, case_id, lon, lat,
+                             now, cell_at, address=address)
 
     def duplicates(self, conn: psycopg.Connection, category_code: str, lon: float, lat: float, now: datetime, *,
                    radius_m: float | None = None) -> list[dup.NearbyCase]:
