@@ -226,6 +226,18 @@ def cameras() -> None:
     run_cameras(_service_settings("DB_ROLE"))
 
 
+@app.command("jt808-gateway")
+def jt808_gateway() -> None:
+    """Serve JT/T 808 vehicle terminals over TCP (jt808.listen_port) into Kafka until Ctrl-C (docs/jt808.md)."""
+    from gateway.jt808.service import run as run_jt808
+
+    settings = _service_settings("DB_ROLE")
+    console.print(f"jt808-gateway: TCP {settings.jt808.listen_host}:{settings.jt808.listen_port} → Kafka "
+                  f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.jt808.metrics_host}:"
+                  f"{settings.jt808.metrics_port}/metrics")
+    run_jt808(settings)
+
+
 @users_app.command("add")
 @app.command("notifier")
 def notifier() -> None:
@@ -537,6 +549,20 @@ def devices_show(device_id: str) -> None:
             raise _fail(str(exc)) from None
     for key, value in dataclasses.asdict(device).items():
         print(f"{key}: {value if value is not None else ''}")
+
+
+@devices_app.command("jt808-code")
+def devices_jt808_code(device_id: str) -> None:
+    """Print a JT/T 808 terminal's authentication code (what its registration would answer; docs/jt808.md), for a
+    terminal set up by hand or when jt808.allow_registration is off."""
+    from civicgrid.store.db import connect
+    from gateway.jt808.auth import auth_code
+
+    with connect(_settings().db) as conn:
+        row = conn.execute("SELECT secret_hash FROM devices WHERE id = %s", (device_id,)).fetchone()
+    if row is None:
+        raise _fail(f"no device {device_id!r} in the registry")
+    print(auth_code(device_id, row[0]))
 
 
 def _set_enabled(device_id: str, enabled: bool) -> None:

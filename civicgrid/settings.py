@@ -341,6 +341,39 @@ class CameraSettings(_Section):
     metrics_port: int = Field(default=18150, ge=1, le=65535)
 
 
+class Jt808Settings(_Section):
+    """The JT/T 808 vehicle-terminal gateway (``civicgrid jt808-gateway``, gateway/jt808/, docs/jt808.md)."""
+
+    # Terminals connect over TCP. JT/T 808 has no registered port; 18808 sits in the stack's 18xxx range (away
+    # from Kafka 18092, the gateways' 18081 + i, workers' 18100 + i, cameras' 18150 and 18201 + n) and names the
+    # standard. Production listens on what the terminals are configured with (often 7611 or 6808).
+    listen_host: str = "0.0.0.0"
+    listen_port: int = Field(default=18808, ge=1, le=65535)
+    # /metrics and /healthz; between the camera poller (18150) and the simulated cameras (18201 + n).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=18170, ge=1, le=65535)
+    # Profiles whose devices may connect as JT/T 808 terminals.
+    profiles: tuple[str, ...] = ("vehicle-terminal",)
+    # A 0x0100 from a provisioned terminal is answered with its authentication code; off, terminals get their
+    # code only from the operator (`civicgrid devices jt808-code ID`) and registration answers "terminal registered".
+    allow_registration: bool = True
+    # What the terminals' coordinates are: the standard's receiver coordinates (WGS-84 / CGCS2000), or a fleet that
+    # reports GCJ-02, converted back to WGS-84 (civicgrid/domain/coords.py).
+    coordinate_system: Literal["wgs84", "gcj02"] = "wgs84"
+    # A frame is at most 2 × (21-byte 2019 header + 4-byte sub-packet item + 1023-byte body + check code) escaped,
+    # plus its flags: 2,100 bytes. A longer run without 0x7e is dead-lettered and skipped.
+    max_frame_bytes: int = Field(default=2200, ge=64, le=65536)
+    max_subpackets: int = Field(default=64, ge=1, le=65535)  # per message: 64 × 1023 bytes
+    max_pending_messages: int = Field(default=4, ge=1, le=64)  # messages assembled at once per connection
+    subpacket_timeout_s: float = Field(default=60.0, gt=0)
+    # A terminal heartbeats every 60 s by default (parameter 0x0001); silence for this long closes the connection.
+    idle_timeout_s: float = Field(default=180.0, gt=0)
+    max_connections: int = Field(default=20000, ge=1)
+    max_in_flight: int = Field(default=256, ge=1)  # records per connection waiting for Kafka; reading pauses beyond
+    max_errors: int = Field(default=32, ge=1)  # dead letters on one connection before it is closed
+    kafka_linger_ms: int = 5
+
+
 class StatisticsSettings(_Section):
     """The statistics a centre publishes (docs/statistics.md): scheduled publications and their documents."""
 
@@ -418,6 +451,7 @@ class Settings(BaseSettings):
     patrol: PatrolSettings = Field(default_factory=PatrolSettings)
     statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
     cameras: CameraSettings = Field(default_factory=CameraSettings)
+    jt808: Jt808Settings = Field(default_factory=Jt808Settings)
     stack: StackSettings = Field(default_factory=StackSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     # The platform clock (civicgrid/clock.py): the system clock unless `clock.start` makes it a simulated one.

@@ -32,8 +32,9 @@ def _write(tmp_path: Path, text: str, name: str = "probe.yaml") -> Path:
     return path
 
 
-def test_shipped_profiles_cover_the_five_kinds() -> None:
-    assert set(load_profiles()) == {"handheld", "gps-tracker", "camera", "manhole-sensor", "bin-sensor"}
+def test_shipped_profiles_cover_the_six_kinds() -> None:
+    assert set(load_profiles()) == {"handheld", "gps-tracker", "camera", "manhole-sensor", "bin-sensor",
+                                    "vehicle-terminal"}
 
 
 def test_a_good_profile_loads_with_threshold_as_the_default_rule_kind(tmp_path: Path) -> None:

@@ -1,0 +1,136 @@
+"""A JT/T 808 terminal through real sockets: TCP → `jt808-gateway` → Kafka → a stream worker → PostgreSQL.
+
+The simulated terminal (simulators/jt808_terminal.py, written apart from the gateway's codec) is refused before it
+authenticates, registers for its code, is refused a wrong code, authenticates, reports positions inside a grid cell
+(one by one and in a batch, in both editions) and an over-speed alarm: the positions are track points in that cell,
+the alarm a device alarm, and every refusal a dead letter with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from civicgrid.broker.provisioning import add_device
+from civicgrid.settings import Settings
+from civicgrid.stack.ephemeral import free_ports
+from gateway.jt808.service import run as run_jt808
+from simulators.jt808_terminal import ALARM_OVERSPEED, Fix, Terminal, TerminalError
+from tests.e2e.conftest import Corner, worker_settings
+from tests.support.services import start_service, stop_service, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def patrol_worker(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A worker that re-reads the cells every second (a test's cell is made after it starts)."""
+    settings = worker_settings(stack.settings)
+    settings = settings.model_copy(update={"patrol": settings.patrol.model_copy(update={"refresh_s": 1.0})})
+    log = tmp_path_factory.mktemp("jt808-worker") / "worker.log"
+    proc = start_service("worker", settings, log)
+    try:
+        wait_for(lambda: "Ready" in log.read_text(), 60, "worker ready", proc, log)
+        yield settings
+    finally:
+        stop_service(proc)
+
+
+def _metrics(settings: Settings) -> str:
+    url = f"http://127.0.0.1:{settings.jt808.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=2) as response:  # loopback only
+        return response.read().decode()
+
+
+def _healthy(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.jt808.metrics_port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def jt808(settings: Settings) -> Iterator[Settings]:
+    """The JT/T 808 gateway in this process (its own asyncio loop in a thread), on free ports."""
+    listen, metrics = free_ports(2)
+    s = settings.model_copy(update={"jt808": settings.jt808.model_copy(update={
+        "listen_host": "127.0.0.1", "listen_port": listen, "metrics_port": metrics})})
+    stop = threading.Event()
+    thread = threading.Thread(target=run_jt808, args=(s, stop), daemon=True)
+    thread.start()
+    wait_for(lambda: _healthy(s), 30, "jt808 gateway healthy")
+    yield s
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("edition", [2013, 2019])
+def test_terminal_registers_authenticates_reports_and_raises_an_overspeed_alarm(
+        edition: int, jt808: Settings, patrol_worker: Settings, corner: Corner, db: psycopg.Connection,
+        tmp_path: Path) -> None:
+    phone = f"139{random.randrange(10**8):08d}"
+    add_device(jt808, phone, "vehicle-terminal", broker=None)
+    host, port = "127.0.0.1", jt808.jt808.listen_port
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+
+    def fix(i: int, **kw) -> Fix:  # along the cell's middle, 10 s and about 8 m apart
+        return Fix(corner.lon - 0.0004 + i * 0.00008, corner.lat, start + timedelta(seconds=10 * i), **kw)
+
+    async def drive() -> None:
+        terminal = Terminal(phone, edition=edition)
+        await terminal.connect(host, port)
+        assert await terminal.report(fix(0, speed_kmh=30)) == 1  # before authenticating: refused
+        code = await terminal.register()
+        with pytest.raises(TerminalError):
+            await terminal.authenticate("not-the-code")
+        await terminal.close()
+        again = Terminal(phone, edition=edition)  # a terminal keeps its code across connections
+        await again.connect(host, port)
+        await again.authenticate(code)
+        assert await again.heartbeat() == 0
+        for i in range(1, 5):
+            assert await again.report(fix(i, speed_kmh=30, mileage_km=1200 + i)) == 0
+        assert await again.report(fix(5, speed_kmh=95, alarm=ALARM_OVERSPEED, overspeed_item=True)) == 0
+        assert await again.report(fix(6, speed_kmh=40)) == 0
+        assert await again.report_batch([fix(7, speed_kmh=35), fix(8, speed_kmh=35)]) == 0
+        await again.close()
+
+    asyncio.run(drive())
+    points = wait_for(lambda: (rows := db.execute(
+        "SELECT seq, grid_cell_code, speed_mps FROM track_points WHERE device_id = %s ORDER BY time",
+        (phone,)).fetchall()) and len(rows) >= 8 and rows, 60, "track points")
+    assert len(points) == 8 and {cell for _, cell, _ in points} == {corner.cell}
+    assert points[4][2] == pytest.approx(95 / 3.6, abs=0.01)
+    alarms = wait_for(lambda: (rows := db.execute(
+        "SELECT rule, action, urgency FROM alarms WHERE device_id = %s AND rule <> 'offline' ORDER BY time",
+        (phone,)).fetchall()) and len(rows) >= 2 and rows, 60, "the device alarm raised and cleared")
+    assert alarms == [("overspeed", "raise", "C"), ("overspeed", "clear", "C")]
+    events = db.execute("SELECT event_type FROM device_events WHERE device_id = %s ORDER BY time",
+                        (phone,)).fetchall()
+    assert [e for (e,) in events] == ["overspeed", "overspeed_cleared"]
+    text = _metrics(jt808)
+    assert 'civicgrid_jt808_dead_letters_total{reason="jt808_unauthenticated"} 1.0' in text
+    assert 'civicgrid_jt808_dead_letters_total{reason="jt808_auth_failed"} 1.0' in text
+    assert 'civicgrid_jt808_records_out_total{topic="cg.tracks"} 8.0' in text
+
+
+def test_an_unknown_terminal_cannot_register(jt808: Settings) -> None:
+    async def drive() -> None:
+        terminal = Terminal(f"138{random.randrange(10**8):08d}")
+        await terminal.connect("127.0.0.1", jt808.jt808.listen_port)
+        with pytest.raises(TerminalError, match="result 4"):
+            await terminal.register()
+        await terminal.close()
+
+    asyncio.run(drive())
+    assert 'civicgrid_jt808_dead_letters_total{reason="jt808_unknown_terminal"} 1.0' in _metrics(jt808)
