@@ -58,6 +58,9 @@ def _register_simulators() -> None:
     app.add_typer(city_app, name="city")
     app.command("simulate")(simulate)
     app.command("simulate-people")(simulate_people)
+    from simulators.jt808_fleet import simulate_jt808
+
+    app.command("simulate-jt808")(simulate_jt808)
 
 
 _register_simulators()
@@ -66,7 +69,7 @@ console = Console(stderr=True)
 
 
 # The commands that are services, as their log lines name them (civicgrid/logs.py); any other is "cli".
-SERVICES = frozenset({"gateway", "worker", "api", "cameras", "run", "simulate"})
+SERVICES = frozenset({"gateway", "worker", "api", "cameras", "run", "simulate", "jt808-gateway"})
 
 
 @app.callback()
@@ -412,6 +415,7 @@ def run(
             api_env = {"CIVICGRID_ADDRESS_PREFIXES": orjson.dumps(prefixes).decode()}
         services.start("api", [*argv, "api"], logs / "api.log", env=api_env)
         services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
+        services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
         console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
         _start_notifier(services, settings, argv, logs)
                       f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
@@ -432,6 +436,8 @@ def run(
             # The people who work the cases, through the API (docs/simulators.md, "People").
             services.start("people", [*argv, "simulate-people", *clock, "--scenario", str(people), "--make-admin"],
                            logs / "people.log")
+            # The town's trucks with JT/T 808 terminals, through the jt808-gateway (docs/jt808.md).
+            services.start("jt808-fleet", [*argv, "simulate-jt808", "--city", str(city)], logs / "jt808-fleet.log")
         _watch(services, stack, stop)
     finally:
         console.print("stopping ...")

@@ -85,7 +85,7 @@ class AlarmEdges:
             entered = area[1] == "in"
             kind = "area_entered" if entered else "area_left"
             out.append(AlarmEvent(kind, AREA_BIT if entered else 32 + AREA_BIT, {**base, "type": kind}))
-        elif area is None and changed >> AREA_BIT & 1:  # the bit without the item that says where
+        elif area is None and self.area is None and changed >> AREA_BIT & 1:  # a terminal that never says where
             raised = bool(loc.alarm >> AREA_BIT & 1)
             kind = "area" if raised else "area_cleared"
             out.append(AlarmEvent(kind, AREA_BIT if raised else 32 + AREA_BIT, {**base, "type": kind}))

@@ -134,3 +134,24 @@ def test_an_unknown_terminal_cannot_register(jt808: Settings) -> None:
 
     asyncio.run(drive())
     assert 'civicgrid_jt808_dead_letters_total{reason="jt808_unknown_terminal"} 1.0' in _metrics(jt808)
+
+
+def test_the_truck_fleet_drives_through_the_gateway(jt808: Settings, patrol_worker: Settings,
+                                                   db: psycopg.Connection, tmp_path: Path) -> None:
+    from simulators.city import generate_city
+    from simulators.jt808_fleet import plan_fleet, provision, run_fleet
+
+    generate_city(7, 1.0, tmp_path, covers=0, bins=0, lights=0, trackers=0, inspectors=2, grids=1)
+    fleet, restricted, _ = plan_fleet(tmp_path, 3, seed=random.randrange(10))
+    for truck in fleet:
+        truck.phone = f"136{random.randrange(10**8):08d}"  # away from other runs' trucks
+    speeder = next(t for t in fleet if t.speeder)
+    speeder.travelled_m = speeder.length_m() / 2  # in its speeding stretch from the first report
+    provision(jt808, fleet)
+    result = asyncio.run(run_fleet(fleet, "127.0.0.1", jt808.jt808.listen_port, restricted, 0.5, 6.0))
+    assert result["reports"] >= 3 * 6
+    phones = [t.phone for t in fleet]
+    wait_for(lambda: db.execute("SELECT count(DISTINCT device_id) FROM track_points WHERE device_id = ANY(%s)",
+                                (phones,)).fetchone()[0] == 3, 60, "every truck's track")
+    wait_for(lambda: db.execute("SELECT 1 FROM alarms WHERE device_id = %s AND rule = 'overspeed' AND action = "
+                                "'raise'", (speeder.phone,)).fetchone(), 60, "the speeder's over-speed alarm")
