@@ -415,6 +415,8 @@ def run(
             api_env = {"CIVICGRID_ADDRESS_PREFIXES": orjson.dumps(prefixes).decode()}
         services.start("api", [*argv, "api"], logs / "api.log", env=api_env)
         services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
+        # Each component's state follows its cases (docs/basedata.md): a consumer group on cg.case-events.
+        services.start("component-state", [*argv, "basedata", "follow"], logs / "component-state.log")
         services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
         console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
         _start_notifier(services, settings, argv, logs)

@@ -8,15 +8,29 @@ The base-data role is admin's (the roles of docs/domain.md have no other that ma
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import require
 from api.deps import Ctx, Db
-from api.errors import ApiError
-from api.schemas.basedata import ImportResult
+from api.errors import ApiError, not_found
+from api.schemas.basedata import (
+    ComponentCreate,
+    ComponentList,
+    ComponentMove,
+    ComponentPublic,
+    ComponentRetire,
+    ComponentUpdate,
+    HistoryItem,
+    HistoryList,
+    ImportResult,
+    Point,
+)
 from api.users import User
+from civicgrid.basedata import registry
 from civicgrid.basedata.crs import CityCrs, UnknownCrs, city_crs
 from civicgrid.basedata.imports import import_file
 from civicgrid.basedata.registry import Change
@@ -69,3 +83,103 @@ def import_base_data(kind: Kind, ctx: Ctx, db: Db, user: Admin, body: Annotated[
                        errors=[e.as_json() for e in exc.errors]) from None
     return ImportResult(**result.as_json())
 
+
+
+# ------------------------------------------------------------------ the component registry
+Readers = Annotated[User, Depends(require(Role.OPERATOR, Role.SHIFT_LEADER, Role.DISPATCHER, Role.LEADER))]
+_REFUSED = {422: {"description": "refused: `field` says which"}, 404: {"description": "no such component"}}
+
+
+@contextmanager
+def _registry_errors() -> Iterator[None]:
+    """The registry's refusals as HTTP, here (they are this router's only)."""
+    try:
+        yield
+    except registry.ComponentRefused as exc:
+        raise ApiError(422, "component-refused", str(exc), field=exc.field) from None
+    except registry.ComponentNotFound as exc:
+        raise not_found("component", exc.code) from None
+    except registry.ComponentExists as exc:
+        raise ApiError(409, "component-exists", str(exc)) from None
+
+
+def _wgs84(point: Point) -> tuple[float, float]:
+    """The body's point in WGS 84 (lon/lat as given, or converted from its CRS)."""
+    city = crs_of(point.crs)
+    if point.easting is not None and point.northing is not None:
+        x, y = point.easting, point.northing
+    elif point.lon is not None and point.lat is not None:
+        x, y = point.lon, point.lat
+    else:
+        raise ApiError(422, "component-refused", "give the point: lon and lat, or easting and northing with crs",
+                       field="lon/lat")
+    lon, lat = city.to_wgs84(x, y) if city.code != "EPSG:4326" else (x, y)
+    if not city.covers(lon, lat):
+        raise ApiError(422, "component-refused", f"({x}, {y}) is outside {city.code}'s area ({city.name})",
+                       field="lon/lat")
+    return lon, lat
+
+
+def _public(row: dict[str, Any]) -> ComponentPublic:
+    return ComponentPublic(**{**row, "state_case_id": None if row.get("state_case_id") is None
+                              else str(row["state_case_id"])})
+
+
+@router.get("/components", summary="Find components by code or name, cell, state (current ones unless asked)")
+def list_components(db: Db, user: Readers,
+                    q: Annotated[str | None, Query(max_length=100, description="code prefix or part of the "
+                                                                                "name")] = None,
+                    cell_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{1,15}$")] = None,
+                    state: Annotated[Literal["intact", "damaged", "missing", "occupied"] | None, Query()] = None,
+                    include_retired: bool = False,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ComponentList:
+    rows, total = registry.find(db, q, cell_prefix, state, include_retired, limit)
+    return ComponentList(items=[_public(r) for r in rows], total=total)
+
+
+@router.get("/components/{code}", summary="One component", responses=_REFUSED)
+def get_component(code: str, db: Db, user: Readers) -> ComponentPublic:
+    row = registry.snapshot(db, code)
+    if row is None:
+        raise not_found("component", code)
+    return _public(row)
+
+
+@router.get("/components/{code}/history", summary="A component's changes, newest first: who, when, why, "
+                                                   "before and after", responses=_REFUSED)
+def component_history(code: str, db: Db, user: Readers) -> HistoryList:
+    if registry.snapshot(db, code) is None:
+        raise not_found("component", code)
+    return HistoryList(code=code, items=[HistoryItem(**r) for r in registry.history(db, code)])
+
+
+@router.post("/components", status_code=201, summary="Add a component", responses={
+    **_REFUSED, 409: {"description": "the code exists already"}})
+def add_component(body: ComponentCreate, ctx: Ctx, db: Db, user: Admin) -> ComponentPublic:
+    lon, lat = _wgs84(body)
+    with _registry_errors():
+        return _public(registry.add(db, body.code, lon, lat, body.given(),
+                                    Change(user.username, ctx.clock.now(), body.reason)))
+
+
+@router.patch("/components/{code}", summary="Edit a component's attributes (state, name, departments …)",
+              responses=_REFUSED)
+def edit_component(code: str, body: ComponentUpdate, ctx: Ctx, db: Db, user: Admin) -> ComponentPublic:
+    with _registry_errors():
+        return _public(registry.edit(db, code, body.given(), Change(user.username, ctx.clock.now(), body.reason)))
+
+
+@router.post("/components/{code}/move", summary="Move a component to a new point (its cell follows)",
+             responses=_REFUSED)
+def move_component(code: str, body: ComponentMove, ctx: Ctx, db: Db, user: Admin) -> ComponentPublic:
+    lon, lat = _wgs84(body)
+    with _registry_errors():
+        return _public(registry.move(db, code, lon, lat, Change(user.username, ctx.clock.now(), body.reason),
+                                     grid_cell_code=body.grid_cell_code))
+
+
+@router.post("/components/{code}/retire", summary="Retire a component (kept with its history, no longer current)",
+             responses=_REFUSED)
+def retire_component(code: str, body: ComponentRetire, ctx: Ctx, db: Db, user: Admin) -> ComponentPublic:
+    with _registry_errors():
+        return _public(registry.retire(db, code, Change(user.username, ctx.clock.now(), body.reason)))

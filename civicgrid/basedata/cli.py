@@ -76,3 +76,25 @@ def basedata_import(
         raise typer.Exit(1) from None
     console.print(f"{kind.value} from {file.name} ({result.crs}): {result.rows} rows, {result.added} added, "
                   f"{result.updated} updated, {result.unchanged} unchanged", highlight=False)
+
+
+@basedata_app.command("follow")
+def basedata_follow() -> None:
+    """Keep each component's state with its cases (a cover reported missing is 丢失 until its case closes as fixed),
+    reading case events from Kafka until Ctrl-C; `civicgrid run` starts it (docs/basedata.md)."""
+    import signal
+    import threading
+
+    from civicgrid import local_secrets
+    from civicgrid.basedata.follower import run
+
+    settings = command_settings.current()
+    try:
+        local_secrets.check(settings, local_secrets.DB_ROLE)
+    except local_secrets.InsecureSecret as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    run(settings, stop)

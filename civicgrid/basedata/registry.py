@@ -225,3 +225,29 @@ def history(conn: psycopg.Connection, code: str, limit: int = 200) -> list[dict[
             "SELECT h.id, h.at, h.actor, h.action, h.reason, h.before, h.after, h.case_id::text AS case_id, "
             "h.case_seq, c.case_no FROM component_history h LEFT JOIN cases c ON c.id = h.case_id "
             "WHERE h.component_code = %s ORDER BY h.at DESC, h.id DESC LIMIT %s", (code, limit)).fetchall()
+
+
+def find(conn: psycopg.Connection, q: str | None, cell_prefix: str | None, state: str | None, include_retired: bool,
+         limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Components whose code starts with `q` or whose name holds it, in a cell prefix, in a state; and how many
+    match in all. A county's registry is tens of thousands of rows: a scan of it answers in milliseconds."""
+    where, params = [], []
+    if not include_retired:
+        where.append("retired_at IS NULL")
+    if q:
+        where.append("(code LIKE %s OR name ILIKE %s)")
+        params += [q.replace("%", "").replace("_", "") + "%", "%" + q.replace("%", r"\%").replace("_", r"\_") + "%"]
+    if cell_prefix:
+        where.append("grid_cell_code LIKE %s")
+        params.append(cell_prefix + "%")
+    if state:
+        where.append("state = %s")
+        params.append(state)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(f"SELECT code, {', '.join(FIELDS)}, state_case_id, count(*) OVER () AS total "
+                           f"FROM components {clause} ORDER BY code LIMIT %s", (*params, limit)).fetchall()
+    total = rows[0].pop("total") if rows else 0
+    for r in rows[1:]:
+        r.pop("total")
+    return rows, int(total)
