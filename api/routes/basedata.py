@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.auth import require
 from api.deps import Ctx, Db
@@ -30,7 +30,7 @@ from api.schemas.basedata import (
     Point,
 )
 from api.users import User
-from civicgrid.basedata import registry
+from civicgrid.basedata import exports, registry
 from civicgrid.basedata.crs import CityCrs, UnknownCrs, city_crs
 from civicgrid.basedata.imports import import_file
 from civicgrid.basedata.registry import Change
@@ -183,3 +183,23 @@ def move_component(code: str, body: ComponentMove, ctx: Ctx, db: Db, user: Admin
 def retire_component(code: str, body: ComponentRetire, ctx: Ctx, db: Db, user: Admin) -> ComponentPublic:
     with _registry_errors():
         return _public(registry.retire(db, code, Change(user.username, ctx.clock.now(), body.reason)))
+
+
+# ------------------------------------------------------------------ exports
+Exporters = Annotated[User, Depends(require(Role.OPERATOR, Role.SHIFT_LEADER, Role.DISPATCHER, Role.LEADER,
+                                            Role.DEPARTMENT))]
+
+
+@router.get("/export/{kind}.{fmt}", summary="The component or address database as GeoJSON or Excel, in a CRS",
+            response_class=Response, responses={200: {"content": {
+                exports.GEOJSON: {"schema": {"type": "object"}},
+                exports.XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                "description": "an attachment (部件-EPSG4548-20261206.xlsx); the workbook's columns are the ones an "
+                               "import reads"}})
+def export_base_data(kind: Kind, fmt: Literal["geojson", "xlsx"], ctx: Ctx, db: Db, user: Exporters,
+                     crs: CrsQuery = "EPSG:4326", include_retired: bool = False) -> Response:
+    city = crs_of(crs)
+    now = ctx.clock.now()
+    data = exports.export(db, kind, fmt, city, now, include_retired=include_retired)
+    return Response(data, media_type=exports.GEOJSON if fmt == "geojson" else exports.XLSX,
+                    headers={"Content-Disposition": exports.file_name(kind, fmt, city, now.date())})

@@ -98,3 +98,42 @@ def basedata_follow() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     run(settings, stop)
+
+
+class Format(StrEnum):
+    geojson = "geojson"
+    xlsx = "xlsx"
+
+
+@basedata_app.command("export")
+def basedata_export(
+    kind: Annotated[Kind, typer.Argument(help="components or addresses")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The file to write", dir_okay=False)],
+    crs: Annotated[str, typer.Option(help=CRS_HELP)] = "EPSG:4326",
+    fmt: Annotated[Format | None, typer.Option("--format", help="geojson or xlsx (default: from --out's "
+                                                                "suffix)")] = None,
+    include_retired: Annotated[bool, typer.Option(help="components: the retired ones too")] = False,
+) -> None:
+    """Write the component or address database as GeoJSON or Excel in a CRS, for a department that asks for it; the
+    workbook's columns are the ones `basedata import` reads."""
+    from civicgrid.basedata.crs import UnknownCrs, city_crs
+    from civicgrid.basedata.exports import export
+    from civicgrid.clock import PlatformClock
+    from civicgrid.store.db import connect
+
+    settings = command_settings.current()
+    form = fmt.value if fmt else {".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson"}.get(out.suffix.lower())
+    if form is None:
+        console.print("[bold red]error:[/] say --format geojson|xlsx, or name the file .geojson or .xlsx",
+                      highlight=False)
+        raise typer.Exit(2)
+    try:
+        city = city_crs(crs)
+    except UnknownCrs as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    with connect(settings.db, autocommit=True) as conn:
+        data = export(conn, kind.value, form, city, PlatformClock.from_settings(settings.clock).now(),
+                      include_retired=include_retired)
+    out.write_bytes(data)
+    console.print(f"{kind.value} written to {out} ({form}, {city.code}, {len(data)} bytes)", highlight=False)

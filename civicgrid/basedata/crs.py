@@ -48,6 +48,10 @@ class CityCrs:
         lon, lat = self._to_wgs84.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([lon, lat])
 
+    def from_wgs84_array(self, lonlat: np.ndarray) -> np.ndarray:
+        x, y = self._from_wgs84.transform(lonlat[:, 0], lonlat[:, 1])
+        return np.column_stack([x, y])
+
     def covers_array(self, lonlat: np.ndarray, margin_deg: float = 0.5) -> np.ndarray:
         """`covers` for an (n, 2) array: a boolean per point."""
         lon, lat = lonlat[:, 0], lonlat[:, 1]

@@ -8,6 +8,7 @@ reason) — and addresses are added (the same kind, text and point again is kept
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,6 +24,9 @@ from civicgrid.basedata.tables import InvalidImport, Row, RowError, read_rows
 from civicgrid.domain.components import InvalidComponentId, parse_component_id
 from civicgrid.store.addresses import KINDS, AddressEntry, import_addresses
 
+# Columns an export writes that are the registry's own bookkeeping, not attributes, when a file comes back.
+_NOT_ATTRIBUTES = ("lon", "lat", "changed_at", "retired_at", "state_case_id")
+SAME_POINT_M = 0.01
 Progress = Callable[[str, int, int], None]  # stage, done, total
 _COMPONENT_FIELDS = ("code", "category_code", "name", "department_id", "owner", "maintainer", "state", "data_source",
                      "recorded_on", "grid_cell_code")
@@ -111,7 +115,7 @@ def _component(row: Row, departments: set[str], cells: set[str]) -> tuple[dict[s
         point = geom.representative_point() if geom.geom_type != "Point" else geom
         values["lon"], values["lat"] = float(point.coords[0][0]), float(point.coords[0][1])
     values["attributes"] = {k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
-                            for k, v in f.items() if k not in _COMPONENT_FIELDS and k not in ("lon", "lat")}
+                            for k, v in f.items() if k not in _COMPONENT_FIELDS and k not in _NOT_ATTRIBUTES}
     return values, errors
 
 
@@ -139,6 +143,8 @@ def _components(conn: psycopg.Connection, rows: list[Row], crs: CityCrs, change:
             if before is not None and before["retired_at"] is not None:
                 raise InvalidImport([RowError(ref, "code", f"component {values['code']} is retired; it takes no more "
                                                            f"changes (give the new object a new code)")])
+            if before is not None and _same_point(before, values):
+                values["lon"], values["lat"] = before["lon"], before["lat"]
             _upsert(conn, values, before, change.at)
             after = registry.snapshot(conn, values["code"])
             assert after is not None
@@ -149,6 +155,16 @@ def _components(conn: psycopg.Connection, rows: list[Row], crs: CityCrs, change:
             if n % 500 == 0 or n == len(checked):
                 progress("components", n, len(checked))
     return ImportResult("components", len(rows), added, updated, unchanged, crs.code)
+
+
+def _same_point(before: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Within a centimetre: a point that went out to a projected CRS and came back (rounded to millimetres) is
+    where it was, not a move for the history."""
+    if before["lon"] is None or before["lat"] is None:
+        return False
+    dx = (values["lon"] - before["lon"]) * 111_320.0 * math.cos(math.radians(before["lat"]))
+    dy = (values["lat"] - before["lat"]) * 110_574.0
+    return math.hypot(dx, dy) < SAME_POINT_M
 
 
 def _snapshots(conn: psycopg.Connection, codes: list[str]) -> list[dict[str, Any]]:

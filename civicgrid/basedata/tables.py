@@ -42,7 +42,8 @@ ALIASES = {"经度": "lon", "longitude": "lon", "lng": "lon", "纬度": "lat", "
            "类别": "category_code", "小类": "category_code", "主管部门": "department_id", "权属单位": "owner",
            "养护单位": "maintainer", "状态": "state", "部件状态": "state", "数据来源": "data_source",
            "初始日期": "recorded_on", "单元网格": "grid_cell_code", "地址": "address", "类型": "kind",
-           "起始门牌": "number_from", "终止门牌": "number_to", "单双号": "parity", "几何": "wkt", "geometry": "wkt"}
+           "起始门牌": "number_from", "终止门牌": "number_to", "单双号": "parity", "几何": "wkt", "geometry": "wkt",
+           "变更时间": "changed_at", "道路": "road"}
 
 
 @dataclass(frozen=True, slots=True)
