@@ -98,6 +98,11 @@ class Terminal:
             await self._writer.wait_closed()
             self._writer = None
 
+    def streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The connection itself, for a load generator that writes frames of its own."""
+        assert self._reader is not None and self._writer is not None, "connect first"
+        return self._reader, self._writer
+
     def _next(self) -> int:
         self._serial = (self._serial + 1) & 0xFFFF
         return self._serial

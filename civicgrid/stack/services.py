@@ -78,3 +78,33 @@ def spawn_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> sub
             time.sleep(0.1)
     stop_service(proc)
     raise StackError(f"the gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
+
+
+def jt808_environment(settings: Settings) -> dict[str, str]:
+    """The ``jt808`` section as CIVICGRID_JT808__* variables (as_environment carries the other sections)."""
+    import orjson
+
+    return {f"CIVICGRID_JT808__{key.upper()}": orjson.dumps(value).decode() if isinstance(value, list) else str(value)
+            for key, value in settings.jt808.model_dump(mode="json").items()}
+
+
+def spawn_jt808_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
+    """`civicgrid jt808-gateway` with `settings`, returned once its /healthz answers 200 (listening, registry
+    loaded)."""
+    env = {**os.environ, **as_environment(settings), **jt808_environment(settings)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "jt808-gateway"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{settings.jt808.metrics_port}/healthz"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"the jt808 gateway exited with code {proc.returncode}:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # loopback only
+                if response.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    stop_service(proc)
+    raise StackError(f"the jt808 gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
