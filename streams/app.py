@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 from civicgrid.bus import clients
 from civicgrid.bus.dead_letters import DeadLetters
 from civicgrid.cases import CaseService
+from civicgrid.cases.deadlines import Round
 from civicgrid.cases.rulebook import RuleBook
 from civicgrid.clock import PlatformClock
 from civicgrid.profiles import load_profiles
@@ -157,13 +158,14 @@ class StreamWorker:
                 self.health.timer_round(name, f"{type(exc).__name__}: {exc}")
 
     async def _watch_deadlines(self) -> None:
-        """Overdue (超期) open cases escalated once per deadline (civicgrid/cases/deadlines.py)."""
-        def escalate() -> int:
+        """Each step's warning (预警) and overdue event (超期), once per instance (civicgrid/cases/deadlines.py)."""
+        def escalate() -> Round:
             with self.pool.connection() as conn:
-                return self.cases.escalate_overdue(conn, self.clock.now())
+                return self.cases.watch_deadlines(conn, self.clock.now())
 
-        if n := await asyncio.to_thread(escalate):
-            log.info("deadline watch: %d case(s) overdue and urged", n)
+        done = await asyncio.to_thread(escalate)
+        if done.events:
+            log.info("deadline watch: %d warning(s), %d overdue event(s)", done.warnings, done.overdue)
 
     async def _relay_outbox(self) -> None:
         """The case outbox → cg.case-events and cg.commands, in order (civicgrid/store/outbox.py)."""

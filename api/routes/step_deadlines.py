@@ -2,7 +2,7 @@
 
 Computed at each request from the case's event records with the limits and calendar of the version the case was
 filed under (civicgrid/domain/step_deadlines.py), so the console shows what the evaluation will count. The
-deadline watch in the streams does not watch these yet (docs/rules.md).
+deadline watch in the streams warns and escalates the same clocks (civicgrid/cases/deadlines.py).
 """
 
 from __future__ import annotations

@@ -77,5 +77,10 @@ class CaseService:
         return field_tasks.apply_answer(self.book.for_case(conn, answer.case_id), conn, answer)
 
     def escalate_overdue(self, conn: psycopg.Connection, now: datetime) -> int:
-        """Overdue event and urging for each case whose deadline passed since the last round."""
-        return deadlines.escalate_overdue(self.book, conn, now)
+        """One round of the deadline watch: each step's warning at 80 % and overdue event (a disposal's with an
+        urging) that fell due since the last round; return how many events it recorded."""
+        return self.watch_deadlines(conn, now).events
+
+    def watch_deadlines(self, conn: psycopg.Connection, now: datetime) -> deadlines.Round:
+        """One round of the deadline watch, with what it read and recorded (civicgrid/cases/deadlines.py)."""
+        return deadlines.watch(self.book, conn, now)

@@ -59,6 +59,7 @@ class Action(StrEnum):
     CANCEL = "cancel"
     INSTRUCT = "instruct"
     OVERDUE = "overdue"  # 超期: recorded by the deadline watch when a deadline passes (no person takes it)
+    DEADLINE_WARNING = "deadline_warning"  # 预警: recorded by the deadline watch at 80 % of a step's limit
 
 
 class Role(StrEnum):

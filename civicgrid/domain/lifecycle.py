@@ -79,10 +79,11 @@ RULES: dict[tuple[State, Action], State | str] = {
     **{(s, A.MERGE): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
     **{(s, A.INSTRUCT): s for s in _OPEN},
     **{(s, A.OVERDUE): s for s in _OPEN if s is not S.SUSPENDED},
+    **{(s, A.DEADLINE_WARNING): s for s in _OPEN if s is not S.SUSPENDED},
 }
 
 # Actions the platform records itself (the deadline watch): never offered as a button.
-AUTOMATIC = frozenset({A.OVERDUE})
+AUTOMATIC = frozenset({A.OVERDUE, A.DEADLINE_WARNING})
 
 # Data each action must carry (the API turns these into request-body fields).
 REQUIRED: dict[Action, tuple[str, ...]] = {
@@ -100,6 +101,7 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     A.MERGE: ("into",),
     A.INSTRUCT: ("note",),
     A.OVERDUE: ("deadline", "deadline_at"),
+    A.DEADLINE_WARNING: ("deadline", "deadline_at"),
 }
 
 

@@ -16,7 +16,9 @@ end events are the ones scoring judges by, so what the console shows is what the
 | close 结案 | check_pass | close |
 
 A case that ends (closed, cancelled, merged) cuts every step still running: ended, but not judged (a dispatch never
-made because the case was cancelled was neither on time nor late). Disposal has its own deadline on the case.
+made because the case was cancelled was neither on time nor late). Disposal has its own deadline on the case
+(`disposal_clock`). The deadline watch (civicgrid/cases/deadlines.py) warns at `StepClock.warn_at` and escalates
+past `StepClock.deadline`, once per clock.
 Pure: time comes in as `now`, records as the dicts `Transition.record()` writes.
 """
 
@@ -27,8 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from civicgrid.domain.case_state import Transition
-from civicgrid.domain.time_limits import Light, Limit, Pause, Step, TimeLimits, deadline, share_used
+from civicgrid.domain.case_state import TERMINAL, CaseState, Transition
+from civicgrid.domain.time_limits import (
+    Light,
+    Limit,
+    Pause,
+    Step,
+    TimeLimits,
+    Unit,
+    deadline,
+    elapsed,
+    share_used,
+)
 from civicgrid.domain.working_calendar import WorkingCalendar
 
 # action → (the steps it ends, the steps it starts)
@@ -78,6 +90,25 @@ class StepClock:
     def light(self, now: datetime, limits: TimeLimits, calendar: WorkingCalendar) -> Light:
         """Green, yellow from the pack's yellow share (80 % shipped), red past the limit."""
         return limits.traffic_light(self.share_used(now, calendar))
+
+    def warn_at(self, share: float, calendar: WorkingCalendar) -> datetime:
+        """When `share` of the time from the start to the deadline is used (the light turns yellow there): in the
+        limit's own kind of time, the suspension left out. Measured against the deadline rather than the limit, so
+        a disposal deadline moved by a postponement moves its warning with it."""
+        span = elapsed(self.started_at, self.deadline, self.limit, calendar, self.pauses)
+        minutes = span.total_seconds() / 60 * share
+        unit = Unit.NATURAL_MINUTES if self.limit.natural else Unit.MINUTES
+        return deadline(self.started_at, Limit(minutes, unit), calendar, self.pauses)
+
+
+def disposal_clock(case: CaseState, limit: Limit) -> StepClock | None:
+    """Disposal's clock (处置) from the case itself: it runs from the dispatch (or the latest rework) until the
+    disposal feedback, against the deadline stored on the case (the class limit, postponements and suspensions
+    already applied by the lifecycle). None when no disposal is running."""
+    if case.state in TERMINAL or case.dispatched_at is None or case.disposal_deadline is None \
+            or case.disposed_at is not None:
+        return None
+    return StepClock(Step.DISPOSE, case.dispatched_at, case.disposal_deadline, None, limit, (), False)
 
 
 def _time(value: Any) -> datetime:

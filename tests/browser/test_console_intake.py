@@ -1,12 +1,23 @@
 """The intake side of the console in headless chromium, against the real stack (the API as a process, the real
-database): the sources the board filters by are the API's own list (GET /sources)."""
+database): the sources the board filters by are the API's own list (GET /sources); on the intake screen an operator
+takes a call by address, picks a geocoding suggestion, is offered the open case it repeats and links to it, files a
+new one, captures from a camera and files, and a leader files an instruction — each case checked through the API
+for its cell and source."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
 import httpx
+import numpy as np
 import pytest
 
-from tests.browser.conftest import Org
+from civicgrid.store import cameras as camera_store
+from civicgrid.store.addresses import AddressEntry, import_addresses
+from tests.browser.conftest import Org, axe_critical
 
 pytestmark = pytest.mark.e2e
 
@@ -42,3 +53,147 @@ def test_the_board_filters_by_the_api_sources(org: Org, console_url: str, new_pa
     listed = httpx.get(f"{console_url}/sources", headers=_headers(token, org.users["operator"]), timeout=20)
     assert listed.status_code == 200, listed.text
     assert [(s["code"], s["name"]) for s in listed.json()][1] == ("camera", "视频抓拍")
+
+
+def _road() -> str:
+    draw = uuid.uuid4().int
+    return "".join("甲乙丙丁戊己庚辛壬癸"[(draw >> (4 * i)) % 10] for i in range(5)) + "巷"
+
+
+def _case(console_url: str, token, username: str, case_id: str) -> dict:
+    r = httpx.get(f"{console_url}/cases/{case_id}", headers=_headers(token, username), timeout=20)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _pick_suggestion(page, prefix: str, typed: str, address: str, cell: str) -> None:
+    page.fill(f"#{prefix}-address", typed)
+    page.click(f".suggestion[data-address='{address}']")
+    page.wait_for_selector(f"#{prefix}-place-state[data-cell='{cell}']")
+
+
+def _pick_category(page, prefix: str, typed: str, code: str) -> None:
+    page.fill(f"#{prefix}-category", typed)
+    page.click(f".category-option[data-code='{code}']")
+
+
+def test_an_operator_takes_calls_files_a_capture_and_a_leader_an_instruction(
+        org: Org, console_url: str, new_page, token, db, provision, artifacts: Path) -> None:
+    # Door plates in the console test's two cells, and an open case at the first one (the duplicate to offer).
+    road = _road()
+    here, there = f"{road}7号", f"{road}8号"
+    other_lon = org.lon + 0.001
+    import_addresses(db, [AddressEntry("door_plate", here, {"type": "Point", "coordinates": [org.lon, org.lat]}),
+                          AddressEntry("door_plate", there, {"type": "Point",
+                                                             "coordinates": [other_lon, org.lat]})])
+    r = httpx.post(f"{console_url}/cases", headers=_headers(token, org.users["inspector"]), timeout=20, json={
+        "category_code": "E0507", "description": "门口堆满建材", "lon": org.lon, "lat": org.lat})
+    assert r.status_code == 201, r.text
+    existing = r.json()
+
+    page = new_page(org.users["operator"], "#/intake/call")
+    page.wait_for_selector("#call-form")
+    page.wait_for_selector("#call-map[data-ready='true']", timeout=60_000)
+    assert axe_critical(page) == []
+    # 1. A call about the same heap: picked from the suggestions (七号 as said), offered the open case, linked.
+    page.fill("#call-name", "赵先生")
+    page.fill("#call-phone", "13800000123")
+    page.check("#call-callback")
+    _pick_suggestion(page, "call", f"{road}七号", here, org.cell)
+    _pick_category(page, "call", "ldwdl", "E0507")  # 乱堆物堆料 by its pinyin initials
+    page.fill("#call-description", "又堆了一车砖")
+    offered = page.locator(f".duplicates li[data-case='{existing['id']}']")
+    offered.wait_for()
+    assert page.inner_text("#call-submit") == "作为新案件提交"
+    offered.locator("button.link-case").click()
+    page.wait_for_selector(f".filed[data-linked='true'][data-case-id='{existing['id']}']")
+    page.screenshot(path=str(artifacts / "intake-call-linked.png"), full_page=True)
+    callers = db.execute("SELECT channel, name, phone, callback, linked FROM case_callers WHERE case_id = %s",
+                         (existing["id"],)).fetchall()
+    assert callers == [("hotline", "赵先生", "13800000123", True, True)]
+
+    # 2. A new call at the other door plate: nothing to repeat there, filed as a hotline case in that cell.
+    page.fill("#call-name", "钱女士")
+    _pick_suggestion(page, "call", there, there, org.other_cell)
+    _pick_category(page, "call", "暴露垃圾", "E0102")
+    page.fill("#call-description", "垃圾桶旁暴露垃圾")
+    assert page.locator(".duplicates").count() == 0
+    page.click("#call-submit")
+    filed = page.locator(".filed[data-linked='false']")
+    filed.wait_for()
+    call = _case(console_url, token, org.users["operator"], filed.get_attribute("data-case-id"))
+    assert (call["source"], call["grid_cell_code"], call["category_code"]) == ("hotline", org.other_cell, "E0102")
+
+    # 3. Capture and file from a camera's latest snapshot, the region drawn by two clicks.
+    device_id, _ = provision("camera")
+    camera_store.upsert_camera(db, device_id, name="测试路口", onvif_url="http://127.0.0.1:18298", username="admin",
+                               password_ref="secrets:" + device_id, lon=org.lon, lat=org.lat, image_width=320,
+                               image_height=240)
+    db.execute("UPDATE devices SET grid_cell_code = %s WHERE id = %s", (org.cell, device_id))
+    jpeg = cv2.imencode(".jpg", np.full((240, 320, 3), (90, 140, 90), np.uint8))[1].tobytes()
+    now = datetime.now(UTC)
+    camera_store.record_status(db, device_id, reachable=True, last_snapshot_at=now, last_event_at=None,
+                               last_error=None, detail={}, snapshot=jpeg, snapshot_at=now)
+    page.click("#tab-capture")
+    page.wait_for_selector(f"#capture-camera option[value='{device_id}']", state="attached")
+    page.select_option("#capture-camera", device_id)
+    snapshot = page.locator("svg.capture-snapshot")
+    page.wait_for_selector("svg.capture-snapshot image", state="attached")
+    box = snapshot.bounding_box()
+    snapshot.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.25})
+    snapshot.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.75})
+    page.wait_for_selector("svg.capture-snapshot polygon.region", state="attached")
+    _pick_category(page, "capture", "dwjy", "E0504")  # 店外经营
+    page.fill("#capture-description", "店外占道经营")
+    page.click("#capture-submit")
+    filed = page.locator("#capture-form .filed")
+    filed.wait_for()
+    capture = _case(console_url, token, org.users["operator"], filed.get_attribute("data-case-id"))
+    assert (capture["source"], capture["grid_cell_code"]) == ("camera", org.cell)
+    region = capture["evidence"][0]["data"]["capture"]["region"]
+    assert region[0] == pytest.approx([80, 60], abs=3) and region[2] == pytest.approx([240, 180], abs=3)
+    page.screenshot(path=str(artifacts / "intake-capture.png"), full_page=True)
+
+    # 4. A leader files an instruction; it lands in the cell of the address picked.
+    leader = new_page(org.users["leader"], "#/intake")
+    leader.wait_for_selector("#instruction-form")
+    assert leader.locator("#tab-call").count() == 0  # a leader's intake is the instruction alone
+    leader.fill("#instruction-leader", "孙县长")
+    leader.fill("#instruction-instruction", "请尽快清理该处堆物")
+    _pick_suggestion(leader, "instruction", there, there, org.other_cell)
+    _pick_category(leader, "instruction", "乱堆", "E0507")
+    leader.click("#instruction-submit")
+    filed = leader.locator("#instruction-form .filed")
+    filed.wait_for()
+    instruction = _case(console_url, token, org.users["operator"], filed.get_attribute("data-case-id"))
+    assert (instruction["source"], instruction["grid_cell_code"], instruction["description"]) == \
+        ("leader", org.other_cell, "请尽快清理该处堆物")
+
+
+def test_an_unlocated_call_is_placed_from_the_list(org: Org, console_url: str, new_page, token, db) -> None:
+    """A call whose address does not resolve waits in the unlocated list; the operator gives the better address
+    the caller remembered, then corrects the point by clicking the map, and places it: the case has the cell."""
+    road = _road()
+    plate = f"{road}3号"
+    import_addresses(db, [AddressEntry("door_plate", plate, {"type": "Point", "coordinates": [org.lon, org.lat]})])
+    r = httpx.post(f"{console_url}/cases/calls", headers=_headers(token, org.users["operator"]), timeout=20, json={
+        "caller_name": "周先生", "category_code": "E0102", "description": "有垃圾",
+        "address": f"{road}那个菜市场后面"})
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["grid_cell_code"] is None
+
+    page = new_page(org.users["operator"], "#/intake/unlocated")
+    row = page.locator(f".unlocated tr[data-case='{case['id']}']")
+    row.locator("button.choose").click()
+    page.wait_for_selector("#unlocated-map[data-ready='true']", timeout=60_000)
+    _pick_suggestion(page, "unlocated", plate, plate, org.cell)
+    page.wait_for_selector(f"#unlocated-map[data-centre='{org.lon:.5f},{org.lat:.5f}']")
+    page.click("#unlocated-map canvas")  # the map's centre: the point itself, give or take a pixel (≈ 2 m)
+    page.wait_for_selector(f"#unlocated-place-state[data-picked='true'][data-cell='{org.cell}']")
+    page.click("#place-submit")
+    page.wait_for_selector(f".placed[data-case-id='{case['id']}']")
+    page.wait_for_selector(f".unlocated tr[data-case='{case['id']}']", state="detached")  # the list reloaded
+    placed = _case(console_url, token, org.users["operator"], case["id"])
+    assert placed["grid_cell_code"] == org.cell and placed["source"] == "hotline"
+    assert placed["lon"] == pytest.approx(org.lon, abs=1e-4) and placed["lat"] == pytest.approx(org.lat, abs=1e-4)

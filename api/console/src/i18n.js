@@ -194,3 +194,33 @@ Object.assign(en, {
   'st.trigger.api': 'by hand', 'st.source.inspector': 'Inspector', 'st.source.camera': 'Video capture',
   'st.source.hotline': '12319 hotline', 'st.source.leader': 'Leader', 'st.source.transfer': 'Transfer', 'st.source.sensor': 'IoT sensor',
 });
+
+// The intake screen (pages/intake.js).
+Object.assign(zh, {
+  intake: '受理', 'in.tab.call': '热线来电', 'in.tab.instruction': '领导批示', 'in.tab.transfer': '转办',
+  'in.tab.capture': '视频抓拍', 'in.tab.unlocated': '待定位', 'in.caller': '来电人', 'in.caller_name': '姓名',
+  'in.phone': '电话', 'in.callback': '需要回访', 'in.where': '位置', 'in.suggestions': '地址候选', 'in.no_cell': '无网格',
+  'in.no_point': '未定位：选择地址候选或在地图上点选', 'in.map_pick': '地图点选位置', 'in.category_hint': '中文、拼音首字母或编码',
+  'in.duplicates': '可能重复的在办案件', 'in.duplicates_hint': '同类案件在附近办理中：可关联到已有案件（来电人获得回访），或作为新案件提交',
+  'in.callers': '来电人数', 'in.link': '关联到此案件', 'in.file': '提交立卷', 'in.file_as_new': '作为新案件提交',
+  'in.filed': '已提交', 'in.linked': '已关联', 'in.need_category': '请选择类别', 'in.need_region': '请在快照上框选区域',
+  'in.leader': '批示领导', 'in.instruction': '批示内容', 'in.from_body': '转办单位', 'in.reference': '来文编号',
+  'in.contact_phone': '联系电话', 'in.description': '问题描述', 'in.draw_hint': '在快照上点击两次框选问题区域（对角）',
+  'in.refresh': '刷新快照', 'in.no_snapshot': '该摄像头尚无快照', 'in.unlocated_hint': '地址无法解析、未能定位的案件：选择后输入更准确的地址或在地图上点选位置',
+  'in.place': '定位', 'in.place_hint': '定位案件', 'in.place_confirm': '确认定位', 'in.placed': '已定位',
+});
+Object.assign(en, {
+  intake: 'Intake', 'in.tab.call': 'Call', 'in.tab.instruction': "Leader's instruction", 'in.tab.transfer': 'Transfer',
+  'in.tab.capture': 'Video capture', 'in.tab.unlocated': 'Unlocated', 'in.caller': 'Caller', 'in.caller_name': 'Name',
+  'in.phone': 'Phone', 'in.callback': 'Wants a callback', 'in.where': 'Where', 'in.suggestions': 'Address suggestions',
+  'in.no_cell': 'no cell', 'in.no_point': 'Not placed: pick a suggestion or click the map', 'in.map_pick': 'Pick the place on the map',
+  'in.category_hint': 'Chinese, pinyin initials or code', 'in.duplicates': 'Open cases this may repeat',
+  'in.duplicates_hint': 'Cases of the same category are open nearby: link the caller to one (they hear when it closes), or file as new',
+  'in.callers': 'callers', 'in.link': 'Link to this case', 'in.file': 'File', 'in.file_as_new': 'File as new',
+  'in.filed': 'Filed', 'in.linked': 'Linked', 'in.need_category': 'Choose a category', 'in.need_region': 'Draw the region on the snapshot',
+  'in.leader': 'Leader', 'in.instruction': 'Instruction', 'in.from_body': 'From (body)', 'in.reference': 'Their reference',
+  'in.contact_phone': 'Contact phone', 'in.description': 'Description', 'in.draw_hint': 'Click twice on the snapshot (opposite corners) to mark the problem',
+  'in.refresh': 'Refresh snapshot', 'in.no_snapshot': 'No snapshot from this camera yet',
+  'in.unlocated_hint': 'Cases whose address did not resolve: choose one, then give a better address or click its place on the map',
+  'in.place': 'Place', 'in.place_hint': 'Place case', 'in.place_confirm': 'Confirm place', 'in.placed': 'Placed',
+});

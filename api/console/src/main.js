@@ -15,6 +15,7 @@ const WATCHERS = ['operator', 'dispatcher', 'shift_leader', 'leader', 'admin'];
 export const PAGES = [
   { id: 'map', roles: null },
   { id: 'cases', roles: null },
+  { id: 'intake', roles: ['operator', 'shift_leader', 'leader', 'admin'], load: () => import('./pages/intake.js').then((m) => m.IntakePage) },
   { id: 'patrol', roles: [...WATCHERS, 'inspector'], load: () => import('./pages/patrol.js').then((m) => m.PatrolPage) },
   { id: 'scoring', roles: WATCHERS, load: () => import('./pages/scoring.js').then((m) => m.ScoringPage) },
   { id: 'statistics', roles: WATCHERS, load: () => import('./pages/statistics.js').then((m) => m.StatisticsPage) },

@@ -114,3 +114,28 @@ def test_the_pack_s_limits_are_the_ones_used() -> None:
                                                                   "accept": {"amount": 2, "unit": "natural_hours"}}})
     s = Script("p", Source.INSPECTOR, R.INSPECTOR, "i", t(3, 17, 0), cell=C0101)
     assert step_clocks(s.log, limits, CAL, t(3, 17, 1))[0].deadline == t(3, 19, 0)
+
+
+def test_the_warning_falls_at_80_percent_of_the_time_to_the_deadline_on_the_calendar() -> None:
+    """The deadline watch warns at `warn_at`: 8 of accept's 10 working minutes, across the lunch break; 96 of a
+    class A disposal's 120 natural minutes; and a disposal deadline postponed by a day moves its warning along."""
+    from civicgrid.domain.case_state import CaseState, State
+    from civicgrid.domain.step_deadlines import disposal_clock
+    from civicgrid.domain.time_limits import Limit, Unit
+
+    s = Script("w", Source.HOTLINE, R.OPERATOR, "op", t(3, 11, 55), cell=C0102)
+    (accept, _file) = _clocks(s, now=t(3, 11, 56))
+    assert accept.step is Step.ACCEPT and accept.deadline == t(3, 14, 5)
+    assert accept.warn_at(0.8, CAL) == t(3, 14, 3)  # 5 minutes before lunch, 3 after
+    case = CaseState("c", State.DISPATCHED, Source.SENSOR, t(3, 9, 0), t(3, 9, 0), dispatched_at=t(3, 12, 0),
+                     disposal_deadline=t(3, 14, 0))
+    class_a = Limit(2, Unit.NATURAL_HOURS)
+    clock = disposal_clock(case, class_a)
+    assert clock is not None and clock.step is Step.DISPOSE and clock.warn_at(0.8, CAL) == t(3, 13, 36)
+    hours_b = Limit(4, Unit.HOURS)  # 4 working hours from Monday 09:00 → 14:30; postponed a working day → Tue 14:30
+    later = disposal_clock(CaseState("c", State.DISPOSING, Source.SENSOR, t(3, 9, 0), t(3, 9, 0),
+                                     dispatched_at=t(3, 9, 0), disposal_deadline=t(4, 14, 30)), hours_b)
+    assert later is not None and later.warn_at(0.8, CAL) == t(4, 10, 24)  # 0.8 × 10.5 working hours = 8.4 h
+    disposed = CaseState("c", State.DISPOSED, Source.SENSOR, t(3, 9, 0), t(3, 9, 0), dispatched_at=t(3, 12, 0),
+                         disposal_deadline=t(3, 14, 0), disposed_at=t(3, 13, 0))
+    assert disposal_clock(disposed, class_a) is None  # the feedback ended disposal's clock
