@@ -224,3 +224,42 @@ Object.assign(en, {
   'in.unlocated_hint': 'Cases whose address did not resolve: choose one, then give a better address or click its place on the map',
   'in.place': 'Place', 'in.place_hint': 'Place case', 'in.place_confirm': 'Confirm place', 'in.placed': 'Placed',
 });
+
+// The base-data page (pages/basedata.js).
+Object.assign(zh, {
+  basedata: '基础数据', 'bd.find': '查找部件', 'bd.find_hint': '编码前缀或名称', 'bd.found': '共', 'bd.select': '选择左侧部件查看详情与变更记录',
+  'bd.component': '部件', 'bd.components': '部件', 'bd.addresses': '地址', 'bd.include_retired': '含已注销',
+  'bd.retired': '已注销', 'bd.edit': '修改属性', 'bd.move': '移动位置', 'bd.retire': '注销', 'bd.history': '变更记录',
+  'bd.actor': '操作人', 'bd.action': '变更', 'bd.change': '变更前 → 变更后', 'bd.crs': '坐标系', 'bd.lon': '经度',
+  'bd.lat': '纬度', 'bd.easting': '东坐标', 'bd.northing': '北坐标', 'bd.import': '导入', 'bd.export': '导出',
+  'bd.file': '文件 (GeoJSON / CSV / Excel)', 'bd.upload': '上传导入', 'bd.imported': '已导入 行数 · 新增 · 更新 · 未变',
+  'bd.format': '格式', 'bd.download': '下载',
+  'bd.import_hint': '文件整体校验，有错误则全部不导入，并列出出错的行与字段。投影坐标列名为 东坐标/北坐标，经纬度为 经度/纬度。',
+  'bd.crs.EPSG:4326': 'WGS 84 (EPSG:4326)', 'bd.crs.EPSG:4490': 'CGCS2000 经纬度 (EPSG:4490)',
+  'bd.crs.EPSG:4548': 'CGCS2000 高斯-克吕格 117°E (EPSG:4548)',
+  'bd.state.intact': '完好', 'bd.state.damaged': '破损', 'bd.state.missing': '丢失', 'bd.state.occupied': '占用',
+  'bd.a.add': '新增', 'bd.a.edit': '修改', 'bd.a.move': '移动', 'bd.a.retire': '注销', 'bd.a.import': '导入',
+  'bd.a.case': '案件', 'bd.f.code': '部件编码', 'bd.f.name': '名称', 'bd.f.state': '状态', 'bd.f.category_code': '类别',
+  'bd.f.department_id': '主管部门', 'bd.f.owner': '权属单位', 'bd.f.maintainer': '养护单位', 'bd.f.grid_cell_code': '单元网格',
+  'bd.f.lon': '经度', 'bd.f.lat': '纬度', 'bd.f.retired_at': '注销时间', 'bd.f.data_source': '数据来源',
+  'bd.f.recorded_on': '初始日期', 'bd.f.attributes': '其他属性', 'bd.f.category': '类别',
+});
+Object.assign(en, {
+  basedata: 'Base data', 'bd.find': 'Find a component', 'bd.find_hint': 'code prefix or name', 'bd.found': 'found',
+  'bd.select': 'Pick a component to see it and its history', 'bd.component': 'Component', 'bd.components': 'Components',
+  'bd.addresses': 'Addresses', 'bd.include_retired': 'retired too', 'bd.retired': 'retired', 'bd.edit': 'Edit',
+  'bd.move': 'Move', 'bd.retire': 'Retire', 'bd.history': 'History', 'bd.actor': 'By', 'bd.action': 'Change',
+  'bd.change': 'Before → after', 'bd.crs': 'Coordinate system', 'bd.lon': 'Longitude', 'bd.lat': 'Latitude',
+  'bd.easting': 'Easting', 'bd.northing': 'Northing', 'bd.import': 'Import', 'bd.export': 'Export',
+  'bd.file': 'File (GeoJSON / CSV / Excel)', 'bd.upload': 'Upload', 'bd.imported': 'Imported rows · added · updated · unchanged',
+  'bd.format': 'Format', 'bd.download': 'Download',
+  'bd.import_hint': 'The whole file is checked first; with any error nothing is imported and each row and field is listed. Projected columns: easting/northing; geographic: lon/lat.',
+  'bd.crs.EPSG:4326': 'WGS 84 (EPSG:4326)', 'bd.crs.EPSG:4490': 'CGCS2000 lon/lat (EPSG:4490)',
+  'bd.crs.EPSG:4548': 'CGCS2000 Gauss–Krüger 117°E (EPSG:4548)',
+  'bd.state.intact': 'intact', 'bd.state.damaged': 'damaged', 'bd.state.missing': 'missing', 'bd.state.occupied': 'occupied',
+  'bd.a.add': 'added', 'bd.a.edit': 'edited', 'bd.a.move': 'moved', 'bd.a.retire': 'retired', 'bd.a.import': 'imported',
+  'bd.a.case': 'case', 'bd.f.code': 'Code', 'bd.f.name': 'Name', 'bd.f.state': 'State', 'bd.f.category_code': 'Category',
+  'bd.f.department_id': 'Supervising department', 'bd.f.owner': 'Owner', 'bd.f.maintainer': 'Maintainer',
+  'bd.f.grid_cell_code': 'Cell', 'bd.f.lon': 'Longitude', 'bd.f.lat': 'Latitude', 'bd.f.retired_at': 'Retired',
+  'bd.f.data_source': 'Data source', 'bd.f.recorded_on': 'Recorded on', 'bd.f.attributes': 'Other attributes',
+});

@@ -21,6 +21,7 @@ export const PAGES = [
   { id: 'statistics', roles: WATCHERS, load: () => import('./pages/statistics.js').then((m) => m.StatisticsPage) },
   { id: 'devices', roles: WATCHERS, load: () => import('./pages/devices.js').then((m) => m.DevicesPage) },
   { id: 'cameras', roles: WATCHERS, load: () => import('./pages/cameras.js').then((m) => m.CamerasPage) },
+  { id: 'basedata', roles: WATCHERS, load: () => import('./pages/basedata.js').then((m) => m.BaseDataPage) },
 ];
 const EAGER = { map: MapPage, cases: CasesPage };
 
