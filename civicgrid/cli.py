@@ -53,7 +53,7 @@ def _register_simulators() -> None:
     # The simulators' commands live beside them (simulators/cli.py); imported here so
     # `civicgrid city ...` and `civicgrid simulate` are one command with the rest.
     from simulators.cli import city_app, simulate
-    from simulators.people.cli import simulate_people
+    from simulators.people.cli import county_month, simulate_people
 
     app.add_typer(city_app, name="city")
     app.command("simulate")(simulate)
@@ -61,6 +61,7 @@ def _register_simulators() -> None:
     from simulators.jt808_fleet import simulate_jt808
 
     app.command("simulate-jt808")(simulate_jt808)
+    app.command("county-month")(county_month)
 
 
 _register_simulators()

@@ -1,14 +1,16 @@
 """The supervision and command centre's staff (监督指挥中心): operators, shift leaders, dispatchers.
 
-- Operator (受理员): sends public reports (hotline, leader, transfer) to an inspector to verify (派核实),
-  after checking that the call is not a repeat of an open case (same category, same cell); a repeat is
-  handed to the shift leader instead. Sends disposed cases to the check (派核查).
-- Shift leader (值班长): files what is ready (立案: an inspector's or a device's report, or a verified
-  public report), cancels repeats (作废), closes cases whose check passed (结案). In this city the
+- Operator (受理员): accepts every report (受理); sends public reports (hotline, leader, transfer) to an
+  inspector to verify (派核实), after checking that the call is not a repeat of an open case (same category,
+  same cell), which is merged into that case instead (合并); sends disposed cases to the check (派核查).
+- Shift leader (值班长): files what is ready (立案: an accepted report from an inspector, a camera or a
+  device, or a verified public report) and closes cases whose check passed (结案). In this city the
   permission table gives filing and closing to the shift leader, not the operator (docs/domain.md §1).
 - Dispatcher (派遣员): dispatches filed cases to the responsibility table's department (the API's
   suggestion), sometimes to a wrong one (the scenario's rate; that department asks for a return), and
   approves the departments' requests for a return or more time.
+
+What a step depends on (accepted, verified, check passed) is read from the work list's items.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from simulators.people.decisions import choose_department, duplicate_of
-from simulators.people.person import HANDOVER, Person, Plan, last_event
+from simulators.people.person import Person, Plan
 
-
-def _verified(detail: dict[str, Any]) -> bool:
-    return last_event(detail, ("confirm",)) is not None
+OPEN_STATES = ["reported", "verifying", "filed", "dispatched", "disposing", "disposed", "checking", "suspended"]
 
 
 class Operator(Person):
@@ -32,15 +32,16 @@ class Operator(Person):
         cfg = self.world.scenario.operators
         if case["state"] == "disposed":
             return Plan("send_check", case["version"], self.due(case["id"], "send_check", cfg.send_check))
-        if case["source"] not in cfg.verify_sources or case["id"] in self.world.duplicates \
-                or (case["id"], case["version"]) in self.done:
-            return None
-        if _verified(await self.console.case(case["id"])):
-            return None
+        if case.get("accepted_at") is None:
+            return Plan("accept", case["version"], self.due(case["id"], "accept", cfg.accept))
+        if case["source"] not in cfg.verify_sources or case.get("verified"):
+            return None  # the shift leader's to file
         original = await self.repeated(case)
         if original is not None:
-            return Plan(HANDOVER, case["version"], self.due(case["id"], "duplicate", cfg.send_verify),
-                        body={"of": original.get("case_no") or original["id"]})
+            return Plan("merge", case["version"], self.due(case["id"], "duplicate", cfg.send_verify),
+                        body={"into": original["id"],
+                              "note": f"重复上报: 与案件 {original.get('case_no')} 为同一问题 (duplicate)",
+                              "public_note": f"已并入案件 {original.get('case_no')} 办理"}, note="duplicate_merged")
         return Plan("send_verify", case["version"], self.due(case["id"], "send_verify", cfg.send_verify))
 
     async def repeated(self, case: dict[str, Any]) -> dict[str, Any] | None:
@@ -49,16 +50,11 @@ class Operator(Person):
             return None
         since = datetime.fromisoformat(case["reported_at"]) - timedelta(hours=self.world.scenario.operators
                                                                          .duplicate_window_h)
-        earlier = await self.console.cases(
-            ["reported", "verifying", "filed", "dispatched", "disposing", "disposed", "checking", "suspended"],
-            category_code=case["category_code"], cell_prefix=case["grid_cell_code"],
-            reported_from=since.isoformat(), reported_to=case["reported_at"])
+        earlier = await self.console.cases(OPEN_STATES, category_code=case["category_code"],
+                                           cell_prefix=case["grid_cell_code"], reported_from=since.isoformat(),
+                                           reported_to=case["reported_at"])
         found = duplicate_of(case, earlier)
         return dict(found) if found is not None else None
-
-    async def handover(self, case: dict[str, Any], plan: Plan) -> None:
-        """Tell the shift leader that this call repeats an open case (only they may cancel it)."""
-        self.world.duplicates[case["id"]] = str(plan.body["of"])
 
 
 class ShiftLeader(Person):
@@ -68,18 +64,12 @@ class ShiftLeader(Person):
     async def plan(self, case: dict[str, Any]) -> Plan | None:
         cfg = self.world.scenario.shift_leaders
         if case["state"] == "checking":
-            detail = await self.console.case(case["id"])
-            passed = last_event(detail, ("send_check", "check_pass", "check_fail"))
-            if passed is None or passed["action"] != "check_pass":
+            if not case.get("check_passed"):
                 return None
             return Plan("close", case["version"], self.due(case["id"], f"close{case['rework_count']}", cfg.close))
-        repeats = self.world.duplicates.get(case["id"])
-        if repeats is not None:
-            return Plan("cancel", case["version"], self.due(case["id"], "cancel", cfg.cancel),
-                        body={"reason": f"重复上报: 与案件 {repeats} 为同一问题 (duplicate of {repeats})",
-                              "public_note": f"已并入案件 {repeats} 办理"}, note="duplicate_cancelled")
-        if case["source"] in self.world.scenario.operators.verify_sources \
-                and not _verified(await self.console.case(case["id"])):
+        if case.get("accepted_at") is None:
+            return None  # the operator accepts it first
+        if case["source"] in self.world.scenario.operators.verify_sources and not case.get("verified"):
             return None  # the operator sends it to verification first
         return Plan("file", case["version"], self.due(case["id"], "file", cfg.file))
 

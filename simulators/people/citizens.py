@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 
 from simulators.people.client import ApiRefused, open311_request
-from simulators.people.decisions import call_gap_minutes, draw_minutes, due_at, pick_category
+from simulators.people.decisions import (
+    after_on_duty,
+    call_gap_minutes,
+    draw_minutes,
+    due_at,
+    on_duty_minutes_per_day,
+    pick_category,
+)
 from simulators.people.person import World
 
 log = logging.getLogger(__name__)
@@ -71,12 +78,19 @@ class Citizens:
         self.next_call: datetime | None = None
         self.repeats: list[tuple[datetime, Problem]] = []
         self.sent: list[tuple[str, Problem]] = []  # (service_request_id, problem)
+        self.open = True
 
     def _schedule(self, now: datetime) -> None:
-        gap = call_gap_minutes(self.cfg.calls_per_day, self.rng)
-        self.next_call = None if gap == float("inf") else due_at(now, gap, self.cfg.shift)
+        gap = call_gap_minutes(self.cfg.calls_per_day, self.rng, on_duty_minutes_per_day(self.cfg.shift))
+        self.next_call = None if gap == float("inf") else after_on_duty(now, gap, self.cfg.shift)
+
+    def stop(self) -> None:
+        """No more calls (the county month's drain: the people finish what is open)."""
+        self.open = False
 
     async def tick(self) -> None:
+        if not self.open:
+            return
         now = self.world.clock.now()
         if self.next_call is None and (self.cfg.max_problems is None or self.problems < self.cfg.max_problems):
             self._schedule(now)

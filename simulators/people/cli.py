@@ -25,7 +25,7 @@ from rich.console import Console
 
 from civicgrid import command_settings
 from simulators.people.provision import read_state, write_state
-from simulators.people.scenario import DEFAULT_SCENARIO, load_scenario
+from simulators.people.scenario import DEFAULT_SCENARIO, MONTH_SCENARIO, Month, load_scenario
 
 console = Console(stderr=True)
 API_WAIT_S = 120.0  # under `civicgrid run` the people start beside an API that is still starting
@@ -126,3 +126,48 @@ def simulate_people(
     summary = asyncio.run(main())
     console.print("[bold]people: final summary[/]")
     console.print(_line(summary), highlight=False)
+
+
+def county_month(
+    scenario: Annotated[Path, typer.Option(help="The month's people, volumes and clock (YAML).", exists=True,
+                                           dir_okay=False)] = MONTH_SCENARIO,
+    days: Annotated[float | None, typer.Option(help="Simulated days (default: the scenario's month.days).")] = None,
+    speed: Annotated[float | None, typer.Option(help="Simulated seconds per wall second (default: the "
+                                                     "scenario's month.speed).")] = None,
+    drain_days: Annotated[float | None, typer.Option(help="After the month: at most this long for the people "
+                                                          "to finish what is open.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where the report goes (county-month.json, .md, logs/); "
+                                                  "default var/county-month.")] = None,
+    state: Annotated[Path | None, typer.Option(help="The people's passwords (mode 0600); default "
+                                                    "var/city/people.json.")] = None,
+    admin_user: Annotated[str | None, typer.Option(help="An admin that creates the people's accounts; default "
+                                                        "<user_prefix>admin.")] = None,
+    admin_password_file: Annotated[Path | None, typer.Option(help="A file holding that admin's password.",
+                                                             exists=True, dir_okay=False)] = None,
+    make_admin: Annotated[bool, typer.Option(help="Create the admin with `civicgrid users add` when its "
+                                                  "password is not kept in the state file.")] = False,
+) -> None:
+    """The county month, accelerated: an API and a deadline watch on one simulated clock, the town's people
+    (a loaded city: `civicgrid city load`) working a month of patrol reports, video captures and 12319 calls
+    through the API, then a drain; writes the report (cases by source, closure, on-time rates, rework and
+    returns, report-to-close times, score tables) as JSON and Markdown (docs/county-month.md)."""
+    from simulators.people.month import run_month
+
+    settings = command_settings.current()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    people = load_scenario(scenario)
+    given = {k: v for k, v in (("days", days), ("speed", speed), ("drain_days", drain_days)) if v is not None}
+    people = people.model_copy(update={"month": Month.model_validate({**people.month.model_dump(), **given})})
+    state_path = state or settings.stack.var_dir / "city" / "people.json"
+    out_dir = out or settings.stack.var_dir / "county-month"
+    admin = admin_user or f"{people.user_prefix}admin"
+    password = _admin_password(state_path, admin, admin_password_file, make_admin)
+    result = run_month(settings, people, scenario.name, out_dir, state_path, (admin, password),
+                       say=lambda m: console.print(m, highlight=False))
+    r, run = result.report, result.run
+    console.print(f"[bold]county month[/]: {r['cases']} cases, by source "
+                  f"{ {k: v['pct'] for k, v in r['by_source'].items()} } %, closed by the month's end "
+                  f"{r['closure']['rate_at_month_end_pct']} %, after the drain {r['closure']['rate_at_end_pct']} %; "
+                  f"{run['simulated_days']} simulated days in {run['wall_s']} s, platform CPU "
+                  f"{run['cpu_s_per_simulated_day']} s per simulated day", highlight=False)
+    console.print(f"report: {result.markdown_path} and {result.json_path}", highlight=False)

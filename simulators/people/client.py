@@ -8,11 +8,14 @@ the person reads as a person would (409: somebody else moved the case first).
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 
 import httpx
 
 MAX_PAGES = 20  # 20 × 200 cases: more than a person's work list ever holds
+LOGIN_TRIES = 30
 
 
 class ApiRefused(Exception):
@@ -30,11 +33,19 @@ class Console:
         self._token: str | None = None
 
     async def login(self) -> None:
-        r = await self.http.post(f"{self.base}/auth/token",
-                                 data={"username": self.username, "password": self._password})
-        if r.status_code != 200:
-            raise ApiRefused("POST", "/auth/token", r.status_code, r.text)
-        self._token = r.json()["access_token"]
+        """Log in; when the login service is busy (429: many colleagues start their shift at once, and password
+        hashing is bounded) wait as it says and try again."""
+        for _ in range(LOGIN_TRIES):
+            r = await self.http.post(f"{self.base}/auth/token",
+                                     data={"username": self.username, "password": self._password})
+            if r.status_code == 429:
+                await asyncio.sleep(float(r.json().get("retry_after_s") or 1.0) * (0.5 + random.random()))
+                continue
+            if r.status_code != 200:
+                raise ApiRefused("POST", "/auth/token", r.status_code, r.text)
+            self._token = r.json()["access_token"]
+            return
+        raise ApiRefused("POST", "/auth/token", r.status_code, r.text)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
         for attempt in (1, 2):

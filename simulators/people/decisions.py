@@ -58,6 +58,28 @@ def next_on_duty(t: datetime, shift: Shift) -> datetime:
     raise ValueError(f"shift {shift.hours} on {shift.days} never starts")
 
 
+def after_on_duty(t: datetime, minutes: float, shift: Shift) -> datetime:
+    """`minutes` of on-duty time after `t` (off-duty time skipped): when the next of a stream of events that
+    happen only in working hours (patrol reports, calls) comes."""
+    remaining = timedelta(minutes=minutes)
+    for _ in range(10_000):
+        t = next_on_duty(t, shift)
+        local = t.astimezone(CST)
+        minute = local.hour * 60 + local.minute + local.second / 60 + local.microsecond / 6e7
+        end = min(e for s_, e in shift.periods() if s_ <= minute < e)
+        left = timedelta(minutes=end - minute)
+        if remaining <= left:
+            return t + remaining
+        remaining -= left
+        t = t + left
+    raise ValueError(f"{minutes} on-duty minutes do not fit in the shift {shift.hours}")
+
+
+def on_duty_minutes_per_day(shift: Shift) -> float:
+    """On-duty minutes of an average day of the week."""
+    return sum(e - s_ for s_, e in shift.periods()) * len(shift.days) / 7
+
+
 def due_at(noticed: datetime, minutes: float, shift: Shift) -> datetime:
     """When a person acts: they notice work once on duty, take `minutes`, and finish on duty."""
     return next_on_duty(next_on_duty(noticed, shift) + timedelta(minutes=minutes), shift)
@@ -112,12 +134,17 @@ class DisposalPlan:
     late: bool
     late_by_min: float
     postpone: bool
+    long: bool = False  # weeks of work: `long_days` asked for, disposed within them
 
 
 def disposal_plan(handling: Handling, rng: random.Random) -> DisposalPlan:
     late = rng.random() < handling.late_rate
     postpone = rng.random() < handling.postpone_rate
-    return DisposalPlan(draw_minutes(handling.dispose, rng), late, draw_minutes(handling.late_by, rng), postpone)
+    minutes, late_by = draw_minutes(handling.dispose, rng), draw_minutes(handling.late_by, rng)
+    long = rng.random() < handling.long_rate  # drawn last: the earlier draws of a scenario without it stay as they were
+    if long:
+        minutes = handling.long_days * 1440 * rng.uniform(0.5, 0.9)
+    return DisposalPlan(minutes, late and not long, late_by, postpone or long, long)
 
 
 def hurry_at(deadline: datetime, now: datetime, margin: float = 0.2) -> datetime:
@@ -154,10 +181,11 @@ def mine(case_id: str, index: int, count: int) -> bool:
     return count <= 1 or int(case_id.replace("-", "")[:8], 16) % count == index
 
 
-def call_gap_minutes(calls_per_day: float, rng: random.Random) -> float:
-    """Minutes until the next call: a Poisson process of `calls_per_day`; a call that falls outside the
-    hours citizens call is made when they start again (`due_at`), so the day's total is kept."""
-    return rng.expovariate(calls_per_day / 1440.0) if calls_per_day > 0 else math.inf
+def call_gap_minutes(calls_per_day: float, rng: random.Random, on_duty_per_day: float = 1440.0) -> float:
+    """On-duty minutes until the next call or report: a Poisson process of `calls_per_day` spread over the
+    `on_duty_per_day` minutes a day the callers call (`after_on_duty` places it), so a day has about
+    `calls_per_day` of them."""
+    return rng.expovariate(calls_per_day / on_duty_per_day) if calls_per_day > 0 else math.inf
 
 
 def pick_category(weights: Mapping[str, float], rng: random.Random) -> str:

@@ -60,15 +60,19 @@ class DepartmentHandler(Person):
         h, v = self.handling, case["version"]
         plan = disposal_plan(h, self.rng(case["id"], f"dispose{rounds}"))
         if plan.postpone and case["postpone_count"] == 0:
+            days, reason = ((h.long_days, "需要立项施工，申请延期 (works to plan)") if plan.long
+                            else (h.postpone_days, "需要采购材料，申请延期 (materials to buy)"))
             return Plan("request_postpone", v, self.due(case["id"], "postpone", h.sign),
-                        body={"extension": {"amount": h.postpone_days, "unit": "days"},
-                              "reason": "需要采购材料，申请延期 (materials to buy)"}, note="postpone_requested")
+                        body={"extension": {"amount": days, "unit": "days"}, "reason": reason},
+                        note="long_works" if plan.long else "postpone_requested")
         noticed = self.noticed.setdefault((case["id"], f"dispose{rounds}"), self.world.clock.now())
         due = due_at(noticed, plan.minutes, self.shift)
         deadline = datetime.fromisoformat(case["disposal_deadline"]) if case.get("disposal_deadline") else None
         body = {"note": "已处置完毕 (disposed)", "public_note": "问题已处置，等待核查"}
         if deadline is None:
             return Plan("dispose", v, due, body=body)
+        if plan.long:  # works that take weeks, within the extended deadline
+            return Plan("dispose", v, min(due, deadline - timedelta(hours=1)), body=body, note="long_works_done")
         if plan.late:
             return Plan("dispose", v, due, body=body, not_before=deadline + timedelta(minutes=plan.late_by_min),
                         note="disposed_late")
@@ -81,21 +85,24 @@ class Inspector(Person):
 
     async def plan(self, case: dict[str, Any]) -> Plan | None:
         cfg, v = self.world.scenario.inspectors, case["version"]
-        detail = await self.console.case(case["id"])
+        if case["state"] == "checking" and case.get("check_passed"):
+            return None  # the shift leader's to close
+        if not cfg.answer_handheld_tasks and await self._on_a_handheld(case):
+            return None  # the handheld simulator answers it
         if case["state"] == "verifying":
-            sent = last_event(detail, ("send_verify",))
-            if sent is None or (sent.get("data") or {}).get("task"):
-                return None  # a handheld has the task
             due = self.due(case["id"], "verify", cfg.answer)
             if verification_confirms(self.rng(case["id"], "verify"), cfg.refute_rate):
                 return Plan("confirm", v, due, body={"note": "现场核实属实 (confirmed on site)"})
             return Plan("refute", v, due, body={"reason": "现场未发现所述问题 (nothing found)"}, note="refuted")
-        last = last_event(detail, ("send_check", "check_pass", "check_fail"))
-        if last is None or last["action"] != "send_check" or (last.get("data") or {}).get("task"):
-            return None
         step = f"check{case['rework_count']}"
         due = self.due(case["id"], step, cfg.answer)
         if check_passes(self.rng(case["id"], step), cfg.check_fail_rate, case["rework_count"], cfg.max_reworks):
             return Plan("check_pass", v, due, body={"note": "现场核查已处置 (fixed)"})
         return Plan("check_fail", v, due, body={"reason": "现场问题未解决，返工 (not fixed: rework)"},
                     note="check_failed")
+
+    async def _on_a_handheld(self, case: dict[str, Any]) -> bool:
+        """Whether the latest 派核实 / 派核查 reached a handheld (its transition's `data.task`)."""
+        detail = await self.console.case(case["id"])
+        sent = last_event(detail, ("send_verify",) if case["state"] == "verifying" else ("send_check",))
+        return sent is None or bool((sent.get("data") or {}).get("task"))

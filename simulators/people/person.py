@@ -22,7 +22,6 @@ from simulators.people.decisions import case_rng, draw_minutes, due_at, mine, on
 from simulators.people.scenario import Delay, PeopleScenario, Shift
 
 log = logging.getLogger(__name__)
-HANDOVER = "handover"  # a plan carried out inside the centre (no API call): a note to a colleague
 
 
 class Clock(Protocol):
@@ -31,7 +30,7 @@ class Clock(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    action: str  # the case action (API path with '_'), or HANDOVER
+    action: str  # the case action (API path with '_')
     version: int  # the case version the plan was made for
     due: datetime  # simulated time
     body: dict[str, Any] = field(default_factory=dict)
@@ -57,8 +56,8 @@ class Ledger:
 
 @dataclass
 class World:
-    """What the town's people know between them: the scenario, the clock, the organisation, and the notes
-    the centre's staff pass to each other (the operator tells the shift leader a call is a repeat)."""
+    """What the town's people know between them: the scenario, the clocks, the organisation (departments and
+    the responsibility table, read through the API), and the ledger of what they did."""
 
     scenario: PeopleScenario
     clock: Clock
@@ -68,7 +67,6 @@ class World:
     # clock it is the people's own `clock`; on the system clock it is wall time (docs/simulators.md, "One clock").
     platform: Clock = field(default_factory=PlatformClock.system)
     ledger: Ledger = field(default_factory=Ledger)
-    duplicates: dict[str, str] = field(default_factory=dict)  # case id → the case number it repeats
 
     @property
     def cell_prefix(self) -> str | None:
@@ -85,7 +83,6 @@ class Person:
         self.console, self.world, self.shift = console, world, shift
         self.index, self.colleagues = index, colleagues
         self.plans: dict[str, Plan] = {}
-        self.done: set[tuple[str, int]] = set()  # hand-overs made (case, version): not repeated
         # When each step of each case was first noticed: a re-plan (the case changed) keeps the start.
         self.noticed: dict[tuple[str, str], datetime] = {}
 
@@ -105,9 +102,6 @@ class Person:
         return await self.console.cases(list(self.states), cell_prefix=self.world.cell_prefix)
 
     async def plan(self, case: dict[str, Any]) -> Plan | None:
-        raise NotImplementedError
-
-    async def handover(self, case: dict[str, Any], plan: Plan) -> None:
         raise NotImplementedError
 
     async def tick(self) -> None:
@@ -143,11 +137,6 @@ class Person:
 
     async def carry_out(self, case: dict[str, Any], plan: Plan) -> None:
         del self.plans[case["id"]]
-        if plan.action == HANDOVER:
-            self.done.add((case["id"], case["version"]))
-            await self.handover(case, plan)
-            self.world.ledger.actions[self.role, HANDOVER] += 1
-            return
         try:
             await self.console.act(case["id"], plan.action, plan.body)
         except ApiRefused as exc:

@@ -2,7 +2,8 @@
 
 One user per person and role (`<prefix>operator1`, `<prefix>leader1`, `<prefix>dispatcher1`, one
 `<prefix>dept-<id>` per department, one `<prefix>inspector-<grid>` per responsibility grid) and the
-12319 hotline system's account (`<prefix>12319`, an operator) with an Open311 API key. Passwords are
+12319 hotline system's account (`<prefix>12319`, an operator) with an Open311 API key, and, when the scenario
+has a video wall, its operator (`<prefix>video1`). Passwords are
 generated here, sent with `POST /users`, and kept in a state file (mode 0600) so that the next run logs
 in with them; a user that exists without a kept password is an error that says so.
 """
@@ -66,6 +67,8 @@ def wanted_accounts(scenario: PeopleScenario, departments: list[str], grids: lis
     out += [(f"{p}dept-{_slug(d)}", "department", d, "") for d in departments]
     out += [(f"{p}inspector-{_slug(g)}", "inspector", "", g) for g in grids]
     out.append((f"{p}12319", "operator", "", ""))
+    if scenario.video.captures_per_day > 0:
+        out.append((f"{p}video1", "operator", "", ""))  # the video wall's operator (视频抓拍)
     return out
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "county.yaml"
+MONTH_SCENARIO = DEFAULT_SCENARIO.with_name("county-month.yaml")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -82,6 +83,7 @@ class Scope(_Model):
 class Operators(_Model):
     count: Annotated[int, Field(ge=1)] = 2
     shift: Shift = Shift()
+    accept: Delay = Delay(median=3, p90=8)  # 受理 (the accept limit is 10 working minutes)
     send_verify: Delay = Delay(median=5, p90=15)
     send_check: Delay = Delay(median=10, p90=30)
     # Sources whose reports the city verifies (核实) before filing (lifecycle.Policy's default).
@@ -121,6 +123,10 @@ class Handling(_Model):
     late_by: Delay = Delay(median=60, p90=240)
     postpone_rate: Rate = 0.04
     postpone_days: Annotated[float, Field(gt=0, le=30)] = 1.0
+    # Problems that take weeks (works to plan, materials to buy): more time is asked for, `long_days`, and the
+    # case is disposed within it. These are the cases still open at a month's end (the seed's 2.5 %).
+    long_rate: Rate = 0.0
+    long_days: Annotated[float, Field(gt=0, le=60)] = 20.0
 
 
 class Departments(Handling):
@@ -139,6 +145,41 @@ class Inspectors(_Model):
     refute_rate: Rate = 0.03  # verification finds nothing → the case is cancelled
     check_fail_rate: Rate = 0.06  # the check finds the problem unsolved → rework (返工)
     max_reworks: Annotated[int, Field(ge=0)] = 2
+    # No handheld simulator runs (the county month): the people's inspectors answer every task through the API,
+    # those sent to a handheld too.
+    answer_handheld_tasks: bool = False
+
+
+class Patrol(_Model):
+    """Inspectors' patrol reports through the API (the handheld app's `POST /cases`), per responsibility grid.
+    Zero when the handheld simulator reports over MQTT (`civicgrid run`)."""
+
+    shift: Shift = Shift(hours=["07:30-18:30"])
+    reports_per_day: Annotated[float, Field(ge=0)] = 0.0  # per grid, a Poisson process in the shift
+    self_handle_rate: Rate = 0.0  # 自处理: fixed on the spot, closed at once
+    categories: dict[str, Annotated[float, Field(gt=0)]] = {"E0102": 5, "E0505": 3, "E0504": 3, "E0201": 3,
+                                                             "E0104": 2, "C0305": 2, "C0118": 1, "C0102": 1}
+
+
+class VideoWall(_Model):
+    """视频抓拍: an operator at the video wall files what the cameras caught (`POST /cases`, source camera)."""
+
+    shift: Shift = Shift()
+    captures_per_day: Annotated[float, Field(ge=0)] = 0.0
+    categories: dict[str, Annotated[float, Field(gt=0)]] = {"E0504": 3, "E0505": 3, "E0102": 2, "E0501": 1,
+                                                             "E0507": 1}
+
+
+class Month(_Model):
+    """The county month (`civicgrid county-month`): how long, how fast, and the drain after it."""
+
+    days: Annotated[float, Field(gt=0, le=92)] = 30.0
+    speed: Annotated[float, Field(gt=0, le=100_000)] = 600.0  # simulated seconds per wall second
+    # After the month no new problems come in and the people finish what is open, at most this long.
+    drain_days: Annotated[float, Field(ge=0, le=30)] = 3.0
+    # Calibration target, stated in the report beside what the run produced (the county seed, DOMAIN.md §1).
+    seed_source_mix: dict[str, float] = {"inspector": 95.0, "camera": 3.0, "hotline": 2.0}
+    seed_closure_pct: float = 97.5
 
 
 class Citizens(_Model):
@@ -162,6 +203,9 @@ class PeopleScenario(_Model):
     departments: Departments = Departments()
     inspectors: Inspectors = Inspectors()
     citizens: Citizens = Citizens()
+    patrol: Patrol = Patrol()
+    video: VideoWall = VideoWall()
+    month: Month = Month()
 
 
 def load_scenario(path: Path | str = DEFAULT_SCENARIO) -> PeopleScenario:

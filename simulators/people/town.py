@@ -25,6 +25,7 @@ from simulators.people.client import Console
 from simulators.people.field import DepartmentHandler, Inspector
 from simulators.people.person import Clock, Person, World
 from simulators.people.provision import Staff, provision
+from simulators.people.reporters import Reporters, Source, grid_places
 from simulators.people.scenario import PeopleScenario
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class Town:
         self.state_path = state_path
         self.people: list[Person] = []
         self.citizens: Citizens | None = None
+        self.reporters: Reporters | None = None
+        self.staff: Staff | None = None
         self.world: World | None = None
         self.stopping = asyncio.Event()
         self.ticks = 0
@@ -55,8 +58,8 @@ class Town:
         rules = await consoles[dispatchers[0].username].request("GET", "/responsibility")
         world = self.world = World(self.scenario, self.clock, staff.departments, rules, platform=self.platform)
         s = self.scenario
-        hotline = f"{s.user_prefix}12319"
-        operators = [a for a in by_role["operator"] if a.username != hotline]
+        hotline, video = f"{s.user_prefix}12319", f"{s.user_prefix}video1"
+        operators = [a for a in by_role["operator"] if a.username not in (hotline, video)]
         self.people = [
             *(Operator(consoles[a.username], world, s.operators.shift, i, len(operators))
               for i, a in enumerate(operators)),
@@ -71,9 +74,18 @@ class Town:
         ]
         self.citizens = Citizens(world, http, self.api_url, staff.hotline_api_key,
                                  cell_places(staff.cells, s.scope.cell_prefix))
+        by_grid = grid_places(staff.cells, s.scope.cell_prefix)
+        sources = [Source("patrol", consoles[a.username], by_grid.get(a.grid_id or "", []), s.patrol.reports_per_day,
+                          s.patrol.shift, s.patrol.categories, self_handle_rate=s.patrol.self_handle_rate)
+                   for a in by_role.get("inspector", [])]
+        if video in consoles:
+            sources.append(Source("video", consoles[video], cell_places(staff.cells, s.scope.cell_prefix),
+                                  s.video.captures_per_day, s.video.shift, s.video.categories, source="camera"))
+        self.reporters = Reporters(world, sources)
+        self.staff = staff
         return staff
 
-    async def _tick_one(self, person: Person | Citizens) -> None:
+    async def _tick_one(self, person: Person | Citizens | Reporters) -> None:
         try:
             await person.tick()
         except httpx.HTTPError as exc:
@@ -89,7 +101,9 @@ class Town:
             loop = asyncio.get_running_loop()
             end = None if duration_s is None else loop.time() + duration_s
             while not self.stopping.is_set() and (end is None or loop.time() < end):
-                actors: list[Person | Citizens] = [*self.people, *([self.citizens] if self.citizens else [])]
+                actors: list[Person | Citizens | Reporters] = [
+                    *self.people, *([self.citizens] if self.citizens else []),
+                    *([self.reporters] if self.reporters else [])]
                 await asyncio.gather(*(self._tick_one(p) for p in actors))
                 self.ticks += 1
                 with contextlib.suppress(TimeoutError):
@@ -98,6 +112,13 @@ class Town:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def stop_intake(self) -> None:
+        """No new problems (calls, patrol reports, captures); the people go on working what is open."""
+        if self.citizens is not None:
+            self.citizens.stop()
+        if self.reporters is not None:
+            self.reporters.stop()
 
     def summary(self) -> dict[str, Any]:
         if self.world is None:

@@ -4,7 +4,7 @@ reported → … → closed, each step taken by the role whose step it is, throu
 The scenario makes every error happen once per case, so the test can state what must happen: every first
 dispatch goes to the wrong department (which asks for a return; the dispatcher approves and dispatches
 again by the table), every handler asks for a postponement, every first check fails (rework), and the
-citizen calls twice about one problem (the repeat is cancelled by the shift leader).
+citizen calls twice about one problem (the operator merges the repeat into the open case).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _scenario(org: dict) -> PeopleScenario:
     return PeopleScenario(
         seed=3, poll_s=0.2, user_prefix=f"p{org['tag']}-",
         scope=Scope(cell_prefix=org["prefix"], departments=org["departments"], grids=[org["grid"]]),
-        operators=Operators(count=1, shift=ALL_DAY, send_verify=QUICK, send_check=QUICK),
+        operators=Operators(count=1, shift=ALL_DAY, accept=QUICK, send_verify=QUICK, send_check=QUICK),
         shift_leaders=ShiftLeaders(shift=ALL_DAY, file=QUICK, close=QUICK, cancel=QUICK),
         dispatchers=Dispatchers(shift=ALL_DAY, dispatch=QUICK, approve=QUICK, wrong_department_rate=1.0),
         departments=Departments(shift=ALL_DAY, sign=QUICK, dispose=QUICK, request_return=QUICK, late_rate=0.0,
@@ -112,14 +112,15 @@ def _report(base: str, org: dict) -> list[str]:
 
 
 async def _run_until_settled(town: Town, db: psycopg.Connection, prefix: str, timeout_s: float) -> None:
-    """Run the town until every case in its cells is closed or cancelled (5 cases: 3 reports, 2 calls)."""
+    """Run the town until every case in its cells is closed or cancelled (3 reports and 2 calls: 5 cases, or 4 when
+    the platform linked the repeat call to the open case itself)."""
     runner = asyncio.create_task(town.run())
     deadline = asyncio.get_running_loop().time() + timeout_s
     try:
         while asyncio.get_running_loop().time() < deadline and not runner.done():
             states = dict(db.execute("SELECT state, count(*) FROM cases WHERE grid_cell_code LIKE %s GROUP BY 1",
                                      (prefix + "%",)).fetchall())
-            if sum(states.values()) == 5 and set(states) <= {"closed", "cancelled"}:
+            if states.get("closed") == 4 and set(states) <= {"closed", "cancelled"}:
                 return
             await asyncio.sleep(0.5)
     finally:
@@ -142,15 +143,14 @@ def test_people_close_the_loop(db: psycopg.Connection, settings: Settings, town_
     by_state: dict[str, list[tuple]] = {}
     for row in cases:
         by_state.setdefault(row[2], []).append(row)
-    assert len(cases) == 5 and len(by_state.get("closed", [])) == 4, (by_state, summary)
-    (cancelled,) = by_state["cancelled"]
-    assert cancelled[1] == "hotline"
+    assert len(cases) in (4, 5) and len(by_state.get("closed", [])) == 4, (by_state, summary)
     assert {r[0] for r in by_state["closed"]} >= set(reported)
 
     clean, order = org["departments"]
     expected_department = {"E0102": clean, "E0505": order, "E0201": order}
     prefix = f"p{org['tag']}-"
-    actors = {"send_verify": "operator", "send_check": "operator", "confirm": "inspector", "file": "shift_leader",
+    actors = {"accept": "operator", "merge": "operator", "send_verify": "operator", "send_check": "operator",
+              "confirm": "inspector", "file": "shift_leader",
               "dispatch": "dispatcher", "approve_return": "dispatcher", "approve_postpone": "dispatcher",
               "sign": "department", "request_return": "department", "request_postpone": "department",
               "dispose": "department", "check_pass": "inspector", "check_fail": "inspector",
@@ -171,9 +171,9 @@ def test_people_close_the_loop(db: psycopg.Connection, settings: Settings, town_
         assert events[fail][3] == "dispatched" and "sign" in actions[fail:] and "dispose" in actions[fail:]
         assert actions.index("check_pass") > fail
         if source == "hotline":
-            assert actions[1:4] == ["send_verify", "confirm", "file"], actions
+            assert actions[1:5] == ["accept", "send_verify", "confirm", "file"], actions
         else:
-            assert actions[1] == "file", actions
+            assert actions[1:3] == ["accept", "file"], actions
         # Each step under the simulated user of the role whose step it is (logged in through the API).
         for action, actor, role, _, _ in events[1:]:
             if action == "overdue":
@@ -181,9 +181,15 @@ def test_people_close_the_loop(db: psycopg.Connection, settings: Settings, town_
             assert role == actors[action] and actor.startswith(prefix), (action, actor, role)
             if role == "department":
                 assert actor.startswith(f"{prefix}dept-ppl-")
-    (cancel,) = db.execute("SELECT actor, role, payload -> 'data' ->> 'reason' FROM case_events "
-                           "WHERE case_id = %s AND action = 'cancel'", (cancelled[0],)).fetchall()
-    assert cancel[0] == f"{prefix}leader1" and cancel[1] == "shift_leader" and "duplicate" in cancel[2]
+    hotline = next(r[0] for r in by_state["closed"] if r[1] == "hotline")
+    if len(cases) == 5:  # the repeat became a case of its own: the operator merged it into the open one
+        (cancelled,) = by_state["cancelled"]
+        assert cancelled[1] == "hotline"
+        (merge,) = db.execute("SELECT actor, role, payload -> 'data' ->> 'into' FROM case_events "
+                              "WHERE case_id = %s AND action = 'merge'", (cancelled[0],)).fetchall()
+        assert merge == (f"{prefix}operator1", "operator", hotline)
+    else:  # Open311 linked the repeat call to the open request a few metres away (docs/open311.md)
+        assert "cancelled" not in by_state
     assert summary["actions"]["citizen:call"] == 1 and summary["actions"]["citizen:call_again"] == 1
 
 
