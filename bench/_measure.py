@@ -181,3 +181,18 @@ class KafkaProgress:
     def close(self) -> None:
         for consumer in (self.ends_reader, *self.groups.values()):
             consumer.close()
+
+
+def with_overrides(settings: Settings, assignments: list[str]) -> Settings:
+    """`settings` with ``section.key=value`` assignments applied and validated as the section validates them
+    (`--set gateway.kafka_linger_ms=20`): a tuning experiment reaches every process the benchmark spawns, which
+    environment variables do not once a section is built explicitly (civicgrid.stack.ephemeral)."""
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        section_name, dot, key = name.partition(".")
+        if not sep or not dot or not hasattr(settings, section_name):
+            raise SystemExit(f"--set {assignment!r}: expected section.key=value, e.g. gateway.kafka_linger_ms=20")
+        section = getattr(settings, section_name)
+        updated = type(section).model_validate({**section.model_dump(), key: value})
+        settings = settings.model_copy(update={section_name: updated})
+    return settings

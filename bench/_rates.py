@@ -10,11 +10,12 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer
 
 
-def rate_until(count: Callable[[], int], target: int, *, poll_s: float, timeout_s: float) -> float:
+def rate_until(count: Callable[[], int], target: int, *, poll_s: float, timeout_s: float,
+               on_first: Callable[[int], None] | None = None) -> float:
     """Poll `count` until it reaches `target`; items per second from the first non-zero reading to the last.
 
     Starting at the first non-zero reading leaves out start-up (consumer-group joins,
-    connections) so the figure is the sustained rate.
+    connections) so the figure is the sustained rate; `on_first(value)` is called then (a CPU reading, say).
     """
     first = last = None
     value = 0
@@ -24,6 +25,8 @@ def rate_until(count: Callable[[], int], target: int, *, poll_s: float, timeout_
         now = time.perf_counter()
         if value and first is None:
             first = (now, value)
+            if on_first is not None:
+                on_first(value)
         if value >= target:
             last = (now, value)
             break

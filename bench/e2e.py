@@ -46,7 +46,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _profile
-from _measure import KafkaProgress, LatencyProbe, cpu_of, machine_busy, machine_busy_share, percentile, stored
+from _measure import (
+    KafkaProgress,
+    LatencyProbe,
+    cpu_of,
+    machine_busy,
+    machine_busy_share,
+    percentile,
+    stored,
+    with_overrides,
+)
 from _packetload import PacketLoad
 from _platform import Platform
 from _simload import SimLoad
@@ -301,11 +310,13 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None,
                         help="sample the gateway and the worker with py-spy during each hold; raw stacks into this "
                              "directory, the top functions in each step's result")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a setting for every process of the run (repeatable), e.g. gateway.kafka_linger_ms=20")
     args = parser.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
 
-    settings = ephemeral_settings(prefix="civicgrid-bench-")
+    settings = with_overrides(ephemeral_settings(prefix="civicgrid-bench-"), args.set)
     base = settings.stack.var_dir.parent
     platform = Platform(settings, base, args.gateways, args.workers)
     broker = local_broker(settings)

@@ -43,6 +43,7 @@ from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.db import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import cpu_of, with_overrides
 from _rates import consumer_ceiling, rate_until
 
 
@@ -79,12 +80,24 @@ def worker_with(settings: Settings, roles: tuple[str, ...], base: Path, name: st
     return spawn_service("worker", worker, base / f"{name}.log")
 
 
-def sink_rate(settings: Settings, n: int, base: Path) -> float:
+def sink_rate(settings: Settings, n: int, base: Path, postgres_pid: int | None) -> tuple[float, dict[str, float]]:
+    """Rows a second into the telemetry hypertable, and the CPU µs per row of the sink worker and of PostgreSQL
+    (the two that share a row's cost), both from the first rows to the last (the worker's start-up left out)."""
     proc = worker_with(settings, ("sinks",), base, "sinks")
+    pids = {"worker": [proc.pid], "postgres": [postgres_pid] if postgres_pid else []}
+    first: dict[str, float] = {}
+
+    def on_first(rows: int) -> None:
+        first.update({role: cpu_of(p) for role, p in pids.items()}, rows=rows)
+
     try:
         with connect(settings.db, autocommit=True) as conn:
-            return rate_until(lambda: conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE "
-                                                   "'bench-%'").fetchone()[0], n, poll_s=0.25, timeout_s=600)
+            rate = rate_until(lambda: conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE "
+                                                   "'bench-%'").fetchone()[0], n, poll_s=0.25, timeout_s=600,
+                              on_first=on_first)
+        rows = n - first["rows"]
+        cost = {role: round((cpu_of(p) - first[role]) / rows * 1e6, 1) for role, p in pids.items() if p}
+        return rate, cost
     finally:
         stop_service(proc)
 
@@ -171,32 +184,52 @@ def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device:
     return [(float(created[c]) - t) * 1000 for c, t in raised_at.items() if c in created], len(raised_at)
 
 
+def _rounded(rate: float | None) -> int | None:
+    return None if rate is None else round(rate)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--per-device", type=int, default=200)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--only", choices=("sinks", "alarms"), default=None,
+                        help="measure this path alone (no latency phase), to compare one change quickly")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a setting for every process of the run (repeatable), e.g. streams.sink_batch=5000")
     args = parser.parse_args()
-    settings = ephemeral_settings(prefix="civicgrid-bench-")
+    settings = with_overrides(ephemeral_settings(prefix="civicgrid-bench-"), args.set)
     base = settings.stack.var_dir.parent
-    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")):
-        # Latency first, on empty topics: a worker started later would first replay the backlog.
-        samples, raised = latency(settings, base)
-        say(f"alarm → case latency: {len(samples)} samples, cases for {len(samples)} of {raised} covers that raised")
+    samples: list[float] = []
+    raised, sink_cost = 0, {}
+    ceiling: float | None = None
+    sinks: float | None = None
+    alarms: float | None = None
+    with throwaway_stack(settings, keep=args.keep, progress=lambda m: say(f"stack {m}")) as stack:
+        if args.only is None:  # latency first, on empty topics: a worker started later would first replay the backlog
+            samples, raised = latency(settings, base)
+            say(f"alarm → case latency: {len(samples)} samples, cases for {len(samples)} of {raised} covers that "
+                "raised")
         n = produce_backlog(settings, args.devices, args.per_device)
         say(f"backlog: {n} telemetry records from {args.devices} devices")
-        ceiling = asyncio.run(consumer_ceiling(settings.kafka.bootstrap_servers, topics.TELEMETRY, n))
-        say(f"ceiling: bare aiokafka consumer {ceiling:,.0f} records/s")
-        sinks = sink_rate(settings, n, base)
-        say(f"sink path: {sinks:,.0f} rows/s into the telemetry hypertable")
-        alarms = alarm_rate(settings, n, args.devices, base)
-        say(f"alarm detection: {alarms:,.0f} readings/s")
+        if args.only is None:
+            ceiling = asyncio.run(consumer_ceiling(settings.kafka.bootstrap_servers, topics.TELEMETRY, n))
+            say(f"ceiling: bare aiokafka consumer {ceiling:,.0f} records/s")
+        if args.only in (None, "sinks"):
+            postgres = next((x.pid for x in stack.status() if x.name == "postgres" and x.pid), None)
+            sinks, sink_cost = sink_rate(settings, n, base, postgres)
+            say(f"sink path: {sinks:,.0f} rows/s into the telemetry hypertable; CPU µs a row {sink_cost}")
+        if args.only in (None, "alarms"):
+            alarms = alarm_rate(settings, n, args.devices, base)
+            say(f"alarm detection: {alarms:,.0f} readings/s")
     p50, p99 = (float(np.percentile(samples, q)) for q in (50, 99)) if samples else (float("nan"),) * 2
     print(json.dumps({
-        "sink_events_per_s": round(sinks), "alarm_events_per_s": round(alarms), "ceiling_events_per_s": round(ceiling),
+        "sink_events_per_s": _rounded(sinks), "sink_cpu_us_per_row": sink_cost,
+        "alarm_events_per_s": _rounded(alarms),
+        "ceiling_events_per_s": _rounded(ceiling),
         "alarm_to_case_p50_ms": round(p50, 1), "alarm_to_case_p99_ms": round(p99, 1), "latency_samples": len(samples),
-        "latency_raised": raised,
-        "offered_msgs_per_s": 1000, "backlog_records": n, "cores": os.cpu_count(),
+        "latency_raised": raised, "offered_msgs_per_s": 1000, "backlog_records": n, "cores": os.cpu_count(),
+        "only": args.only,
     }))
 
 
