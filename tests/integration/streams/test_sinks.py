@@ -11,7 +11,7 @@ import pytest
 from civicgrid.bus import topics
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
-from streams.sinks import write_batch
+from streams.sinks import _rows_or_dead_letters, telemetry_rows, write_batch
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +70,28 @@ def test_one_device_index_keeps_rows_unique_and_serves_the_latest_reading(settin
                               (device,)).fetchone()
     assert "telemetry_device_time_seq" in plan and "Sort" not in plan, plan
     assert latest == (19,)
+
+
+def test_telemetry_lines_carry_awkward_text_and_times_exactly(settings: Settings) -> None:
+    """`telemetry_rows` writes COPY's text format itself: a backslash, tab, newline or carriage return in a device's
+    data (and in its id) must arrive as sent, and the record's own times must be the row's."""
+    device = f"sink\\{uuid.uuid4().hex[:6]}\t"
+    data = {"note": "a\tb\\c\nd\re", "quote": '"x"', "n": 1.5, "中文": "井盖"}
+    record = {"ts": "2026-12-06T08:00:01.250000Z", "received_at": "2026-12-06T16:00:02+08:00", "device_id": device,
+              "seq": 7, "data": data}
+    with connect(settings.db) as conn:
+        assert write_batch(conn, {topics.TELEMETRY: telemetry_rows([record])}) == 1
+        row = conn.execute("SELECT time, received_at, seq, payload FROM telemetry WHERE device_id = %s",
+                           (device,)).fetchone()
+    assert row == (datetime(2026, 12, 6, 8, 0, 1, 250000, tzinfo=UTC), datetime(2026, 12, 6, 8, 0, 2, tzinfo=UTC),
+                   7, data)
+
+
+def test_a_telemetry_record_the_table_cannot_read_is_set_aside_with_its_reason() -> None:
+    good = {"ts": "2026-12-06T08:00:00Z", "device_id": "d1", "seq": 1, "data": {"x": 1}}
+    dead: list = []
+    rows = _rows_or_dead_letters(topics.TELEMETRY, [good, {**good, "ts": "2026-12-06T08:00:00"},
+                                                    {**good, "data": [1]}, {**good, "seq": "x"}], dead)
+    assert len(rows) == 1
+    assert [reason.split(":")[0] for _, reason in dead] == [topics.TELEMETRY] * 3
+    assert "time zone" in dead[0][1]
