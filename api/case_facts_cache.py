@@ -3,13 +3,15 @@
 `civicgrid.domain.case_facts` replays each case's event records — correct, but too slow to
 redo for tens of thousands of cases per request. The facts of a case are therefore
 stored with the case version they were computed at and recomputed only for cases that
-changed since (any writer: API or streams). This module is the cache's only writer and
-reader (its JSON shape is defined once, here); api/queries/scoring.py turns the facts into tables.
+changed since (any writer: API or streams), each by the rules version it was filed under. This module is the
+cache's only writer and reader (its JSON shape is defined once, here); api/queries/scoring.py turns the facts
+into tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from civicgrid.cases import Rules
+from civicgrid.cases.rulebook import RuleBook
 from civicgrid.domain.case_facts import CaseFacts, case_facts
 
 CHUNK = 2000
@@ -36,25 +39,37 @@ def _from_json(data: dict[str, Any]) -> CaseFacts:
     return CaseFacts(**values)
 
 
-def refresh_facts(rules: Rules, conn: psycopg.Connection, start: datetime, end: datetime) -> int:
-    """Recompute the facts of the period's cases that changed since they were cached; return how many."""
+def refresh_facts(book: RuleBook, conn: psycopg.Connection, start: datetime, end: datetime) -> int:
+    """Recompute the facts of the period's cases that changed since they were cached; return how many.
+
+    Each case is judged on time by the limits, calendar and catalogue of the rules version it was filed under
+    (docs/rules.md), not the current one: a reload with shorter limits changes no verdict already due."""
     stale = conn.execute(
-        "SELECT c.id, c.version, c.reported_at FROM cases c LEFT JOIN case_facts_cache f ON f.case_id = c.id "
+        "SELECT c.id, c.version, c.reported_at, c.rules_version FROM cases c "
+        "LEFT JOIN case_facts_cache f ON f.case_id = c.id "
         "WHERE c.reported_at >= %s AND c.reported_at < %s AND (f.case_id IS NULL OR f.version <> c.version)",
         (start, end)).fetchall()
-    for i in range(0, len(stale), CHUNK):
-        part = stale[i:i + CHUNK]
-        events = conn.execute("SELECT payload FROM case_events WHERE case_id = ANY(%s)",
-                              ([r[0] for r in part],)).fetchall()
-        facts = {f.case_id: f for f in case_facts((e[0] for e in events), rules.limits, rules.calendar,
-                                                   catalogue=rules.catalogue)}
-        rows = [(str(case_id), version, reported_at, Jsonb(_to_json(facts[str(case_id)])))
-                for case_id, version, reported_at in part if str(case_id) in facts]
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany("INSERT INTO case_facts_cache (case_id, version, reported_at, facts) "
-                            "VALUES (%s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version, "
-                            "facts = EXCLUDED.facts", rows)
+    by_version: dict[int | None, list[tuple[Any, int, datetime]]] = defaultdict(list)
+    for case_id, version, reported_at, rules_version in stale:
+        by_version[rules_version].append((case_id, version, reported_at))
+    for rules_version, cases in by_version.items():
+        rules = book.rules(conn, rules_version)
+        for i in range(0, len(cases), CHUNK):
+            _refresh(rules, conn, cases[i:i + CHUNK])
     return len(stale)
+
+
+def _refresh(rules: Rules, conn: psycopg.Connection, part: list[tuple[Any, int, datetime]]) -> None:
+    events = conn.execute("SELECT payload FROM case_events WHERE case_id = ANY(%s)",
+                          ([r[0] for r in part],)).fetchall()
+    facts = {f.case_id: f for f in case_facts((e[0] for e in events), rules.limits, rules.calendar,
+                                               catalogue=rules.catalogue)}
+    rows = [(str(case_id), version, reported_at, Jsonb(_to_json(facts[str(case_id)])))
+            for case_id, version, reported_at in part if str(case_id) in facts]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany("INSERT INTO case_facts_cache (case_id, version, reported_at, facts) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version, "
+                        "facts = EXCLUDED.facts", rows)
 
 
 def load_facts(conn: psycopg.Connection, start: datetime, end: datetime) -> list[CaseFacts]:

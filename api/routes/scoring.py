@@ -74,7 +74,7 @@ def score_table(
     start, end = period_bounds(period, the_day)
     version, rules = ctx.book.current(db)
     weights = rules.scoring
-    case_facts_cache.refresh_facts(rules, db, start, end)
+    case_facts_cache.refresh_facts(ctx.book, db, start, end)  # each case by its own version's limits
     facts = case_facts_cache.load_facts(db, start, end)
     if level == "department":
         departments = [r[0] for r in db.execute("SELECT id FROM departments").fetchall()]
