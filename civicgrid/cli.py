@@ -242,7 +242,6 @@ def jt808_gateway() -> None:
     run_jt808(settings)
 
 
-@users_app.command("add")
 @app.command("notifier")
 def notifier() -> None:
     """Tell callers who asked for a callback that their case closed (signed webhook POST), reading case events
@@ -256,6 +255,7 @@ def notifier() -> None:
         raise _fail(str(exc)) from None
 
 
+@users_app.command("add")
 def users_add(
     username: str,
     role: Annotated[str, typer.Option(help="operator, dispatcher, department, inspector, shift_leader, leader "
@@ -419,8 +419,8 @@ def run(
         # Each component's state follows its cases (docs/basedata.md): a consumer group on cg.case-events.
         services.start("component-state", [*argv, "basedata", "follow"], logs / "component-state.log")
         services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
-        console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
         _start_notifier(services, settings, argv, logs)
+        console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
                       f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
                       f"(first user: `civicgrid users add NAME --role admin`); gateway metrics "
                       f"http://{settings.gateway.metrics_host}:{settings.gateway.metrics_port}/metrics; "
@@ -458,13 +458,13 @@ def _share_todays_clock(speed: float) -> None:
     os.environ.update(PlatformClock.simulated(today_start(), speed, catch_up=True).env())
 
 
-def _watch(services: Supervisor, stack: LocalStack, stop: threading.Event) -> None:
 def _start_notifier(services: Supervisor, settings: Settings, argv: list[str], logs: Path) -> None:
     """Feedback to citizens runs only where a receiver is configured (notify.webhook_url; docs/notify.md)."""
     if settings.notify.webhook_url:
         services.start("notifier", [*argv, "notifier"], logs / "notifier.log")
 
 
+def _watch(services: Supervisor, stack: LocalStack, stop: threading.Event) -> None:
     """Until Ctrl-C: restart a service that died (with back-off); say so (once, with its log's tail) when a stack
     service turns unhealthy, and again when it is healthy."""
     reported: dict[str, str] = {}
