@@ -170,6 +170,10 @@ class GatewaySettings(_Section):
     dedup_window: int = 256
     registry_refresh_s: float = 60.0
     kafka_linger_ms: int = 5
+    # After a wake-up that found a few messages (not a full read), the gateway lets the next ones gather this long
+    # before it reads again: a wake-up per message at a few thousand a second cost more than the messages
+    # (docs/performance.md). Added once to a message's way; 0 reads as soon as anything arrives.
+    gather_ms: float = Field(default=5.0, ge=0, le=100)
     command_default_timeout_s: float = 60.0
 
     @model_validator(mode="after")
@@ -193,8 +197,10 @@ class StreamsSettings(_Section):
     # Each fetch waits on the broker until this much is there or `fetch_max_wait_ms` has passed: at a few thousand
     # records a second a fetch per record's arrival made small batches, each a database commit and an offset
     # commit (docs/performance.md). The wait is added to a record's way to its row, at most once per hop.
-    fetch_min_bytes: int = Field(default=64 * 1024, ge=1)
-    fetch_max_wait_ms: int = Field(default=100, ge=0, le=1000)
+    # 256 KiB / 250 ms against 64 KiB / 100 ms: platform CPU at 5,000 msg/s 297 → 224 µs a message and publish →
+    # row p99 617 → 352 ms (bench/e2e.py, docs/performance.md "Batching").
+    fetch_min_bytes: int = Field(default=256 * 1024, ge=1)
+    fetch_max_wait_ms: int = Field(default=250, ge=0, le=1000)
     alarm_batch: int = 2000  # records per alarm-detection batch (one changelog flush and commit each)
     case_batch: int = 500  # records per case-builder batch (one transaction per problem)
     deadline_scan_s: float = 30.0

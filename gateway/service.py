@@ -43,7 +43,7 @@ from gateway.affinity import Affinity
 from gateway.commands import CommandTracker, command_payload
 from gateway.ingest import Ingestor, Output
 from gateway.metrics import GatewayMetrics, channel_label
-from gateway.mqtt_client import GatewayClient
+from gateway.mqtt_client import READ_AT_MOST, GatewayClient
 from gateway.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Gateway:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.in_flight = 0
+        self.taken = 0  # messages read from the broker (the loop's measure of a wake-up's harvest)
         self._acks: list[int] = []  # QoS 1 messages Kafka has taken, to be acked after this poll
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -121,6 +122,7 @@ class Gateway:
     def _on_publish(self, topic: str, payload: bytes, retain: bool, mid: int, qos: int = 1) -> None:
         """One message: validated into a record (or a dead letter) and handed to librdkafka; acked later. Another
         gateway's device: acked unread, with the poll's other acks."""
+        self.taken += 1
         if not self.affinity.owns(topic):
             if qos == 1:
                 self._acks.append(mid)
@@ -279,11 +281,17 @@ class Gateway:
         backoff = 0.5
         self.connect()
         last_tick = time.monotonic()
+        gather = gw.gather_ms / 1000
         try:
             while not stop.is_set():
+                woke, taken = time.monotonic(), self.taken
                 rc = self.client.loop(timeout=0.01)
                 self.producer.poll(0)
                 self._send_acks()
+                if gather and 0 < self.taken - taken < READ_AT_MOST:  # a few arrived: let the next ones gather
+                    rest = gather - (time.monotonic() - woke)
+                    if rest > 0:
+                        time.sleep(rest)
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
