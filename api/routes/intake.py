@@ -90,6 +90,7 @@ def file_transfer(body: TransferIn, ctx: Ctx, db: Db, response: Response, user: 
              summary="视频抓拍: file a case from a camera's latest snapshot with the region drawn (source camera, "
                      "the camera's point and cell; the snapshot and a copy with the region marked as evidence)")
 def capture(body: CaptureIn, ctx: Ctx, db: Db, response: Response, user: Operator) -> CaseDetail:
+    ctx.catalogue.get(body.category_code)  # refused (422) before any medium is kept
     cameras = camera_q.list_cameras(db, body.device_id)
     if not cameras:
         raise not_found("camera", body.device_id)

@@ -105,6 +105,8 @@ def test_an_operator_takes_calls_files_a_capture_and_a_leader_an_instruction(
     offered = page.locator(f".duplicates li[data-case='{existing['id']}']")
     offered.wait_for()
     assert page.inner_text("#call-submit") == "作为新案件提交"
+    offered.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "intake-call-duplicate.png"))  # docs/img/console-intake.png
     offered.locator("button.link-case").click()
     page.wait_for_selector(f".filed[data-linked='true'][data-case-id='{existing['id']}']")
     page.screenshot(path=str(artifacts / "intake-call-linked.png"), full_page=True)
