@@ -23,8 +23,6 @@ import re
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import reduce
-from operator import xor
 
 from gateway.jt808.errors import Jt808Error, Jt808Reason
 
@@ -87,7 +85,13 @@ def unescape(data: bytes) -> bytes:
 
 
 def check_code(data: bytes) -> int:
-    return reduce(xor, data, 0)
+    """XOR of every byte: the bytes as one integer folded in halves (a byte loop costs ~4 µs a report)."""
+    x, width = int.from_bytes(data, "little"), len(data)
+    while width > 1:
+        half = (width + 1) // 2
+        x = (x >> (half * 8)) ^ (x & ((1 << (half * 8)) - 1))
+        width = half
+    return x
 
 
 def bcd_digits(raw: bytes, what: str, reason: Jt808Reason = Jt808Reason.BAD_HEADER) -> str:

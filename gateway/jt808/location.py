@@ -17,6 +17,7 @@ from gateway.jt808.errors import Jt808Error, Jt808Reason
 from gateway.jt808.frames import bcd_digits
 
 GMT8 = timezone(timedelta(hours=8))
+_GMT8_OFFSET = timedelta(hours=8)
 _BASIC = struct.Struct(">IIIIHHH6s")
 
 # Alarm flag bits (Table 24 of the 2013 edition, Table 25 of 2019) → the event type they raise on cg.events;
@@ -121,12 +122,11 @@ class Location:
 def bcd_time(raw: bytes) -> datetime:
     """BCD[6] YYMMDDhhmmss in GMT+8 (Beijing time, as the standard says) → UTC."""
     digits = bcd_digits(raw, "time", Jt808Reason.BAD_BODY)
+    y, mo, d, h, mi, s = ((b >> 4) * 10 + (b & 0xF) for b in raw)
     try:
-        local = datetime(2000 + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), int(digits[6:8]),
-                         int(digits[8:10]), int(digits[10:12]), tzinfo=GMT8)
+        return datetime(2000 + y, mo, d, h, mi, s, tzinfo=UTC) - _GMT8_OFFSET
     except ValueError as exc:
         raise Jt808Error(Jt808Reason.BAD_BODY, f"time {digits}: {exc}") from None
-    return local.astimezone(UTC)
 
 
 def to_bcd_time(at: datetime) -> bytes:

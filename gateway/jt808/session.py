@@ -79,6 +79,8 @@ class Session:
         self.readable.set()
         self.errors = 0
         self.closed = False
+        self._loop = asyncio.get_running_loop()
+        self._out: list[bytes] = []  # answers of this loop iteration, written together
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
@@ -133,7 +135,14 @@ class Session:
         if self.closed or self.writer.is_closing():
             return
         answer = Packet(msg_id, packet.phone, self._next_serial(), body, packet.edition, packet.protocol_version)
-        self.writer.write(encode_frame(answer))
+        if not self._out:  # the deliveries of one Kafka poll answer in one write (a send() each cost more)
+            self._loop.call_soon(self._flush)
+        self._out.append(encode_frame(answer))
+
+    def _flush(self) -> None:
+        data, self._out = b"".join(self._out), []
+        if data and not self.closed and not self.writer.is_closing():
+            self.writer.write(data)
 
     def respond(self, packet: Packet, serials: list[int], result: Result) -> None:
         for serial in serials:

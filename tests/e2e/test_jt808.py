@@ -155,3 +155,49 @@ def test_the_truck_fleet_drives_through_the_gateway(jt808: Settings, patrol_work
                                 (phones,)).fetchone()[0] == 3, 60, "every truck's track")
     wait_for(lambda: db.execute("SELECT 1 FROM alarms WHERE device_id = %s AND rule = 'overspeed' AND action = "
                                 "'raise'", (speeder.phone,)).fetchone(), 60, "the speeder's over-speed alarm")
+
+
+def test_a_batch_in_sub_packets_is_answered_whole_after_kafka(jt808: Settings) -> None:
+    """A 0x0704 of 40 positions (about 1.4 KB) in two sub-packets: nothing is answered until the second arrives,
+    then both packets are answered OK (the batch on Kafka); a sub-packet out of bounds is refused."""
+    from gateway.jt808.bodies import BatchLocation, MsgId
+    from gateway.jt808.frames import Edition, Packet, SubPacket, encode_frame, split_message
+    from gateway.jt808.location import Location
+
+    phone = f"135{random.randrange(10**8):08d}"
+    add_device(jt808, phone, "vehicle-terminal", broker=None)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    batch = BatchLocation(False, tuple(Location(0, 3, 31_460_000 + i, 116_940_000, 20, 300, 90,
+                                                start + timedelta(seconds=i)) for i in range(40))).encode()
+    parts = split_message(MsgId.BATCH_LOCATION, phone, 500, batch, Edition.V2013, max_body=1000)
+    assert len(parts) == 2
+    before = _metrics(jt808)
+
+    async def drive() -> dict[int, int]:
+        terminal = Terminal(phone)
+        await terminal.connect("127.0.0.1", jt808.jt808.listen_port)
+        await terminal.authenticate(await terminal.register())
+        _, writer = terminal.streams()
+        writer.write(encode_frame(parts[0]))
+        await writer.drain()
+        await asyncio.sleep(1.0)
+        assert 500 not in terminal.answers  # held until the message is whole
+        writer.write(encode_frame(parts[1]))
+        writer.write(encode_frame(Packet(0x0704, phone, 900, b"x", subpacket=SubPacket(1000, 1))))
+        await terminal.answer_to(900)
+        if 501 not in terminal.answers:
+            await terminal.answer_to(501)
+        await terminal.close()
+        return terminal.answers
+
+    answers = asyncio.run(drive())
+    assert answers[500] == 0 and answers[501] == 0 and answers[900] == 2
+    after = _metrics(jt808)
+
+    def tracks(text: str) -> float:
+        key = 'civicgrid_jt808_records_out_total{topic="cg.tracks"}'
+        found = [line for line in text.splitlines() if line.startswith(key)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    assert tracks(after) - tracks(before) == 40
+    assert 'civicgrid_jt808_dead_letters_total{reason="jt808_subpacket"} 1.0' in after
