@@ -201,3 +201,33 @@ def test_a_batch_in_sub_packets_is_answered_whole_after_kafka(jt808: Settings) -
 
     assert tracks(after) - tracks(before) == 40
     assert 'civicgrid_jt808_dead_letters_total{reason="jt808_subpacket"} 1.0' in after
+
+
+def test_no_answer_before_kafka_has_the_record(settings: Settings) -> None:
+    """With Kafka unreachable, registration (which needs no record) is answered, authentication (whose online
+    status must reach Kafka first) is not: the answer waits for the delivery."""
+    listen, metrics, dead_kafka = free_ports(3)
+    s = settings.model_copy(update={
+        "kafka": settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{dead_kafka}"}),
+        "jt808": settings.jt808.model_copy(update={"listen_host": "127.0.0.1", "listen_port": listen,
+                                                   "metrics_port": metrics})})
+    phone = f"134{random.randrange(10**8):08d}"
+    add_device(s, phone, "vehicle-terminal", broker=None)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_jt808, args=(s, stop), daemon=True)
+    thread.start()
+    wait_for(lambda: _healthy(s), 30, "jt808 gateway healthy")
+
+    async def drive() -> None:
+        terminal = Terminal(phone, timeout_s=3)
+        await terminal.connect("127.0.0.1", listen)
+        code = await terminal.register()
+        with pytest.raises(TimeoutError):
+            await terminal.authenticate(code)
+        await terminal.close()
+
+    try:
+        asyncio.run(drive())
+    finally:
+        stop.set()
+        thread.join(60)
