@@ -169,7 +169,7 @@ class GatewaySettings(_Section):
     naive_timezone: str = "Asia/Shanghai"
     dedup_window: int = 256
     registry_refresh_s: float = 60.0
-    kafka_linger_ms: int = 5
+    kafka_linger_ms: int = 20  # 20 against 5: gateway 48 → 40, Kafka 54 → 49 µs a message at 5,000 msg/s
     # After a wake-up that found a few messages (not a full read), the gateway lets the next ones gather this long
     # before it reads again: a wake-up per message at a few thousand a second cost more than the messages
     # (docs/performance.md). Added once to a message's way; 0 reads as soon as anything arrives.
