@@ -372,10 +372,7 @@ def run(
     """
     import subprocess
 
-    import orjson
-
     from civicgrid.stack import LocalStack, StackError
-    from civicgrid.stack.services import gateway_instance_env, worker_instance_env
     from civicgrid.stack.supervisor import Supervisor
 
     settings = _settings()
@@ -397,50 +394,14 @@ def run(
             if not (city / "city.json").exists():
                 subprocess.run([*argv, "city", "generate", "--seed", "1", "--out", str(city)], check=True)
             subprocess.run([*argv, "city", "load", str(city)], check=True)
-        # Services run as their own processes, in their own process groups so that Ctrl-C
-        # reaches them only through us, in order; their output goes to var/log/. One that dies
-        # is started again with back-off (civicgrid/stack/supervisor.py).
-        env = None  # the simulated cameras' ONVIF passwords are their device secrets
-        if simulate_city and "CIVICGRID_CAMERAS__SECRETS_FILE" not in os.environ:
-            env = {"CIVICGRID_CAMERAS__SECRETS_FILE": str(city / "secrets.json")}
-        for i in range(gateways):
-            name = "gateway" if gateways == 1 else f"gateway-{i + 1}"
-            services.start(name, [*argv, "gateway"], logs / f"{name}.log",
-                           env=gateway_instance_env(settings.gateway, i, gateways))
-        for i in range(workers):
-            name = "worker" if workers == 1 else f"worker-{i + 1}"
-            services.start(name, [*argv, "worker"], logs / f"{name}.log", env=worker_instance_env(settings.streams, i))
-        api_env = None  # the simulated town's place names, stripped when geocoding (docs/geocoding.md)
-        if simulate_city and "CIVICGRID_ADDRESS_PREFIXES" not in os.environ:
-            prefixes = orjson.loads((city / "city.json").read_bytes()).get("address_prefixes", [])
-            api_env = {"CIVICGRID_ADDRESS_PREFIXES": orjson.dumps(prefixes).decode()}
-        services.start("api", [*argv, "api"], logs / "api.log", env=api_env)
-        services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
-        # Each component's state follows its cases (docs/basedata.md): a consumer group on cg.case-events.
-        services.start("component-state", [*argv, "basedata", "follow"], logs / "component-state.log")
-        services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
-        _start_notifier(services, settings, argv, logs)
+        _start_platform(services, settings, argv, logs, city if simulate_city else None, gateways, workers)
         console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
                       f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
                       f"(first user: `civicgrid users add NAME --role admin`); gateway metrics "
                       f"http://{settings.gateway.metrics_host}:{settings.gateway.metrics_port}/metrics; "
                       f"service logs in {logs}/; `civicgrid status` in another terminal. Press Ctrl-C to stop.")
         if simulate_city and not stop.wait(8):  # the gateway subscribes and the worker joins its groups first
-            # Today's patrol day from 07:30 at `speed` until the present, then in real time (the gateway
-            # refuses device times in the future); a week of wall time, i.e. until Ctrl-C.
-            # The simulated devices connect as devices on 4G would: over TLS, trusting the stack's CA.
-            from simulators.people.scenario import DEFAULT_SCENARIO as people
-
-            clock = ["--speed", str(speed), "--duration-s", "604800", "--today"]
-            services.start("simulator", [*argv, "simulate", "--city", str(city), *clock,
-                                         "--people-scenario", str(people)], None,
-                           env={"CIVICGRID_MQTT__TLS": "true",
-                                "CIVICGRID_MQTT__CA_FILE": str(settings.stack.var_dir.resolve() / "tls" / "ca.crt")})
-            # The people who work the cases, through the API (docs/simulators.md, "People").
-            services.start("people", [*argv, "simulate-people", *clock, "--scenario", str(people), "--make-admin"],
-                           logs / "people.log")
-            # The town's trucks with JT/T 808 terminals, through the jt808-gateway (docs/jt808.md).
-            services.start("jt808-fleet", [*argv, "simulate-jt808", "--city", str(city)], logs / "jt808-fleet.log")
+            _start_simulation(services, settings, argv, logs, city, speed)
         _watch(services, stack, stop)
     finally:
         console.print("stopping ...")
@@ -456,6 +417,58 @@ def _share_todays_clock(speed: float) -> None:
     from simulators.scenario import today_start
 
     os.environ.update(PlatformClock.simulated(today_start(), speed, catch_up=True).env())
+
+
+def _start_platform(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path | None,
+                    gateways: int, workers: int) -> None:
+    """`civicgrid run`'s platform processes; `city`: the simulated town's directory, when it runs."""
+    import orjson
+
+    from civicgrid.stack.services import gateway_instance_env, worker_instance_env
+
+    # Services run as their own processes, in their own process groups so that Ctrl-C
+    # reaches them only through us, in order; their output goes to var/log/. One that dies
+    # is started again with back-off (civicgrid/stack/supervisor.py).
+    env = None  # the simulated cameras' ONVIF passwords are their device secrets
+    if city is not None and "CIVICGRID_CAMERAS__SECRETS_FILE" not in os.environ:
+        env = {"CIVICGRID_CAMERAS__SECRETS_FILE": str(city / "secrets.json")}
+    for i in range(gateways):
+        name = "gateway" if gateways == 1 else f"gateway-{i + 1}"
+        services.start(name, [*argv, "gateway"], logs / f"{name}.log",
+                       env=gateway_instance_env(settings.gateway, i, gateways))
+    for i in range(workers):
+        name = "worker" if workers == 1 else f"worker-{i + 1}"
+        services.start(name, [*argv, "worker"], logs / f"{name}.log", env=worker_instance_env(settings.streams, i))
+    api_env = None  # the simulated town's place names, stripped when geocoding (docs/geocoding.md)
+    if city is not None and "CIVICGRID_ADDRESS_PREFIXES" not in os.environ:
+        prefixes = orjson.loads((city / "city.json").read_bytes()).get("address_prefixes", [])
+        api_env = {"CIVICGRID_ADDRESS_PREFIXES": orjson.dumps(prefixes).decode()}
+    services.start("api", [*argv, "api"], logs / "api.log", env=api_env)
+    services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
+    # Each component's state follows its cases (docs/basedata.md): a consumer group on cg.case-events.
+    services.start("component-state", [*argv, "basedata", "follow"], logs / "component-state.log")
+    services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
+    _start_notifier(services, settings, argv, logs)
+
+
+def _start_simulation(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path,
+                      speed: float) -> None:
+    """`civicgrid run`'s simulated town: its devices, its people and its trucks."""
+    # Today's patrol day from 07:30 at `speed` until the present, then in real time (the gateway
+    # refuses device times in the future); a week of wall time, i.e. until Ctrl-C.
+    # The simulated devices connect as devices on 4G would: over TLS, trusting the stack's CA.
+    from simulators.people.scenario import DEFAULT_SCENARIO as people
+
+    clock = ["--speed", str(speed), "--duration-s", "604800", "--today"]
+    services.start("simulator", [*argv, "simulate", "--city", str(city), *clock,
+                                 "--people-scenario", str(people)], None,
+                   env={"CIVICGRID_MQTT__TLS": "true",
+                        "CIVICGRID_MQTT__CA_FILE": str(settings.stack.var_dir.resolve() / "tls" / "ca.crt")})
+    # The people who work the cases, through the API (docs/simulators.md, "People").
+    services.start("people", [*argv, "simulate-people", *clock, "--scenario", str(people), "--make-admin"],
+                   logs / "people.log")
+    # The town's trucks with JT/T 808 terminals, through the jt808-gateway (docs/jt808.md).
+    services.start("jt808-fleet", [*argv, "simulate-jt808", "--city", str(city)], logs / "jt808-fleet.log")
 
 
 def _start_notifier(services: Supervisor, settings: Settings, argv: list[str], logs: Path) -> None:
