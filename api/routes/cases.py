@@ -11,7 +11,7 @@ checks. Scope (department, inspector grid) is applied by the queries.
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -37,11 +37,13 @@ from api.schemas.cases import (
 from api.schemas.intake import CallIn
 from api.users import User
 from civicgrid.cases.callers import Caller
+from civicgrid.cases.deadline_clocks import step_lights
 from civicgrid.cases.intake import NewCase
 from civicgrid.cases.snapshot import case_from_json
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Role, Source, State
 from civicgrid.domain.permissions import Permissions
+from civicgrid.domain.time_limits import Light
 from civicgrid.store.addresses import Candidate, resolve
 from civicgrid.store.responsibility import suggest_department
 
@@ -95,8 +97,9 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
     if state.state in (State.REPORTED, State.VERIFYING, State.FILED):
         suggested = suggest_department(db, category_code=row["category_code"], cell=row["grid_cell_code"],
                                        component_code=row["component_code"])
+    light, light_step = step_light(db, row, now, lambda: _light(ctx, db, state, row["rules_version"], now))
     return CaseDetail(**row, allowed_actions=allowed, suggested_department_id=suggested,
-                      light=_light(ctx, db, state, row["rules_version"], now), timeline=q.timeline(db, case_id),
+                      light=light, light_step=light_step, timeline=q.timeline(db, case_id),
                       evidence=q.evidence(db, case_id),
                       **dict(zip(("timeline_total", "evidence_total"), q.detail_totals(db, case_id), strict=True)))
 
@@ -117,6 +120,18 @@ def _row_light(ctx: ApiContext, db, row: dict, now: datetime) -> str | None:
     light = rules.time_light(State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,
                                  row["category_code"], now)
     return None if light is None else light.value
+
+
+def step_light(db: psycopg.Connection, row: dict[str, Any], now: datetime, disposal: Callable[[], str | None],
+               steps: dict[str, tuple[Light, str]] | None = None) -> tuple[str | None, str | None]:
+    """(light, step): the most urgent running step clock as the deadline watch last read the case
+    (civicgrid/cases/deadline_clocks.py); before it has read its current version, or while the case is suspended
+    (挂账 stops the clocks), disposal's light alone."""
+    found = (steps if steps is not None else step_lights(db, [str(row["id"])], now)).get(str(row["id"]))
+    if found is None or row["state"] == State.SUSPENDED.value:
+        light = disposal()
+        return light, None if light is None else "dispose"
+    return found[0].value, found[1]
 
 
 def _cell_at(ctx: ApiContext, db: psycopg.Connection) -> Callable[[float, float], str | None]:
@@ -154,8 +169,12 @@ def build_router(permissions: Permissions) -> APIRouter:
                          cell_prefix, department_id, overdue, reported_from, reported_to)
         now = ctx.clock.now()
         rows, next_cursor = q.list_cases(db, user, f, now, limit, cursor)
-        return CaseList(items=[{**row, "light": _row_light(ctx, db, row, now)} for row in rows],
-                        next_cursor=next_cursor)
+        steps = step_lights(db, [str(row["id"]) for row in rows], now)
+        items = []
+        for row in rows:
+            light, light_step = step_light(db, row, now, lambda row=row: _row_light(ctx, db, row, now), steps)
+            items.append({**row, "light": light, "light_step": light_step})
+        return CaseList(items=items, next_cursor=next_cursor)
 
     @router.post("", status_code=201, summary="Report a problem (上报)", responses=ACTION_RESPONSES)
     def report_case(body: CaseReport, ctx: Ctx, db: Db, response: Response,

@@ -98,8 +98,11 @@ class CasePublic(BaseModel):
                                                              "start")
     merged_into: str | None = Field(None, description="合并: the id of the open case this repeat report joined")
     light: Literal["green", "yellow", "red"] | None = Field(
-        None, description="time-limit light: share of the disposal limit used since dispatch (none before "
+        None, description="time-limit light of the most urgent running step (accept, verify, file, dispatch, "
+                          "dispose, check, close): yellow past the pack's warning share, red past the deadline, as "
+                          "the deadline watch last read the case; before it has, disposal's alone (none before "
                           "dispatch and once closed)")
+    light_step: str | None = Field(None, description="the step the light is for (docs/rules.md)")
 
 
 class CaseEventPublic(BaseModel):

@@ -5,7 +5,8 @@ read at.
 warning is due, its deadline, and the marks of what the watch recorded. `case_step_watch` holds the case version
 the clocks were read at: a case whose version moved since is read again (`changed_cases`). Marks live on the row
 of the instance and survive a re-read of the same instance (an upsert keeps them), so a worker restart or a
-second worker never records an event twice. Only the watch (civicgrid/cases/deadlines.py) writes here.
+second worker never records an event twice. Only the watch (civicgrid/cases/deadlines.py) writes here; the
+case list reads its lights here (`step_lights`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import datetime
 from typing import Literal
 
 import psycopg
+
+from civicgrid.domain.time_limits import Light
 
 Level = Literal["warning", "overdue"]
 _MARK = {"warning": "warned_at", "overdue": "overdue_at"}
@@ -121,11 +124,29 @@ def mark(conn: psycopg.Connection, case_id: str, step: str, started_at: datetime
     return row is not None
 
 
-def running_clocks(conn: psycopg.Connection, case_ids: Sequence[str]) -> dict[str, list[ClockRow]]:
-    """The stored running clocks of these cases (for the board's light)."""
-    out: dict[str, list[ClockRow]] = {}
-    for case_id, step, started_at, warn_at, deadline_at in conn.execute(
-            "SELECT case_id, step, started_at, warn_at, deadline_at FROM case_step_clocks WHERE case_id = ANY(%s)",
-            (list(case_ids),)).fetchall():
-        out.setdefault(str(case_id), []).append(ClockRow(step, started_at, warn_at, deadline_at))
-    return out
+def step_lights(conn: psycopg.Connection, case_ids: Sequence[str], now: datetime) -> dict[str, tuple[Light, str]]:
+    """The board's light of each case from its running step clocks: (light, step) of its most urgent clock — red
+    past its deadline, yellow past its warning, else green; of two alike, the one due first. Only clocks read at
+    the case's current version count (a case that moved since the watch's last round has none here: the caller
+    falls back on disposal's light)."""
+    best: dict[str, tuple[Light, str, datetime]] = {}
+    rows = conn.execute(
+        "SELECT k.case_id, k.step, k.warn_at, k.deadline_at FROM case_step_clocks k "
+        "JOIN case_step_watch w ON w.case_id = k.case_id JOIN cases c ON c.id = k.case_id "
+        "WHERE k.case_id = ANY(%s::uuid[]) AND w.synced_version = c.version", (list(case_ids),)).fetchall()
+    for case_id, step, warn_at, deadline_at in rows:
+        light = Light.RED if now > deadline_at else Light.YELLOW if now > warn_at else Light.GREEN
+        key = str(case_id)
+        if key not in best or (_RANK[light], best[key][2]) > (_RANK[best[key][0]], deadline_at):
+            best[key] = (light, step, deadline_at)  # the more urgent light; of two alike, the nearer deadline
+    return {key: (light, step) for key, (light, step, _) in best.items()}
+
+
+_RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+
+
+def worse(a: Light | None, b: Light | None) -> Light | None:
+    """The more urgent of two lights (None: no clock)."""
+    if a is None or b is None:
+        return a or b
+    return a if _RANK[a] >= _RANK[b] else b

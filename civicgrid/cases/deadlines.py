@@ -107,14 +107,15 @@ def _record(book: RuleBook, conn: psycopg.Connection, item: clocks.Due, now: dat
     rules = book.for_case(conn, case.id)
     permissions: Permissions = rules.permissions.merged(_WATCH_ROLES)
     kind, zh = kind_of(item.step), _ZH.get(item.step, item.step)
+    due = row.deadline_at.astimezone(rules.calendar.tz).strftime("%Y-%m-%d %H:%M")  # as the city reads its clocks
     data = {"deadline": kind, "step": item.step, "started_at": row.started_at, "deadline_at": row.deadline_at}
     if item.level == "warning":
         share = rules.limits.light[Light.YELLOW]
         data |= {"warn_at": row.warn_at, "share": share,
-                 "note": f"{zh}时限已用 {share:.0%}，{row.deadline_at.isoformat()} 到期 ({kind} deadline)"}
+                 "note": f"{zh}时限已用 {share:.0%}，{due} 到期 ({kind} deadline)"}
         action = Action.DEADLINE_WARNING
     else:
-        data |= {"note": f"{zh}超期 ({kind} deadline passed)"}
+        data |= {"note": f"{zh}超期，{due} 到期 ({kind} deadline passed)"}
         action = Action.OVERDUE
     try:
         event = lifecycle.apply(case, Command(action, Role.ADMIN, WATCHER, data), now, permissions=permissions,

@@ -263,3 +263,22 @@ Object.assign(en, {
   'bd.f.grid_cell_code': 'Cell', 'bd.f.lon': 'Longitude', 'bd.f.lat': 'Latitude', 'bd.f.retired_at': 'Retired',
   'bd.f.data_source': 'Data source', 'bd.f.recorded_on': 'Recorded on', 'bd.f.attributes': 'Other attributes',
 });
+
+// Each step's time limit (the deadline watch's warnings and overdue events, the detail's step clocks).
+Object.assign(zh, {
+  'action.deadline_warning': '时限预警', 'step.accept': '受理', 'step.verify': '核实', 'step.file': '立案',
+  'step.dispatch': '派遣', 'step.dispose': '处置', 'step.check': '核查', 'step.close': '结案',
+  step_clocks: '各环节时限', step: '环节', started_at: '开始', step_deadline: '时限', ended_at: '完成',
+  'clock.running': '进行中', 'clock.on_time': '按时', 'clock.late': '超时', 'clock.cut': '未计（案件已结束）',
+  warning_words: (step, share, due) => `${step}时限已用 ${share}，${due} 到期`,
+  overdue_words: (step, due) => `${step}超期（${due} 到期）`,
+});
+Object.assign(en, {
+  'action.deadline_warning': 'Time-limit warning', 'step.accept': 'Accept', 'step.verify': 'Verify',
+  'step.file': 'File', 'step.dispatch': 'Dispatch', 'step.dispose': 'Dispose', 'step.check': 'Check',
+  'step.close': 'Close', step_clocks: 'Time limits by step', step: 'Step', started_at: 'Started',
+  step_deadline: 'Due', ended_at: 'Done', 'clock.running': 'running', 'clock.on_time': 'on time',
+  'clock.late': 'late', 'clock.cut': 'not judged (case ended)',
+  warning_words: (step, share, due) => `${step}: ${share} of the time limit used, due ${due}`,
+  overdue_words: (step, due) => `${step} overdue (due ${due})`,
+});

@@ -77,7 +77,7 @@ export function CasesPage({ user, arg }) {
           <th scope="col">${t('category')}</th><th scope="col">${t('source')}</th><th scope="col">${t('cell')}</th>
           <th scope="col">${t('department')}</th><th scope="col">${t('reported_at')}</th><th scope="col">${t('deadline')}</th></tr></thead>
         <tbody>${list.items.map((c) => html`<tr key=${c.id} class=${c.id === caseId ? 'selected' : ''} data-case=${c.id} data-state=${c.state}>
-          <td><${Light} light=${c.light} /></td>
+          <td class="light-cell" data-light=${c.light || ''} data-step=${c.light_step || ''}><${Light} light=${c.light} />${c.light_step ? html` <span class="small">${t('step.' + c.light_step)}</span>` : null}</td>
           <td><a href=${'#/cases/' + c.id}>${c.case_no || c.id.slice(0, 8)}</a></td>
           <td>${t('state.' + c.state)}</td><td>${c.category_name || ''} <span class="code">${c.category_code}</span></td>
           <td>${sourceName(sources, c.source)}</td><td class="code">${c.grid_cell_code || '—'}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
@@ -124,6 +124,7 @@ function CaseDetail({ caseId, user, departments, onChanged }) {
     </dl>
     <${ActionPanel} c=${c} user=${user} departments=${departments}
       onDone=${() => { setTick((x) => x + 1); onChanged(); }} />
+    <${StepClocks} caseId=${c.id} version=${c.version} />
     <h3>${t('timeline')}</h3>
     <ol class="timeline">${c.timeline.map((e) => html`<li key=${e.seq}>
       <time>${fmtTime(e.at)}</time> <strong>${t('action.' + e.action)}</strong> → ${t('state.' + e.to_state)}${' '}
@@ -132,4 +133,23 @@ function CaseDetail({ caseId, user, departments, onChanged }) {
     <h3>${t('evidence')}</h3>
     <${Evidence} items=${c.evidence} />
   </section>`;
+}
+
+// Each step's clock (GET /cases/{id}/step-deadlines): started, due, done, status and light, by the limits of the
+// rules version the case was filed under. Read again when the case changes (its version) and every half minute.
+function StepClocks({ caseId, version }) {
+  const [tick, setTick] = useState(0);
+  useEffect(() => { const id = setInterval(() => setTick((x) => x + 1), 30000); return () => clearInterval(id); }, []);
+  const [clocks, error] = useLoad(() => api(`/cases/${caseId}/step-deadlines`), [caseId, version, tick]);
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!clocks || clocks.steps.length === 0) return null;
+  return html`<h3>${t('step_clocks')}</h3>
+    <table class="step-clocks"><caption class="sr-only">${t('step_clocks')}</caption>
+      <thead><tr><th scope="col">${t('light')}</th><th scope="col">${t('step')}</th><th scope="col">${t('started_at')}</th>
+        <th scope="col">${t('step_deadline')}</th><th scope="col">${t('ended_at')}</th><th scope="col">${t('state')}</th></tr></thead>
+      <tbody>${clocks.steps.map((s) => html`<tr key=${s.step + s.started_at} data-step=${s.step} data-status=${s.status}>
+        <td>${s.status === 'running' ? html`<${Light} light=${s.light} />` : null}</td><td>${t('step.' + s.step)}</td>
+        <td>${fmtTime(s.started_at)}</td><td>${fmtTime(s.deadline)}</td><td>${fmtTime(s.ended_at)}</td>
+        <td>${t('clock.' + s.status)}${s.status === 'running' ? ` · ${Math.round(s.share_used * 100)}%` : ''}</td></tr>`)}</tbody>
+    </table>`;
 }

@@ -25,10 +25,24 @@ const AlarmEntry = memo(({ entry, acked, canAck, onLocate }) => {  // acked: who
   </li>`;
 });
 
+// The deadline watch's events in words: which step, how much of its limit is used, when it is due.
+function deadlineWords(e) {
+  const d = e.data || {};
+  if (!d.step) return null;
+  const step = t('step.' + d.step);
+  const due = fmtTime(d.deadline_at, 'time');
+  if (e.action === 'deadline_warning') return t('warning_words')(step, `${Math.round((d.share || 0.8) * 100)}%`, due);
+  if (e.action === 'overdue') return t('overdue_words')(step, due);
+  return null;
+}
+
 const CaseEntry = memo(({ entry }) => {
   const e = entry.data;
-  return html`<li class="feed-entry case-event" data-kind="case_event" data-case=${e.case_id} data-id=${entry.id}>
+  const words = deadlineWords(e);
+  return html`<li class="feed-entry case-event ${words ? 'deadline ' + e.action : ''}" data-kind="case_event"
+      data-case=${e.case_id} data-action=${e.action} data-id=${entry.id}>
     <div class="row"><strong>${t('action.' + e.action)}</strong> → ${t('state.' + e.to_state)}<time>${fmtTime(e.at, 'time')}</time></div>
+    ${words ? html`<div class="row deadline-words">${words}</div>` : null}
     <div class="row small">${e.category || ''} · ${t('source.' + e.source)} · ${e.cell || '—'}${e.department ? ' · ' + e.department : ''}</div>
     <div class="row"><a href=${'#/cases/' + e.case_id}>${t('open_case')}</a></div>
   </li>`;
