@@ -5,16 +5,18 @@ one), or an Excel workbook (civicgrid/cases/pack_excel.py; a sheet left out is t
 body with the .xlsx media type. A pack with errors is refused with 422 and every error (file, row, field,
 message; a workbook's at its sheet and cell, e.g. ``处置时限!D7``); a valid one becomes the current version (unless
 it equals it), and every API process and stream worker files new cases under it. GET template.xlsx gives the
-current version as that workbook: the template a centre edits and sends back.
+current version as that workbook: the template a centre edits and sends back; GET content gives it as the JSON that
+POST takes (the console's admin page edits that). `?reason=` on POST is the admin's why, kept with who, when and what
+changed on the version's audit record (civicgrid/store/rule_audit.py), listed newest first by GET history.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import require
@@ -25,7 +27,7 @@ from civicgrid.cases.pack import InvalidPack, RulePack, counts, from_tables
 from civicgrid.cases.pack_excel import MEDIA_TYPE, export_workbook, read_workbook
 from civicgrid.cases.rulebook import store_pack
 from civicgrid.domain.case_state import Role
-from civicgrid.store import rule_packs
+from civicgrid.store import rule_audit, rule_packs
 
 router = APIRouter(prefix="/admin/rules", tags=["admin"])
 XLSX = MEDIA_TYPE
@@ -94,13 +96,18 @@ _BODY = {"required": True, "content": {
                         422: {"description": "the pack is refused; `errors` lists every error with its file, row "
                                              "and field (a workbook's: its sheet and cell, e.g. 处置时限!D7)"}})
 def load_rules(ctx: Ctx, db: Db, response: Response, user: Annotated[User, Depends(require(Role.ADMIN))],
-               body: Annotated[tuple[str, bytes], Depends(_body)]) -> RulesVersion:
+               body: Annotated[tuple[str, bytes], Depends(_body)],
+               reason: Annotated[str | None, Query(max_length=500, description="why: kept on the audit record")]
+               = None) -> RulesVersion:
     try:
         pack = _pack(*body)
     except InvalidPack as exc:
         raise ApiError(422, "invalid-rule-pack", f"the rule pack is refused: {len(exc.errors)} error(s)",
                        errors=[e.as_json() for e in exc.errors]) from None
-    version, created = store_pack(db, pack, f"api:{user.username}")
+    loaded_by = f"api:{user.username}"
+    store_pack(db, None, loaded_by)  # the shipped defaults as version 1 first, when nothing is stored
+    version, created = rule_packs.store(db, pack.content, pack.digest, pack.source, loaded_by,
+                                        reason=(reason or "").strip() or None)
     if not created:
         response.status_code = 200
     stored = rule_packs.get(db, version)
@@ -121,3 +128,39 @@ def rules_template(ctx: Ctx, db: Db, user: Annotated[User, Depends(require(Role.
     return Response(data, media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="civicgrid-rules-v{version}.xlsx"',
         "Cache-Control": "no-store"})
+
+
+@router.get("/content", summary="The current rule pack's tables as JSON, in the shape POST /admin/rules takes")
+def rules_content(ctx: Ctx, db: Db, user: Annotated[User, Depends(require(Role.ADMIN))]) -> dict[str, Any]:
+    version, _ = ctx.book.current(db)
+    stored = rule_packs.get(db, version)
+    assert stored is not None
+    return {"version": version, "digest": stored.digest, "tables": stored.content}
+
+
+class AuditPublic(BaseModel):
+    version: int
+    previous_version: int | None
+    at: datetime
+    actor: str
+    source: str
+    digest: str
+    tables_changed: list[str]
+    summary: str
+    reason: str | None
+
+
+class AuditList(BaseModel):
+    items: list[AuditPublic]
+
+
+@router.get("/history", summary="Who changed the rules, when, what and why: one record per version, newest first")
+def rules_history(db: Db, user: Annotated[User, Depends(require(Role.ADMIN))],
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  before_version: Annotated[int | None, Query(ge=1, description="page back: older versions")] = None,
+                  ) -> AuditList:
+    entries = rule_audit.history(db, limit=limit, before_version=before_version)
+    return AuditList(items=[AuditPublic(version=e.version, previous_version=e.previous_version, at=e.at,
+                                        actor=e.actor, source=e.source, digest=e.digest,
+                                        tables_changed=e.tables_changed, summary=e.summary, reason=e.reason)
+                            for e in entries])

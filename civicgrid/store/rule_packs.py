@@ -2,7 +2,8 @@
 
 A version is never changed or deleted: a case keeps the number of the version it was filed under
 (``cases.rules_version``) and is judged by it for good. Storing is serialised by an advisory lock, so two
-processes starting with the same pack store it once, and the numbers have no gaps.
+processes starting with the same pack store it once, and the numbers have no gaps. Each stored version gets its
+audit record (who, when, which tables changed, why: civicgrid/store/rule_audit.py) in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from civicgrid.store import rule_audit
 
 _LOCK = "civicgrid:rule_packs"
 
@@ -48,21 +51,24 @@ def latest(conn: psycopg.Connection) -> StoredPack | None:
 
 
 def store(conn: psycopg.Connection, content: Mapping[str, Any], digest: str, source: str, loaded_by: str, *,
-          only_if_empty: bool = False) -> tuple[int, bool]:
+          only_if_empty: bool = False, reason: str | None = None) -> tuple[int, bool]:
     """Store a pack as the next version unless the latest has the same digest; (version, created).
 
     `only_if_empty`: store only when no version exists (the shipped defaults as version 1) and answer the
     latest otherwise. Creating version 1 also gives it to the cases filed before versions existed: they were
     judged by the shipped defaults, and the first version is them (a process started with a city's pack stores
-    the defaults first, then the city's as version 2)."""
+    the defaults first, then the city's as version 2). `reason`: the admin's why, kept on the audit record."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK,))
-        row = conn.execute("SELECT version, digest FROM rule_packs ORDER BY version DESC LIMIT 1").fetchone()
+        row = conn.execute("SELECT version, digest, content FROM rule_packs ORDER BY version DESC LIMIT 1").fetchone()
         if row is not None and (only_if_empty or row[1] == digest):
             return int(row[0]), False
         version = 1 if row is None else int(row[0]) + 1
         conn.execute("INSERT INTO rule_packs (version, digest, content, source, loaded_by) "
                      "VALUES (%s, %s, %s, %s, %s)", (version, digest, Jsonb(dict(content)), source, loaded_by))
+        rule_audit.record(conn, version=version, previous_version=None if row is None else int(row[0]),
+                          actor=loaded_by, source=source, digest=digest, before=None if row is None else row[2],
+                          after=content, reason=reason)
         if version == 1:
             conn.execute("UPDATE cases SET rules_version = 1 WHERE rules_version IS NULL")
     return version, True

@@ -1,0 +1,70 @@
+"""The audit record of the rules through the API and the real database: every stored version has one, written with
+it (who, when, which tables, what, why), listed newest first; a refused or unchanged pack leaves none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from civicgrid.cases.pack import shipped_pack
+
+pytestmark = pytest.mark.integration
+
+Headers = Callable[[str], dict[str, str]]
+
+
+def _with_limit(amount: int) -> dict[str, object]:
+    limits = dict(shipped_pack().content["time_limits"])
+    limits["categories"] = {**(limits.get("categories") or {}), "E0103": {"amount": amount, "unit": "hours"}}
+    return {"time_limits": limits}
+
+
+def test_each_version_has_its_record_with_who_what_and_why(client: TestClient, as_user: Headers,
+                                                           db: psycopg.Connection) -> None:
+    admin = as_user("api-admin")
+    assert client.get("/admin/rules/history", headers=as_user("api-leader")).status_code == 403
+    assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+    start = client.get("/admin/rules", headers=admin).json()["version"]
+    try:
+        loaded = client.post("/admin/rules", headers=admin, json=_with_limit(3),
+                             params={"reason": "  区政府通知：E0103 限 3 小时  "})
+        assert loaded.status_code == 201, loaded.text
+        version = loaded.json()["version"]
+        # A refused pack and an unchanged one leave no record.
+        def post(tables: dict[str, object], reason: str) -> int:
+            return client.post("/admin/rules", headers=admin, json=tables, params={"reason": reason}).status_code
+
+        assert post({"levels": {}}, "x") == 422 and post(_with_limit(3), "y") == 200 and post({}, "z" * 501) == 422
+
+        items = client.get("/admin/rules/history", headers=admin, params={"limit": 2}).json()["items"]
+        assert [i["version"] for i in items] == [version, start]
+        entry = items[0]
+        assert entry["previous_version"] == start and entry["actor"] == "api:api-admin"
+        assert entry["reason"] == "区政府通知：E0103 限 3 小时" and entry["source"] == "admin API"
+        assert entry["tables_changed"] == ["time_limits"] and entry["digest"] == loaded.json()["digest"]
+        before = shipped_pack().content["time_limits"].get("categories", {}).get("E0103")
+        was = f"{before['amount']} {before['unit']}" if before else None
+        assert entry["summary"] == "time_limits.categories.E0103: " + (f"{was} → 3 hours" if was else "added 3 hours")
+        # Written with the version: the row's time is the version's, in the database.
+        row = db.execute("SELECT a.at = p.loaded_at, a.actor FROM rule_pack_audit a JOIN rule_packs p USING (version) "
+                         "WHERE version = %s", (version,)).fetchone()
+        assert row == (True, "api:api-admin")
+        assert client.get("/admin/rules/history", headers=admin,
+                          params={"before_version": version, "limit": 1}).json()["items"][0]["version"] == start
+    finally:
+        back = client.post("/admin/rules", headers=admin, json={}, params={"reason": "restore the shipped tables"})
+        assert back.status_code == 201
+    last = client.get("/admin/rules/history", headers=admin, params={"limit": 1}).json()["items"][0]
+    assert last["reason"] == "restore the shipped tables" and last["tables_changed"] == ["time_limits"]
+
+
+def test_the_content_route_gives_the_tables_post_takes(client: TestClient, as_user: Headers) -> None:
+    admin = as_user("api-admin")
+    assert client.get("/admin/rules/content", headers=as_user("api-operator")).status_code == 403
+    content = client.get("/admin/rules/content", headers=admin).json()
+    assert content["version"] == client.get("/admin/rules", headers=admin).json()["version"]
+    again = client.post("/admin/rules", headers=admin, json=content["tables"])
+    assert again.status_code == 200 and again.json()["digest"] == content["digest"]
