@@ -70,7 +70,8 @@ console = Console(stderr=True)
 
 
 # The commands that are services, as their log lines name them (civicgrid/logs.py); any other is "cli".
-SERVICES = frozenset({"gateway", "worker", "api", "cameras", "run", "simulate", "jt808-gateway"})
+SERVICES = frozenset({"gateway", "worker", "api", "cameras", "run", "simulate", "jt808-gateway",
+                      "carrier-gateway"})
 
 
 @app.callback()
@@ -240,6 +241,19 @@ def jt808_gateway() -> None:
                   f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.jt808.metrics_host}:"
                   f"{settings.jt808.metrics_port}/metrics")
     run_jt808(settings)
+
+
+@app.command("carrier-gateway")
+def carrier_gateway() -> None:
+    """Receive CTWing/AEP and OneNET HTTP pushes (carriers.listen_port) into Kafka until Ctrl-C; needs
+    carriers.ctwing_token or carriers.onenet_token (docs/carriers.md)."""
+    from gateway.carriers.service import run as run_carriers
+
+    settings = _service_settings("DB_ROLE")
+    try:
+        run_carriers(settings)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command("notifier")
@@ -585,6 +599,26 @@ def devices_jt808_code(device_id: str) -> None:
     if row is None:
         raise _fail(f"no device {device_id!r} in the registry")
     print(auth_code(device_id, row[0]))
+
+
+@devices_app.command("bind-carrier")
+def devices_bind_carrier(device_id: str, platform: str = typer.Option(..., help="ctwing or onenet"),
+                         carrier_id: str = typer.Option(..., help="the platform's device id (CTWing deviceId, "
+                                                        "OneNET dev_id)")) -> None:
+    """Name a device as the carrier platform's device id, so its pushes reach it (docs/carriers.md)."""
+    from civicgrid.store import carrier_devices
+    from civicgrid.store.db import connect
+    from civicgrid.store.devices import DeviceNotFound
+
+    if platform not in carrier_devices.PLATFORMS:
+        raise _fail(f"platform must be one of {', '.join(carrier_devices.PLATFORMS)}")
+    with connect(_settings().db) as conn:
+        try:
+            carrier_devices.bind(conn, platform, carrier_id, device_id)
+        except DeviceNotFound as exc:
+            raise _fail(str(exc)) from None
+        conn.commit()
+    console.print(f"{platform} device {carrier_id} → {device_id}")
 
 
 def _set_enabled(device_id: str, enabled: bool) -> None:

@@ -76,12 +76,40 @@ class ChannelFormat(StrEnum):
     PRESENCE = "presence"  # retained online/offline, also the Last Will
 
 
+class BinaryField(_Model):
+    """One field of a binary payload: its `struct` format, read in order, then `value * scale + offset`."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    format: Literal["B", "b", "H", "h", "I", "i", "Q", "q", "f", "d", "x"]  # x: a pad byte, not a field
+    scale: float = 1.0
+    offset: float = 0.0
+
+
+class BinaryLayout(_Model):
+    """The bytes an NB-IoT device sends through a carrier platform (docs/carriers.md), decoded into the
+    channel's fields before validation; a payload of any other length is refused."""
+
+    byte_order: Literal["big", "little"] = "big"
+    fields: tuple[BinaryField, ...] = Field(min_length=1)
+
+
 class ChannelSpec(_Model):
     format: ChannelFormat = ChannelFormat.JSON
+    # Set where the device's own bytes arrive through a carrier platform (gateway/carriers/); MQTT keeps JSON.
+    binary: BinaryLayout | None = None
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     # What to do with a field the profile does not declare: a firmware update that adds
     # a reading should not dead-letter every message, but nothing passes unvalidated.
     unknown_fields: Literal["reject", "drop"] = "reject"
+
+    @model_validator(mode="after")
+    def _binary_names_declared_fields(self) -> ChannelSpec:
+        if self.binary is not None:
+            names = [f.name for f in self.binary.fields if f.format != "x"]
+            unknown = sorted(set(names) - set(self.fields) - {"seq"})
+            if unknown or len(names) != len(set(names)):
+                raise ValueError(f"binary fields must be distinct and declared fields or seq; not: {unknown or names}")
+        return self
 
 
 class AlarmTarget(_Model):

@@ -380,6 +380,23 @@ class Jt808Settings(_Section):
     kafka_linger_ms: int = 5
 
 
+class CarrierSettings(_Section):
+    """The NB-IoT carrier push receiver (``civicgrid carrier-gateway``, gateway/carriers/, docs/carriers.md)."""
+
+    # HTTP for the platforms' pushes, /metrics and /healthz; 18190 sits between the jt808 metrics (18170) and the
+    # simulated cameras (18201 + n). Production puts it behind the city's TLS terminator.
+    listen_host: str = "0.0.0.0"
+    listen_port: int = Field(default=18190, ge=1, le=65535)
+    # CTWing: the token of the subscription URL (…/ctwing?token=…); OneNET: the push token configured there.
+    # No default: a platform without one is refused (404), and the service does not start without either.
+    ctwing_token: SecretStr | None = None
+    onenet_token: SecretStr | None = None
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    # The answer waits this long for Kafka; then 503, and the platform pushes again (CTWing retries 3 times).
+    kafka_timeout_s: float = Field(default=10.0, gt=0)
+    binding_cache_s: float = Field(default=30.0, ge=0)  # carrier id → device, remembered this long
+
+
 class StatisticsSettings(_Section):
     """The statistics a centre publishes (docs/statistics.md): scheduled publications and their documents."""
 
@@ -458,6 +475,7 @@ class Settings(BaseSettings):
     statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
     cameras: CameraSettings = Field(default_factory=CameraSettings)
     jt808: Jt808Settings = Field(default_factory=Jt808Settings)
+    carriers: CarrierSettings = Field(default_factory=CarrierSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     # The platform clock (civicgrid/clock.py): the system clock unless `clock.start` makes it a simulated one.

@@ -1,0 +1,1 @@
+"""NB-IoT devices through the carriers' IoT platforms (CTWing/AEP, OneNET): HTTP push in (docs/carriers.md)."""
