@@ -108,3 +108,35 @@ def spawn_jt808_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) 
             time.sleep(0.1)
     stop_service(proc)
     raise StackError(f"the jt808 gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
+
+
+def carrier_environment(settings: Settings) -> dict[str, str]:
+    """The ``carriers`` section as CIVICGRID_CARRIERS__* variables, its tokens included (docs/carriers.md)."""
+    env = {}
+    for key in type(settings.carriers).model_fields:
+        value = getattr(settings.carriers, key)
+        if value is not None:
+            text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+            env[f"CIVICGRID_CARRIERS__{key.upper()}"] = text
+    return env
+
+
+def spawn_carrier_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
+    """`civicgrid carrier-gateway` with `settings`, returned once its /healthz answers 200 (registry loaded)."""
+    env = {**os.environ, **as_environment(settings), **carrier_environment(settings)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "carrier-gateway"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{settings.carriers.listen_port}/healthz"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"the carrier gateway exited with code {proc.returncode}:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # loopback only
+                if response.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+    stop_service(proc)
+    raise StackError(f"the carrier gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
