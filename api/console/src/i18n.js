@@ -282,3 +282,39 @@ Object.assign(en, {
   warning_words: (step, share, due) => `${step}: ${share} of the time limit used, due ${due}`,
   overdue_words: (step, due) => `${step} overdue (due ${due})`,
 });
+
+// The rules page (pages/rules.js, admin): the rule pack's tables, edits, the workbook, the audit record.
+Object.assign(zh, {
+  rules: '规则配置', 'rl.version': '版本', 'rl.catalogue': '部件事件目录', 'rl.find': '查找类别', 'rl.find_hint': '编码前缀或名称',
+  'rl.code': '编码', 'rl.name': '名称', 'rl.class': '处置类别', 'rl.own_limit': '本类处置时限', 'rl.by_class': '按处置类别',
+  'rl.inherit': '随大类', 'rl.filing': '立案条件', 'rl.closing': '结案条件', 'rl.limits': '处置时限', 'rl.steps': '各环节时限',
+  'rl.classes': '处置类别时限', 'rl.areas': '区域类别时限', 'rl.light': '时限灯', 'rl.amount': '时限', 'rl.unit': '单位',
+  'rl.unit.minutes': '工作分钟', 'rl.unit.hours': '工作小时', 'rl.unit.days': '工作日', 'rl.unit.natural_minutes': '自然分钟',
+  'rl.unit.natural_hours': '自然小时', 'rl.unit.natural_days': '自然日', 'rl.calendar': '工作日历',
+  'rl.round_the_clock': '全天候值守', 'rl.periods': '工作时段', 'rl.weekdays': '工作星期（周一 = 1）', 'rl.holidays': '节假日',
+  'rl.workdays': '调休上班日', 'rl.chinese_calendar': '使用国家法定节假日', 'rl.timezone': '时区', 'rl.roles': '角色权限',
+  'rl.action': '操作', 'rl.weights': '评价权重', 'rl.level': '考评对象', 'rl.indicator': '指标', 'rl.weight': '权重',
+  'rl.bands': '案件数得分', 'rl.grades': '考评等级', 'rl.empty_rate': '无应办事项时比率计为', 'rl.save': '保存为新版本',
+  'rl.discard': '放弃修改', 'rl.unsaved': '有未保存的修改', 'rl.no_changes': '无修改', 'rl.saved': '已保存：',
+  'rl.unchanged': '与当前版本相同，未保存：', 'rl.field': '字段', 'rl.workbook': 'Excel 工作簿', 'rl.download': '下载当前规则（模板）',
+  'rl.upload': '上传工作簿', 'rl.file': '工作簿 (.xlsx)', 'rl.history': '变更记录', 'rl.who': '操作人', 'rl.tables': '变更的表',
+  'rl.what': '变更内容',
+});
+Object.assign(en, {
+  rules: 'Rules', 'rl.version': 'version', 'rl.catalogue': 'Catalogue', 'rl.find': 'Find a category', 'rl.find_hint': 'code prefix or name',
+  'rl.code': 'Code', 'rl.name': 'Name', 'rl.class': 'Disposal class', 'rl.own_limit': "Category's own disposal limit",
+  'rl.by_class': "class's limit", 'rl.inherit': "major's", 'rl.filing': 'Filing condition', 'rl.closing': 'Closing condition',
+  'rl.limits': 'Time limits', 'rl.steps': 'Steps', 'rl.classes': 'Disposal classes', 'rl.areas': 'By area class',
+  'rl.light': 'Light', 'rl.amount': 'Limit', 'rl.unit': 'Unit', 'rl.unit.minutes': 'working minutes',
+  'rl.unit.hours': 'working hours', 'rl.unit.days': 'working days', 'rl.unit.natural_minutes': 'minutes',
+  'rl.unit.natural_hours': 'hours', 'rl.unit.natural_days': 'days', 'rl.calendar': 'Working calendar',
+  'rl.round_the_clock': 'Round-the-clock duty', 'rl.periods': 'Working periods', 'rl.weekdays': 'Working weekdays (Monday = 1)',
+  'rl.holidays': 'Holidays', 'rl.workdays': 'Make-up workdays', 'rl.chinese_calendar': 'National holidays (chinese-calendar)',
+  'rl.timezone': 'Time zone', 'rl.roles': 'Who may take which action', 'rl.action': 'Action', 'rl.weights': 'Scoring weights',
+  'rl.level': 'Scored', 'rl.indicator': 'Indicator', 'rl.weight': 'Weight', 'rl.bands': 'Case-count score',
+  'rl.grades': 'Grades', 'rl.empty_rate': 'A rate with nothing due counts as', 'rl.save': 'Save as a new version',
+  'rl.discard': 'Discard changes', 'rl.unsaved': 'Unsaved changes', 'rl.no_changes': 'No changes', 'rl.saved': 'Saved:',
+  'rl.unchanged': 'Same as the current version, nothing stored:', 'rl.field': 'field', 'rl.workbook': 'Excel workbook',
+  'rl.download': 'Download the current rules (template)', 'rl.upload': 'Upload a workbook', 'rl.file': 'Workbook (.xlsx)',
+  'rl.history': 'Changes', 'rl.who': 'By', 'rl.tables': 'Tables changed', 'rl.what': 'What changed',
+});

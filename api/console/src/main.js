@@ -22,6 +22,7 @@ export const PAGES = [
   { id: 'devices', roles: WATCHERS, load: () => import('./pages/devices.js').then((m) => m.DevicesPage) },
   { id: 'cameras', roles: WATCHERS, load: () => import('./pages/cameras.js').then((m) => m.CamerasPage) },
   { id: 'basedata', roles: WATCHERS, load: () => import('./pages/basedata.js').then((m) => m.BaseDataPage) },
+  { id: 'rules', roles: ['admin'], load: () => import('./pages/rules.js').then((m) => m.RulesPage) },
 ];
 const EAGER = { map: MapPage, cases: CasesPage };
 
