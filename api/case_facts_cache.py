@@ -1,4 +1,9 @@
-"""The per-case facts CJ/T 292 evaluation counts (``case_facts_cache``): kept up to date here, read back here.
+"""The reference replay of the per-case facts CJ/T 292 evaluation counts (``case_facts_cache``), and the backfill
+of the maintained table from it.
+
+Scoring reads the facts the case service keeps with each event (civicgrid/store/case_facts.py, migration 0023);
+this replay is what they are tested against (tests/integration/cases/test_scoring_maintained.py), and `backfill`
+fills them for cases whose events were written without the service.
 
 `civicgrid.domain.case_facts` replays each case's event records — correct, but too slow to
 redo for tens of thousands of cases per request. The facts of a case are therefore
@@ -21,6 +26,7 @@ from psycopg.types.json import Jsonb
 from civicgrid.cases import Rules
 from civicgrid.cases.rulebook import RuleBook
 from civicgrid.domain.case_facts import CaseFacts, case_facts
+from civicgrid.store import case_facts as maintained
 
 CHUNK = 2000
 
@@ -77,3 +83,31 @@ def load_facts(conn: psycopg.Connection, start: datetime, end: datetime) -> list
     rows = conn.execute("SELECT facts FROM case_facts_cache WHERE reported_at >= %s AND reported_at < %s",
                         (start, end)).fetchall()
     return [_from_json(r[0]) for r in rows]
+
+
+def backfill(book: RuleBook, conn: psycopg.Connection, start: datetime, end: datetime) -> int:
+    """Fill the maintained table (civicgrid/store/case_facts.py) for the period's cases it lacks or has at an older
+    version: those whose events were written before migration 0023 or by SQL of their own (bench/api.py's
+    synthetic county). The case service keeps every other case up to date itself. Returns how many it wrote."""
+    stale = conn.execute(
+        "SELECT c.id, c.version, c.rules_version FROM cases c LEFT JOIN case_facts f ON f.case_id = c.id "
+        "WHERE c.reported_at >= %s AND c.reported_at < %s AND (f.case_id IS NULL OR f.version <> c.version)",
+        (start, end)).fetchall()
+    by_version: dict[int | None, list[tuple[Any, int]]] = defaultdict(list)
+    for case_id, version, rules_version in stale:
+        by_version[rules_version].append((case_id, version))
+    written = 0
+    for rules_version, cases in by_version.items():
+        rules = book.rules(conn, rules_version)
+        for i in range(0, len(cases), CHUNK):
+            part = cases[i:i + CHUNK]
+            events = conn.execute("SELECT payload FROM case_events WHERE case_id = ANY(%s)",
+                                  ([r[0] for r in part],)).fetchall()
+            facts = {f.case_id: f for f in case_facts((e[0] for e in events), rules.limits, rules.calendar,
+                                                       catalogue=rules.catalogue)}
+            rows = [maintained.row(facts[str(case_id)], version) for case_id, version in part
+                    if str(case_id) in facts]
+            with conn.transaction():
+                maintained.upsert(conn, rows)
+            written += len(rows)
+    return written

@@ -1,8 +1,9 @@
 """CJ/T 292 evaluation tables over a period's per-case facts, formulas from the domain, weights from the pack.
 
-The facts come from their cache (api/case_facts_cache.py, which also keeps it up to date: this
-module only reads). A table then costs one indexed read of the period's facts plus the
-domain's counting, grouped so each subject sees only its cases.
+The tables the API serves are the `*_sql` functions: grouped reads of the facts the case service keeps with
+each event (civicgrid/store/case_facts.py), a few rows per subject back, no replay. The list functions
+(`department_table`, `region_table`, `post_table`) count the replayed facts of the reference
+(api/case_facts_cache.py) with the domain's own functions; the test holds the two equal.
 """
 
 from __future__ import annotations
@@ -65,3 +66,136 @@ def grids(conn: psycopg.Connection) -> dict[str, set[str]]:
                                    "WHERE responsibility_grid_id IS NOT NULL").fetchall():
         out[grid].add(cell)
     return dict(out)
+
+
+# --- the same tables as grouped reads of the maintained facts (civicgrid/store/case_facts.py) ------------------
+# Each indicator is (name, source, subject, numerator, denominator, condition): one GROUP BY over the period's
+# rows of `case_facts`, written to count exactly what its function in civicgrid/domain/scoring.py counts (the
+# test tests/integration/cases/test_scoring_maintained.py holds the two equal). `f` is the facts row; the step lists
+# are unnested as `s(who, ok, n)`, n counting from 1.
+FACTS = "case_facts f"
+DISPATCHES = "case_facts f, unnest(f.dispatchers, f.dispatched_on_time) WITH ORDINALITY AS s(who, ok, n)"
+CHECKS = "case_facts f, unnest(f.checkers, f.checked_on_time) WITH ORDINALITY AS s(who, ok, n)"
+Indicator = tuple[str, str, str, str, str, str]
+ALL = "count(*)"
+POST_INDICATORS: dict[str, list[Indicator]] = {
+    "inspector": [
+        ("valid_report_rate", FACTS, "f.reporter", "count(*) FILTER (WHERE (f.filed AND NOT f.cancelled) "
+         "OR f.self_handled)", ALL, "f.reporter_role = 'inspector'"),
+        ("on_time_verify_rate", FACTS, "f.verifier", "count(*) FILTER (WHERE f.verified_on_time)", ALL, "true"),
+        ("on_time_check_rate", CHECKS, "s.who", "count(*) FILTER (WHERE s.ok)", ALL, "true"),
+    ],
+    "operator": [
+        ("on_time_verify_dispatch_rate", FACTS, "f.verify_sender", "count(*) FILTER (WHERE f.verify_sent_on_time)",
+         ALL, "true"),
+        ("on_time_check_dispatch_rate", FACTS, "f.check_sender", "count(*) FILTER (WHERE f.check_sent_on_time)",
+         ALL, "true"),
+    ],
+    "shift_leader": [
+        ("on_time_filing_rate", FACTS, "f.filer", "count(*) FILTER (WHERE f.filed_on_time)", ALL, "f.filed"),
+        ("accurate_filing_rate", FACTS, "f.filer", "count(*) FILTER (WHERE NOT f.cancelled_after_filing)", ALL,
+         "f.filed"),
+        ("on_time_closing_rate", FACTS, "f.closer", "count(*) FILTER (WHERE f.closed_on_time)", ALL, "f.closed"),
+    ],
+    "dispatcher": [
+        ("on_time_dispatch_rate", DISPATCHES, "s.who", "count(*) FILTER (WHERE s.ok)", ALL, "true"),
+        # a return is charged to the dispatch it undid: the n-th return to the n-th dispatch
+        ("accurate_dispatch_rate", DISPATCHES, "s.who", "count(*) FILTER (WHERE s.n > f.returns)", ALL, "true"),
+    ],
+}
+# The count score's tasks [ours]: the denominators of these indicators, summed per person.
+TASKS = {"operator": ("on_time_verify_dispatch_rate", "on_time_check_dispatch_rate"),
+         "dispatcher": ("on_time_dispatch_rate",)}
+PERIOD = "f.reported_at >= %(start)s AND f.reported_at < %(end)s"
+
+
+def _ratios(conn: psycopg.Connection, ind: Indicator, start: datetime, end: datetime) -> dict[str, scoring.Ratio]:
+    _, source, subject, numerator, denominator, condition = ind
+    rows = conn.execute(f"SELECT {subject}, {numerator}, {denominator} FROM {source} "
+                        f"WHERE {PERIOD} AND {condition} AND {subject} IS NOT NULL GROUP BY 1",
+                        {"start": start, "end": end}).fetchall()
+    return {str(k): scoring.Ratio(int(n), int(d)) for k, n, d in rows}
+
+
+def post_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, role: str, actors: list[str],
+                   grid_of: dict[str, str], weights: scoring.Scoring | None = None) -> list[scoring.Evaluation]:
+    """`post_table` as grouped reads; `grid_of`: each inspector's responsibility grid (missed reports)."""
+    s = weights or scoring.default_scoring()
+    try:
+        indicators = POST_INDICATORS[role]
+    except KeyError:
+        raise scoring.ScoringError(f"no post evaluation for role {role!r}") from None
+    by = {ind[0]: _ratios(conn, ind, start, end) for ind in indicators}
+    none = scoring.Ratio(0, 0)
+    missed: dict[str, scoring.Ratio] = {}
+    if role == "inspector":  # filed cases in the grid that came from elsewhere than an inspector
+        missed = _ratios(conn, ("missed_rate", f"{FACTS} JOIN grid_cells g ON g.code = f.cell",
+                                "g.responsibility_grid_id", "count(*) FILTER (WHERE f.source <> 'inspector')", ALL,
+                                "f.filed"), start, end)
+    tasks = {a: sum(by[name].get(a, none).denominator for name in TASKS.get(role, ())) for a in actors}
+    top = max(tasks.values(), default=0)
+    out = []
+    for a in sorted(actors):
+        ratios = {name: by[name].get(a, none) for name in by}
+        extra: dict[str, float] = {}
+        if role == "inspector":
+            ratios["missed_rate"] = missed.get(grid_of[a], none) if a in grid_of else none
+        if role in TASKS:
+            extra["count_score"] = tasks[a] / top if top else 0.0
+        out.append(s.evaluation(a, role, ratios, extra))
+    return out
+
+
+def department_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, departments: list[str],
+                         weights: scoring.Scoring | None = None) -> list[scoring.Evaluation]:
+    """`department_table` as one grouped read: the cases dispatched to each department."""
+    s = weights or scoring.default_scoring()
+    rows = conn.execute(
+        "SELECT f.department, count(*), count(*) FILTER (WHERE f.closed), "
+        "count(*) FILTER (WHERE f.disposed_on_time), sum(f.reworks), sum(f.disposals) FROM case_facts f "
+        f"WHERE {PERIOD} AND cardinality(f.dispatchers) > 0 AND f.department <> '' GROUP BY 1",
+        {"start": start, "end": end}).fetchall()
+    got = {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
+    out = []
+    for d in sorted(set(departments) | set(got)):
+        due, closed, on_time, reworks, disposals = got.get(d, (0, 0, 0, 0, 0))
+        ratios = {"closing_rate": scoring.Ratio(closed, due), "on_time_disposal_rate": scoring.Ratio(on_time, due),
+                  "rework_rate": scoring.Ratio(reworks, disposals)}
+        out.append(s.evaluation(d, "department", ratios, {"case_count_score": s.case_count_score(due) / 100}))
+    return out
+
+
+def region_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, level: str,
+                     weights: scoring.Scoring | None = None) -> list[scoring.Evaluation]:
+    """`region_table` as one grouped read: by cell-code prefix, or by responsibility grid (every grid listed)."""
+    s = weights or scoring.default_scoring()
+    if level == "grid":
+        source, subject, condition = "case_facts f JOIN grid_cells g ON g.code = f.cell", "g.responsibility_grid_id", \
+            "g.responsibility_grid_id IS NOT NULL"
+        subjects = [r[0] for r in conn.execute("SELECT DISTINCT responsibility_grid_id FROM grid_cells "
+                                               "WHERE responsibility_grid_id IS NOT NULL").fetchall()]
+    else:
+        digits = REGION_DIGITS[level]
+        source, subject, condition = FACTS, f"left(f.cell, {digits})", f"length(f.cell) >= {digits}"
+        subjects = []
+    rows = conn.execute(
+        f"SELECT {subject}, count(*) FILTER (WHERE f.filed), "
+        "count(*) FILTER (WHERE f.filed AND f.source = 'hotline' AND f.verified), "
+        "count(*) FILTER (WHERE f.filed AND NOT f.cancelled), "
+        "count(*) FILTER (WHERE f.filed AND NOT f.cancelled AND f.closed), "
+        "count(*) FILTER (WHERE f.filed AND NOT f.cancelled AND f.closed AND f.closed_by_deadline) "
+        f"FROM {source} WHERE {PERIOD} AND {condition} GROUP BY 1", {"start": start, "end": end}).fetchall()
+    got = {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
+    out = []
+    for p in sorted(set(subjects) | set(got)):
+        filed, public, due, closed, by_deadline = got.get(p, (0, 0, 0, 0, 0))
+        ratios = {"public_report_rate": scoring.Ratio(public, filed), "closing_rate": scoring.Ratio(closed, due),
+                  "closed_by_deadline_rate": scoring.Ratio(by_deadline, due)}
+        out.append(s.evaluation(p, "region", ratios, {"case_count_score": s.case_count_score(filed) / 100}))
+    return out
+
+
+def facts_count(conn: psycopg.Connection, start: datetime, end: datetime) -> int:
+    """How many cases of the period have facts (the `cases` a table is over)."""
+    got = conn.execute(f"SELECT count(*) FROM case_facts f WHERE {PERIOD}", {"start": start, "end": end}).fetchone()
+    return int(got[0]) if got else 0

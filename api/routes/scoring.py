@@ -18,7 +18,6 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from psycopg.rows import dict_row
 
-from api import case_facts_cache
 from api.auth import require
 from api.deps import Ctx, Db
 from api.errors import ApiError
@@ -74,19 +73,17 @@ def score_table(
     start, end = period_bounds(period, the_day)
     version, rules = ctx.book.current(db)
     weights = rules.scoring
-    case_facts_cache.refresh_facts(ctx.book, db, start, end)  # each case by its own version's limits
-    facts = case_facts_cache.load_facts(db, start, end)
+    # grouped reads of the facts kept with each case event (civicgrid/store/case_facts.py), no replay here
     if level == "department":
         departments = [r[0] for r in db.execute("SELECT id FROM departments").fetchall()]
-        evaluations = q.department_table(facts, departments, weights)
+        evaluations = q.department_table_sql(db, start, end, departments, weights)
     elif level == "region":
-        evaluations = q.region_table(facts, region_level, q.grids(db) if region_level == "grid" else {}, weights)
+        evaluations = q.region_table_sql(db, start, end, region_level, weights)
     else:
         users = db.execute("SELECT username, responsibility_grid_id FROM users WHERE role = %s AND enabled",
                            (role,)).fetchall()
-        all_grids = q.grids(db) if role == "inspector" else {}
-        evaluations = q.post_table(facts, role, [u for u, _ in users],
-                                   {u: all_grids.get(g, set()) for u, g in users if g}, weights)
+        evaluations = q.post_table_sql(db, start, end, role, [u for u, _ in users],
+                                       {u: g for u, g in users if g}, weights)
     rows = [ScoreRow(rank=r, subject=e.subject, score=e.score, grade=e.grade, indicators=dict(e.indicators),
                      ratios={k: RatioOut(numerator=v.numerator, denominator=v.denominator)
                              for k, v in e.ratios.items()},
@@ -96,7 +93,8 @@ def score_table(
         return _score_csv(rows, f"scoring-{level}-{period}-{the_day}.csv")
     composite = level if level != "post" else role
     return ScoreTable(level=level if level != "region" else f"region:{region_level}", period=period, start=start,
-                      end=end, cases=len(facts), composite=composite, weights=dict(weights.composites[composite]),
+                      end=end, cases=q.facts_count(db, start, end), composite=composite,
+                      weights=dict(weights.composites[composite]),
                       empty_rate=weights.empty_rate, rules_version=version,
                       case_rules_versions=q.case_rules_versions(db, start, end), rows=rows)
 

@@ -2,7 +2,8 @@
 
 Only the case service (this package) writes case rows; the API's reads are in api/queries/cases.py.
 Every change of a case happens in the caller's
-transaction together with its ``case_events`` row and an ``outbox`` row; the
+transaction together with its ``case_events`` row, its scoring facts (civicgrid/store/case_facts.py) and an
+``outbox`` row; the
 outbox relay publishes that row on ``cg.case-events`` after the commit, so a
 published transition always exists in the database and a committed one is
 always published.
@@ -22,6 +23,7 @@ from civicgrid.bus import records
 from civicgrid.bus.topics import CASE_EVENTS
 from civicgrid.cases.snapshot import case_from_json, case_to_json
 from civicgrid.domain.case_state import CaseState, Transition
+from civicgrid.store import case_facts
 
 OPEN = "state NOT IN ('closed', 'cancelled')"
 
@@ -71,6 +73,7 @@ def _event_row(conn: psycopg.Connection, transition: Transition) -> None:
          record["to_state"], transition.actor, record["role"], record["data"].get("note"), Jsonb(record)),
     )
     enqueue(conn, CASE_EVENTS, transition.case_id, {"v": records.SCHEMA_VERSION, **record})
+    case_facts.maintain(conn, transition.case_id)  # the scoring facts move with the events (0023.case-facts)
 
 
 def enqueue(conn: psycopg.Connection, topic: str, key: str, payload: dict[str, Any]) -> None:
