@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
-from api.users import add_user
-from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
+from civicgrid.stack.ephemeral import as_environment, ephemeral_settings, throwaway_stack
 from civicgrid.store.city import load_city
 from simulators.city import generate_city
 from simulators.people.month import run_month
@@ -60,7 +61,10 @@ def main() -> None:
         generate_city(1, 25.0, city, covers=0, bins=0, lights=0, trackers=0, cameras=0)
         load_city(settings, city, broker=stack.mosquitto.files)
         password = secrets.token_urlsafe(18)
-        add_user(settings, "sim-admin", "admin", password=password)
+        # The admin as an operator makes the first one (bench/api.py shadows the api package here).
+        subprocess.run([sys.executable, "-m", "civicgrid.cli", "users", "add", "sim-admin", "--role", "admin",
+                        "--password-stdin"], input=password + "\n", text=True, check=True, capture_output=True,
+                       env={**os.environ, **as_environment(settings)})
         result = run_month(settings, people, MONTH_SCENARIO.name, args.out, settings.stack.var_dir / "people.json",
                            ("sim-admin", password), say=say)
     run, report = result.run, result.report

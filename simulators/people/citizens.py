@@ -79,6 +79,7 @@ class Citizens:
         self.repeats: list[tuple[datetime, Problem]] = []
         self.sent: list[tuple[str, Problem]] = []  # (service_request_id, problem)
         self.open = True
+        self.answers: dict[str, dict[str, str]] = {}  # category → the required attributes' answers
 
     def _schedule(self, now: datetime) -> None:
         gap = call_gap_minutes(self.cfg.calls_per_day, self.rng, on_duty_minutes_per_day(self.cfg.shift))
@@ -108,11 +109,32 @@ class Citizens:
             self.repeats.remove(entry)
             await self.call(entry[1], again=True)
 
+    async def details(self, category: str) -> dict[str, str]:
+        """What the service asks of a caller (its Open311 definition's required attributes), answered as the
+        hotline operator would from the call: the first choice of a list, a word for a text. Read once."""
+        if category not in self.answers:
+            answers: dict[str, str] = {}
+            try:
+                r = await self.http.get(f"{self.base.rstrip('/')}/open311/v2/services/{category}.json")
+                attributes = r.json().get("attributes", []) if r.status_code == 200 else []
+            except (httpx.HTTPError, ValueError, AttributeError):
+                attributes = []
+            for a in attributes:
+                if not a.get("required"):
+                    continue
+                if a.get("values"):
+                    answers[f"attribute[{a['code']}]"] = str(a["values"][0]["key"])
+                else:
+                    answers[f"attribute[{a['code']}]"] = "1" if a.get("datatype") == "number" else "来电所述"
+            self.answers[category] = answers
+        return self.answers[category]
+
     async def call(self, problem: Problem, *, again: bool = False) -> bool:
         description = DESCRIPTIONS.get(problem.category, "发现城市管理问题")
         form = {"service_code": problem.category, "lat": str(problem.place.lat), "long": str(problem.place.lon),
                 "description": ("又打电话: " if again else "") + description, "first_name": problem.caller,
-                "phone": problem.phone, "account_id": f"caller-{problem.number}"}
+                "phone": problem.phone, "account_id": f"caller-{problem.number}",
+                **await self.details(problem.category)}
         try:
             request_id = await open311_request(self.http, self.base, self.api_key, form)
         except (ApiRefused, httpx.HTTPError) as exc:
