@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from civicgrid.domain.sources import source_name
 from civicgrid.statistics.periods import Period
 from civicgrid.store.statistics import CountRow, Dimension, RecurringRow
 
 DAY_BUCKETS_UP_TO = 62  # days; a longer period is shown per week (a year of days is unreadable in one chart)
 
-SOURCE_ZH = {"inspector": "监督员上报", "camera": "视频抓拍", "hotline": "12319热线", "leader": "领导批示",
-             "transfer": "转办", "sensor": "物联网感知"}
 NO_CELL = "无网格"  # a case outside every cell (its point lay outside the grid, or it had none)
 
 
@@ -111,11 +110,12 @@ def totals_of(row: CountRow) -> Totals:
 
 
 def name_of(dimension: Dimension, row: CountRow) -> str:
-    """What a table shows for a key: the category's or grid's name, the source in Chinese, else the code."""
+    """What a table shows for a key: the category's or grid's name, the source's Chinese name from the one list of
+    sources (civicgrid/domain/sources.py, also GET /sources), else the code."""
     if row.key is None:
         return NO_CELL if dimension not in (Dimension.CATEGORY, Dimension.SOURCE) else "未知"
     if dimension is Dimension.SOURCE:
-        return SOURCE_ZH.get(row.key, row.key)
+        return source_name(row.key)
     return row.name or row.key
 
 

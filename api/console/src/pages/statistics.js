@@ -6,9 +6,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { cityToday, t } from '../i18n.js';
 import { Empty, ErrorBox, html, Select, useLoad } from '../ui.js';
+import { sourceName, useSources } from '../sources.js';
 
 const KINDS = ['daily', 'xun', 'monthly', 'yearly'];
-const SOURCES = ['inspector', 'camera', 'hotline', 'leader', 'transfer', 'sensor'];
 const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 
 function query(o) {
@@ -104,6 +104,7 @@ export function StatisticsPage() {
   const today = cityToday();
   const [o, setO] = useState({ period: 'month', day: today, from: today, to: today, area_level: 'street', category: '', source: '' });
   const set = (k) => (v) => setO({ ...o, [k]: v ?? '' });
+  const [sources] = useSources();  // the API's one list (GET /sources): the filter's choices and the table's names
   const [s, error, loading] = useLoad(() => api(`/statistics?${query(o)}`), [JSON.stringify(o)]);
   const trend = s ? s.trend : null;
   return html`<section class="statistics-page">
@@ -120,7 +121,7 @@ export function StatisticsPage() {
       <label for="st-category">${t('category')}<input id="st-category" value=${o.category} placeholder="E01" size="6"
         onChange=${(e) => set('category')(e.currentTarget.value.trim().toUpperCase())} /></label>
       <${Select} id="st-source" label=${t('source')} value=${o.source} onChange=${set('source')} includeAll
-        options=${SOURCES.map((p) => [p, t(`st.source.${p}`)])} />
+        options=${sources.map((x) => [x.code, sourceName(sources, x.code)])} />
       ${loading ? html`<span class="small">${t('loading')}</span>` : null}
     </form>
     <${ErrorBox} error=${error} />
@@ -142,7 +143,7 @@ export function StatisticsPage() {
     </div>
     ${s.totals.cases === 0 ? html`<${Empty} />` : null}
     <div class="grid2">
-      <${CountTable} id="st-by-source" title=${t('st.by_source')} rows=${s.by_source} keyTitle=${t('source')} />
+      <${CountTable} id="st-by-source" title=${t('st.by_source')} rows=${s.by_source.map((r) => (r.key ? { ...r, name: sourceName(sources, r.key) } : r))} keyTitle=${t('source')} />
       <${CountTable} id="st-by-area" title=${`${t('st.by_area')} · ${t(s.area_level)}`} rows=${s.by_area} keyTitle=${t('st.code')} />
       <${CountTable} id="st-by-category" title=${t('st.by_category')} rows=${s.by_category} keyTitle=${t('category')} />
       <${CountTable} id="st-hot-cells" title=${t('st.hot_cells')} rows=${s.hot_cells} keyTitle=${t('cell')} />
