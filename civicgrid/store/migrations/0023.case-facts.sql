@@ -3,7 +3,7 @@
 -- civicgrid.domain.case_facts.CaseFacts, so a region, department or post table is one grouped read; the
 -- per-step lists (every dispatch, every check) are parallel arrays, in the order the steps happened.
 -- `version` is the case version the facts were computed at. Cases whose events were written before this
--- migration are filled by `civicgrid scoring backfill` (api/case_facts_cache.py).
+-- migration, or by SQL of their own, are filled by `backfill` in api/case_facts_cache.py.
 -- depends: 0003.api
 CREATE TABLE case_facts (
     case_id                uuid PRIMARY KEY REFERENCES cases (id),
