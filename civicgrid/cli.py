@@ -162,6 +162,27 @@ def db_migrate() -> None:
     console.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
 
 
+@db_app.command("backfill-scoring")
+def db_backfill_scoring() -> None:
+    """Fill the scoring facts (`case_facts`, migration 0023) of cases written before that table existed: the case
+    service keeps every later case's facts itself (docs/domain.md, "Maintained facts"). Run once after upgrading;
+    a second run finds nothing to do."""
+    from datetime import timedelta
+
+    from api.case_facts_cache import backfill
+    from civicgrid.cases.rulebook import RuleBook
+    from civicgrid.store.db import connect
+
+    settings = _settings()
+    with connect(settings.db, autocommit=True) as conn:
+        span = conn.execute("SELECT min(reported_at), max(reported_at) FROM cases").fetchone()
+        filled = 0
+        if span and span[0] is not None:
+            filled = backfill(RuleBook(settings.rules_dir, loaded_by="cli"), conn, span[0], span[1] + timedelta(
+                seconds=1))
+    console.print(f"scoring facts filled for {filled} case(s)")
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
