@@ -152,12 +152,18 @@ def test_overdue_case_is_escalated_once(worker, gateway: Gateway, provision, cor
                                     (corner.cell,)).fetchone(), 60, "gas case", log=log)
         (case_id,) = db.execute("SELECT id FROM cases WHERE category_code = 'E0403' AND grid_cell_code = %s",
                                 (corner.cell,)).fetchone()
-        db.execute("UPDATE cases SET disposal_deadline = now() - interval '1 minute' WHERE id = %s", (case_id,))
-        wait_for(lambda: db.execute("SELECT 1 FROM case_deadline_alerts WHERE case_id = %s", (case_id,)).fetchone(),
-                 30, "the overdue alert", log=log)
-        time.sleep(settings.streams.deadline_scan_s * 2)  # another scan must not alert again
-        assert db.execute("SELECT count(*) FROM case_deadline_alerts WHERE case_id = %s", (case_id,)).fetchone() == (1,)
+        # The deadline watch reads the case's step clocks (civicgrid/cases/deadline_clocks.py); then its running
+        # step is made overdue by moving that clock's deadline into the past.
+        wait_for(lambda: db.execute("SELECT 1 FROM case_step_clocks WHERE case_id = %s AND overdue_at IS NULL",
+                                    (case_id,)).fetchone(), 30, "the case's step clock", log=log)
+        moved = db.execute("UPDATE case_step_clocks SET warn_at = now() - interval '2 minutes', "
+                           "deadline_at = now() - interval '1 minute' WHERE case_id = %s AND overdue_at IS NULL",
+                           (case_id,)).rowcount
+        assert moved >= 1  # a reported case runs its accept and file clocks (docs/streams.md, "The deadline watch")
+        wait_for(lambda: db.execute("SELECT 1 FROM outbox WHERE key = %s AND payload->>'action' = 'overdue'",
+                                    (str(case_id),)).fetchone(), 30, "the overdue event", log=log)
+        time.sleep(settings.streams.deadline_scan_s * 2)  # another scan must not record them again
         assert db.execute("SELECT count(*) FROM outbox WHERE key = %s AND payload->>'action' = 'overdue'",
-                          (str(case_id),)).fetchone() == (1,)
+                          (str(case_id),)).fetchone() == (moved,)  # once per step
     finally:
         device.close()
