@@ -177,7 +177,7 @@ class Month(_Model):
     speed: Annotated[float, Field(gt=0, le=100_000)] = 600.0  # simulated seconds per wall second
     # After the month no new problems come in and the people finish what is open, at most this long.
     drain_days: Annotated[float, Field(ge=0, le=30)] = 3.0
-    # Calibration target, stated in the report beside what the run produced (the county seed, DOMAIN.md §1).
+    # Calibration target, stated in the report beside what the run produced (the county seed, docs/county-month.md).
     seed_source_mix: dict[str, float] = {"inspector": 95.0, "camera": 3.0, "hotline": 2.0}
     seed_closure_pct: float = 97.5
 
