@@ -137,3 +137,20 @@ def test_a_step_that_ends_after_the_round_read_it_is_never_warned(db: psycopg.Co
     assert watch_events(db, case_id) == []  # (filing's warning comes at 24 of its 30 minutes)
     steps = db.execute("SELECT step FROM case_step_clocks WHERE case_id = %s", (case_id,)).fetchall()
     assert steps == [("file",)]
+
+
+def test_a_case_row_the_case_layer_cannot_read_does_not_stop_the_watch(db: psycopg.Connection) -> None:
+    """A case row written without the case layer (a bare INSERT, as an import or an old tool might leave, with no
+    snapshot) is logged and passed over until it changes; the round goes on for every other case. Seen in CI:
+    one such row made every round fail with KeyError 'state'."""
+    bare = str(uuid.uuid4())
+    db.execute("INSERT INTO cases (id, source, state, category_code, reported_at) "
+               "VALUES (%s, 'camera', 'reported', 'E0504', now())", (bare,))
+    db.commit()
+    now = datetime.now(UTC)
+    watch(db, now)  # raised before
+    watch(db, now + timedelta(minutes=1))
+    assert db.execute("SELECT count(*) FROM case_step_clocks WHERE case_id = %s", (bare,)).fetchone() == (0,)
+    db.execute("DELETE FROM case_step_watch WHERE case_id = %s", (bare,))
+    db.execute("DELETE FROM cases WHERE id = %s", (bare,))
+    db.commit()
