@@ -43,8 +43,12 @@ def test_the_board_filters_by_the_api_sources(org: Org, console_url: str, new_pa
     page.select_option("#f-source", "camera")
     page.fill("#f-cell", org.other_cell)
     page.click(".filters button[type=submit]")
-    row = page.locator(f"tr[data-case='{camera_case['id']}']")
-    row.wait_for()
+    # The new case may already be on the unfiltered board: wait for the filtered list itself (every row a camera's).
+    page.wait_for_function("""() => {
+        const cells = [...document.querySelectorAll('table.case-list tbody tr td:nth-child(5)')];
+        return cells.length > 0 && cells.every(td => td.textContent === '视频抓拍');
+    }""")
+    page.locator(f"tr[data-case='{camera_case['id']}']").wait_for()
     assert page.locator(".board .error").count() == 0
     sources = page.eval_on_selector_all("table.case-list tbody tr td:nth-child(5)",
                                         "els => els.map(e => e.textContent)")
