@@ -43,9 +43,11 @@ def worker_instance_env(streams: StreamsSettings, index: int) -> dict[str, str]:
     return {} if index == 0 else {"CIVICGRID_STREAMS__METRICS_PORT": str(streams.metrics_port + index)}
 
 
-def spawn_service(command: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    """`civicgrid <command>` with `settings` (as CIVICGRID_* variables), output appended to `log`."""
-    env = {**os.environ, **as_environment(settings)}
+def spawn_service(command: str, settings: Settings, log: Path,
+                  extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`civicgrid <command>` with `settings` (as CIVICGRID_* variables, plus `extra_env`), output appended to
+    `log`."""
+    env = {**os.environ, **as_environment(settings), **(extra_env or {})}
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "civicgrid.cli", command], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -64,12 +66,19 @@ def stop_service(proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
 
 def spawn_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
     """`civicgrid gateway`, returned once its /healthz answers 200 (subscribed to the broker)."""
-    proc = spawn_service("gateway", settings, log)
-    url = f"http://127.0.0.1:{settings.gateway.metrics_port}/healthz"
+    return _spawn_healthy("gateway", settings, log, settings.gateway.metrics_port, "the gateway", timeout_s)
+
+
+def _spawn_healthy(command: str, settings: Settings, log: Path, port: int, what: str, timeout_s: float,
+                   extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`spawn_service`, returned once http://127.0.0.1:`port`/healthz answers 200; stopped, and a StackError with
+    the log's tail, when it exits or does not become healthy within `timeout_s`."""
+    proc = spawn_service(command, settings, log, extra_env)
+    url = f"http://127.0.0.1:{port}/healthz"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise StackError(f"the gateway exited with code {proc.returncode}:\n{tail(log)}")
+            raise StackError(f"{what} exited with code {proc.returncode}:\n{tail(log)}")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:  # loopback only
                 if response.status == 200:
@@ -77,7 +86,7 @@ def spawn_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> sub
         except OSError:
             time.sleep(0.1)
     stop_service(proc)
-    raise StackError(f"the gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
+    raise StackError(f"{what} did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
 
 
 def jt808_environment(settings: Settings) -> dict[str, str]:
@@ -91,23 +100,8 @@ def jt808_environment(settings: Settings) -> dict[str, str]:
 def spawn_jt808_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
     """`civicgrid jt808-gateway` with `settings`, returned once its /healthz answers 200 (listening, registry
     loaded)."""
-    env = {**os.environ, **as_environment(settings), **jt808_environment(settings)}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "jt808-gateway"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{settings.jt808.metrics_port}/healthz"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StackError(f"the jt808 gateway exited with code {proc.returncode}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # loopback only
-                if response.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)
-    stop_service(proc)
-    raise StackError(f"the jt808 gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
+    return _spawn_healthy("jt808-gateway", settings, log, settings.jt808.metrics_port, "the jt808 gateway",
+                          timeout_s, jt808_environment(settings))
 
 
 def carrier_environment(settings: Settings) -> dict[str, str]:
@@ -123,20 +117,5 @@ def carrier_environment(settings: Settings) -> dict[str, str]:
 
 def spawn_carrier_gateway(settings: Settings, log: Path, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
     """`civicgrid carrier-gateway` with `settings`, returned once its /healthz answers 200 (registry loaded)."""
-    env = {**os.environ, **as_environment(settings), **carrier_environment(settings)}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "carrier-gateway"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{settings.carriers.listen_port}/healthz"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StackError(f"the carrier gateway exited with code {proc.returncode}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # loopback only
-                if response.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)
-    stop_service(proc)
-    raise StackError(f"the carrier gateway did not become healthy within {timeout_s:.0f} s:\n{tail(log)}")
+    return _spawn_healthy("carrier-gateway", settings, log, settings.carriers.listen_port, "the carrier gateway",
+                          timeout_s, carrier_environment(settings))
