@@ -17,16 +17,14 @@ import logging
 import threading
 from datetime import datetime
 
-import orjson
 import psycopg
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Message
 
 from civicgrid.basedata import registry
 from civicgrid.basedata.state_rule import CaseEvent, decide, reported_state
-from civicgrid.bus import clients
+from civicgrid.bus.case_event_follower import CaseEventFollower, readable
 from civicgrid.bus.topics import CASE_EVENTS
 from civicgrid.settings import Settings
-from civicgrid.store.db import connect
 
 log = logging.getLogger(__name__)
 GROUP_ID = "civicgrid-component-state"
@@ -76,28 +74,13 @@ def apply_event(conn: psycopg.Connection, event: CaseEvent, at: datetime) -> boo
 
 def events_of(messages: list[Message]) -> list[tuple[CaseEvent, datetime]]:
     """The case events among the records with their times; unreadable records are logged and passed over."""
-    out = []
-    for msg in messages:
-        try:
-            record = orjson.loads(msg.value() or b"")
-            out.append((CaseEvent.of(record), datetime.fromisoformat(record["at"])))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("case event at %s/%s unreadable, passed over: %s", msg.partition(), msg.offset(), exc)
-    return out
+    return readable(messages, lambda record: (CaseEvent.of(record), datetime.fromisoformat(record["at"])))
 
 
-class ComponentStateFollower:
+class ComponentStateFollower(CaseEventFollower):
     def __init__(self, settings: Settings, *, group_id: str = GROUP_ID, poll_s: float = 1.0) -> None:
-        self.settings, self.poll_s = settings, poll_s
-        self.consumer = Consumer(clients.librdkafka(settings.kafka, {
-            "group.id": group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 3}))
-        self.consumer.subscribe([CASE_EVENTS])
-        self.conn: psycopg.Connection | None = None
-
-    def _db(self) -> psycopg.Connection:
-        if self.conn is None or self.conn.closed:
-            self.conn = connect(self.settings.db, autocommit=True)
-        return self.conn
+        super().__init__(settings, group_id)
+        self.poll_s = poll_s
 
     def step(self) -> int:
         """One poll: apply each event in its own transaction, then commit the offsets; how many components changed."""
@@ -110,20 +93,6 @@ class ComponentStateFollower:
                 changed += apply_event(conn, event, at)
         self.consumer.commit(asynchronous=False)
         return changed
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.step()
-            except psycopg.OperationalError as exc:
-                log.warning("database unavailable (%s); retrying", exc)
-                self.conn = None
-                stop.wait(2.0)
-
-    def close(self) -> None:
-        self.consumer.close()
-        if self.conn is not None:
-            self.conn.close()
 
 
 def run(settings: Settings, stop: threading.Event) -> None:

@@ -15,17 +15,13 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import orjson
-import psycopg
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Message
 
-from civicgrid.bus import clients
-from civicgrid.bus.topics import CASE_EVENTS
+from civicgrid.bus.case_event_follower import CaseEventFollower, readable
 from civicgrid.notify.notifier import Notifier
 from civicgrid.notify.outbox import Retry, deliver_due, owe
 from civicgrid.notify.webhook import WebhookNotifier
 from civicgrid.settings import NotifySettings, Settings
-from civicgrid.store.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -44,34 +40,19 @@ def notifiers_from(settings: NotifySettings) -> dict[str, Notifier]:
 
 def closed_events(messages: list[Message]) -> list[tuple[str, int]]:
     """(case id, event seq) of the closes among the records; unreadable records are logged and passed over."""
-    out = []
-    for msg in messages:
-        try:
-            record = orjson.loads(msg.value() or b"")
-            if record.get("to_state") == "closed" and record.get("from_state") != "closed":
-                out.append((str(record["case_id"]), int(record["seq"])))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("case event at %s/%s unreadable, passed over: %s", msg.partition(), msg.offset(), exc)
-    return out
+    return readable(messages, lambda record: (str(record["case_id"]), int(record["seq"]))
+                    if record.get("to_state") == "closed" and record.get("from_state") != "closed" else None)
 
 
-class NotifierService:
+class NotifierService(CaseEventFollower):
     def __init__(self, settings: Settings, notifiers: Mapping[str, Notifier]) -> None:
         if not notifiers:
             raise ValueError("no notifier is configured: set notify.webhook_url and notify.webhook_secret "
                              "(docs/notify.md)")
-        self.settings, self.notifiers = settings, notifiers
+        super().__init__(settings, settings.notify.group_id)
+        self.notifiers = notifiers
         n = settings.notify
         self.retry = Retry(n.max_attempts, n.backoff_s)
-        self.consumer = Consumer(clients.librdkafka(settings.kafka, {
-            "group.id": n.group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 3}))
-        self.consumer.subscribe([CASE_EVENTS])
-        self.conn: psycopg.Connection | None = None
-
-    def _db(self) -> psycopg.Connection:
-        if self.conn is None or self.conn.closed:
-            self.conn = connect(self.settings.db, autocommit=True)
-        return self.conn
 
     def step(self) -> None:
         """One poll of case events (owing what closes owe, then committing the offsets) and one delivery round."""
@@ -91,19 +72,8 @@ class NotifierService:
             if sent + failed == 0:
                 break
 
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.step()
-            except psycopg.OperationalError as exc:
-                log.warning("database unavailable (%s); retrying", exc)
-                self.conn = None
-                stop.wait(2.0)
-
     def close(self) -> None:
-        self.consumer.close()
-        if self.conn is not None:
-            self.conn.close()
+        super().close()
         for notifier in self.notifiers.values():
             close = getattr(notifier, "close", None)
             if close is not None:
