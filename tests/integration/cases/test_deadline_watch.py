@@ -6,11 +6,9 @@ memory)."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import psycopg
 import pytest
 
@@ -25,22 +23,6 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # Tuesday 09:00 in the city (UTC+8), working hours
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-def cell(db: psycopg.Connection) -> str:
-    code = f"341523001{random.randrange(1, 1000):03d}{random.randrange(1, 100):02d}"
-    ring = [[117.0, 31.5], [117.001, 31.5], [117.001, 31.501], [117.0, 31.501], [117.0, 31.5]]
-    db.execute("INSERT INTO grid_cells (code, geometry, area_m2) VALUES (%s, %s, 10000) ON CONFLICT DO NOTHING",
-               (code, orjson.dumps({"type": "Polygon", "coordinates": [ring]}).decode()))
-    return code
-
-
-@pytest.fixture
-def department(db: psycopg.Connection) -> str:
-    dept = f"dept-{uuid.uuid4().hex[:6]}"
-    db.execute("INSERT INTO departments (id, name) VALUES (%s, '市政')", (dept,))
-    return dept
 
 
 def watch(db: psycopg.Connection, now: datetime) -> None:

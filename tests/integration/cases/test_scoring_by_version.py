@@ -22,7 +22,6 @@ from civicgrid.cases.rulebook import RuleBook, store_pack
 from civicgrid.domain.case_facts import CaseFacts
 from civicgrid.domain.case_state import Action, Role
 from tests.integration.cases.test_case_service import FixedPlace, _problem
-from tests.integration.cases.test_deadline_watch import cell, department  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,7 @@ def _facts(book: RuleBook, db: psycopg.Connection, case_id: str) -> CaseFacts:
 
 @pytest.mark.usefixtures("shipped_again")
 def test_a_reload_with_shorter_limits_leaves_an_earlier_cases_verdict_alone(
-        db: psycopg.Connection, cell: str, department: str, tmp_path: Path) -> None:  # noqa: F811
+        db: psycopg.Connection, cell: str, department: str, tmp_path: Path) -> None:
     book = RuleBook(loaded_by="test")
     service = CaseService(book)
 
