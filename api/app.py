@@ -105,21 +105,10 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     errors.install(app)
     for router in (health.router, auth.router, users.router, departments.router, responsibility.router,
                    cases.build_router(ctx.permissions), open311.router, media.router, devices.router, feed.router,
-                   scoring.router, alarms.router):
+                   scoring.router, alarms.router, map.router, cameras.router, patrol.router, rules.router,
+                   geocoding.router, open311.discovery_router, duplicates.router, statistics.router,
+                   notifications.router, step_deadlines.router, sources.router, intake.router, basedata.router):
         app.include_router(router)
-    app.include_router(map.router)
-    app.include_router(cameras.router)
-    app.include_router(patrol.router)
-    app.include_router(rules.router)
-    app.include_router(geocoding.router)
-    app.include_router(open311.discovery_router)
-    app.include_router(duplicates.router)
-    app.include_router(statistics.router)
-    app.include_router(notifications.router)
-    app.include_router(step_deadlines.router)
-    app.include_router(sources.router)
-    app.include_router(intake.router)
-    app.include_router(basedata.router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
     app.router.default = console_app()
