@@ -62,6 +62,37 @@ new MutationObserver(() => {
 """
 
 
+# Where the first render's time goes: the page's performance marks (index.html, src/main.js, src/mapbase.js,
+# src/pages/map.js), the constructor's measure, and the resource timings grouped by what they fetch (a
+# worker's own fetches, if any, are not in the page's timeline; the tile requests go through the page).
+BREAKDOWN = """(() => {
+  const marks = {};
+  for (const m of performance.getEntriesByType('mark')) if (!(m.name in marks)) marks[m.name] = m.startTime;
+  const measures = {};
+  for (const m of performance.getEntriesByType('measure')) measures[m.name] = m.duration;
+  const nav = performance.getEntriesByType('navigation')[0];
+  const group = (u) => {
+    const p = new URL(u).pathname;
+    if (p.startsWith('/assets/')) return p.endsWith('.css') ? 'css' : p.includes('worker') ? 'worker_js'
+      : p.includes('maplibre') ? 'maplibre_js' : 'js';
+    if (p.startsWith('/map/tiles/')) return p.split('/')[3] + '_tiles';
+    if (p.startsWith('/map/')) return p.split('/')[2];
+    return p.replace(/^\\//, '').replaceAll('/', '_') || 'html';
+  };
+  const requests = {};
+  for (const e of performance.getEntriesByType('resource')) {
+    const g = requests[group(e.name)] ||= { n: 0, start_ms: Infinity, end_ms: 0, wire_bytes: 0, body_bytes: 0 };
+    g.n += 1;
+    g.start_ms = Math.min(g.start_ms, e.startTime);
+    g.end_ms = Math.max(g.end_ms, e.responseEnd);
+    g.wire_bytes += e.transferSize;
+    g.body_bytes += e.decodedBodySize;
+  }
+  return { html_ms: nav ? nav.responseEnd : null, marks, measures, requests };
+})()"""
+MAP_DATA = ("config", "cells", "streets", "grids", "devices", "inspectors")
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -101,11 +132,11 @@ def render_once(browser, base: str, token: str, screenshot: Path | None = None) 
         page.wait_for_selector("#city-map[data-rendered='true']", timeout=120_000)
         first = page.evaluate("window.__cgMapFirstRenderMs")
         stats = page.evaluate("window.__cgMapStats()")
+        stats["phases"] = page.evaluate(BREAKDOWN)
         # When the map's own data (config, cells, streets, grids, devices, inspectors) had arrived: the rest
         # of the first render is drawing (and the component tiles, fetched by MapLibre's worker).
-        stats["data_ms"] = page.evaluate(
-            "Math.max(0, ...performance.getEntriesByType('resource').filter(e => e.name.includes('/map/'))"
-            ".map(e => e.responseEnd))")
+        stats["data_ms"] = max((v["end_ms"] for k, v in stats["phases"]["requests"].items()
+                                if k in MAP_DATA), default=0.0)
         if screenshot is not None:
             page.wait_for_timeout(500)
             page.screenshot(path=str(screenshot))
@@ -120,10 +151,35 @@ def measure_render(browser, base: str, token: str, runs: int, label: str, screen
     shell = statistics.median(r["shell_ms"] for r in results)
     data = statistics.median(r["data_ms"] for r in results)
     last = results[-1]
+    phases = {name: round(statistics.median(v), 1) for name in PHASES
+              if (v := [x for r in results if (x := phase(r, name)) is not None])}
     say(f"{label}: map first render {med:.0f} ms (median of {runs}; shell alone {shell:.0f} ms, map data in "
         f"{data:.0f} ms; zoom {last['zoom']:.1f}, {last['components']} components in the view's tiles)")
+    say(f"  phases (ms since navigation start, medians): {json.dumps(phases)}")
+    say("  requests of the last load: " + "; ".join(
+        f"{k} ×{g['n']} {g['wire_bytes'] / 1024:.0f} KiB on the wire ({g['body_bytes'] / 1024:.0f} KiB), "
+        f"{g['start_ms']:.0f}–{g['end_ms']:.0f} ms" for k, g in sorted(last["phases"]["requests"].items(),
+                                                                       key=lambda kv: kv[1]["start_ms"])))
     return {"ms": round(med, 1), "shell_ms": round(shell, 1), "data_ms": round(data, 1),
-            "components_drawn": last["components"], "zoom": round(last["zoom"], 2)}
+            "components_drawn": last["components"], "zoom": round(last["zoom"], 2), "phases": phases,
+            "kib": {k: round(g["wire_bytes"] / 1024) for k, g in last["phases"]["requests"].items()}}
+
+
+# The breakdown printed in the JSON line: when each step was done, ms since navigation start (webgl_setup
+# is the map constructor's own duration: canvas, WebGL context, style parse).
+PHASES = ("html", "js", "shell", "config", "webgl_setup", "style_loaded", "data", "devices", "tiles",
+          "first_render")
+
+
+def phase(result: dict, name: str) -> float | None:
+    p = result["phases"]
+    found = {"html": p["html_ms"], "js": p["marks"].get("console-main"), "shell": p["marks"].get("console-shell"),
+             "config": p["marks"].get("map-config"), "webgl_setup": p["measures"].get("map-webgl"),
+             "style_loaded": p["marks"].get("map-style-loaded"), "data": p["marks"].get("map-data"),
+             "devices": p["marks"].get("map-devices"),
+             "tiles": p["requests"].get("components_tiles", {}).get("end_ms"),
+             "first_render": result["first_render_ms"]}[name]
+    return None if found is None else float(found)
 
 
 def sse_client(base: str, token: str, seen: dict[str, float], stop: threading.Event, ready: threading.Event) -> None:
@@ -219,6 +275,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--big-components", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=20.0, help="alarms per second for the feed")
     parser.add_argument("--alarms", type=int, default=400)
+    parser.add_argument("--no-feed", action="store_true", help="measure the map only (no feed latency figures)")
     parser.add_argument("--screenshots", type=Path, help="save the map screenshots here (e.g. docs/img)")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory for inspection")
     return parser.parse_args()
@@ -236,7 +293,7 @@ def in_browser(settings, base: str, token: str, args: argparse.Namespace, county
         try:
             county_fig = measure_render(browser, base, token, args.runs, f"county town ({county} components)",
                                         shots / "console-map.png" if shots else None)
-            feed = measure_feed(browser, settings, base, token, args.rate, args.alarms)
+            feed = {} if args.no_feed else measure_feed(browser, settings, base, token, args.rate, args.alarms)
             with connect(settings.db, autocommit=True) as conn:
                 big = top_up_components(conn, args.big_components)
             big_fig = measure_render(browser, base, token, args.runs, f"large city ({big} components)", None)
@@ -286,6 +343,8 @@ def main() -> None:
     print(json.dumps({
         "map_first_render_ms": county_fig["ms"], "map_first_render_100k_ms": big_fig["ms"], **feed,
         "map_shell_ms": county_fig["shell_ms"], "map_data_ms": county_fig["data_ms"],
+        "map_phases_ms": county_fig["phases"], "map_phases_100k_ms": big_fig["phases"], "map_kib": county_fig["kib"],
+        "map_kib_100k": big_fig["kib"],
         "map_data_100k_ms": big_fig["data_ms"], "components_county": county, "components_big": big,
         "components_drawn_100k": big_fig["components_drawn"],
         "map_zoom": big_fig["zoom"], "cells": summary["cells"], "cores": os.cpu_count()}))

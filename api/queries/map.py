@@ -124,7 +124,8 @@ def component_tile(conn: psycopg.Connection, z: int, x: int, y: int, crs: Crs) -
         "pts AS (SELECT c.code, c.category_code AS category, coalesce(c.name, '') AS name, c.state, "
         "coalesce(c.department_id, '') AS department, "
         "ST_AsMVTGeom(ST_Translate(c.geom_3857, %(dx)s, %(dy)s), b.env, 4096, 64, true) AS geom "
-        "FROM components c, bounds b WHERE c.geom_3857 && ST_Translate(b.wide, -%(dx)s, -%(dy)s)) "
+        "FROM components c, bounds b WHERE c.geom_3857 && ST_Translate(b.wide, -%(dx)s, -%(dy)s) "
+        "AND c.retired_at IS NULL) "
         "SELECT ST_AsMVT(pts, 'components', 4096, 'geom') FROM pts",
         {"z": z, "x": x, "y": y, "dx": dx, "dy": dy}).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""

@@ -78,6 +78,7 @@ function Shell({ user, onLogout }) {
   const [route, setRoute] = useState(parseHash());
   const [muted, setMuted] = useState(localStorage.getItem('civicgrid.muted') === '1');
   useEffect(() => {
+    performance.mark('console-shell');  // the header is on screen (the user is known)
     const onHash = () => setRoute(parseHash());
     window.addEventListener('hashchange', onHash);
     feed.start();
@@ -131,5 +132,6 @@ function App() {
   return user ? html`<${Shell} user=${user} onLogout=${logout} />` : html`<${Login} onLogin=${setUser} />`;
 }
 
+performance.mark('console-main');  // the eager modules are fetched, parsed and run
 setLang(lang());
 render(html`<${App} />`, document.getElementById('app'));

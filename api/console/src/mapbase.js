@@ -55,7 +55,9 @@ function baseStyle(config) {
 /** Create the map in `container`; resolves when the base layers have their data. */
 export async function createCityMap(container, { onFirstRender } = {}) {
   const config = await mapConfig();
+  performance.mark('map-config');
   const b = config.bounds || [116.9, 31.43, 116.98, 31.49];
+  performance.mark('map-webgl-start');
   const map = new MlMap({
     container,
     style: baseStyle(config),
@@ -65,6 +67,8 @@ export async function createCityMap(container, { onFirstRender } = {}) {
     transformRequest: (url) => (url.startsWith(`${location.origin}/`) && auth.token
       ? { url, headers: { Authorization: `Bearer ${auth.token}` } } : { url }),
   });
+  performance.measure('map-webgl', 'map-webgl-start');  // the constructor: canvas, WebGL context, style parse
+  map.once('load', () => performance.mark('map-style-loaded'));
   map.addControl(new NavigationControl({ showCompass: false }), 'top-left');
   map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.cgConfig = config;
@@ -72,6 +76,7 @@ export async function createCityMap(container, { onFirstRender } = {}) {
   const [cells, streets, grids] = await Promise.all([
     api(`/map/cells?crs=${crs}`), api(`/map/streets?crs=${crs}`), api(`/map/grids?crs=${crs}`),
   ]);
+  performance.mark('map-data');
   map.cgCells = cells;
   await new Promise((resolve) => (map.loaded() ? resolve() : map.once('load', resolve)));
   setCellValues(map, 'open_cases');

@@ -90,6 +90,20 @@ def test_components_are_served_as_vector_tiles(client: TestClient, as_user: Head
     assert client.get(f"/map/tiles/components/{z}/{x}/{y}.pbf").status_code == 401
 
 
+def test_retired_components_leave_the_tiles(client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:
+    """A retired component keeps its row (migration 0018) but is no longer on the street: not drawn."""
+    kept, retired = (f"3415230102{random.randrange(10**6):06d}" for _ in range(2))
+    lon, lat = CELLS[4][1].centroid.x, CELLS[4][1].centroid.y
+    for code in (kept, retired):
+        db.execute("INSERT INTO components (code, category_code, grid_cell_code, lon, lat) "
+                   "VALUES (%s, 'C0102', %s, %s, %s)", (code, CELLS[4][0], lon, lat))
+    db.execute("UPDATE components SET retired_at = now() WHERE code = %s", (retired,))
+    for z in (13, 16):
+        tile = client.get("/map/tiles/components/{}/{}/{}.pbf".format(*_tile(lon, lat, z)),
+                          headers=as_user("api-boss")).content
+        assert kept.encode() in tile and retired.encode() not in tile
+
+
 def test_devices_by_status_and_inspectors_positions(client: TestClient, as_user: Headers, db: psycopg.Connection,
                                                     org: dict[str, int]) -> None:
     suffix = random.randrange(10**6)

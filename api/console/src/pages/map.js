@@ -95,6 +95,7 @@ export function MapPage({ user }) {
       mapRef.current = m;
       addLiveLayers(m);
       await loadDevices(m).catch(setError);
+      performance.mark('map-devices');
       syncMarkers(m);
       m.on('click', (e) => {
         const layers = CLICKABLE.filter((id) => m.getLayer(id));
