@@ -126,6 +126,12 @@ def render_once(browser, base: str, token: str, screenshot: Path | None = None) 
         page = ctx.new_page()
         page.add_init_script(f"localStorage.setItem('civicgrid.token', {json.dumps(token)}); "
                              "localStorage.setItem('civicgrid.muted', '1');")
+        # MapLibre's worker fetches the tiles: they are not in the page's resource timeline, but the browser's
+        # network events see them (epoch ms, turned into the page's clock below).
+        tiles: list[tuple[str, float, float, int]] = []
+        page.on("requestfinished", lambda r: tiles.append(
+            (r.url, r.timing["startTime"], r.timing["startTime"] + r.timing["responseEnd"],
+             r.sizes()["responseBodySize"])) if "/map/tiles/" in r.url else None)
         page.goto(f"{base}/#/map")
         page.wait_for_selector("header .who", timeout=60_000)
         shell_ms = page.evaluate("performance.now()")
@@ -133,6 +139,14 @@ def render_once(browser, base: str, token: str, screenshot: Path | None = None) 
         first = page.evaluate("window.__cgMapFirstRenderMs")
         stats = page.evaluate("window.__cgMapStats()")
         stats["phases"] = page.evaluate(BREAKDOWN)
+        origin = page.evaluate("performance.timeOrigin")
+        for url, start, end, size in tiles:
+            g = stats["phases"]["requests"].setdefault(url.split("/map/tiles/")[1].split("/")[0] + "_tiles", {
+                "n": 0, "start_ms": float("inf"), "end_ms": 0.0, "wire_bytes": 0, "body_bytes": 0})
+            g["n"] += 1
+            g["start_ms"] = min(g["start_ms"], start - origin)
+            g["end_ms"] = max(g["end_ms"], end - origin)
+            g["body_bytes"] += size
         # When the map's own data (config, cells, streets, grids, devices, inspectors) had arrived: the rest
         # of the first render is drawing (and the component tiles, fetched by MapLibre's worker).
         stats["data_ms"] = max((v["end_ms"] for k, v in stats["phases"]["requests"].items()

@@ -115,20 +115,50 @@ def tile_center_offset_m(z: int, x: int, y: int) -> tuple[float, float]:
     return x1 - x0, y1 - y0
 
 
-def component_tile(conn: psycopg.Connection, z: int, x: int, y: int, crs: Crs) -> bytes:
-    """One Mapbox Vector Tile (layer ``components``): code, category, name, state, department, open cases."""
+TileLayer = Literal["components", "cells", "streets"]
+# One query per layer; each selects `geom` (Web Mercator) and the properties from the rows whose geometry
+# touches `wide` (the tile with a margin), shifted back by the GCJ-02 offset.
+_TILE_ROWS: dict[str, str] = {
+    # Retired components keep their rows (migration 0018) but are no longer on the street.
+    "components": "SELECT c.code, c.category_code AS category, coalesce(c.name, '') AS name, c.state, "
+                  "coalesce(c.department_id, '') AS department, c.geom_3857 AS geom FROM components c "
+                  "WHERE c.geom_3857 && %(wide)s AND c.retired_at IS NULL",
+    "cells": "SELECT g.code, coalesce(g.name, '') AS name, coalesce(g.responsibility_grid_id, '') AS grid, "
+             "g.geom_3857 AS geom FROM grid_cells g WHERE g.geom_3857 && %(wide)s",
+    # A street's pieces joined back into one line and simplified to half a pixel of this zoom: the patrol's
+    # segmentation (one row per ~50 m) is not drawn.
+    "streets": "SELECT r.street_id, min(r.name) AS name, r.road_class, "
+               "ST_Simplify(ST_LineMerge(ST_Collect(r.geom_3857)), %(tolerance)s, true) AS geom "
+               "FROM road_segments r WHERE r.geom_3857 && %(wide)s GROUP BY r.street_id, r.road_class",
+}
+_TILE_SQL = ("WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env), "
+             "rows AS ({rows}), "
+             "mvt AS (SELECT rows.*, ST_AsMVTGeom(ST_Translate(rows.geom, %(dx)s, %(dy)s), b.env, 4096, 64, true) "
+             "AS tile_geom FROM rows, bounds b) "
+             "SELECT ST_AsMVT(mvt.*, %(layer)s, 4096, 'tile_geom') FROM (SELECT {columns}, tile_geom FROM mvt "
+             "WHERE tile_geom IS NOT NULL) mvt")
+_TILE_COLUMNS = {"components": "code, category, name, state, department", "cells": "code, name, grid",
+                 "streets": "street_id, name, road_class"}
+
+
+def vector_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int, crs: Crs) -> bytes:
+    """One Mapbox Vector Tile (one layer, named as `layer`; extent 4096, buffer 64) of the current rows."""
     dx, dy = tile_center_offset_m(z, x, y) if crs == "gcj02" else (0.0, 0.0)
-    row = conn.execute(
-        "WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env, "
-        "ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.02) AS wide), "
-        "pts AS (SELECT c.code, c.category_code AS category, coalesce(c.name, '') AS name, c.state, "
-        "coalesce(c.department_id, '') AS department, "
-        "ST_AsMVTGeom(ST_Translate(c.geom_3857, %(dx)s, %(dy)s), b.env, 4096, 64, true) AS geom "
-        "FROM components c, bounds b WHERE c.geom_3857 && ST_Translate(b.wide, -%(dx)s, -%(dy)s) "
-        "AND c.retired_at IS NULL) "
-        "SELECT ST_AsMVT(pts, 'components', 4096, 'geom') FROM pts",
-        {"z": z, "x": x, "y": y, "dx": dx, "dy": dy}).fetchone()
+    world = 2 * EARTH_M / 2 ** z  # the tile's width in metres
+    sql = _TILE_SQL.format(rows=_TILE_ROWS[layer].replace(
+        "%(wide)s", "ST_Translate(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.02), -%(dx)s, -%(dy)s)"),
+        columns=_TILE_COLUMNS[layer])
+    row = conn.execute(sql, {"z": z, "x": x, "y": y, "dx": dx, "dy": dy, "layer": layer,
+                             "tolerance": world / 4096 * 4}).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
+
+
+def open_cases_by_cell(conn: psycopg.Connection, user: User) -> dict[str, int]:
+    """The caller's open cases per cell (scope as the case list), cells without any left out."""
+    scope, params = scope_sql(user)
+    rows = conn.execute(f"SELECT c.grid_cell_code, count(*) FROM cases c WHERE c.state = ANY(%(open)s) AND {scope} "
+                        f"AND c.grid_cell_code IS NOT NULL GROUP BY 1", {**params, "open": list(OPEN_STATES)})
+    return dict(rows.fetchall())
 
 
 _DEVICES_SQL = """

@@ -1,30 +1,31 @@
 // The console's shell: login, role-based navigation (hash routes), language switch, mute, live feed.
-import 'maplibre-gl/dist/maplibre-gl.css';
+// Every page is its own chunk, loaded when first opened; the page in the URL (the map for every role's first
+// page) is asked for at once, beside /auth/me and the map's settings, so neither waits for the other and
+// MapLibre (a megabyte of JavaScript) is not in the shell's way. docs/performance.md, "Map first render".
 import './style.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, auth, login } from './api.js';
 import { feed } from './feed.js';
 import { lang, setLang, t } from './i18n.js';
+import { mapConfig } from './mapconfig.js';
 import { ErrorBox, html } from './ui.js';
-import { MapPage } from './pages/map.js';
-import { CasesPage } from './pages/cases.js';
 
 const WATCHERS = ['operator', 'dispatcher', 'shift_leader', 'leader', 'admin'];
+const once = (load) => { let p = null; return () => (p = p || load().catch((e) => { p = null; throw e; })); };
 // Which pages each role sees (the API enforces the same on every call).
 export const PAGES = [
-  { id: 'map', roles: null },
-  { id: 'cases', roles: null },
-  { id: 'intake', roles: ['operator', 'shift_leader', 'leader', 'admin'], load: () => import('./pages/intake.js').then((m) => m.IntakePage) },
-  { id: 'patrol', roles: [...WATCHERS, 'inspector'], load: () => import('./pages/patrol.js').then((m) => m.PatrolPage) },
-  { id: 'scoring', roles: WATCHERS, load: () => import('./pages/scoring.js').then((m) => m.ScoringPage) },
-  { id: 'statistics', roles: WATCHERS, load: () => import('./pages/statistics.js').then((m) => m.StatisticsPage) },
-  { id: 'devices', roles: WATCHERS, load: () => import('./pages/devices.js').then((m) => m.DevicesPage) },
-  { id: 'cameras', roles: WATCHERS, load: () => import('./pages/cameras.js').then((m) => m.CamerasPage) },
-  { id: 'basedata', roles: WATCHERS, load: () => import('./pages/basedata.js').then((m) => m.BaseDataPage) },
-  { id: 'rules', roles: ['admin'], load: () => import('./pages/rules.js').then((m) => m.RulesPage) },
+  { id: 'map', roles: null, load: once(() => import('./pages/map.js').then((m) => m.MapPage)) },
+  { id: 'cases', roles: null, load: once(() => import('./pages/cases.js').then((m) => m.CasesPage)) },
+  { id: 'intake', roles: ['operator', 'shift_leader', 'leader', 'admin'], load: once(() => import('./pages/intake.js').then((m) => m.IntakePage)) },
+  { id: 'patrol', roles: [...WATCHERS, 'inspector'], load: once(() => import('./pages/patrol.js').then((m) => m.PatrolPage)) },
+  { id: 'scoring', roles: WATCHERS, load: once(() => import('./pages/scoring.js').then((m) => m.ScoringPage)) },
+  { id: 'statistics', roles: WATCHERS, load: once(() => import('./pages/statistics.js').then((m) => m.StatisticsPage)) },
+  { id: 'devices', roles: WATCHERS, load: once(() => import('./pages/devices.js').then((m) => m.DevicesPage)) },
+  { id: 'cameras', roles: WATCHERS, load: once(() => import('./pages/cameras.js').then((m) => m.CamerasPage)) },
+  { id: 'basedata', roles: WATCHERS, load: once(() => import('./pages/basedata.js').then((m) => m.BaseDataPage)) },
+  { id: 'rules', roles: ['admin'], load: once(() => import('./pages/rules.js').then((m) => m.RulesPage)) },
 ];
-const EAGER = { map: MapPage, cases: CasesPage };
 
 function parseHash() {
   const [path, query] = (location.hash.replace(/^#\/?/, '') || 'map').split('?');
@@ -60,6 +61,16 @@ function Login({ onLogin }) {
   </main>`;
 }
 
+// Logged in already: ask for the user, the page in the URL and (for the map) its settings all at once.
+let me = null;
+if (auth.token) {
+  me = api('/auth/me');
+  me.catch(() => {});
+  const first = (PAGES.find((p) => p.id === parseHash().page) || PAGES[0]);
+  first.load().catch(() => {});  // shown by the page's Lazy if it fails
+  if (first.id === 'map') mapConfig().catch(() => {});
+}
+
 function Lazy({ load, ...props }) {
   const [Comp, setComp] = useState(null);
   const [error, setError] = useState(null);
@@ -90,9 +101,7 @@ function Shell({ user, onLogout }) {
     localStorage.setItem('civicgrid.muted', muted ? '0' : '1');
     setMuted(!muted);
   };
-  const body = EAGER[page.id]
-    ? html`<${EAGER[page.id]} user=${user} arg=${route.arg} />`
-    : html`<${Lazy} key=${page.id} load=${page.load} user=${user} arg=${route.arg} />`;
+  const body = html`<${Lazy} key=${page.id} load=${page.load} user=${user} arg=${route.arg} />`;
   return html`<div class="shell">
     <header>
       <span class="brand">${t('title')}</span>
@@ -115,7 +124,8 @@ function App() {
   const [ready, setReady] = useState(!auth.token);
   useEffect(() => {
     if (auth.token) {
-      api('/auth/me').then(setUser, () => { auth.token = null; }).finally(() => setReady(true));
+      (me || api('/auth/me')).then(setUser, () => { auth.token = null; }).finally(() => setReady(true));
+      me = null;  // a later login asks again
     }
     const onUnauthorized = () => { auth.token = null; setUser(null); };
     window.addEventListener('cg-unauthorized', onUnauthorized);

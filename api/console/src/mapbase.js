@@ -1,30 +1,34 @@
-// The city's own base map for MapLibre: cells, streets and responsibility grids from the API (no internet
-// basemap), an optional raster tile URL (a Chinese provider, overlays then in GCJ-02), components as
-// vector tiles from PostGIS. Every request to the API carries the login token (transformRequest).
-import { Map as MlMap, NavigationControl, Popup, ScaleControl, setWorkerUrl } from 'maplibre-gl';
+// The city's own base map for MapLibre: cells, streets and components as vector tiles from PostGIS, the
+// responsibility grids as GeoJSON (no internet basemap), an optional raster tile URL (a Chinese provider,
+// overlays then in GCJ-02). Every request to the API carries the login token (transformRequest).
+// The first render fetches only what the view needs, off the main thread (MapLibre's worker fetches and
+// parses the tiles and the grids); cell colours are feature states keyed by cell code, so a new count or a
+// patrol heat table repaints without re-sending any geometry. docs/performance.md, "Map first render".
+import 'maplibre-gl/dist/maplibre-gl.css';
+import { Map as MlMap, NavigationControl, Popup, ScaleControl, prewarm, setWorkerUrl } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { api, auth } from './api.js';
 import { fmtTime, t } from './i18n.js';
+import { mapConfig } from './mapconfig.js';
 
 setWorkerUrl(workerUrl);
+prewarm();  // start the worker (half a megabyte of JavaScript to fetch and parse) while /map/config is asked
 
-const EMPTY = { type: 'FeatureCollection', features: [] };
-let configPromise;
-export function mapConfig() {
-  configPromise = configPromise || api('/map/config');
-  return configPromise;
+export { mapConfig };
+const CELLS = { source: 'cells', sourceLayer: 'cells' };
+
+function tiles(layer, crs) {
+  return [`${location.origin}/map/tiles/${layer}/{z}/{x}/{y}.pbf?crs=${crs}`];
 }
 
-function baseStyle(config) {
+function baseStyle(config, extra) {
   const crs = config.overlay_crs;
   const sources = {
-    cells: { type: 'geojson', data: EMPTY },
-    grids: { type: 'geojson', data: EMPTY },
-    streets: { type: 'geojson', data: EMPTY },
-    components: {
-      type: 'vector', minzoom: 12, maxzoom: 16,
-      tiles: [`${location.origin}/map/tiles/components/{z}/{x}/{y}.pbf?crs=${crs}`],
-    },
+    cells: { type: 'vector', minzoom: 8, maxzoom: 16, tiles: tiles('cells', crs), promoteId: { cells: 'code' } },
+    streets: { type: 'vector', minzoom: 8, maxzoom: 16, tiles: tiles('streets', crs) },
+    grids: { type: 'geojson', data: `${location.origin}/map/grids?crs=${crs}` },
+    components: { type: 'vector', minzoom: 12, maxzoom: 16, tiles: tiles('components', crs) },
+    ...(extra && extra.sources),
   };
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#f3f1ea' } }];
   if (config.tile_url) {
@@ -32,14 +36,14 @@ function baseStyle(config) {
     layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
   }
   layers.push(
-    { id: 'cells-fill', type: 'fill', source: 'cells', paint: {
-      'fill-color': ['step', ['coalesce', ['get', 'value'], 0], '#e4ece0', 1, '#fde3a7', 3, '#f6a35b', 6, '#d9534f'],
+    { id: 'cells-fill', type: 'fill', source: 'cells', 'source-layer': 'cells', paint: {
+      'fill-color': ['step', ['coalesce', ['feature-state', 'value'], 0], '#e4ece0', 1, '#fde3a7', 3, '#f6a35b', 6, '#d9534f'],
       'fill-opacity': config.tile_url ? 0.35 : 0.75 } },
-    { id: 'cells-line', type: 'line', source: 'cells', paint: { 'line-color': '#b4b9b0', 'line-width': 0.5 } },
-    { id: 'streets-casing', type: 'line', source: 'streets', layout: { 'line-cap': 'round' }, paint: {
+    { id: 'cells-line', type: 'line', source: 'cells', 'source-layer': 'cells', paint: { 'line-color': '#b4b9b0', 'line-width': 0.5 } },
+    { id: 'streets-casing', type: 'line', source: 'streets', 'source-layer': 'streets', layout: { 'line-cap': 'round' }, paint: {
       'line-color': '#c8bfa8',
       'line-width': ['match', ['get', 'road_class'], 'main', 7, 'secondary', 4.5, 2.5] } },
-    { id: 'streets', type: 'line', source: 'streets', layout: { 'line-cap': 'round' }, paint: {
+    { id: 'streets', type: 'line', source: 'streets', 'source-layer': 'streets', layout: { 'line-cap': 'round' }, paint: {
       'line-color': '#ffffff',
       'line-width': ['match', ['get', 'road_class'], 'main', 5, 'secondary', 3, 1.2] } },
     { id: 'grids-line', type: 'line', source: 'grids', paint: {
@@ -48,19 +52,25 @@ function baseStyle(config) {
       'circle-radius': ['interpolate', ['linear'], ['zoom'], 13, 1.5, 17, 4],
       'circle-color': ['match', ['get', 'state'], 'damaged', '#c0392b', 'missing', '#8e44ad', '#7a6a4f'],
       'circle-opacity': 0.8 } },
+    ...((extra && extra.layers) || []),
   );
   return { version: 8, sources, layers };
 }
 
-/** Create the map in `container`; resolves when the base layers have their data. */
-export async function createCityMap(container, { onFirstRender } = {}) {
+/**
+ * Create the map in `container`; resolves once its style has loaded (sources and layers can be added), while
+ * the tiles are still coming. `extra` = {sources, layers} drawn from the start (over the base layers); `before`
+ * (map) => promise: what else the first render waits for (a page's own data). When the map is first idle after
+ * that and the open-case colours, the page marks `map-first-render` and sets `data-rendered` on the container.
+ */
+export async function createCityMap(container, { onFirstRender, extra, before } = {}) {
   const config = await mapConfig();
   performance.mark('map-config');
   const b = config.bounds || [116.9, 31.43, 116.98, 31.49];
   performance.mark('map-webgl-start');
   const map = new MlMap({
     container,
-    style: baseStyle(config),
+    style: baseStyle(config, extra),
     bounds: [[b[0], b[1]], [b[2], b[3]]],
     fitBoundsOptions: { padding: 20 },
     attributionControl: false,
@@ -68,56 +78,58 @@ export async function createCityMap(container, { onFirstRender } = {}) {
       ? { url, headers: { Authorization: `Bearer ${auth.token}` } } : { url }),
   });
   performance.measure('map-webgl', 'map-webgl-start');  // the constructor: canvas, WebGL context, style parse
-  map.once('load', () => performance.mark('map-style-loaded'));
   map.addControl(new NavigationControl({ showCompass: false }), 'top-left');
   map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.cgConfig = config;
-  const crs = config.overlay_crs;
-  const [cells, streets, grids] = await Promise.all([
-    api(`/map/cells?crs=${crs}`), api(`/map/streets?crs=${crs}`), api(`/map/grids?crs=${crs}`),
-  ]);
-  performance.mark('map-data');
-  map.cgCells = cells;
-  await new Promise((resolve) => (map.loaded() ? resolve() : map.once('load', resolve)));
-  setCellValues(map, 'open_cases');
-  map.getSource('streets').setData(streets);
-  map.getSource('grids').setData(grids);
-  map.once('idle', () => {
-    performance.mark('map-first-render');
-    const entry = performance.getEntriesByName('map-first-render').pop();
-    window.__cgMapFirstRenderMs = entry ? entry.startTime : null;
-    // For benchmarks and tests: what the first render drew.
-    window.__cgMapStats = () => ({
-      zoom: map.getZoom(),
-      components: new Set(map.querySourceFeatures('components', { sourceLayer: 'components' })
-        .map((f) => f.properties.code)).size,
+  map.cgOpenCases = {};
+  const counts = reloadCells(map);
+  await new Promise((resolve) => (map.isStyleLoaded() ? resolve() : map.once('style.load', resolve)));
+  performance.mark('map-style-loaded');
+  Promise.all([counts.then(() => { if (map.cgCellsBy !== 'table') setCellValues(map, 'open_cases'); }),
+    before ? before(map) : null]).catch(() => {}).then(() => {
+    performance.mark('map-data');
+    map.once('idle', () => {
+      performance.mark('map-first-render');
+      const entry = performance.getEntriesByName('map-first-render').pop();
+      window.__cgMapFirstRenderMs = entry ? entry.startTime : null;
+      // For benchmarks and tests: what the first render drew.
+      window.__cgMapStats = () => ({
+        zoom: map.getZoom(),
+        components: new Set(map.querySourceFeatures('components', { sourceLayer: 'components' })
+          .map((f) => f.properties.code)).size,
+      });
+      container.dataset.rendered = 'true';
+      if (onFirstRender) onFirstRender(map);
     });
-    container.dataset.rendered = 'true';
-    if (onFirstRender) onFirstRender(map);
+    map.triggerRepaint();
   });
   return map;
 }
 
-/** Colour the cells by a property (`open_cases`), or by a {code: value} table (patrol visits). */
+/** Colour the cells by the open cases (`open_cases`), or by a {code: value} table (patrol visits). */
 export function setCellValues(map, prop, table) {
-  const cells = map.cgCells || EMPTY;
-  for (const f of cells.features) {
-    f.properties.value = table ? (table[f.properties.code] || 0) : (f.properties[prop] || 0);
+  const values = table || (prop === 'open_cases' ? map.cgOpenCases : null) || {};
+  map.cgCellsBy = table ? 'table' : prop;
+  map.removeFeatureState(CELLS);
+  for (const [code, value] of Object.entries(values)) {
+    if (value) map.setFeatureState({ ...CELLS, id: code }, { value });
   }
-  map.getSource('cells').setData(cells);
 }
 
+/** Fetch the caller's open cases per cell again (after case events); `setCellValues` shows them. */
 export async function reloadCells(map) {
-  map.cgCells = await api(`/map/cells?crs=${map.cgConfig.overlay_crs}`);
+  map.cgOpenCases = (await api('/map/open-cases')).cells;
 }
 
+/** Where a cell is: the middle of its outline in the tiles loaded (null when its tile is not). */
 export function cellCenter(map, code) {
-  const f = (map.cgCells || EMPTY).features.find((x) => x.properties.code === code);
-  if (!f) return null;
-  let xs = 0; let ys = 0; let n = 0;
-  const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
-  for (const [x, y] of ring) { xs += x; ys += y; n += 1; }
-  return n ? [xs / n, ys / n] : null;
+  let w = Infinity; let s = Infinity; let e = -Infinity; let n = -Infinity;
+  for (const f of map.querySourceFeatures('cells', { ...CELLS, filter: ['==', ['get', 'code'], code] })) {
+    for (const [x, y] of f.geometry.coordinates.flat(f.geometry.type === 'Polygon' ? 1 : 2)) {
+      w = Math.min(w, x); e = Math.max(e, x); s = Math.min(s, y); n = Math.max(n, y);
+    }
+  }
+  return w <= e ? [(w + e) / 2, (s + n) / 2] : null;
 }
 
 const LABELS = {

@@ -4,6 +4,7 @@ and the GCJ-02 conversion for a Chinese provider's tiles."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from civicgrid.domain.coords import wgs84_to_gcj02
 from tests.integration.api.conftest import CELLS
+from tests.support import mvt
 
 pytestmark = pytest.mark.integration
 Headers = Callable[[str], dict[str, str]]
@@ -43,6 +45,9 @@ def test_cells_count_open_cases_in_the_callers_scope(client: TestClient, as_user
     cells = _by_code(r.json())
     assert set(c for c, _ in CELLS) <= set(cells)
     assert cells[code]["properties"]["open_cases"] == before + 1
+    # The console's colours: the same counts, per cell code, without the geometry.
+    counts = client.get("/map/open-cases", headers=as_user("api-boss")).json()["cells"]
+    assert counts == {c: f["properties"]["open_cases"] for c, f in cells.items() if f["properties"]["open_cases"]}
     assert cells[code]["properties"]["grid"] == "G1"
     assert cells[code]["geometry"] == CELLS[5][1].__geo_interface__ | {"coordinates": cells[code]["geometry"][
         "coordinates"]}
@@ -88,6 +93,42 @@ def test_components_are_served_as_vector_tiles(client: TestClient, as_user: Head
     assert client.get(f"/map/tiles/components/{z}/{x + 50}/{y}.pbf", headers=as_user("api-boss")).content == b""
     assert client.get("/map/tiles/components/3/9/1.pbf", headers=as_user("api-boss")).status_code == 422
     assert client.get(f"/map/tiles/components/{z}/{x}/{y}.pbf").status_code == 401
+
+
+def test_cells_and_streets_are_vector_tiles(client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:
+    code, poly = CELLS[2]
+    lon, lat = poly.centroid.x, poly.centroid.y
+    w, _, e, _ = poly.bounds
+    street = f"S-MAP-{random.randrange(10**6)}"
+    # Two pieces of one street, as patrol cuts them (one row per ~50 m): drawn as one line.
+    for k, (x0, x1) in enumerate([(w, lon), (lon, e)]):
+        db.execute("INSERT INTO road_segments (id, street_id, name, road_class, geometry, length_m) "
+                   "VALUES (%s, %s, '地图路', 'main', %s::jsonb, 50)",
+                   (f"{street}:{k}", street, json.dumps({"type": "LineString", "coordinates": [[x0, lat], [x1, lat]]})))
+    try:
+        z, x, y = _tile(lon, lat, 16)
+        r = client.get(f"/map/tiles/streets/{z}/{x}/{y}.pbf", headers=as_user("api-sanitation"))
+        assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        mine = [f for f in mvt.layers(r.content)["streets"] if f["properties"]["street_id"] == street]
+        assert mine == [{"type": "line", "properties": {"street_id": street, "name": "地图路", "road_class": "main"}}]
+        r = client.get(f"/map/tiles/cells/{z}/{x}/{y}.pbf", headers=as_user("api-sanitation"))
+        (cell,) = [f for f in mvt.layers(r.content)["cells"] if f["properties"]["code"] == code]
+        assert cell["type"] == "polygon" and cell["properties"]["grid"] == "G1"
+    finally:
+        db.execute("DELETE FROM road_segments WHERE street_id = %s", (street,))
+
+
+def test_map_answers_are_compressed_and_revalidated(client: TestClient, as_user: Headers) -> None:
+    boss = as_user("api-boss")
+    r = client.get("/map/cells", headers={**boss, "Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and r.num_bytes_downloaded < len(r.content) / 3
+    assert r.headers["cache-control"] == "no-store" and "etag" not in r.headers  # live counts: never reused
+    assert "content-encoding" not in client.get("/map/cells", headers={**boss, "Accept-Encoding": "identity"}).headers
+    z, x, y = _tile(CELLS[0][1].centroid.x, CELLS[0][1].centroid.y, 14)
+    tile = client.get(f"/map/tiles/cells/{z}/{x}/{y}.pbf", headers=boss)
+    assert tile.headers["cache-control"].startswith("private, max-age=") and tile.headers["etag"]
+    again = client.get(f"/map/tiles/cells/{z}/{x}/{y}.pbf", headers={**boss, "If-None-Match": tile.headers["etag"]})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tile.headers["etag"]
 
 
 def test_retired_components_leave_the_tiles(client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:

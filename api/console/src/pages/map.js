@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, optional } from '../api.js';
 import { feed } from '../feed.js';
 import { cityToday, t } from '../i18n.js';
-import { cellCenter, createCityMap, featurePopup, reloadCells, setCellValues } from '../mapbase.js';
+import { cellCenter, createCityMap, featurePopup, mapConfig, reloadCells, setCellValues } from '../mapbase.js';
 import { ACKERS, FeedPanel } from './feedpanel.js';
 import { ErrorBox, html } from '../ui.js';
 
@@ -16,18 +16,22 @@ const TOGGLES = [
   ['components', 'components_layer'], ['devices', 'devices_layer'], ['inspectors', 'inspectors_layer'],
 ];
 
-function addLiveLayers(map) {
-  const empty = { type: 'FeatureCollection', features: [] };
-  map.addSource('devices', { type: 'geojson', data: empty });
-  map.addSource('inspectors', { type: 'geojson', data: empty });
-  map.addLayer({ id: 'devices', type: 'circle', source: 'devices', paint: {
-    'circle-radius': 5, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5,
-    'circle-color': ['match', ['get', 'status'], 'alarm', '#d62728', 'online', '#2ca02c', 'disabled', '#333333', '#8c8c8c'],
-  } });
-  map.addLayer({ id: 'inspectors', type: 'circle', source: 'inspectors', paint: {
-    'circle-radius': 7, 'circle-color': '#1f5fbf', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
-  } });
-}
+// Devices and inspectors are drawn from the first render (their data comes with it, see `before` below).
+const LIVE = {
+  sources: {
+    devices: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+    inspectors: { type: 'geojson', data: { type: 'FeatureCollection', features: [] } },
+  },
+  layers: [
+    { id: 'devices', type: 'circle', source: 'devices', paint: {
+      'circle-radius': 5, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5,
+      'circle-color': ['match', ['get', 'status'], 'alarm', '#d62728', 'online', '#2ca02c', 'disabled', '#333333', '#8c8c8c'],
+    } },
+    { id: 'inspectors', type: 'circle', source: 'inspectors', paint: {
+      'circle-radius': 7, 'circle-color': '#1f5fbf', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
+    } },
+  ],
+};
 
 export function MapPage({ user }) {
   const container = useRef(null);
@@ -39,10 +43,13 @@ export function MapPage({ user }) {
   const [visible, setVisible] = useState(Object.fromEntries(TOGGLES.map(([id]) => [id, true])));
   const watcher = WATCHERS.includes(user.role);
 
-  async function loadDevices(map) {
+  function fetchDevices() {
+    return mapConfig().then(({ overlay_crs: crs }) => Promise.all([api(`/map/devices?crs=${crs}`), api(`/map/inspectors?crs=${crs}`)]));
+  }
+
+  async function loadDevices(map, fetched) {
     if (!watcher) return;
-    const crs = map.cgConfig.overlay_crs;
-    const [devices, inspectors] = await Promise.all([api(`/map/devices?crs=${crs}`), api(`/map/inspectors?crs=${crs}`)]);
+    const [devices, inspectors] = await (fetched || fetchDevices());
     devicesById.current = new Map(devices.features.map((f) => [f.properties.id, f]));
     map.getSource('devices').setData(devices);
     map.getSource('inspectors').setData(inspectors);
@@ -89,13 +96,15 @@ export function MapPage({ user }) {
     let needCells = false;
     let poll = null;
     let unsubscribe = () => {};
-    createCityMap(container.current).then(async (m) => {
+    // Asked at once, beside the map's own start (not after it): the first render shows them.
+    const first = watcher ? fetchDevices() : null;
+    first?.catch(() => {});
+    const before = (m) => loadDevices(m, first).then(() => performance.mark('map-devices'), setError);
+    createCityMap(container.current, { extra: watcher ? LIVE : null, before }).then(async (m) => {
       if (!alive) { m.remove(); return; }
       map = m;
       mapRef.current = m;
-      addLiveLayers(m);
-      await loadDevices(m).catch(setError);
-      performance.mark('map-devices');
+      await first?.catch(() => {});
       syncMarkers(m);
       m.on('click', (e) => {
         const layers = CLICKABLE.filter((id) => m.getLayer(id));
@@ -104,12 +113,14 @@ export function MapPage({ user }) {
         const title = { devices: t('device'), inspectors: t('inspector'), components: t('components_layer'),
           streets: t('streets_layer'), 'cells-fill': t('cell') }[f.layer.id];
         let extra;
-        if (f.layer.id === 'cells-fill' && f.properties.open_cases > 0) {
+        const props = f.layer.id === 'cells-fill'
+          ? { ...f.properties, open_cases: m.cgOpenCases[f.properties.code] || 0 } : f.properties;
+        if (f.layer.id === 'cells-fill' && props.open_cases > 0) {
           extra = document.createElement('a');
           extra.href = `#/cases?cell_prefix=${f.properties.code}`;
           extra.textContent = `${t('open_cases')} → ${t('cases')}`;
         }
-        featurePopup(m, e.lngLat, title, f.properties, extra);
+        featurePopup(m, e.lngLat, title, props, extra);
       });
       for (const id of CLICKABLE) {
         m.on('mouseenter', id, () => { m.getCanvas().style.cursor = 'pointer'; });
