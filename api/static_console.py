@@ -5,14 +5,18 @@ A page load (``Accept: text/html``) of a path without a file extension that matc
 falls back to ``index.html`` (the console routes in the URL fragment, but a bookmarked deep
 path should still open it). Hashed assets
 are cached for good; ``index.html`` never is, so a rebuilt console is picked up at once.
+An asset the build also wrote compressed (``x.js.br``, ``x.js.gz``: vite.config.js) is sent compressed to a
+browser that accepts it: compressed once at build time, not on each request (MapLibre is 1 MB, 0.3 MB as gzip).
 When the build is missing, ``/`` answers 503 in words instead of a bare 404.
 """
 
 from __future__ import annotations
 
 import mimetypes
+import stat
 from pathlib import Path
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -27,8 +31,47 @@ MISSING = ("The operator console has not been built: run `make setup` (it runs `
            "in api/console). The API itself works; see /docs.\n")
 
 
+# Preferred first: brotli is about a fifth smaller than gzip on the console's JavaScript.
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
+
+def _accepted(scope: Scope) -> set[str]:
+    """The codings of Accept-Encoding, less those refused with q=0."""
+    header = dict(scope.get("headers") or ()).get(b"accept-encoding", b"").decode("latin-1")
+    accepted = set()
+    for part in header.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        q = next((v for k, _, v in (p.partition("=") for p in params) if k == "q"), "1")
+        try:
+            if float(q) > 0:
+                accepted.add(name.lower())
+        except ValueError:
+            continue
+    return accepted
+
+
 class ConsoleFiles(StaticFiles):
+    async def _precompressed(self, path: str, scope: Scope) -> Response | None:
+        """The build's compressed copy of an asset, if there is one the browser accepts."""
+        accepted = _accepted(scope)
+        for encoding, suffix in ENCODINGS:
+            if encoding not in accepted:
+                continue
+            full_path, found = await anyio.to_thread.run_sync(self.lookup_path, path + suffix)
+            if found is not None and stat.S_ISREG(found.st_mode):
+                response = self.file_response(full_path, found, scope)
+                response.headers["Content-Type"] = mimetypes.guess_type(path)[0] or "application/octet-stream"
+                response.headers["Content-Encoding"] = encoding
+                response.headers["Vary"] = "Accept-Encoding"
+                return response
+        return None
+
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.startswith("assets/") and scope["method"] in ("GET", "HEAD"):
+            compressed = await self._precompressed(path, scope)
+            if compressed is not None:
+                compressed.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+                return compressed
         try:
             response = await super().get_response(path, scope)
         except HTTPException as exc:

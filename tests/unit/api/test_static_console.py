@@ -3,6 +3,7 @@ and a clear 503 (not a 500 or a bare 404) when the console has not been built.""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,28 @@ def test_built_console_is_served_behind_the_api(dist: Path) -> None:
     assert c.get("/assets/worker-abc.mjs").headers["content-type"].startswith("text/javascript")
     assert c.get("/openapi.json").json()["info"]["title"] == "civicgrid API"
     assert c.get("/docs").status_code == 200
+
+
+def test_assets_go_out_precompressed_when_the_browser_takes_it(dist: Path) -> None:
+    """The build writes .br and .gz copies (vite.config.js); a browser gets the one it accepts, as the original."""
+    source = "console.log('the map');" * 200
+    (dist / "assets" / "map-abc.js").write_text(source)
+    (dist / "assets" / "map-abc.js.gz").write_bytes(gzip.compress(source.encode()))
+    (dist / "assets" / "map-abc.js.br").write_bytes(b"not really brotli")
+    c = _client(dist)
+    r = c.get("/assets/map-abc.js", headers={"Accept-Encoding": "gzip, deflate"})
+    assert r.headers["content-encoding"] == "gzip" and r.text == source and r.num_bytes_downloaded < len(source) / 10
+    assert r.headers["content-type"].startswith("text/javascript") and "immutable" in r.headers["cache-control"]
+    assert r.headers["vary"] == "Accept-Encoding"
+    br = c.get("/assets/map-abc.js", headers={"Accept-Encoding": "gzip, br"})
+    assert br.headers["content-encoding"] == "br" and br.content == b"not really brotli"
+    plain = c.get("/assets/map-abc.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == source
+    refused = c.get("/assets/map-abc.js", headers={"Accept-Encoding": "br;q=0, gzip;q=0.5"})
+    assert refused.headers["content-encoding"] == "gzip"
+    # An asset the build did not compress (too small) is sent as it is.
+    small = c.get("/assets/index-abc123.js", headers={"Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in small.headers and small.text == "console.log(1)"
 
 
 def test_only_a_page_load_falls_back_to_the_index(dist: Path) -> None:
