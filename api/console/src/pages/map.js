@@ -110,6 +110,11 @@ export function MapPage({ user }) {
         const layers = CLICKABLE.filter((id) => m.getLayer(id));
         const [f] = m.queryRenderedFeatures(e.point, { layers });
         if (!f) return;
+        // Below zoom 15 a component's tile carries no code (api/queries/map.py): zoom in to where it does.
+        if (f.layer.id === 'components' && !f.properties.code) {
+          m.flyTo({ center: e.lngLat, zoom: Math.max(m.getZoom() + 2, 16) });
+          return;
+        }
         const title = { devices: t('device'), inspectors: t('inspector'), components: t('components_layer'),
           streets: t('streets_layer'), 'cells-fill': t('cell') }[f.layer.id];
         let extra;
