@@ -143,10 +143,13 @@ _TILE_COLUMNS = {"components": "code, category, name, state, department", "cells
 # code, name and department (a unique code per dot was most of a tile: 100,000 components in a city's view were
 # 4.7 MB of tiles, 1.1 MB with these two). The console zooms in on a click there.
 COMPONENT_DETAIL_ZOOM = 15
+COMPONENT_MIN_ZOOM = 12  # below, a city's components would be one tile of dots under a pixel apart: none sent
 
 
 def vector_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int, crs: Crs) -> bytes:
     """One Mapbox Vector Tile (one layer, named as `layer`; extent 4096, buffer 64) of the current rows."""
+    if layer == "components" and z < COMPONENT_MIN_ZOOM:
+        return b""
     dx, dy = tile_center_offset_m(z, x, y) if crs == "gcj02" else (0.0, 0.0)
     world = 2 * EARTH_M / 2 ** z  # the tile's width in metres
     sql = _TILE_SQL.format(rows=_TILE_ROWS[layer].replace(

@@ -37,7 +37,8 @@ GEOJSON: dict[int | str, dict[str, Any]] = {
 
 # How long a browser may reuse an answer before asking again (it then revalidates with the ETag: 304, no body).
 # Cells and streets change with base-data imports only; components with the cases that set their state.
-TILE_CACHE = {"components": "private, max-age=60", "cells": "private, max-age=300", "streets": "private, max-age=300"}
+TILE_MAX_AGE = {"components": 60, "cells": 300, "streets": 300}
+LAYER = "(components|cells|streets)"
 LIVE = "no-store"  # open cases, devices, inspectors: always fresh
 
 
@@ -80,12 +81,12 @@ def cells(request: Request, db: Db, user: Anyone, crs: CrsQ = "wgs84",
 
 @router.get("/streets", summary="Road segments (GeoJSON LineStrings with road_class)", responses=GEOJSON)
 def streets(request: Request, db: Db, user: Anyone, crs: CrsQ = "wgs84") -> Response:
-    return _geojson(request, q.streets(db, crs), TILE_CACHE["streets"])
+    return _geojson(request, q.streets(db, crs), f"private, max-age={TILE_MAX_AGE['streets']}")
 
 
 @router.get("/grids", summary="Responsibility grids (GeoJSON, the union of their cells)", responses=GEOJSON)
 def grids(request: Request, db: Db, user: Anyone, crs: CrsQ = "wgs84") -> Response:
-    return _geojson(request, q.grids(db, crs), TILE_CACHE["cells"])
+    return _geojson(request, q.grids(db, crs), f"private, max-age={TILE_MAX_AGE['cells']}")
 
 
 @router.get("/open-cases", summary="The caller's open cases per cell code (cells without any left out)")
@@ -94,14 +95,21 @@ def open_cases(db: Db, user: Anyone) -> Response:
                     headers={"Cache-Control": LIVE})
 
 
-@router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", summary="Components, cells or streets as a Mapbox Vector Tile "
-            "(one layer, named as the path's)", responses=MVT)
-def vector_tile(request: Request, db: Db, user: Anyone, layer: q.TileLayer, z: Annotated[int, Path(ge=0, le=22)],
-                x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)], crs: CrsQ = "wgs84") -> Response:
+@router.get("/tiles/{layers}/{z}/{x}/{y}.pbf", summary="Components, cells and/or streets as a Mapbox Vector Tile "
+            "(one layer each, named as in the path)", responses=MVT)
+def vector_tile(request: Request, db: Db, user: Anyone,
+                layers: Annotated[str, Path(pattern=f"^{LAYER}(,{LAYER}){{0,2}}$",
+                                            description="one or more of components, cells, streets, comma-separated "
+                                                        "(the console asks for all three in one request per tile)")],
+                z: Annotated[int, Path(ge=0, le=22)], x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)],
+                crs: CrsQ = "wgs84") -> Response:
     if x >= 2 ** z or y >= 2 ** z:
         raise ApiError(422, "bad-tile", f"tile {z}/{x}/{y} lies outside the world")
-    return _encoded(request, q.vector_tile(db, layer, z, x, y, crs), "application/vnd.mapbox-vector-tile",
-                    TILE_CACHE[layer])
+    names: list[q.TileLayer] = list(dict.fromkeys(layers.split(",")))  # type: ignore[arg-type]  # the pattern's
+    # A tile is a list of layers: tiles of one layer each, concatenated, are one tile with all of them.
+    body = b"".join(q.vector_tile(db, name, z, x, y, crs) for name in names)
+    return _encoded(request, body, "application/vnd.mapbox-vector-tile",
+                    f"private, max-age={min(TILE_MAX_AGE[name] for name in names)}")
 
 
 @router.get("/devices", summary="Fixed devices with status (alarm, online, offline, disabled)", responses=GEOJSON)

@@ -114,6 +114,12 @@ def test_cells_and_streets_are_vector_tiles(client: TestClient, as_user: Headers
         r = client.get(f"/map/tiles/cells/{z}/{x}/{y}.pbf", headers=as_user("api-sanitation"))
         (cell,) = [f for f in mvt.layers(r.content)["cells"] if f["properties"]["code"] == code]
         assert cell["type"] == "polygon" and cell["properties"]["grid"] == "G1"
+        # The console asks for the three layers in one request per tile.
+        both = mvt.layers(client.get(f"/map/tiles/cells,streets,components/{z}/{x}/{y}.pbf",
+                                     headers=as_user("api-sanitation")).content)
+        assert code in {f["properties"]["code"] for f in both["cells"]}
+        assert street in {f["properties"]["street_id"] for f in both["streets"]}
+        assert client.get(f"/map/tiles/cells,roads/{z}/{x}/{y}.pbf", headers=as_user("api-boss")).status_code == 422
     finally:
         db.execute("DELETE FROM road_segments WHERE street_id = %s", (street,))
 
