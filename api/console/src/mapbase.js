@@ -7,7 +7,7 @@
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { Map as MlMap, NavigationControl, Popup, ScaleControl, prewarm, setWorkerUrl } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import { api, auth } from './api.js';
+import { api, auth, authHeaders } from './api.js';
 import { fmtTime, t } from './i18n.js';
 import { mapConfig } from './mapconfig.js';
 
@@ -17,13 +17,39 @@ prewarm();  // start the worker (half a megabyte of JavaScript to fetch and pars
 export { mapConfig };
 const CELLS = { source: 'city', sourceLayer: 'cells' };
 
+function cityTiles(crs) {
+  return `${location.origin}/map/tiles/cells,streets,components/{z}/{x}/{y}.pbf?crs=${crs}`;
+}
+
+/**
+ * Ask for the view's city tiles now, into the browser's cache: MapLibre's worker is still starting (half a
+ * megabyte of JavaScript) and would ask for them only then; its requests for the same URLs are answered from
+ * these. The tiles of a vector source at map zoom z are those of zoom floor(z).
+ */
+function prefetchTiles(map, template, minzoom, maxzoom) {
+  const z = Math.floor(map.getZoom());
+  if (z < minzoom) return;
+  const tz = Math.min(z, maxzoom);
+  const n = 2 ** tz;
+  const b = map.getBounds();
+  const col = (lon) => Math.max(0, Math.min(n - 1, Math.floor(((lon + 180) / 360) * n)));
+  const row = (lat) => Math.max(0, Math.min(n - 1, Math.floor(((1 - Math.asinh(Math.tan((lat * Math.PI) / 180)) / Math.PI) / 2) * n)));
+  const [x0, x1, y0, y1] = [col(b.getWest()), col(b.getEast()), row(b.getNorth()), row(b.getSouth())];
+  if ((x1 - x0 + 1) * (y1 - y0 + 1) > 36) return;  // a view this large is not a first view of a city
+  for (let x = x0; x <= x1; x += 1) {
+    for (let y = y0; y <= y1; y += 1) {
+      fetch(template.replace('{z}', tz).replace('{x}', x).replace('{y}', y), { headers: authHeaders() }).catch(() => {});
+    }
+  }
+}
+
 function baseStyle(config, extra) {
   const crs = config.overlay_crs;
   const sources = {
     // Cells, streets and components in one tile per place (one request, one arrival to draw); components come
     // from zoom 12 and are drawn from 13.
     city: { type: 'vector', minzoom: 8, maxzoom: 16, promoteId: { cells: 'code' },
-      tiles: [`${location.origin}/map/tiles/cells,streets,components/{z}/{x}/{y}.pbf?crs=${crs}`] },
+      tiles: [cityTiles(crs)] },
     grids: { type: 'geojson', data: `${location.origin}/map/grids?crs=${crs}` },
     ...(extra && extra.sources),
   };
@@ -77,10 +103,14 @@ export async function createCityMap(container, { onFirstRender, extra, before } 
       ? { url, headers: { Authorization: `Bearer ${auth.token}` } } : { url }),
   });
   performance.measure('map-webgl', 'map-webgl-start');  // the constructor: canvas, WebGL context, style parse
+  prefetchTiles(map, cityTiles(config.overlay_crs), 8, 16);  // the camera is set: the view is known
   map.addControl(new NavigationControl({ showCompass: false }), 'top-left');
   map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.cgConfig = config;
   map.cgOpenCases = {};
+  let frames = 0;  // drawn before the first render is complete: each costs a full redraw (software WebGL in CI)
+  const countFrame = () => { frames += 1; };
+  map.on('render', countFrame);
   const counts = reloadCells(map);
   await new Promise((resolve) => (map.isStyleLoaded() ? resolve() : map.once('style.load', resolve)));
   performance.mark('map-style-loaded');
@@ -89,11 +119,13 @@ export async function createCityMap(container, { onFirstRender, extra, before } 
     performance.mark('map-data');
     map.once('idle', () => {
       performance.mark('map-first-render');
+      map.off('render', countFrame);
       const entry = performance.getEntriesByName('map-first-render').pop();
       window.__cgMapFirstRenderMs = entry ? entry.startTime : null;
       // For benchmarks and tests: what the first render drew.
       window.__cgMapStats = () => ({
         zoom: map.getZoom(),
+        frames,
         // Below zoom 15 the tiles carry no code: a component is its position (a tile's margin repeats some).
         components: new Set(map.querySourceFeatures('city', { sourceLayer: 'components' })
           .map((f) => f.properties.code || f.geometry.coordinates.map((v) => v.toFixed(6)).join())).size,
