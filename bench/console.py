@@ -10,14 +10,18 @@ Method (all on this machine, against a throwaway stack this script starts):
    opens ``/#/map``; the page marks ``map-first-render`` (performance.mark) when MapLibre is first
    idle with cells, streets, grids, devices and the component vector tiles of the view drawn. The
    figure is the mark's time since navigation start, median of `--runs`. The floor it is compared
-   to: the same page's ``console-start`` mark … shell visible (the JavaScript alone, no map data).
+   to: the same page's ``console-shell`` mark (the shell painted, no map data). Where the time goes: the page's
+   other marks (JavaScript run, config, WebGL setup, style, data, devices), the tiles' arrival (seen by the
+   browser's network events: MapLibre's worker fetches them), the bytes of each kind of request and the frames
+   drawn before the first render (docs/performance.md, "Map first render").
 4. Feed latency: alarm rows are committed at 20/s (the feed's source: a trigger copies them into
    ``feed_events``; the gateway → worker path before that is bench/streams.py's); the page records
    (MutationObserver + the next animation frame) when each alarm's list entry is painted.
    Latency = paint time − commit time (one clock: same machine). The ceiling: a plain Python SSE
    client on /feed, timed the same way, which is what the server delivers before any rendering.
 Timings are printed, never asserted. Last line: JSON with map_first_render_ms,
-map_first_render_100k_ms, feed_latency_p50_ms, feed_latency_p99_ms (docs/performance.md) and more.
+map_first_render_100k_ms, map_phases_ms, map_kib, map_frames, feed_latency_p50_ms, feed_latency_p99_ms
+(docs/performance.md) and more. ``--no-feed`` measures the map only.
 """
 
 from __future__ import annotations
