@@ -210,6 +210,9 @@ def test_navigation_follows_the_role_and_the_language_switches(org: Org, new_pag
         "#/map", "#/cases"]
     handler.wait_for_selector("table.case-list, .board .empty")
     assert axe_critical(handler) == []
+    # Pages load on first use (src/main.js): the case board alone fetches neither MapLibre nor the map's data.
+    fetched = handler.evaluate("performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)")
+    assert [p for p in fetched if "maplibre" in p or p.startswith("/map/")] == [] and any("cases" in p for p in fetched)
     leader = new_page(org.users["leader"], "#/scoring", lang="en")
     assert leader.inner_text("header nav a.active") == "Scoring"
     assert "Devices" in leader.inner_text("header nav")
