@@ -19,8 +19,8 @@ A directory may hold any of these files; each present file is imported, idempote
     building, landmark and LineStrings for road_segment, with ``address`` (or ``name``), and for a road segment
     ``number_from``, ``number_to``, ``parity`` (odd/even/both). Normalised with city.json's ``address_prefixes``;
     an address already there (same kind, text and point) is kept once.
-``city.json`` — ``departments``, ``responsibility`` (category → department), ``grids``,
-    ``inspectors`` (users with role inspector, without a usable password) and ``devices``
+``city.json`` — ``centres`` (levels, docs/centres.md), ``departments``, ``responsibility`` (category →
+    department), ``grids``, ``inspectors`` (users with role inspector, without a usable password) and ``devices``
     (provisioned through `civicgrid.broker.provisioning`, with their links; secrets written to
     ``secrets.json``, mode 0600, and reused on the next load). Inspectors with a grid get a standing
     patrol plan (07:30–18:30, main roads 5 passes, secondary 4), idempotently.
@@ -43,6 +43,7 @@ from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.patrol.network import Projection, split_streets, streets_from_geojson
 from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store.addresses import AddressEntry, import_addresses
+from civicgrid.store.centres import upsert_centres
 from civicgrid.store.db import connect
 from civicgrid.store.grid_cells import load_grid_index
 from civicgrid.store.patrol import seed_plans, upsert_segments
@@ -97,12 +98,13 @@ def load_city(target: Settings | psycopg.Connection, directory: Path | str, *, p
 def _load(conn: psycopg.Connection, directory: Path, progress: Progress) -> dict[str, int]:
     counts: dict[str, int] = {}
     city = _read(directory / "city.json") or {}
+    counts["centres"] = upsert_centres(conn, city.get("centres", []))  # levels (docs/centres.md)
     departments = city.get("departments", [])
     for d in departments:
         # An existing department is left as it is (the API may have renamed or reorganised it).
-        conn.execute("INSERT INTO departments (id, name, name_en, parent_id) VALUES (%s, %s, %s, %s) "
+        conn.execute("INSERT INTO departments (id, name, name_en, parent_id, centre_id) VALUES (%s, %s, %s, %s, %s) "
                      "ON CONFLICT (id) DO NOTHING",
-                     (d["id"], d["name"], d.get("name_en"), d.get("parent_id")))
+                     (d["id"], d["name"], d.get("name_en"), d.get("parent_id"), d.get("centre_id")))
     counts["departments"] = len(departments)
     for g in city.get("grids", []):
         conn.execute("INSERT INTO responsibility_grids (id, name) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "
