@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from argon2 import PasswordHasher
@@ -119,8 +120,9 @@ def set_password(conn: psycopg.Connection, user: int | str, password: str | None
         raise UserError("a password has at least 8 characters")
     password = password or secrets.token_urlsafe(12)
     column = "id" if isinstance(user, int) else "username"
-    row = conn.execute(f"UPDATE users SET password_hash = %s WHERE {column} = %s RETURNING id",
-                       (hash_password(password), user)).fetchone()
+    # Tokens issued before this second stop working (get_user with the token's issue time).
+    row = conn.execute(f"UPDATE users SET password_hash = %s, tokens_valid_after = date_trunc('second', now()) "
+                       f"WHERE {column} = %s RETURNING id", (hash_password(password), user)).fetchone()
     return None if row is None else password
 
 
@@ -132,6 +134,10 @@ def set_user_enabled(conn: psycopg.Connection, user: int | str, enabled: bool) -
                         (enabled, user)).fetchone() is not None
 
 
-def get_user(conn: psycopg.Connection, user_id: int) -> User | None:
-    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s AND enabled", (user_id,)).fetchone()
+def get_user(conn: psycopg.Connection, user_id: int, *, token_issued_at: datetime | None = None) -> User | None:
+    """The enabled user; with `token_issued_at`, only if their password has not changed since (a change ends the
+    tokens issued before it)."""
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s AND enabled AND (%s::timestamptz IS NULL "
+                       "OR tokens_valid_after IS NULL OR tokens_valid_after <= %s)",
+                       (user_id, token_issued_at, token_issued_at)).fetchone()
     return None if row is None else user_from_row(row)
