@@ -20,6 +20,7 @@ from rich.table import Table
 
 from civicgrid import command_settings
 from civicgrid.basedata.cli import basedata_app
+from civicgrid.clock import ClockSettings
 from civicgrid.rules_cli import rules_app
 from civicgrid.settings import Settings, load_settings
 from civicgrid.statistics.cli import publish
@@ -427,7 +428,7 @@ def run(
             raise _fail(str(exc)) from None
         city = settings.stack.var_dir / "city"
         if simulate_city and settings.clock.start is None:
-            _share_todays_clock(speed)
+            settings = settings.model_copy(update={"clock": _share_todays_clock(speed)})
         if simulate_city:
             if not (city / "city.json").exists():
                 subprocess.run([*argv, "city", "generate", "--seed", "1", "--out", str(city)], check=True)
@@ -447,14 +448,17 @@ def run(
         stack.down()
 
 
-def _share_todays_clock(speed: float) -> None:
-    """One platform clock for every process `run` starts (they inherit the environment; civicgrid/clock.py):
-    today's patrol day from 07:30 at `speed` until the present, then real time, so the simulated morning's
-    cases and deadlines carry the morning's times, as the devices' readings do."""
+def _share_todays_clock(speed: float) -> ClockSettings:
+    """One platform clock for every process `run` starts (in the settings they are given, and in the environment
+    of those started by hand; civicgrid/clock.py): today's patrol day from 07:30 at `speed` until the present,
+    then real time, so the simulated morning's cases and deadlines carry the morning's times, as the devices'
+    readings do."""
     from civicgrid.clock import PlatformClock
     from simulators.scenario import today_start
 
-    os.environ.update(PlatformClock.simulated(today_start(), speed, catch_up=True).env())
+    clock = PlatformClock.simulated(today_start(), speed, catch_up=True)
+    os.environ.update(clock.env())
+    return clock.settings()
 
 
 def _start_platform(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path | None,
