@@ -4,13 +4,14 @@ A closing event owes one notification per caller who asked for a callback and pe
 event and channel, so a re-read event owes nothing new). Delivery takes the due ones with ``FOR UPDATE SKIP
 LOCKED`` — any number of notifier processes never send one twice at the same time — and records the outcome: sent,
 or the error with the next attempt after an exponential back-off, or failed for good after `max_attempts`. Failures
-stay in the table for operators to see (GET /notifications) and to send again.
+stay in the table for operators to see (GET /notifications), and an admin sends them again (`resend`, recorded in
+``notification_resends``, migration 0025).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,8 +82,37 @@ def deliver_due(conn: psycopg.Connection, notifiers: Mapping[str, Notifier], now
     return sent, failed
 
 
-def send_again(conn: psycopg.Connection, notification_id: int, now: datetime) -> bool:
-    """Put a failed notification back in the queue (an operator fixed the receiver); False if it is not failed."""
-    cur = conn.execute("UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = %s "
-                       "WHERE id = %s AND status = 'failed'", (now, notification_id))
-    return cur.rowcount == 1
+RESENT = "resent"
+
+
+def resend(conn: psycopg.Connection, ids: Sequence[int], actor: str, reason: str, now: datetime) -> dict[int, str]:
+    """Put failed notifications back in the queue (an admin had the receiver fixed), in one transaction.
+
+    Each one resent goes back to pending, due now, its attempts from zero (so it gets `max_attempts` again), and a
+    `notification_resends` row keeps who, when, why and the attempts and error it had failed with. Returns, per id
+    asked, `RESENT` or why not: its status (pending, sent) or "unknown"."""
+    if not reason.strip():
+        raise ValueError("a resend needs its reason: the record is read by people")
+    with conn.transaction():
+        resent = {r[0] for r in conn.execute(
+            "WITH picked AS (SELECT id, attempts, last_error FROM notifications WHERE id = ANY(%(ids)s) "
+            "AND status = 'failed' FOR UPDATE), "
+            "recorded AS (INSERT INTO notification_resends (notification_id, at, actor, reason, attempts, last_error) "
+            "SELECT id, %(now)s, %(actor)s, %(reason)s, attempts, last_error FROM picked) "
+            "UPDATE notifications n SET status = 'pending', attempts = 0, next_attempt_at = %(now)s FROM picked "
+            "WHERE n.id = picked.id RETURNING n.id",
+            {"ids": list(ids), "now": now, "actor": actor, "reason": reason}).fetchall()}
+        rows = conn.execute("SELECT id, status FROM notifications WHERE id = ANY(%s)",
+                            ([i for i in ids if i not in resent],)).fetchall()
+    others: dict[int, str] = {r[0]: r[1] for r in rows}
+    for nid in sorted(resent):
+        log.info("notification %s sent again by %s: %s", nid, actor, reason)
+    return {nid: RESENT if nid in resent else others.get(nid, "unknown") for nid in ids}
+
+
+def failed_ids(conn: psycopg.Connection, case_id: str | None = None, limit: int = 10_000) -> list[int]:
+    """The failed notifications (of one case), oldest first: what `civicgrid notifier resend` sends again."""
+    rows = conn.execute("SELECT id FROM notifications WHERE status = 'failed' "
+                        "AND (%(case)s::uuid IS NULL OR case_id = %(case)s::uuid) ORDER BY id LIMIT %(limit)s",
+                        {"case": case_id, "limit": limit}).fetchall()
+    return [r[0] for r in rows]
