@@ -32,19 +32,26 @@ class Retry:
 
 
 def owe(conn: psycopg.Connection, case_id: str, event_seq: int, channels: tuple[str, ...]) -> int:
-    """The notifications a case's closing event owes its callers who asked for a callback; how many are new."""
+    """The notifications a case's closing event owes its callers who asked for a callback — its own, and those of
+    the reports merged into it (合并), which stay on their cancelled case: the merge left a `merged_from` note on
+    the case it joined (civicgrid/cases/actions.py), followed here through merges of merges, each an index probe
+    on case_evidence (case_id). How many are new."""
     cur = conn.execute(
+        "WITH RECURSIVE joined (id) AS (SELECT %(case)s::uuid UNION "
+        "SELECT (e.data -> 'merged_from' ->> 'case_id')::uuid FROM case_evidence e JOIN joined j ON e.case_id = j.id "
+        "WHERE e.data ? 'merged_from') "
         "INSERT INTO notifications (case_id, caller_id, event_seq, channel) "
-        "SELECT k.case_id, k.id, %s, ch FROM case_callers k, unnest(%s::text[]) AS ch "
-        "WHERE k.case_id = %s AND k.callback ON CONFLICT (caller_id, event_seq, channel) DO NOTHING",
-        (event_seq, list(channels), case_id))
+        "SELECT %(case)s::uuid, k.id, %(seq)s, ch FROM case_callers k JOIN joined j ON k.case_id = j.id, "
+        "unnest(%(channels)s::text[]) AS ch WHERE k.callback ON CONFLICT (caller_id, event_seq, channel) DO NOTHING",
+        {"case": case_id, "seq": event_seq, "channels": list(channels)})
     return cur.rowcount
 
 
 _DUE = (
     "SELECT n.id, n.case_id::text, c.case_no, c.category_code, n.channel, n.attempts, k.channel, k.name, k.phone, "
-    "k.email, k.account_id, k.client, e.time, e.payload -> 'data' ->> 'public_note' "
+    "k.email, k.account_id, k.client, e.time, e.payload -> 'data' ->> 'public_note', r.case_no "
     "FROM notifications n JOIN case_callers k ON k.id = n.caller_id JOIN cases c ON c.id = n.case_id "
+    "JOIN cases r ON r.id = k.case_id "
     "LEFT JOIN case_events e ON e.case_id = n.case_id AND e.seq = n.event_seq "
     "WHERE n.status = 'pending' AND n.next_attempt_at <= %s ORDER BY n.next_attempt_at LIMIT %s "
     "FOR UPDATE OF n SKIP LOCKED")
@@ -57,9 +64,9 @@ def deliver_due(conn: psycopg.Connection, notifiers: Mapping[str, Notifier], now
     with conn.transaction():
         for row in conn.execute(_DUE, (now, limit)).fetchall():
             (nid, case_id, case_no, category, channel, attempts, caller_channel, name, phone, email, account_id,
-             client, at, note) = row
+             client, at, note, reported_as) = row
             message = Message(nid, case_id, case_no, category, "closed", at or now, note, caller_channel, name, phone,
-                              email, account_id, client)
+                              email, account_id, client, reported_as)
             notifier = notifiers.get(channel)
             try:
                 if notifier is None:

@@ -145,6 +145,35 @@ def test_callers_are_told_by_a_signed_webhook_when_the_case_closes(
     assert listed.status_code == 200 and {n["status"] for n in listed.json()} == {"sent"}, listed.text
 
 
+def test_the_caller_of_a_report_merged_into_a_case_is_told_when_that_case_closes(
+        settings: Settings, client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection) -> None:
+    key = client.post("/api-keys", headers=as_user("api-admin"),
+                      json={"user_id": org["api-operator"], "name": f"fb-{uuid.uuid4().hex[:6]}"}).json()["api_key"]
+    n = uuid.uuid4().int
+    lat, lon = f"{31.46230 + n % 40 * 0.00001:.5f}", f"{116.94100 + (n >> 8) % 40 * 0.00001:.5f}"
+    ids = []
+    for phone in ("13900000014", "13900000015"):  # two calls about one problem, each filed as new
+        r = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0103", "lat": lat,
+                                                           "long": lon, "phone": phone, "file_as_new": "true"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()[0]["service_request_id"])
+    kept, repeat = (db.execute("SELECT id::text FROM cases WHERE case_no = %s", (i,)).fetchone()[0] for i in ids)
+    r = client.post(f"/cases/{repeat}/merge", headers=as_user("api-leader"), json={"into": ids[0]})  # 合并
+    assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+    receiver = Receiver()
+    gen = _notifier(settings, receiver.url)
+    next(gen)
+    try:
+        _close(client, as_user, kept)
+        assert wait_for(lambda: len(receiver.received) == 2, timeout_s=30)
+    finally:
+        gen.close()
+        receiver.close()
+    told = {(m["caller"]["phone"], m["service_request_id"], m["caller"]["service_request_id"])
+            for m in (orjson.loads(body) for _, body in receiver.received)}
+    assert told == {("13900000014", ids[0], ids[0]), ("13900000015", ids[0], ids[1])}
+
+
 def test_a_dead_receiver_is_retried_then_recorded_as_failed(
         settings: Settings, client: TestClient, as_user: Headers, org: dict[str, int],
         db: psycopg.Connection) -> None:
