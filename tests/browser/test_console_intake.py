@@ -192,6 +192,7 @@ def test_an_unlocated_call_is_placed_from_the_list(org: Org, console_url: str, n
     # The case detail says it is unlocated (no reverse geocoding without a point) and points to the list.
     page = new_page(org.users["operator"], f"#/cases/{case['id']}")
     page.wait_for_selector(f".detail[data-case='{case['id']}'] .unlocated-flag a[href='#/intake/unlocated']")
+    page.wait_for_selector(f"tr[data-case='{case['id']}'] td .unlocated-flag")  # and on the board, for its cell
     assert page.locator(".detail .nearest").count() == 0
     page.evaluate("location.hash = '#/intake/unlocated'")
     row = page.locator(f".unlocated tr[data-case='{case['id']}']")

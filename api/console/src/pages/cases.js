@@ -80,7 +80,7 @@ export function CasesPage({ user, arg }) {
           <td class="light-cell" data-light=${c.light || ''} data-step=${c.light_step || ''}><${Light} light=${c.light} />${c.light_step ? html` <span class="small">${t('step.' + c.light_step)}</span>` : null}</td>
           <td><a href=${'#/cases/' + c.id}>${c.case_no || c.id.slice(0, 8)}</a></td>
           <td>${t('state.' + c.state)}</td><td>${c.category_name || ''} <span class="code">${c.category_code}</span></td>
-          <td>${sourceName(sources, c.source)}</td><td class="code">${c.grid_cell_code || '—'}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
+          <td>${sourceName(sources, c.source)}</td><td class="code">${c.grid_cell_code || (c.unlocated ? html`<span class="unlocated-flag">${t('in.tab.unlocated')}</span>` : '—')}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
           <td>${fmtTime(c.reported_at)}</td><td>${fmtTime(c.disposal_deadline)}</td></tr>`)}</tbody>
       </table>` : null}
       <div class="pager">
