@@ -25,6 +25,7 @@ from api.routes import (
     basedata,
     cameras,
     cases,
+    centres,
     departments,
     devices,
     duplicates,
@@ -103,11 +104,12 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
         inline_script_hashes(CONSOLE_DIST / "index.html"), settings.api.console_tile_url))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
-    for router in (health.router, auth.router, users.router, departments.router, responsibility.router,
-                   cases.build_router(ctx.permissions), open311.router, media.router, devices.router, feed.router,
-                   scoring.router, alarms.router, map.router, cameras.router, patrol.router, rules.router,
-                   geocoding.router, open311.discovery_router, duplicates.router, statistics.router,
-                   notifications.router, step_deadlines.router, sources.router, intake.router, basedata.router):
+    for router in (health.router, auth.router, users.router, centres.router, departments.router,
+                   responsibility.router, cases.build_router(ctx.permissions), open311.router, media.router,
+                   devices.router, feed.router, scoring.router, alarms.router, map.router, cameras.router,
+                   patrol.router, rules.router, geocoding.router, open311.discovery_router, duplicates.router,
+                   statistics.router, notifications.router, step_deadlines.router, sources.router, intake.router,
+                   basedata.router):
         app.include_router(router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.

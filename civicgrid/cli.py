@@ -303,6 +303,8 @@ def users_add(
     department: Annotated[str | None, typer.Option(help="Department id (role department).")] = None,
     grid: Annotated[str | None, typer.Option(help="Responsibility grid id (role inspector).")] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in the console.")] = None,
+    centre: Annotated[str | None, typer.Option(help="Centre id: a district centre's staff see and act within it "
+                                                    "(default: the whole city; docs/centres.md).")] = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin instead of generating one.")]
     = False,
 ) -> None:
@@ -312,7 +314,8 @@ def users_add(
     password = sys.stdin.readline().strip() if password_stdin else None
     try:
         created_password = add_user(_settings(), username, role, department_id=department,
-                                    responsibility_grid_id=grid, display_name=display_name, password=password)
+                                    responsibility_grid_id=grid, display_name=display_name, password=password,
+                                    centre_id=centre)
     except UserError as exc:
         raise _fail(str(exc)) from None
     console.print(f"user {username} ({role}) created")

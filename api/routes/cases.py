@@ -34,6 +34,7 @@ from api.schemas.cases import (
     PostponeIn,
     ReasonIn,
     TaskIn,
+    TransferIn,
 )
 from api.schemas.geocoding import ReverseAnswer
 from api.schemas.intake import CallIn
@@ -47,6 +48,7 @@ from civicgrid.domain.case_state import Action, CaseState, Role, Source, State
 from civicgrid.domain.permissions import Permissions
 from civicgrid.domain.time_limits import Light
 from civicgrid.store.addresses import Candidate, resolve
+from civicgrid.store.centres import has_centres
 from civicgrid.store.responsibility import suggest_department
 
 READERS = tuple(Role)
@@ -78,10 +80,17 @@ ACTIONS: tuple[tuple[Action, str, type[ActionIn], str], ...] = (
     (Action.RESUME, "resume", ActionIn, "resume a suspended case where it left off"),
     (Action.CANCEL, "cancel", ReasonIn, "作废: cancel an unfiled or filed case"),
     (Action.INSTRUCT, "instruct", NoteIn, "领导批示: a leader's instruction"),
+    (Action.ESCALATE, "escalate", ReasonIn, "上报上级: hand a reported or filed case to the centre above "
+                                            "(docs/centres.md)"),
+    (Action.TRANSFER, "transfer", TransferIn, "转办: move a reported or filed case to another centre, its "
+                                              "timeline kept"),
 )
 
+CENTRE_MOVES = (Action.ESCALATE, Action.TRANSFER)
+
 # Body field → lifecycle data key.
-_RENAMES = {"category_code": "category", "grid_cell_code": "cell", "department_id": "department"}
+_RENAMES = {"category_code": "category", "grid_cell_code": "cell", "department_id": "department",
+            "centre_id": "centre"}
 
 ACTION_RESPONSES = {403: {"description": "role may not take this action"},
                     404: {"description": "no such case in the caller's scope"},
@@ -95,7 +104,8 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
         raise not_found("case", case_id)
     state = case_from_json(row.pop("snapshot"))
     allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.permissions,
-                                                            unlocated=row["unlocated"]))
+                                                            unlocated=row["unlocated"])
+                     if a not in CENTRE_MOVES or has_centres(db))  # a one-centre town has nowhere to move a case
     suggested = None
     if state.state in (State.REPORTED, State.VERIFYING, State.FILED):
         suggested = suggest_department(db, category_code=row["category_code"], cell=row["grid_cell_code"],
@@ -239,7 +249,8 @@ def _add_action(router: APIRouter, permissions: Permissions, action: Action, pat
         data = {_RENAMES.get(k, k): v for k, v in raw.items()}
         ctx.cases.act(db, user.role, user.username, str(case_id), action, data, tuple(body.media_ids), ctx.clock.now(),
                       visible=lambda conn, cid: q.in_scope(conn, user, cid))
-        return case_detail(ctx, db, user, str(case_id), ctx.clock.now())
+        # A case escalated or transferred out of the caller's centre is out of their scope now; they see it once more.
+        return case_detail(ctx, db, user, str(case_id), ctx.clock.now(), scoped=action not in CENTRE_MOVES)
 
     endpoint.__name__ = f"case_{action.value}"
     router.add_api_route(f"/{{case_id}}/{path}", endpoint, methods=["POST"], summary=summary,

@@ -81,6 +81,8 @@ class CasePublic(BaseModel):
     address: str | None
     description: str | None
     department_id: str | None
+    centre_id: str | None = Field(None, description="the centre handling it (levels, docs/centres.md); none: the "
+                                                    "top, the whole city")
     reported_at: datetime
     disposal_deadline: datetime | None
     closed_at: datetime | None
@@ -214,6 +216,14 @@ class DispatchIn(ActionIn):
 
     department_id: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         None, description="default: the suggested department (responsibility table)")
+
+
+class TransferIn(ActionIn):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"centre_id": "district-2", "reason": "问题位于相邻城区"}]})
+
+    centre_id: Annotated[str, Field(min_length=1, max_length=100, description="the centre that takes the case")]
+    reason: Text
 
 
 class LimitIn(BaseModel):

@@ -55,9 +55,10 @@ def place(permissions: Permissions, conn: psycopg.Connection, role: Role, actor:
         if not store.is_unlocated(conn, case_id):
             raise PlaceRefused(f"case {case_id} is not unlocated: it has its place already")
         placed = dataclasses.replace(case, cell=cell)
-        conn.execute("UPDATE cases SET lon = %s, lat = %s, grid_cell_code = %s, outside_grid = false, "
-                     "unlocated = false, address = coalesce(address, %s), snapshot = %s, updated_at = now() "
-                     "WHERE id = %s", (lon, lat, cell, address, Jsonb(case_to_json(placed)), case_id))
+        conn.execute("UPDATE cases SET lon = %s, lat = %s, grid_cell_code = %s, centre_id = centre_of_cell(%s), "
+                     "outside_grid = false, unlocated = false, address = coalesce(address, %s), snapshot = %s, "
+                     "updated_at = now() WHERE id = %s",
+                     (lon, lat, cell, cell, address, Jsonb(case_to_json(placed)), case_id))
         store.add_evidence(conn, case_id, store.Evidence(
             f"placed:{case_id}", "note", now, None,
             {"placed": {k: v for k, v in {"lon": lon, "lat": lat, "cell": cell, "address": address,

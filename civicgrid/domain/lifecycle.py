@@ -12,7 +12,9 @@ disposed → checking → closed. Rework (check_fail) goes back to dispatched, r
 (approve_return) back to filed; postponement and urging stay in place; suspension
 stops the clock and resume returns to the state it left; self_handle closes an
 inspector's own report at once, the one path to `closed` without a passed check (核查);
-merge (合并) ends a repeat report as `cancelled`, naming the open case it joins.
+merge (合并) ends a repeat report as `cancelled`, naming the open case it joins; escalate (上报上级) and
+transfer (转办) hand a reported or filed case to another centre in place (the centre is routing, kept on the
+case row by civicgrid/cases/centres.py, not a lifecycle fact).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ PREVIOUS = "previous"
 _ACTIVE = (S.DISPATCHED, S.DISPOSING, S.DISPOSED)
 _SUSPENDABLE = (S.FILED, S.DISPATCHED, S.DISPOSING, S.DISPOSED, S.CHECKING)
 _OPEN = tuple(s for s in State if s not in TERMINAL)
+# A case changes centre only while no department holds it (one returned to the dispatcher is filed again).
+_BEFORE_DEPARTMENT = (S.REPORTED, S.FILED)
 
 # (state, action) → target state. Structural: the contract of docs/domain.md §4.
 RULES: dict[tuple[State, Action], State | str] = {
@@ -78,6 +82,8 @@ RULES: dict[tuple[State, Action], State | str] = {
     **{(s, A.CANCEL): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
     **{(s, A.MERGE): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
     **{(s, A.INSTRUCT): s for s in _OPEN},
+    **{(s, A.ESCALATE): s for s in _BEFORE_DEPARTMENT},
+    **{(s, A.TRANSFER): s for s in _BEFORE_DEPARTMENT},
     **{(s, A.OVERDUE): s for s in _OPEN if s is not S.SUSPENDED},
     **{(s, A.DEADLINE_WARNING): s for s in _OPEN if s is not S.SUSPENDED},
 }
@@ -106,6 +112,8 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     A.CANCEL: ("reason",),
     A.MERGE: ("into",),
     A.INSTRUCT: ("note",),
+    A.ESCALATE: ("reason",),
+    A.TRANSFER: ("centre", "reason"),
     A.OVERDUE: ("deadline", "deadline_at"),
     A.DEADLINE_WARNING: ("deadline", "deadline_at"),
 }

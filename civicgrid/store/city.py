@@ -22,8 +22,8 @@ A directory may hold any of these files; each present file is imported, idempote
 ``city.json`` — ``crs``: the GeoJSON files' coordinate system (default WGS 84; docs/basedata.md "Coordinate
     systems": EPSG:4490, EPSG:4548 and the other CGCS2000 Gauss–Krüger zones, converted with pyproj by the base-data
     imports' rule; a file's own legacy ``crs`` member names its CRS, and one naming another CRS than the load is
-    refused), ``departments``, ``responsibility`` (category → department), ``grids``,
-    ``inspectors`` (users with role inspector, without a usable password) and ``devices``
+    refused), ``centres`` (levels, docs/centres.md), ``departments``, ``responsibility`` (category →
+    department), ``grids``, ``inspectors`` (users with role inspector, without a usable password) and ``devices``
     (provisioned through `civicgrid.broker.provisioning`, with their links; secrets written to
     ``secrets.json``, mode 0600, and reused on the next load). Inspectors with a grid get a standing
     patrol plan (07:30–18:30, main roads 5 passes, secondary 4), idempotently.
@@ -47,6 +47,7 @@ from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.patrol.network import Projection, split_streets, streets_from_geojson
 from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store.addresses import AddressEntry, import_addresses
+from civicgrid.store.centres import upsert_centres
 from civicgrid.store.db import connect
 from civicgrid.store.grid_cells import load_grid_index
 from civicgrid.store.patrol import seed_plans, upsert_segments
@@ -135,12 +136,13 @@ def read_city_files(directory: Path, crs: str | None = None) -> CityFiles:
 def _load(conn: psycopg.Connection, files: CityFiles, progress: Progress) -> dict[str, int]:
     counts: dict[str, int] = {}
     city = files.city
+    counts["centres"] = upsert_centres(conn, city.get("centres", []))  # levels (docs/centres.md)
     departments = city.get("departments", [])
     for d in departments:
         # An existing department is left as it is (the API may have renamed or reorganised it).
-        conn.execute("INSERT INTO departments (id, name, name_en, parent_id) VALUES (%s, %s, %s, %s) "
+        conn.execute("INSERT INTO departments (id, name, name_en, parent_id, centre_id) VALUES (%s, %s, %s, %s, %s) "
                      "ON CONFLICT (id) DO NOTHING",
-                     (d["id"], d["name"], d.get("name_en"), d.get("parent_id")))
+                     (d["id"], d["name"], d.get("name_en"), d.get("parent_id"), d.get("centre_id")))
     counts["departments"] = len(departments)
     for g in city.get("grids", []):
         conn.execute("INSERT INTO responsibility_grids (id, name) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "

@@ -106,7 +106,8 @@ def test_illegal_transition_names_state_action_and_allowed() -> None:
         apply(case, cmd(A.DISPATCH, department="x"), T0)
     err = info.value
     assert err.state is State.REPORTED and err.action is A.DISPATCH
-    assert set(err.allowed) == {A.ACCEPT, A.MERGE, A.SEND_VERIFY, A.FILE, A.SELF_HANDLE, A.CANCEL, A.INSTRUCT}
+    assert set(err.allowed) == {A.ACCEPT, A.MERGE, A.SEND_VERIFY, A.FILE, A.SELF_HANDLE, A.CANCEL, A.INSTRUCT,
+                                A.ESCALATE, A.TRANSFER}
     assert "reported" in str(err) and "dispatch" in str(err) and "send_verify" in str(err)
     closed, _ = run(case, cmd(A.SELF_HANDLE, note="fixed"))
     with pytest.raises(IllegalTransition, match="none"):
