@@ -21,6 +21,7 @@ from rich.table import Table
 from civicgrid import command_settings
 from civicgrid.basedata.cli import basedata_app
 from civicgrid.clock import ClockSettings
+from civicgrid.notify.cli import notifier_app
 from civicgrid.rules_cli import rules_app
 from civicgrid.settings import Settings, load_settings
 from civicgrid.statistics.cli import publish
@@ -47,6 +48,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(rules_app, name="rules")  # civicgrid/rules_cli.py
 app.add_typer(basedata_app, name="basedata")  # civicgrid/basedata/cli.py
+app.add_typer(notifier_app, name="notifier")  # civicgrid/notify/cli.py: the service, and `resend`
 app.command("publish")(publish)  # civicgrid/statistics/cli.py
 
 
@@ -278,10 +280,13 @@ def carrier_gateway() -> None:
         raise _fail(str(exc)) from None
 
 
-@app.command("notifier")
-def notifier() -> None:
+@notifier_app.callback(invoke_without_command=True)
+def notifier(ctx: typer.Context) -> None:
     """Tell callers who asked for a callback that their case closed (signed webhook POST), reading case events
-    from Kafka, until Ctrl-C; needs notify.webhook_url and notify.webhook_secret (docs/notify.md)."""
+    from Kafka, until Ctrl-C; needs notify.webhook_url and notify.webhook_secret (docs/notify.md). `resend`: send
+    failed notifications again."""
+    if ctx.invoked_subcommand is not None:
+        return
     from civicgrid.notify.service import run as run_notifier
 
     settings = _service_settings("DB_ROLE")

@@ -20,6 +20,7 @@ from api.auth import require, require_current
 from api.deps import ApiContext, Ctx, Db
 from api.errors import not_found
 from api.queries import cases as q
+from api.routes.geocoding import reverse_answer
 from api.schemas.cases import (
     ActionIn,
     CaseDetail,
@@ -35,6 +36,7 @@ from api.schemas.cases import (
     TaskIn,
     TransferIn,
 )
+from api.schemas.geocoding import ReverseAnswer
 from api.schemas.intake import CallIn
 from api.users import User
 from civicgrid.cases.callers import Caller
@@ -101,7 +103,8 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
     if row is None:
         raise not_found("case", case_id)
     state = case_from_json(row.pop("snapshot"))
-    allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.permissions)
+    allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.permissions,
+                                                            unlocated=row["unlocated"])
                      if a not in CENTRE_MOVES or has_centres(db))  # a one-centre town has nowhere to move a case
     suggested = None
     if state.state in (State.REPORTED, State.VERIFYING, State.FILED):
@@ -109,9 +112,15 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
                                        component_code=row["component_code"])
     light, light_step = step_light(db, row, now, lambda: _light(ctx, db, state, row["rules_version"], now))
     return CaseDetail(**row, allowed_actions=allowed, suggested_department_id=suggested,
-                      light=light, light_step=light_step, timeline=q.timeline(db, case_id),
+                      nearest=_nearest(ctx, db, row["lon"], row["lat"]), light=light, light_step=light_step,
+                      timeline=q.timeline(db, case_id),
                       evidence=q.evidence(db, case_id),
                       **dict(zip(("timeline_total", "evidence_total"), q.detail_totals(db, case_id), strict=True)))
+
+
+def _nearest(ctx: ApiContext, db: psycopg.Connection, lon: float | None, lat: float | None) -> ReverseAnswer | None:
+    """Reverse geocoding beside the case (docs/geocoding.md); none without a point."""
+    return None if lon is None or lat is None else reverse_answer(ctx, db, lon, lat)
 
 
 def _light(ctx: ApiContext, db, case: CaseState, version: int | None, now: datetime) -> str | None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.geocoding import ReverseAnswer
 from civicgrid.domain.case_state import Source
 from civicgrid.domain.time_limits import Unit
 
@@ -99,6 +100,9 @@ class CasePublic(BaseModel):
     dispatched_at: datetime | None = Field(None, description="the latest dispatch or rework: the disposal clock's "
                                                              "start")
     merged_into: str | None = Field(None, description="合并: the id of the open case this repeat report joined")
+    unlocated: bool = Field(False, description="came without a place (an address that did not resolve, or none) and "
+                                               "not placed yet: not filed nor dispatched until an operator places "
+                                               "it (POST /intake/unlocated/{id}/place)")
     light: Literal["green", "yellow", "red"] | None = Field(
         None, description="time-limit light of the most urgent running step (accept, verify, file, dispatch, "
                           "dispose, check, close): yellow past the pack's warning share, red past the deadline, as "
@@ -142,6 +146,9 @@ class CaseDetail(CasePublic):
 
     allowed_actions: list[str] = Field(description="actions the caller's role may take now")
     suggested_department_id: str | None = Field(description="from the responsibility table / component owner")
+    nearest: ReverseAnswer | None = Field(None, description="reverse geocoding of the case's point: the nearest "
+                                                            "address and road within 200 m, and the cell there; "
+                                                            "none without a point")
     timeline: list[CaseEventPublic] = Field(description="the newest 500 entries, oldest first")
     evidence: list[EvidencePublic] = Field(description="the newest 500 rows, oldest first")
     timeline_total: int = 0

@@ -1,10 +1,11 @@
 """A person's action on a case (console, handheld through the API), in one transaction.
 
-``lock_case → prepare → lifecycle.apply → record_transition``: the row lock serialises concurrent
+``lock_case → check_placed → prepare → lifecycle.apply → record_transition``: the row lock serialises concurrent
 actions, so the loser of a race waits, then sees the new state and `apply` raises IllegalTransition.
 `prepare` adds what the pure lifecycle cannot know: deadlines on the working calendar, the suggested
 department, that referenced rows exist (a bad id is a typed refusal, not a foreign-key error), and the
-field task a send-verify or send-check starts.
+field task a send-verify or send-check starts. `check_placed` refuses to file or dispatch a case still unlocated
+(civicgrid/domain/lifecycle.py `NEEDS_PLACE`; the flag is on the case row, read under its lock).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def act(rules: Rules, conn: psycopg.Connection, role: Role, actor: str, case_id:
         case = store.lock_case(conn, case_id)
         if visible is not None and not visible(conn, case_id):
             raise CaseNotFound(case_id)
+        lifecycle.check_placed(case, action, unlocated=store.is_unlocated(conn, case_id))
         media = ev.media_of(conn, media_ids)
         command_data = prepare(rules, conn, case, action, dict(data), now)
         if action is Action.DISPATCH:

@@ -173,6 +173,12 @@ def lock_case(conn: psycopg.Connection, case_id: str) -> CaseState:
     return case_from_json(row[0])
 
 
+def is_unlocated(conn: psycopg.Connection, case_id: str) -> bool:
+    """The case came without a place and no operator has placed it yet (0017.unlocated-cases)."""
+    row = conn.execute("SELECT unlocated FROM cases WHERE id = %s", (case_id,)).fetchone()
+    return bool(row and row[0])
+
+
 def rules_version(conn: psycopg.Connection, case_id: str) -> int | None:
     """The rules version the case was filed under (None: filed before versions existed)."""
     row = conn.execute("SELECT rules_version FROM cases WHERE id = %s", (case_id,)).fetchone()

@@ -91,6 +91,12 @@ RULES: dict[tuple[State, Action], State | str] = {
 # Actions the platform records itself (the deadline watch): never offered as a button.
 AUTOMATIC = frozenset({A.OVERDUE, A.DEADLINE_WARNING})
 
+# Actions that need the case's place: filing (立案) puts it in a unit grid cell's account, dispatch (派遣) follows the
+# cell's responsibility table. A report that came without a place (flagged unlocated) waits in intake until an
+# operator places it on the map (civicgrid/cases/placing.py); the flag lives on the case row, not in CaseState, so
+# the case service asks `check_placed` before `apply`, and the allowed actions leave these out.
+NEEDS_PLACE = frozenset({A.FILE, A.DISPATCH})
+
 # Data each action must carry (the API turns these into request-body fields).
 REQUIRED: dict[Action, tuple[str, ...]] = {
     A.FILE: ("category",),
@@ -125,10 +131,20 @@ def allowed(state: State) -> frozenset[Action]:
     return frozenset(a for (s, a) in RULES if s == state and a not in AUTOMATIC)
 
 
-def allowed_for(case: CaseState, role: Role, permissions: Permissions | None = None) -> frozenset[Action]:
-    """Actions this role may take on this case now (for UI buttons); preconditions not checked."""
+def allowed_for(case: CaseState, role: Role, permissions: Permissions | None = None, *,
+                unlocated: bool = False) -> frozenset[Action]:
+    """Actions this role may take on this case now (for UI buttons); preconditions not checked, but an unlocated
+    case offers none of `NEEDS_PLACE`."""
     perms = permissions or default_permissions()
-    return frozenset(a for a in allowed(case.state) if perms.allows(role, a))
+    return frozenset(a for a in allowed(case.state) if perms.allows(role, a)
+                     and not (unlocated and a in NEEDS_PLACE))
+
+
+def check_placed(case: CaseState, action: Action, *, unlocated: bool) -> None:
+    """Refuse an action of `NEEDS_PLACE` on an unlocated case (no point, no cell), with the way out."""
+    if unlocated and action in NEEDS_PLACE:
+        raise PreconditionFailed(case.state, action, "the case is unlocated (no point, no unit grid cell): an "
+                                                     "operator places it on the map first (intake, 待定位)")
 
 
 def open_case(

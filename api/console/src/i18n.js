@@ -226,6 +226,17 @@ Object.assign(en, {
   'in.place': 'Place', 'in.place_hint': 'Place case', 'in.place_confirm': 'Confirm place', 'in.placed': 'Placed',
 });
 
+// Where a case is, in its detail (pages/cases.js).
+Object.assign(zh, {
+  'cd.place': '位置', 'cd.unlocated': '待定位：未能定位的案件须先在地图上定位，方可立案、派遣。', 'cd.go_place': '去定位',
+  'cd.nearest': '附近地址', 'cd.no_address': '200 米内无门牌', 'cd.road': '道路', 'cd.point_cell': '所在网格',
+});
+Object.assign(en, {
+  'cd.place': 'Place', 'cd.unlocated': 'Unlocated: placed on the map before it can be filed or dispatched.',
+  'cd.go_place': 'Place it', 'cd.nearest': 'Nearest address', 'cd.no_address': 'no address within 200 m',
+  'cd.road': 'road', 'cd.point_cell': 'cell',
+});
+
 // The base-data page (pages/basedata.js).
 Object.assign(zh, {
   basedata: '基础数据', 'bd.find': '查找部件', 'bd.find_hint': '编码前缀或名称', 'bd.found': '共', 'bd.select': '选择左侧部件查看详情与变更记录',
