@@ -1,0 +1,426 @@
+"""The GB/T 28181 gateway process (``civicgrid gb28181-gateway``): the platform's SIP server (上级平台).
+
+One asyncio loop serves UDP and TCP (gateway/gb28181/transport.py) and drives the Kafka producer, as the JT/T 808
+gateway does. What a device's requests become (docs/gb28181.md):
+
+- REGISTER: 401 with a Digest challenge, then 200 (with `Date`, the standard's clock sync) or 403; `cg.status`
+  online; a new registration is sent a Catalog query. Expires 0 unregisters: `cg.status` offline.
+- MESSAGE Keepalive: 200, `cg.status` online (so the streams' silence rule and this gateway's keepalive watch
+  agree); `gb28181.keepalive_misses` intervals without one: `cg.status` offline.
+- MESSAGE Catalog response(s): 200 each; the complete catalog replaces the device's rows in `gb28181_channels`.
+- MESSAGE Alarm: one `cg.events` record; 200 once Kafka has it, then the platform's Alarm response MESSAGE.
+
+Refusals are dead letters with a reason; a request whose headers were read gets 400 with it, anything less is
+dropped. The gateway reads the registry and writes Kafka, and the catalogue table (civicgrid/store/gb28181.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+
+from civicgrid.bus import clients, records
+from civicgrid.bus import topics as kafka
+from civicgrid.bus.device_records import DeviceRecord, StatusRecord
+from civicgrid.metrics_http import serve_metrics
+from civicgrid.profiles import load_profiles
+from civicgrid.settings import Settings
+from civicgrid.store import gb28181 as store
+from civicgrid.store.db import connect
+from gateway.gb28181 import digest, manscdp, sip
+from gateway.gb28181.catalog import Catalogs
+from gateway.gb28181.convert import event_data, event_seq
+from gateway.gb28181.errors import Gb28181Error, Reason
+from gateway.gb28181.manscdp import Channel, Command
+from gateway.gb28181.metrics import Gb28181Metrics
+from gateway.gb28181.registrations import Change, Peer, Registration, Registrations
+from gateway.gb28181.transport import SipServer
+from gateway.jt808.auth import SecretHashes
+from gateway.registry import DeviceInfo, DeviceRegistry
+from gateway.rejections import Rejected
+from gateway.validation import compile_channel
+
+log = logging.getLogger(__name__)
+
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
+ALLOW = "REGISTER, MESSAGE, ACK, OPTIONS"
+IGNORED_METHODS = ("ACK",)  # nothing to answer: the platform sends no INVITE, so no ACK is owed to it
+
+
+class Gb28181Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = g = settings.gb28181
+        self.db = settings.db
+        self.metrics = Gb28181Metrics()
+        self.registry = DeviceRegistry(settings.db, settings.gateway.registry_refresh_s)
+        self.secrets = SecretHashes(settings.db)
+        profiles = load_profiles(settings.profiles_dir)
+        missing = [p for p in g.profiles if p not in profiles or "event" not in profiles[p].channels]
+        if missing:
+            raise ValueError(f"gb28181.profiles {missing}: each must be a device profile with an event channel")
+        self.validators: dict[str, Validator] = {p: compile_channel(profiles[p].channels["event"]) for p in g.profiles}
+        self.producer = Producer(clients.librdkafka(settings.kafka, {
+            "acks": "all", "enable.idempotence": True, "linger.ms": g.kafka_linger_ms, "message.timeout.ms": 0,
+            "log_level": 3}))
+        self.nonces = digest.Nonces(os.urandom(32), g.nonce_ttl_s)
+        self.registrations = Registrations(g.keepalive_interval_s, g.keepalive_misses)
+        self.catalogs = Catalogs(g.catalog_timeout_s)
+        self.channels: dict[str, dict[str, Channel]] = {}  # device → its catalog (names, positions for alarms)
+        self.max_future = timedelta(seconds=settings.gateway.max_clock_future_s)
+        self.device_zone = timezone(timedelta(minutes=g.device_utc_offset_min))
+        self.host = g.public_host or ("127.0.0.1" if g.listen_host in ("0.0.0.0", "::") else g.listen_host)
+        self._sn = itertools.count(int(time.time()) % 100_000)
+        self._cseq = itertools.count(1)
+        self.in_flight = 0
+        self.listening = False
+        self.server = SipServer(self.on_message, self.refuse_bytes, max_message_bytes=g.max_message_bytes,
+                                max_connections=g.max_connections, idle_timeout_s=g.idle_timeout_s,
+                                max_errors=g.max_errors)
+
+    # -- Kafka -------------------------------------------------------------------------------
+    def produce(self, topic: str, key: bytes, value: bytes, done: Callable[[bool], None] | None = None) -> None:
+        started = time.perf_counter()
+        self.in_flight += 1
+
+        def delivered(err: KafkaError | None, msg: Any) -> None:
+            self.in_flight -= 1
+            if err is None:
+                self.metrics.records_out.labels(topic).inc()
+                self.metrics.produce_latency.observe(time.perf_counter() - started)
+            else:
+                log.error("Kafka refused a %d-byte record for %s: %s", len(value), topic, err)
+                self.metrics.refused.inc()
+            if done is not None:
+                done(err is None)
+
+        while True:
+            try:
+                self.producer.produce(topic, value, key, on_delivery=delivered)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+    async def _poll_kafka(self) -> None:
+        while True:
+            served = self.producer.poll(0)
+            await asyncio.sleep(0.001 if served else 0.005)
+
+    def status(self, device: DeviceInfo, state: str, detail: dict[str, Any]) -> None:
+        record = StatusRecord(device_id=device.device_id, kind=device.kind, state=state, ts=datetime.now(UTC),
+                              retained=False, source="device", profile=device.profile,
+                              detail={"protocol": "gb28181", **detail})
+        self.produce(kafka.STATUS, device.key, record.encode())
+
+    # -- answers and refusals -----------------------------------------------------------------
+    def answer(self, request: sip.Message, peer: Peer, code: int, headers: list[tuple[str, str]] | None = None,
+               body: bytes = b"") -> None:
+        source = (peer.host, peer.port) if peer.transport == "UDP" else None
+        out = sip.response(request, code, to_tag=secrets.token_hex(4), source=source, headers=headers, body=body)
+        out.headers.append(("user-agent", "civicgrid"))
+        self.metrics.responses_out.labels(str(code)).inc()
+        peer.send(out.encode())
+
+    async def refuse_bytes(self, data: bytes, reason: Reason, detail: str, peer: Peer) -> None:
+        self.dead_letter(data, reason, detail, peer, None, None)
+
+    def dead_letter(self, data: bytes, reason: Reason, detail: str, peer: Peer, device_id: str | None,
+                    method: str | None) -> None:
+        record = records.DeadLetterRecord.of(
+            payload=data, mqtt_topic=f"gb28181:{method}" if method else "gb28181", device_id=device_id,
+            reason=str(reason), detail=f"{detail} (from {peer})"[:500], received_at=datetime.now(UTC),
+            keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
+        self.metrics.dead_letters.labels(str(reason)).inc()
+        log.info("gb28181 %s: %s: %s", peer, reason, detail[:200])
+        self.produce(kafka.DEADLETTER, (device_id or "unknown").encode(), record.encode())
+
+    def refuse(self, data: bytes, exc: Gb28181Error, request: sip.Message | None, peer: Peer, code: int = 400) -> None:
+        device_id = sip.uri_user(request.get("from") or "") if request is not None else None
+        self.dead_letter(data, exc.reason, exc.detail, peer, device_id, request.method if request else None)
+        if request is not None and sip.answerable(request):
+            self.answer(request, peer, code, [("warning", f'399 civicgrid "{exc.reason}: {exc.detail[:100]}"')])
+
+    # -- requests ------------------------------------------------------------------------------
+    async def on_message(self, data: bytes, peer: Peer) -> bool:
+        """Handle one message; True when it was refused (counted against a TCP connection)."""
+        try:
+            message = sip.decode(data, stream=peer.transport == "TCP")
+        except Gb28181Error as exc:
+            partial = exc.message if isinstance(exc.message, sip.Message) and exc.message.is_request else None
+            self.refuse(data, exc, partial, peer)
+            return True
+        if not message.is_request:
+            self.metrics.responses_in.labels(f"{message.status // 100}xx").inc()
+            return False  # the device's answer to a Catalog query or an Alarm response: nothing owed
+        self.metrics.request(message.method)
+        try:
+            return await self.request(message, data, peer)
+        except Gb28181Error as exc:
+            if exc.reason == Reason.UNKNOWN_METHOD:
+                self.dead_letter(data, exc.reason, exc.detail, peer, sip.uri_user(message.get("from") or ""),
+                                 message.method)
+                self.answer(message, peer, 405, [("allow", ALLOW)])
+            else:
+                self.refuse(data, exc, message, peer)
+            return True
+        except Exception:
+            log.exception("gb28181 %s: unexpected error on a %s", peer, message.method)
+            self.answer(message, peer, 500)
+            return True
+
+    async def request(self, message: sip.Message, data: bytes, peer: Peer) -> bool:
+        if message.method == "REGISTER":
+            return await self.register(message, data, peer)
+        if message.method == "MESSAGE":
+            return await self.message(message, data, peer)
+        if message.method == "OPTIONS":
+            self.answer(message, peer, 200, [("allow", ALLOW)])
+        elif message.method not in IGNORED_METHODS:
+            raise Gb28181Error(Reason.UNKNOWN_METHOD, f"{message.method} is not supported (no media sessions)")
+        return False
+
+    async def _device(self, device_id: str | None) -> tuple[DeviceInfo | None, Reason | None]:
+        if not device_id:
+            return None, Reason.UNKNOWN_DEVICE
+        device = await asyncio.to_thread(self.registry.get, device_id)
+        if device is None or device.profile not in self.settings.profiles:
+            return None, Reason.UNKNOWN_DEVICE
+        if not device.enabled:
+            return None, Reason.DEVICE_DISABLED
+        return device, None
+
+    async def register(self, request: sip.Message, data: bytes, peer: Peer) -> bool:
+        g = self.settings
+        device_id = sip.uri_user(request.get("from") or "")
+        authorization = request.get("authorization")
+        credentials = digest.parse_authorization(authorization) if authorization else None
+        nonce_state = self.nonces.check(credentials.nonce, time.monotonic()) if credentials else "forged"
+        if credentials is None or nonce_state != "ok":
+            self.metrics.auth.labels("challenged").inc()
+            self.answer(request, peer, 401, [("www-authenticate", digest.challenge(
+                g.domain, self.nonces.issue(time.monotonic()), stale=nonce_state == "stale"))])
+            return False
+        device, refused = await self._device(device_id)
+        secret_hash = None if device is None else await asyncio.to_thread(self.secrets.get, device.device_id)
+        if (device is None or secret_hash is None or credentials.username != device.device_id
+                or not digest.response_matches(credentials, "REGISTER", digest.sip_password(device.device_id,
+                                                                                            secret_hash))):
+            self.metrics.auth.labels("refused").inc()
+            detail = f"REGISTER of {device_id} as {credentials.username!r} refused"
+            self.dead_letter(b"", refused or Reason.AUTH_FAILED, detail, peer, device_id, "REGISTER")  # no secrets kept
+            self.answer(request, peer, 403)
+            return True
+        expires = _expires(request)
+        if expires == 0:
+            gone = self.registrations.unregister(device.device_id)
+            self.catalogs.forget(device.device_id)
+            self.metrics.auth.labels("unregistered").inc()
+            if gone is not None and gone.online:
+                self.status(device, "offline", {"reason": "unregistered", "peer": str(peer)})
+            self.answer(request, peer, 200, [("expires", "0")])
+            self._gauges()
+            return False
+        expires = max(g.min_expires_s, min(expires if expires is not None else g.max_expires_s, g.max_expires_s))
+        contact = request.get("contact") or f"<sip:{device.device_id}@{peer.host}:{peer.port}>"
+        reg, fresh = self.registrations.register(device, peer, contact, expires, time.monotonic(),
+                                                 (request.get("user-agent") or "")[:100])
+        self.metrics.auth.labels("ok").inc()
+        now_local = datetime.now(self.device_zone).replace(tzinfo=None).isoformat(timespec="milliseconds")
+        self.answer(request, peer, 200, [("contact", contact), ("expires", str(expires)), ("date", now_local)])
+        self.status(device, "online", {"peer": str(peer), "expires_s": expires, "user_agent": reg.user_agent})
+        if fresh:
+            log.info("gb28181 %s registered %s for %d s (%s)", peer, device.device_id, expires, reg.user_agent)
+            self.send_message(reg, manscdp.catalog_query(next(self._sn), device.device_id))
+        self._gauges()
+        return False
+
+    async def message(self, request: sip.Message, data: bytes, peer: Peer) -> bool:
+        device_id = sip.uri_user(request.get("from") or "") or ""
+        reg = self.registrations.seen(device_id, time.monotonic())
+        if reg is None:
+            exc = Gb28181Error(Reason.UNREGISTERED, f"MESSAGE from {device_id or 'an unnamed sender'}, not registered")
+            self.refuse(data, exc, request, peer, 403)  # the device registers again
+            return True
+        if reg.peer.transport != peer.transport or (reg.peer.host, reg.peer.port) != (peer.host, peer.port):
+            reg.peer = peer  # a NAT moved it, or a new TCP connection: answer where it is now
+        cmd = Command.of(request.body)
+        self.metrics.command(cmd.cmd_type)
+        resumed, reg.online = not reg.online, True  # a sign of life after the keepalives were missed
+        what = (cmd.root, cmd.cmd_type)
+        if what != ("Notify", "Keepalive") and resumed:
+            self.status(reg.device, "online", {"peer": str(peer), "resumed": True})
+        if what == ("Notify", "Keepalive"):
+            self.answer(request, peer, 200)
+            self.status(reg.device, "online", {"keepalive": manscdp.keepalive_status(cmd), "resumed": resumed})
+        elif what == ("Response", "Catalog"):
+            self.answer(request, peer, 200)
+            await self.catalog(reg, cmd, peer)
+        elif what == ("Notify", "Alarm"):
+            self.alarm(reg, cmd, request, data, peer)
+        else:
+            self.answer(request, peer, 200)
+            self.dead_letter(data, Reason.UNKNOWN_COMMAND, f"{cmd.root}/{cmd.cmd_type[:40]} is not taken", peer,
+                             device_id, "MESSAGE")
+        return False
+
+    async def catalog(self, reg: Registration, cmd: Command, peer: Peer) -> None:
+        part = manscdp.catalog_part(cmd, self.settings.max_catalog_items)
+        channels = self.catalogs.add(reg.device.device_id, cmd.sn, part, time.monotonic())
+        if channels is None:
+            return
+        device_id = reg.device.device_id
+
+        def write() -> None:
+            with connect(self.db, autocommit=True) as conn:
+                store.replace_channels(conn, device_id, cmd.sn, [c.as_json() for c in channels])
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:  # the database away: the catalog stays in memory, the next registration asks again
+            log.exception("gb28181 %s: catalog of %s (%d channels) not stored", peer, device_id, len(channels))
+        self.channels[device_id] = {c.channel_id: c for c in channels}
+        self.metrics.channels_stored.inc(len(channels))
+        log.info("gb28181 %s: catalog of %s stored, %d channel(s)", peer, device_id, len(channels))
+
+    def alarm(self, reg: Registration, cmd: Command, request: sip.Message, data: bytes, peer: Peer) -> None:
+        alarm = manscdp.alarm(cmd, self.settings.device_utc_offset_min)
+        device, received = reg.device, datetime.now(UTC)
+        at = alarm.time or received
+        if at - received > self.max_future:
+            exc = Gb28181Error(Reason.CLOCK_FUTURE, f"AlarmTime {at.isoformat()} is ahead of the gateway clock")
+            self.refuse(data, exc, request, peer)
+            return
+        channel = self.channels.get(device.device_id, {}).get(alarm.channel_id)
+        try:
+            checked = self.validators[device.profile](event_data(alarm, channel))
+        except Rejected as exc:
+            self.refuse(data, Gb28181Error(Reason.SCHEMA, exc.detail), request, peer)
+            return
+        record = DeviceRecord(device.device_id, device.kind, device.profile, "event", event_seq(alarm, at), at,
+                              received, checked, **device.links)
+
+        def delivered(ok: bool) -> None:  # answered once Kafka has the event: a device resends an unanswered one
+            if not ok:
+                self.answer(request, peer, 500)
+                return
+            self.answer(request, peer, 200)
+            self.send_message(reg, manscdp.alarm_response(alarm.sn, alarm.channel_id))
+
+        self.produce(kafka.EVENTS, device.key, record.encode(), delivered)
+
+    # -- the platform's own requests ------------------------------------------------------------
+    def send_message(self, reg: Registration, body: bytes) -> None:
+        """A MESSAGE from the platform to a registered device, over the transport it registered on. Over UDP it is
+        sent once (no retransmission timer): a lost Catalog query is asked again at the next registration."""
+        g, peer = self.settings, reg.peer
+        device_id = reg.device.device_id
+        request = sip.Message(method="MESSAGE", uri=f"sip:{device_id}@{peer.host}:{peer.port}", body=body, headers=[
+            ("via", f"SIP/2.0/{peer.transport} {self.host}:{g.listen_port};rport;branch=z9hG4bK{secrets.token_hex(8)}"),
+            ("from", f"<sip:{g.server_id}@{g.domain}>;tag={secrets.token_hex(4)}"),
+            ("to", f"<sip:{device_id}@{g.domain}>"), ("call-id", f"{secrets.token_hex(8)}@{self.host}"),
+            ("cseq", f"{next(self._cseq)} MESSAGE"), ("max-forwards", "70"), ("user-agent", "civicgrid"),
+            ("content-type", "Application/MANSCDP+xml")])
+        peer.send(request.encode())
+
+    # -- watch, health, serving -------------------------------------------------------------------
+    def _gauges(self) -> None:
+        self.metrics.registered.set(len(self.registrations))
+        self.metrics.online.set(self.registrations.online_count())
+        self.metrics.connections.set(self.server.connections)
+
+    def _changed(self, change: Change) -> None:
+        log.info("gb28181 %s %s (%s)", change.device.device_id, change.state, change.detail.get("reason"))
+        self.status(change.device, change.state, change.detail)
+
+    async def _watch(self) -> None:
+        every = min(1.0, self.settings.keepalive_interval_s / 4)
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for change in self.registrations.watch(now):
+                self._changed(change)
+            for gone in self.catalogs.expired(now):
+                peer = Peer("-", "-", 0, lambda _: None)
+                self.dead_letter(b"", Reason.CATALOG_INCOMPLETE, f"{len(gone.channels)} of {gone.sum_num} channels "
+                                 f"of SN {gone.sn} in {self.settings.catalog_timeout_s:g} s", peer, gone.device_id,
+                                 "MESSAGE")
+            self._gauges()
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": self.listening and self.registry.ready.is_set(), "registered": len(self.registrations),
+                "online": self.registrations.online_count(), "tcp_connections": self.server.connections,
+                "in_flight": self.in_flight, "devices": len(self.registry)}
+
+    async def _load_channels(self) -> None:
+        def load() -> list[dict[str, Any]]:
+            with connect(self.db, autocommit=True) as conn:
+                return store.device_channels(conn)
+
+        for row in await asyncio.to_thread(load):
+            channel = Channel(row["channel_id"], name=row["name"], lon=row["lon"], lat=row["lat"])
+            self.channels.setdefault(row["device_id"], {})[channel.channel_id] = channel
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        g = self.settings
+        await asyncio.to_thread(self.registry.start)
+        await self._load_channels()
+        metrics = serve_metrics(g.metrics_host, g.metrics_port, self.metrics.registry, {"/healthz": self.health},
+                                "gb28181-metrics-http")
+        tasks = [asyncio.create_task(self._poll_kafka()), asyncio.create_task(self._watch())]
+        await self.server.start(g.listen_host, g.listen_port)
+        self.listening = True
+        log.info("gb28181 gateway: SIP on udp+tcp %s:%d as %s@%s (metrics on %s:%d)", g.listen_host, g.listen_port,
+                 g.server_id, g.domain, g.metrics_host, g.metrics_port)
+        try:
+            await stop.wait()
+        finally:
+            self.listening = False
+            self.server.close()
+            deadline = time.monotonic() + 10
+            while self.in_flight and time.monotonic() < deadline:  # noqa: ASYNC110 - librdkafka counts, no event
+                await asyncio.sleep(0.01)
+            for task in tasks:
+                task.cancel()
+            self.producer.flush(5)
+            self.registry.stop()
+            self.secrets.close()
+            metrics.shutdown()
+            log.info("gb28181 gateway stopped")
+
+
+def _expires(request: sip.Message) -> int | None:
+    """The lifetime asked: the Contact's `expires` parameter, else the Expires header (RFC 3261 §10.2.1.1)."""
+    contact = request.get("contact")
+    value = sip.param(contact, "expires") if contact else None
+    value = value if value is not None else request.get("expires")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise Gb28181Error(Reason.BAD_SIP, f"Expires {value[:20]!r}")
+    return int(value)
+
+
+def run(settings: Settings, stop: threading.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or `stop`, for a caller in another thread)."""
+
+    async def main() -> None:
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if stop is None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, done.set)
+        else:
+            threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
+        await Gb28181Gateway(settings).serve(done)
+
+    asyncio.run(main())
