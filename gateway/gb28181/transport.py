@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from gateway.gb28181.errors import Gb28181Error, Reason
 from gateway.gb28181.registrations import Peer
@@ -30,8 +30,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # the selector's class is no subclass of it
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         host, port = str(addr[0]), int(addr[1])
