@@ -215,7 +215,7 @@ class Device:
                                                 f"<DeviceID>{self.device_id}</DeviceID>\r\n<Status>OK</Status>\r\n"))
 
     async def _send_catalog(self, sn: int) -> None:
-        """One MESSAGE per channel, each with the whole SumNum (A.2.6.4)."""
+        """One MESSAGE per channel, each with the whole SumNum (Annex A 目录查询应答)."""
         for channel in self.channels:
             position = "" if channel.lon is None else \
                 f"<Longitude>{channel.lon}</Longitude>\r\n<Latitude>{channel.lat}</Latitude>\r\n"
@@ -233,7 +233,7 @@ class Device:
     async def alarm(self, channel_id: str, method: int, alarm_type: int | None = None, priority: int = 1,
                     at: datetime | None = None, description: str = "", position: tuple[float, float] | None = None,
                     ) -> int:
-        """A Notify/Alarm (A.2.5); the platform's 200 status (its Alarm response follows: `alarm_responses`)."""
+        """A Notify/Alarm (Annex A 报警通知); the platform's status (its Alarm response follows)."""
         at = (at or datetime.now(BEIJING)).astimezone(BEIJING).replace(tzinfo=None, microsecond=0)
         fields = (f"<CmdType>Alarm</CmdType>\r\n<SN>{self._next_sn()}</SN>\r\n<DeviceID>{channel_id}</DeviceID>\r\n"
                   f"<AlarmPriority>{priority}</AlarmPriority>\r\n<AlarmMethod>{method}</AlarmMethod>\r\n"

@@ -1,4 +1,4 @@
-"""A device's Catalog response, assembled from its MESSAGEs (GB/T 28181-2016 §9.5.2, A.2.6.4).
+"""A device's Catalog response, assembled from its MESSAGEs (GB/T 28181-2016, 目录查询 and its 应答).
 
 A device answers one Catalog query with as many MESSAGEs as its channels need, each with the query's SN, the
 total `SumNum` and a `DeviceList` of some items; UDP brings them in any order and may lose one. Pure: the clock

@@ -1,6 +1,6 @@
 """HTTP Digest authentication of REGISTER (RFC 3261 §22.4, RFC 2617 §3.2), and the devices' SIP passwords.
 
-GB/T 28181-2016 §9.1.2.1: the device registers without credentials, the platform answers 401 with a
+GB/T 28181-2016 (registration, 注册): the device registers without credentials, the platform answers 401 with a
 `WWW-Authenticate: Digest realm, nonce`, the device registers again with `Authorization: Digest username,
 realm, nonce, uri, response` (MD5; qop=auth when offered). Pure: the clock and the key come in.
 

@@ -24,7 +24,7 @@ _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]
 _ANY_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _WIDE = {"gb2312": "gb18030", "gbk": "gb18030", "gb18030": "gb18030", "cp936": "gb18030"}
 
-# AlarmMethod (A.2.5 报警方式) and, within a method, Info/AlarmType (2016 edition) → the event's type.
+# AlarmMethod (报警方式, Annex A) and, within a method, Info/AlarmType (2016 edition) → the event's type.
 ALARM_METHODS = {1: "phone", 2: "device", 3: "sms", 4: "gps", 5: "video", 6: "fault", 7: "other"}
 ALARM_TYPES = {
     (2, 1): "video_loss", (2, 2): "tamper", (2, 3): "storage_full", (2, 4): "high_temperature",
@@ -125,7 +125,7 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """One Item of a Catalog response (A.2.6.4): a camera channel, an alarm input, a directory."""
+    """One Item of a Catalog response (Annex A 目录查询应答): a camera channel, an alarm input, a directory."""
 
     channel_id: str
     name: str | None = None
@@ -186,7 +186,7 @@ def catalog_part(cmd: Command, max_items: int) -> CatalogPart:
 
 @dataclass(frozen=True, slots=True)
 class Alarm:
-    """A `Notify/Alarm` (A.2.5): which source (`channel_id`, its DeviceID), how, what, when, where."""
+    """A `Notify/Alarm` (Annex A 报警通知): which source (`channel_id`, its DeviceID), how, what, when, where."""
 
     channel_id: str
     sn: int
@@ -249,10 +249,10 @@ def _document(root: str, fields: list[tuple[str, str]]) -> bytes:
 
 
 def catalog_query(sn: int, device_id: str) -> bytes:
-    """A.2.4.3: the platform asks a device for its channels."""
+    """Annex A 目录查询: the platform asks a device for its channels."""
     return _document("Query", [("CmdType", "Catalog"), ("SN", str(sn)), ("DeviceID", device_id)])
 
 
 def alarm_response(sn: int, device_id: str) -> bytes:
-    """A.2.6.6 (报警通知应答): the platform's MESSAGE after the 200 OK, with the alarm's SN and DeviceID."""
+    """Annex A 报警通知应答: the platform's MESSAGE after the 200 OK, with the alarm's SN and DeviceID."""
     return _document("Response", [("CmdType", "Alarm"), ("SN", str(sn)), ("DeviceID", device_id), ("Result", "OK")])

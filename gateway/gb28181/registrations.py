@@ -2,7 +2,7 @@
 monotonic clock comes in, the service turns each `Change` into a `cg.status` record.
 
 A device is online from its registration until it unregisters (Expires: 0), its registration expires, or
-`misses` keepalive intervals pass without a keepalive (GB/T 28181-2016 §9.6: 3 × 60 s by default); a keepalive
+`misses` keepalive intervals pass without a keepalive (GB/T 28181-2016 状态信息报送: 3 × 60 s by default); a keepalive
 after that brings it back online without a new registration.
 """
 

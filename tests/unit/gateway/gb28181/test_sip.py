@@ -23,7 +23,7 @@ RFC3261_REGISTER = (
     b"Expires: 7200\r\n"
     b"Content-Length: 0\r\n\r\n")
 
-# A GB/T 28181-2016 keepalive as devices send it (§9.6, A.2.5 body), compact forms and a GB2312 body.
+# A GB/T 28181-2016 keepalive as devices send it (状态信息报送, its Annex A body), compact forms and a GB2312 body.
 KEEPALIVE_BODY = ('<?xml version="1.0" encoding="GB2312"?>\r\n<Notify>\r\n<CmdType>Keepalive</CmdType>\r\n'
                   "<SN>43</SN>\r\n<DeviceID>34020000001320000001</DeviceID>\r\n<Status>OK</Status>\r\n</Notify>\r\n"
                   ).encode("gb2312")
