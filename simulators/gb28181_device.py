@@ -215,7 +215,8 @@ class Device:
                                                 f"<DeviceID>{self.device_id}</DeviceID>\r\n<Status>OK</Status>\r\n"))
 
     async def _send_catalog(self, sn: int) -> None:
-        """One MESSAGE per channel, each with the whole SumNum (Annex A 目录查询应答)."""
+        """One MESSAGE per channel, each with the whole SumNum (Annex A 目录查询应答); a device without channels
+        sends nothing (it stands for one that lost the query)."""
         for channel in self.channels:
             position = "" if channel.lon is None else \
                 f"<Longitude>{channel.lon}</Longitude>\r\n<Latitude>{channel.lat}</Latitude>\r\n"

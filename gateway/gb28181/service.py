@@ -240,6 +240,7 @@ class Gb28181Gateway:
         self.status(device, "online", {"peer": str(peer), "expires_s": expires, "user_agent": reg.user_agent})
         if fresh:
             log.info("gb28181 %s registered %s for %d s (%s)", peer, device.device_id, expires, reg.user_agent)
+        if fresh or device.device_id not in self.channels:  # a lost query (UDP, sent once) is asked again here
             self.send_message(reg, manscdp.catalog_query(next(self._sn), device.device_id))
         self._gauges()
         return False
@@ -279,6 +280,7 @@ class Gb28181Gateway:
         if channels is None:
             return
         device_id = reg.device.device_id
+        self.channels[device_id] = {c.channel_id: c for c in channels}  # known at once: no query on a refresh
 
         def write() -> None:
             with connect(self.db, autocommit=True) as conn:
@@ -286,9 +288,10 @@ class Gb28181Gateway:
 
         try:
             await asyncio.to_thread(write)
-        except Exception:  # the database away: the catalog stays in memory, the next registration asks again
+        except Exception:  # the database away: forgotten, so the device's next registration refresh asks again
             log.exception("gb28181 %s: catalog of %s (%d channels) not stored", peer, device_id, len(channels))
-        self.channels[device_id] = {c.channel_id: c for c in channels}
+            self.channels.pop(device_id, None)
+            return
         self.metrics.channels_stored.inc(len(channels))
         log.info("gb28181 %s: catalog of %s stored, %d channel(s)", peer, device_id, len(channels))
 

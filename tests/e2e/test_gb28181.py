@@ -95,7 +95,9 @@ def test_camera_registers_keeps_alive_reports_its_catalog_and_an_alarm(gb28181: 
             if camera.catalog_queries and not camera._tasks:
                 break
             await asyncio.sleep(0.1)
-        assert await camera.keepalive() == 200
+        assert camera.catalog_queries == 1
+        await camera.register()  # a refresh, the catalog known: not asked again
+        assert await camera.keepalive() == 200 and camera.catalog_queries == 1
         assert await camera.alarm(ch1, method=5, alarm_type=6, description="区域入侵") == 200
         response = await camera.alarm_response()
         assert b"<CmdType>Alarm</CmdType>" in response and b"<Result>OK</Result>" in response
@@ -135,10 +137,12 @@ def test_tcp_registration_and_refusals_by_reason(gb28181: Settings, db: psycopg.
         await stranger.connect("127.0.0.1", port)
         assert await stranger.keepalive() == 403  # not registered: the device must register again
         await stranger.close()
-        camera = Device(device_id, password, transport="TCP")
+        camera = Device(device_id, password, transport="TCP")  # no channels: it never answers the query
         await camera.connect("127.0.0.1", port)
         await camera.register()
-        assert await camera.keepalive() == 200
+        assert await camera.keepalive() == 200 and camera.catalog_queries == 1
+        await camera.register()  # a refresh while no catalog is known: asked again
+        assert await camera.keepalive() == 200 and camera.catalog_queries == 2
         assert await camera.message(b"<Notify><CmdType>Keepalive</CmdType><SN>1</SN></Notify>") == 400  # no DeviceID
         await camera.close()
 

@@ -142,3 +142,21 @@ def test_keepalives_keep_a_device_online_and_their_absence_takes_it_offline() ->
     regs.seen(DEVICE, 3600.0)
     [change] = regs.watch(3601.0)
     assert change.detail["reason"] == "registration_expired" and len(regs) == 0
+
+
+def test_the_profile_takes_every_event_type_and_raises_device_alarms_on_tamper_and_intrusion() -> None:
+    """Every name the alarm table can give is in the profile's enum (else its events would be dead-lettered), and
+    the stream's alarm rules raise on them: each alarm its own episode (the standard sends no clear)."""
+    from civicgrid.domain.alarms import evaluate_event
+    from civicgrid.profiles import load_profiles
+
+    profile = load_profiles()["gb28181-camera"]
+    names = set(manscdp.ALARM_TYPES.values()) | {f"{m}_alarm" for m in manscdp.ALARM_METHODS.values()}
+    enum = profile.channels["event"].fields["type"].enum
+    assert enum is not None and names == set(enum)
+    at = datetime(2026, 11, 24, 1, 20, tzinfo=UTC)
+    state, raised = evaluate_event(profile.alarms, {}, "tamper", at)
+    assert [(e.rule_id, e.action) for e in raised] == [("tamper", "raise")]
+    _, again = evaluate_event(profile.alarms, state, "tamper", at)
+    assert [e.action for e in again] == ["raise"]
+    assert evaluate_event(profile.alarms, {}, "motion", at)[1] == []
