@@ -362,6 +362,7 @@ class Gb28181Gateway:
     def health(self) -> dict[str, Any]:
         return {"ok": self.listening and self.registry.ready.is_set(), "registered": len(self.registrations),
                 "online": self.registrations.online_count(), "tcp_connections": self.server.connections,
+                "udp_shed": self.server.shed,
                 "in_flight": self.in_flight, "devices": len(self.registry)}
 
     async def _load_channels(self) -> None:

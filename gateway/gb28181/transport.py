@@ -1,6 +1,7 @@
 """SIP over UDP and TCP on one port (RFC 3261 §18): bytes in, whole messages to the handler, answers out.
 
-UDP: one datagram is one message; a datagram over `max_message_bytes` is dead-lettered and dropped. TCP: messages
+UDP: one datagram is one message; a datagram over `max_message_bytes` is dead-lettered and dropped, and datagrams
+beyond `MAX_PENDING_DATAGRAMS` being handled at once are shed unread (counted). TCP: messages
 are cut by Content-Length (sip.StreamReader); a connection that overflows, stays silent `idle_timeout_s`, or earns
 `max_errors` dead letters is closed, and `max_connections` bounds the process. Nothing a peer sends raises past
 here: the handler logs what it did not expect, and this connection (never the server) ends.
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[bytes, Peer], Awaitable[bool]]  # True when the message was refused (a dead letter)
 Refuse = Callable[[bytes, Reason, str, Peer], Awaitable[None]]
 MAX_WRITE_BUFFER = 256 * 1024
+MAX_PENDING_DATAGRAMS = 1024  # UDP messages being handled at once (each may wait on a registry lookup)
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -39,6 +41,9 @@ class _Udp(asyncio.DatagramProtocol):
         peer = Peer("UDP", host, port, lambda out: transport.sendto(out, (host, port)))
         if not data.strip(b"\r\n\x00 "):
             return  # a keep-alive ping (CRLF) or an empty datagram
+        if len(self.server.tasks) >= MAX_PENDING_DATAGRAMS:  # a flood: shed it rather than queue without bound
+            self.server.shed += 1
+            return
         task = asyncio.ensure_future(self.server.on_udp(data, peer))
         self.server.tasks.add(task)
         task.add_done_callback(self.server.tasks.discard)
@@ -51,6 +56,7 @@ class SipServer:
         self.max_message_bytes, self.max_connections = max_message_bytes, max_connections
         self.idle_timeout_s, self.max_errors = idle_timeout_s, max_errors
         self.connections = 0
+        self.shed = 0  # datagrams dropped unread at MAX_PENDING_DATAGRAMS
         self.tasks: set[asyncio.Future[None]] = set()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None

@@ -5,7 +5,7 @@ wrong password, registers through the Digest challenge, is asked for its catalog
 two MESSAGEs (stored in gb28181_channels), keeps alive (`cg.status` online), sends an alarm (one `cg.events`
 record with the channel's catalog position, answered 200 and then with the standard's Alarm response), goes
 silent (offline after the missed keepalives), comes back, and unregisters (offline). Malformed and unregistered
-messages are refused with their reasons.
+messages are refused with their reasons. A tamper alarm becomes a device alarm in a real stream worker.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -156,3 +157,21 @@ def test_tcp_registration_and_refusals_by_reason(gb28181: Settings, db: psycopg.
     text = _metrics(gb28181)
     assert 'civicgrid_gb28181_auth_total{outcome="challenged"}' in text and _healthy(gb28181)
     tail.close()
+
+
+def test_a_tamper_alarm_raises_a_device_alarm_through_the_streams(gb28181: Settings, worker: tuple[Settings, Path],
+                                                                  db: psycopg.Connection) -> None:
+    """The existing stream path: the event's type meets the gb28181-camera profile's rule in a real worker."""
+    device_id, password = provision(gb28181, db)
+
+    async def drive() -> None:
+        camera = Device(device_id, password)
+        await camera.connect("127.0.0.1", gb28181.gb28181.listen_port)
+        await camera.register()
+        assert await camera.alarm(device_id, method=2, alarm_type=2, description="防拆") == 200
+        await camera.close()
+
+    asyncio.run(drive())
+    alarms = wait_for(lambda: db.execute("SELECT rule, action, urgency FROM alarms WHERE device_id = %s",
+                                         (device_id,)).fetchall(), 60, "the tamper alarm")
+    assert alarms == [("tamper", "raise", "B")]
