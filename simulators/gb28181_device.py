@@ -75,6 +75,7 @@ class Device:
     server_id: str = "34020000002000000001"
     domain: str = "3402000000"
     transport: str = "UDP"
+    local_host: str | None = None  # the address to send from (another loopback address: another host)
     channels: list[SimChannel] = field(default_factory=list)
     timeout_s: float = 5.0
     alarm_responses: list[bytes] = field(default_factory=list)
@@ -95,10 +96,12 @@ class Device:
                 def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
                     device._received(data)
 
-            self._udp, _ = await loop.create_datagram_endpoint(Protocol, remote_addr=(host, port))
+            local = (self.local_host, 0) if self.local_host else None
+            self._udp, _ = await loop.create_datagram_endpoint(Protocol, local_addr=local, remote_addr=(host, port))
             self.local = self._udp.get_extra_info("sockname")
         else:
-            self._reader, self._writer = await asyncio.open_connection(host, port)
+            local = (self.local_host, 0) if self.local_host else None
+            self._reader, self._writer = await asyncio.open_connection(host, port, local_addr=local)
             self.local = self._writer.get_extra_info("sockname")
             self._reading = asyncio.create_task(self._read_stream())
 

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import secrets
 import signal
 import threading
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 Validator = Callable[[dict[str, Any]], dict[str, Any]]
 ALLOW = "REGISTER, MESSAGE, ACK, OPTIONS"
 IGNORED_METHODS = ("ACK",)  # nothing to answer: the platform sends no INVITE, so no ACK is owed to it
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\]')  # nothing that could end a quoted string or a header line
 
 
 class Gb28181Gateway:
@@ -148,7 +150,8 @@ class Gb28181Gateway:
         device_id = sip.uri_user(request.get("from") or "") if request is not None else None
         self.dead_letter(data, exc.reason, exc.detail, peer, device_id, request.method if request else None)
         if request is not None and sip.answerable(request):
-            self.answer(request, peer, code, [("warning", f'399 civicgrid "{exc.reason}: {exc.detail[:100]}"')])
+            text = _UNSAFE.sub("?", f"{exc.reason}: {exc.detail[:100]}")  # the detail quotes what the peer sent
+            self.answer(request, peer, code, [("warning", f'399 civicgrid "{text}"')])
 
     # -- requests ------------------------------------------------------------------------------
     async def on_message(self, data: bytes, peer: Peer) -> bool:
@@ -247,13 +250,19 @@ class Gb28181Gateway:
 
     async def message(self, request: sip.Message, data: bytes, peer: Peer) -> bool:
         device_id = sip.uri_user(request.get("from") or "") or ""
-        reg = self.registrations.seen(device_id, time.monotonic())
+        reg = self.registrations.get(device_id)
         if reg is None:
             exc = Gb28181Error(Reason.UNREGISTERED, f"MESSAGE from {device_id or 'an unnamed sender'}, not registered")
             self.refuse(data, exc, request, peer, 403)  # the device registers again
             return True
-        if reg.peer.transport != peer.transport or (reg.peer.host, reg.peer.port) != (peer.host, peer.port):
-            reg.peer = peer  # a NAT moved it, or a new TCP connection: answer where it is now
+        if peer.host != reg.peer.host:  # MESSAGE carries no credentials: only a Digest REGISTER moves a device
+            exc = Gb28181Error(Reason.UNREGISTERED, f"MESSAGE from {device_id} at {peer.host}, registered at "
+                                                    f"{reg.peer.host}")
+            self.refuse(data, exc, request, peer, 403)
+            return True
+        self.registrations.seen(device_id, time.monotonic())
+        if (reg.peer.transport, reg.peer.port) != (peer.transport, peer.port):
+            reg.peer = peer  # a NAT rebinding, or a new TCP connection from the same host: answer where it is now
         cmd = Command.of(request.body)
         self.metrics.command(cmd.cmd_type)
         resumed, reg.online = not reg.online, True  # a sign of life after the keepalives were missed

@@ -145,6 +145,10 @@ def test_tcp_registration_and_refusals_by_reason(gb28181: Settings, db: psycopg.
         await camera.register()  # a refresh while no catalog is known: asked again
         assert await camera.keepalive() == 200 and camera.catalog_queries == 2
         assert await camera.message(b"<Notify><CmdType>Keepalive</CmdType><SN>1</SN></Notify>") == 400  # no DeviceID
+        impostor = Device(device_id, "", local_host="127.0.0.2")  # its id, from another host, without registering
+        await impostor.connect("127.0.0.1", port)
+        assert await impostor.alarm(device_id, method=2, alarm_type=2) == 403
+        await impostor.close()
         await camera.close()
 
     asyncio.run(drive())
@@ -154,6 +158,8 @@ def test_tcp_registration_and_refusals_by_reason(gb28181: Settings, db: psycopg.
                  <= {r["reason"] for r in tail.of(topics.DEADLETTER)}, 20)
     assert any(r["device_id"] == device_id and r["state"] == "online" and r["detail"].get("keepalive") == "OK"
                for r in tail.of(topics.STATUS))
+    assert any(r["device_id"] == device_id and "registered at 127.0.0.1" in r["detail"]
+               for r in tail.of(topics.DEADLETTER))
     text = _metrics(gb28181)
     assert 'civicgrid_gb28181_auth_total{outcome="challenged"}' in text and _healthy(gb28181)
     tail.close()
