@@ -11,7 +11,9 @@ gateway does. What a device's requests become (docs/gb28181.md):
 - MESSAGE Alarm: one `cg.events` record; 200 once Kafka has it, then the platform's Alarm response MESSAGE.
 
 Refusals are dead letters with a reason; a request whose headers were read gets 400 with it, anything less is
-dropped. The gateway reads the registry and writes Kafka, and the catalogue table (civicgrid/store/gb28181.py).
+dropped. What each request becomes is gateway/gb28181/requests.py; this module is the process: Kafka, answers,
+dead letters, the keepalive watch, health. The gateway reads the registry and writes Kafka, and the catalogue
+table (civicgrid/store/gb28181.py).
 """
 
 from __future__ import annotations
@@ -33,23 +35,22 @@ from confluent_kafka import KafkaError, Producer
 
 from civicgrid.bus import clients, records
 from civicgrid.bus import topics as kafka
-from civicgrid.bus.device_records import DeviceRecord, StatusRecord
+from civicgrid.bus.device_records import StatusRecord
 from civicgrid.metrics_http import serve_metrics
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store import gb28181 as store
 from civicgrid.store.db import connect
-from gateway.gb28181 import digest, manscdp, sip
+from gateway.gb28181 import digest, sip
 from gateway.gb28181.catalog import Catalogs
-from gateway.gb28181.convert import event_data, event_seq
 from gateway.gb28181.errors import Gb28181Error, Reason
-from gateway.gb28181.manscdp import Channel, Command
+from gateway.gb28181.manscdp import Channel
 from gateway.gb28181.metrics import Gb28181Metrics
-from gateway.gb28181.registrations import Change, Peer, Registration, Registrations
+from gateway.gb28181.registrations import Change, Peer, Registrations
+from gateway.gb28181.requests import Requests
 from gateway.gb28181.transport import SipServer
 from gateway.jt808.auth import SecretHashes
 from gateway.registry import DeviceInfo, DeviceRegistry
-from gateway.rejections import Rejected
 from gateway.validation import compile_channel
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Gb28181Gateway:
         self._cseq = itertools.count(1)
         self.in_flight = 0
         self.listening = False
+        self.requests = Requests(self)
         self.server = SipServer(self.on_message, self.refuse_bytes, max_message_bytes=g.max_message_bytes,
                                 max_connections=g.max_connections, idle_timeout_s=g.idle_timeout_s,
                                 max_errors=g.max_errors)
@@ -183,166 +185,14 @@ class Gb28181Gateway:
 
     async def request(self, message: sip.Message, data: bytes, peer: Peer) -> bool:
         if message.method == "REGISTER":
-            return await self.register(message, data, peer)
+            return await self.requests.register(message, data, peer)
         if message.method == "MESSAGE":
-            return await self.message(message, data, peer)
+            return await self.requests.message(message, data, peer)
         if message.method == "OPTIONS":
             self.answer(message, peer, 200, [("allow", ALLOW)])
         elif message.method not in IGNORED_METHODS:
             raise Gb28181Error(Reason.UNKNOWN_METHOD, f"{message.method} is not supported (no media sessions)")
         return False
-
-    async def _device(self, device_id: str | None) -> tuple[DeviceInfo | None, Reason | None]:
-        if not device_id:
-            return None, Reason.UNKNOWN_DEVICE
-        device = await asyncio.to_thread(self.registry.get, device_id)
-        if device is None or device.profile not in self.settings.profiles:
-            return None, Reason.UNKNOWN_DEVICE
-        if not device.enabled:
-            return None, Reason.DEVICE_DISABLED
-        return device, None
-
-    async def register(self, request: sip.Message, data: bytes, peer: Peer) -> bool:
-        g = self.settings
-        device_id = sip.uri_user(request.get("from") or "")
-        authorization = request.get("authorization")
-        credentials = digest.parse_authorization(authorization) if authorization else None
-        nonce_state = self.nonces.check(credentials.nonce, time.monotonic()) if credentials else "forged"
-        if credentials is None or nonce_state != "ok":
-            self.metrics.auth.labels("challenged").inc()
-            self.answer(request, peer, 401, [("www-authenticate", digest.challenge(
-                g.domain, self.nonces.issue(time.monotonic()), stale=nonce_state == "stale"))])
-            return False
-        device, refused = await self._device(device_id)
-        secret_hash = None if device is None else await asyncio.to_thread(self.secrets.get, device.device_id)
-        if (device is None or secret_hash is None or credentials.username != device.device_id
-                or not digest.response_matches(credentials, "REGISTER", digest.sip_password(device.device_id,
-                                                                                            secret_hash))):
-            self.metrics.auth.labels("refused").inc()
-            detail = f"REGISTER of {device_id} as {credentials.username!r} refused"
-            self.dead_letter(b"", refused or Reason.AUTH_FAILED, detail, peer, device_id, "REGISTER")  # no secrets kept
-            self.answer(request, peer, 403)
-            return True
-        expires = _expires(request)
-        if expires == 0:
-            gone = self.registrations.unregister(device.device_id)
-            self.catalogs.forget(device.device_id)
-            self.metrics.auth.labels("unregistered").inc()
-            if gone is not None and gone.online:
-                self.status(device, "offline", {"reason": "unregistered", "peer": str(peer)})
-            self.answer(request, peer, 200, [("expires", "0")])
-            self._gauges()
-            return False
-        expires = max(g.min_expires_s, min(expires if expires is not None else g.max_expires_s, g.max_expires_s))
-        contact = request.get("contact") or f"<sip:{device.device_id}@{peer.host}:{peer.port}>"
-        reg, fresh = self.registrations.register(device, peer, contact, expires, time.monotonic(),
-                                                 (request.get("user-agent") or "")[:100])
-        self.metrics.auth.labels("ok").inc()
-        now_local = datetime.now(self.device_zone).replace(tzinfo=None).isoformat(timespec="milliseconds")
-        self.answer(request, peer, 200, [("contact", contact), ("expires", str(expires)), ("date", now_local)])
-        self.status(device, "online", {"peer": str(peer), "expires_s": expires, "user_agent": reg.user_agent})
-        if fresh:
-            log.info("gb28181 %s registered %s for %d s (%s)", peer, device.device_id, expires, reg.user_agent)
-        if fresh or device.device_id not in self.channels:  # a lost query (UDP, sent once) is asked again here
-            self.send_message(reg, manscdp.catalog_query(next(self._sn), device.device_id))
-        self._gauges()
-        return False
-
-    async def message(self, request: sip.Message, data: bytes, peer: Peer) -> bool:
-        device_id = sip.uri_user(request.get("from") or "") or ""
-        reg = self.registrations.get(device_id)
-        if reg is None:
-            exc = Gb28181Error(Reason.UNREGISTERED, f"MESSAGE from {device_id or 'an unnamed sender'}, not registered")
-            self.refuse(data, exc, request, peer, 403)  # the device registers again
-            return True
-        if peer.host != reg.peer.host:  # MESSAGE carries no credentials: only a Digest REGISTER moves a device
-            exc = Gb28181Error(Reason.UNREGISTERED, f"MESSAGE from {device_id} at {peer.host}, registered at "
-                                                    f"{reg.peer.host}")
-            self.refuse(data, exc, request, peer, 403)
-            return True
-        self.registrations.seen(device_id, time.monotonic())
-        if (reg.peer.transport, reg.peer.port) != (peer.transport, peer.port):
-            reg.peer = peer  # a NAT rebinding, or a new TCP connection from the same host: answer where it is now
-        cmd = Command.of(request.body)
-        self.metrics.command(cmd.cmd_type)
-        resumed, reg.online = not reg.online, True  # a sign of life after the keepalives were missed
-        what = (cmd.root, cmd.cmd_type)
-        if what != ("Notify", "Keepalive") and resumed:
-            self.status(reg.device, "online", {"peer": str(peer), "resumed": True})
-        if what == ("Notify", "Keepalive"):
-            self.answer(request, peer, 200)
-            self.status(reg.device, "online", {"keepalive": manscdp.keepalive_status(cmd), "resumed": resumed})
-        elif what == ("Response", "Catalog"):
-            self.answer(request, peer, 200)
-            await self.catalog(reg, cmd, peer)
-        elif what == ("Notify", "Alarm"):
-            self.alarm(reg, cmd, request, data, peer)
-        else:
-            self.answer(request, peer, 200)
-            self.dead_letter(data, Reason.UNKNOWN_COMMAND, f"{cmd.root}/{cmd.cmd_type[:40]} is not taken", peer,
-                             device_id, "MESSAGE")
-        return False
-
-    async def catalog(self, reg: Registration, cmd: Command, peer: Peer) -> None:
-        part = manscdp.catalog_part(cmd, self.settings.max_catalog_items)
-        channels = self.catalogs.add(reg.device.device_id, cmd.sn, part, time.monotonic())
-        if channels is None:
-            return
-        device_id = reg.device.device_id
-        self.channels[device_id] = {c.channel_id: c for c in channels}  # known at once: no query on a refresh
-
-        def write() -> None:
-            with connect(self.db, autocommit=True) as conn:
-                store.replace_channels(conn, device_id, cmd.sn, [c.as_json() for c in channels])
-
-        try:
-            await asyncio.to_thread(write)
-        except Exception:  # the database away: forgotten, so the device's next registration refresh asks again
-            log.exception("gb28181 %s: catalog of %s (%d channels) not stored", peer, device_id, len(channels))
-            self.channels.pop(device_id, None)
-            return
-        self.metrics.channels_stored.inc(len(channels))
-        log.info("gb28181 %s: catalog of %s stored, %d channel(s)", peer, device_id, len(channels))
-
-    def alarm(self, reg: Registration, cmd: Command, request: sip.Message, data: bytes, peer: Peer) -> None:
-        alarm = manscdp.alarm(cmd, self.settings.device_utc_offset_min)
-        device, received = reg.device, datetime.now(UTC)
-        at = alarm.time or received
-        if at - received > self.max_future:
-            exc = Gb28181Error(Reason.CLOCK_FUTURE, f"AlarmTime {at.isoformat()} is ahead of the gateway clock")
-            self.refuse(data, exc, request, peer)
-            return
-        channel = self.channels.get(device.device_id, {}).get(alarm.channel_id)
-        try:
-            checked = self.validators[device.profile](event_data(alarm, channel))
-        except Rejected as exc:
-            self.refuse(data, Gb28181Error(Reason.SCHEMA, exc.detail), request, peer)
-            return
-        record = DeviceRecord(device.device_id, device.kind, device.profile, "event", event_seq(alarm, at), at,
-                              received, checked, **device.links)
-
-        def delivered(ok: bool) -> None:  # answered once Kafka has the event: a device resends an unanswered one
-            if not ok:
-                self.answer(request, peer, 500)
-                return
-            self.answer(request, peer, 200)
-            self.send_message(reg, manscdp.alarm_response(alarm.sn, alarm.channel_id))
-
-        self.produce(kafka.EVENTS, device.key, record.encode(), delivered)
-
-    # -- the platform's own requests ------------------------------------------------------------
-    def send_message(self, reg: Registration, body: bytes) -> None:
-        """A MESSAGE from the platform to a registered device, over the transport it registered on. Over UDP it is
-        sent once (no retransmission timer): a lost Catalog query is asked again at the next registration."""
-        g, peer = self.settings, reg.peer
-        device_id = reg.device.device_id
-        request = sip.Message(method="MESSAGE", uri=f"sip:{device_id}@{peer.host}:{peer.port}", body=body, headers=[
-            ("via", f"SIP/2.0/{peer.transport} {self.host}:{g.listen_port};rport;branch=z9hG4bK{secrets.token_hex(8)}"),
-            ("from", f"<sip:{g.server_id}@{g.domain}>;tag={secrets.token_hex(4)}"),
-            ("to", f"<sip:{device_id}@{g.domain}>"), ("call-id", f"{secrets.token_hex(8)}@{self.host}"),
-            ("cseq", f"{next(self._cseq)} MESSAGE"), ("max-forwards", "70"), ("user-agent", "civicgrid"),
-            ("content-type", "Application/MANSCDP+xml")])
-        peer.send(request.encode())
 
     # -- watch, health, serving -------------------------------------------------------------------
     def _gauges(self) -> None:
@@ -409,18 +259,6 @@ class Gb28181Gateway:
             self.secrets.close()
             metrics.shutdown()
             log.info("gb28181 gateway stopped")
-
-
-def _expires(request: sip.Message) -> int | None:
-    """The lifetime asked: the Contact's `expires` parameter, else the Expires header (RFC 3261 §10.2.1.1)."""
-    contact = request.get("contact")
-    value = sip.param(contact, "expires") if contact else None
-    value = value if value is not None else request.get("expires")
-    if value is None:
-        return None
-    if not value.strip().isdigit():
-        raise Gb28181Error(Reason.BAD_SIP, f"Expires {value[:20]!r}")
-    return int(value)
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
