@@ -76,7 +76,7 @@ class Requests:
             if gone is not None and gone.online:
                 self.gw.status(device, "offline", {"reason": "unregistered", "peer": str(peer)})
             self.gw.answer(request, peer, 200, [("expires", "0")])
-            self.gw._gauges()
+            self.gw.gauges()
             return False
         expires = max(g.min_expires_s, min(expires if expires is not None else g.max_expires_s, g.max_expires_s))
         contact = request.get("contact") or f"<sip:{device.device_id}@{peer.host}:{peer.port}>"
@@ -89,8 +89,8 @@ class Requests:
         if fresh:
             log.info("gb28181 %s registered %s for %d s (%s)", peer, device.device_id, expires, reg.user_agent)
         if fresh or device.device_id not in self.gw.channels:  # a lost query (UDP, sent once) is asked again here
-            self.send_message(reg, manscdp.catalog_query(next(self.gw._sn), device.device_id))
-        self.gw._gauges()
+            self.send_message(reg, manscdp.catalog_query(self.gw.next_sn(), device.device_id))
+        self.gw.gauges()
         return False
 
     async def message(self, request: sip.Message, data: bytes, peer: Peer) -> bool:
@@ -185,7 +185,7 @@ class Requests:
             ("via", f"SIP/2.0/{peer.transport} {host}:{g.listen_port};rport;branch=z9hG4bK{secrets.token_hex(8)}"),
             ("from", f"<sip:{g.server_id}@{g.domain}>;tag={secrets.token_hex(4)}"),
             ("to", f"<sip:{device_id}@{g.domain}>"), ("call-id", f"{secrets.token_hex(8)}@{host}"),
-            ("cseq", f"{next(self.gw._cseq)} MESSAGE"), ("max-forwards", "70"), ("user-agent", "civicgrid"),
+            ("cseq", f"{next(self.gw.cseq)} MESSAGE"), ("max-forwards", "70"), ("user-agent", "civicgrid"),
             ("content-type", "Application/MANSCDP+xml")])
         peer.send(request.encode())
 

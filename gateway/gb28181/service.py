@@ -84,7 +84,7 @@ class Gb28181Gateway:
         self.device_zone = timezone(timedelta(minutes=g.device_utc_offset_min))
         self.host = g.public_host or ("127.0.0.1" if g.listen_host in ("0.0.0.0", "::") else g.listen_host)
         self._sn = itertools.count(int(time.time()) % 100_000)
-        self._cseq = itertools.count(1)
+        self.cseq = itertools.count(1)  # the platform's own requests
         self.in_flight = 0
         self.listening = False
         self.requests = Requests(self)
@@ -195,7 +195,11 @@ class Gb28181Gateway:
         return False
 
     # -- watch, health, serving -------------------------------------------------------------------
-    def _gauges(self) -> None:
+    def next_sn(self) -> int:
+        """The SN of the platform's next MANSCDP command."""
+        return next(self._sn)
+
+    def gauges(self) -> None:
         self.metrics.registered.set(len(self.registrations))
         self.metrics.online.set(self.registrations.online_count())
         self.metrics.connections.set(self.server.connections)
@@ -216,7 +220,7 @@ class Gb28181Gateway:
                 self.dead_letter(b"", Reason.CATALOG_INCOMPLETE, f"{len(gone.channels)} of {gone.sum_num} channels "
                                  f"of SN {gone.sn} in {self.settings.catalog_timeout_s:g} s", peer, gone.device_id,
                                  "MESSAGE")
-            self._gauges()
+            self.gauges()
 
     def health(self) -> dict[str, Any]:
         return {"ok": self.listening and self.registry.ready.is_set(), "registered": len(self.registrations),
