@@ -74,7 +74,7 @@ console = Console(stderr=True)
 
 # The commands that are services, as their log lines name them (civicgrid/logs.py); any other is "cli".
 SERVICES = frozenset({"gateway", "worker", "api", "cameras", "run", "simulate", "jt808-gateway",
-                      "carrier-gateway"})
+                      "carrier-gateway", "gb28181-gateway"})
 
 
 @app.callback()
@@ -265,6 +265,19 @@ def jt808_gateway() -> None:
                   f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.jt808.metrics_host}:"
                   f"{settings.jt808.metrics_port}/metrics")
     run_jt808(settings)
+
+
+@app.command("gb28181-gateway")
+def gb28181_gateway() -> None:
+    """Serve GB/T 28181 video devices as their SIP server (UDP and TCP on gb28181.listen_port) into Kafka until
+    Ctrl-C (docs/gb28181.md)."""
+    from gateway.gb28181.service import run as run_gb28181
+
+    settings = _service_settings("DB_ROLE")
+    g = settings.gb28181
+    console.print(f"gb28181-gateway: SIP udp+tcp {g.listen_host}:{g.listen_port} as {g.server_id}@{g.domain} → Kafka "
+                  f"{settings.kafka.bootstrap_servers}; metrics on http://{g.metrics_host}:{g.metrics_port}/metrics")
+    run_gb28181(settings)
 
 
 @app.command("carrier-gateway")
@@ -632,6 +645,20 @@ def devices_jt808_code(device_id: str) -> None:
     if row is None:
         raise _fail(f"no device {device_id!r} in the registry")
     print(auth_code(device_id, row[0]))
+
+
+@devices_app.command("gb28181-password")
+def devices_gb28181_password(device_id: str) -> None:
+    """Print a GB/T 28181 device's SIP password (derived from its registry secret; docs/gb28181.md), to configure
+    the camera with; `devices rotate-secret` changes it."""
+    from civicgrid.store.db import connect
+    from gateway.gb28181.digest import sip_password
+
+    with connect(_settings().db) as conn:
+        row = conn.execute("SELECT secret_hash FROM devices WHERE id = %s", (device_id,)).fetchone()
+    if row is None:
+        raise _fail(f"no device {device_id!r} in the registry")
+    print(sip_password(device_id, row[0]))
 
 
 @devices_app.command("bind-carrier")
