@@ -1,0 +1,159 @@
+"""The inspector's handheld web app (城管通, docs/handheld.md) on a phone-sized Chromium with emulated GPS.
+
+A shift leader pairs the phone in the console (the QR code's link), the phone reports with a photo while
+offline, and once back online the report reaches the platform over MQTT on WebSockets through the gateway
+like any handheld's: the case is in the database, in the cell under the phone's GPS, exactly once. Second, the
+app is installable and starts with no server at all: manifest, icons, service worker, start page from cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from civicgrid.settings import Settings
+from tests.browser.conftest import Org
+from tests.support.services import start_service, stop_service, wait_for
+from tests.support.stack import free_ports
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+
+def _photo(text: str) -> bytes:
+    img = np.full((480, 640, 3), (90, 90, 95), np.uint8)
+    cv2.putText(img, text, (20, 240), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    ok, jpeg = cv2.imencode(".jpg", img)
+    assert ok
+    return jpeg.tobytes()
+
+
+@pytest.fixture
+def phone(browser, org: Org) -> Iterator[Callable[..., object]]:
+    contexts = []
+
+    def make():
+        ctx = browser.new_context(**PHONE, geolocation={"longitude": org.lon, "latitude": org.lat, "accuracy": 8},
+                                  permissions=["geolocation"])
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(30_000)
+        return ctx, page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
+        worker, gateway, org: Org, console_url: str, new_page, phone, token, sql) -> None:
+    # Pairing is the supervisor's: an inspector may not pair, and only an inspector can be paired.
+    inspector = org.users["inspector"]
+    refused = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": inspector},
+                         headers={"Authorization": f"Bearer {token(inspector)}"}, timeout=10)
+    assert refused.status_code == 403
+    not_inspector = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": org.users["operator"]},
+                               headers={"Authorization": f"Bearer {token(org.users['shift_leader'])}"}, timeout=10)
+    assert not_inspector.status_code == 422
+
+    console = new_page(org.users["shift_leader"], "#/devices")
+    console.fill("#pair-inspector", inspector)
+    console.click(".handheld-pairing button[type=submit]")
+    console.wait_for_selector(".handheld-pairing .qr svg")
+    link = console.get_attribute("#pair-link", "href")
+    device_id = console.get_attribute(".handheld-pairing .pairing", "data-device")
+    assert link and "#pair=" in link and device_id
+    assert sql("SELECT kind, inspector_user_id IS NOT NULL FROM devices WHERE id = %s",
+               device_id) == [("handheld", True)]
+
+    ctx, page = phone()
+    page.goto(link)
+    page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
+    assert "#pair=" not in page.url  # the secret left the address bar
+    page.wait_for_selector("#hh-gps[data-accuracy='8']")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+    ctx.set_offline(True)
+    page.wait_for_selector("#hh-status[data-status='offline']")
+    page.fill("#hh-category", "bllj")  # pinyin initials of 暴露垃圾
+    page.click(".option[data-code='E0102']")
+    jpeg = _photo(f"handheld {device_id}")
+    page.set_input_files("#hh-photo", files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
+    page.wait_for_selector(".thumbs img")
+    page.fill("#hh-description", "路口垃圾堆放")
+    page.click("#hh-submit")
+    page.wait_for_selector("#hh-message")
+    page.wait_for_selector("#hh-pending[data-count='1']")
+    page.click("#tab-queue")
+    report_id = page.get_attribute("#hh-queue li[data-state='pending']", "data-id")
+    source = f"report:{device_id}:{report_id}"
+    assert sql("SELECT 1 FROM cases WHERE source_record_id = %s", source) == []
+
+    ctx.set_offline(False)
+    page.wait_for_selector(f"#hh-queue li[data-id='{report_id}'][data-state='sent']", timeout=90_000)
+    row = wait_for(lambda: sql("SELECT source, category_code, grid_cell_code, description FROM cases "
+                               "WHERE source_record_id = %s", source), 60, "the handheld's case", log=worker[1])
+    assert row == [("inspector", "E0102", org.cell, "路口垃圾堆放")]
+    photo_id = hashlib.sha256(jpeg).hexdigest()  # taken at 640×480: uploaded as taken, named by its SHA-256
+    assert sql("SELECT u.username FROM media m JOIN users u ON u.id = m.uploaded_by WHERE m.id = %s",
+               photo_id) == [(inspector,)]
+    assert page.get_attribute("#hh-pending", "data-count") == "0"
+    assert sql("SELECT count(*) FROM cases WHERE source_record_id = %s", source) == [(1,)]
+
+
+@pytest.fixture
+def own_api(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A second `civicgrid api` this test may stop: the phone then has no server at all, not an emulated cut."""
+    (port,) = free_ports(1)
+    api_settings = settings.model_copy(update={"api": settings.api.model_copy(update={"port": port})})
+    log: Path = tmp_path_factory.mktemp("handheld-api") / "api.log"
+    proc = start_service("api", api_settings, log)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, 60, "the API answering /healthz", proc, log)
+    try:
+        yield base, lambda: stop_service(proc)
+    finally:
+        stop_service(proc)
+
+
+def test_the_app_is_installable_and_starts_without_a_server(own_api, phone) -> None:
+    base, stop_api = own_api
+    manifest = httpx.get(f"{base}/handheld/manifest.json", timeout=10).json()
+    assert (manifest["start_url"], manifest["scope"], manifest["display"], manifest["lang"]) == \
+        ("/handheld/", "/handheld/", "standalone", "zh-CN")
+    sizes = {icon["sizes"] for icon in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        got = httpx.get(base + icon["src"], timeout=10)
+        assert got.status_code == 200 and got.content.startswith(b"\x89PNG")
+
+    ctx, page = phone()
+    page.goto(f"{base}/handheld/")
+    assert page.get_attribute("link[rel=manifest]", "href") == "/handheld/manifest.json"
+    scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
+    assert scope == f"{base}/handheld/"
+    page.wait_for_selector(".unpaired h1")
+
+    stop_api()
+    ctx.set_offline(True)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{base}/healthz", timeout=2)
+    response = page.reload()
+    assert response is not None and response.from_service_worker
+    page.wait_for_selector(".unpaired h1")  # the app's own script ran: the page is not the browser's error page
+    assert page.text_content(".unpaired h1") == "城管通"
