@@ -17,8 +17,9 @@ import httpx
 import numpy as np
 import pytest
 
+from api.users import create_user
 from civicgrid.settings import Settings
-from tests.browser.conftest import Org
+from tests.browser.conftest import PASSWORD, Org
 from tests.support.services import start_service, stop_service, wait_for
 from tests.support.stack import free_ports
 
@@ -107,6 +108,47 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
                photo_id) == [(inspector,)]
     assert page.get_attribute("#hh-pending", "data-count") == "0"
     assert sql("SELECT count(*) FROM cases WHERE source_record_id = %s", source) == [(1,)]
+    # The patrol track went the same way (its first point as soon as the phone had a fix).
+    wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
+
+
+def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
+        worker, gateway, org: Org, console_url: str, phone, token, sql, db) -> None:
+    username = f"ui-phone-{org.suffix}"
+    inspector, _ = create_user(db, username, "inspector", responsibility_grid_id=org.grid, password=PASSWORD,
+                               display_name="王监督员")
+    try:
+        supervisor = {"Authorization": f"Bearer {token(org.users['shift_leader'])}"}
+        paired = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": username}, headers=supervisor,
+                            timeout=20)
+        assert paired.status_code == 201, paired.text
+        device_id = paired.json()["device_id"]
+        _, page = phone()
+        page.goto(paired.json()["link"])
+        page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
+        assert page.text_content("header .who") == "王监督员"
+
+        operator = httpx.Client(base_url=console_url, timeout=20,
+                                headers={"Authorization": f"Bearer {token(org.users['operator'])}"})
+        r = operator.post("/cases/calls", json={"category_code": "E0102", "description": "路口有垃圾堆放",
+                                                "grid_cell_code": org.cell, "lon": org.lon, "lat": org.lat})
+        assert r.status_code == 201, r.text
+        case_id = r.json()["id"]
+        r = operator.post(f"/cases/{case_id}/send-verify", json={"inspector_user_id": inspector.id})
+        assert r.status_code == 200, r.text
+        assert r.json()["timeline"][-1]["data"]["task"]["device_id"] == device_id
+
+        page.click("#tab-tasks")
+        page.click(f"#hh-tasks li[data-task='{case_id}'] button[data-result='confirmed']")
+        detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["state"] == "reported" and d,
+                          60, "the verification answer applied", log=worker[1])
+        confirm = detail["timeline"][-1]
+        assert (confirm["action"], confirm["actor"], confirm["role"]) == ("confirm", username, "inspector")
+        assert wait_for(lambda: sql("SELECT status FROM device_commands WHERE device_id = %s AND status = 'acked'",
+                                    device_id), 30, "the task acknowledged") == [("acked",)]
+        page.wait_for_selector("#hh-tasks", state="detached")  # answered: no open task left
+    finally:
+        db.execute("UPDATE users SET enabled = false, responsibility_grid_id = NULL WHERE id = %s", (inspector.id,))
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ const html = htm.bind(h);
 const MAX_PHOTOS = 9;
 const PHOTO_MAX_SIDE = 1600;
 const TRACK_EVERY_MS = 30_000;
+const TRACK_TICK_MS = 5_000;
+const FIX_STALE_MS = 120_000;  // no track point from a fix this old (GPS lost indoors)
 // Shown before anything is typed: the categories inspectors report most (the phone's own counts come first).
 const COMMON = ['E0102', 'E0104', 'E0103', 'E0107', 'E0108', 'C0305', 'C0101', 'C0102'];
 
@@ -274,21 +276,26 @@ function App() {
     return () => { removeEventListener('online', onNet); removeEventListener('offline', onNet); outbox.current?.close(); };
   }, []);
 
-  // The patrol track: a point every TRACK_EVERY_MS while the app is open, queued like everything else and sent
-  // in a batch (the queue's flush) whenever the connection allows.
+  // The patrol track: a point every TRACK_EVERY_MS while the app is open and has a fresh fix (the first at once),
+  // queued like everything else and sent in a batch by the queue's flush whenever the connection allows.
   useEffect(() => {
     if (!pairing) return undefined;
-    const timer = setInterval(async () => {
+    let last = 0;
+    const tick = async () => {
       const f = fixRef.current;
-      if (!f || Date.now() - f.at > TRACK_EVERY_MS) return;
+      const now = Date.now();
+      if (!f || now - f.at > FIX_STALE_MS || now - last < TRACK_EVERY_MS) return;
+      last = now;
       const fields = { lon: round7(f.lon), lat: round7(f.lat), accuracy_m: Math.min(10000, Math.round(f.accuracy * 10) / 10) };
       if (f.speed != null && f.speed >= 0 && f.speed <= 100) fields.speed_mps = Math.round(f.speed * 100) / 100;
       if (f.heading != null && f.heading >= 0 && f.heading <= 360) fields.heading_deg = Math.round(f.heading * 10) / 10;
-      await enqueue(newId('t'), 'track', fields, { ts: new Date(f.at) });
+      await enqueue(newId('t'), 'track', fields, { ts: new Date(now) });
       queued();
-    }, TRACK_EVERY_MS);
+    };
+    const timer = setInterval(tick, TRACK_TICK_MS);
+    tick();
     return () => clearInterval(timer);
-  }, [pairing]);
+  }, [pairing, fix !== null]);
 
   function queued() {
     refresh();
