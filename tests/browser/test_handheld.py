@@ -9,6 +9,8 @@ app is installable and starts with no server at all: manifest, icons, service wo
 from __future__ import annotations
 
 import hashlib
+import struct
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 
 from api.users import create_user
 from civicgrid.settings import Settings
-from tests.browser.conftest import PASSWORD, Org
+from tests.browser.conftest import PASSWORD, Org, axe_critical
 from tests.support.services import start_service, stop_service, wait_for
 from tests.support.stack import free_ports
 
@@ -27,6 +29,15 @@ pytestmark = pytest.mark.e2e
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True,
          "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+
+def _pixel_bomb() -> bytes:
+    """A PNG whose header declares 60,000 × 60,000 pixels: the API refuses it for good (415), never decodes it."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
 def _photo(text: str) -> bytes:
@@ -81,9 +92,17 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     assert "#pair=" not in page.url  # the secret left the address bar
     page.wait_for_selector("#hh-gps[data-accuracy='8']")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    assert axe_critical(page) == []
 
     ctx.set_offline(True)
     page.wait_for_selector("#hh-status[data-status='offline']")
+    # First a report whose photo the API will refuse for good: it is set aside, it does not hold the queue up.
+    page.fill("#hh-category", "E0103")
+    page.click(".option[data-code='E0103']")
+    page.set_input_files("#hh-photo", files=[{"name": "b.png", "mimeType": "image/png", "buffer": _pixel_bomb()}])
+    page.wait_for_selector(".thumbs img")
+    page.click("#hh-submit")
+    page.wait_for_selector("#hh-pending[data-count='1']")
     page.fill("#hh-category", "bllj")  # pinyin initials of 暴露垃圾
     page.click(".option[data-code='E0102']")
     jpeg = _photo(f"handheld {device_id}")
@@ -92,14 +111,17 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     page.fill("#hh-description", "路口垃圾堆放")
     page.click("#hh-submit")
     page.wait_for_selector("#hh-message")
-    page.wait_for_selector("#hh-pending[data-count='1']")
+    page.wait_for_selector("#hh-pending[data-count='2']")
     page.click("#tab-queue")
-    report_id = page.get_attribute("#hh-queue li[data-state='pending']", "data-id")
+    refused_id, report_id = (li.get_attribute("data-id") for li in
+                             page.query_selector_all("#hh-queue li[data-state='pending']")[::-1])
     source = f"report:{device_id}:{report_id}"
     assert sql("SELECT 1 FROM cases WHERE source_record_id = %s", source) == []
 
     ctx.set_offline(False)
     page.wait_for_selector(f"#hh-queue li[data-id='{report_id}'][data-state='sent']", timeout=90_000)
+    assert page.get_attribute(f"#hh-queue li[data-id='{refused_id}']", "data-state") == "failed"
+    assert "415" in page.text_content(f"#hh-queue li[data-id='{refused_id}'] .error")
     row = wait_for(lambda: sql("SELECT source, category_code, grid_cell_code, description FROM cases "
                                "WHERE source_record_id = %s", source), 60, "the handheld's case", log=worker[1])
     assert row == [("inspector", "E0102", org.cell, "路口垃圾堆放")]
@@ -108,6 +130,7 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
                photo_id) == [(inspector,)]
     assert page.get_attribute("#hh-pending", "data-count") == "0"
     assert sql("SELECT count(*) FROM cases WHERE source_record_id = %s", source) == [(1,)]
+    assert sql("SELECT 1 FROM cases WHERE source_record_id = %s", f"report:{device_id}:{refused_id}") == []
     # The patrol track went the same way (its first point as soon as the phone had a fix).
     wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
 

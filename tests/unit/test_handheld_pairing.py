@@ -1,4 +1,5 @@
-"""The handheld pairing link and its QR code (civicgrid/handheld.py): what the phone reads back is what was issued."""
+"""The handheld pairing link and its QR code (civicgrid/handheld.py): what the phone reads back is what was issued;
+and the one origin the console's Content-Security-Policy opens for the app's MQTT WebSocket."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from api.security_headers import content_security_policy, handheld_mqtt_sources
 from civicgrid.domain.devices import validate_device_id
 from civicgrid.handheld import Pairing, handheld_device_id, qr_svg, read_link
 
@@ -48,3 +50,11 @@ def test_the_qr_code_svg_decodes_to_the_link() -> None:
     image = cv2.resize(matrix, (cols * 8, rows * 8), interpolation=cv2.INTER_NEAREST)
     decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
     assert decoded == link
+
+
+def test_the_policy_lets_the_app_reach_its_mqtt_websocket_and_nothing_else() -> None:
+    configured = content_security_policy([], None, handheld_mqtt_sources("wss://mqtt.city.example:8884/", 18885))
+    connect = next(d for d in configured.split("; ") if d.startswith("connect-src"))
+    assert connect == "connect-src 'self' wss://mqtt.city.example:8884"
+    default = content_security_policy([], None, handheld_mqtt_sources(None, 18885))
+    assert "connect-src 'self' ws://*:18885 wss://*:18885;" in default

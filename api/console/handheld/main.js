@@ -178,18 +178,19 @@ function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
 
 function round7(x) { return Math.round(x * 1e7) / 1e7; }
 
-const STATE = { pending: 'queue.pending', sent: 'queue.sent' };
+const STATE = { pending: 'queue.pending', sent: 'queue.sent', failed: 'queue.failed' };
 
-function QueueView({ items }) {
+function QueueView({ items, error }) {
   const shown = items.filter((i) => i.channel === 'report');
   const tracks = items.filter((i) => i.channel === 'track' && i.state === 'pending').length;
   return html`<section class="queue" aria-label=${t('queue')}>
+    ${error ? html`<p class="small error" id="hh-link-error">${t('queue.link_error')}: ${error}</p>` : null}
     <p class="small">${t('queue.tracks')}: ${tracks}</p>
     ${shown.length ? html`<ul id="hh-queue">${shown.slice().reverse().map((i) => html`<li key=${i.id} data-id=${i.id} data-state=${i.state}>
       <span class="what">${i.label}</span>
       <span class=${'state ' + i.state}>${t(STATE[i.state])}</span>
       <span class="small">${new Date(i.created).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB')}${i.photos.length ? ` · 📷${i.photos.length}` : ''}</span>
-      ${i.error && i.state === 'pending' ? html`<span class="small error">${i.error}</span>` : null}
+      ${i.error && i.state !== 'sent' ? html`<span class="small error">${i.error}</span>` : null}
     </li>`)}</ul>` : html`<p class="empty">${t('queue.empty')}</p>`}
   </section>`;
 }
@@ -249,8 +250,15 @@ function App() {
     (async () => {
       const fresh = readPairing(location.hash);
       if (fresh) {
-        await savePairing(fresh);
         history.replaceState(null, '', location.pathname);  // the secret leaves the address bar and history
+        // The same link again changes nothing. Pairing again (a new device) drops the old device's unsent queue:
+        // only with the inspector's yes.
+        const waiting = (await queueItems()).filter((i) => i.state === 'pending' && i.channel === 'report').length;
+        const old = await getKv('pairing');
+        if (!old || (old.device_id !== fresh.device_id
+            && (!waiting || confirm(t('pair.replace').replace('{n}', waiting))))) {
+          await savePairing(fresh);
+        }
       }
       const saved = await getKv('pairing');
       setPairing(saved || null);
@@ -316,7 +324,7 @@ function App() {
     </header>
     <main>
       ${tab === 'report' ? html`<${ReportForm} categories=${categories} fix=${fix} gpsError=${gpsError} usage=${usage} onQueued=${queued} />` : null}
-      ${tab === 'queue' ? html`<${QueueView} items=${items} />` : null}
+      ${tab === 'queue' ? html`<${QueueView} items=${items} error=${conn.error} />` : null}
       ${tab === 'tasks' ? html`<${TasksView} tasks=${taskList} fix=${fix} onQueued=${queued} />` : null}
     </main>
     <nav class="tabs">

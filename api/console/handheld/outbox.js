@@ -7,6 +7,7 @@ import mqtt from 'mqtt';
 import { enqueue, putTask, queueItems, updateItem } from './store.js';
 
 const PUBACK_TIMEOUT_MS = 30_000;
+const REFUSED = new Set([413, 415, 422]);
 
 export function mqttUrl(pairing, where = location) {
   if (pairing.mqtt_url) return pairing.mqtt_url;
@@ -27,7 +28,12 @@ async function upload(pairing, photo) {
   const form = new FormData();
   form.append('file', photo.blob, photo.type === 'image/png' ? 'photo.png' : 'photo.jpg');
   const res = await fetch('/media', { method: 'POST', headers: { Authorization: basic(pairing) }, body: form });
-  if (res.status !== 201) throw new Error(`photo upload: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+  if (res.status !== 201) {
+    const err = new Error(`photo upload: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    // The API will never take this photo (too large, not a photo): retrying would hold the whole queue up.
+    err.permanent = REFUSED.has(res.status);
+    throw err;
+  }
   const { id } = await res.json();
   if (id !== photo.id) throw new Error(`the API named the photo ${id}, not its SHA-256 ${photo.id}`);
 }
@@ -110,6 +116,11 @@ export class Outbox {
             await this.publish(item.channel, item.body);
             await updateItem(item.id, { state: 'sent', sent_at: Date.now(), photos: [], error: null });
           } catch (err) {
+            if (err.permanent) {  // set aside with its reason, shown in the queue; the rest goes on
+              await updateItem(item.id, { state: 'failed', error: String(err.message || err) });
+              this.onChange();
+              continue;
+            }
             await updateItem(item.id, { error: String(err.message || err) });
             this.onChange();
             return;  // in order: the next pass (reconnect, online, new item) starts again here
