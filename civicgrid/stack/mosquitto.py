@@ -128,6 +128,8 @@ class MosquittoService:
             # phones reach it through the HTTPS proxy in front of the API (wss), as they reach the app itself.
             f"listener {self.settings.mqtt.ws_port} {self.host}",
             "protocol websockets",
+            # Without it Debian's 2.0.11 binds a websockets listener to every interface, whatever its address.
+            f"socket_domain {'ipv6' if ':' in self.host else 'ipv4'}",
             "persistence true",
             f"persistence_location {data}/",
             "autosave_interval 30",

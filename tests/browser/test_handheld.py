@@ -9,6 +9,7 @@ app is installable and starts with no server at all: manifest, icons, service wo
 from __future__ import annotations
 
 import hashlib
+import socket
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -222,3 +223,10 @@ def test_the_app_is_installable_and_starts_without_a_server(own_api, phone) -> N
     assert response is not None and response.from_service_worker
     page.wait_for_selector(".unpaired h1")  # the app's own script ran: the page is not the browser's error page
     assert page.text_content(".unpaired h1") == "城管通"
+
+
+def test_the_websocket_listener_is_bound_to_the_stack_host_only(settings: Settings) -> None:
+    """Debian's Mosquitto 2.0.11 binds a websockets listener to every interface unless told its socket domain."""
+    socket.create_connection(("127.0.0.1", settings.mqtt.ws_port), timeout=5).close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.2", settings.mqtt.ws_port), timeout=5).close()
