@@ -118,6 +118,12 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
                              page.query_selector_all("#hh-queue li[data-state='pending']")[::-1])
     source = f"report:{device_id}:{report_id}"
     assert sql("SELECT 1 FROM cases WHERE source_record_id = %s", source) == []
+    # The phone restarts the app while still offline: the queue, photos included, is on the phone.
+    page.reload()
+    page.wait_for_selector("#hh-status[data-status='offline']")
+    page.wait_for_selector("#hh-pending[data-count='2']")
+    page.click("#tab-queue")
+    page.wait_for_selector(f"#hh-queue li[data-id='{report_id}'][data-state='pending']")
 
     ctx.set_offline(False)
     page.wait_for_selector(f"#hh-queue li[data-id='{report_id}'][data-state='sent']", timeout=90_000)
@@ -163,11 +169,18 @@ def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
         assert r.json()["timeline"][-1]["data"]["task"]["device_id"] == device_id
 
         page.click("#tab-tasks")
-        page.click(f"#hh-tasks li[data-task='{case_id}'] button[data-result='confirmed']")
+        task = f"#hh-tasks li[data-task='{case_id}']"
+        jpeg = _photo(f"verify {case_id}")
+        page.set_input_files(f"{task} input.task-photo",
+                             files=[{"name": "v.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
+        page.wait_for_selector(f"{task} .thumbs img")
+        page.click(f"{task} button[data-result='confirmed']")
         detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["state"] == "reported" and d,
                           60, "the verification answer applied", log=worker[1])
         confirm = detail["timeline"][-1]
         assert (confirm["action"], confirm["actor"], confirm["role"]) == ("confirm", username, "inspector")
+        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo"]
+        assert photos == [hashlib.sha256(jpeg).hexdigest()], detail["evidence"]
         assert wait_for(lambda: sql("SELECT status FROM device_commands WHERE device_id = %s AND status = 'acked'",
                                     device_id), 30, "the task acknowledged") == [("acked",)]
         page.wait_for_selector("#hh-tasks", state="detached")  # answered: no open task left
