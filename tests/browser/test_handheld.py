@@ -227,6 +227,11 @@ def test_the_app_is_installable_and_starts_without_a_server(own_api, phone) -> N
     scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
     assert scope == f"{base}/handheld/"
     page.wait_for_selector(".unpaired h1")
+    # Chrome's own installability criteria (what Lighthouse's check asks the browser), and its manifest parser.
+    cdp = ctx.new_cdp_session(page)
+    assert cdp.send("Page.getAppManifest")["errors"] == []
+    errors = {e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]}
+    assert errors - {"in-incognito"} == set()  # Playwright's contexts are incognito ones: nothing else may be wrong
 
     stop_api()
     ctx.set_offline(True)
