@@ -94,6 +94,13 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     page.wait_for_selector("#hh-gps[data-accuracy='8']")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     assert axe_critical(page) == []
+    # Chinese by default; every touch target at least 48 CSS px high (one thumb, a moving inspector).
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.text_content("#hh-submit") == "上报"
+    # (a photo input or a check box is touched through its label)
+    heights = page.evaluate("[...document.querySelectorAll('button, label.button, label.check, input[type=search], "
+                            "textarea')].map((e) => e.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 48, heights
 
     ctx.set_offline(True)
     page.wait_for_selector("#hh-status[data-status='offline']")
