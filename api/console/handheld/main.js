@@ -63,6 +63,32 @@ function newId(prefix) {
   return `${prefix}-${crypto.randomUUID()}`;
 }
 
+/** Photos taken for one report or answer: [photos, add (the file input's change handler), clear]. */
+function usePhotos() {
+  const [photos, setPhotos] = useState([]);
+  async function add(e) {
+    const files = [...e.currentTarget.files].slice(0, MAX_PHOTOS - photos.length);
+    e.currentTarget.value = '';
+    const ready = await Promise.all(files.map(preparePhoto));
+    setPhotos((old) => [...old, ...ready.filter((p) => !old.some((o) => o.id === p.id))].slice(0, MAX_PHOTOS));
+  }
+  return [photos, add, () => setPhotos([])];
+}
+
+function Thumb({ blob }) {
+  const [url, setUrl] = useState(null);
+  useEffect(() => {
+    const made = URL.createObjectURL(blob);
+    setUrl(made);
+    return () => URL.revokeObjectURL(made);
+  }, [blob]);
+  return url ? html`<img src=${url} alt=${t('photo')} />` : null;
+}
+
+function Thumbs({ photos }) {
+  return html`<div class="thumbs">${photos.map((p) => html`<${Thumb} key=${p.id} blob=${p.blob} />`)}</div>`;
+}
+
 function useGps() {
   const [fix, setFix] = useState(null);
   const [error, setError] = useState(null);
@@ -112,19 +138,11 @@ function CategoryPicker({ categories, value, onChange, usage }) {
 
 function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
   const [category, setCategory] = useState(null);
-  const [photos, setPhotos] = useState([]);
+  const [photos, addPhotos, clearPhotos] = usePhotos();
   const [description, setDescription] = useState('');
   const [selfHandled, setSelfHandled] = useState(false);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState(null);
-  const fileRef = useRef(null);
-
-  async function addPhotos(e) {
-    const files = [...e.currentTarget.files].slice(0, MAX_PHOTOS - photos.length);
-    e.currentTarget.value = '';
-    const ready = await Promise.all(files.map(preparePhoto));
-    setPhotos((old) => [...old, ...ready.filter((p) => !old.some((o) => o.id === p.id))].slice(0, MAX_PHOTOS));
-  }
 
   async function submit(e) {
     e.preventDefault();
@@ -140,7 +158,7 @@ function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
       await enqueue(reportId, 'report', fields, { photos, label: `${chosen?.name || category}${selfHandled ? ' · ' + t('self_handled') : ''}` });
       usage[category] = (usage[category] || 0) + 1;
       await setKv('usage', usage);
-      setCategory(null); setPhotos([]); setDescription(''); setSelfHandled(false);
+      setCategory(null); clearPhotos(); setDescription(''); setSelfHandled(false);
       setMessage(navigator.onLine ? t('report.queued') : t('report.queued_offline'));
       onQueued();
     } finally {
@@ -152,9 +170,9 @@ function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
     <${CategoryPicker} categories=${categories} value=${category} onChange=${setCategory} usage=${usage} />
     <div class="field">
       <span class="label">${t('photos')} (${photos.length}/${MAX_PHOTOS})</span>
-      <div class="thumbs">${photos.map((p) => html`<img key=${p.id} src=${URL.createObjectURL(p.blob)} alt=${t('photo')} />`)}</div>
+      <${Thumbs} photos=${photos} />
       <label class="button secondary" for="hh-photo">📷 ${t('photo.take')}</label>
-      <input id="hh-photo" ref=${fileRef} class="visually-hidden" type="file" accept="image/*" capture="environment"
+      <input id="hh-photo" class="visually-hidden" type="file" accept="image/*" capture="environment"
         multiple onChange=${addPhotos} />
     </div>
     <div class="field">
@@ -199,15 +217,9 @@ const ANSWERS = { verify: [['confirmed', 'task.confirmed'], ['not_found', 'task.
   check: [['fixed', 'task.fixed'], ['not_fixed', 'task.not_fixed']] };
 
 function TaskItem({ task, fix, onQueued }) {
-  const [photos, setPhotos] = useState([]);
+  const [photos, addPhotos] = usePhotos();
   const a = task.args || {};
   const kind = task.name === 'verify' ? 'task.verify' : 'task.check';
-  async function addPhotos(e) {
-    const files = [...e.currentTarget.files].slice(0, MAX_PHOTOS - photos.length);
-    e.currentTarget.value = '';
-    const ready = await Promise.all(files.map(preparePhoto));
-    setPhotos((old) => [...old, ...ready.filter((p) => !old.some((o) => o.id === p.id))].slice(0, MAX_PHOTOS));
-  }
   async function answer(result) {
     const lon = fix ? fix.lon : a.lon;
     const lat = fix ? fix.lat : a.lat;
@@ -228,7 +240,7 @@ function TaskItem({ task, fix, onQueued }) {
     <strong>${t(kind)}</strong> ${a.case_no || ''}
     <p>${a.description || ''}</p>
     <p class="small">${a.category_code || ''} ${a.grid_cell_code || ''}</p>
-    <div class="thumbs">${photos.map((p) => html`<img key=${p.id} src=${URL.createObjectURL(p.blob)} alt=${t('photo')} />`)}</div>
+    <${Thumbs} photos=${photos} />
     <label class="button secondary" for=${inputId}>📷 ${t('photo.take')} (${photos.length})</label>
     <input id=${inputId} class="visually-hidden task-photo" type="file" accept="image/*" capture="environment" multiple
       onChange=${addPhotos} />
