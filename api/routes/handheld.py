@@ -2,32 +2,34 @@
 
 The app itself is static files at /handheld/ (api/console/handheld, built with the console). Its reports, tracks
 and task answers go over MQTT like any handheld's (docs/handheld.md); over HTTP it only uploads photos
-(POST /media) and reads the category list and who it belongs to, authenticated with HTTP Basic (device id and
-secret) as its inspector.
+(POST /media) and reads the category list, who it belongs to and the cell it stands in, authenticated with
+HTTP Basic (device id and secret) as its inspector.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPBasicCredentials
 
 from api.auth import http_basic, require, require_or_handheld
 from api.deps import Ctx, Db
 from api.errors import ApiError
 from api.routes.intake import _options as category_options
-from api.schemas.handheld import HandheldMe, PairingIn, PairingOut
+from api.schemas.handheld import HandheldMe, HandheldPlace, PairingIn, PairingOut
 from api.schemas.intake import CategoryOption
 from api.users import User
 from civicgrid.broker import provisioning
 from civicgrid.domain.case_state import Role
 from civicgrid.handheld import Pairing, handheld_device_id, qr_svg
+from civicgrid.store.addresses import reverse_geocode
 
 router = APIRouter(prefix="/handhelds", tags=["handhelds"])
 Supervisor = Annotated[User, Depends(require(Role.SHIFT_LEADER))]
 Handheld = Annotated[User, Depends(require_or_handheld(Role.INSPECTOR))]
 APP_PATH = "handheld/"
+ADDRESS_WITHIN_M = 100.0
 
 
 @router.post("/pairings", status_code=201, summary="Register a handheld for an inspector and return its pairing "
@@ -62,3 +64,11 @@ def me(user: Handheld, device: Annotated[HTTPBasicCredentials | None, Depends(ht
 def categories(ctx: Ctx, user: Handheld) -> list[CategoryOption]:
     return category_options(ctx.catalogue)
 
+
+
+@router.get("/place", summary="The unit grid cell and nearest address at the phone's position (shown before it "
+                              "reports; offline the app shows none and the platform places the report)")
+def place(ctx: Ctx, db: Db, user: Handheld, lon: Annotated[float, Query(ge=-180, le=180)],
+          lat: Annotated[float, Query(ge=-90, le=90)]) -> HandheldPlace:
+    near = reverse_geocode(db, lon, lat, radius_m=ADDRESS_WITHIN_M)
+    return HandheldPlace(grid_cell_code=ctx.grid_index(db).lookup(lon, lat), address=near.address)

@@ -27,3 +27,8 @@ class HandheldMe(BaseModel):
     device_id: str
     inspector: str
     responsibility_grid_id: str | None
+
+
+class HandheldPlace(BaseModel):
+    grid_cell_code: str | None = Field(description="the unit grid cell at the point (None: outside every cell)")
+    address: str | None = Field(description="the nearest address within 100 m, if the address database has one")

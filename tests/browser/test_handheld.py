@@ -92,6 +92,7 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
     assert "#pair=" not in page.url  # the secret left the address bar
     page.wait_for_selector("#hh-gps[data-accuracy='8']")
+    page.wait_for_selector(f"#hh-cell[data-cell='{org.cell}']")  # the cell under the phone, before it reports
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     assert axe_critical(page) == []
     # Chinese by default; every touch target at least 48 CSS px high (one thumb, a moving inspector).

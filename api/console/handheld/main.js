@@ -2,21 +2,21 @@
 // (manifest + service worker), Chinese by default, one-handed: large buttons at the bottom of the screen.
 // Everything the inspector does is written to the phone's queue first (store.js) and sent when it can be
 // (outbox.js), so the app works the same in a basement as on the street.
-import { h, render } from 'preact';
+import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import htm from 'htm';
 import { matchCategories } from '../src/category-search.js';
 import { Outbox, apiGet } from './outbox.js';
-import { enqueue, getKv, pruneSent, putTask, queueItems, savePairing, setKv, tasks as loadTasks } from './store.js';
+import { enqueue, getKv, pruneSent, queueItems, savePairing, setKv, tasks as loadTasks } from './store.js';
 import { t, lang, setLang } from './i18n.js';
+import { MAX_PHOTOS, Thumbs, usePhotos } from './photos.js';
+import { TasksView } from './tasks.js';
+import { html, metres, newId, round7 } from './util.js';
 import './style.css';
 
-const html = htm.bind(h);
-const MAX_PHOTOS = 9;
-const PHOTO_MAX_SIDE = 1600;
 const TRACK_EVERY_MS = 30_000;
 const TRACK_TICK_MS = 5_000;
 const FIX_STALE_MS = 120_000;  // no track point from a fix this old (GPS lost indoors)
+const PLACE_AGAIN_M = 15;  // the cell and address are looked up again when the phone has moved this far
 // Shown before anything is typed: the categories inspectors report most (the phone's own counts come first).
 const COMMON = ['E0102', 'E0104', 'E0103', 'E0107', 'E0108', 'C0305', 'C0101', 'C0102'];
 
@@ -32,61 +32,6 @@ export function readPairing(hash) {
   } catch {
     return null;
   }
-}
-
-async function sha256Hex(blob) {
-  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** A camera photo as it will be uploaded: scaled down to PHOTO_MAX_SIDE (a phone's 12 MP is not needed to see a
- * broken cover, and the upload goes over a weak network), its id the SHA-256 the API will give it. */
-async function preparePhoto(file) {
-  let blob = file;
-  try {
-    const bitmap = await createImageBitmap(file);
-    const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(bitmap.width, bitmap.height));
-    if (scale < 1) {
-      const canvas = document.createElement('canvas');
-      canvas.width = Math.round(bitmap.width * scale);
-      canvas.height = Math.round(bitmap.height * scale);
-      canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-      blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
-    }
-    bitmap.close();
-  } catch { /* not decodable here: sent as taken, the API says whether it takes it */ }
-  const type = blob.type === 'image/png' || blob.type === 'image/webp' ? blob.type : 'image/jpeg';
-  return { id: await sha256Hex(blob), blob, type };
-}
-
-function newId(prefix) {
-  return `${prefix}-${crypto.randomUUID()}`;
-}
-
-/** Photos taken for one report or answer: [photos, add (the file input's change handler), clear]. */
-function usePhotos() {
-  const [photos, setPhotos] = useState([]);
-  async function add(e) {
-    const files = [...e.currentTarget.files].slice(0, MAX_PHOTOS - photos.length);
-    e.currentTarget.value = '';
-    const ready = await Promise.all(files.map(preparePhoto));
-    setPhotos((old) => [...old, ...ready.filter((p) => !old.some((o) => o.id === p.id))].slice(0, MAX_PHOTOS));
-  }
-  return [photos, add, () => setPhotos([])];
-}
-
-function Thumb({ blob }) {
-  const [url, setUrl] = useState(null);
-  useEffect(() => {
-    const made = URL.createObjectURL(blob);
-    setUrl(made);
-    return () => URL.revokeObjectURL(made);
-  }, [blob]);
-  return url ? html`<img src=${url} alt=${t('photo')} />` : null;
-}
-
-function Thumbs({ photos }) {
-  return html`<div class="thumbs">${photos.map((p) => html`<${Thumb} key=${p.id} blob=${p.blob} />`)}</div>`;
 }
 
 function useGps() {
@@ -136,7 +81,7 @@ function CategoryPicker({ categories, value, onChange, usage }) {
   </div>`;
 }
 
-function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
+function ReportForm({ categories, fix, gpsError, place, usage, onQueued }) {
   const [category, setCategory] = useState(null);
   const [photos, addPhotos, clearPhotos] = usePhotos();
   const [description, setDescription] = useState('');
@@ -155,6 +100,7 @@ function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
         description: description.trim() || chosen?.name || category, lon: round7(fix.lon), lat: round7(fix.lat),
         accuracy_m: Math.round(fix.accuracy * 10) / 10 };
       if (photos.length) fields.photo_ids = photos.map((p) => p.id);
+      if (place?.address && metres(place, fix) <= PLACE_AGAIN_M) fields.address = place.address.slice(0, 200);
       await enqueue(reportId, 'report', fields, { photos, label: `${chosen?.name || category}${selfHandled ? ' · ' + t('self_handled') : ''}` });
       usage[category] = (usage[category] || 0) + 1;
       await setKv('usage', usage);
@@ -181,6 +127,8 @@ function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
         data-accuracy=${fix ? Math.round(fix.accuracy) : ''}>
         ${fix ? html`${t('gps.accuracy')} ±${Math.round(fix.accuracy)} ${t('metres')} · ${fix.lon.toFixed(5)}, ${fix.lat.toFixed(5)}`
           : gpsError || t('gps.waiting')}</p>
+      ${place && fix && metres(place, fix) <= PLACE_AGAIN_M ? html`<p id="hh-cell" class="small" data-cell=${place.grid_cell_code || ''}>
+        ${t('cell')} ${place.grid_cell_code || t('cell.outside')}${place.address ? ` · ${place.address}` : ''}</p>` : null}
     </div>
     <div class="field">
       <label for="hh-description">${t('description')}</label>
@@ -193,8 +141,6 @@ function ReportForm({ categories, fix, gpsError, usage, onQueued }) {
     ${message ? html`<p class="notice" role="status" id="hh-message">${message}</p>` : null}
   </form>`;
 }
-
-function round7(x) { return Math.round(x * 1e7) / 1e7; }
 
 const STATE = { pending: 'queue.pending', sent: 'queue.sent', failed: 'queue.failed' };
 
@@ -213,50 +159,6 @@ function QueueView({ items, error }) {
   </section>`;
 }
 
-const ANSWERS = { verify: [['confirmed', 'task.confirmed'], ['not_found', 'task.not_found']],
-  check: [['fixed', 'task.fixed'], ['not_fixed', 'task.not_fixed']] };
-
-function TaskItem({ task, fix, onQueued }) {
-  const [photos, addPhotos] = usePhotos();
-  const a = task.args || {};
-  const kind = task.name === 'verify' ? 'task.verify' : 'task.check';
-  async function answer(result) {
-    const lon = fix ? fix.lon : a.lon;
-    const lat = fix ? fix.lat : a.lat;
-    if (lon == null || lat == null) return;
-    const reportId = newId('a');
-    const said = t(ANSWERS[task.name].find(([r]) => r === result)[1]);
-    const fields = { report_id: reportId, kind: task.name === 'verify' ? 'verification' : 'check',
-      task_id: task.task_id, result, category_code: a.category_code || 'E0102', description: said,
-      lon: round7(lon), lat: round7(lat) };
-    if (fix) fields.accuracy_m = Math.round(fix.accuracy * 10) / 10;
-    if (photos.length) fields.photo_ids = photos.map((p) => p.id);
-    await enqueue(reportId, 'report', fields, { photos, label: `${t(kind)} ${a.case_no || ''} · ${said}` });
-    await putTask({ ...task, answered: true, result });
-    onQueued();
-  }
-  const inputId = `hh-task-photo-${task.task_id}`;
-  return html`<li data-task=${task.task_id}>
-    <strong>${t(kind)}</strong> ${a.case_no || ''}
-    <p>${a.description || ''}</p>
-    <p class="small">${a.category_code || ''} ${a.grid_cell_code || ''}</p>
-    <${Thumbs} photos=${photos} />
-    <label class="button secondary" for=${inputId}>📷 ${t('photo.take')} (${photos.length})</label>
-    <input id=${inputId} class="visually-hidden task-photo" type="file" accept="image/*" capture="environment" multiple
-      onChange=${addPhotos} />
-    <div class="answers">${ANSWERS[task.name].map(([result, label]) => html`<button type="button" class="button"
-      data-result=${result} onClick=${() => answer(result)}>${t(label)}</button>`)}</div>
-  </li>`;
-}
-
-function TasksView({ tasks, fix, onQueued }) {
-  const open = tasks.filter((x) => !x.answered);
-  return html`<section class="tasks" aria-label=${t('tasks')}>
-    ${open.length ? html`<ul id="hh-tasks">${open.map((task) => html`<${TaskItem} key=${task.task_id} task=${task}
-      fix=${fix} onQueued=${onQueued} />`)}</ul>` : html`<p class="empty">${t('tasks.empty')}</p>`}
-  </section>`;
-}
-
 function App() {
   const [pairing, setPairing] = useState(undefined);
   const [me, setMe] = useState(null);
@@ -271,6 +173,7 @@ function App() {
   const [fix, gpsError] = useGps();
   const fixRef = useRef(null);
   fixRef.current = fix;
+  const [place, setPlace] = useState(null);
 
   async function refresh() {
     setItems(await queueItems());
@@ -338,6 +241,14 @@ function App() {
     return () => clearInterval(timer);
   }, [pairing, fix !== null]);
 
+  // Where the phone stands, as the platform will place it: the cell (and an address), looked up when online.
+  useEffect(() => {
+    if (!pairing || !fix || !conn.online || (place && metres(place, fix) < PLACE_AGAIN_M)) return;
+    const at = { lon: fix.lon, lat: fix.lat };
+    apiGet(pairing, `/handhelds/place?lon=${at.lon}&lat=${at.lat}`)
+      .then((found) => setPlace({ ...found, ...at }), () => null);
+  }, [pairing, fix, conn.online]);
+
   function queued() {
     refresh();
     outbox.current?.flush();
@@ -356,7 +267,8 @@ function App() {
         ${lang() === 'zh' ? 'EN' : '中文'}</button>
     </header>
     <main>
-      ${tab === 'report' ? html`<${ReportForm} categories=${categories} fix=${fix} gpsError=${gpsError} usage=${usage} onQueued=${queued} />` : null}
+      ${tab === 'report' ? html`<${ReportForm} categories=${categories} fix=${fix} gpsError=${gpsError} place=${place}
+        usage=${usage} onQueued=${queued} />` : null}
       ${tab === 'queue' ? html`<${QueueView} items=${items} error=${conn.error} />` : null}
       ${tab === 'tasks' ? html`<${TasksView} tasks=${taskList} fix=${fix} onQueued=${queued} />` : null}
     </main>
