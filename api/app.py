@@ -25,6 +25,7 @@ from api.routes import (
     basedata,
     cameras,
     cases,
+    centres,
     departments,
     devices,
     duplicates,
@@ -110,12 +111,12 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
         mqtt_ws=handheld_mqtt_sources(settings.mqtt.ws_url, settings.mqtt.ws_port)))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
-    for router in (health.router, auth.router, users.router, departments.router, responsibility.router,
-                   cases.build_router(ctx.permissions), open311.router, media.router, devices.router, feed.router,
-                   scoring.router, alarms.router, map.router, cameras.router, patrol.router, rules.router,
-                   geocoding.router, open311.discovery_router, duplicates.router, statistics.router,
-                   notifications.router, step_deadlines.router, sources.router, intake.router, basedata.router,
-                   handheld.router):
+    for router in (health.router, auth.router, users.router, centres.router, departments.router,
+                   responsibility.router, cases.build_router(ctx.permissions), open311.router, media.router,
+                   devices.router, feed.router, scoring.router, alarms.router, map.router, cameras.router,
+                   patrol.router, rules.router, geocoding.router, open311.discovery_router, duplicates.router,
+                   statistics.router, notifications.router, step_deadlines.router, sources.router, intake.router,
+                   basedata.router, handheld.router):
         app.include_router(router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.
