@@ -161,7 +161,7 @@ def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
                             timeout=20)
         assert paired.status_code == 201, paired.text
         device_id = paired.json()["device_id"]
-        _, page = phone()
+        ctx, page = phone()
         page.goto(paired.json()["link"])
         page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
         assert page.text_content("header .who") == "王监督员"
@@ -172,11 +172,18 @@ def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
                                                 "grid_cell_code": org.cell, "lon": org.lon, "lat": org.lat})
         assert r.status_code == 201, r.text
         case_id = r.json()["id"]
+        # The task is sent while the phone is in a basement: the broker keeps it for the phone's session.
+        ctx.set_offline(True)
+        page.wait_for_selector("#hh-status[data-status='offline']")
         r = operator.post(f"/cases/{case_id}/send-verify", json={"inspector_user_id": inspector.id})
         assert r.status_code == 200, r.text
         assert r.json()["timeline"][-1]["data"]["task"]["device_id"] == device_id
-
+        wait_for(lambda: sql("SELECT 1 FROM device_commands WHERE device_id = %s AND status = 'sent'", device_id),
+                 60, "the task published to the broker")
         page.click("#tab-tasks")
+        assert page.text_content(".tasks .empty")  # nothing has reached the phone yet
+        ctx.set_offline(False)
+
         task = f"#hh-tasks li[data-task='{case_id}']"
         jpeg = _photo(f"verify {case_id}")
         page.set_input_files(f"{task} input.task-photo",

@@ -57,7 +57,9 @@ export class Outbox {
     if (this.client || !navigator.onLine) return;
     const { device_id: id, secret } = this.pairing;
     const client = mqtt.connect(mqttUrl(this.pairing), {
-      username: id, password: secret, clientId: id, protocolVersion: 4, clean: true, keepalive: 60,
+      // A persistent session (clean: false, the device id as client id): the broker keeps the phone's subscription
+      // and queues the tasks sent to it while it is offline, as it does for every handheld.
+      username: id, password: secret, clientId: id, protocolVersion: 4, clean: false, keepalive: 60,
       reconnectPeriod: 5000, connectTimeout: 15000,
       will: { topic: `cg/${id}/status`, payload: 'offline', qos: 1, retain: false },
     });
@@ -140,8 +142,10 @@ export class Outbox {
     const known = command.name === 'verify' || command.name === 'check';
     const ack = { command_id: command.command_id, status: known ? 'ok' : 'failed',
       detail: known ? '' : `unknown command ${command.name}` };
-    await enqueue(`ack-${command.command_id}`, 'cmd/ack', ack, { label: command.name }).catch(() => null);
-    if (known) {
+    // A command delivered again (QoS 1) finds its acknowledgement already queued: it is not taken twice.
+    const fresh = await enqueue(`ack-${command.command_id}`, 'cmd/ack', ack, { label: command.name })
+      .then(() => true, () => false);
+    if (known && fresh) {
       const args = command.args || {};
       const taskId = String(args.task_id || command.command_id).slice(0, 64);
       await putTask({ task_id: taskId, name: command.name, args, received: Date.now(), answered: false });
