@@ -58,7 +58,7 @@ export class Outbox {
     const { device_id: id, secret } = this.pairing;
     const client = mqtt.connect(mqttUrl(this.pairing), {
       // A persistent session (clean: false, the device id as client id): the broker keeps the phone's subscription
-      // and queues the tasks sent to it while it is offline, as it does for every handheld.
+      // and queues the tasks sent to it while it is offline.
       username: id, password: secret, clientId: id, protocolVersion: 4, clean: false, keepalive: 60,
       reconnectPeriod: 5000, connectTimeout: 15000,
       will: { topic: `cg/${id}/status`, payload: 'offline', qos: 1, retain: false },
