@@ -52,6 +52,10 @@ class MqttSettings(_Section):
     tls: bool = False
     tls_port: int = 18884
     ca_file: Path | None = None
+    # MQTT over WebSockets for the inspectors' handheld web app (docs/handheld.md): the stack's listener, and
+    # the URL phones use (None: ws(s)://<the app page's host>:ws_port/; behind a TLS proxy, wss://host/mqtt).
+    ws_port: int = 18885
+    ws_url: str | None = None
 
     def endpoint(self) -> tuple[str, int]:
         """Where a client of these settings connects (the TLS listener when `tls`)."""
