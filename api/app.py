@@ -25,11 +25,13 @@ from api.routes import (
     basedata,
     cameras,
     cases,
+    centres,
     departments,
     devices,
     duplicates,
     feed,
     geocoding,
+    handheld,
     health,
     intake,
     map,
@@ -45,7 +47,12 @@ from api.routes import (
     step_deadlines,
     users,
 )
-from api.security_headers import SecurityHeadersMiddleware, content_security_policy, inline_script_hashes
+from api.security_headers import (
+    SecurityHeadersMiddleware,
+    content_security_policy,
+    handheld_mqtt_sources,
+    inline_script_hashes,
+)
 from api.static_console import CONSOLE_DIST, console_app
 from civicgrid.broker.sync import BrokerFiles
 from civicgrid.settings import Settings
@@ -100,14 +107,16 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
                                "/basedata/components/import": settings.api.max_import_bytes,
                                "/basedata/addresses/import": settings.api.max_import_bytes})
     app.add_middleware(SecurityHeadersMiddleware, csp=content_security_policy(
-        inline_script_hashes(CONSOLE_DIST / "index.html"), settings.api.console_tile_url))
+        inline_script_hashes(CONSOLE_DIST / "index.html"), settings.api.console_tile_url,
+        mqtt_ws=handheld_mqtt_sources(settings.mqtt.ws_url, settings.mqtt.ws_port)))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
-    for router in (health.router, auth.router, users.router, departments.router, responsibility.router,
-                   cases.build_router(ctx.permissions), open311.router, media.router, devices.router, feed.router,
-                   scoring.router, alarms.router, map.router, cameras.router, patrol.router, rules.router,
-                   geocoding.router, open311.discovery_router, duplicates.router, statistics.router,
-                   notifications.router, step_deadlines.router, sources.router, intake.router, basedata.router):
+    for router in (health.router, auth.router, users.router, centres.router, departments.router,
+                   responsibility.router, cases.build_router(ctx.permissions), open311.router, media.router,
+                   devices.router, feed.router, scoring.router, alarms.router, map.router, cameras.router,
+                   patrol.router, rules.router, geocoding.router, open311.discovery_router, duplicates.router,
+                   statistics.router, notifications.router, step_deadlines.router, sources.router, intake.router,
+                   basedata.router, handheld.router):
         app.include_router(router)
     # The operator console's static files answer whatever no route matches, so every API route
     # (including ones registered after this line) keeps precedence.

@@ -60,13 +60,14 @@ def user_for_credentials(ctx: Ctx, db: Db, token: str | None, api_key: str | Non
         return user_for_credentials(ctx, db, None, token, scope=scope)
     try:
         claims = jwt.decode(token, ctx.settings.api.jwt_secret.get_secret_value(), algorithms=[ALGORITHM],
-                            options={"require": ["exp", "sub"]})
-        user_id = int(claims["sub"])
-    except (jwt.PyJWTError, ValueError) as exc:
+                            options={"require": ["exp", "sub", "iat"]})
+        user_id, issued_at = int(claims["sub"]), datetime.fromtimestamp(int(claims["iat"]), UTC)
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise _unauthorized(f"invalid token: {exc}") from None
-    user = get_user(db, user_id)
+    user = get_user(db, user_id, token_issued_at=issued_at)
     if user is None:
-        raise _unauthorized("the token's user no longer exists or is disabled")
+        raise _unauthorized("the token's user no longer exists, is disabled, or changed their password since the "
+                            "token was issued: log in again")
     return user
 
 

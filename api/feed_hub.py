@@ -74,10 +74,12 @@ class FeedHub:
         async with self._start_lock:
             if self.position is None:
                 self.position = await asyncio.to_thread(self._start_position)
+            centres = await asyncio.to_thread(self._centres_within, user)
             if self.streams_of(user.id) >= max_per_user:
                 return None
             joined_at = self.position
-            sub = Subscription(user, frozenset(kinds), max(after, joined_at) if after else joined_at, scope_of(user))
+            sub = Subscription(user, frozenset(kinds), max(after, joined_at) if after else joined_at,
+                               scope_of(user, centres))
             self.subscriptions.add(sub)
             if self._task is None or self._task.done():
                 self._task = asyncio.create_task(self._run(), name="feed-hub")
@@ -98,6 +100,10 @@ class FeedHub:
     def _start_position(self) -> tuple[int, int]:
         with self.pool.connection() as conn:
             return q.start_position(conn)
+
+    def _centres_within(self, user: User) -> frozenset[str] | None:
+        with self.pool.connection() as conn:
+            return q.centres_within(conn, user)
 
     def _poll(self, position: tuple[int, int], user_ids: list[int]) -> tuple[list[q.FeedRow], tuple[int, int],
                                                                               set[int]]:
@@ -132,7 +138,7 @@ class FeedHub:
                 continue
             for row in rows:
                 if row.position <= sub.after or row.kind not in sub.kinds or \
-                        not sub.scope.admits(row.department_id, row.responsibility_grid_id):
+                        not sub.scope.admits(row.department_id, row.responsibility_grid_id, row.centre_id):
                     continue
                 if row.position not in data:
                     data[row.position] = orjson.dumps(row.payload).decode()

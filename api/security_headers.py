@@ -3,7 +3,8 @@
 The policy allows what the operator console needs and nothing else: its own scripts (and the hash
 of the one inline script in its index.html, computed from the build), its MapLibre worker (a
 same-origin module; blob: for older browsers), inline styles (MapLibre and the charts set them),
-images and tiles from itself plus the optional tile server (`api.console_tile_url`). Nothing may
+images and tiles from itself plus the optional tile server (`api.console_tile_url`), and the handheld web app's
+MQTT WebSocket (docs/handheld.md). Nothing may
 frame the console (clickjacking). The interactive API docs (/docs, /redoc) load Swagger UI and
 ReDoc from a CDN and get only the framing and sniffing headers.
 """
@@ -32,17 +33,27 @@ def inline_script_hashes(index_html: Path) -> list[str]:
             for body in _INLINE_SCRIPT.findall(html)]
 
 
-def content_security_policy(script_hashes: list[str], tile_url: str | None) -> str:
+def handheld_mqtt_sources(ws_url: str | None, ws_port: int) -> str:
+    """Where the handheld web app opens its MQTT WebSocket (docs/handheld.md): the configured URL's origin, or
+    any host on the broker's WebSocket port (the app's own host, which the API cannot know behind a proxy)."""
+    if ws_url:
+        parts = urlsplit(ws_url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return f"ws://*:{ws_port} wss://*:{ws_port}"
+
+
+def content_security_policy(script_hashes: list[str], tile_url: str | None, mqtt_ws: str = "") -> str:
     tiles = ""
     if tile_url:
         parts = urlsplit(tile_url.replace("{", "").replace("}", ""))
         tiles = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    mqtt = f" {mqtt_ws}" if mqtt_ws else ""
     return "; ".join((
         "default-src 'self'",
         f"script-src 'self' {' '.join(script_hashes)}".rstrip(),
         "style-src 'self' 'unsafe-inline'",
         f"img-src 'self' data: blob:{tiles}",
-        f"connect-src 'self'{tiles}",
+        f"connect-src 'self'{tiles}{mqtt}",
         "worker-src 'self' blob:",
         "font-src 'self' data:",
         "object-src 'none'",

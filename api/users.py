@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from argon2 import PasswordHasher
@@ -36,13 +37,14 @@ class User:
     department_id: str | None
     responsibility_grid_id: str | None
     display_name: str | None = None
+    centre_id: str | None = None  # a district's staff; None: the top, the whole city (docs/centres.md)
 
 
-USER_COLUMNS = "id, username, role, department_id, responsibility_grid_id, display_name"
+USER_COLUMNS = "id, username, role, department_id, responsibility_grid_id, display_name, centre_id"
 
 
 def user_from_row(row: tuple) -> User:
-    return User(int(row[0]), row[1], Role(row[2]), row[3], row[4], row[5])
+    return User(int(row[0]), row[1], Role(row[2]), row[3], row[4], row[5], row[6])
 
 
 def hash_password(password: str) -> str:
@@ -51,7 +53,7 @@ def hash_password(password: str) -> str:
 
 def create_user(conn: psycopg.Connection, username: str, role: str, *, department_id: str | None = None,
                 responsibility_grid_id: str | None = None, display_name: str | None = None,
-                password: str | None = None) -> tuple[User, str]:
+                password: str | None = None, centre_id: str | None = None) -> tuple[User, str]:
     """Insert a user; return it and its password (generated when None). Raises `UserError`."""
     try:
         role_value = Role(role)
@@ -66,6 +68,8 @@ def create_user(conn: psycopg.Connection, username: str, role: str, *, departmen
     if responsibility_grid_id and conn.execute("SELECT 1 FROM responsibility_grids WHERE id = %s",
                                                (responsibility_grid_id,)).fetchone() is None:
         raise UserError(f"unknown responsibility grid {responsibility_grid_id!r}")
+    if centre_id and conn.execute("SELECT 1 FROM centres WHERE id = %s", (centre_id,)).fetchone() is None:
+        raise UserError(f"unknown centre {centre_id!r}")
     if password is not None and len(password) < 8:
         raise UserError("a password has at least 8 characters")
     password = password or secrets.token_urlsafe(12)
@@ -73,9 +77,9 @@ def create_user(conn: psycopg.Connection, username: str, role: str, *, departmen
         with conn.transaction():
             row = conn.execute(
                 f"INSERT INTO users (username, display_name, password_hash, role, department_id, "
-                f"responsibility_grid_id) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}",
+                f"responsibility_grid_id, centre_id) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}",
                 (username, display_name, hash_password(password), role_value.value, department_id,
-                 responsibility_grid_id),
+                 responsibility_grid_id, centre_id),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise UserError(f"user {username!r} already exists") from None
@@ -85,12 +89,12 @@ def create_user(conn: psycopg.Connection, username: str, role: str, *, departmen
 
 def add_user(settings: Settings, username: str, role: str, *, department_id: str | None = None,
              responsibility_grid_id: str | None = None, display_name: str | None = None,
-             password: str | None = None) -> str:
+             password: str | None = None, centre_id: str | None = None) -> str:
     """`civicgrid users add`: create a user and return its password (generated when None)."""
     with connect(settings.db, autocommit=True) as conn:
         _, created = create_user(conn, username, role, department_id=department_id,
                                  responsibility_grid_id=responsibility_grid_id, display_name=display_name,
-                                 password=password)
+                                 password=password, centre_id=centre_id)
     return created
 
 
@@ -116,8 +120,9 @@ def set_password(conn: psycopg.Connection, user: int | str, password: str | None
         raise UserError("a password has at least 8 characters")
     password = password or secrets.token_urlsafe(12)
     column = "id" if isinstance(user, int) else "username"
-    row = conn.execute(f"UPDATE users SET password_hash = %s WHERE {column} = %s RETURNING id",
-                       (hash_password(password), user)).fetchone()
+    # Tokens issued before this second stop working (get_user with the token's issue time).
+    row = conn.execute(f"UPDATE users SET password_hash = %s, tokens_valid_after = date_trunc('second', now()) "
+                       f"WHERE {column} = %s RETURNING id", (hash_password(password), user)).fetchone()
     return None if row is None else password
 
 
@@ -129,6 +134,10 @@ def set_user_enabled(conn: psycopg.Connection, user: int | str, enabled: bool) -
                         (enabled, user)).fetchone() is not None
 
 
-def get_user(conn: psycopg.Connection, user_id: int) -> User | None:
-    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s AND enabled", (user_id,)).fetchone()
+def get_user(conn: psycopg.Connection, user_id: int, *, token_issued_at: datetime | None = None) -> User | None:
+    """The enabled user; with `token_issued_at`, only if their password has not changed since (a change ends the
+    tokens issued before it)."""
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s AND enabled AND (%s::timestamptz IS NULL "
+                       "OR tokens_valid_after IS NULL OR tokens_valid_after <= %s)",
+                       (user_id, token_issued_at, token_issued_at)).fetchone()
     return None if row is None else user_from_row(row)

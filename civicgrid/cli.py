@@ -20,6 +20,8 @@ from rich.table import Table
 
 from civicgrid import command_settings
 from civicgrid.basedata.cli import basedata_app
+from civicgrid.clock import ClockSettings
+from civicgrid.notify.cli import notifier_app
 from civicgrid.rules_cli import rules_app
 from civicgrid.settings import Settings, load_settings
 from civicgrid.statistics.cli import publish
@@ -46,6 +48,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(rules_app, name="rules")  # civicgrid/rules_cli.py
 app.add_typer(basedata_app, name="basedata")  # civicgrid/basedata/cli.py
+app.add_typer(notifier_app, name="notifier")  # civicgrid/notify/cli.py: the service, and `resend`
 app.command("publish")(publish)  # civicgrid/statistics/cli.py
 
 
@@ -71,7 +74,7 @@ console = Console(stderr=True)
 
 # The commands that are services, as their log lines name them (civicgrid/logs.py); any other is "cli".
 SERVICES = frozenset({"gateway", "worker", "api", "cameras", "run", "simulate", "jt808-gateway",
-                      "carrier-gateway"})
+                      "carrier-gateway", "gb28181-gateway"})
 
 
 @app.callback()
@@ -264,6 +267,19 @@ def jt808_gateway() -> None:
     run_jt808(settings)
 
 
+@app.command("gb28181-gateway")
+def gb28181_gateway() -> None:
+    """Serve GB/T 28181 video devices as their SIP server (UDP and TCP on gb28181.listen_port) into Kafka until
+    Ctrl-C (docs/gb28181.md)."""
+    from gateway.gb28181.service import run as run_gb28181
+
+    settings = _service_settings("DB_ROLE")
+    g = settings.gb28181
+    console.print(f"gb28181-gateway: SIP udp+tcp {g.listen_host}:{g.listen_port} as {g.server_id}@{g.domain} → Kafka "
+                  f"{settings.kafka.bootstrap_servers}; metrics on http://{g.metrics_host}:{g.metrics_port}/metrics")
+    run_gb28181(settings)
+
+
 @app.command("carrier-gateway")
 def carrier_gateway() -> None:
     """Receive CTWing/AEP and OneNET HTTP pushes (carriers.listen_port) into Kafka until Ctrl-C; needs
@@ -277,10 +293,13 @@ def carrier_gateway() -> None:
         raise _fail(str(exc)) from None
 
 
-@app.command("notifier")
-def notifier() -> None:
+@notifier_app.callback(invoke_without_command=True)
+def notifier(ctx: typer.Context) -> None:
     """Tell callers who asked for a callback that their case closed (signed webhook POST), reading case events
-    from Kafka, until Ctrl-C; needs notify.webhook_url and notify.webhook_secret (docs/notify.md)."""
+    from Kafka, until Ctrl-C; needs notify.webhook_url and notify.webhook_secret (docs/notify.md). `resend`: send
+    failed notifications again."""
+    if ctx.invoked_subcommand is not None:
+        return
     from civicgrid.notify.service import run as run_notifier
 
     settings = _service_settings("DB_ROLE")
@@ -298,6 +317,8 @@ def users_add(
     department: Annotated[str | None, typer.Option(help="Department id (role department).")] = None,
     grid: Annotated[str | None, typer.Option(help="Responsibility grid id (role inspector).")] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in the console.")] = None,
+    centre: Annotated[str | None, typer.Option(help="Centre id: a district centre's staff see and act within it "
+                                                    "(default: the whole city; docs/centres.md).")] = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin instead of generating one.")]
     = False,
 ) -> None:
@@ -307,7 +328,8 @@ def users_add(
     password = sys.stdin.readline().strip() if password_stdin else None
     try:
         created_password = add_user(_settings(), username, role, department_id=department,
-                                    responsibility_grid_id=grid, display_name=display_name, password=password)
+                                    responsibility_grid_id=grid, display_name=display_name, password=password,
+                                    centre_id=centre)
     except UserError as exc:
         raise _fail(str(exc)) from None
     console.print(f"user {username} ({role}) created")
@@ -424,7 +446,7 @@ def run(
             raise _fail(str(exc)) from None
         city = settings.stack.var_dir / "city"
         if simulate_city and settings.clock.start is None:
-            _share_todays_clock(speed)
+            settings = settings.model_copy(update={"clock": _share_todays_clock(speed)})
         if simulate_city:
             if not (city / "city.json").exists():
                 subprocess.run([*argv, "city", "generate", "--seed", "1", "--out", str(city)], check=True)
@@ -444,14 +466,17 @@ def run(
         stack.down()
 
 
-def _share_todays_clock(speed: float) -> None:
-    """One platform clock for every process `run` starts (they inherit the environment; civicgrid/clock.py):
-    today's patrol day from 07:30 at `speed` until the present, then real time, so the simulated morning's
-    cases and deadlines carry the morning's times, as the devices' readings do."""
+def _share_todays_clock(speed: float) -> ClockSettings:
+    """One platform clock for every process `run` starts (in the settings they are given, and in the environment
+    of those started by hand; civicgrid/clock.py): today's patrol day from 07:30 at `speed` until the present,
+    then real time, so the simulated morning's cases and deadlines carry the morning's times, as the devices'
+    readings do."""
     from civicgrid.clock import PlatformClock
     from simulators.scenario import today_start
 
-    os.environ.update(PlatformClock.simulated(today_start(), speed, catch_up=True).env())
+    clock = PlatformClock.simulated(today_start(), speed, catch_up=True)
+    os.environ.update(clock.env())
+    return clock.settings()
 
 
 def _start_platform(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path | None,
@@ -620,6 +645,20 @@ def devices_jt808_code(device_id: str) -> None:
     if row is None:
         raise _fail(f"no device {device_id!r} in the registry")
     print(auth_code(device_id, row[0]))
+
+
+@devices_app.command("gb28181-password")
+def devices_gb28181_password(device_id: str) -> None:
+    """Print a GB/T 28181 device's SIP password (derived from its registry secret; docs/gb28181.md), to configure
+    the camera with; `devices rotate-secret` changes it."""
+    from civicgrid.store.db import connect
+    from gateway.gb28181.digest import sip_password
+
+    with connect(_settings().db) as conn:
+        row = conn.execute("SELECT secret_hash FROM devices WHERE id = %s", (device_id,)).fetchone()
+    if row is None:
+        raise _fail(f"no device {device_id!r} in the registry")
+    print(sip_password(device_id, row[0]))
 
 
 @devices_app.command("bind-carrier")

@@ -52,6 +52,10 @@ class MqttSettings(_Section):
     tls: bool = False
     tls_port: int = 18884
     ca_file: Path | None = None
+    # MQTT over WebSockets for the inspectors' handheld web app (docs/handheld.md): the stack's listener, and
+    # the URL phones use (None: ws(s)://<the app page's host>:ws_port/; behind a TLS proxy, wss://host/mqtt).
+    ws_port: int = 18885
+    ws_url: str | None = None
 
     def endpoint(self) -> tuple[str, int]:
         """Where a client of these settings connects (the TLS listener when `tls`)."""
@@ -380,6 +384,44 @@ class Jt808Settings(_Section):
     kafka_linger_ms: int = 5
 
 
+class Gb28181Settings(_Section):
+    """The GB/T 28181 SIP server for video devices (``civicgrid gb28181-gateway``, docs/gb28181.md)."""
+
+    # SIP over UDP and TCP on one port. 5060 is SIP's own; 15060 keeps clear of another SIP server on the host.
+    # Production listens where its devices are configured to register (often 5060).
+    listen_host: str = "0.0.0.0"
+    listen_port: int = Field(default=15060, ge=1, le=65535)
+    # The address devices reach the platform at (Via/From/Contact of its own requests); None: listen_host, or
+    # 127.0.0.1 when that is 0.0.0.0.
+    public_host: str | None = None
+    # /metrics and /healthz; beside the jt808 gateway's (18170) and the carrier gateway's (18190).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=18175, ge=1, le=65535)
+    # The platform's own 20-digit SIP id (中心信令控制服务器编码) and its domain (the first 10 digits: the
+    # administrative area); devices are configured with both. Digest's realm is the domain.
+    server_id: str = Field(default="34020000002000000001", pattern=r"^[0-9]{20}$")
+    domain: str = Field(default="3402000000", pattern=r"^[0-9]{10}$")
+    # Device profiles that may register (each with an event channel).
+    profiles: tuple[str, ...] = ("gb28181-camera",)
+    # The registration lifetime granted: a device's Expires is capped to this (and raised to min_expires_s).
+    max_expires_s: int = Field(default=3600, ge=60)
+    min_expires_s: int = Field(default=60, ge=1)
+    nonce_ttl_s: float = Field(default=300.0, gt=0)  # a Digest nonce answered after this is stale
+    # The devices' keepalive interval (GB/T 28181 default 60 s) and how many may be missed before the device is
+    # offline (default 3), as the devices themselves are configured.
+    keepalive_interval_s: float = Field(default=60.0, gt=0)
+    keepalive_misses: int = Field(default=3, ge=1)
+    catalog_timeout_s: float = Field(default=30.0, gt=0)  # a Catalog response's parts must all come within
+    max_catalog_items: int = Field(default=4096, ge=1)
+    # Device times carry no zone: the offset of the devices' clocks from UTC (Beijing time, +8 h).
+    device_utc_offset_min: int = Field(default=480, ge=-720, le=840)
+    max_message_bytes: int = Field(default=65536, ge=1024, le=1048576)  # UDP datagram or TCP message
+    max_connections: int = Field(default=10000, ge=1)  # TCP
+    idle_timeout_s: float = Field(default=300.0, gt=0)  # a TCP connection silent this long is closed
+    max_errors: int = Field(default=32, ge=1)  # dead letters on one TCP connection before it is closed
+    kafka_linger_ms: int = 5
+
+
 class CarrierSettings(_Section):
     """The NB-IoT carrier push receiver (``civicgrid carrier-gateway``, gateway/carriers/, docs/carriers.md)."""
 
@@ -475,6 +517,7 @@ class Settings(BaseSettings):
     statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
     cameras: CameraSettings = Field(default_factory=CameraSettings)
     jt808: Jt808Settings = Field(default_factory=Jt808Settings)
+    gb28181: Gb28181Settings = Field(default_factory=Gb28181Settings)
     carriers: CarrierSettings = Field(default_factory=CarrierSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)

@@ -53,11 +53,24 @@ def generate(
     console.print(summary)
 
 
+CRS_HELP = ("The GeoJSON files' coordinate system, e.g. EPSG:4548 (CGCS2000 3° Gauss–Krüger, easting first) or "
+            "EPSG:4490; default: city.json's crs, else WGS 84 (docs/basedata.md)")
+
+
 @city_app.command("load")
-def load(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
+def load(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+         crs: Annotated[str | None, typer.Option(help=CRS_HELP)] = None) -> None:
     """Import a city directory into the database and provision its devices (secrets → DIR/secrets.json)."""
+    from civicgrid.basedata.crs import UnknownCrs, city_crs
     from civicgrid.stack.mosquitto import local_broker
     from civicgrid.store.city import load_city
+
+    try:
+        if crs is not None:
+            city_crs(crs)
+    except UnknownCrs as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
 
     settings = _settings()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
@@ -68,7 +81,11 @@ def load(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        counts = load_city(settings, directory, progress=progress, broker=local_broker(settings))
+        try:
+            counts = load_city(settings, directory, progress=progress, broker=local_broker(settings), crs=crs)
+        except ValueError as exc:  # a file in another CRS, or a point outside it: nothing was written
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
     console.print(counts)
 
 

@@ -14,6 +14,7 @@ import psycopg
 
 from api.queries import scope
 from api.users import User
+from civicgrid.store.centres import read_tree
 
 KINDS = ("alarm", "case_event", "alarm_ack")
 
@@ -74,6 +75,7 @@ class FeedRow:
     payload: dict[str, Any]
     department_id: str | None
     responsibility_grid_id: str | None
+    centre_id: str | None = None
 
     @property
     def event_id(self) -> str:
@@ -86,17 +88,22 @@ def read_all_after(conn: psycopg.Connection, position: tuple[int, int],
     for all open streams. Returns the rows and the position to continue from."""
     settled = horizon(conn)
     rows = conn.execute(
-        "SELECT f.xid::text, f.id, f.kind, f.payload, f.department_id, g.responsibility_grid_id "
+        "SELECT f.xid::text, f.id, f.kind, f.payload, f.department_id, g.responsibility_grid_id, f.centre_id "
         "FROM feed_events f LEFT JOIN grid_cells g ON g.code = f.grid_cell_code "
         "WHERE (f.xid, f.id) > (%(xid)s::text::xid8, %(id)s) AND f.xid < %(settled)s::text::xid8 "
         "ORDER BY f.xid, f.id LIMIT %(limit)s",
         {"xid": str(position[0]), "id": position[1], "settled": str(settled), "limit": limit},
     ).fetchall()
-    out = [FeedRow((int(xid), int(row_id)), kind, payload, department, grid)
-           for xid, row_id, kind, payload, department, grid in rows]
+    out = [FeedRow((int(xid), int(row_id)), kind, payload, department, grid, centre)
+           for xid, row_id, kind, payload, department, grid, centre in rows]
     if len(rows) == limit:
         return out, out[-1].position
     return out, max(position, (settled - 1, 2**62))
+
+
+def centres_within(conn: psycopg.Connection, user: User) -> frozenset[str] | None:
+    """The centres a district user's streams admit (api/queries/scope.py), read once when a stream joins."""
+    return read_tree(conn).within(user.centre_id) if user.centre_id else None
 
 
 def enabled_among(conn: psycopg.Connection, user_ids: list[int]) -> set[int]:

@@ -167,13 +167,18 @@ def department_table_sql(conn: psycopg.Connection, start: datetime, end: datetim
 
 def region_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, level: str,
                      weights: scoring.Scoring | None = None) -> list[scoring.Evaluation]:
-    """`region_table` as one grouped read: by cell-code prefix, or by responsibility grid (every grid listed)."""
+    """`region_table` as one grouped read: by cell-code prefix, by responsibility grid (every grid listed), or by
+    centre (every centre listed; a case counts for each centre whose area holds it: street, district, city)."""
     s = weights or scoring.default_scoring()
     if level == "grid":
         source, subject, condition = "case_facts f JOIN grid_cells g ON g.code = f.cell", "g.responsibility_grid_id", \
             "g.responsibility_grid_id IS NOT NULL"
         subjects = [r[0] for r in conn.execute("SELECT DISTINCT responsibility_grid_id FROM grid_cells "
                                                "WHERE responsibility_grid_id IS NOT NULL").fetchall()]
+    elif level == "centre":  # levels (docs/centres.md): each centre's area, its streets' cases rolled into it
+        source, subject, condition = "case_facts f JOIN centres ce ON f.cell LIKE ce.cell_prefix || '%%'", "ce.id", \
+            "f.cell IS NOT NULL"
+        subjects = [r[0] for r in conn.execute("SELECT id FROM centres").fetchall()]
     else:
         digits = REGION_DIGITS[level]
         source, subject, condition = FACTS, f"left(f.cell, {digits})", f"length(f.cell) >= {digits}"

@@ -20,6 +20,7 @@ from api.auth import require, require_current
 from api.deps import ApiContext, Ctx, Db
 from api.errors import not_found
 from api.queries import cases as q
+from api.routes.geocoding import reverse_answer
 from api.schemas.cases import (
     ActionIn,
     CaseDetail,
@@ -33,7 +34,9 @@ from api.schemas.cases import (
     PostponeIn,
     ReasonIn,
     TaskIn,
+    TransferIn,
 )
+from api.schemas.geocoding import ReverseAnswer
 from api.schemas.intake import CallIn
 from api.users import User
 from civicgrid.cases.callers import Caller
@@ -45,6 +48,7 @@ from civicgrid.domain.case_state import Action, CaseState, Role, Source, State
 from civicgrid.domain.permissions import Permissions
 from civicgrid.domain.time_limits import Light
 from civicgrid.store.addresses import Candidate, resolve
+from civicgrid.store.centres import has_centres
 from civicgrid.store.responsibility import suggest_department
 
 READERS = tuple(Role)
@@ -76,10 +80,17 @@ ACTIONS: tuple[tuple[Action, str, type[ActionIn], str], ...] = (
     (Action.RESUME, "resume", ActionIn, "resume a suspended case where it left off"),
     (Action.CANCEL, "cancel", ReasonIn, "作废: cancel an unfiled or filed case"),
     (Action.INSTRUCT, "instruct", NoteIn, "领导批示: a leader's instruction"),
+    (Action.ESCALATE, "escalate", ReasonIn, "上报上级: hand a reported or filed case to the centre above "
+                                            "(docs/centres.md)"),
+    (Action.TRANSFER, "transfer", TransferIn, "转办: move a reported or filed case to another centre, its "
+                                              "timeline kept"),
 )
 
+CENTRE_MOVES = (Action.ESCALATE, Action.TRANSFER)
+
 # Body field → lifecycle data key.
-_RENAMES = {"category_code": "category", "grid_cell_code": "cell", "department_id": "department"}
+_RENAMES = {"category_code": "category", "grid_cell_code": "cell", "department_id": "department",
+            "centre_id": "centre"}
 
 ACTION_RESPONSES = {403: {"description": "role may not take this action"},
                     404: {"description": "no such case in the caller's scope"},
@@ -92,16 +103,24 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
     if row is None:
         raise not_found("case", case_id)
     state = case_from_json(row.pop("snapshot"))
-    allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.permissions))
+    allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.permissions,
+                                                            unlocated=row["unlocated"])
+                     if a not in CENTRE_MOVES or has_centres(db))  # a one-centre town has nowhere to move a case
     suggested = None
     if state.state in (State.REPORTED, State.VERIFYING, State.FILED):
         suggested = suggest_department(db, category_code=row["category_code"], cell=row["grid_cell_code"],
                                        component_code=row["component_code"])
     light, light_step = step_light(db, row, now, lambda: _light(ctx, db, state, row["rules_version"], now))
     return CaseDetail(**row, allowed_actions=allowed, suggested_department_id=suggested,
-                      light=light, light_step=light_step, timeline=q.timeline(db, case_id),
+                      nearest=_nearest(ctx, db, row["lon"], row["lat"]), light=light, light_step=light_step,
+                      timeline=q.timeline(db, case_id),
                       evidence=q.evidence(db, case_id),
                       **dict(zip(("timeline_total", "evidence_total"), q.detail_totals(db, case_id), strict=True)))
+
+
+def _nearest(ctx: ApiContext, db: psycopg.Connection, lon: float | None, lat: float | None) -> ReverseAnswer | None:
+    """Reverse geocoding beside the case (docs/geocoding.md); none without a point."""
+    return None if lon is None or lat is None else reverse_answer(ctx, db, lon, lat)
 
 
 def _light(ctx: ApiContext, db, case: CaseState, version: int | None, now: datetime) -> str | None:
@@ -230,7 +249,8 @@ def _add_action(router: APIRouter, permissions: Permissions, action: Action, pat
         data = {_RENAMES.get(k, k): v for k, v in raw.items()}
         ctx.cases.act(db, user.role, user.username, str(case_id), action, data, tuple(body.media_ids), ctx.clock.now(),
                       visible=lambda conn, cid: q.in_scope(conn, user, cid))
-        return case_detail(ctx, db, user, str(case_id), ctx.clock.now())
+        # A case escalated or transferred out of the caller's centre is out of their scope now; they see it once more.
+        return case_detail(ctx, db, user, str(case_id), ctx.clock.now(), scoped=action not in CENTRE_MOVES)
 
     endpoint.__name__ = f"case_{action.value}"
     router.add_api_route(f"/{{case_id}}/{path}", endpoint, methods=["POST"], summary=summary,

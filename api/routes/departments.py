@@ -20,7 +20,7 @@ router = APIRouter(prefix="/departments", tags=["departments"])
 def list_departments(db: Db, user: Annotated[User, Depends(require(*ANY_ROLE))]) -> list[Department]:
     with db.cursor(row_factory=dict_row) as cur:
         return [Department(**r) for r in
-                cur.execute("SELECT id, name, name_en, parent_id FROM departments ORDER BY id").fetchall()]
+                cur.execute("SELECT id, name, name_en, parent_id, centre_id FROM departments ORDER BY id").fetchall()]
 
 
 @router.put("/{department_id}", summary="Create or rename a department",
@@ -32,7 +32,10 @@ def put_department(department_id: str, body: DepartmentIn, db: Db,
     if body.parent_id and (body.parent_id == body.id or db.execute(
             "SELECT 1 FROM departments WHERE id = %s", (body.parent_id,)).fetchone() is None):
         raise ApiError(422, "unknown-department", f"unknown parent department {body.parent_id!r}")
-    db.execute("INSERT INTO departments (id, name, name_en, parent_id) VALUES (%s, %s, %s, %s) ON CONFLICT (id) "
-               "DO UPDATE SET name = EXCLUDED.name, name_en = EXCLUDED.name_en, parent_id = EXCLUDED.parent_id",
-               (body.id, body.name, body.name_en, body.parent_id))
+    if body.centre_id and db.execute("SELECT 1 FROM centres WHERE id = %s", (body.centre_id,)).fetchone() is None:
+        raise ApiError(422, "unknown-centre", f"unknown centre {body.centre_id!r}")
+    db.execute("INSERT INTO departments (id, name, name_en, parent_id, centre_id) VALUES (%s, %s, %s, %s, %s) "
+               "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, name_en = EXCLUDED.name_en, "
+               "parent_id = EXCLUDED.parent_id, centre_id = EXCLUDED.centre_id",
+               (body.id, body.name, body.name_en, body.parent_id, body.centre_id))
     return Department(**body.model_dump())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import ANY_ROLE, require
-from api.deps import Ctx, Db
+from api.deps import ApiContext, Ctx, Db
 from api.schemas.geocoding import GeocodeAnswer, GeocodeCandidate, ReverseAnswer
 from api.users import User
 from civicgrid.domain.addresses import normalize
@@ -34,6 +35,13 @@ def candidates(ctx: Ctx, db: Db, user: Anyone,
 def reverse(ctx: Ctx, db: Db, user: Anyone,
             lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)],
             radius_m: Annotated[float, Query(gt=0, le=2000)] = 200.0) -> ReverseAnswer:
+    return reverse_answer(ctx, db, lon, lat, radius_m=radius_m)
+
+
+def reverse_answer(ctx: ApiContext, db: psycopg.Connection, lon: float, lat: float, *,
+                   radius_m: float = 200.0) -> ReverseAnswer:
+    """The nearest address and road and the cell of a point: this endpoint's answer, and the one beside every case
+    (api/routes/cases.py). Two nearest-neighbour probes on the GiST index and a lookup in the cached cell index."""
     near = reverse_geocode(db, lon, lat, radius_m=radius_m)
     return ReverseAnswer(address=near.address, address_distance_m=near.address_distance_m, road=near.road,
                          road_distance_m=near.road_distance_m, grid_cell_code=ctx.grid_index(db).lookup(lon, lat))

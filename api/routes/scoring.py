@@ -63,7 +63,7 @@ def score_table(
     ctx: Ctx, db: Db, user: Evaluators, level: Literal["region", "department", "post"],
     period: Literal["day", "xun", "month", "year"] = "month",
     day: Annotated[date | None, Query(description="any day in the period (default: today)")] = None,
-    region_level: Literal["county", "street", "community", "grid"] = "street",
+    region_level: Literal["county", "street", "community", "grid", "centre"] = "street",
     role: Literal["inspector", "operator", "shift_leader", "dispatcher"] = "inspector",
     format: Literal["json", "csv"] = "json",
 ) -> ScoreTable | Response:

@@ -36,12 +36,13 @@ def add_user(body: UserCreate, db: Db, admin: Admin) -> UserCreated:
     try:
         user, password = create_user(db, body.username, body.role, department_id=body.department_id,
                                      responsibility_grid_id=body.responsibility_grid_id,
-                                     display_name=body.display_name, password=body.password)
+                                     display_name=body.display_name, password=body.password,
+                                     centre_id=body.centre_id)
     except UserError as exc:
         raise ApiError(422, "bad-user", str(exc)) from None
     return UserCreated(id=user.id, username=user.username, role=user.role, department_id=user.department_id,
                        responsibility_grid_id=user.responsibility_grid_id, display_name=user.display_name,
-                       password=password)
+                       centre_id=user.centre_id, password=password)
 
 
 @router.get("/users", summary="All users")

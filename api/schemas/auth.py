@@ -32,6 +32,8 @@ class UserCreate(BaseModel):
     display_name: Annotated[str, Field(max_length=200)] | None = None
     password: Annotated[str, Field(min_length=8, max_length=200)] | None = Field(
         None, description="generated and returned once when omitted")
+    centre_id: Annotated[str, Field(max_length=100)] | None = Field(
+        None, description="a district centre's staff see and act within it; omitted: the whole city")
 
 
 class PasswordSet(BaseModel):
@@ -61,6 +63,7 @@ class UserPublic(BaseModel):
     department_id: str | None
     responsibility_grid_id: str | None
     display_name: str | None
+    centre_id: str | None = None
 
 
 class UserCreated(UserPublic):

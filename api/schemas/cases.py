@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.geocoding import ReverseAnswer
 from civicgrid.domain.case_state import Source
 from civicgrid.domain.time_limits import Unit
 
@@ -80,6 +81,8 @@ class CasePublic(BaseModel):
     address: str | None
     description: str | None
     department_id: str | None
+    centre_id: str | None = Field(None, description="the centre handling it (levels, docs/centres.md); none: the "
+                                                    "top, the whole city")
     reported_at: datetime
     disposal_deadline: datetime | None
     closed_at: datetime | None
@@ -97,6 +100,9 @@ class CasePublic(BaseModel):
     dispatched_at: datetime | None = Field(None, description="the latest dispatch or rework: the disposal clock's "
                                                              "start")
     merged_into: str | None = Field(None, description="合并: the id of the open case this repeat report joined")
+    unlocated: bool = Field(False, description="came without a place (an address that did not resolve, or none) and "
+                                               "not placed yet: not filed nor dispatched until an operator places "
+                                               "it (POST /intake/unlocated/{id}/place)")
     light: Literal["green", "yellow", "red"] | None = Field(
         None, description="time-limit light of the most urgent running step (accept, verify, file, dispatch, "
                           "dispose, check, close): yellow past the pack's warning share, red past the deadline, as "
@@ -140,6 +146,9 @@ class CaseDetail(CasePublic):
 
     allowed_actions: list[str] = Field(description="actions the caller's role may take now")
     suggested_department_id: str | None = Field(description="from the responsibility table / component owner")
+    nearest: ReverseAnswer | None = Field(None, description="reverse geocoding of the case's point: the nearest "
+                                                            "address and road within 200 m, and the cell there; "
+                                                            "none without a point")
     timeline: list[CaseEventPublic] = Field(description="the newest 500 entries, oldest first")
     evidence: list[EvidencePublic] = Field(description="the newest 500 rows, oldest first")
     timeline_total: int = 0
@@ -207,6 +216,14 @@ class DispatchIn(ActionIn):
 
     department_id: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         None, description="default: the suggested department (responsibility table)")
+
+
+class TransferIn(ActionIn):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"centre_id": "district-2", "reason": "问题位于相邻城区"}]})
+
+    centre_id: Annotated[str, Field(min_length=1, max_length=100, description="the centre that takes the case")]
+    reason: Text
 
 
 class LimitIn(BaseModel):

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from civicgrid.domain.centres import CentreLevel
+
 
 class DepartmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
@@ -16,11 +18,31 @@ class DepartmentIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     name_en: Annotated[str, Field(max_length=200)] | None = None
     parent_id: Annotated[str, Field(max_length=100)] | None = None
+    centre_id: Annotated[str, Field(max_length=100)] | None = Field(
+        None, description="the centre that dispatches to it (docs/centres.md); omitted: the city level")
 
 
 class Department(DepartmentIn):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "sanitation", "name": "环卫处", "name_en": "Sanitation", "parent_id": None}]})
+
+
+class CentreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "id": "tianning", "name": "天宁区数字城管指挥中心", "level": "district", "cell_prefix": "320402",
+        "parent_id": "changzhou"}]})
+
+    id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name_en: Annotated[str, Field(max_length=200)] | None = None
+    level: CentreLevel
+    cell_prefix: Annotated[str, Field(pattern=r"^[0-9]{0,12}$", description=(
+        "the cells it covers: 6 digits a district (county-level code), 9 a street; '' the whole city"))]
+    parent_id: Annotated[str, Field(max_length=100)] | None = None
+
+
+class Centre(CentreIn):
+    pass
 
 
 class RuleIn(BaseModel):

@@ -9,18 +9,34 @@ or `lon`/`lat`, never the ambiguous `x`/`y`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
+from shapely.errors import ShapelyError
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
 
 WGS84 = "EPSG:4326"
+# What the legacy GeoJSON `crs` member calls WGS 84 in longitude/latitude order (GDAL writes it).
+_CRS84 = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "OGC:CRS84", "CRS84")
 
 
 class UnknownCrs(ValueError):
     pass
+
+
+class OutsideArea(ValueError):
+    """A converted point outside the CRS's area of use; `index`: which of the geometries converted held it."""
+
+    def __init__(self, index: int, x: float, y: float, crs: CityCrs) -> None:
+        super().__init__(outside_message(x, y, crs))
+        self.index = index
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +111,66 @@ def city_crs(code: str) -> CityCrs:
     return CityCrs(name, crs.name, crs.is_projected,
                    (area.west, area.south, area.east, area.north) if area is not None else None,
                    Transformer.from_crs(crs, WGS84, always_xy=True), Transformer.from_crs(WGS84, crs, always_xy=True))
+
+
+def outside_message(x: float, y: float, crs: CityCrs) -> str:
+    """Why a point is refused: the one wording of the imports (each row) and of `city load` (each feature)."""
+    return (f"({x}, {y}) is outside {crs.code}'s area ({crs.name}): is the file in another coordinate system, or "
+            f"are the columns swapped?")
+
+
+def geometries_to_wgs84(geometries: Sequence[BaseGeometry], crs: CityCrs) -> list[BaseGeometry]:
+    """The geometries converted from `crs` to WGS 84 with every coordinate in one call to PROJ (a call per geometry
+    costs ~0.4 ms); OutsideArea for the first coordinate outside the CRS's area, naming its geometry's index."""
+    array = np.array(list(geometries), dtype=object)
+    if array.size == 0:
+        return []
+    coords, index = shapely.get_coordinates(array, return_index=True)
+    lonlat = crs.to_wgs84_array(coords)
+    inside = crs.covers_array(lonlat)
+    if not inside.all():
+        k = int(np.argmin(inside))
+        raise OutsideArea(int(index[k]), float(coords[k, 0]), float(coords[k, 1]), crs)
+    return list(shapely.set_coordinates(shapely.transform(array, lambda xy: xy), lonlat))
+
+
+def declared_crs(document: Mapping[str, Any]) -> str | None:
+    """The CRS a GeoJSON document names in its legacy ``crs`` member (RFC 7946 dropped it; GDAL, QGIS and the
+    base-data exports write it), as ``EPSG:n``; None when it names none. UnknownCrs for a name pyproj cannot read."""
+    member = document.get("crs")
+    properties = member.get("properties") if isinstance(member, Mapping) else None
+    name = properties.get("name") if isinstance(properties, Mapping) else None
+    if not isinstance(name, str):
+        return None
+    return WGS84 if name in _CRS84 else city_crs(name).code
+
+
+def collection_to_wgs84(document: Mapping[str, Any], crs: CityCrs | None, *, name: str) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection in WGS 84 (`civicgrid city load`'s files): in the CRS its own ``crs`` member
+    names, else `crs` (the load's), else WGS 84. A member naming another CRS than the load's is refused (one of
+    the two is wrong, and a guess would misplace every feature), as is a point outside the CRS's area; the message
+    names the file and the feature."""
+    declared = declared_crs(document)
+    if declared is not None and crs is not None and declared != crs.code:
+        raise ValueError(f"{name} says {declared} (its crs member), the load is in {crs.code}: say the CRS the file "
+                         f"is in")
+    used = city_crs(declared) if declared is not None else crs
+    out = {k: v for k, v in document.items() if k != "crs"}
+    if used is None or used.code == WGS84:
+        return out
+    features = list(document.get("features") or [])
+    at = [n for n, f in enumerate(features) if isinstance(f, Mapping) and f.get("geometry")]
+    shapes = []
+    for n in at:
+        try:
+            shapes.append(shape(features[n]["geometry"]))
+        except (ShapelyError, AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"{name}, feature {n}: not a GeoJSON geometry: {exc}") from None
+    try:
+        converted = geometries_to_wgs84(shapes, used)
+    except OutsideArea as exc:
+        raise ValueError(f"{name}, feature {at[exc.index]}: {exc}") from None
+    for n, geometry in zip(at, converted, strict=True):
+        features[n] = {**features[n], "geometry": mapping(geometry)}
+    out["features"] = features
+    return out

@@ -27,7 +27,7 @@ from openpyxl import load_workbook
 from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 
-from civicgrid.basedata.crs import CityCrs
+from civicgrid.basedata.crs import CityCrs, OutsideArea, geometries_to_wgs84, outside_message
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 256 * 1024 * 1024  # an .xlsx is a zip: bounded before openpyxl inflates it
@@ -132,18 +132,13 @@ def _in_wgs84(batch: list[Raw], crs: CityCrs) -> Iterator[Row]:
             if inside[k]:
                 converted[i] = {"type": "Point", "coordinates": (float(lonlat[k, 0]), float(lonlat[k, 1]))}
             else:
-                fields["_error"] = ("geometry", _outside(xy[k, 0], xy[k, 1], crs))
+                fields["_error"] = ("geometry", outside_message(xy[k, 0], xy[k, 1], crs))
                 converted[i] = None
     for i, (ref, fields, geometry) in enumerate(batch):
         if i in converted:
             yield Row(ref, fields, converted[i])
         else:
             yield Row(ref, fields, _converted(geometry, crs, fields) if geometry else None)
-
-
-def _outside(x: float, y: float, crs: CityCrs) -> str:
-    return (f"({x}, {y}) is outside {crs.code}'s area ({crs.name}): is the file in another coordinate system, or "
-            f"are the columns swapped?")
 
 
 def _is_point(geometry: Any) -> bool:
@@ -271,18 +266,9 @@ def _converted(geometry: Any, crs: CityCrs, fields: dict[str, Any]) -> dict[str,
     if geom.is_empty or not np.isfinite(shapely.get_coordinates(geom)).all():
         fields["_error"] = ("geometry", "empty, or a coordinate is not a finite number")
         return None
-    outside: list[tuple[float, float]] = []
-
-    def convert(xy: Any) -> Any:
-        lonlat = crs.to_wgs84_array(xy)
-        inside = crs.covers_array(lonlat)
-        if not inside.all():
-            outside.append(tuple(xy[~inside][0]))
-        return lonlat
-
-    converted = shapely.transform(geom, convert)
-    if outside:
-        x, y = outside[0]
-        fields["_error"] = ("geometry", _outside(x, y, crs))
+    try:
+        (converted,) = geometries_to_wgs84([geom], crs)
+    except OutsideArea as exc:
+        fields["_error"] = ("geometry", str(exc))
         return None
     return dict(mapping(converted))

@@ -1,10 +1,11 @@
 """A person's action on a case (console, handheld through the API), in one transaction.
 
-``lock_case → prepare → lifecycle.apply → record_transition``: the row lock serialises concurrent
+``lock_case → check_placed → prepare → lifecycle.apply → record_transition``: the row lock serialises concurrent
 actions, so the loser of a race waits, then sees the new state and `apply` raises IllegalTransition.
 `prepare` adds what the pure lifecycle cannot know: deadlines on the working calendar, the suggested
 department, that referenced rows exist (a bad id is a typed refusal, not a foreign-key error), and the
-field task a send-verify or send-check starts.
+field task a send-verify or send-check starts. `check_placed` refuses to file or dispatch a case still unlocated
+(civicgrid/domain/lifecycle.py `NEEDS_PLACE`; the flag is on the case row, read under its lock).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 import psycopg
 
+from civicgrid.cases import centres, field_tasks
 from civicgrid.cases import evidence as ev
-from civicgrid.cases import field_tasks
 from civicgrid.cases import repository as store
 from civicgrid.cases.errors import CaseNotFound, MergeRefused, NoDepartment, UnknownReference
 from civicgrid.cases.intake import check_cell, exists
@@ -39,14 +40,23 @@ def act(rules: Rules, conn: psycopg.Connection, role: Role, actor: str, case_id:
         case = store.lock_case(conn, case_id)
         if visible is not None and not visible(conn, case_id):
             raise CaseNotFound(case_id)
+        lifecycle.check_placed(case, action, unlocated=store.is_unlocated(conn, case_id))
         media = ev.media_of(conn, media_ids)
         command_data = prepare(rules, conn, case, action, dict(data), now)
+        if action is Action.DISPATCH:
+            centres.check_dispatch(conn, actor, command_data["department"])
+        elif action in centres.MOVES and action in lifecycle.allowed_for(case, role, rules.permissions):
+            # 上报上级 / 转办: from which centre to which, into the event (a move the lifecycle refuses is refused
+            # by `apply` below, with its own reason, before anything about centres is said)
+            command_data = centres.prepare_move(conn, case_id, action, command_data)
         task = None
         if action in field_tasks.TASK_COMMANDS:  # 派核实 / 派核查 → the inspector's handheld
             task = field_tasks.plan_task(conn, case, action, command_data.pop("inspector_user_id", None))
             command_data["task"] = task.record() if task else None
         transition = lifecycle.apply(case, Command(action, role, actor, command_data), now,
                                      permissions=rules.permissions, policy=rules.policy)
+        if action in centres.MOVES:  # before the event row: the feed files the event under the new centre
+            centres.move(conn, case_id, command_data["centre"])
         store.record_transition(conn, transition)
         if action is Action.MERGE:  # 合并: the open case keeps what the repeat brought (the caller, for feedback)
             _carry_over(conn, transition, now)

@@ -49,6 +49,13 @@ class MergeRefused(CaseRefused):
     kind = "merge-refused"
 
 
+class OutOfReach(CaseRefused):
+    """A move between centres that cannot be (nothing above the top, an unknown centre), or a dispatch to a body
+    outside the dispatcher's centre (civicgrid/cases/centres.py)."""
+
+    kind = "out-of-reach"
+
+
 __all__ = ["CaseChanged", "CaseNotFound", "CaseRefused", "MergeRefused", "NoDepartment", "NoHandheld",
-           "NotAnInspector",
+           "NotAnInspector", "OutOfReach",
            "SourceNotAllowed", "UnknownReference"]

@@ -25,7 +25,8 @@ ACTIONS = {"report": "上报", "accept": "受理", "merge": "合并", "send_veri
            "request_return": "申请回退", "approve_return": "同意回退", "request_postpone": "申请延期",
            "approve_postpone": "同意延期", "reject_request": "驳回申请", "urge": "督办", "send_check": "派核查",
            "check_pass": "核查通过", "check_fail": "核查不通过(返工)", "close": "结案", "suspend": "挂账",
-           "resume": "恢复", "cancel": "作废", "instruct": "领导批示", "overdue": "超期",
+           "resume": "恢复", "cancel": "作废", "instruct": "领导批示", "escalate": "上报上级",
+           "transfer": "转办", "overdue": "超期",
            "deadline_warning": "预警"}
 LEVELS = {"region": "区域", "department": "部门", "inspector": "监督员", "operator": "受理员",
           "shift_leader": "值班长", "dispatcher": "派遣员"}

@@ -50,15 +50,15 @@ def place(permissions: Permissions, conn: psycopg.Connection, role: Role, actor:
         raise PlaceRefused(f"({lon}, {lat}) is outside every unit grid cell: pick a point inside the city's grid")
     with conn.transaction():
         case = store.lock_case(conn, case_id)  # CaseNotFound; the lock orders a place against a file or cancel
-        row = conn.execute("SELECT unlocated FROM cases WHERE id = %s", (case_id,)).fetchone()
         if case.state in TERMINAL:
             raise PlaceRefused(f"case {case_id} is {case.state.value}")
-        if row is None or not row[0]:
+        if not store.is_unlocated(conn, case_id):
             raise PlaceRefused(f"case {case_id} is not unlocated: it has its place already")
         placed = dataclasses.replace(case, cell=cell)
-        conn.execute("UPDATE cases SET lon = %s, lat = %s, grid_cell_code = %s, outside_grid = false, "
-                     "unlocated = false, address = coalesce(address, %s), snapshot = %s, updated_at = now() "
-                     "WHERE id = %s", (lon, lat, cell, address, Jsonb(case_to_json(placed)), case_id))
+        conn.execute("UPDATE cases SET lon = %s, lat = %s, grid_cell_code = %s, centre_id = centre_of_cell(%s), "
+                     "outside_grid = false, unlocated = false, address = coalesce(address, %s), snapshot = %s, "
+                     "updated_at = now() WHERE id = %s",
+                     (lon, lat, cell, cell, address, Jsonb(case_to_json(placed)), case_id))
         store.add_evidence(conn, case_id, store.Evidence(
             f"placed:{case_id}", "note", now, None,
             {"placed": {k: v for k, v in {"lon": lon, "lat": lat, "cell": cell, "address": address,

@@ -105,11 +105,11 @@ def create_case(conn: psycopg.Connection, opened: Transition, details: CaseDetai
         "INSERT INTO cases (id, source, source_record_id, state, category_code, grid_cell_code, department_id, "
         "disposal_class, disposal_deadline, rework_count, return_count, postpone_count, close_type, version, "
         "snapshot, reported_at, component_code, lon, lat, address, description, category_name, outside_grid, "
-        "rules_version, case_no) VALUES (%(id)s::uuid, %(source)s, %(srid)s, %(state)s, %(category_code)s, "
+        "rules_version, centre_id, case_no) VALUES (%(id)s::uuid, %(source)s, %(srid)s, %(state)s, %(category_code)s, "
         "%(grid_cell_code)s, %(department_id)s, %(disposal_class)s, %(disposal_deadline)s, %(rework_count)s, "
         "%(return_count)s, %(postpone_count)s, %(close_type)s, %(version)s, %(snapshot)s, %(reported_at)s, "
         "%(component_code)s, %(lon)s, %(lat)s, %(address)s, %(description)s, %(category_name)s, %(outside_grid)s, "
-        "%(rules_version)s, "
+        "%(rules_version)s, centre_of_cell(%(grid_cell_code)s), "  # its centre (civicgrid/store/centres.py)
         "to_char(%(reported_at)s AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || "
         "upper(substr(replace(%(id)s::uuid::text, '-', ''), 1, 8))) "
         "ON CONFLICT (source_record_id) DO NOTHING RETURNING id",
@@ -171,6 +171,12 @@ def lock_case(conn: psycopg.Connection, case_id: str) -> CaseState:
     if row is None:
         raise CaseNotFound(case_id)
     return case_from_json(row[0])
+
+
+def is_unlocated(conn: psycopg.Connection, case_id: str) -> bool:
+    """The case came without a place and no operator has placed it yet (0017.unlocated-cases)."""
+    row = conn.execute("SELECT unlocated FROM cases WHERE id = %s", (case_id,)).fetchone()
+    return bool(row and row[0])
 
 
 def rules_version(conn: psycopg.Connection, case_id: str) -> int | None:

@@ -58,6 +58,8 @@ class Action(StrEnum):
     RESUME = "resume"
     CANCEL = "cancel"
     INSTRUCT = "instruct"
+    ESCALATE = "escalate"  # 上报上级: a district centre hands the case to the centre above (docs/centres.md)
+    TRANSFER = "transfer"  # 转办: the case goes to another centre (a neighbouring district), its timeline kept
     OVERDUE = "overdue"  # 超期: recorded by the deadline watch when a deadline passes (no person takes it)
     DEADLINE_WARNING = "deadline_warning"  # 预警: recorded by the deadline watch at 80 % of a step's limit
 

@@ -12,7 +12,9 @@ disposed → checking → closed. Rework (check_fail) goes back to dispatched, r
 (approve_return) back to filed; postponement and urging stay in place; suspension
 stops the clock and resume returns to the state it left; self_handle closes an
 inspector's own report at once, the one path to `closed` without a passed check (核查);
-merge (合并) ends a repeat report as `cancelled`, naming the open case it joins.
+merge (合并) ends a repeat report as `cancelled`, naming the open case it joins; escalate (上报上级) and
+transfer (转办) hand a reported or filed case to another centre in place (the centre is routing, kept on the
+case row by civicgrid/cases/centres.py, not a lifecycle fact).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ PREVIOUS = "previous"
 _ACTIVE = (S.DISPATCHED, S.DISPOSING, S.DISPOSED)
 _SUSPENDABLE = (S.FILED, S.DISPATCHED, S.DISPOSING, S.DISPOSED, S.CHECKING)
 _OPEN = tuple(s for s in State if s not in TERMINAL)
+# A case changes centre only while no department holds it (one returned to the dispatcher is filed again).
+_BEFORE_DEPARTMENT = (S.REPORTED, S.FILED)
 
 # (state, action) → target state. Structural: the contract of docs/domain.md §4.
 RULES: dict[tuple[State, Action], State | str] = {
@@ -78,12 +82,20 @@ RULES: dict[tuple[State, Action], State | str] = {
     **{(s, A.CANCEL): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
     **{(s, A.MERGE): S.CANCELLED for s in (S.REPORTED, S.VERIFYING, S.FILED)},
     **{(s, A.INSTRUCT): s for s in _OPEN},
+    **{(s, A.ESCALATE): s for s in _BEFORE_DEPARTMENT},
+    **{(s, A.TRANSFER): s for s in _BEFORE_DEPARTMENT},
     **{(s, A.OVERDUE): s for s in _OPEN if s is not S.SUSPENDED},
     **{(s, A.DEADLINE_WARNING): s for s in _OPEN if s is not S.SUSPENDED},
 }
 
 # Actions the platform records itself (the deadline watch): never offered as a button.
 AUTOMATIC = frozenset({A.OVERDUE, A.DEADLINE_WARNING})
+
+# Actions that need the case's place: filing (立案) puts it in a unit grid cell's account, dispatch (派遣) follows the
+# cell's responsibility table. A report that came without a place (flagged unlocated) waits in intake until an
+# operator places it on the map (civicgrid/cases/placing.py); the flag lives on the case row, not in CaseState, so
+# the case service asks `check_placed` before `apply`, and the allowed actions leave these out.
+NEEDS_PLACE = frozenset({A.FILE, A.DISPATCH})
 
 # Data each action must carry (the API turns these into request-body fields).
 REQUIRED: dict[Action, tuple[str, ...]] = {
@@ -100,6 +112,8 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     A.CANCEL: ("reason",),
     A.MERGE: ("into",),
     A.INSTRUCT: ("note",),
+    A.ESCALATE: ("reason",),
+    A.TRANSFER: ("centre", "reason"),
     A.OVERDUE: ("deadline", "deadline_at"),
     A.DEADLINE_WARNING: ("deadline", "deadline_at"),
 }
@@ -117,10 +131,20 @@ def allowed(state: State) -> frozenset[Action]:
     return frozenset(a for (s, a) in RULES if s == state and a not in AUTOMATIC)
 
 
-def allowed_for(case: CaseState, role: Role, permissions: Permissions | None = None) -> frozenset[Action]:
-    """Actions this role may take on this case now (for UI buttons); preconditions not checked."""
+def allowed_for(case: CaseState, role: Role, permissions: Permissions | None = None, *,
+                unlocated: bool = False) -> frozenset[Action]:
+    """Actions this role may take on this case now (for UI buttons); preconditions not checked, but an unlocated
+    case offers none of `NEEDS_PLACE`."""
     perms = permissions or default_permissions()
-    return frozenset(a for a in allowed(case.state) if perms.allows(role, a))
+    return frozenset(a for a in allowed(case.state) if perms.allows(role, a)
+                     and not (unlocated and a in NEEDS_PLACE))
+
+
+def check_placed(case: CaseState, action: Action, *, unlocated: bool) -> None:
+    """Refuse an action of `NEEDS_PLACE` on an unlocated case (no point, no cell), with the way out."""
+    if unlocated and action in NEEDS_PLACE:
+        raise PreconditionFailed(case.state, action, "the case is unlocated (no point, no unit grid cell): an "
+                                                     "operator places it on the map first (intake, 待定位)")
 
 
 def open_case(

@@ -35,13 +35,16 @@ class Message:
     email: str | None
     account_id: str | None
     client: str | None
+    # The number the caller was given (their own request's): the case's own, or a repeat merged into it (合并).
+    caller_case_no: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"notification_id": self.notification_id, "case_id": self.case_id,
                 "service_request_id": self.case_no, "category_code": self.category_code, "status": self.status,
                 "at": self.at.isoformat(), "public_note": self.public_note,
                 "caller": {"channel": self.caller_channel, "name": self.caller_name, "phone": self.phone,
-                           "email": self.email, "account_id": self.account_id, "client": self.client}}
+                           "email": self.email, "account_id": self.account_id, "client": self.client,
+                           "service_request_id": self.caller_case_no or self.case_no}}
 
 
 class Notifier(Protocol):

@@ -10,8 +10,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
+from pydantic import BaseModel, SecretStr
 
 from civicgrid.local_secrets import new_secret
 from civicgrid.settings import (
@@ -79,9 +81,9 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
     if base is None:
         base = Path(tempfile.mkdtemp(prefix=prefix))
         base.chmod(0o755)  # PostgreSQL runs as 'postgres' and must walk into it
-    pg, mqtt, mqtt_tls, kafka, controller, kafka_tls, metrics, worker_metrics, poller_metrics = free_ports(9)
+    pg, mqtt, mqtt_tls, mqtt_ws, kafka, controller, kafka_tls, metrics, worker_metrics, poller_metrics = free_ports(10)
     return Settings(
-        mqtt=MqttSettings(port=mqtt, tls_port=mqtt_tls, password=new_secret()),
+        mqtt=MqttSettings(port=mqtt, tls_port=mqtt_tls, ws_port=mqtt_ws, password=new_secret()),
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
         db=DbSettings(url=f"postgresql://civicgrid:{new_secret()}@127.0.0.1:{pg}/civicgrid"),
         gateway=GatewaySettings(metrics_port=metrics),
@@ -97,8 +99,9 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
 def as_environment(settings: Settings) -> dict[str, str]:
     """The settings a service subprocess needs, as CIVICGRID_* environment variables.
 
-    Whole sections, so a setting changed in a test or benchmark (a small sink batch, a
-    short deadline scan) reaches the subprocess without being listed here.
+    Every setting, section by section, so a setting changed in a test or benchmark (a small sink batch, a
+    short deadline scan, a rule pack, a JT/T 808 port) reaches the subprocess without being listed here; only
+    the broker, the database and the stack's directory are picked by hand.
     """
     env = {
         "CIVICGRID_MQTT__HOST": settings.mqtt.host,
@@ -106,16 +109,28 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_MQTT__PASSWORD": settings.mqtt.password_value(),
         "CIVICGRID_MQTT__TLS_PORT": str(settings.mqtt.tls_port),
         "CIVICGRID_MQTT__TLS": str(settings.mqtt.tls).lower(),
+        "CIVICGRID_MQTT__WS_PORT": str(settings.mqtt.ws_port),
+        **({"CIVICGRID_MQTT__WS_URL": settings.mqtt.ws_url} if settings.mqtt.ws_url else {}),
         **({"CIVICGRID_MQTT__CA_FILE": str(settings.mqtt.ca_file)} if settings.mqtt.ca_file else {}),
         "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
         "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
     }
-    for section in ("kafka", "gateway", "streams", "api", "patrol", "cameras"):
-        for key, value in getattr(settings, section).model_dump(mode="json").items():
-            if value is None:
-                continue
-            text = orjson.dumps(value).decode() if isinstance(value, list | dict) else str(value)
-            if hasattr(getattr(getattr(settings, section), key), "get_secret_value"):
-                text = getattr(getattr(settings, section), key).get_secret_value()
-            env[f"CIVICGRID_{section.upper()}__{key.upper()}"] = text
+    dumped = settings.model_dump(mode="json")  # enums, paths, times and tuples as their JSON forms
+    for name in type(settings).model_fields:
+        if name in ("mqtt", "db", "stack"):
+            continue
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            for key in type(value).model_fields:
+                raw = getattr(value, key)
+                _put(env, f"CIVICGRID_{name.upper()}__{key.upper()}",
+                     raw.get_secret_value() if isinstance(raw, SecretStr) else dumped[name][key])
+        else:
+            _put(env, f"CIVICGRID_{name.upper()}", dumped[name])
     return env
+
+
+def _put(env: dict[str, str], variable: str, value: Any) -> None:
+    """One setting as pydantic-settings reads it back: JSON for lists and mappings."""
+    if value is not None:
+        env[variable] = orjson.dumps(value).decode() if isinstance(value, list | dict) else str(value)

@@ -79,7 +79,8 @@ class MosquittoService:
         if not binary.exists():
             raise StackError(f"Mosquitto is not installed ({binary} missing): run `make setup`")
         require_free_ports(self.host, [(self.port, "CIVICGRID_MQTT__PORT"),
-                                       (self.settings.mqtt.tls_port, "CIVICGRID_MQTT__TLS_PORT")])
+                                       (self.settings.mqtt.tls_port, "CIVICGRID_MQTT__TLS_PORT"),
+                                       (self.settings.mqtt.ws_port, "CIVICGRID_MQTT__WS_PORT")])
         self._write_config()
         sync_broker_accounts(self.settings, self.files)  # not running yet: the files only
         self.process.start([str(binary), "-c", str(self.dir / "mosquitto.conf")], cwd=self.dir)
@@ -123,6 +124,12 @@ class MosquittoService:
             f"keyfile {tls.server_key}",
             "require_certificate false",
             "tls_version tlsv1.2",
+            # The handheld web app (docs/handheld.md): MQTT over WebSockets, the same accounts and ACLs. Plain:
+            # phones reach it through the HTTPS proxy in front of the API (wss), as they reach the app itself.
+            f"listener {self.settings.mqtt.ws_port} {self.host}",
+            "protocol websockets",
+            # Without it Debian's 2.0.11 binds a websockets listener to every interface, whatever its address.
+            f"socket_domain {'ipv6' if ':' in self.host else 'ipv4'}",
             "persistence true",
             f"persistence_location {data}/",
             "autosave_interval 30",

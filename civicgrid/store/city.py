@@ -2,7 +2,7 @@
 
 A directory may hold any of these files; each present file is imported, idempotently:
 
-``cells.geojson`` — FeatureCollection of unit grid cells (Polygon/MultiPolygon, WGS 84).
+``cells.geojson`` — FeatureCollection of unit grid cells (Polygon/MultiPolygon, in the load's CRS).
     ``properties.code`` (required, 14/15-digit grid code), ``name``, ``responsibility_grid``
     (or ``responsibility_grid_id``: a responsibility grid id, created if unknown). The area is
     computed from the geometry. Existing cells are updated (geometry, name, grid).
@@ -19,8 +19,11 @@ A directory may hold any of these files; each present file is imported, idempote
     building, landmark and LineStrings for road_segment, with ``address`` (or ``name``), and for a road segment
     ``number_from``, ``number_to``, ``parity`` (odd/even/both). Normalised with city.json's ``address_prefixes``;
     an address already there (same kind, text and point) is kept once.
-``city.json`` — ``departments``, ``responsibility`` (category → department), ``grids``,
-    ``inspectors`` (users with role inspector, without a usable password) and ``devices``
+``city.json`` — ``crs``: the GeoJSON files' coordinate system (default WGS 84; docs/basedata.md "Coordinate
+    systems": EPSG:4490, EPSG:4548 and the other CGCS2000 Gauss–Krüger zones, converted with pyproj by the base-data
+    imports' rule; a file's own legacy ``crs`` member names its CRS, and one naming another CRS than the load is
+    refused), ``centres`` (levels, docs/centres.md), ``departments``, ``responsibility`` (category →
+    department), ``grids``, ``inspectors`` (users with role inspector, without a usable password) and ``devices``
     (provisioned through `civicgrid.broker.provisioning`, with their links; secrets written to
     ``secrets.json``, mode 0600, and reused on the next load). Inspectors with a grid get a standing
     patrol plan (07:30–18:30, main roads 5 passes, secondary 4), idempotently.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +47,7 @@ from civicgrid.domain.geofence import GridIndex
 from civicgrid.domain.patrol.network import Projection, split_streets, streets_from_geojson
 from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store.addresses import AddressEntry, import_addresses
+from civicgrid.store.centres import upsert_centres
 from civicgrid.store.db import connect
 from civicgrid.store.grid_cells import load_grid_index
 from civicgrid.store.patrol import seed_plans, upsert_segments
@@ -74,45 +79,81 @@ def _batches(rows: list[Any], size: int = _BATCH) -> Iterable[list[Any]]:
 
 
 def load_city(target: Settings | psycopg.Connection, directory: Path | str, *, progress: Progress | None = None,
-              settings: Settings | None = None, broker: BrokerFiles | None = None) -> dict[str, int]:
+              settings: Settings | None = None, broker: BrokerFiles | None = None,
+              crs: str | None = None) -> dict[str, int]:
     """Import the files in `directory`; returns counts per table. Devices need `Settings`, and the broker whose
     accounts to keep in step (`broker`: the local stack's is `civicgrid.stack.mosquitto.local_broker`; None
-    registers them without writing broker files)."""
+    registers them without writing broker files). `crs`: the GeoJSON files' coordinate system (default: city.json's
+    ``crs``, else WGS 84); every file is read and converted before anything is written, so a file in the wrong CRS
+    (ValueError naming it and its feature; UnknownCrs for a CRS pyproj does not know) writes nothing."""
+    files = read_city_files(Path(directory), crs)
     if isinstance(target, Settings):
         settings = target
         with connect(target.db) as conn:
-            counts = _load(conn, Path(directory), progress or (lambda *a: None))
+            counts = _load(conn, files, progress or (lambda *a: None))
             conn.commit()
     else:
-        counts = _load(target, Path(directory), progress or (lambda *a: None))
+        counts = _load(target, files, progress or (lambda *a: None))
         if not target.autocommit:
             target.commit()
-    city = _read(Path(directory) / "city.json")
+    city = files.city
     if city and city.get("devices") and settings is not None:
         counts["devices"] = provision_city_devices(settings, Path(directory), city, progress or (lambda *a: None),
                                                    broker=broker)
     return counts
 
 
-def _load(conn: psycopg.Connection, directory: Path, progress: Progress) -> dict[str, int]:
-    counts: dict[str, int] = {}
+@dataclass(frozen=True, slots=True)
+class CityFiles:
+    """A city directory read, its GeoJSON in WGS 84 (None: the file is absent or empty)."""
+
+    directory: Path
+    city: dict[str, Any]
+    cells: dict[str, Any] | None
+    components: dict[str, Any] | None
+    streets: dict[str, Any] | None
+    addresses: dict[str, Any] | None
+
+
+def read_city_files(directory: Path, crs: str | None = None) -> CityFiles:
+    """Read the directory's files, converting each GeoJSON to WGS 84 by the base-data imports' rule
+    (`civicgrid.basedata.crs.collection_to_wgs84`: the file's own ``crs`` member, else `crs` or city.json's
+    ``crs``, else WGS 84)."""
+    from civicgrid.basedata.crs import city_crs, collection_to_wgs84  # pyproj: only a load pays its import
+
     city = _read(directory / "city.json") or {}
+    code = crs or city.get("crs")
+    load_crs = city_crs(str(code)) if code else None
+
+    def geo(name: str) -> dict[str, Any] | None:
+        doc = _read(directory / name)
+        return collection_to_wgs84(doc, load_crs, name=name) if doc else None
+
+    return CityFiles(directory, city, geo("cells.geojson"), geo("components.geojson"), geo("streets.geojson"),
+                     geo("addresses.geojson"))
+
+
+def _load(conn: psycopg.Connection, files: CityFiles, progress: Progress) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    city = files.city
+    counts["centres"] = upsert_centres(conn, city.get("centres", []))  # levels (docs/centres.md)
     departments = city.get("departments", [])
     for d in departments:
         # An existing department is left as it is (the API may have renamed or reorganised it).
-        conn.execute("INSERT INTO departments (id, name, name_en, parent_id) VALUES (%s, %s, %s, %s) "
+        conn.execute("INSERT INTO departments (id, name, name_en, parent_id, centre_id) VALUES (%s, %s, %s, %s, %s) "
                      "ON CONFLICT (id) DO NOTHING",
-                     (d["id"], d["name"], d.get("name_en"), d.get("parent_id")))
+                     (d["id"], d["name"], d.get("name_en"), d.get("parent_id"), d.get("centre_id")))
     counts["departments"] = len(departments)
     for g in city.get("grids", []):
         conn.execute("INSERT INTO responsibility_grids (id, name) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "
                      "SET name = excluded.name", (g["id"], g.get("name", g["id"])))
     counts["responsibility_grids"] = len(city.get("grids", []))
 
-    index = _load_cells(conn, directory, progress, counts)
-    _load_components(conn, directory, progress, counts, index)
-    _load_streets(conn, directory, progress, counts, index)
-    _load_addresses(conn, directory, progress, counts, city.get("address_prefixes", []))
+    index = _load_cells(conn, files.cells, progress, counts)
+    _load_components(conn, files.components, progress, counts, index)
+    _load_streets(conn, files.streets, progress, counts, index)
+    _load_addresses(conn, files.addresses, progress, counts, city.get("address_prefixes", []),
+                    str(files.directory / "addresses.geojson"))
     for r in city.get("responsibility", []):
         conn.execute("INSERT INTO responsibility_rules (category_code, grid_prefix, department_id) "
                      "VALUES (%s, %s, %s) ON CONFLICT (category_code, grid_prefix) DO NOTHING",
@@ -129,9 +170,8 @@ def _load(conn: psycopg.Connection, directory: Path, progress: Progress) -> dict
     return counts
 
 
-def _load_cells(conn: psycopg.Connection, directory: Path, progress: Progress,
+def _load_cells(conn: psycopg.Connection, cells: dict[str, Any] | None, progress: Progress,
                 counts: dict[str, int]) -> GridIndex | None:
-    cells = _read(directory / "cells.geojson")
     if cells:
         rows, shapes = [], []
         for f in cells["features"]:
@@ -159,9 +199,8 @@ def _load_cells(conn: psycopg.Connection, directory: Path, progress: Progress,
     return None
 
 
-def _load_components(conn: psycopg.Connection, directory: Path, progress: Progress, counts: dict[str, int],
-                     index: GridIndex | None) -> None:
-    comps = _read(directory / "components.geojson")
+def _load_components(conn: psycopg.Connection, comps: dict[str, Any] | None, progress: Progress,
+                     counts: dict[str, int], index: GridIndex | None) -> None:
     if comps:
         known_depts = {r[0] for r in conn.execute("SELECT id FROM departments").fetchall()}
         rows = []
@@ -201,11 +240,10 @@ def _load_components(conn: psycopg.Connection, directory: Path, progress: Progre
         counts["components"] = len(rows)
 
 
-def _load_streets(conn: psycopg.Connection, directory: Path, progress: Progress, counts: dict[str, int],
-                  index: GridIndex | None) -> None:
+def _load_streets(conn: psycopg.Connection, streets_fc: dict[str, Any] | None, progress: Progress,
+                  counts: dict[str, int], index: GridIndex | None) -> None:
     """Streets → road segments (civicgrid.domain.patrol.network.split_streets), each in the responsibility
     grid of the cell holding its midpoint."""
-    streets_fc = _read(directory / "streets.geojson")
     if not streets_fc:
         return
     streets = streets_from_geojson(streets_fc)
@@ -232,9 +270,8 @@ def _load_streets(conn: psycopg.Connection, directory: Path, progress: Progress,
     counts["road_segments"] = len(segments)
 
 
-def _load_addresses(conn: psycopg.Connection, directory: Path, progress: Progress, counts: dict[str, int],
-                    prefixes: list[str]) -> None:
-    collection = _read(directory / "addresses.geojson")
+def _load_addresses(conn: psycopg.Connection, collection: dict[str, Any] | None, progress: Progress,
+                    counts: dict[str, int], prefixes: list[str], source: str) -> None:
     if not collection:
         return
     entries = []
@@ -245,7 +282,7 @@ def _load_addresses(conn: psycopg.Connection, directory: Path, progress: Progres
             raise ValueError(f"addresses.geojson, feature {n}: no address (properties.address or name) or geometry")
         entries.append(AddressEntry(props.get("kind", "door_plate"), str(text), feature["geometry"],
                                     props.get("number_from"), props.get("number_to"), props.get("parity")))
-    added = import_addresses(conn, entries, prefixes=prefixes, source=str(directory / "addresses.geojson"),
+    added = import_addresses(conn, entries, prefixes=prefixes, source=source,
                              progress=lambda done: progress("addresses", done, len(entries)))
     progress("addresses", len(entries), len(entries))
     counts["addresses"] = added

@@ -118,8 +118,9 @@ else
 fi
 # --- 5. operator console -----------------------------------------------------
 console=api/console
-if [ -f "$console/dist/index.html" ] && [ -z "$(find "$console/src" "$console/index.html" "$console/package.json" \
-      "$console/package-lock.json" "$console/vite.config.js" -newer "$console/dist/index.html" -print -quit)" ]; then
+if [ -f "$console/dist/index.html" ] && [ -z "$(find "$console/src" "$console/index.html" "$console/handheld" \
+      "$console/public" "$console/package.json" "$console/package-lock.json" "$console/vite.config.js" \
+      -newer "$console/dist/index.html" -print -quit)" ]; then
   say "operator console is up to date (api/console/dist)"
 else
   # Vite needs Node.js >= 20.19. Debian 12's own nodejs is 18: where no recent enough node is

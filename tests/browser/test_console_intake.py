@@ -189,7 +189,12 @@ def test_an_unlocated_call_is_placed_from_the_list(org: Org, console_url: str, n
     case = r.json()
     assert case["grid_cell_code"] is None
 
-    page = new_page(org.users["operator"], "#/intake/unlocated")
+    # The case detail says it is unlocated (no reverse geocoding without a point) and points to the list.
+    page = new_page(org.users["operator"], f"#/cases/{case['id']}")
+    page.wait_for_selector(f".detail[data-case='{case['id']}'] .unlocated-flag a[href='#/intake/unlocated']")
+    page.wait_for_selector(f"tr[data-case='{case['id']}'] td .unlocated-flag")  # and on the board, for its cell
+    assert page.locator(".detail .nearest").count() == 0
+    page.evaluate("location.hash = '#/intake/unlocated'")
     row = page.locator(f".unlocated tr[data-case='{case['id']}']")
     row.locator("button.choose").click()
     page.wait_for_selector("#unlocated-map[data-ready='true']", timeout=60_000)
@@ -203,3 +208,10 @@ def test_an_unlocated_call_is_placed_from_the_list(org: Org, console_url: str, n
     placed = _case(console_url, token, org.users["operator"], case["id"])
     assert placed["grid_cell_code"] == org.cell and placed["source"] == "hotline"
     assert placed["lon"] == pytest.approx(org.lon, abs=1e-4) and placed["lat"] == pytest.approx(org.lat, abs=1e-4)
+    # Placed: beside the case, the nearest address and the cell of its point, and no unlocated flag.
+    page.evaluate(f"location.hash = '#/cases/{case['id']}'")
+    shown = page.wait_for_selector(f".detail[data-case='{case['id']}'] .nearest[data-cell='{org.cell}']")
+    nearest = placed["nearest"]  # other tests' plates share the point: the nearest is one of them, a few metres off
+    assert nearest["address_distance_m"] < 5 and shown.get_attribute("data-address") == nearest["address"]
+    assert nearest["address"] in shown.text_content()
+    assert page.locator(".detail .unlocated-flag").count() == 0

@@ -477,7 +477,8 @@ def test_mqtt_tls_and_api_tls_come_from_secret_references(objects: list[dict[str
     volumes = {v["name"]: v for v in mosquitto["spec"]["template"]["spec"]["volumes"]}
     assert volumes["mqtt-tls"]["secret"]["secretName"] == "civicgrid-mqtt-tls"
     exposed = named(objects, "Service", "city-civicgrid-mqtt-tls")
-    assert [p["port"] for p in exposed["spec"]["ports"]] == [8883]
+    # Only TLS faces the devices: MQTT over TLS, and MQTT over secure WebSockets for the handheld app.
+    assert [p["port"] for p in exposed["spec"]["ports"]] == [8883, 8884]
     api = named(objects, "Deployment", "city-civicgrid-api")
     (container,) = civicgrid_containers(api)
     assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from civicgrid.basedata.crs import UnknownCrs, city_crs
+from civicgrid.basedata.crs import UnknownCrs, city_crs, declared_crs
 
 # GRS 80 (the CGCS2000 ellipsoid has its a and 1/f): the meridian quadrant Q, equator to pole, is 10 001 965.7293 m
 # (Moritz, "Geodetic Reference System 1980", Bulletin Géodésique 1980/2000). A transverse Mercator's northing on its
@@ -36,3 +36,14 @@ def test_a_point_outside_the_zone_is_not_covered_and_an_unknown_crs_is_refused()
         city_crs("EPSG:99999")
     with pytest.raises(UnknownCrs, match="neither a geographic nor a projected"):
         city_crs("EPSG:4978")  # geocentric
+
+
+def test_a_geojson_files_own_crs_member_is_read_as_an_epsg_code() -> None:
+    def named(name: str) -> dict[str, object]:
+        return {"type": "FeatureCollection", "features": [], "crs": {"type": "name", "properties": {"name": name}}}
+
+    assert declared_crs(named("urn:ogc:def:crs:EPSG::4548")) == "EPSG:4548"  # as the exports write it
+    assert declared_crs(named("urn:ogc:def:crs:OGC:1.3:CRS84")) == "EPSG:4326"  # as GDAL writes WGS 84
+    assert declared_crs({"type": "FeatureCollection", "features": []}) is None
+    with pytest.raises(UnknownCrs):
+        declared_crs(named("urn:ogc:def:crs:EPSG::99999"))

@@ -32,9 +32,9 @@ def _write(tmp_path: Path, text: str, name: str = "probe.yaml") -> Path:
     return path
 
 
-def test_shipped_profiles_cover_the_six_kinds() -> None:
+def test_shipped_profiles_cover_the_seven_kinds() -> None:
     assert set(load_profiles()) == {"handheld", "gps-tracker", "camera", "manhole-sensor", "bin-sensor",
-                                    "vehicle-terminal"}
+                                    "vehicle-terminal", "gb28181-camera"}
 
 
 def test_a_good_profile_loads_with_threshold_as_the_default_rule_kind(tmp_path: Path) -> None:

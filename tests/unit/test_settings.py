@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from civicgrid.settings import Settings, load_settings
 
@@ -83,3 +83,27 @@ def test_a_gateway_outside_its_fleet_is_refused_naming_both_settings(monkeypatch
     monkeypatch.setenv("CIVICGRID_GATEWAY__INSTANCE", "2")
     with pytest.raises(ValidationError, match=r"gateway.instance 2 is not one of 0 … 1 \(gateway.instances = 2\)"):
         load_settings()
+
+
+def test_a_service_subprocess_gets_every_setting_a_test_changed(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """as_environment carries whole settings, so a simulated clock, a rule pack or a JT/T 808 port set by a test
+    or benchmark reaches the process it starts (the JT/T 808, carrier, notify and clock sections and the top-level
+    settings did not)."""
+    from datetime import UTC, datetime
+
+    from civicgrid.stack.ephemeral import as_environment
+
+    monkeypatch.setenv("CIVICGRID_MQTT__PASSWORD", "a-gateway-password-of-length")
+    base = Settings()
+    changed = base.model_copy(update={
+        "rules_dir": tmp_path, "address_prefixes": ("安徽省", "六安市"),
+        "jt808": base.jt808.model_copy(update={"listen_port": 28808}),
+        "clock": base.clock.model_copy(update={"start": datetime(2026, 3, 1, tzinfo=UTC), "speed": 600.0}),
+        "notify": base.notify.model_copy(update={"webhook_secret": SecretStr("a-webhook-secret-long-enough")})})
+    for variable, value in as_environment(changed).items():
+        monkeypatch.setenv(variable, value)
+    again = Settings()
+    assert again.model_dump(mode="json") == changed.model_dump(mode="json")
+    assert again.notify.webhook_secret is not None
+    assert again.notify.webhook_secret.get_secret_value() == "a-webhook-secret-long-enough"

@@ -37,7 +37,7 @@ const zh = {
   'action.send_check': '派核查', 'action.check_pass': '核查通过', 'action.check_fail': '核查不通过(返工)',
   'action.close': '结案', 'action.suspend': '挂账', 'action.resume': '恢复', 'action.cancel': '作废',
   'action.instruct': '领导批示', 'action.report': '上报', 'action.overdue': '超期', 'action.merge': '合并',
-  'action.accept': '受理',
+  'action.accept': '受理', 'action.escalate': '上报上级', 'action.transfer': '转办', centre: '指挥中心',
   'state.reported': '已上报', 'state.verifying': '核实中', 'state.filed': '已立案', 'state.dispatched': '已派遣',
   'state.disposing': '处置中', 'state.disposed': '已处置', 'state.checking': '核查中', 'state.closed': '已结案',
   'state.suspended': '已挂账', 'state.cancelled': '已作废',
@@ -106,7 +106,8 @@ const en = {
   'action.check_fail': 'Check failed (rework)', 'action.close': 'Close', 'action.suspend': 'Suspend',
   'action.resume': 'Resume', 'action.cancel': 'Cancel case', 'action.instruct': 'Instruct',
   'action.report': 'Report', 'action.overdue': 'Overdue', 'action.merge': 'Merged',
-  'action.accept': 'Accept',
+  'action.accept': 'Accept', 'action.escalate': 'Escalate to the centre above', 'action.transfer': 'Transfer',
+  centre: 'Centre',
   'state.reported': 'reported', 'state.verifying': 'verifying', 'state.filed': 'filed',
   'state.dispatched': 'dispatched', 'state.disposing': 'disposing', 'state.disposed': 'disposed',
   'state.checking': 'checking', 'state.closed': 'closed', 'state.suspended': 'suspended',
@@ -223,6 +224,17 @@ Object.assign(en, {
   'in.refresh': 'Refresh snapshot', 'in.no_snapshot': 'No snapshot from this camera yet',
   'in.unlocated_hint': 'Cases whose address did not resolve: choose one, then give a better address or click its place on the map',
   'in.place': 'Place', 'in.place_hint': 'Place case', 'in.place_confirm': 'Confirm place', 'in.placed': 'Placed',
+});
+
+// Where a case is, in its detail (pages/cases.js).
+Object.assign(zh, {
+  'cd.place': '位置', 'cd.unlocated': '待定位：未能定位的案件须先在地图上定位，方可立案、派遣。', 'cd.go_place': '去定位',
+  'cd.nearest': '附近地址', 'cd.no_address': '200 米内无门牌', 'cd.road': '道路', 'cd.point_cell': '所在网格',
+});
+Object.assign(en, {
+  'cd.place': 'Place', 'cd.unlocated': 'Unlocated: placed on the map before it can be filed or dispatched.',
+  'cd.go_place': 'Place it', 'cd.nearest': 'Nearest address', 'cd.no_address': 'no address within 200 m',
+  'cd.road': 'road', 'cd.point_cell': 'cell',
 });
 
 // The base-data page (pages/basedata.js).

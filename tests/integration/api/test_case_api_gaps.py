@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -113,10 +114,17 @@ def test_an_admin_sets_a_password_through_the_api(client: TestClient, as_user: H
     r = client.post(f"/users/{user_id}/password", headers=as_user("api-admin"), json={"password": "a-new-secret-1"})
     assert r.status_code == 200 and r.json() == {"id": user_id, "username": "api-pw-user", "password": None}
     login = {"username": "api-pw-user", "password": "a-new-secret-1"}
-    assert client.post("/auth/token", data=login).status_code == 200
+    token = client.post("/auth/token", data=login).json()["access_token"]
+    assert client.get("/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    time.sleep(1.05)  # a token's issue time is in whole seconds: the change comes in a later second
     generated = client.post(f"/users/{user_id}/password", headers=as_user("api-admin"), json={}).json()["password"]
     assert client.post("/auth/token", data=login).status_code == 401
-    assert client.post("/auth/token", data={**login, "password": generated}).status_code == 200
+    # The change ends the token issued before it; one issued after it works.
+    stale = client.get("/cases", headers={"Authorization": f"Bearer {token}"})
+    assert stale.status_code == 401 and "changed their password" in stale.json()["detail"], stale.text
+    fresh = client.post("/auth/token", data={**login, "password": generated})
+    assert fresh.status_code == 200
+    assert client.get("/cases", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"}).status_code == 200
     assert client.post(f"/users/{user_id}/password", headers=as_user("api-admin"),
                        json={"password": "short"}).status_code == 422
     assert client.post("/users/999999999/password", headers=as_user("api-admin"), json={}).status_code == 404

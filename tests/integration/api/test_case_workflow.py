@@ -53,6 +53,7 @@ def test_full_case_life_with_postponement_and_rework(client: TestClient, as_user
 
     filed = step(client, as_user, case_id, "api-leader", "file", {"disposal_class": "C"})
     assert (filed["state"], filed["suggested_department_id"]) == ("filed", "sanitation")
+    assert "transfer" not in filed["allowed_actions"]  # a town without centres (docs/centres.md) offers no move
 
     dispatched = step(client, as_user, case_id, "api-dispatcher", "dispatch")  # confirms the suggestion
     assert (dispatched["state"], dispatched["department_id"]) == ("dispatched", "sanitation")
@@ -100,8 +101,9 @@ def test_illegal_action_is_409_naming_the_allowed_ones(client: TestClient, as_us
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
     assert body["type"].endswith("/illegal-transition") and body["state"] == "reported"
-    assert body["allowed_actions"] == ["accept", "cancel", "file", "instruct", "merge", "self_handle", "send_verify"]
-    assert "allowed: accept, cancel, file" in body["detail"]
+    assert body["allowed_actions"] == ["accept", "cancel", "escalate", "file", "instruct", "merge", "self_handle",
+                                       "send_verify", "transfer"]
+    assert "allowed: accept, cancel, escalate, file" in body["detail"]
 
 
 def test_each_action_refuses_a_wrong_role_with_403(client: TestClient, as_user: Headers) -> None:

@@ -53,6 +53,10 @@ def test_a_call_by_address_lands_in_its_cell_and_keeps_its_caller(
     case = r.json()
     assert (case["source"], case["grid_cell_code"], case["state"]) == ("hotline", cell, "reported")
     assert (case["lon"], case["lat"]) == pytest.approx((lon, lat))
+    # Beside the case: not unlocated, and the reverse geocoding of its point (nearest address, road, cell).
+    assert case["unlocated"] is False
+    assert (case["nearest"]["address"], case["nearest"]["grid_cell_code"]) == (address, cell)
+    assert case["nearest"]["address_distance_m"] == pytest.approx(0, abs=0.5)
     note = case["evidence"][0]["data"]
     assert note["caller_phone"] == "13800000077" and note["geocoded"] == {"address": address, "score": 1.0}
     assert _callers(db, case["id"]) == [("hotline", "王先生", "13800000077", None, True, False)]
@@ -71,6 +75,7 @@ def test_an_address_that_does_not_resolve_stays_unlocated_until_an_operator_plac
     assert r.status_code == 201, r.text
     case = r.json()
     assert case["grid_cell_code"] is None and case["lon"] is None
+    assert (case["unlocated"], case["nearest"]) == (True, None)
     assert case["evidence"][0]["data"]["geocoded"].startswith("unresolved")
     listed = client.get("/intake/unlocated", headers=as_user("api-operator"))
     assert listed.status_code == 200, listed.text
@@ -100,6 +105,32 @@ def test_an_address_that_does_not_resolve_stays_unlocated_until_an_operator_plac
     row = db.execute("SELECT payload ->> 'cell' FROM case_events WHERE case_id = %s ORDER BY seq DESC LIMIT 1",
                      (case["id"],)).fetchone()
     assert row == (code,)
+
+
+def test_an_unlocated_case_is_refused_filing_and_dispatch_until_placed(
+        client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:
+    r = client.post("/cases", headers=as_user("api-inspector"), json={
+        "category_code": "E0102", "description": "说不清在哪", "client_ref": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["unlocated"] is True and case["grid_cell_code"] is None
+    as_leader = as_user("api-leader")
+    assert "file" not in client.get(f"/cases/{case['id']}", headers=as_leader).json()["allowed_actions"]
+    refused = client.post(f"/cases/{case['id']}/file", headers=as_leader, json={})
+    assert refused.status_code == 409 and "unlocated" in refused.json()["detail"], refused.text
+    code, polygon = CELLS[5]
+    point = polygon.representative_point()
+    placed = client.post(f"/intake/unlocated/{case['id']}/place", headers=as_user("api-operator"),
+                         json={"lon": point.x, "lat": point.y})
+    assert placed.status_code == 200, placed.text
+    filed = client.post(f"/cases/{case['id']}/file", headers=as_leader, json={})
+    assert filed.status_code == 200, filed.text
+    assert (filed.json()["state"], filed.json()["unlocated"], filed.json()["grid_cell_code"]) == ("filed", False, code)
+    # A case filed unlocated before this rule (its flag set again here) is not dispatched either.
+    db.execute("UPDATE cases SET unlocated = true WHERE id = %s", (case["id"],))
+    refused = client.post(f"/cases/{case['id']}/dispatch", headers=as_user("api-dispatcher"),
+                          json={"department_id": "sanitation"})
+    assert refused.status_code == 409 and "unlocated" in refused.json()["detail"], refused.text
 
 
 def test_a_leaders_instruction_is_filed_by_an_operator_or_the_leader(client: TestClient, as_user: Headers) -> None:

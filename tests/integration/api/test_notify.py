@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,7 +24,8 @@ from pydantic import SecretStr
 from civicgrid.bus.topics import CASE_EVENTS
 from civicgrid.notify.service import NotifierService, notifiers_from
 from civicgrid.settings import NotifySettings, Settings
-from tests.support.api_fixtures import wait_for
+from civicgrid.stack.ephemeral import as_environment
+from tests.support.api_fixtures import CELLS, wait_for
 from tests.support.kafka import start_group_at_the_ends
 from tests.support.stack import free_ports
 
@@ -141,6 +145,35 @@ def test_callers_are_told_by_a_signed_webhook_when_the_case_closes(
     assert listed.status_code == 200 and {n["status"] for n in listed.json()} == {"sent"}, listed.text
 
 
+def test_the_caller_of_a_report_merged_into_a_case_is_told_when_that_case_closes(
+        settings: Settings, client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection) -> None:
+    key = client.post("/api-keys", headers=as_user("api-admin"),
+                      json={"user_id": org["api-operator"], "name": f"fb-{uuid.uuid4().hex[:6]}"}).json()["api_key"]
+    n = uuid.uuid4().int
+    lat, lon = f"{31.46230 + n % 40 * 0.00001:.5f}", f"{116.94100 + (n >> 8) % 40 * 0.00001:.5f}"
+    ids = []
+    for phone in ("13900000014", "13900000015"):  # two calls about one problem, each filed as new
+        r = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0103", "lat": lat,
+                                                           "long": lon, "phone": phone, "file_as_new": "true"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()[0]["service_request_id"])
+    kept, repeat = (db.execute("SELECT id::text FROM cases WHERE case_no = %s", (i,)).fetchone()[0] for i in ids)
+    r = client.post(f"/cases/{repeat}/merge", headers=as_user("api-leader"), json={"into": ids[0]})  # 合并
+    assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+    receiver = Receiver()
+    gen = _notifier(settings, receiver.url)
+    next(gen)
+    try:
+        _close(client, as_user, kept)
+        assert wait_for(lambda: len(receiver.received) == 2, timeout_s=30)
+    finally:
+        gen.close()
+        receiver.close()
+    told = {(m["caller"]["phone"], m["service_request_id"], m["caller"]["service_request_id"])
+            for m in (orjson.loads(body) for _, body in receiver.received)}
+    assert told == {("13900000014", ids[0], ids[0]), ("13900000015", ids[0], ids[1])}
+
+
 def test_a_dead_receiver_is_retried_then_recorded_as_failed(
         settings: Settings, client: TestClient, as_user: Headers, org: dict[str, int],
         db: psycopg.Connection) -> None:
@@ -167,6 +200,67 @@ def test_a_dead_receiver_is_retried_then_recorded_as_failed(
     failed = client.get("/notifications", headers=as_user("api-operator"), params={"status": "failed"}).json()
     assert case_id in {n["case_id"] for n in failed}
     assert client.get("/notifications", headers=as_user("api-inspector")).status_code == 403
+
+    # The receiver is back: an admin sends it again, recorded with who, when, why and what had failed.
+    (nid,) = [n["id"] for n in failed if n["case_id"] == case_id]
+    resend = f"/notifications/{nid}/resend"
+    assert client.post(resend, headers=as_user("api-operator"), json={"reason": "x"}).status_code == 403
+    assert client.post(resend, headers=as_user("api-admin"), json={}).status_code == 422  # the reason is required
+    r = client.post(resend, headers=as_user("api-admin"), json={"reason": "12345 平台恢复"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["attempts"]) == ("pending", 0)
+    (entry,) = r.json()["resends"]
+    assert (entry["actor"], entry["reason"], entry["attempts"]) == ("api-admin", "12345 平台恢复", 3)
+    assert "ConnectError" in entry["last_error"]
+    again = client.post(resend, headers=as_user("api-admin"), json={"reason": "twice"})
+    assert again.status_code == 409 and "pending" in again.json()["detail"], again.text
+    assert client.post("/notifications/999999999/resend", headers=as_user("api-admin"),
+                       json={"reason": "x"}).status_code == 404
+    receiver = Receiver()
+    gen = _notifier(settings, receiver.url)
+    next(gen)
+    try:
+        assert wait_for(lambda: db.execute("SELECT status FROM notifications WHERE id = %s",
+                                           (nid,)).fetchone() == ("sent",), timeout_s=30)
+    finally:
+        gen.close()
+        receiver.close()
+    assert len(receiver.received) == 1
+    assert receiver.received[0][0]["X-Civicgrid-Notification"] == str(nid)
+
+
+def test_an_admin_resends_failed_notifications_from_the_command_line(
+        settings: Settings, client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:
+    r = client.post("/cases", headers=as_user("api-admin"), json={
+        "category_code": "E0102", "source": "sensor", "grid_cell_code": CELLS[1][0]})
+    case_id, case_no = r.json()["id"], r.json()["case_no"]
+    (caller,) = db.execute("INSERT INTO case_callers (case_id, channel, name, phone, callback, linked) "
+                           "VALUES (%s, 'hotline', '赵', '13900000013', true, false) RETURNING id",
+                           (case_id,)).fetchone()
+    ids = [db.execute("INSERT INTO notifications (case_id, caller_id, event_seq, channel, status, attempts, "
+                      "last_error) VALUES (%s, %s, %s, 'webhook', %s, 6, 'HTTP 502') RETURNING id",
+                      (case_id, caller, seq, status)).fetchone()[0] for seq, status in ((8, "failed"), (9, "failed"),
+                                                                                       (10, "sent"))]
+    env = {**os.environ, **as_environment(settings), "COLUMNS": "200"}
+
+    def civicgrid(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "civicgrid.cli", "notifier", "resend", *args],
+                              capture_output=True, text=True, timeout=60, env=env, check=False)
+
+    assert civicgrid("--case", case_no).returncode != 0  # no reason: refused by the option parser
+    done = civicgrid("--case", case_no, "--reason", "接收方已修复")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{ids[0]}: resent" in done.stdout and f"{ids[1]}: resent" in done.stdout
+    rows = db.execute("SELECT id, status, attempts FROM notifications WHERE case_id = %s ORDER BY id",
+                      (case_id,)).fetchall()
+    assert rows == [(ids[0], "pending", 0), (ids[1], "pending", 0), (ids[2], "sent", 6)]
+    recorded = db.execute("SELECT notification_id, actor, reason, attempts, last_error FROM notification_resends "
+                          "WHERE notification_id = ANY(%s) ORDER BY notification_id", (ids,)).fetchall()
+    assert [(r[0], r[2], r[3], r[4]) for r in recorded] == [(ids[0], "接收方已修复", 6, "HTTP 502"),
+                                                           (ids[1], "接收方已修复", 6, "HTTP 502")]
+    assert all(r[1].startswith("cli:") for r in recorded)
+    refused = civicgrid(str(ids[2]), "--reason", "again")  # sent: nothing to resend, said so, exit 1
+    assert refused.returncode == 1 and f"{ids[2]}: sent, not failed" in refused.stdout + refused.stderr
 
 
 def test_a_webhook_without_its_secret_is_refused() -> None:

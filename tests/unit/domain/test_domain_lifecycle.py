@@ -27,7 +27,7 @@ from civicgrid.domain.case_state import (
     State,
     Transition,
 )
-from civicgrid.domain.lifecycle import RULES, Policy, allowed, allowed_for, apply, open_case
+from civicgrid.domain.lifecycle import RULES, Policy, allowed, allowed_for, apply, check_placed, open_case
 from civicgrid.domain.permissions import InvalidPermissions, Permissions, default_permissions
 from civicgrid.domain.time_limits import Limit, Unit
 from civicgrid.domain.working_calendar import CHINA_TZ
@@ -106,7 +106,8 @@ def test_illegal_transition_names_state_action_and_allowed() -> None:
         apply(case, cmd(A.DISPATCH, department="x"), T0)
     err = info.value
     assert err.state is State.REPORTED and err.action is A.DISPATCH
-    assert set(err.allowed) == {A.ACCEPT, A.MERGE, A.SEND_VERIFY, A.FILE, A.SELF_HANDLE, A.CANCEL, A.INSTRUCT}
+    assert set(err.allowed) == {A.ACCEPT, A.MERGE, A.SEND_VERIFY, A.FILE, A.SELF_HANDLE, A.CANCEL, A.INSTRUCT,
+                                A.ESCALATE, A.TRANSFER}
     assert "reported" in str(err) and "dispatch" in str(err) and "send_verify" in str(err)
     closed, _ = run(case, cmd(A.SELF_HANDLE, note="fixed"))
     with pytest.raises(IllegalTransition, match="none"):
@@ -341,3 +342,15 @@ def test_legal_action_sequences_keep_the_invariants(source: Source, data: st.Dat
         payload = FULL_DATA if data.draw(st.integers(0, 9)) else {}
         case = _step(case, Command(action, role, "x", payload), n, history)
         _check_invariants(source, case, history)
+
+
+def test_an_unlocated_case_is_neither_filed_nor_dispatched_until_placed() -> None:
+    case = new_case()
+    for action in (A.FILE, A.DISPATCH):
+        with pytest.raises(PreconditionFailed, match="unlocated"):
+            check_placed(case, action, unlocated=True)
+        check_placed(case, action, unlocated=False)
+    for action in (A.ACCEPT, A.SEND_VERIFY, A.CANCEL, A.MERGE, A.INSTRUCT):
+        check_placed(case, action, unlocated=True)  # what needs no place goes on
+    assert A.FILE in allowed_for(case, R.SHIFT_LEADER)
+    assert allowed_for(case, R.SHIFT_LEADER, unlocated=True) == allowed_for(case, R.SHIFT_LEADER) - {A.FILE}

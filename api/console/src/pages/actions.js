@@ -1,11 +1,12 @@
 // The actions the caller's role may take on a case now — only those the API lists in `allowed_actions`
 // (the permission table) — each with the data it requires; a refusal is shown in the API's words.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { t } from '../i18n.js';
 import { html } from '../ui.js';
 
-const REASON = new Set(['refute', 'request_return', 'reject_request', 'check_fail', 'suspend', 'cancel', 'request_postpone']);
+const REASON = new Set(['refute', 'request_return', 'reject_request', 'check_fail', 'suspend', 'cancel', 'request_postpone',
+  'escalate', 'transfer']);
 const NOTE_REQUIRED = new Set(['self_handle', 'dispose', 'instruct']);
 const PHOTO = new Set(['dispose', 'self_handle', 'confirm', 'refute', 'check_pass', 'check_fail']);
 const UNITS = ['hours', 'days', 'working_hours', 'working_days'];
@@ -19,6 +20,10 @@ async function upload(file) {
 function ActionForm({ action, c, departments, onDone, onCancel }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [centres, setCentres] = useState([]);
+  useEffect(() => {  // 转办: the centres a case may go to (levels, docs/centres.md)
+    if (action === 'transfer') api('/centres').then((all) => setCentres(all.filter((x) => x.id !== c.centre_id)), setError);
+  }, [action, c.centre_id]);
   const id = (name) => `act-${action}-${name}`;
   async function submit(e) {
     e.preventDefault();
@@ -29,6 +34,7 @@ function ActionForm({ action, c, departments, onDone, onCancel }) {
     if (REASON.has(action)) text('reason');
     if (action === 'file') { text('category_code'); text('disposal_class'); text('grid_cell_code'); }
     if (action === 'dispatch') text('department_id');
+    if (action === 'transfer') text('centre_id');
     if (action === 'close') text('close_type');
     if (action === 'request_postpone') body.extension = { amount: Number(f.get('amount')), unit: f.get('unit') };
     setBusy(true);
@@ -55,6 +61,9 @@ function ActionForm({ action, c, departments, onDone, onCancel }) {
       <label for=${id('dept')}>${t('department')}<select id=${id('dept')} name="department_id" required>
         ${departments.map((d) => html`<option value=${d.id} selected=${d.id === c.suggested_department_id}>
           ${d.name}${d.id === c.suggested_department_id ? ` (${t('suggested')})` : ''}</option>`)}</select></label>` : null}
+    ${action === 'transfer' ? html`
+      <label for=${id('centre')}>${t('centre')}<select id=${id('centre')} name="centre_id" required>
+        ${centres.map((x) => html`<option value=${x.id}>${x.name}</option>`)}</select></label>` : null}
     ${action === 'request_postpone' ? html`
       <label for=${id('amount')}>${t('amount')}<input id=${id('amount')} name="amount" type="number" min="0.5" step="0.5" defaultValue="1" required /></label>
       <label for=${id('unit')}>${t('unit')}<select id=${id('unit')} name="unit">${UNITS.map((u) => html`<option value=${u}>${t('unit.' + u)}</option>`)}</select></label>` : null}

@@ -80,7 +80,7 @@ export function CasesPage({ user, arg }) {
           <td class="light-cell" data-light=${c.light || ''} data-step=${c.light_step || ''}><${Light} light=${c.light} />${c.light_step ? html` <span class="small">${t('step.' + c.light_step)}</span>` : null}</td>
           <td><a href=${'#/cases/' + c.id}>${c.case_no || c.id.slice(0, 8)}</a></td>
           <td>${t('state.' + c.state)}</td><td>${c.category_name || ''} <span class="code">${c.category_code}</span></td>
-          <td>${sourceName(sources, c.source)}</td><td class="code">${c.grid_cell_code || '—'}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
+          <td>${sourceName(sources, c.source)}</td><td class="code">${c.grid_cell_code || (c.unlocated ? html`<span class="unlocated-flag">${t('in.tab.unlocated')}</span>` : '—')}</td><td>${c.department_id ? deptName(c.department_id) : '—'}</td>
           <td>${fmtTime(c.reported_at)}</td><td>${fmtTime(c.disposal_deadline)}</td></tr>`)}</tbody>
       </table>` : null}
       <div class="pager">
@@ -120,6 +120,7 @@ function CaseDetail({ caseId, user, departments, onChanged }) {
       <dt>${t('reported_at')}</dt><dd>${fmtTime(c.reported_at)}</dd>
       <dt>${t('deadline')}</dt><dd>${fmtTime(c.disposal_deadline)}</dd>
       ${c.address ? html`<dt>${t('address')}</dt><dd>${c.address}</dd>` : null}
+      <${Place} c=${c} />
       ${c.description ? html`<dt>${t('description')}</dt><dd>${c.description}</dd>` : null}
     </dl>
     <${ActionPanel} c=${c} user=${user} departments=${departments}
@@ -133,6 +134,22 @@ function CaseDetail({ caseId, user, departments, onChanged }) {
     <h3>${t('evidence')}</h3>
     <${Evidence} items=${c.evidence} />
   </section>`;
+}
+
+// Where the case is beside its facts: unlocated (not filed nor dispatched until an operator places it, in the
+// intake screen's list), or the reverse geocoding of its point (the API's `nearest`: address, road, cell).
+function Place({ c }) {
+  if (c.unlocated) {
+    return html`<dt>${t('cd.place')}</dt><dd class="unlocated-flag" data-unlocated="true">${t('cd.unlocated')}${' '}
+      <a href="#/intake/unlocated">${t('cd.go_place')}</a></dd>`;
+  }
+  const n = c.nearest;
+  if (!n) return null;
+  const far = (m) => (m == null ? '' : ` (${Math.round(m)} m)`);
+  return html`<dt>${t('cd.nearest')}</dt><dd class="nearest" data-address=${n.address || ''} data-cell=${n.grid_cell_code || ''}>
+    ${n.address ? n.address + far(n.address_distance_m) : t('cd.no_address')}
+    ${n.road && n.road !== n.address ? html`<span class="small"> · ${t('cd.road')} ${n.road}${far(n.road_distance_m)}</span>` : null}
+    <span class="small code"> · ${t('cd.point_cell')} ${n.grid_cell_code || t('in.no_cell')}</span></dd>`;
 }
 
 // Each step's clock (GET /cases/{id}/step-deadlines): started, due, done, status and light, by the limits of the

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { fmtTime, t } from '../i18n.js';
 import { Empty, ErrorBox, html, useLoad } from '../ui.js';
+import { PairHandheld } from './handheld-pairing.js';
 
 const TERMINAL = new Set(['acked', 'failed', 'timed_out']);
 
@@ -52,6 +53,7 @@ export function DevicesPage({ user }) {
       ${loading ? html`<span class="small">${t('loading')}</span>` : null}
     </form>
     <${ErrorBox} error=${error} />
+    ${['shift_leader', 'admin'].includes(user.role) ? html`<${PairHandheld} />` : null}
     ${selected ? html`<div class="panel"><h2>${t('device')} ${selected.id}</h2>
       <${CommandForm} key=${selected.id} device=${selected} canSend=${['operator', 'admin'].includes(user.role)} />
       <table class="data"><caption class="sr-only">${t('command')}</caption>

@@ -4,6 +4,7 @@
 import { Marker } from 'maplibre-gl';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
+import { matchCategories } from '../category-search.js';
 import { t } from '../i18n.js';
 import { createCityMap } from '../mapbase.js';
 import { sourceName, useSources } from '../sources.js';
@@ -99,23 +100,6 @@ let categoriesPromise = null;
 function loadCategories() {
   if (!categoriesPromise) categoriesPromise = api('/intake/categories').catch((e) => { categoriesPromise = null; throw e; });
   return categoriesPromise;
-}
-
-/** The categories matching `query`: by code, Chinese, English, pinyin initials or full pinyin. */
-export function matchCategories(list, query, limit = 12) {
-  const q = query.trim().toLowerCase();
-  if (!q) return [];
-  const score = (c) => {
-    if (c.code.toLowerCase() === q) return 0;
-    if (c.name.includes(query.trim())) return 1;
-    if (c.initials.some((i) => i.startsWith(q))) return 2;
-    if (c.pinyin.startsWith(q)) return 3;
-    if (c.initials.some((i) => i.includes(q)) || c.pinyin.includes(q)) return 4;
-    if (c.code.toLowerCase().startsWith(q) || c.name_en.toLowerCase().includes(q)) return 5;
-    return null;
-  };
-  return list.map((c) => [score(c), c]).filter(([s]) => s !== null).sort((a, b) => a[0] - b[0])
-    .slice(0, limit).map(([, c]) => c);
 }
 
 /** Category search: `value` is the chosen code (or null). */

@@ -1,0 +1,59 @@
+// Photos from the phone's camera: scaled down for a weak network, named by their SHA-256 (the id the API gives
+// them, so a report can name them before they are uploaded), shown as thumbnails.
+import { useEffect, useState } from 'preact/hooks';
+import { t } from './i18n.js';
+import { html } from './util.js';
+
+export const MAX_PHOTOS = 9;
+const PHOTO_MAX_SIDE = 1600;
+
+async function sha256Hex(blob) {
+  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A camera photo as it will be uploaded: scaled down to PHOTO_MAX_SIDE (a phone's 12 MP is not needed to see a
+ * broken cover, and the upload goes over a weak network), its id the SHA-256 the API will give it. */
+async function preparePhoto(file) {
+  let blob = file;
+  try {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+    if (scale < 1) {
+      const canvas = document.createElement('canvas');
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
+    }
+    bitmap.close();
+  } catch { /* not decodable here: sent as taken, the API says whether it takes it */ }
+  const type = blob.type === 'image/png' || blob.type === 'image/webp' ? blob.type : 'image/jpeg';
+  return { id: await sha256Hex(blob), blob, type };
+}
+
+/** Photos taken for one report or answer: [photos, add (the file input's change handler), clear]. */
+export function usePhotos() {
+  const [photos, setPhotos] = useState([]);
+  async function add(e) {
+    const files = [...e.currentTarget.files].slice(0, MAX_PHOTOS - photos.length);
+    e.currentTarget.value = '';
+    const ready = await Promise.all(files.map(preparePhoto));
+    setPhotos((old) => [...old, ...ready.filter((p) => !old.some((o) => o.id === p.id))].slice(0, MAX_PHOTOS));
+  }
+  return [photos, add, () => setPhotos([])];
+}
+
+function Thumb({ blob }) {
+  const [url, setUrl] = useState(null);
+  useEffect(() => {
+    const made = URL.createObjectURL(blob);
+    setUrl(made);
+    return () => URL.revokeObjectURL(made);
+  }, [blob]);
+  return url ? html`<img src=${url} alt=${t('photo')} />` : null;
+}
+
+export function Thumbs({ photos }) {
+  return html`<div class="thumbs">${photos.map((p) => html`<${Thumb} key=${p.id} blob=${p.blob} />`)}</div>`;
+}

@@ -1,0 +1,74 @@
+"""/handhelds: pairing an inspector's phone as a handheld device, and what the handheld web app reads over HTTP.
+
+The app itself is static files at /handheld/ (api/console/handheld, built with the console). Its reports, tracks
+and task answers go over MQTT like any handheld's (docs/handheld.md); over HTTP it only uploads photos
+(POST /media) and reads the category list, who it belongs to and the cell it stands in, authenticated with
+HTTP Basic (device id and secret) as its inspector.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPBasicCredentials
+
+from api.auth import http_basic, require, require_or_handheld
+from api.deps import Ctx, Db
+from api.errors import ApiError
+from api.routes.intake import _options as category_options
+from api.schemas.handheld import HandheldMe, HandheldPlace, PairingIn, PairingOut
+from api.schemas.intake import CategoryOption
+from api.users import User
+from civicgrid.broker import provisioning
+from civicgrid.domain.case_state import Role
+from civicgrid.handheld import Pairing, handheld_device_id, qr_svg
+from civicgrid.store.addresses import reverse_geocode
+
+router = APIRouter(prefix="/handhelds", tags=["handhelds"])
+Supervisor = Annotated[User, Depends(require(Role.SHIFT_LEADER))]
+Handheld = Annotated[User, Depends(require_or_handheld(Role.INSPECTOR))]
+APP_PATH = "handheld/"
+ADDRESS_WITHIN_M = 100.0
+
+
+@router.post("/pairings", status_code=201, summary="Register a handheld for an inspector and return its pairing "
+                                                    "link and QR code (the secret is shown this once)",
+             responses={422: {"description": "no such enabled inspector"}})
+def pair(request: Request, ctx: Ctx, db: Db, body: PairingIn, user: Supervisor) -> PairingOut:
+    row = db.execute("SELECT id, role, enabled, coalesce(display_name, username) FROM users WHERE username = %s",
+                     (body.inspector,)).fetchone()
+    if row is None or not row[2] or row[1] != Role.INSPECTOR.value:
+        raise ApiError(422, "not-an-inspector", f"{body.inspector!r} is not an enabled inspector")
+    user_id, _, _, name = row
+    done = provisioning.add_device(ctx.settings, handheld_device_id(user_id), "handheld", broker=ctx.broker,
+                                   inspector_user_id=user_id)
+    mqtt = ctx.settings.mqtt
+    pairing = Pairing(done.device_id, done.secret, name, mqtt.ws_url, mqtt.ws_port)
+    link = pairing.link(str(request.base_url) + APP_PATH)
+    return PairingOut(device_id=done.device_id, inspector=name, link=link, qr_svg=qr_svg(link),
+                      mqtt_url=mqtt.ws_url, ws_port=mqtt.ws_port)
+
+
+@router.get("/me", summary="The handheld's own device id and inspector (the app's check that its pairing works)",
+            responses={400: {"description": "not a handheld's credentials"}})
+def me(user: Handheld, device: Annotated[HTTPBasicCredentials | None, Depends(http_basic)]) -> HandheldMe:
+    if device is None:  # an inspector's own login: not a handheld
+        raise ApiError(400, "not-a-handheld", "send the handheld's device id and secret (HTTP Basic)")
+    return HandheldMe(device_id=device.username, inspector=user.display_name or user.username,
+                      responsibility_grid_id=user.responsibility_grid_id)
+
+
+@router.get("/categories", summary="The minor categories with their search keys (as the intake screen's), for "
+                                   "the handheld's category search; the app keeps them for offline use")
+def categories(ctx: Ctx, user: Handheld) -> list[CategoryOption]:
+    return category_options(ctx.catalogue)
+
+
+
+@router.get("/place", summary="The unit grid cell and nearest address at the phone's position (shown before it "
+                              "reports; offline the app shows none and the platform places the report)")
+def place(ctx: Ctx, db: Db, user: Handheld, lon: Annotated[float, Query(ge=-180, le=180)],
+          lat: Annotated[float, Query(ge=-90, le=90)]) -> HandheldPlace:
+    near = reverse_geocode(db, lon, lat, radius_m=ADDRESS_WITHIN_M)
+    return HandheldPlace(grid_cell_code=ctx.grid_index(db).lookup(lon, lat), address=near.address)

@@ -1,0 +1,265 @@
+"""The inspector's handheld web app (城管通, docs/handheld.md) on a phone-sized Chromium with emulated GPS.
+
+A shift leader pairs the phone in the console (the QR code's link), the phone reports with a photo while
+offline, and once back online the report reaches the platform over MQTT on WebSockets through the gateway
+like any handheld's: the case is in the database, in the cell under the phone's GPS, exactly once. Second, the
+app is installable and starts with no server at all: manifest, icons, service worker, start page from cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from api.users import create_user
+from civicgrid.settings import Settings
+from tests.browser.conftest import PASSWORD, Org, axe_critical
+from tests.support.services import start_service, stop_service, wait_for
+from tests.support.stack import free_ports
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+
+
+def _pixel_bomb() -> bytes:
+    """A PNG whose header declares 60,000 × 60,000 pixels: the API refuses it for good (415), never decodes it."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def _photo(text: str) -> bytes:
+    img = np.full((480, 640, 3), (90, 90, 95), np.uint8)
+    cv2.putText(img, text, (20, 240), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    ok, jpeg = cv2.imencode(".jpg", img)
+    assert ok
+    return jpeg.tobytes()
+
+
+@pytest.fixture
+def phone(browser, org: Org) -> Iterator[Callable[..., object]]:
+    contexts = []
+
+    def make():
+        ctx = browser.new_context(**PHONE, geolocation={"longitude": org.lon, "latitude": org.lat, "accuracy": 8},
+                                  permissions=["geolocation"])
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(30_000)
+        return ctx, page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
+        worker, gateway, org: Org, console_url: str, new_page, phone, token, sql) -> None:
+    # Pairing is the supervisor's: an inspector may not pair, and only an inspector can be paired.
+    inspector = org.users["inspector"]
+    refused = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": inspector},
+                         headers={"Authorization": f"Bearer {token(inspector)}"}, timeout=10)
+    assert refused.status_code == 403
+    not_inspector = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": org.users["operator"]},
+                               headers={"Authorization": f"Bearer {token(org.users['shift_leader'])}"}, timeout=10)
+    assert not_inspector.status_code == 422
+
+    console = new_page(org.users["shift_leader"], "#/devices")
+    console.fill("#pair-inspector", inspector)
+    console.click(".handheld-pairing button[type=submit]")
+    console.wait_for_selector(".handheld-pairing .qr svg")
+    link = console.get_attribute("#pair-link", "href")
+    device_id = console.get_attribute(".handheld-pairing .pairing", "data-device")
+    assert link and "#pair=" in link and device_id
+    assert sql("SELECT kind, inspector_user_id IS NOT NULL FROM devices WHERE id = %s",
+               device_id) == [("handheld", True)]
+
+    ctx, page = phone()
+    page.goto(link)
+    page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
+    assert "#pair=" not in page.url  # the secret left the address bar
+    page.wait_for_selector("#hh-gps[data-accuracy='8']")
+    page.wait_for_selector(f"#hh-cell[data-cell='{org.cell}']")  # the cell under the phone, before it reports
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    assert axe_critical(page) == []
+    # Chinese by default; every touch target at least 48 CSS px high (one thumb, a moving inspector).
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.text_content("#hh-submit") == "上报"
+    # (a photo input or a check box is touched through its label)
+    heights = page.evaluate("[...document.querySelectorAll('button, label.button, label.check, input[type=search], "
+                            "textarea')].map((e) => e.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 48, heights
+
+    ctx.set_offline(True)
+    page.wait_for_selector("#hh-status[data-status='offline']")
+    # First a report whose photo the API will refuse for good: it is set aside, it does not hold the queue up.
+    page.fill("#hh-category", "E0103")
+    page.click(".option[data-code='E0103']")
+    page.set_input_files("#hh-photo", files=[{"name": "b.png", "mimeType": "image/png", "buffer": _pixel_bomb()}])
+    page.wait_for_selector(".thumbs img")
+    page.click("#hh-submit")
+    page.wait_for_selector("#hh-pending[data-count='1']")
+    page.fill("#hh-category", "bllj")  # pinyin initials of 暴露垃圾
+    page.click(".option[data-code='E0102']")
+    jpeg = _photo(f"handheld {device_id}")
+    page.set_input_files("#hh-photo", files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
+    page.wait_for_selector(".thumbs img")
+    page.fill("#hh-description", "路口垃圾堆放")
+    page.click("#hh-submit")
+    page.wait_for_selector("#hh-message")
+    page.wait_for_selector("#hh-pending[data-count='2']")
+    page.click("#tab-queue")
+    refused_id, report_id = (li.get_attribute("data-id") for li in
+                             page.query_selector_all("#hh-queue li[data-state='pending']")[::-1])
+    source = f"report:{device_id}:{report_id}"
+    assert sql("SELECT 1 FROM cases WHERE source_record_id = %s", source) == []
+    # The phone restarts the app while still offline: the queue, photos included, is on the phone.
+    page.reload()
+    page.wait_for_selector("#hh-status[data-status='offline']")
+    page.wait_for_selector("#hh-pending[data-count='2']")
+    page.click("#tab-queue")
+    page.wait_for_selector(f"#hh-queue li[data-id='{report_id}'][data-state='pending']")
+
+    ctx.set_offline(False)
+    page.wait_for_selector(f"#hh-queue li[data-id='{report_id}'][data-state='sent']", timeout=90_000)
+    assert page.get_attribute(f"#hh-queue li[data-id='{refused_id}']", "data-state") == "failed"
+    assert "415" in page.text_content(f"#hh-queue li[data-id='{refused_id}'] .error")
+    row = wait_for(lambda: sql("SELECT source, category_code, grid_cell_code, description FROM cases "
+                               "WHERE source_record_id = %s", source), 60, "the handheld's case", log=worker[1])
+    assert row == [("inspector", "E0102", org.cell, "路口垃圾堆放")]
+    photo_id = hashlib.sha256(jpeg).hexdigest()  # taken at 640×480: uploaded as taken, named by its SHA-256
+    assert sql("SELECT u.username FROM media m JOIN users u ON u.id = m.uploaded_by WHERE m.id = %s",
+               photo_id) == [(inspector,)]
+    assert page.get_attribute("#hh-pending", "data-count") == "0"
+    assert sql("SELECT count(*) FROM cases WHERE source_record_id = %s", source) == [(1,)]
+    assert sql("SELECT 1 FROM cases WHERE source_record_id = %s", f"report:{device_id}:{refused_id}") == []
+    # The patrol track went the same way (its first point as soon as the phone had a fix).
+    wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
+
+
+def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
+        worker, gateway, org: Org, console_url: str, phone, token, sql, db) -> None:
+    username = f"ui-phone-{org.suffix}"
+    inspector, _ = create_user(db, username, "inspector", responsibility_grid_id=org.grid, password=PASSWORD,
+                               display_name="王监督员")
+    try:
+        supervisor = {"Authorization": f"Bearer {token(org.users['shift_leader'])}"}
+        paired = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": username}, headers=supervisor,
+                            timeout=20)
+        assert paired.status_code == 201, paired.text
+        device_id = paired.json()["device_id"]
+        ctx, page = phone()
+        page.goto(paired.json()["link"])
+        page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
+        assert page.text_content("header .who") == "王监督员"
+
+        operator = httpx.Client(base_url=console_url, timeout=20,
+                                headers={"Authorization": f"Bearer {token(org.users['operator'])}"})
+        r = operator.post("/cases/calls", json={"category_code": "E0102", "description": "路口有垃圾堆放",
+                                                "grid_cell_code": org.cell, "lon": org.lon, "lat": org.lat})
+        assert r.status_code == 201, r.text
+        case_id = r.json()["id"]
+        # The task is sent while the phone is in a basement: the broker keeps it for the phone's session.
+        ctx.set_offline(True)
+        page.wait_for_selector("#hh-status[data-status='offline']")
+        r = operator.post(f"/cases/{case_id}/send-verify", json={"inspector_user_id": inspector.id})
+        assert r.status_code == 200, r.text
+        assert r.json()["timeline"][-1]["data"]["task"]["device_id"] == device_id
+        wait_for(lambda: sql("SELECT 1 FROM device_commands WHERE device_id = %s AND status = 'sent'", device_id),
+                 60, "the task published to the broker")
+        page.click("#tab-tasks")
+        assert page.text_content(".tasks .empty")  # nothing has reached the phone yet
+        ctx.set_offline(False)
+
+        task = f"#hh-tasks li[data-task='{case_id}']"
+        jpeg = _photo(f"verify {case_id}")
+        page.set_input_files(f"{task} input.task-photo",
+                             files=[{"name": "v.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
+        page.wait_for_selector(f"{task} .thumbs img")
+        page.click(f"{task} button[data-result='confirmed']")
+        detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["state"] == "reported" and d,
+                          60, "the verification answer applied", log=worker[1])
+        confirm = detail["timeline"][-1]
+        assert (confirm["action"], confirm["actor"], confirm["role"]) == ("confirm", username, "inspector")
+        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo"]
+        assert photos == [hashlib.sha256(jpeg).hexdigest()], detail["evidence"]
+        assert wait_for(lambda: sql("SELECT status FROM device_commands WHERE device_id = %s AND status = 'acked'",
+                                    device_id), 30, "the task acknowledged") == [("acked",)]
+        page.wait_for_selector("#hh-tasks", state="detached")  # answered: no open task left
+    finally:
+        db.execute("UPDATE users SET enabled = false, responsibility_grid_id = NULL WHERE id = %s", (inspector.id,))
+
+
+@pytest.fixture
+def own_api(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A second `civicgrid api` this test may stop: the phone then has no server at all, not an emulated cut."""
+    (port,) = free_ports(1)
+    api_settings = settings.model_copy(update={"api": settings.api.model_copy(update={"port": port})})
+    log: Path = tmp_path_factory.mktemp("handheld-api") / "api.log"
+    proc = start_service("api", api_settings, log)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, 60, "the API answering /healthz", proc, log)
+    try:
+        yield base, lambda: stop_service(proc)
+    finally:
+        stop_service(proc)
+
+
+def test_the_app_is_installable_and_starts_without_a_server(own_api, phone) -> None:
+    base, stop_api = own_api
+    manifest = httpx.get(f"{base}/handheld/manifest.json", timeout=10).json()
+    assert (manifest["start_url"], manifest["scope"], manifest["display"], manifest["lang"]) == \
+        ("/handheld/", "/handheld/", "standalone", "zh-CN")
+    sizes = {icon["sizes"] for icon in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        got = httpx.get(base + icon["src"], timeout=10)
+        assert got.status_code == 200 and got.content.startswith(b"\x89PNG")
+
+    ctx, page = phone()
+    page.goto(f"{base}/handheld/")
+    assert page.get_attribute("link[rel=manifest]", "href") == "/handheld/manifest.json"
+    scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
+    assert scope == f"{base}/handheld/"
+    page.wait_for_selector(".unpaired h1")
+    # Chrome's own installability criteria (what Lighthouse's check asks the browser), and its manifest parser.
+    cdp = ctx.new_cdp_session(page)
+    assert cdp.send("Page.getAppManifest")["errors"] == []
+    errors = {e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]}
+    assert errors - {"in-incognito"} == set()  # Playwright's contexts are incognito ones: nothing else may be wrong
+
+    stop_api()
+    ctx.set_offline(True)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{base}/healthz", timeout=2)
+    response = page.reload()
+    assert response is not None and response.from_service_worker
+    page.wait_for_selector(".unpaired h1")  # the app's own script ran: the page is not the browser's error page
+    assert page.text_content(".unpaired h1") == "城管通"
+
+
+def test_the_websocket_listener_is_bound_to_the_stack_host_only(settings: Settings) -> None:
+    """Debian's Mosquitto 2.0.11 binds a websockets listener to every interface unless told its socket domain."""
+    socket.create_connection(("127.0.0.1", settings.mqtt.ws_port), timeout=5).close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.2", settings.mqtt.ws_port), timeout=5).close()
