@@ -3,7 +3,9 @@
 1. **Analysis**: snapshots of the simulated street (1280×720 JPEG, the scripted incidents
    mixed in) through `FrameAnalyzer.analyse_jpeg` with two regions, in one thread, as the
    poller calls it: reduced-scale grey decode, tamper, occupancy, QR codes every 6th frame
-   (the poller's default). Ceilings in the same run: JPEG decoding alone, in colour at full
+   (the poller's default; read again only where the picture changed since the last read, so
+   on these scenes mostly not at all: the worst case, a whole read each time, costs
+   ``stage_ms.qr_full_frame`` / 6 more per snapshot). Ceilings in the same run: JPEG decoding alone, in colour at full
    size (what the analysis decoded before) and in grey at half scale (what it decodes now).
    Then the CPU milliseconds of each step on one frame (``stage_ms``), where the time goes.
 2. **Polling**: `--cameras N` simulated ONVIF cameras (1280×720) in a separate process
@@ -23,7 +25,10 @@
    the first figure and not in the difference. Then the CPU per snapshot of that whole fleet
    over `--seconds` (``fleet_cpu_ms_per_snapshot``): the same figure as 2. at many cameras
    and a slower pace, so per-camera costs that do not scale with snapshots (timers, long
-   polls, tasks) show; `--fleet-interval 10` is the real operating point.
+   polls, tasks) show; `--fleet-interval 10` is the real operating point. This phase runs in
+   a process of its own (memory freed by the others would be reused and hide the growth), and
+   so does a count of the analysis state alone: RSS growth per `FrameAnalyzer` (two regions,
+   after 4 snapshots), ``analyzer_kb``.
 
 No platform stack is needed: a camera sends a few Kafka records a minute, and what limits a
 poller is fetching and analysing frames; the records go to a counter here.
@@ -36,6 +41,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import multiprocessing as mp
 import os
 import sys
@@ -53,9 +59,17 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from civicgrid.labels import read_qr_codes  # noqa: E402
 from civicgrid.settings import CameraSettings, Settings  # noqa: E402
 from civicgrid.store.cameras import CameraEntry  # noqa: E402
-from gateway.cameras.analysis import FrameAnalyzer, Roi, decode_grey, decode_jpeg, normalise, sharpness  # noqa: E402
+from gateway.cameras.analysis import (  # noqa: E402
+    FrameAnalyzer,
+    Roi,
+    decode_grey,
+    decode_jpeg,
+    normalise,
+    rois_from_json,
+    sharpness,
+)
 from gateway.cameras.onvif_client import snapshot_pool  # noqa: E402
-from gateway.cameras.poller import CameraWorker  # noqa: E402
+from gateway.cameras.poller import CONNECTS_AT_ONCE, CameraWorker  # noqa: E402
 from simulators.camera import CameraFleet, CameraSim, Scene  # noqa: E402
 
 W, H = 1280, 720
@@ -103,6 +117,7 @@ def analysis_rate(seconds: float) -> dict:
         return m / (time.process_time() - c0)
 
     return {"frames_per_s": round(rate, 1), "frames_analysed": n, "orb_runs": analyzer.orb_runs,
+            "qr_whole_reads": analyzer.labels.full_reads, "qr_area_reads": analyzer.labels.area_reads,
             "ceiling_decode_frames_per_s": round(per_s(decode_jpeg), 1),
             "ceiling_reduced_decode_frames_per_s": round(per_s(decode_grey), 1)}
 
@@ -201,8 +216,9 @@ async def poll(ports: list[int], seconds: float) -> tuple[float, float, int]:
     settings = Settings(cameras=CameraSettings(snapshot_interval_s=0.2, pull_timeout_s=0.1, health_every_s=5.0))
     records = []
     http = snapshot_pool()  # one pool for every camera's snapshots, as CameraPoller does
-    workers = [CameraWorker(entry(n, port), settings, lambda topic, key, value: records.append(topic), http=http)
-               for n, port in enumerate(ports)]
+    slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
+    workers = [CameraWorker(entry(n, port), settings, lambda topic, key, value: records.append(topic), http=http,
+                            connect_slots=slots) for n, port in enumerate(ports)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
     await asyncio.sleep(3.0)  # connect, subscribe, learn the background
@@ -220,20 +236,28 @@ def entry(n: int, port: int) -> CameraEntry:
                        None, None, None, W, H, ROIS)
 
 
-async def fleet(ports: list[int], first: int, interval_s: float, seconds: float) -> dict:
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def fleet(ports: list[int], first: int, interval_s: float, seconds: float, sims_pid: int) -> dict:
     """RSS MB with `first` cameras polled, KB more per camera beyond them, then the whole fleet's CPU per
     snapshot."""
     os.environ["CG_BENCH_CAM_PASSWORD"] = PASSWORD
     settings = Settings(cameras=CameraSettings(snapshot_interval_s=interval_s, pull_timeout_s=interval_s / 2,
                                                health_every_s=30.0))
     http = snapshot_pool()
+    slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
     stop = asyncio.Event()
     workers: list[CameraWorker] = []
     tasks = []
 
     async def grow_to(count: int) -> float:
         for n in range(len(workers), count):
-            workers.append(CameraWorker(entry(n, ports[n]), settings, lambda topic, key, value: None, http=http))
+            workers.append(CameraWorker(entry(n, ports[n]), settings, lambda topic, key, value: None, http=http,
+                                        connect_slots=slots))
             tasks.append(asyncio.create_task(workers[-1].run(stop)))
         deadline = time.monotonic() + 60 + 4 * interval_s
         while min(w.health.snapshots for w in workers) < 3 and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -244,8 +268,10 @@ async def fleet(ports: list[int], first: int, interval_s: float, seconds: float)
         base = await grow_to(first)
         grown = await grow_to(len(ports))
         s0, c0, t0 = sum(w.health.snapshots for w in workers), time.process_time(), time.perf_counter()
+        sim0 = cpu_s(sims_pid)
         await asyncio.sleep(seconds)
         s1, c1, t1 = sum(w.health.snapshots for w in workers), time.process_time(), time.perf_counter()
+        sim1 = cpu_s(sims_pid)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -254,7 +280,39 @@ async def fleet(ports: list[int], first: int, interval_s: float, seconds: float)
                                                                                 max(len(ports) - first, 1)),
             "fleet_cameras": len(workers), "fleet_interval_s": interval_s,
             "fleet_snapshots_per_s": round((s1 - s0) / (t1 - t0), 1),
-            "fleet_cpu_ms_per_snapshot": round((c1 - c0) / max(s1 - s0, 1) * 1000, 1)}
+            "fleet_snapshots_per_s_due": round(len(workers) / interval_s, 1),
+            "fleet_poller_cpu_share": round((c1 - c0) / (t1 - t0), 2),
+            "fleet_simulators_cpu_share": round((sim1 - sim0) / (t1 - t0), 2),
+            "fleet_cpu_ms_per_snapshot": round((c1 - c0) / max(s1 - s0, 1) * 1000, 1),
+            "fleet_cameras_per_gateway": int(10.0 / max((c1 - c0) / max(s1 - s0, 1), 1e-6))}
+
+
+def fleet_process(ports: list[int], first: int, interval_s: float, seconds: float, sims_pid: int,
+                  out: mp.Queue) -> None:
+    """`fleet` in a process of its own: the RSS it starts from holds no memory freed by the other phases
+    (new cameras would reuse it, and the growth per camera would read low)."""
+    logging.basicConfig(level=logging.WARNING)
+    out.put(asyncio.run(fleet(ports, first, interval_s, seconds, sims_pid)))
+
+
+def analyzer_memory(out: mp.Queue, count: int = 100) -> None:
+    """RSS growth per `FrameAnalyzer` with two regions after 4 snapshots (its models and reference), in a process
+    of its own: the analysis state alone, without the ONVIF client and the connection."""
+    frames = frames_for(2, 4)
+    keep = []
+
+    def one() -> None:
+        analyzer = FrameAnalyzer(rois_from_json(ROIS))
+        for n, jpeg in enumerate(frames):
+            analyzer.analyse_jpeg(jpeg, n * 10.0)
+        keep.append(analyzer)
+
+    for _ in range(5):
+        one()
+    before = rss_mb()
+    for _ in range(count):
+        one()
+    out.put(round((rss_mb() - before) * 1024 / count))
 
 
 def main() -> None:
@@ -270,7 +328,8 @@ def main() -> None:
 
     analysis = analysis_rate(args.seconds / 2)
     print(f"analysis (1 thread, {W}×{H}): {analysis['frames_per_s']:.1f} snapshots/s "
-          f"(ORB ran on {analysis['orb_runs']} of {analysis['frames_analysed']}); JPEG decode alone (ceilings): "
+          f"(ORB ran on {analysis['orb_runs']} of {analysis['frames_analysed']}; QR turns read whole "
+          f"{analysis['qr_whole_reads']}, in changed areas {analysis['qr_area_reads']}); JPEG decode alone (ceilings): "
           f"{analysis['ceiling_decode_frames_per_s']:.1f}/s in colour at full size, "
           f"{analysis['ceiling_reduced_decode_frames_per_s']:.1f}/s in grey at half scale")
     stages = stage_costs()
@@ -286,8 +345,17 @@ def main() -> None:
         fetch_ceiling = asyncio.run(bare_fetch_rate(polled, args.seconds / 3))
         print(f"bare HTTP snapshot fetches from {len(polled)} simulated cameras (ceiling): {fetch_ceiling:.1f}/s")
         achieved, cpu_per_snapshot, records = asyncio.run(poll(polled, args.seconds))
-        memory = (asyncio.run(fleet(ports, args.cameras, args.fleet_interval, args.seconds))
-                  if args.memory_cameras else {})
+        memory: dict = {}
+        if args.memory_cameras:
+            results: mp.Queue = ctx.Queue()
+            for target, target_args in ((analyzer_memory, (results,)),
+                                        (fleet_process, (ports, args.cameras, args.fleet_interval, args.seconds,
+                                                         sims.pid, results))):
+                child = ctx.Process(target=target, args=target_args)
+                child.start()
+                result = results.get(timeout=900)
+                child.join(30)
+                memory.update(result if isinstance(result, dict) else {"analyzer_kb": result})
     finally:
         stop.set()
         sims.join(15)
@@ -300,9 +368,11 @@ def main() -> None:
         thousand_mb = memory["rss_mb_first_cameras"] + memory["memory_per_camera_kb"] * (1000 - args.cameras) / 1024
         print(f"memory: {memory['rss_mb_first_cameras']} MB resident with {args.cameras} cameras, "
               f"{memory['memory_per_camera_kb']} KB more per camera over {args.memory_cameras} more "
-              f"(1,000 cameras: {thousand_mb:.0f} MB)")
+              f"(1,000 cameras: {thousand_mb:.0f} MB); the analysis state alone: {memory['analyzer_kb']} KB a camera")
         print(f"fleet of {memory['fleet_cameras']} cameras, one snapshot per {args.fleet_interval} s: "
-              f"{memory['fleet_snapshots_per_s']} snapshots/s, {memory['fleet_cpu_ms_per_snapshot']} ms CPU a snapshot")
+              f"{memory['fleet_snapshots_per_s']} snapshots/s of {memory['fleet_snapshots_per_s_due']} due, "
+              f"{memory['fleet_cpu_ms_per_snapshot']} ms CPU a snapshot; CPU share: poller "
+              f"{memory['fleet_poller_cpu_share']}, simulators {memory['fleet_simulators_cpu_share']}")
     print(json.dumps({
         **analysis,
         "cameras_per_gateway": int(per_gateway),

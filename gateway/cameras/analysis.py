@@ -16,8 +16,8 @@ No model weights can be fetched here, so every detector is a classical method:
   ``occupied_fraction`` foreground for ``dwell_s`` raises one event (and one clear when it
   empties).  While a region is occupied its model stops learning, so a stall that stays is
   not absorbed into the background and its leaving is not mistaken for a new object;
-- **QR codes** (component labels) with ``civicgrid.labels.read_qr_codes``, on the full-size
-  frame every ``qr_every``th frame.
+- **QR codes** (component labels), on the full-size frame every ``qr_every``th frame, read
+  again only where the picture changed since the last read (gateway/cameras/qr.py).
 
 Lighting: each frame is scaled to a mean grey of 128 before the background models and the
 sharpness measure see it, so a global change of light does not look like an object.  Stated
@@ -44,7 +44,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from civicgrid.labels import image_size, read_qr_codes
+from civicgrid.labels import image_size
+from gateway.cameras.qr import LabelWatch
 
 ANALYSIS_WIDTH = 640  # frames are analysed at this width (1280×720 → 640×360): 4× less work
 # Snapshots declaring more pixels than this are refused before decoding (a 60 KB JPEG can declare
@@ -125,6 +126,7 @@ class _Measures:
     defocused: bool
     moved: bool
     moved_score: float
+    change_map: np.ndarray  # the normalised frame at a quarter of the analysis width (QR reads)
     fractions: list[float] | None = None  # per region, once every region's model is warm
 
 
@@ -235,7 +237,7 @@ class FrameAnalyzer:
         self._frames = 0
         self._digest: bytes | None = None  # of the latest snapshot, and what it measured (when complete)
         self._measures: _Measures | None = None
-        self._qr_read: tuple[bytes, list[str]] | None = None  # (digest, texts) of the latest QR read
+        self.labels = LabelWatch()
         self.orb_runs = 0  # frames the steadiness check could not settle (the benchmark reports them)
         self.repeats = 0  # snapshots identical to the one before, not decoded
         self.last: dict[str, float] = {}  # brightness, sharpness of the latest frame (health telemetry)
@@ -256,29 +258,27 @@ class FrameAnalyzer:
         gray = (cv2.resize(full_gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
                 if scale != 1.0 else full_gray)
         self._digest = self._measures = None
-        return self._frame(gray, width, now, lambda: read_qr_codes(full_gray))
+        return self._frame(gray, width, now, lambda: full_gray)
 
     def analyse_jpeg(self, jpeg: bytes, now: float) -> list[Detection]:
         """Everything a snapshot shows that is new, decoded at reduced scale; ValueError if it is no image."""
         digest = hashlib.blake2b(jpeg, digest_size=16).digest()
 
-        def qr_texts() -> list[str]:
-            if self._qr_read is None or self._qr_read[0] != digest:
-                self._qr_read = (digest, read_qr_codes(decode_grey(jpeg, full=True)[0]))
-            return self._qr_read[1]
+        def full_grey() -> np.ndarray:
+            return decode_grey(jpeg, full=True)[0]
 
         if digest == self._digest and self._measures is not None and self._measures.fractions is not None:
             self.repeats += 1
-            return self._repeat(self._measures, now, qr_texts)
+            return self._repeat(self._measures, now, full_grey)
         gray, width = decode_grey(jpeg)
         if gray.shape[1] > ANALYSIS_WIDTH:  # e.g. 1920 wide: decoded at 960, then to 640
             gray = cv2.resize(gray, (ANALYSIS_WIDTH, round(gray.shape[0] * ANALYSIS_WIDTH / gray.shape[1])),
                               interpolation=cv2.INTER_AREA)
         self._digest = digest
-        return self._frame(gray, width, now, qr_texts)
+        return self._frame(gray, width, now, full_grey)
 
     # -- one frame -----------------------------------------------------------------------
-    def _frame(self, gray: np.ndarray, width: int, now: float, qr_texts: Callable[[], list[str]]) -> list[Detection]:
+    def _frame(self, gray: np.ndarray, width: int, now: float, full_grey: Callable[[], np.ndarray]) -> list[Detection]:
         cfg = self.config
         mean, std = cv2.meanStdDev(gray)
         brightness, spread = float(mean[0, 0]), float(std[0, 0])
@@ -296,7 +296,9 @@ class FrameAnalyzer:
             defocused = sharp < cfg.defocus_ratio * self._reference.sharpness
             if not defocused:
                 moved, moved_score = self._moved(norm, thumb)
-        measures = self._measures = _Measures(spread, sharp, defocused, moved, moved_score)
+        change_map = cv2.resize(thumb, (max(1, thumb.shape[1] // 2), max(1, thumb.shape[0] // 2)),
+                                interpolation=cv2.INTER_AREA)
+        measures = self._measures = _Measures(spread, sharp, defocused, moved, moved_score, change_map)
         out = self._tamper_rules(measures, covered)
         if self.tampered or covered:
             return out
@@ -307,15 +309,15 @@ class FrameAnalyzer:
         if all(f is not None for f in fractions):
             measures.fractions = [f for f in fractions if f is not None]
         out += self._region_rules(fractions, now)
-        return out + self._qr_turn(qr_texts, now)
+        return out + self._qr_turn(change_map, full_grey, now)
 
-    def _repeat(self, measures: _Measures, now: float, qr_texts: Callable[[], list[str]]) -> list[Detection]:
+    def _repeat(self, measures: _Measures, now: float, full_grey: Callable[[], np.ndarray]) -> list[Detection]:
         """A snapshot identical to the previous one: its measures go through the rules again."""
         out = self._tamper_rules(measures, False)
         if self.tampered:
             return out
         out += self._region_rules(list(measures.fractions or ()), now)
-        return out + self._qr_turn(qr_texts, now)
+        return out + self._qr_turn(measures.change_map, full_grey, now)
 
     def _tamper_rules(self, m: _Measures, covered: bool) -> list[Detection]:
         cfg, ref = self.config, self._reference
@@ -329,13 +331,13 @@ class FrameAnalyzer:
                 out.append(Detection(kind, cleared=not turned, score=round(min(max(score, 0.0), 1.0), 3)))
         return out
 
-    def _qr_turn(self, qr_texts: Callable[[], list[str]], now: float) -> list[Detection]:
+    def _qr_turn(self, change_map: np.ndarray, full_grey: Callable[[], np.ndarray], now: float) -> list[Detection]:
         cfg = self.config
         self._frames += 1
         if not cfg.qr_every or self._frames % cfg.qr_every != 1 % cfg.qr_every:
             return []
         out = []
-        for text in qr_texts():
+        for text in self.labels.read(change_map, full_grey):
             if now - self._qr_seen.get(text, -1e12) > 600:  # the same label once per 10 minutes
                 out.append(Detection("qr", text=text[:512]))
             self._qr_seen[text] = now

@@ -20,6 +20,12 @@ Per-camera cost, so one process serves a thousand cameras (docs/performance.md, 
 the snapshots of all cameras share one HTTP connection pool (`snapshot_pool`), a snapshot is
 decoded at reduced scale and one identical to the previous is not analysed again
 (analysis.py), and a camera's JPEG is kept only while its health record still has to carry it.
+Connecting is the costliest thing a camera does (six SOAP calls and the library's service
+clients, tens of milliseconds of CPU): at most `CONNECTS_AT_ONCE` cameras connect at a time,
+so a poller starting (or taking over) a thousand cameras keeps serving those already
+connected, whose PullPoint renewals and long polls would otherwise time out behind the crowd;
+and each camera's snapshots keep a phase of their own within the interval (from its device
+id), so a thousand cameras do not all take theirs in the same second.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import logging
 import os
 import socket
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +62,7 @@ from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClie
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, bytes, bytes], None]
+CONNECTS_AT_ONCE = 4
 # The reason codes of `CameraWorker._failed` (a metric label each; anything else counts as "other").
 FAILURE_REASONS = frozenset({"credentials", "unauthorized", "unreachable", "snapshot-too-large", "error"})
 
@@ -105,8 +113,10 @@ def _next_seq() -> int:
 
 class CameraWorker:
     def __init__(self, entry: CameraEntry, settings: Settings, emit: Emit, poller_id: str = "",
-                 metrics: PollerMetrics | None = None, http: aiohttp.ClientSession | None = None) -> None:
+                 metrics: PollerMetrics | None = None, http: aiohttp.ClientSession | None = None,
+                 connect_slots: asyncio.Semaphore | None = None) -> None:
         self.entry = entry
+        self.connect_slots = connect_slots  # shared by the poller's cameras (None: no limit)
         self.http = http  # the poller's shared snapshot pool (None: the camera's client opens its own)
         self.poller_id = poller_id  # on every health record: which poller holds the camera
         self.metrics = metrics or PollerMetrics()
@@ -193,9 +203,10 @@ class CameraWorker:
                                  max_snapshot_bytes=self.cfg.max_fetched_snapshot_bytes, http=self.http)
             self.health.connects += 1
             try:
-                self._info = await client.connect()
-                if self._info.pullpoint:
-                    await client.subscribe()
+                async with self.connect_slots or contextlib.nullcontext():
+                    self._info = await client.connect()
+                    if self._info.pullpoint:
+                        await client.subscribe()
                 self.health.reachable, self.health.last_error = True, None
                 backoff = None
                 log.info("camera %s connected: %s %s, %sx%s", self.device_id, self._info.manufacturer,
@@ -229,7 +240,7 @@ class CameraWorker:
 
     async def _poll(self, client: OnvifClient, stop: asyncio.Event) -> None:
         interval = self.entry.snapshot_interval_s or self.cfg.snapshot_interval_s
-        next_snapshot = time.monotonic()
+        next_snapshot = time.monotonic() + snapshot_phase(self.device_id, interval)
         while not stop.is_set():
             if time.monotonic() >= next_snapshot:
                 next_snapshot = time.monotonic() + interval
@@ -263,6 +274,12 @@ class CameraWorker:
             detections.insert(0, Detection("motion"))
         for det in detections:
             self.send_detection(det, jpeg, taken_at, onvif_topic)
+
+
+def snapshot_phase(device_id: str, interval_s: float) -> float:
+    """Seconds before a camera's first snapshot: the same for a camera every time, spread evenly over the
+    interval across cameras."""
+    return zlib.crc32(device_id.encode()) % 1000 / 1000 * interval_s
 
 
 def shrink_jpeg(jpeg: bytes, limit: int) -> bytes:
@@ -302,6 +319,7 @@ class CameraPoller:
         self._lock = asyncio.Lock()  # a refresh and a rebalance's handover one at a time
         self._leases_task: asyncio.Task | None = None
         self._http: aiohttp.ClientSession | None = None  # every camera's snapshots (opened in `run`)
+        self._connect_slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
         self.metrics.cameras.set_function(lambda: len(self.workers))
         self.metrics.reachable.set_function(lambda: sum(w.health.reachable for w, _, _ in list(self.workers.values())))
         self.metrics.leases.set_function(lambda: len(self.leases.held) if self.leases else 0)
@@ -328,7 +346,8 @@ class CameraPoller:
                 await self._stop_worker(device_id)
             for device_id, entry in entries.items():
                 if device_id not in self.workers and self._holds(device_id):
-                    worker = CameraWorker(entry, self.settings, self.emit, self.poller_id, self.metrics, self._http)
+                    worker = CameraWorker(entry, self.settings, self.emit, self.poller_id, self.metrics, self._http,
+                                          self._connect_slots)
                     stop = asyncio.Event()
                     self.workers[device_id] = (worker, asyncio.create_task(worker.run(stop), name=device_id), stop)
             if self.leases is None or self.leases.assigned.is_set():

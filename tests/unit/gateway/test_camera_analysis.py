@@ -218,3 +218,24 @@ def test_an_identical_snapshot_is_not_decoded_again_and_its_dwell_still_runs(mon
     assert found[0].occupied_s == 60.0
     assert analyzer.repeats == 8
     assert decoded == [{}, {"full": True}]  # the first sight, and its QR turn; never again
+
+
+@pytest.mark.parametrize("seed", [1, 6])
+@pytest.mark.parametrize(("shift", "degrees"), [(0.05, 0.0), (0.0, 3.0), (0.03, 2.75), (0.2, 4.0)])
+def test_the_steadiness_check_leaves_every_real_turn_to_orb(seed: int, shift: float, degrees: float) -> None:
+    """The phase correlation may only settle "not moved": a turn past the thresholds (4 % of the width, 2.5°)
+    always reaches ORB, which raises it, on a street with a stall in it too."""
+    clock = Clock()
+    scene = Scene(seed=seed, clock=clock, width=640, height=360, car_every_s=20.0)
+    analyzer = FrameAnalyzer([])
+    analyzer.analyse(scene.frame(), clock.t)
+    scene.add("object_left")
+    warp = cv2.getRotationMatrix2D((320, 180), degrees, 1.0)
+    warp[0, 2] += 640 * shift
+    found = []
+    for _ in range(2):
+        clock.t += STEP_S
+        found += analyzer.analyse(cv2.warpAffine(scene.frame(), warp, (640, 360), borderMode=cv2.BORDER_REFLECT),
+                                  clock.t)
+    assert kinds(found) == [("tamper_moved", False)]
+    assert analyzer.orb_runs == 2
