@@ -3,9 +3,9 @@
 1. **Analysis**: snapshots of the simulated street (1280×720 JPEG, the scripted incidents
    mixed in) through `FrameAnalyzer.analyse_jpeg` with two regions, in one thread, as the
    poller calls it: reduced-scale grey decode, tamper, occupancy, QR codes every 6th frame
-   (the poller's default; read again only where the picture changed since the last read, so
-   on these scenes mostly not at all: the worst case, a whole read each time, costs
-   ``stage_ms.qr_full_frame`` / 6 more per snapshot). Ceilings in the same run: JPEG decoding alone, in colour at full
+   (the poller's default; read again only in the areas that changed since the last read,
+   ``qr_area_reads``; the worst case, a whole read each time, costs ``stage_ms.qr_full_frame``
+   / 6 more per snapshot). Ceilings in the same run: JPEG decoding alone, in colour at full
    size (what the analysis decoded before) and in grey at half scale (what it decodes now).
    Then the CPU milliseconds of each step on one frame (``stage_ms``), where the time goes.
 2. **Polling**: `--cameras N` simulated ONVIF cameras (1280×720) in a separate process
