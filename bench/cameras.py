@@ -59,15 +59,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from civicgrid.labels import read_qr_codes  # noqa: E402
 from civicgrid.settings import CameraSettings, Settings  # noqa: E402
 from civicgrid.store.cameras import CameraEntry  # noqa: E402
-from gateway.cameras.analysis import (  # noqa: E402
-    FrameAnalyzer,
-    Roi,
-    decode_grey,
-    decode_jpeg,
-    normalise,
-    rois_from_json,
-    sharpness,
-)
+from gateway.cameras.analysis import FrameAnalyzer, Roi, normalise, rois_from_json, sharpness  # noqa: E402
+from gateway.cameras.decoding import decode_grey, decode_jpeg  # noqa: E402
 from gateway.cameras.onvif_client import snapshot_pool  # noqa: E402
 from gateway.cameras.poller import CONNECTS_AT_ONCE, CameraWorker  # noqa: E402
 from simulators.camera import CameraFleet, CameraSim, Scene  # noqa: E402

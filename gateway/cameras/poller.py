@@ -53,8 +53,9 @@ from civicgrid.metrics_http import serve_metrics
 from civicgrid.settings import CameraSettings, KafkaSettings, Settings
 from civicgrid.store.cameras import CameraEntry, gateway_cameras
 from civicgrid.store.db import connect
-from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, decode_jpeg, rois_from_json
+from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, rois_from_json
 from gateway.cameras.credentials import CredentialError, resolve_password
+from gateway.cameras.decoding import decode_jpeg
 from gateway.cameras.leases import CameraLeases
 from gateway.cameras.metrics import PollerMetrics
 from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClient, snapshot_pool

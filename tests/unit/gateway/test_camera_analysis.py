@@ -12,7 +12,8 @@ import pytest
 
 from civicgrid.labels import read_qr_codes
 from gateway.cameras import analysis
-from gateway.cameras.analysis import FrameAnalyzer, Roi, decode_grey, decode_jpeg, jpeg_size
+from gateway.cameras.analysis import FrameAnalyzer, Roi
+from gateway.cameras.decoding import decode_grey, decode_jpeg, jpeg_size
 from simulators.camera.scene import Scene
 
 STEP_S = 10.0  # one snapshot every 10 s, as the poller's default
