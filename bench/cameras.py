@@ -260,11 +260,13 @@ async def fleet(ports: list[int], first: int, interval_s: float, seconds: float,
     try:
         base = await grow_to(first)
         grown = await grow_to(len(ports))
-        s0, c0, t0 = sum(w.health.snapshots for w in workers), time.process_time(), time.perf_counter()
+        per_camera = [w.health.snapshots for w in workers]
+        s0, c0, t0 = sum(per_camera), time.process_time(), time.perf_counter()
         sim0 = cpu_s(sims_pid)
         await asyncio.sleep(seconds)
         s1, c1, t1 = sum(w.health.snapshots for w in workers), time.process_time(), time.perf_counter()
         sim1 = cpu_s(sims_pid)
+        taken = sorted(w.health.snapshots - before for w, before in zip(workers, per_camera, strict=True))
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -274,6 +276,8 @@ async def fleet(ports: list[int], first: int, interval_s: float, seconds: float,
             "fleet_cameras": len(workers), "fleet_interval_s": interval_s,
             "fleet_snapshots_per_s": round((s1 - s0) / (t1 - t0), 1),
             "fleet_snapshots_per_s_due": round(len(workers) / interval_s, 1),
+            # snapshots each camera took in the window: fewest, median, most (all alike: every camera late alike)
+            "fleet_snapshots_per_camera_min_median_max": [taken[0], taken[len(taken) // 2], taken[-1]],
             "fleet_poller_cpu_share": round((c1 - c0) / (t1 - t0), 2),
             "fleet_simulators_cpu_share": round((sim1 - sim0) / (t1 - t0), 2),
             "fleet_cpu_ms_per_snapshot": round((c1 - c0) / max(s1 - s0, 1) * 1000, 1),

@@ -244,7 +244,9 @@ class CameraWorker:
         next_snapshot = time.monotonic() + snapshot_phase(self.device_id, interval)
         while not stop.is_set():
             if time.monotonic() >= next_snapshot:
-                next_snapshot = time.monotonic() + interval
+                # On a fixed cadence: a PullMessages answered late does not push every later snapshot back; a
+                # camera more than one interval behind takes one at once and starts again from now, not a burst.
+                next_snapshot = max(next_snapshot + interval, time.monotonic())
                 await self._analyse(client)
             self.send_status()
             wait = max(0.05, min(next_snapshot - time.monotonic(), self.cfg.pull_timeout_s))
