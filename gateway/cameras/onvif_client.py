@@ -9,7 +9,10 @@ unsubscribed on close).  Library and transport errors are translated once, here,
 
 The snapshot is fetched here with aiohttp rather than the library's `get_snapshot`, which
 reads the whole answer into memory: the camera decides how much it sends, so the body is read
-in chunks up to `max_snapshot_bytes`, and redirects (to anywhere) are not followed.
+in chunks up to `max_snapshot_bytes`, and redirects (to anywhere) are not followed.  A poller
+passes one `snapshot_pool` (a ClientSession) to all its cameras, so a thousand cameras share
+one connection pool and DNS cache; each camera keeps its own HTTP Digest state (nonce and
+counter, sent pre-emptively after the first challenge) as a per-request middleware.
 """
 
 from __future__ import annotations
@@ -103,13 +106,22 @@ _ERRORS = (ONVIFError, zeep.exceptions.Error, aiohttp.ClientError, asyncio.Timeo
 SNAPSHOT_CHUNK = 64 * 1024
 
 
+def snapshot_pool() -> aiohttp.ClientSession:
+    """The HTTP session a poller's cameras share for snapshots: one keep-alive connection a camera (a
+    snapshot every 10 s reuses it), no cap on their number (each is to a different camera), and no
+    cookies (a camera's session cookie must not reach another camera)."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=2, keepalive_timeout=30.0)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
 class OnvifClient:
     def __init__(self, host: str, port: int, username: str, password: str, *, timeout_s: float = 10.0,
-                 max_snapshot_bytes: int = 8_000_000) -> None:
+                 max_snapshot_bytes: int = 8_000_000, http: aiohttp.ClientSession | None = None) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self.max_snapshot_bytes = max_snapshot_bytes
-        self._username, self._password = username, password
-        self._http: aiohttp.ClientSession | None = None
+        self._digest = (DigestAuthMiddleware(username, password),) if username and password else ()
+        self._http = http  # shared (a poller's `snapshot_pool`), else opened at the first snapshot
+        self._own_http = http is None
         # no_cache: the library's WSDL cache is a SQLite file in the user's home; the WSDLs ship with it.
         self._camera = ONVIFCamera(host, port, username, password, no_cache=True)
         self._manager = None
@@ -161,11 +173,9 @@ class OnvifClient:
 
     async def _fetch(self, uri: str) -> bytes:
         if self._http is None:
-            digest = (DigestAuthMiddleware(self._username, self._password),) if self._username and self._password \
-                else ()
-            self._http = aiohttp.ClientSession(middlewares=digest)
+            self._http = aiohttp.ClientSession()
         cap = self.max_snapshot_bytes
-        async with self._http.get(uri, allow_redirects=False) as response:
+        async with self._http.get(uri, allow_redirects=False, middlewares=self._digest) as response:
             if response.status == 401:
                 raise CameraAuthError("snapshot: credentials refused")
             if response.status != 200:
@@ -212,7 +222,7 @@ class OnvifClient:
             except (*_ERRORS, AssertionError) as exc:
                 log.debug("camera %s:%s: unsubscribe failed: %s", self.host, self.port, exc)
             self._manager = None
-        if self._http is not None:
+        if self._http is not None and self._own_http:
             await self._http.close()
             self._http = None
         await self._camera.close()

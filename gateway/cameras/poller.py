@@ -14,7 +14,18 @@ reported on ``cg.status`` with ``last_error: unauthorized``.
 
 The gateway never writes to the database: the registry is read (every
 ``registry_refresh_s``, so edited ROIs apply within that time) and everything else leaves
-on Kafka.  The analysis runs in worker threads (OpenCV releases the GIL).
+on Kafka.  The analysis runs in worker threads (OpenCV releases the GIL), one hop per snapshot.
+
+Per-camera cost, so one process serves a thousand cameras (docs/performance.md, "Cameras"):
+the snapshots of all cameras share one HTTP connection pool (`snapshot_pool`), a snapshot is
+decoded at reduced scale and one identical to the previous is not analysed again
+(analysis.py), and a camera's JPEG is kept only while its health record still has to carry it.
+Connecting is the costliest thing a camera does (six SOAP calls and the library's service
+clients, tens of milliseconds of CPU): at most `CONNECTS_AT_ONCE` cameras connect at a time,
+so a poller starting (or taking over) a thousand cameras keeps serving those already
+connected, whose PullPoint renewals and long polls would otherwise time out behind the crowd;
+and each camera's snapshots keep a phase of their own within the interval (from its device
+id), so a thousand cameras do not all take theirs in the same second.
 """
 
 from __future__ import annotations
@@ -25,11 +36,13 @@ import logging
 import os
 import socket
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import aiohttp
 import cv2
 import psycopg
 from confluent_kafka import Producer
@@ -40,15 +53,17 @@ from civicgrid.metrics_http import serve_metrics
 from civicgrid.settings import CameraSettings, KafkaSettings, Settings
 from civicgrid.store.cameras import CameraEntry, gateway_cameras
 from civicgrid.store.db import connect
-from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, decode_jpeg, rois_from_json
+from gateway.cameras.analysis import AnalysisConfig, Detection, FrameAnalyzer, rois_from_json
 from gateway.cameras.credentials import CredentialError, resolve_password
+from gateway.cameras.decoding import decode_jpeg
 from gateway.cameras.leases import CameraLeases
 from gateway.cameras.metrics import PollerMetrics
-from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClient
+from gateway.cameras.onvif_client import CameraAuthError, CameraError, OnvifClient, snapshot_pool
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, bytes, bytes], None]
+CONNECTS_AT_ONCE = 4
 # The reason codes of `CameraWorker._failed` (a metric label each; anything else counts as "other").
 FAILURE_REASONS = frozenset({"credentials", "unauthorized", "unreachable", "snapshot-too-large", "error"})
 
@@ -99,8 +114,11 @@ def _next_seq() -> int:
 
 class CameraWorker:
     def __init__(self, entry: CameraEntry, settings: Settings, emit: Emit, poller_id: str = "",
-                 metrics: PollerMetrics | None = None) -> None:
+                 metrics: PollerMetrics | None = None, http: aiohttp.ClientSession | None = None,
+                 connect_slots: asyncio.Semaphore | None = None) -> None:
         self.entry = entry
+        self.connect_slots = connect_slots  # shared by the poller's cameras (None: no limit)
+        self.http = http  # the poller's shared snapshot pool (None: the camera's client opens its own)
         self.poller_id = poller_id  # on every health record: which poller holds the camera
         self.metrics = metrics or PollerMetrics()
         self.settings = settings
@@ -110,7 +128,7 @@ class CameraWorker:
         self.analyzer = self._analyzer(entry)
         self._last_status = 0.0
         self._last_status_snapshot = 0.0
-        self._latest: tuple[bytes, datetime] | None = None
+        self._latest: tuple[bytes, datetime] | None = None  # only while a health record is due to carry it
         self._info = None
 
     def _analyzer(self, entry: CameraEntry) -> FrameAnalyzer:
@@ -137,15 +155,19 @@ class CameraWorker:
             return
         self._last_status = now
         snapshot = None
-        if self._latest is not None and now - self._last_status_snapshot >= self.cfg.health_snapshot_every_s:
+        if self._latest is not None and self._health_snapshot_due(now):
             self._last_status_snapshot = now
             snapshot = self._snapshot_part(*self._latest)
+            self._latest = None
         h = self.health
         extra = {**self.analyzer.last, "model": getattr(self._info, "model", None), "poller": self.poller_id}
         record = camera_records.camera_status(device_id=self.device_id, ts=datetime.now(UTC), reachable=h.reachable,
                                               last_snapshot_at=h.last_snapshot_at, last_event_at=h.last_event_at,
                                               last_error=h.last_error, extra=extra, snapshot=snapshot)
         self.emit(t.STATUS, self.device_id.encode(), records.dumps(record))
+
+    def _health_snapshot_due(self, now: float) -> bool:
+        return now - self._last_status_snapshot >= self.cfg.health_snapshot_every_s
 
     def _snapshot_part(self, jpeg: bytes, taken_at: datetime) -> dict:
         if len(jpeg) > self.cfg.max_snapshot_bytes:
@@ -179,12 +201,13 @@ class CameraWorker:
                 continue
             client = OnvifClient(url.hostname or "", url.port or 80, self.entry.username, password,
                                  timeout_s=self.cfg.connect_timeout_s,
-                                 max_snapshot_bytes=self.cfg.max_fetched_snapshot_bytes)
+                                 max_snapshot_bytes=self.cfg.max_fetched_snapshot_bytes, http=self.http)
             self.health.connects += 1
             try:
-                self._info = await client.connect()
-                if self._info.pullpoint:
-                    await client.subscribe()
+                async with self.connect_slots or contextlib.nullcontext():
+                    self._info = await client.connect()
+                    if self._info.pullpoint:
+                        await client.subscribe()
                 self.health.reachable, self.health.last_error = True, None
                 backoff = None
                 log.info("camera %s connected: %s %s, %sx%s", self.device_id, self._info.manufacturer,
@@ -218,10 +241,12 @@ class CameraWorker:
 
     async def _poll(self, client: OnvifClient, stop: asyncio.Event) -> None:
         interval = self.entry.snapshot_interval_s or self.cfg.snapshot_interval_s
-        next_snapshot = time.monotonic()
+        next_snapshot = time.monotonic() + snapshot_phase(self.device_id, interval)
         while not stop.is_set():
             if time.monotonic() >= next_snapshot:
-                next_snapshot = time.monotonic() + interval
+                # On a fixed cadence: a PullMessages answered late does not push every later snapshot back; a
+                # camera more than one interval behind takes one at once and starts again from now, not a burst.
+                next_snapshot = max(next_snapshot + interval, time.monotonic())
                 await self._analyse(client)
             self.send_status()
             wait = max(0.05, min(next_snapshot - time.monotonic(), self.cfg.pull_timeout_s))
@@ -237,19 +262,27 @@ class CameraWorker:
     async def _analyse(self, client: OnvifClient, onvif_topic: str | None = None) -> None:
         jpeg = await client.snapshot()
         taken_at = datetime.now(UTC)
-        self.health.last_snapshot_at, self._latest = taken_at, (jpeg, taken_at)
+        self.health.last_snapshot_at = taken_at
+        if self._latest is not None or self._health_snapshot_due(time.monotonic()):
+            self._latest = (jpeg, taken_at)  # the next health record carries it
         self.health.snapshots += 1
         self.metrics.snapshots.inc()
         try:
-            frame = await asyncio.to_thread(decode_jpeg, jpeg)
-        except ValueError:
-            log.warning("camera %s sent a snapshot that is not an image (%d bytes)", self.device_id, len(jpeg))
+            detections = await asyncio.to_thread(self.analyzer.analyse_jpeg, jpeg, taken_at.timestamp())
+        except ValueError as exc:
+            log.warning("camera %s sent a snapshot that is not an image (%d bytes): %s", self.device_id, len(jpeg),
+                        exc)
             return
-        detections = await asyncio.to_thread(self.analyzer.analyse, frame, taken_at.timestamp())
         if onvif_topic is not None and "Motion" in onvif_topic:
             detections.insert(0, Detection("motion"))
         for det in detections:
             self.send_detection(det, jpeg, taken_at, onvif_topic)
+
+
+def snapshot_phase(device_id: str, interval_s: float) -> float:
+    """Seconds before a camera's first snapshot: the same for a camera every time, spread evenly over the
+    interval across cameras."""
+    return zlib.crc32(device_id.encode()) % 1000 / 1000 * interval_s
 
 
 def shrink_jpeg(jpeg: bytes, limit: int) -> bytes:
@@ -288,6 +321,8 @@ class CameraPoller:
         self.leases = CameraLeases(settings.kafka, settings.cameras, self._leases_changed) if shared else None
         self._lock = asyncio.Lock()  # a refresh and a rebalance's handover one at a time
         self._leases_task: asyncio.Task | None = None
+        self._http: aiohttp.ClientSession | None = None  # every camera's snapshots (opened in `run`)
+        self._connect_slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
         self.metrics.cameras.set_function(lambda: len(self.workers))
         self.metrics.reachable.set_function(lambda: sum(w.health.reachable for w, _, _ in list(self.workers.values())))
         self.metrics.leases.set_function(lambda: len(self.leases.held) if self.leases else 0)
@@ -314,7 +349,8 @@ class CameraPoller:
                 await self._stop_worker(device_id)
             for device_id, entry in entries.items():
                 if device_id not in self.workers and self._holds(device_id):
-                    worker = CameraWorker(entry, self.settings, self.emit, self.poller_id, self.metrics)
+                    worker = CameraWorker(entry, self.settings, self.emit, self.poller_id, self.metrics, self._http,
+                                          self._connect_slots)
                     stop = asyncio.Event()
                     self.workers[device_id] = (worker, asyncio.create_task(worker.run(stop), name=device_id), stop)
             if self.leases is None or self.leases.assigned.is_set():
@@ -339,6 +375,7 @@ class CameraPoller:
     async def run(self, stop: asyncio.Event) -> None:
         leases = asyncio.create_task(self.leases.run(stop), name="camera-leases") if self.leases else None
         self._leases_task = leases
+        self._http = snapshot_pool()
         try:
             while not stop.is_set():
                 try:
@@ -353,6 +390,7 @@ class CameraPoller:
                 await asyncio.wait([task for _, task, _ in self.workers.values()], timeout=20)
             if leases is not None:
                 await leases
+            await self._http.close()
             if self._kafka is not None:
                 self._kafka.flush()
 

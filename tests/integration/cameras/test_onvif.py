@@ -16,7 +16,7 @@ import pytest
 from civicgrid.bus import topics
 from civicgrid.settings import CameraSettings, Settings
 from civicgrid.store.cameras import CameraEntry
-from gateway.cameras.analysis import decode_jpeg
+from gateway.cameras.decoding import decode_jpeg
 from gateway.cameras.onvif_client import CameraAuthError, OnvifClient
 from gateway.cameras.poller import CameraWorker
 from simulators.camera import CameraSim, Scene
