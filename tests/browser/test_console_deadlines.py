@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from civicgrid.clock import ClockSettings, PlatformClock
+from civicgrid.clock import ClockSettings
 from civicgrid.settings import Settings
 from tests.browser.conftest import PASSWORD, Org, axe_critical
 from tests.support.services import start_service, stop_service, wait_for
@@ -31,17 +31,13 @@ def simulated_api(settings: Settings, org: Org, tmp_path_factory: pytest.TempPat
     api_port, metrics_port = free_ports(2)
     clock = ClockSettings(start=START, speed=SPEED, anchor=datetime.now(UTC))
     logs = tmp_path_factory.mktemp("deadline-console")
-    api_settings = settings.model_copy(update={"api": settings.api.model_copy(update={
+    api_settings = settings.model_copy(update={"clock": clock, "api": settings.api.model_copy(update={
         "port": api_port, "media_dir": logs / "media"})})
-    worker_settings = settings.model_copy(update={"streams": settings.streams.model_copy(update={
+    worker_settings = settings.model_copy(update={"clock": clock, "streams": settings.streams.model_copy(update={
         "app_id": f"dl-{uuid.uuid4().hex[:6]}", "roles": ("deadlines",), "metrics_port": metrics_port,
         "deadline_scan_s": 0.5})})
-    procs = []
-    with pytest.MonkeyPatch.context() as env:  # the services' environment carries no clock section: give it
-        for key, value in PlatformClock.from_settings(clock).env().items():
-            env.setenv(key, value)
-        procs.append(start_service("api", api_settings, logs / "api.log"))
-        procs.append(start_service("worker", worker_settings, logs / "worker.log"))
+    procs = [start_service("api", api_settings, logs / "api.log"),
+             start_service("worker", worker_settings, logs / "worker.log")]
     base = f"http://127.0.0.1:{api_port}"
 
     def healthy() -> bool:

@@ -38,9 +38,7 @@ def worker(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
                          ("sinks", (topics.TELEMETRY, topics.EVENTS, topics.ALARMS))):
         start_group_at_the_ends(settings.kafka.bootstrap_servers, f"{app_id}-{role}", source, settings.kafka.partitions)
     log = tmp_path_factory.mktemp("obs-worker") / "worker.log"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CIVICGRID_LOG_FORMAT", "json")
-        proc = start_service("worker", settings, log)
+    proc = start_service("worker", settings.model_copy(update={"log_format": "json"}), log)
     try:
         wait_for(lambda: "Worker: Ready" in log.read_text(), 60, "worker ready", proc, log)
         yield settings, log

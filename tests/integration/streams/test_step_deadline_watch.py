@@ -35,10 +35,7 @@ def _worker(stack, clock: ClockSettings, log: Path):
     streams = stack.settings.streams.model_copy(update={
         "app_id": f"dw-{uuid.uuid4().hex[:6]}", "roles": ("deadlines", "outbox"), "metrics_port": port,
         "deadline_scan_s": 0.3})
-    with pytest.MonkeyPatch.context() as env:  # the services' environment carries no clock section: give it
-        for key, value in PlatformClock.from_settings(clock).env().items():
-            env.setenv(key, value)
-        proc = start_service("worker", stack.settings.model_copy(update={"streams": streams}), log)
+    proc = start_service("worker", stack.settings.model_copy(update={"streams": streams, "clock": clock}), log)
     wait_for(lambda: "Worker: Ready" in log.read_text(), 60, "worker ready", proc, log)
     return proc
 
