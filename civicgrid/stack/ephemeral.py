@@ -115,18 +115,19 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),
         "CIVICGRID_STACK__VAR_DIR": str(settings.stack.var_dir),
     }
-    dumped = settings.model_dump(mode="json")  # enums, paths, times and tuples as their JSON forms
     for name in type(settings).model_fields:
         if name in ("mqtt", "db", "stack"):
             continue
         value = getattr(settings, name)
         if isinstance(value, BaseModel):
+            secret = {k for k, f in type(value).model_fields.items() if "SecretStr" in str(f.annotation)}
+            dumped = value.model_dump(mode="json", exclude=secret)  # enums, paths, times, tuples as JSON forms
             for key in type(value).model_fields:
                 raw = getattr(value, key)
                 _put(env, f"CIVICGRID_{name.upper()}__{key.upper()}",
-                     raw.get_secret_value() if isinstance(raw, SecretStr) else dumped[name][key])
+                     (raw.get_secret_value() if isinstance(raw, SecretStr) else raw) if key in secret else dumped[key])
         else:
-            _put(env, f"CIVICGRID_{name.upper()}", dumped[name])
+            _put(env, f"CIVICGRID_{name.upper()}", settings.model_dump(mode="json", include={name})[name])
     return env
 
 
