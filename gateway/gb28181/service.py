@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import secrets
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +50,7 @@ from gateway.gb28181.requests import Requests
 from gateway.gb28181.transport import SipServer
 from gateway.jt808.auth import SecretHashes
 from gateway.registry import DeviceInfo, DeviceRegistry
+from gateway.stopping import serve_until_stopped
 from gateway.validation import compile_channel
 
 log = logging.getLogger(__name__)
@@ -267,15 +267,4 @@ class Gb28181Gateway:
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or `stop`, for a caller in another thread)."""
-
-    async def main() -> None:
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        if stop is None:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, done.set)
-        else:
-            threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
-        await Gb28181Gateway(settings).serve(done)
-
-    asyncio.run(main())
+    serve_until_stopped(lambda done: Gb28181Gateway(settings).serve(done), stop)

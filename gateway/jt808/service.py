@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from gateway.jt808.auth import SecretHashes
 from gateway.jt808.metrics import Jt808Metrics
 from gateway.jt808.session import Session, _Answer
 from gateway.registry import DeviceRegistry
+from gateway.stopping import serve_until_stopped
 from gateway.validation import compile_channel
 
 log = logging.getLogger(__name__)
@@ -147,15 +147,4 @@ class Jt808Gateway:
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or `stop`, for a caller in another thread)."""
-
-    async def main() -> None:
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        if stop is None:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, done.set)
-        else:
-            threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
-        await Jt808Gateway(settings).serve(done)
-
-    asyncio.run(main())
+    serve_until_stopped(lambda done: Jt808Gateway(settings).serve(done), stop)
