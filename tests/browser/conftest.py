@@ -23,7 +23,7 @@ from api.users import create_user
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
 from tests.e2e.conftest import worker  # noqa: F401  (a real stream worker for the alarm → case path)
-from tests.support.services import start_service, stop_service, wait_for
+from tests.support.services import start_api, stop_service
 from tests.support.stack import free_ports
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -114,18 +114,8 @@ def console_url(settings: Settings, org: Org, tmp_path_factory: pytest.TempPathF
     media = tmp_path_factory.mktemp("console-media")
     api_settings = settings.model_copy(update={"api": settings.api.model_copy(update={"port": port,
                                                                                        "media_dir": media})})
-    log = tmp_path_factory.mktemp("console-api") / "api.log"
-    proc = start_service("api", api_settings, log)
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    proc, base = start_api(api_settings, tmp_path_factory.mktemp("console-api") / "api.log")
     try:
-        wait_for(healthy, 60, "the API answering /healthz", proc, log)
         yield base
     finally:
         stop_service(proc)

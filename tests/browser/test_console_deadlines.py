@@ -16,7 +16,7 @@ import pytest
 from civicgrid.clock import ClockSettings
 from civicgrid.settings import Settings
 from tests.browser.conftest import PASSWORD, Org, axe_critical
-from tests.support.services import start_service, stop_service, wait_for
+from tests.support.services import start_api, start_service, stop_service, wait_for
 from tests.support.stack import free_ports
 
 pytestmark = pytest.mark.e2e
@@ -36,18 +36,9 @@ def simulated_api(settings: Settings, org: Org, tmp_path_factory: pytest.TempPat
     worker_settings = settings.model_copy(update={"clock": clock, "streams": settings.streams.model_copy(update={
         "app_id": f"dl-{uuid.uuid4().hex[:6]}", "roles": ("deadlines",), "metrics_port": metrics_port,
         "deadline_scan_s": 0.5})})
-    procs = [start_service("api", api_settings, logs / "api.log"),
-             start_service("worker", worker_settings, logs / "worker.log")]
-    base = f"http://127.0.0.1:{api_port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    api, base = start_api(api_settings, logs / "api.log")
+    procs = [api, start_service("worker", worker_settings, logs / "worker.log")]
     try:
-        wait_for(healthy, 60, "the API answering /healthz", procs[0], logs / "api.log")
         wait_for(lambda: "Worker: Ready" in (logs / "worker.log").read_text(), 60, "worker ready", procs[1],
                  logs / "worker.log")
         yield base

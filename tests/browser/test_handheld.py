@@ -13,7 +13,6 @@ import socket
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import cv2
 import httpx
@@ -23,7 +22,7 @@ import pytest
 from api.users import create_user
 from civicgrid.settings import Settings
 from tests.browser.conftest import PASSWORD, Org, axe_critical
-from tests.support.services import start_service, stop_service, wait_for
+from tests.support.services import start_api, stop_service, wait_for
 from tests.support.stack import free_ports
 
 pytestmark = pytest.mark.e2e
@@ -211,17 +210,7 @@ def own_api(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """A second `civicgrid api` this test may stop: the phone then has no server at all, not an emulated cut."""
     (port,) = free_ports(1)
     api_settings = settings.model_copy(update={"api": settings.api.model_copy(update={"port": port})})
-    log: Path = tmp_path_factory.mktemp("handheld-api") / "api.log"
-    proc = start_service("api", api_settings, log)
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, 60, "the API answering /healthz", proc, log)
+    proc, base = start_api(api_settings, tmp_path_factory.mktemp("handheld-api") / "api.log")
     try:
         yield base, lambda: stop_service(proc)
     finally:
