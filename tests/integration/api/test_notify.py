@@ -103,14 +103,16 @@ def test_callers_are_told_by_a_signed_webhook_when_the_case_closes(
                       json={"user_id": org["api-operator"], "name": f"fb-{uuid.uuid4().hex[:6]}"}).json()["api_key"]
     n = uuid.uuid4().int
     lat, lon = f"{31.46070 + n % 50 * 0.00001:.5f}", f"{116.94170 + (n >> 8) % 50 * 0.00001:.5f}"  # cell 1 of G1
-    first = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0102", "lat": lat,
+    # 水域不洁, a category no other test reports: an open case of the same category within 50 m would take these
+    # requests in as its repeats (docs/open311.md), and E0102 cases of other tests lie here (one CI run: a filed one).
+    first = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0105", "lat": lat,
                                                            "long": lon, "phone": "13900000011", "first_name": "张"})
     assert first.status_code == 201, first.text
     request_id = first.json()[0]["service_request_id"]
-    joined = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0102", "lat": lat,
+    joined = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0105", "lat": lat,
                                                             "long": lon, "email": "li@example.cn"})
     assert joined.json()[0]["service_request_id"] == request_id
-    quiet = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0102", "lat": lat,
+    quiet = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "E0105", "lat": lat,
                                                            "long": lon})  # no contact: no callback
     assert quiet.json()[0]["service_request_id"] == request_id
     (case_id,) = db.execute("SELECT id::text FROM cases WHERE case_no = %s", (request_id,)).fetchone()
