@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from civicgrid.settings import Settings
 from simulators.gb28181_device import Device, xml
 from tests.e2e.test_gb28181 import _healthy, _metrics, gb28181, provision  # noqa: F401 - the gateway fixture
+from tests.support.fuzz import flip, send_over_tcp
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -45,22 +46,6 @@ VALID = [
 ]
 
 
-def _tcp(port: int, payload: bytes) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        s.settimeout(5)
-        while s.recv(65536):  # read the answers until the gateway closes its side
-            pass
-
-
-def _flip(data: bytes, flips: list[tuple[int, int]]) -> bytes:
-    out = bytearray(data)
-    for at, value in flips:
-        out[at % len(out)] = value
-    return bytes(out)
-
-
 def test_nothing_a_peer_sends_stops_the_gateway(gb28181: Settings, db: psycopg.Connection) -> None:  # noqa: F811
     port = gb28181.gb28181.listen_port
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -77,15 +62,15 @@ def test_nothing_a_peer_sends_stops_the_gateway(gb28181: Settings, db: psycopg.C
                                             max_size=4), st.booleans())
     def mutated(valid: bytes, flips: list[tuple[int, int]], over_tcp: bool) -> None:
         if over_tcp:
-            _tcp(port, _flip(valid, flips) + valid)
+            send_over_tcp(port, flip(valid, flips) + valid)
             seen["tcp"] += 1
         else:
-            udp.sendto(_flip(valid, flips), ("127.0.0.1", port))
+            udp.sendto(flip(valid, flips), ("127.0.0.1", port))
             seen["udp"] += 1
 
     arbitrary()
     mutated()
-    _tcp(port, b"MESSAGE sip:x SIP/2.0\r\n" + b"X-Flood: 0123456789\r\n" * 5000)  # headers that never end
+    send_over_tcp(port, b"MESSAGE sip:x SIP/2.0\r\n" + b"X-Flood: 0123456789\r\n" * 5000)  # headers that never end
     udp.close()
     assert _healthy(gb28181)
     print("fuzzed", seen)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import struct
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from civicgrid.broker.provisioning import add_device
 from civicgrid.settings import Settings
 from simulators.jt808_terminal import Fix, Terminal, frame
 from tests.e2e.test_jt808 import _healthy, _metrics, jt808  # noqa: F401 - the gateway fixture
+from tests.support.fuzz import flip, send_over_tcp
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -33,22 +33,6 @@ VALID = [frame(0x0200, PHONE, 1, FIX.body()), frame(0x0704, PHONE, 2, struct.pac
 NOT_A_FLAG = [b for b in range(256) if b != 0x7E]  # every byte but the frame flag
 
 
-def _send(port: int, payload: bytes) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        s.settimeout(5)
-        while s.recv(65536):  # read the answers until the gateway closes its side
-            pass
-
-
-def _flip(data: bytes, flips: list[tuple[int, int]]) -> bytes:
-    out = bytearray(data)
-    for at, value in flips:
-        out[at % len(out)] = value
-    return bytes(out)
-
-
 def test_nothing_a_terminal_sends_stops_the_gateway(jt808: Settings) -> None:  # noqa: F811
     port = jt808.jt808.listen_port
     seen = {"bytes": 0, "mutated": 0, "flood": 0}
@@ -56,14 +40,14 @@ def test_nothing_a_terminal_sends_stops_the_gateway(jt808: Settings) -> None:  #
     @FUZZ
     @given(st.binary(max_size=600))
     def arbitrary(payload: bytes) -> None:
-        _send(port, payload)
+        send_over_tcp(port, payload)
         seen["bytes"] += 1
 
     @FUZZ
     @given(st.sampled_from(VALID), st.lists(st.tuples(st.integers(1, 400), st.integers(0, 255)), min_size=1,
                                             max_size=4))
     def mutated(valid: bytes, flips: list[tuple[int, int]]) -> None:
-        _send(port, _flip(valid, flips) + valid)
+        send_over_tcp(port, flip(valid, flips) + valid)
         seen["mutated"] += 1
 
     arbitrary()
@@ -71,7 +55,7 @@ def test_nothing_a_terminal_sends_stops_the_gateway(jt808: Settings) -> None:  #
     for size in (3000, 100_000):  # floods without a closing flag
         # no 0x7e inside: one among 64 random bytes (a draw in five) cut the flood into short frames, and the
         # oversize dead letter below never came (failed in CI)
-        _send(port, b"\x7e" + bytes(random.choice(NOT_A_FLAG) for _ in range(64)) * (size // 64))
+        send_over_tcp(port, b"\x7e" + bytes(random.choice(NOT_A_FLAG) for _ in range(64)) * (size // 64))
         seen["flood"] += 1
     assert _healthy(jt808)
     print("fuzzed", seen)
