@@ -16,7 +16,12 @@ under the same alarm ids (deduplicated downstream: the alarms sink and the case 
 lost nor raised twice, and a debounce never counts a reading twice. A reading the gateway produced a second time
 after its own crash (at another offset, behind newer ones) is recognised by its `seq` and `ts` (`is_replay`). On
 assignment the state of each assigned partition is read back from its changelog partition before the first
-record; a revoked partition's state is dropped once the batch in flight has committed.
+record (aiokafka already fetches while the rebalance listener runs: the batch waits for the restore); a revoked
+partition's state is dropped once the batch in flight has committed. A restore that failed (aiokafka only logs a
+rebalance listener's error and goes on consuming) leaves its partitions unrestored, and a batch holding records
+of an unrestored partition restarts the consumer. Either way a record evaluated from an empty state, its state
+then overwritten by the one read back, would raise an episode already raised a second time, at another reading
+(seen in tests/e2e/test_worker_kill.py: one cover with 11 episodes of 10).
 
 All three source topics are keyed by device id and written with librdkafka's partitioner (the gateway, the camera
 poller, this module's silence records), so a device's records share one partition number and one state. Silence
@@ -122,6 +127,7 @@ class AlarmDetector:
         self.changelog = changelog_topic(s.app_id)
         self.offline_check_s = offline_check_s
         self.states: dict[int, dict[str, DeviceState]] = {}  # partition → device → state (the assigned ones)
+        self.restored: set[int] = set()  # the assigned partitions whose state was read back from the changelog
         # device → (monotonic time last seen, kind, profile), per partition; for the silence timer
         self.last_seen: dict[int, dict[str, tuple[float, str, str]]] = {}
         # (device, channel) → (seq, ts) of the last record applied, per partition; for `is_replay` (in memory: a
@@ -161,6 +167,7 @@ class AlarmDetector:
                     log.exception("alarm detection failed; restarting from the changelog in %.0f s", backoff.delay_s)
                     self.role.stopped("restarting", f"{type(exc).__name__}: {exc}"[:300])
                     self.states.clear()
+                    self.restored.clear()
                     self.last_applied.clear()  # the batch read again must not look like a replay
                     await backoff.sleep(self._stop)
         finally:
@@ -188,6 +195,9 @@ class AlarmDetector:
     async def _take(self, consumer: AIOKafkaConsumer,
                     batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
         """One batch through steps 1-3 of the module docstring."""
+        unrestored = {tp.partition for tp in batch} - self.restored
+        if unrestored:
+            raise StateNotRestored(f"the alarm state of partitions {sorted(unrestored)} was not restored")
         alarms: list[tuple[bytes, bytes]] = []
         changed: dict[tuple[int, str], DeviceState] = {}
         self._fired = []
@@ -293,6 +303,7 @@ class AlarmDetector:
         """Each partition's device states from its changelog partition, read to its end."""
         if not partitions:
             return
+        partitions = set(partitions)
         started = time.monotonic()
         reader = AIOKafkaConsumer(**clients.aiokafka(self.settings.kafka, group_id=None, enable_auto_commit=False,
                                                      auto_offset_reset="earliest"))
@@ -318,12 +329,14 @@ class AlarmDetector:
         finally:
             await reader.stop()
         self.states.update(restored)
+        self.restored |= partitions
         log.info("alarm detection: state of %d device(s) on partitions %s restored in %.2f s",
                  sum(len(d) for d in restored.values()), sorted(partitions), time.monotonic() - started)
 
     def forget(self, partitions: set[int]) -> None:
         for p in partitions:
             self.states.pop(p, None)
+            self.restored.discard(p)
             self.last_seen.pop(p, None)
             self.last_applied.pop(p, None)
 
@@ -352,6 +365,10 @@ class AlarmDetector:
                 self.offline_sent.difference_update(d for d, *_ in silent)
 
 
+class StateNotRestored(RuntimeError):
+    """A batch came for a partition whose state was never read back: evaluated, it would start from nothing."""
+
+
 class _Rebalance(ConsumerRebalanceListener):
     """Restore the state of assigned partitions before their first record; forget revoked ones after the batch in
     flight committed."""
@@ -365,7 +382,11 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         partitions = {tp.partition for tp in assigned}
-        await self.detector.restore(partitions - set(self.detector.states))
+        # aiokafka fetches for the new assignment while this runs: a batch waits for the lock, so that no record
+        # is evaluated before its partition's state is back (then overwritten by the older state read back). An
+        # error here is only logged by aiokafka: the partitions stay unrestored, and `_take` refuses them.
+        async with self.detector._lock:
+            await self.detector.restore(partitions - self.detector.restored)
 
 
 def _parts(batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]], size: int

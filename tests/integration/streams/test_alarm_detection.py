@@ -89,6 +89,38 @@ def test_a_restarted_detector_resumes_mid_debounce_from_its_changelog(settings: 
         tail.close()
 
 
+def test_a_detector_whose_restore_failed_or_lags_does_not_start_from_an_empty_state(settings: Settings) -> None:
+    """aiokafka fetches for a new assignment while the rebalance listener still restores, and only logs the
+    listener's error: a restore that failed, or that is slower than the first fetch, must not leave the detector
+    evaluating the next reading from nothing, which counts the debounce afresh (here: no raise on the second tilted
+    reading; mid-episode, a second raise under another id)."""
+    run = uuid.uuid4().hex[:8]
+    device, app = f"mh-norestore-{run}", _settings(settings, f"streams-{run}")
+    profiles = load_profiles(settings.profiles_dir)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    _produce(settings, device, [_reading(device, 1, 30.0, start)])
+    first = AlarmDetector(app, profiles, producer)
+    asyncio.run(_run_until(first, lambda: first.counts["records"] >= 1 and first.states_of(device) is not None))
+
+    _produce(settings, device, [_reading(device, 2, 30.0, start)])
+    second = AlarmDetector(app, profiles, producer)
+    restore = second.restore
+    failures = []
+
+    async def failing_once(partitions: set[int]) -> None:
+        if not failures:
+            failures.append(partitions)
+            raise TimeoutError("the changelog did not answer")
+        await asyncio.sleep(1.5)  # a slow changelog: the first batch is fetched meanwhile
+        await restore(partitions)
+
+    second.restore = failing_once  # type: ignore[method-assign]
+    asyncio.run(_run_until(second, lambda: second.counts["records"] >= 1))
+    assert failures, "the failing restore was never called"
+    assert second.counts["alarms"] == 1, "the second reading was evaluated without the first one's count"
+
+
 def test_a_record_re_read_after_a_crash_is_not_applied_twice(settings: Settings) -> None:
     """Killed after the changelog write and before the commit: the restarted detector reads the batch again, and
     the state's offsets say it was taken in (a debounce counted twice would raise on one reading)."""
