@@ -116,6 +116,7 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
         assert "operator" in tables["permissions"]["actions"]["file"]
         assert tables["working_calendar"]["holidays"] == ["2026-10-09"]
         assert page.is_checked("#rl-role-file-operator")
+        page.locator("#rl-calendar").screenshot(path=str(artifacts / "console-rules-calendar.png"))
     finally:
         restored = call(admin, "POST", "/admin/rules", json={}, params={"reason": "测试结束，恢复默认规则"})
         assert restored.status_code in (200, 201)
@@ -123,7 +124,8 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
 
 def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org, admin: str, new_page,
                                                                         console_url: str,
-                                                                        token: Callable[[str], str], db) -> None:
+                                                                        token: Callable[[str], str], db,
+                                                                        artifacts) -> None:
     """The centres page (a district that does not nest is refused in words, then saved; a department put under
     it; the department table rolled up by centre on the scoring page) and the notifications page (a failed one,
     counted, sent again with a reason that the API records). Every centre is removed afterwards, as
@@ -169,6 +171,7 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         departments = {d["id"]: d for d in call("GET", "/departments").json()}
         assert departments[org.department]["centre_id"] == "ui-district"
         assert axe_critical(page) == []
+        page.screenshot(path=str(artifacts / "console-centres.png"), full_page=True)
 
         page.goto(f"{console_url}/#/scoring")
         page.select_option("#s-dept-level", "centre")
@@ -183,8 +186,11 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         page.fill(f"#nt-reason-{failed}", "接收平台已恢复")
         page.click(f"#nt-resend-{failed} button[type=submit]")
         page.wait_for_selector("#nt-done")
-        assert page.locator(f"#nt-list tr[data-id='{failed}']").count() == 0  # no longer failed
+        page.wait_for_selector(f"#nt-list tr[data-id='{failed}']", state="detached")  # no longer failed
         assert axe_critical(page) == []
+        page.select_option("#nt-status", "")
+        page.wait_for_selector(f"#nt-list tr[data-id='{failed}'][data-status='pending']")
+        page.screenshot(path=str(artifacts / "console-notifications.png"))
         resent = db.execute("SELECT n.status, r.actor, r.reason, r.attempts FROM notifications n "
                             "JOIN notification_resends r ON r.notification_id = n.id WHERE n.id = %s",
                             (failed,)).fetchall()

@@ -344,7 +344,7 @@ Object.assign(zh, {
   'by_centre': '按指挥中心汇总', 'by_department': '按部门', 'department_level': '部门考评',
   notifications: '回访通知', 'nt.about': '案件结案后向要求回访的来电人发送的通知；失败的通知可在接收方恢复后由管理员注明原因重新发送。',
   'nt.status.pending': '待发送', 'nt.status.sent': '已发送', 'nt.status.failed': '发送失败', 'nt.case': '案件',
-  'nt.caller': '来电人', 'nt.channel': '渠道', 'nt.attempts': '次尝试', 'nt.last_error': '最近错误', 'nt.when': '时间',
+  'nt.caller': '来电人', 'nt.channel': '渠道', 'nt.attempts': '次尝试', 'nt.attempts_col': '尝试次数', 'nt.last_error': '最近错误', 'nt.when': '时间',
   'nt.resend': '重新发送', 'nt.reason_hint': '原因（必填）', 'nt.resent': '已重新发送通知', 'nt.had': '此前',
   'nt.sent_at': '发送于', 'nt.next': '下次尝试',
 });
@@ -357,7 +357,7 @@ Object.assign(en, {
   'by_centre': 'Rolled up by centre', 'by_department': 'By department', 'department_level': 'Department table',
   notifications: 'Notifications', 'nt.about': 'Messages to the callers who asked to be told when their case closed; an admin sends a failed one again, with a reason, once the receiver is back.',
   'nt.status.pending': 'pending', 'nt.status.sent': 'sent', 'nt.status.failed': 'failed', 'nt.case': 'Case',
-  'nt.caller': 'Caller', 'nt.channel': 'Channel', 'nt.attempts': 'attempts', 'nt.last_error': 'Last error', 'nt.when': 'When',
+  'nt.caller': 'Caller', 'nt.channel': 'Channel', 'nt.attempts': 'attempts', 'nt.attempts_col': 'Attempts', 'nt.last_error': 'Last error', 'nt.when': 'When',
   'nt.resend': 'Send again', 'nt.reason_hint': 'reason (required)', 'nt.resent': 'Sent again: notification', 'nt.had': 'had',
   'nt.sent_at': 'sent', 'nt.next': 'next try',
 });

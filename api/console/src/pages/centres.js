@@ -83,7 +83,7 @@ export function CentresPage() {
   if (!centres) return html`<p class="empty">${t('loading')}</p>`;
   const onSaved = (c) => { setSaved(c); setEditing(null); setTick((x) => x + 1); };
   const name = (id) => (centres.find((c) => c.id === id) || {}).name || id;
-  return html`<div class="centres-page" id="centres" data-count=${centres.length}>
+  return html`<section class="centres-page" id="centres" data-count=${centres.length}>
     <h1>${t('centres')}</h1>
     <p class="small">${t('ce.about')}</p>
     ${centres.length ? html`<table class="data" id="ce-tree"><caption class="sr-only">${t('centres')}</caption>
@@ -92,11 +92,11 @@ export function CentresPage() {
       <tbody>${treeOrder(centres).map(([c, depth]) => html`<tr data-centre=${c.id}>
         <th scope="row" style=${`padding-left: ${0.5 + depth * 1.5}em`}>${c.name} <small class="code">${c.id}</small></th>
         <td>${t('ce.level.' + c.level)}</td><td class="code">${c.cell_prefix || '—'}</td><td>${c.parent_id ? name(c.parent_id) : '—'}</td>
-        <td><button type="button" class="small" id=${'ce-edit-' + c.id} onClick=${() => setEditing(c)}>${t('ce.edit')}</button></td></tr>`)}</tbody>
+        <td><button type="button" id=${'ce-edit-' + c.id} onClick=${() => setEditing(c)}>${t('ce.edit')}</button></td></tr>`)}</tbody>
     </table>` : html`<${Empty} text=${t('ce.none')} />`}
     ${saved ? html`<p id="ce-saved" role="status">${t('ce.saved')} ${saved.name} (${saved.id})</p>` : null}
     <${CentreForm} key=${editing ? editing.id : 'new'} centres=${centres} editing=${editing} onSaved=${onSaved} />
     ${editing ? html`<button type="button" onClick=${() => setEditing(null)}>${t('ce.add')}</button>` : null}
     <${Departments} centres=${centres} tick=${tick} />
-  </div>`;
+  </section>`;
 }

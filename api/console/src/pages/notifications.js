@@ -52,7 +52,7 @@ export function NotificationsPage({ user }) {
     ${items && !items.length ? html`<${Empty} />` : null}
     ${items && items.length ? html`<table class="data" id="nt-list"><caption class="sr-only">${t('notifications')}</caption>
       <thead><tr><th scope="col">#</th><th scope="col">${t('nt.case')}</th><th scope="col">${t('nt.caller')}</th>
-        <th scope="col">${t('nt.channel')}</th><th scope="col">${t('state')}</th><th scope="col">${t('nt.attempts')}</th>
+        <th scope="col">${t('nt.channel')}</th><th scope="col">${t('state')}</th><th scope="col">${t('nt.attempts_col')}</th>
         <th scope="col">${t('nt.last_error')}</th><th scope="col">${t('nt.when')}</th>${admin ? html`<th scope="col">${t('nt.resend')}</th>` : null}</tr></thead>
       <tbody>${items.map((n) => html`<tr data-id=${n.id} data-status=${n.status}>
         <td>${n.id}</td><td><a href=${'#/cases/' + n.case_id}>${n.case_no}</a></td>
