@@ -146,14 +146,28 @@ def post_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, rol
     return out
 
 
+# Each department with every centre it counts for: its own (none: the top) and each one above it (docs/centres.md,
+# "Scores by level"). A department of a centre no longer there, or in a city without centres, counts for none.
+_DEPARTMENT_CENTRES = (
+    "WITH RECURSIVE up(centre, ancestor) AS (SELECT id, id FROM centres UNION ALL "
+    "SELECT up.centre, c.parent_id FROM up JOIN centres c ON c.id = up.ancestor WHERE c.parent_id IS NOT NULL) ")
+_BY_CENTRE = ("case_facts f JOIN departments d ON d.id = f.department JOIN up ON up.centre = "
+              "coalesce(d.centre_id, (SELECT id FROM centres WHERE parent_id IS NULL LIMIT 1))")
+
+
 def department_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, departments: list[str],
-                         weights: scoring.Scoring | None = None) -> list[scoring.Evaluation]:
-    """`department_table` as one grouped read: the cases dispatched to each department."""
+                         weights: scoring.Scoring | None = None, *, by_centre: bool = False
+                         ) -> list[scoring.Evaluation]:
+    """`department_table` as one grouped read: the cases dispatched to each department; `by_centre`: to the
+    departments of each centre, a district's rolled into the city above it (`departments` then lists the
+    centres)."""
     s = weights or scoring.default_scoring()
+    head, subject, source = (_DEPARTMENT_CENTRES, "up.ancestor", _BY_CENTRE) if by_centre else \
+        ("", "f.department", FACTS)
     rows = conn.execute(
-        "SELECT f.department, count(*), count(*) FILTER (WHERE f.closed), "
-        "count(*) FILTER (WHERE f.disposed_on_time), sum(f.reworks), sum(f.disposals) FROM case_facts f "
-        f"WHERE {PERIOD} AND cardinality(f.dispatchers) > 0 AND f.department <> '' GROUP BY 1",
+        f"{head}SELECT {subject}, count(*), count(*) FILTER (WHERE f.closed), "
+        "count(*) FILTER (WHERE f.disposed_on_time), sum(f.reworks), sum(f.disposals) "
+        f"FROM {source} WHERE {PERIOD} AND cardinality(f.dispatchers) > 0 AND f.department <> '' GROUP BY 1",
         {"start": start, "end": end}).fetchall()
     got = {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
     out = []

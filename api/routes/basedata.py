@@ -1,7 +1,8 @@
 """/basedata: the component and address databases kept current (基础数据资源管理; docs/basedata.md).
 
 Imports take the file as the request body — GeoJSON (``application/geo+json`` or ``application/json``), CSV
-(``text/csv``) or Excel (the .xlsx media type) — in the CRS the query names (``crs=EPSG:4548``). The whole file is
+(``text/csv``) or Excel (the .xlsx media type) — in the CRS the query names (``crs=EPSG:4548``) or a GeoJSON
+file's own ``crs`` member declares (both, and different: refused, naming both). The whole file is
 checked first; a file with errors is answered 422 with each error's row and field, and nothing is written.
 The base-data role is admin's (the roles of docs/domain.md have no other that maintains the registry).
 """
@@ -66,17 +67,19 @@ _IMPORT_BODY = {"required": True, "content": {
              openapi_extra={"requestBody": _IMPORT_BODY},
              responses={422: {"description": "refused, nothing written: `errors` lists each row and field"}})
 def import_base_data(kind: Kind, ctx: Ctx, db: Db, user: Admin, body: Annotated[tuple[str, bytes], Depends(_body)],
-                     crs: CrsQuery = "EPSG:4326",
+                     crs: Annotated[str | None, Query(max_length=40, description=(
+                         "the file's CRS: EPSG:4326, EPSG:4490, EPSG:4548 …; default: the one a GeoJSON file's "
+                         "own crs member names (a different one here is refused), else EPSG:4326"))] = None,
                      format: Annotated[Literal["geojson", "csv", "xlsx"] | None, Query(
                          description="default: from the media type")] = None,
                      name: Annotated[str, Query(max_length=200, description="the file's name, kept as the "
                                                                             "source")] = "upload",
                      reason: Annotated[str | None, Query(max_length=500)] = None) -> ImportResult:
-    city = crs_of(crs)
+    city = crs_of(crs) if crs is not None else None
     media, data = body
     try:
         fmt = format or format_of(name, media if media not in ("", "application/octet-stream") else None)
-        change = Change(user.username, ctx.clock.now(), reason or f"import {name} ({crs})")
+        change = Change(user.username, ctx.clock.now(), reason or f"import {name}" + (f" ({crs})" if crs else ""))
         result = import_file(db, kind, data, fmt, city, change, name=name, prefixes=ctx.settings.address_prefixes)
     except InvalidImport as exc:
         raise ApiError(422, "invalid-import", f"the file is refused, nothing was imported: {exc.total} error(s)",

@@ -64,6 +64,9 @@ def score_table(
     period: Literal["day", "xun", "month", "year"] = "month",
     day: Annotated[date | None, Query(description="any day in the period (default: today)")] = None,
     region_level: Literal["county", "street", "community", "grid", "centre"] = "street",
+    department_level: Annotated[Literal["department", "centre"], Query(
+        description="centre: the department table rolled up by centre (each centre's bodies and those of the "
+                    "centres under it; a body of no centre counts for the top)")] = "department",
     role: Literal["inspector", "operator", "shift_leader", "dispatcher"] = "inspector",
     format: Literal["json", "csv"] = "json",
 ) -> ScoreTable | Response:
@@ -74,7 +77,10 @@ def score_table(
     version, rules = ctx.book.current(db)
     weights = rules.scoring
     # grouped reads of the facts kept with each case event (civicgrid/store/case_facts.py), no replay here
-    if level == "department":
+    if level == "department" and department_level == "centre":  # levels: each centre's bodies, rolled up
+        centres = [r[0] for r in db.execute("SELECT id FROM centres").fetchall()]
+        evaluations = q.department_table_sql(db, start, end, centres, weights, by_centre=True)
+    elif level == "department":
         departments = [r[0] for r in db.execute("SELECT id FROM departments").fetchall()]
         evaluations = q.department_table_sql(db, start, end, departments, weights)
     elif level == "region":
@@ -92,7 +98,9 @@ def score_table(
     if format == "csv":
         return _score_csv(rows, f"scoring-{level}-{period}-{the_day}.csv")
     composite = level if level != "post" else role
-    return ScoreTable(level=level if level != "region" else f"region:{region_level}", period=period, start=start,
+    shown = {"region": f"region:{region_level}", "department": f"department:{department_level}"
+             if department_level == "centre" else "department"}.get(level, level)
+    return ScoreTable(level=shown, period=period, start=start,
                       end=end, cases=q.facts_count(db, start, end), composite=composite,
                       weights=dict(weights.composites[composite]),
                       empty_rate=weights.empty_rate, rules_version=version,

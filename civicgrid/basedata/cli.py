@@ -35,7 +35,8 @@ def basedata_import(
                                               "segments)")],
     file: Annotated[Path, typer.Argument(help="A .geojson, .csv (UTF-8 or GB18030) or .xlsx file (first sheet, "
                                               "header row first)", exists=True, dir_okay=False)],
-    crs: Annotated[str, typer.Option(help=CRS_HELP)] = "EPSG:4326",
+    crs: Annotated[str | None, typer.Option(help=CRS_HELP + " Default: the CRS a GeoJSON file's own crs member "
+                                             "names (a different --crs is refused), else EPSG:4326.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="geojson, csv or xlsx (default: from the file's "
                                                               "suffix)")] = None,
     reason: Annotated[str | None, typer.Option(help="Why, kept in each component's history (default: the file "
@@ -52,19 +53,19 @@ def basedata_import(
 
     settings = command_settings.current()
     try:
-        city = city_crs(crs)
+        city = city_crs(crs) if crs is not None else None
         with file.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
         form = format_of(file.name, fmt)
         change = Change(f"cli:{getpass.getuser()}", PlatformClock.from_settings(settings.clock).now(),
-                        reason or f"import {file.name} ({city.code})")
+                        reason or f"import {file.name}" + (f" ({city.code})" if city else ""))
 
         def progress(stage: str, done: int, total: int) -> None:
             console.print(f"  {stage}: {done}/{total}", highlight=False)
 
         with connect(settings.db, autocommit=True) as conn:
             result = import_file(conn, kind.value, data, form, city, change, name=file.name,
-                                 prefixes=settings.address_prefixes, progress=progress)
+                                 prefixes=settings.address_prefixes, progress=progress, crs_given_as="--crs says")
     except UnknownCrs as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None

@@ -145,18 +145,30 @@ def declared_crs(document: Mapping[str, Any]) -> str | None:
     return WGS84 if name in _CRS84 else city_crs(name).code
 
 
+class ConflictingCrs(ValueError):
+    """A file declares one CRS and its caller says another."""
+
+
+def file_crs(declared: str | None, given: CityCrs | None, *, name: str, given_as: str) -> CityCrs:
+    """The CRS a file is read in, the one rule of `city load` and `basedata import`: the one its own ``crs`` member
+    declares (`declared_crs`), else the one the caller gave, else WGS 84. Both, and different, is ConflictingCrs
+    naming both: one of the two is wrong, and a guess would misplace every feature. `given_as` says where the
+    caller's came from (``the load is in``, ``--crs says``)."""
+    if declared is not None and given is not None and declared != given.code:
+        raise ConflictingCrs(f"{name} says {declared} (its crs member), {given_as} {given.code}: say the CRS the "
+                             f"file is in")
+    if declared is not None:
+        return city_crs(declared)
+    return given if given is not None else city_crs(WGS84)
+
+
 def collection_to_wgs84(document: Mapping[str, Any], crs: CityCrs | None, *, name: str) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection in WGS 84 (`civicgrid city load`'s files): in the CRS its own ``crs`` member
-    names, else `crs` (the load's), else WGS 84. A member naming another CRS than the load's is refused (one of
-    the two is wrong, and a guess would misplace every feature), as is a point outside the CRS's area; the message
-    names the file and the feature."""
-    declared = declared_crs(document)
-    if declared is not None and crs is not None and declared != crs.code:
-        raise ValueError(f"{name} says {declared} (its crs member), the load is in {crs.code}: say the CRS the file "
-                         f"is in")
-    used = city_crs(declared) if declared is not None else crs
+    """A GeoJSON FeatureCollection in WGS 84 (`civicgrid city load`'s files): in the CRS `file_crs` says (its own
+    ``crs`` member, else `crs`, the load's, else WGS 84); a point outside the CRS's area is refused, the message
+    naming the file and the feature."""
+    used = file_crs(declared_crs(document), crs, name=name, given_as="the load is in")
     out = {k: v for k, v in document.items() if k != "crs"}
-    if used is None or used.code == WGS84:
+    if used.code == WGS84:
         return out
     features = list(document.get("features") or [])
     at = [n for n, f in enumerate(features) if isinstance(f, Mapping) and f.get("geometry")]

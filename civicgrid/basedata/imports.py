@@ -52,10 +52,13 @@ def _quiet(stage: str, done: int, total: int) -> None:
     pass
 
 
-def import_file(conn: psycopg.Connection, kind: str, data: bytes, fmt: str, crs: CityCrs, change: registry.Change, *,
-                name: str = "file", prefixes: Sequence[str] = (), progress: Progress = _quiet) -> ImportResult:
-    """Read, check and import a file of `kind` (components or addresses); InvalidImport lists every error."""
-    rows = list(read_rows(data, fmt, crs, name=name))
+def import_file(conn: psycopg.Connection, kind: str, data: bytes, fmt: str, crs: CityCrs | None,
+                change: registry.Change, *, name: str = "file", prefixes: Sequence[str] = (),
+                progress: Progress = _quiet, crs_given_as: str = "crs= says") -> ImportResult:
+    """Read, check and import a file of `kind` (components or addresses); InvalidImport lists every error. `crs`
+    None: the CRS a GeoJSON file declares, else WGS 84 (`tables.read_rows`); the result says which was used."""
+    crs, read = read_rows(data, fmt, crs, name=name, given_as=crs_given_as)
+    rows = list(read)
     progress("read", len(rows), len(rows))
     if kind == "components":
         return _components(conn, rows, crs, change, progress)

@@ -27,7 +27,18 @@ from openpyxl import load_workbook
 from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 
-from civicgrid.basedata.crs import CityCrs, OutsideArea, geometries_to_wgs84, outside_message
+from civicgrid.basedata.crs import (
+    WGS84,
+    CityCrs,
+    ConflictingCrs,
+    OutsideArea,
+    UnknownCrs,
+    city_crs,
+    declared_crs,
+    file_crs,
+    geometries_to_wgs84,
+    outside_message,
+)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 256 * 1024 * 1024  # an .xlsx is a zip: bounded before openpyxl inflates it
@@ -95,16 +106,31 @@ def format_of(name: str, declared: str | None = None) -> str:
     return found
 
 
-def read_rows(data: bytes, fmt: str, crs: CityCrs, *, name: str = "file") -> Iterator[Row]:
-    """The file's rows with their geometry converted from `crs` to WGS 84; InvalidImport for a file that cannot be
-    read at all. Errors of single rows are raised by the caller, which collects them (`collect`)."""
+def read_rows(data: bytes, fmt: str, crs: CityCrs | None, *, name: str = "file",
+              given_as: str = "crs= says") -> tuple[CityCrs, Iterator[Row]]:
+    """The CRS the file is read in and its rows with their geometry converted from it to WGS 84; InvalidImport for
+    a file that cannot be read at all. The CRS is `crs`, or for GeoJSON the one its own ``crs`` member declares
+    (`crs.file_crs`: both, and different, is refused naming both; neither: WGS 84). Errors of single rows are raised
+    by the caller, which collects them (`collect`)."""
     if len(data) > MAX_FILE_BYTES:
         raise InvalidImport([RowError(name, None, f"{len(data)} bytes is over the limit of {MAX_FILE_BYTES}")])
-    reader = {"geojson": _geojson_rows, "csv": _csv_rows, "xlsx": _xlsx_rows}.get(fmt)
-    if reader is None:
+    if fmt not in FORMATS:
         raise InvalidImport([RowError(name, None, f"format {fmt!r} is not one of {', '.join(FORMATS)}")])
+    if fmt == "geojson":
+        doc = _geojson_document(data, name)
+        try:
+            used = file_crs(declared_crs(doc), crs, name=name, given_as=given_as)
+        except (ConflictingCrs, UnknownCrs) as exc:
+            raise InvalidImport([RowError(name, "crs", str(exc))]) from None
+        return used, _rows_in_wgs84(_geojson_rows(doc), used, name)
+    used = crs if crs is not None else city_crs(WGS84)
+    reader = _csv_rows if fmt == "csv" else _xlsx_rows
+    return used, _rows_in_wgs84(reader(data, name, used), used, name)
+
+
+def _rows_in_wgs84(raws: Iterator[Raw], crs: CityCrs, name: str) -> Iterator[Row]:
     batch: list[Raw] = []
-    for n, raw in enumerate(reader(data, name, crs)):
+    for n, raw in enumerate(raws):
         if n >= MAX_ROWS:
             raise InvalidImport([RowError(name, None, f"more than {MAX_ROWS} rows: split the file")])
         batch.append(raw)
@@ -153,7 +179,7 @@ def _is_point(geometry: Any) -> bool:
 Raw = tuple[str, dict[str, Any], dict[str, Any] | None]
 
 
-def _geojson_rows(data: bytes, name: str, crs: CityCrs) -> Iterator[Raw]:
+def _geojson_document(data: bytes, name: str) -> dict[str, Any]:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -161,6 +187,10 @@ def _geojson_rows(data: bytes, name: str, crs: CityCrs) -> Iterator[Raw]:
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"),
                                                                                              list):
         raise InvalidImport([RowError(name, None, "not a GeoJSON FeatureCollection")])
+    return doc
+
+
+def _geojson_rows(doc: dict[str, Any]) -> Iterator[Raw]:
     for n, feature in enumerate(doc["features"]):
         ref = f"feature {n}"
         if not isinstance(feature, dict):

@@ -187,6 +187,13 @@ def _calendar_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             errors.append(PackError(file, f"period {i + 1}", "periods", f"starts before period {previous[0]} ends: "
                                     "periods are in order and do not overlap"))
         previous = (i + 1, end)
+    # A day cannot be both off and worked: which one the calendar took would be a guess (dates as written,
+    # compared after the model's checks have passed, so '2026-10-09' and a YAML date are the same day).
+    workdays = {str(d): i + 1 for i, d in enumerate(_rows(data, "workdays"))}
+    for i, day in enumerate(_rows(data, "holidays")):
+        if str(day) in workdays:
+            errors.append(PackError(file, f"holiday {i + 1}", "holidays", f"{day} is also make-up workday "
+                                    f"{workdays[str(day)]}: a day is either a holiday or a working day"))
     return errors
 
 

@@ -53,6 +53,22 @@ def _by_code(rows: Any) -> dict[str, Any] | None:
     return keyed if len(keyed) == len(rows) else None
 
 
+def _is_set(value: Any) -> bool:
+    """A list of distinct plain values (an action's roles, the holidays, the working weekdays): read as a set."""
+    return isinstance(value, list) and all(isinstance(v, str | int | float) and not isinstance(v, bool)
+                                           for v in value) and len(set(value)) == len(value)
+
+
+def _set_change(before: list[Any], after: list[Any]) -> str:
+    """What was added to and removed from a list, item by item (``added operator; removed inspector``), so that
+    giving operators the right to file reads as that, not as two lists; a reordering says so."""
+    added = [v for v in after if v not in before]
+    removed = [v for v in before if v not in after]
+    parts = ([f"added {', '.join(map(str, added))}"] if added else []) + \
+        ([f"removed {', '.join(map(str, removed))}"] if removed else [])
+    return "; ".join(parts) or f"reordered {_short(before)} → {_short(after)}"
+
+
 def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
     if before == after:
         return
@@ -63,6 +79,9 @@ def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
     keyed_before, keyed_after = _by_code(before), _by_code(after)
     if keyed_before is not None and keyed_after is not None:
         _diff(path, keyed_before, keyed_after, out)
+        return
+    if _is_set(before) and _is_set(after):
+        out.append(f"{path}: {_set_change(before, after)}")
         return
     if before is None:
         out.append(f"{path}: added {_short(after)}")

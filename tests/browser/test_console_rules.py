@@ -1,6 +1,7 @@
 """The rules page in a real browser against `civicgrid api`: an admin edits a category's disposal limit in place, an
 invalid edit is refused with the words next to its field, the valid one is saved as a new version with its reason
-(seen in the page's history), and a case filed afterwards through the API gets the new limit."""
+(seen in the page's history), and a case filed afterwards through the API gets the new limit; then the working
+calendar and the permission table are edited the same way."""
 
 from __future__ import annotations
 
@@ -91,6 +92,114 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
         body = dispatched.json()
         at = datetime.fromisoformat(next(e["at"] for e in body["timeline"] if e["action"] == "dispatch"))
         assert datetime.fromisoformat(body["disposal_deadline"]) == at + timedelta(hours=3)
+
+        # The calendar and the permission table, edited on the same page: a period that does not parse is refused
+        # in words beside the periods (nothing stored); fixed, the holiday and the operators' right to file are
+        # one new version, and its history row says what was added.
+        page.fill("#rl-cal-periods", "08:30-12:00, 8")
+        page.fill("#rl-cal-holidays", "2026-10-09")
+        page.check("#rl-role-file-operator")
+        page.fill("#rl-reason", "国庆调休；受理员可立案")
+        page.click("#rl-save button[type=submit]")
+        period_error = page.locator("#rl-cal-periods-error")
+        period_error.wait_for()
+        assert "period 2: a working period is written HH:MM-HH:MM" in period_error.inner_text()
+        assert call(admin, "GET", "/admin/rules").json()["version"] == version
+        page.fill("#rl-cal-periods", "08:30-12:00, 14:30-18:00")
+        page.click("#rl-save button[type=submit]")
+        page.wait_for_selector(f"#rules[data-version='{version + 1}']")
+        text = page.locator(f"#rl-history tr[data-version='{version + 1}']").inner_text()
+        assert "permissions.actions.file: added operator" in text
+        assert "working_calendar.holidays: added 2026-10-09" in text
+        assert "working_calendar.periods: added 14:30-18:00; removed 14:00-17:30" in text
+        tables = call(admin, "GET", "/admin/rules/content").json()["tables"]
+        assert "operator" in tables["permissions"]["actions"]["file"]
+        assert tables["working_calendar"]["holidays"] == ["2026-10-09"]
+        assert page.is_checked("#rl-role-file-operator")
+        page.locator("#rl-calendar").screenshot(path=str(artifacts / "console-rules-calendar.png"))
     finally:
         restored = call(admin, "POST", "/admin/rules", json={}, params={"reason": "测试结束，恢复默认规则"})
         assert restored.status_code in (200, 201)
+
+
+def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org, admin: str, new_page,
+                                                                        console_url: str,
+                                                                        token: Callable[[str], str], db,
+                                                                        artifacts) -> None:
+    """The centres page (a district that does not nest is refused in words, then saved; a department put under
+    it; the department table rolled up by centre on the scoring page) and the notifications page (a failed one,
+    counted, sent again with a reason that the API records). Every centre is removed afterwards, as
+    tests/integration/api/test_centres.py does, so the later tests meet none."""
+    def call(method: str, path: str, **kw: object) -> httpx.Response:
+        return httpx.request(method, f"{console_url}{path}", headers={"Authorization": f"Bearer {token(admin)}"},
+                             timeout=20, **kw)  # type: ignore[arg-type]
+
+    assert call("GET", "/centres").json() == [], "a centre left by another test"
+    case = httpx.post(f"{console_url}/cases", headers={"Authorization": f"Bearer {token(org.users['inspector'])}"},
+                      json={"category_code": "E0102", "description": "回访测试", "lon": org.lon, "lat": org.lat},
+                      timeout=20)
+    assert case.status_code == 201, case.text
+    (caller,) = db.execute("INSERT INTO case_callers (case_id, channel, name, phone, callback) "
+                           "VALUES (%s, 'hotline', '王先生', '13900000099', true) RETURNING id",
+                           (case.json()["id"],)).fetchone()
+    (failed,) = db.execute("INSERT INTO notifications (case_id, caller_id, event_seq, channel, status, attempts, "
+                           "last_error) VALUES (%s, %s, 1, 'webhook', 'failed', 6, 'HTTP 503 from the receiver') "
+                           "RETURNING id", (case.json()["id"], caller)).fetchone()
+    try:
+        page = new_page(admin, "#/centres")
+        page.wait_for_selector("#centres[data-count='0']")
+        page.fill("#ce-id", "ui-city")
+        page.fill("#ce-name", "测试市监督指挥中心")
+        page.select_option("#ce-level", "city")
+        page.fill("#ce-prefix", "3415")
+        page.click("#ce-form button[type=submit]")
+        page.wait_for_selector("#ce-tree tr[data-centre='ui-city']")
+        page.fill("#ce-id", "ui-district")
+        page.fill("#ce-name", "测试区指挥中心")
+        page.select_option("#ce-level", "district")
+        page.fill("#ce-prefix", "320402")
+        page.select_option("#ce-parent", "ui-city")
+        page.click("#ce-form button[type=submit]")
+        refusal = page.locator("#ce-form .error")
+        refusal.wait_for()
+        assert "ui-district" in refusal.inner_text() and "3415" in refusal.inner_text()
+        page.fill("#ce-prefix", "341523")
+        page.click("#ce-form button[type=submit]")
+        page.wait_for_selector("#centres[data-count='2'] #ce-tree tr[data-centre='ui-district']")
+        page.select_option(f"#ce-dept-{org.department}", "ui-district")
+        page.wait_for_function(f"() => document.querySelector('#ce-dept-{org.department}').value === 'ui-district'")
+        departments = {d["id"]: d for d in call("GET", "/departments").json()}
+        assert departments[org.department]["centre_id"] == "ui-district"
+        assert axe_critical(page) == []
+        page.screenshot(path=str(artifacts / "console-centres.png"), full_page=True)
+
+        page.goto(f"{console_url}/#/scoring")
+        page.select_option("#s-dept-level", "centre")
+        page.wait_for_selector(".score-table tr[data-subject='ui-city']")
+        assert "测试区指挥中心" in page.inner_text(".score-table")
+
+        page.goto(f"{console_url}/#/notifications")
+        page.click("#nt-failed-count")
+        row = page.locator(f"#nt-list tr[data-id='{failed}']")
+        row.wait_for()
+        assert "HTTP 503 from the receiver" in row.inner_text() and "发送失败" in row.inner_text()
+        page.fill(f"#nt-reason-{failed}", "接收平台已恢复")
+        page.click(f"#nt-resend-{failed} button[type=submit]")
+        page.wait_for_selector("#nt-done")
+        page.wait_for_selector(f"#nt-list tr[data-id='{failed}']", state="detached")  # no longer failed
+        assert axe_critical(page) == []
+        page.select_option("#nt-status", "")
+        page.wait_for_selector(f"#nt-list tr[data-id='{failed}'][data-status='pending']")
+        page.screenshot(path=str(artifacts / "console-notifications.png"))
+        resent = db.execute("SELECT n.status, r.actor, r.reason, r.attempts FROM notifications n "
+                            "JOIN notification_resends r ON r.notification_id = n.id WHERE n.id = %s",
+                            (failed,)).fetchall()
+        assert resent == [("pending", admin, "接收平台已恢复", 6)]
+    finally:
+        db.execute("DELETE FROM case_callers WHERE id = %s", (caller,))  # its notification with it
+        db.execute("UPDATE cases SET centre_id = NULL WHERE centre_id IS NOT NULL")
+        db.execute("UPDATE users SET centre_id = NULL WHERE centre_id IS NOT NULL")
+        db.execute("UPDATE departments SET centre_id = NULL WHERE centre_id IS NOT NULL")
+        db.execute("UPDATE feed_events SET centre_id = NULL WHERE centre_id IS NOT NULL")
+        db.execute("DELETE FROM centres WHERE parent_id IS NOT NULL")
+        db.execute("DELETE FROM centres")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from civicgrid.basedata.crs import UnknownCrs, city_crs, declared_crs
+from civicgrid.basedata.crs import ConflictingCrs, UnknownCrs, city_crs, declared_crs, file_crs
 
 # GRS 80 (the CGCS2000 ellipsoid has its a and 1/f): the meridian quadrant Q, equator to pole, is 10 001 965.7293 m
 # (Moritz, "Geodetic Reference System 1980", Bulletin Géodésique 1980/2000). A transverse Mercator's northing on its
@@ -47,3 +47,13 @@ def test_a_geojson_files_own_crs_member_is_read_as_an_epsg_code() -> None:
     assert declared_crs({"type": "FeatureCollection", "features": []}) is None
     with pytest.raises(UnknownCrs):
         declared_crs(named("urn:ogc:def:crs:EPSG::99999"))
+
+
+def test_a_file_is_read_in_the_crs_it_declares_else_the_one_given_else_wgs84_and_never_in_a_guess() -> None:
+    gk, cgcs = city_crs("EPSG:4548"), city_crs("EPSG:4490")
+    assert file_crs("EPSG:4548", None, name="a.geojson", given_as="--crs says") is gk
+    assert file_crs("EPSG:4548", gk, name="a.geojson", given_as="--crs says") is gk
+    assert file_crs(None, cgcs, name="a.csv", given_as="--crs says") is cgcs
+    assert file_crs(None, None, name="a.csv", given_as="--crs says").code == "EPSG:4326"
+    with pytest.raises(ConflictingCrs, match=r"^a\.geojson says EPSG:4548 \(its crs member\), --crs says EPSG:4490"):
+        file_crs("EPSG:4548", cgcs, name="a.geojson", given_as="--crs says")

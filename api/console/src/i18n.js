@@ -310,7 +310,8 @@ Object.assign(zh, {
   'rl.discard': '放弃修改', 'rl.unsaved': '有未保存的修改', 'rl.no_changes': '无修改', 'rl.saved': '已保存：',
   'rl.unchanged': '与当前版本相同，未保存：', 'rl.field': '字段', 'rl.workbook': 'Excel 工作簿', 'rl.download': '下载当前规则（模板）',
   'rl.upload': '上传工作簿', 'rl.file': '工作簿 (.xlsx)', 'rl.history': '变更记录', 'rl.who': '操作人', 'rl.tables': '变更的表',
-  'rl.what': '变更内容',
+  'rl.what': '变更内容', 'rl.rtc_hint': '工作时间即自然时间，工作时段、星期和节假日不适用', 'rl.utc_offset': '时差（小时）',
+  'rl.wd.1': '一', 'rl.wd.2': '二', 'rl.wd.3': '三', 'rl.wd.4': '四', 'rl.wd.5': '五', 'rl.wd.6': '六', 'rl.wd.7': '日',
 });
 Object.assign(en, {
   rules: 'Rules', 'rl.version': 'version', 'rl.catalogue': 'Catalogue', 'rl.find': 'Find a category', 'rl.find_hint': 'code prefix or name',
@@ -329,4 +330,34 @@ Object.assign(en, {
   'rl.unchanged': 'Same as the current version, nothing stored:', 'rl.field': 'field', 'rl.workbook': 'Excel workbook',
   'rl.download': 'Download the current rules (template)', 'rl.upload': 'Upload a workbook', 'rl.file': 'Workbook (.xlsx)',
   'rl.history': 'Changes', 'rl.who': 'By', 'rl.tables': 'Tables changed', 'rl.what': 'What changed',
+  'rl.rtc_hint': 'working time is clock time; periods, weekdays and holidays do not apply', 'rl.utc_offset': 'UTC offset (hours)',
+  'rl.wd.1': 'Mon', 'rl.wd.2': 'Tue', 'rl.wd.3': 'Wed', 'rl.wd.4': 'Thu', 'rl.wd.5': 'Fri', 'rl.wd.6': 'Sat', 'rl.wd.7': 'Sun',
+});
+
+// The centres page (pages/centres.js), the notifications page (pages/notifications.js) and the scoring roll-up.
+Object.assign(zh, {
+  centres: '指挥中心', 'ce.about': '市级监督指挥中心之下的区级、街道指挥中心：各自覆盖的网格编码前缀决定案件由哪个中心办理；保存时整棵树重新校验。',
+  'ce.add': '新增中心', 'ce.edit': '修改', 'ce.id': '标识', 'ce.name': '名称', 'ce.name_en': '英文名称', 'ce.level': '层级',
+  'ce.level.city': '市级', 'ce.level.district': '区级', 'ce.level.street': '街道', 'ce.prefix': '网格编码前缀',
+  'ce.prefix_hint': '区 6 位，街道 9 位，全市留空', 'ce.parent': '上级中心', 'ce.none': '尚未设置指挥中心：全市由一个中心办理',
+  'ce.saved': '已保存：', 'ce.departments': '专业部门所属中心', 'ce.centre': '所属中心', 'ce.top': '市级（最高层）',
+  'by_centre': '按指挥中心汇总', 'by_department': '按部门', 'department_level': '部门考评',
+  notifications: '回访通知', 'nt.about': '案件结案后向要求回访的来电人发送的通知；失败的通知可在接收方恢复后由管理员注明原因重新发送。',
+  'nt.status.pending': '待发送', 'nt.status.sent': '已发送', 'nt.status.failed': '发送失败', 'nt.case': '案件',
+  'nt.caller': '来电人', 'nt.channel': '渠道', 'nt.attempts': '次尝试', 'nt.attempts_col': '尝试次数', 'nt.last_error': '最近错误', 'nt.when': '时间',
+  'nt.resend': '重新发送', 'nt.reason_hint': '原因（必填）', 'nt.resent': '已重新发送通知', 'nt.had': '此前',
+  'nt.sent_at': '发送于', 'nt.next': '下次尝试',
+});
+Object.assign(en, {
+  centres: 'Centres', 'ce.about': 'District and street centres under the city centre: the cell-code prefix each covers decides which centre handles a case; every save checks the whole tree again.',
+  'ce.add': 'Add a centre', 'ce.edit': 'Edit', 'ce.id': 'Id', 'ce.name': 'Name', 'ce.name_en': 'English name', 'ce.level': 'Level',
+  'ce.level.city': 'city', 'ce.level.district': 'district', 'ce.level.street': 'street', 'ce.prefix': 'Cell prefix',
+  'ce.prefix_hint': 'district 6 digits, street 9, empty for the city', 'ce.parent': 'Centre above', 'ce.none': 'No centres: one centre handles the whole city',
+  'ce.saved': 'Saved:', 'ce.departments': "Departments' centres", 'ce.centre': 'Centre', 'ce.top': 'City level (the top)',
+  'by_centre': 'Rolled up by centre', 'by_department': 'By department', 'department_level': 'Department table',
+  notifications: 'Notifications', 'nt.about': 'Messages to the callers who asked to be told when their case closed; an admin sends a failed one again, with a reason, once the receiver is back.',
+  'nt.status.pending': 'pending', 'nt.status.sent': 'sent', 'nt.status.failed': 'failed', 'nt.case': 'Case',
+  'nt.caller': 'Caller', 'nt.channel': 'Channel', 'nt.attempts': 'attempts', 'nt.attempts_col': 'Attempts', 'nt.last_error': 'Last error', 'nt.when': 'When',
+  'nt.resend': 'Send again', 'nt.reason_hint': 'reason (required)', 'nt.resent': 'Sent again: notification', 'nt.had': 'had',
+  'nt.sent_at': 'sent', 'nt.next': 'next try',
 });

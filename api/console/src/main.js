@@ -25,6 +25,8 @@ export const PAGES = [
   { id: 'cameras', roles: WATCHERS, load: once(() => import('./pages/cameras.js').then((m) => m.CamerasPage)) },
   { id: 'basedata', roles: WATCHERS, load: once(() => import('./pages/basedata.js').then((m) => m.BaseDataPage)) },
   { id: 'rules', roles: ['admin'], load: once(() => import('./pages/rules.js').then((m) => m.RulesPage)) },
+  { id: 'centres', roles: ['admin'], load: once(() => import('./pages/centres.js').then((m) => m.CentresPage)) },
+  { id: 'notifications', roles: ['operator', 'shift_leader', 'admin'], load: once(() => import('./pages/notifications.js').then((m) => m.NotificationsPage)) },
 ];
 
 function parseHash() {

@@ -1,6 +1,7 @@
 """Levels (一级监督、两级指挥、三级管理; docs/centres.md) through the API against the real database: a city centre over
 two districts, each district's staff seeing and dispatching only within it, a case transferred between districts
-keeping its timeline, an escalation to the city, and the city level seeing both; region scores roll up by centre."""
+keeping its timeline, an escalation to the city, and the city level seeing both; region and department scores roll
+up by centre."""
 
 from __future__ import annotations
 
@@ -147,6 +148,26 @@ def test_region_scores_roll_up_by_centre(client: TestClient, as_user, levels) ->
     assert set(rows) >= {"changzhou", "tianning", "zhonglou"}
     filed = {k: rows[k]["ratios"]["public_report_rate"]["denominator"] for k in ("changzhou", "tianning", "zhonglou")}
     assert filed["changzhou"] == filed["tianning"] + filed["zhonglou"] and filed["zhonglou"] > 0, filed
+
+
+def test_department_scores_roll_up_by_centre(client: TestClient, as_user, levels) -> None:
+    """Each centre's row counts the cases dispatched to its bodies and to those of the centres under it; a body of
+    no centre (the other tests') counts for the city, so the city's row is every dispatched case."""
+    case = _report(client, as_user, TIANNING[3][0])
+    assert client.post(f"/cases/{case['id']}/file", headers=levels["tn-leader"], json={}).status_code == 200
+    r = client.post(f"/cases/{case['id']}/dispatch", headers=levels["tn-dispatcher"],
+                    json={"department_id": "tn-sanitation"})
+    assert r.status_code == 200, r.text
+    params = {"period": "year"}
+    bodies = client.get("/scoring/department", headers=as_user("api-boss"), params=params)
+    centres = client.get("/scoring/department", headers=as_user("api-boss"),
+                         params={**params, "department_level": "centre"})
+    assert centres.status_code == 200 and centres.json()["level"] == "department:centre", centres.text
+    due = {row["subject"]: row["ratios"]["closing_rate"]["denominator"] for row in centres.json()["rows"]}
+    by_body = {row["subject"]: row["ratios"]["closing_rate"]["denominator"] for row in bodies.json()["rows"]}
+    assert set(due) == {"changzhou", "tianning", "zhonglou"}
+    assert due["tianning"] == by_body["tn-sanitation"] >= 1 and due["zhonglou"] == by_body.get("zl-sanitation", 0)
+    assert due["changzhou"] == sum(by_body.values()), (due, by_body)
 
 
 def test_centres_that_do_not_nest_are_refused_through_the_api(client: TestClient, as_user, levels) -> None:

@@ -68,3 +68,32 @@ def test_the_content_route_gives_the_tables_post_takes(client: TestClient, as_us
     assert content["version"] == client.get("/admin/rules", headers=admin).json()["version"]
     again = client.post("/admin/rules", headers=admin, json=content["tables"])
     assert again.status_code == 200 and again.json()["digest"] == content["digest"]
+
+
+def test_a_calendar_and_a_roles_change_read_as_what_was_added_and_removed(client: TestClient,
+                                                                           as_user: Headers) -> None:
+    """What the console's calendar and roles editors send: the record says which role, which day, which period."""
+    admin = as_user("api-admin")
+    shipped = shipped_pack().content
+    actions = {**shipped["permissions"]["actions"]}
+    actions["file"] = [*actions["file"], "operator"]
+    calendar = {**shipped["working_calendar"], "holidays": ["2026-10-09"],
+                "periods": ["08:30-12:00", "14:30-18:00"]}
+    try:
+        both = {**calendar, "workdays": ["2026-10-09"]}
+        refused = client.post("/admin/rules", headers=admin, json={"working_calendar": both})
+        assert refused.status_code == 422
+        assert [(e["file"], e["row"], e["field"]) for e in refused.json()["errors"]] == [
+            ("working_calendar.yaml", "holiday 1", "holidays")]
+        loaded = client.post("/admin/rules", headers=admin, params={"reason": "国庆调休；受理员可立案"},
+                             json={"working_calendar": calendar, "permissions": {"actions": actions}})
+        assert loaded.status_code == 201, loaded.text
+        entry = client.get("/admin/rules/history", headers=admin, params={"limit": 1}).json()["items"][0]
+        assert entry["version"] == loaded.json()["version"]
+        assert sorted(entry["tables_changed"]) == ["permissions", "working_calendar"]
+        assert sorted(entry["summary"].splitlines()) == [
+            "permissions.actions.file: added operator",
+            "working_calendar.holidays: added 2026-10-09",
+            "working_calendar.periods: added 14:30-18:00; removed 14:00-17:30"]
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}, params={"reason": "restore"}).status_code == 201

@@ -153,3 +153,25 @@ def test_cli_imports_in_epsg_4548_with_progress_and_refuses_with_the_row(
     done = civicgrid(settings, "basedata", "import", "components", str(bad))
     assert done.returncode == 1
     assert "row 2, lon/lat: not a number" in done.stderr
+
+
+def test_cli_reads_a_geojson_in_the_crs_its_crs_member_declares_and_refuses_another_crs(
+        settings: Settings, org: dict[str, int], db: psycopg.Connection, tmp_path: pytest.TempPathFactory) -> None:
+    """A department's GeoJSON in CGCS2000 3° Gauss–Krüger says so in its `crs` member (as GDAL, QGIS and our
+    exports write it): it lands right without --crs; a --crs that says otherwise is refused naming both, and
+    nothing is written."""
+    batch = codes(len(POINTS))
+    document = orjson.loads(_geojson(batch, [TO_4548.transform(lon, lat) for lon, lat in POINTS]))
+    document["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4548"}}
+    path = tmp_path / "covers-4548.geojson"  # type: ignore[operator]
+    path.write_bytes(orjson.dumps(document))
+    refused = civicgrid(settings, "basedata", "import", "components", str(path), "--crs", "EPSG:4490")
+    assert refused.returncode == 1, refused.stderr
+    assert "covers-4548.geojson, crs: covers-4548.geojson says EPSG:4548 (its crs member), --crs says EPSG:4490" \
+        in " ".join(refused.stderr.split())
+    assert db.execute("SELECT count(*) FROM components WHERE code = ANY(%s)", (batch,)).fetchone() == (0,)
+    done = civicgrid(settings, "basedata", "import", "components", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "(EPSG:4548): 5 rows, 5 added" in done.stderr
+    for code, point in zip(batch, POINTS, strict=True):
+        assert metres_apart(_stored(db, code), point) < 0.5

@@ -125,6 +125,13 @@ def test_calendar_periods_that_do_not_parse_or_overlap_and_bad_dates_are_named(t
     assert "HH:MM-HH:MM" in errors[0].message and "overlap" in errors[2].message
 
 
+def test_a_day_that_is_both_a_holiday_and_a_make_up_workday_is_named(tmp_path: Path) -> None:
+    error = _one(tmp_path, working_calendar={"holidays": ["2026-10-08", "2026-10-09"],
+                                             "workdays": ["2026-10-10", "2026-10-09"]})
+    assert (error.file, error.row, error.field) == ("working_calendar.yaml", "holiday 2", "holidays")
+    assert error.message == "2026-10-09 is also make-up workday 2: a day is either a holiday or a working day"
+
+
 def test_an_unknown_role_and_a_forgotten_action_are_named(tmp_path: Path) -> None:
     permissions = _permissions(file=["shift_leader", "pilot"])
     del permissions["actions"]["close"]  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 // The city's rules (规则配置, admin): the current rule pack's catalogue, time limits, calendar, roles and weights as
-// tables; a category's disposal limit, a step's or class's limit and a weight edited in place and saved as a new
+// tables; a category's disposal limit, a step's or class's limit, a weight, the working calendar (hours, weekdays,
+// holidays, make-up days, round-the-clock duty) and who may take which action edited in place and saved as a new
 // version with a reason (POST /admin/rules as the JSON pack, docs/rules.md); each refusal shown in words next to
 // its field; the workbook downloaded and uploaded; who changed what, when and why (GET /admin/rules/history).
 import { useState } from 'preact/hooks';
@@ -81,26 +82,82 @@ function Limits({ draft, edit, errors }) {
   </section>`;
 }
 
-function Calendar({ cal }) {
-  const list = (v) => (v && v.length ? v.join(', ') : '—');
+/** The errors of every row of one file whose name starts with one of `prefixes` (e.g. `holiday ` for all the
+ * holidays), or that are about `field` without a row: the calendar's lists are edited as one field each. */
+function ListErrors({ errors, file, prefixes, field, id }) {
+  const mine = (errors || []).filter((e) => e.file === file
+    && ((e.row && prefixes.some((p) => e.row.startsWith(p))) || (!e.row && e.field === field)));
+  if (!mine.length) return null;
+  return html`<span class="field-error" role="alert" id=${id}>${mine.map((e) => (e.row ? `${e.row}: ` : '') + e.message).join('; ')}</span>`;
+}
+
+const splitList = (text) => text.split(/[,，;；\s]+/).map((x) => x.trim()).filter(Boolean);
+
+/** A list (periods, dates) typed as text, comma-separated; the draft gets the list on every keystroke, the text
+ * stays as typed until the draft changes from elsewhere (discard, a new version). */
+function ListInput({ id, label, value, onChange, hint }) {
+  const shown = (value || []).join(', ');
+  const [text, setText] = useState(shown);
+  const same = JSON.stringify(splitList(text)) === JSON.stringify((value || []).map(String));
+  const current = same ? text : shown;
+  return html`<input id=${id} aria-label=${label} value=${current} placeholder=${hint || ''} size="40"
+    onInput=${(e) => { setText(e.currentTarget.value); onChange(splitList(e.currentTarget.value)); }} />`;
+}
+
+function Calendar({ draft, edit, errors }) {
+  const cal = draft.working_calendar;
+  const set = (key, value) => edit((d) => { d.working_calendar = { ...d.working_calendar, [key]: value }; });
+  const file = 'working_calendar.yaml';
+  const weekdays = cal.weekdays || [1, 2, 3, 4, 5];
+  const toggleDay = (n, on) => set('weekdays', [...weekdays.filter((x) => x !== n), ...(on ? [n] : [])].sort());
+  const rtc = !!cal.round_the_clock;
   return html`<section class="panel" aria-labelledby="rl-cal-h"><h2 id="rl-cal-h">${t('rl.calendar')}</h2>
     <table class="data" id="rl-calendar"><caption class="sr-only">${t('rl.calendar')}</caption><tbody>
-      <tr><th scope="row">${t('rl.round_the_clock')}</th><td>${cal.round_the_clock ? '✓' : '—'}</td></tr>
-      <tr><th scope="row">${t('rl.periods')}</th><td>${list(cal.periods)}</td></tr>
-      <tr><th scope="row">${t('rl.weekdays')}</th><td>${list(cal.weekdays)}</td></tr>
-      <tr><th scope="row">${t('rl.holidays')}</th><td>${list(cal.holidays)}</td></tr>
-      <tr><th scope="row">${t('rl.workdays')}</th><td>${list(cal.workdays)}</td></tr>
-      <tr><th scope="row">${t('rl.chinese_calendar')}</th><td>${cal.use_chinese_calendar === false ? '—' : '✓'}</td></tr>
-      <tr><th scope="row">${t('rl.timezone')}</th><td>${cal.timezone_name || '—'} (UTC+${cal.utc_offset_hours ?? 8})</td></tr>
+      <tr data-key="round_the_clock"><th scope="row"><label for="rl-cal-rtc">${t('rl.round_the_clock')}</label></th>
+        <td><input id="rl-cal-rtc" type="checkbox" checked=${rtc} onChange=${(e) => set('round_the_clock', e.currentTarget.checked)} />
+          ${rtc ? html` <small>${t('rl.rtc_hint')}</small>` : null}</td></tr>
+      <tr data-key="periods"><th scope="row">${t('rl.periods')}</th>
+        <td><${ListInput} id="rl-cal-periods" label=${t('rl.periods')} value=${cal.periods} hint="08:30-12:00, 14:00-17:30"
+          onChange=${(v) => set('periods', v)} />
+          <${ListErrors} id="rl-cal-periods-error" errors=${errors} file=${file} prefixes=${['period ']} field="periods" /></td></tr>
+      <tr data-key="weekdays"><th scope="row">${t('rl.weekdays')}</th>
+        <td>${[1, 2, 3, 4, 5, 6, 7].map((n) => html`<label class="inline" for=${'rl-cal-wd-' + n}>
+          <input id=${'rl-cal-wd-' + n} type="checkbox" checked=${weekdays.includes(n)} onChange=${(e) => toggleDay(n, e.currentTarget.checked)} />${t('rl.wd.' + n)}</label>`)}
+          <${ListErrors} errors=${errors} file=${file} prefixes=${['weekday ']} field="weekdays" /></td></tr>
+      <tr data-key="holidays"><th scope="row">${t('rl.holidays')}</th>
+        <td><${ListInput} id="rl-cal-holidays" label=${t('rl.holidays')} value=${cal.holidays} hint="2026-10-09"
+          onChange=${(v) => set('holidays', v)} />
+          <${ListErrors} id="rl-cal-holidays-error" errors=${errors} file=${file} prefixes=${['holiday ']} field="holidays" /></td></tr>
+      <tr data-key="workdays"><th scope="row">${t('rl.workdays')}</th>
+        <td><${ListInput} id="rl-cal-workdays" label=${t('rl.workdays')} value=${cal.workdays} hint="2026-10-11"
+          onChange=${(v) => set('workdays', v)} />
+          <${ListErrors} errors=${errors} file=${file} prefixes=${['make-up workday ']} field="workdays" /></td></tr>
+      <tr data-key="use_chinese_calendar"><th scope="row"><label for="rl-cal-cn">${t('rl.chinese_calendar')}</label></th>
+        <td><input id="rl-cal-cn" type="checkbox" checked=${cal.use_chinese_calendar !== false}
+          onChange=${(e) => set('use_chinese_calendar', e.currentTarget.checked)} /></td></tr>
+      <tr data-key="timezone"><th scope="row">${t('rl.timezone')}</th>
+        <td><input id="rl-cal-tz" aria-label=${t('rl.timezone')} value=${cal.timezone_name || ''} size="16"
+          onInput=${(e) => set('timezone_name', e.currentTarget.value || null)} />
+          UTC+<input id="rl-cal-offset" type="number" step="0.5" aria-label=${t('rl.utc_offset')} value=${cal.utc_offset_hours ?? 8}
+          onInput=${(e) => set('utc_offset_hours', e.currentTarget.value === '' ? null : Number(e.currentTarget.value))} />
+          <${ListErrors} errors=${errors} file=${file} prefixes=${[]} field="utc_offset_hours" /></td></tr>
     </tbody></table></section>`;
 }
 
-function Roles({ actions }) {
+function Roles({ draft, edit, errors }) {
+  const actions = draft.permissions.actions;
+  const toggle = (action, role, on) => edit((d) => {
+    const roles = d.permissions.actions[action] || [];
+    d.permissions.actions = { ...d.permissions.actions,
+      [action]: on ? [...roles.filter((r) => r !== role), role] : roles.filter((r) => r !== role) };
+  });
   return html`<section class="panel" aria-labelledby="rl-roles-h"><h2 id="rl-roles-h">${t('rl.roles')}</h2>
     <table class="data" id="rl-roles"><caption class="sr-only">${t('rl.roles')}</caption>
       <thead><tr><th scope="col">${t('rl.action')}</th>${ROLES.map((r) => html`<th scope="col">${t('role.' + r)}</th>`)}</tr></thead>
-      <tbody>${Object.entries(actions).map(([a, roles]) => html`<tr data-action=${a}><th scope="row">${t('action.' + a)} <small class="code">${a}</small></th>
-        ${ROLES.map((r) => html`<td>${roles.includes(r) ? '✓' : ''}</td>`)}</tr>`)}</tbody></table></section>`;
+      <tbody>${Object.entries(actions).map(([a, roles]) => html`<tr data-action=${a}><th scope="row">${t('action.' + a)} <small class="code">${a}</small>
+          <${RowErrors} errors=${errors} file="permissions.yaml" row=${'action ' + a} /></th>
+        ${ROLES.map((r) => html`<td><input type="checkbox" id=${`rl-role-${a}-${r}`} aria-label=${`${t('action.' + a)} ${t('role.' + r)}`}
+          checked=${roles.includes(r)} onChange=${(e) => toggle(a, r, e.currentTarget.checked)} /></td>`)}</tr>`)}</tbody></table></section>`;
 }
 
 function Weights({ draft, edit, errors }) {
@@ -202,8 +259,8 @@ export function RulesPage() {
     <${Catalogue} draft=${tables} edit=${edit} errors=${errors} />
     <${Limits} draft=${tables} edit=${edit} errors=${errors} />
     <${Weights} draft=${tables} edit=${edit} errors=${errors} />
-    <${Calendar} cal=${tables.working_calendar} />
-    <${Roles} actions=${tables.permissions.actions} />
+    <${Calendar} draft=${tables} edit=${edit} errors=${errors} />
+    <${Roles} draft=${tables} edit=${edit} errors=${errors} />
     <${Workbook} version=${current.version} onLoaded=${reload} />
     <${History} tick=${tick} />
   </div>`;

@@ -1,4 +1,5 @@
-// Scoring (CJ/T 292): region, department and post tables for a day, 旬, month or year, with grade and rank,
+// Scoring (CJ/T 292): region, department and post tables for a day, 旬, month or year, with grade and rank (in a
+// city with centres the region and department tables also rolled up by centre, docs/centres.md),
 // a bar chart of composite scores, a trend line per unit over the previous periods, and CSV download.
 // Each rate shows its numerator and denominator; one with nothing due shows "—" (the API's null), never 1.000.
 // Below the table: the composite's weights, what a rate with nothing due counts for, and the rule-pack versions.
@@ -22,6 +23,7 @@ function shiftDay(day, period, n) {
 function query(opts, day) {
   const p = new URLSearchParams({ period: opts.period, day });
   if (opts.level === 'region') p.set('region_level', opts.region_level);
+  if (opts.level === 'department' && opts.department_level === 'centre') p.set('department_level', 'centre');
   if (opts.level === 'post') p.set('role', opts.role);
   return p;
 }
@@ -71,16 +73,22 @@ function Chart({ option, label }) {
 }
 
 export function ScoringPage() {
-  const [opts, setOpts] = useState({ level: 'department', period: 'month', day: cityToday(), region_level: 'street', role: 'inspector' });
+  const [opts, setOpts] = useState({ level: 'department', period: 'month', day: cityToday(), region_level: 'street', department_level: 'department', role: 'inspector' });
   const set = (k) => (v) => setOpts({ ...opts, [k]: v || opts[k] });
   const [departments] = useLoad(() => api('/departments'), []);
+  const [centres] = useLoad(() => api('/centres'), []);
+  const byCentre = (opts.level === 'department' && opts.department_level === 'centre') || (opts.level === 'region' && opts.region_level === 'centre');
   const [table, error, loading] = useLoad(() => api(`/scoring/${opts.level}?${query(opts, opts.day)}`), [JSON.stringify(opts)]);
   const [trend] = useLoad(async () => {
     const days = Array.from({ length: TREND_PERIODS }, (_, i) => shiftDay(opts.day, opts.period, TREND_PERIODS - 1 - i));
     const tables = await Promise.all(days.map((d) => api(`/scoring/${opts.level}?${query(opts, d)}`).catch(() => null)));
     return { days, tables };
   }, [JSON.stringify(opts)]);
-  const name = (s) => (opts.level === 'department' && departments ? (departments.find((d) => d.id === s) || {}).name || s : s);
+  const name = (s) => {
+    const list = byCentre ? centres : (opts.level === 'department' ? departments : null);
+    return (list && (list.find((d) => d.id === s) || {}).name) || s;
+  };
+  const hasCentres = !!(centres && centres.length);
   const rows = table ? table.rows : [];
   const indicators = indicatorColumns(table);
   const weights = (table && table.weights) || {};
@@ -94,7 +102,9 @@ export function ScoringPage() {
         options=${['day', 'xun', 'month', 'year'].map((p) => [p, t(p)])} />
       <label for="s-day">${t('date')}<input id="s-day" type="date" value=${opts.day} onChange=${(e) => set('day')(e.currentTarget.value)} /></label>
       ${opts.level === 'region' ? html`<${Select} id="s-region" label=${t('region_level')} value=${opts.region_level} onChange=${set('region_level')}
-        options=${['county', 'street', 'community', 'grid'].map((p) => [p, t(p)])} />` : null}
+        options=${[...['county', 'street', 'community', 'grid'].map((p) => [p, t(p)]), ...(hasCentres ? [['centre', t('by_centre')]] : [])]} />` : null}
+      ${opts.level === 'department' && hasCentres ? html`<${Select} id="s-dept-level" label=${t('department_level')} value=${opts.department_level}
+        onChange=${set('department_level')} options=${[['department', t('by_department')], ['centre', t('by_centre')]]} />` : null}
       ${opts.level === 'post' ? html`<${Select} id="s-role" label=${t('role')} value=${opts.role} onChange=${set('role')}
         options=${['inspector', 'operator', 'shift_leader', 'dispatcher'].map((p) => [p, t(p)])} />` : null}
       <button type="button" onClick=${() => download(`/scoring/${opts.level}?${query(opts, opts.day)}&format=csv`,
