@@ -664,17 +664,22 @@ def devices_gb28181_password(device_id: str) -> None:
 @devices_app.command("bind-carrier")
 def devices_bind_carrier(device_id: str, platform: str = typer.Option(..., help="ctwing or onenet"),
                          carrier_id: str = typer.Option(..., help="the platform's device id (CTWing deviceId, "
-                                                        "OneNET dev_id)")) -> None:
-    """Name a device as the carrier platform's device id, so its pushes reach it (docs/carriers.md)."""
+                                                        "OneNET dev_id)"),
+                         imei: str | None = typer.Option(None, help="the module's IMEI (15 digits): OneNET's "
+                                                         "command API addresses a device by it")) -> None:
+    """Name a device as the carrier platform's device id, so its pushes reach it and its commands go through the
+    platform (docs/carriers.md)."""
     from civicgrid.store import carrier_devices
     from civicgrid.store.db import connect
     from civicgrid.store.devices import DeviceNotFound
 
     if platform not in carrier_devices.PLATFORMS:
         raise _fail(f"platform must be one of {', '.join(carrier_devices.PLATFORMS)}")
+    if imei is not None and not (len(imei) == 15 and imei.isdigit()):
+        raise _fail("--imei must be the module's 15 digits")
     with connect(_settings().db) as conn:
         try:
-            carrier_devices.bind(conn, platform, carrier_id, device_id)
+            carrier_devices.bind(conn, platform, carrier_id, device_id, imei)
         except DeviceNotFound as exc:
             raise _fail(str(exc)) from None
         conn.commit()
