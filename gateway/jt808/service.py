@@ -97,6 +97,16 @@ class Jt808Gateway:
             served = self.producer.poll(0)
             await asyncio.sleep(0.001 if served else 0.003)
 
+    async def _sweep_idle(self) -> None:
+        """Close connections silent for ``idle_timeout_s``: one pass over the sessions every few seconds instead
+        of a timer per read."""
+        idle_s = self.settings.jt808.idle_timeout_s
+        while True:
+            await asyncio.sleep(min(idle_s / 4, 5.0))
+            now = time.monotonic()
+            for session in list(self.sessions):
+                session.close_if_idle(now, idle_s)
+
     # -- connections -----------------------------------------------------------------------------
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self.sessions) >= self.settings.jt808.max_connections:
@@ -122,6 +132,7 @@ class Jt808Gateway:
         metrics = serve_metrics(j.metrics_host, j.metrics_port, self.metrics.registry, {"/healthz": self.health},
                                 "jt808-metrics-http")
         poller = asyncio.create_task(self._poll_kafka())
+        sweeper = asyncio.create_task(self._sweep_idle())
         server = await asyncio.start_server(self._connected, j.listen_host, j.listen_port, limit=j.max_frame_bytes * 2)
         self.listening = True
         log.info("jt808 gateway listening on %s:%d (metrics on %s:%d)", j.listen_host, j.listen_port, j.metrics_host,
@@ -137,6 +148,7 @@ class Jt808Gateway:
             while self.in_flight and time.monotonic() < deadline:  # noqa: ASYNC110 - librdkafka counts, no event
                 await asyncio.sleep(0.01)
             poller.cancel()
+            sweeper.cancel()
             self.producer.flush(5)
             await asyncio.sleep(0)
             self.registry.stop()
