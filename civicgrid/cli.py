@@ -61,9 +61,11 @@ def _register_simulators() -> None:
     app.add_typer(city_app, name="city")
     app.command("simulate")(simulate)
     app.command("simulate-people")(simulate_people)
+    from simulators.gb28181_cameras import simulate_gb28181
     from simulators.jt808_fleet import simulate_jt808
 
     app.command("simulate-jt808")(simulate_jt808)
+    app.command("simulate-gb28181")(simulate_gb28181)
     app.command("county-month")(county_month)
 
 
@@ -508,12 +510,13 @@ def _start_platform(services: Supervisor, settings: Settings, argv: list[str], l
     # Each component's state follows its cases (docs/basedata.md): a consumer group on cg.case-events.
     services.start("component-state", [*argv, "basedata", "follow"], logs / "component-state.log")
     services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
+    services.start("gb28181-gateway", [*argv, "gb28181-gateway"], logs / "gb28181-gateway.log")
     _start_notifier(services, settings, argv, logs)
 
 
 def _start_simulation(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path,
                       speed: float) -> None:
-    """`civicgrid run`'s simulated town: its devices, its people and its trucks."""
+    """`civicgrid run`'s simulated town: its devices, its people, its trucks and its cameras."""
     # Today's patrol day from 07:30 at `speed` until the present, then in real time (the gateway
     # refuses device times in the future); a week of wall time, i.e. until Ctrl-C.
     # The simulated devices connect as devices on 4G would: over TLS, trusting the stack's CA.
@@ -529,6 +532,8 @@ def _start_simulation(services: Supervisor, settings: Settings, argv: list[str],
                    logs / "people.log")
     # The town's trucks with JT/T 808 terminals, through the jt808-gateway (docs/jt808.md).
     services.start("jt808-fleet", [*argv, "simulate-jt808", "--city", str(city)], logs / "jt808-fleet.log")
+    # Two IP cameras on the town's streets over GB/T 28181, through the gb28181-gateway (docs/gb28181.md).
+    services.start("gb28181-cameras", [*argv, "simulate-gb28181", "--city", str(city)], logs / "gb28181-cameras.log")
 
 
 def _start_notifier(services: Supervisor, settings: Settings, argv: list[str], logs: Path) -> None:
