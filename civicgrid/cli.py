@@ -261,11 +261,13 @@ def cameras() -> None:
 def jt808_gateway() -> None:
     """Serve JT/T 808 vehicle terminals over TCP (jt808.listen_port) into Kafka until Ctrl-C (docs/jt808.md)."""
     from gateway.jt808.service import run as run_jt808
+    from gateway.jt808.service import tune_gc
 
     settings = _service_settings("DB_ROLE")
     console.print(f"jt808-gateway: TCP {settings.jt808.listen_host}:{settings.jt808.listen_port} → Kafka "
                   f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.jt808.metrics_host}:"
                   f"{settings.jt808.metrics_port}/metrics")
+    tune_gc()
     run_jt808(settings)
 
 

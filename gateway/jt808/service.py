@@ -10,6 +10,7 @@ the metrics HTTP server. The gateway reads the registry and writes only to Kafka
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -155,6 +156,21 @@ class Jt808Gateway:
             self.secrets.close()
             metrics.shutdown()
             log.info("jt808 gateway stopped")
+
+
+# Python's cyclic collector took 27 % of the loop's GIL time at 5,000 terminals (py-spy --gil, bench/jt808.py):
+# every report allocates a few containers that live until Kafka's ack (~1 s under load), so the young
+# generations fill every few dozen reports and each collection walks thousands of live records in flight. The
+# hot path makes no reference cycles (refcounting frees it), so collections can be rare: the start-up heap is
+# frozen out of them and the first generation holds 50,000 allocations instead of 700.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """For the gateway's own process (`civicgrid jt808-gateway`), once its modules are loaded."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
