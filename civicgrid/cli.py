@@ -286,8 +286,9 @@ def gb28181_gateway() -> None:
 
 @app.command("carrier-gateway")
 def carrier_gateway() -> None:
-    """Receive CTWing/AEP and OneNET HTTP pushes (carriers.listen_port) into Kafka until Ctrl-C; needs
-    carriers.ctwing_token or carriers.onenet_token (docs/carriers.md)."""
+    """Receive CTWing/AEP and OneNET HTTP pushes (carriers.listen_port) into Kafka, and send carrier-bound devices'
+    commands through the platforms' APIs, until Ctrl-C; needs carriers.ctwing_token or carriers.onenet_token
+    (docs/carriers.md)."""
     from gateway.carriers.service import run as run_carriers
 
     settings = _service_settings("DB_ROLE")
