@@ -13,6 +13,11 @@ Method (all on this machine, against a throwaway stack this script starts):
 4. Ceiling, same run, same load: a bare asyncio server that cuts frames at 0x7e and answers each with a fixed
    frame (no unescaping, check code, parsing, registry, validation or Kafka).
 
+Holding 5,000 connections costs two descriptors per terminal on this machine (the load process's and the
+gateway's socket): the script raises its soft RLIMIT_NOFILE to the hard limit (inherited by the load processes
+and the gateway) and stops with a clear message when even that is short. `--profile DIR` samples the gateway
+with py-spy over the measured window (bench/_profile.py) and adds its top functions to the JSON.
+
 Last line: JSON with terminals, reports_per_s, ceiling_reports_per_s, ratio, cpu_us_per_report (docs/jt808.md).
 The goal (issue 23): ≥ 10,000 reports/s per process with 5,000 connected terminals.
 """
@@ -25,6 +30,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import sys
 import time
 import urllib.request
@@ -32,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent))
+import _profile
 from _measure import cpu_seconds
 
 from civicgrid.broker.provisioning import add_devices
@@ -177,6 +184,21 @@ def _bytes_written(pid: int) -> int:
     return int(re.search(r"wchar: (\d+)", text).group(1))  # type: ignore[union-attr]
 
 
+def raise_fd_limit(terminals: int, loaders: int) -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit; each process of the run needs its share of the terminals'
+    sockets plus a margin (Kafka, PostgreSQL, logs). Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = terminals // max(loaders, 1) + terminals // max(loaders, 1) // 10 + 512
+    target = need if hard == resource.RLIM_INFINITY else min(max(soft, need), hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < need + terminals // 10:
+        raise SystemExit(f"open-file limit {target} is short of the {need} a process of this run needs for "
+                         f"{terminals} terminals: raise the hard limit (ulimit -Hn, LimitNOFILE=) or use more "
+                         "--loaders")
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--terminals", type=int, default=5000)
@@ -186,7 +208,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory for inspection")
     parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy the gateway into this directory")
     args = parser.parse_args()
+    say(f"open-file limit {raise_fd_limit(args.terminals, args.loaders)}")
 
     settings = ephemeral_settings(prefix="civicgrid-bench-")
     listen, metrics = free_ports(2)
@@ -203,9 +227,15 @@ def main() -> None:
             procs, _ = run_load(phones, listen, args.loaders, args.window, args.warmup_s + args.seconds, True)
             time.sleep(args.warmup_s)
             t0, n0, c0 = time.monotonic(), tracks_acked(metrics), cpu_seconds(gateway.pid)
+            spy = None
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                spy = _profile.start(gateway.pid, args.profile / "jt808-gateway.txt", args.seconds)
             time.sleep(args.seconds)
             t1, n1, c1 = time.monotonic(), tracks_acked(metrics), cpu_seconds(gateway.pid)
             kafka_ms = produce_ms(metrics)
+            if spy is not None:
+                spy.wait(60)
             for p in procs:
                 p.join(120)
         finally:
@@ -222,6 +252,8 @@ def main() -> None:
         "ratio": None if not ceiling else round(rate / ceiling, 3), "cpu_us_per_report": round(cpu_us, 1),
         "produce_ack_ms": round(kafka_ms, 1),
         "window": args.window, "loaders": args.loaders, "seconds": args.seconds, "cores": os.cpu_count(),
+        **({"profile": _profile.top(args.profile / "jt808-gateway.txt")} if args.profile is not None
+           and (args.profile / "jt808-gateway.txt").exists() else {}),
     }))
 
 

@@ -61,9 +61,11 @@ def _register_simulators() -> None:
     app.add_typer(city_app, name="city")
     app.command("simulate")(simulate)
     app.command("simulate-people")(simulate_people)
+    from simulators.gb28181_cameras import simulate_gb28181
     from simulators.jt808_fleet import simulate_jt808
 
     app.command("simulate-jt808")(simulate_jt808)
+    app.command("simulate-gb28181")(simulate_gb28181)
     app.command("county-month")(county_month)
 
 
@@ -259,11 +261,13 @@ def cameras() -> None:
 def jt808_gateway() -> None:
     """Serve JT/T 808 vehicle terminals over TCP (jt808.listen_port) into Kafka until Ctrl-C (docs/jt808.md)."""
     from gateway.jt808.service import run as run_jt808
+    from gateway.jt808.service import tune_gc
 
     settings = _service_settings("DB_ROLE")
     console.print(f"jt808-gateway: TCP {settings.jt808.listen_host}:{settings.jt808.listen_port} → Kafka "
                   f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.jt808.metrics_host}:"
                   f"{settings.jt808.metrics_port}/metrics")
+    tune_gc()
     run_jt808(settings)
 
 
@@ -282,8 +286,9 @@ def gb28181_gateway() -> None:
 
 @app.command("carrier-gateway")
 def carrier_gateway() -> None:
-    """Receive CTWing/AEP and OneNET HTTP pushes (carriers.listen_port) into Kafka until Ctrl-C; needs
-    carriers.ctwing_token or carriers.onenet_token (docs/carriers.md)."""
+    """Receive CTWing/AEP and OneNET HTTP pushes (carriers.listen_port) into Kafka, and send carrier-bound devices'
+    commands through the platforms' APIs, until Ctrl-C; needs carriers.ctwing_token or carriers.onenet_token
+    (docs/carriers.md)."""
     from gateway.carriers.service import run as run_carriers
 
     settings = _service_settings("DB_ROLE")
@@ -508,12 +513,13 @@ def _start_platform(services: Supervisor, settings: Settings, argv: list[str], l
     # Each component's state follows its cases (docs/basedata.md): a consumer group on cg.case-events.
     services.start("component-state", [*argv, "basedata", "follow"], logs / "component-state.log")
     services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
+    services.start("gb28181-gateway", [*argv, "gb28181-gateway"], logs / "gb28181-gateway.log")
     _start_notifier(services, settings, argv, logs)
 
 
 def _start_simulation(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path,
                       speed: float) -> None:
-    """`civicgrid run`'s simulated town: its devices, its people and its trucks."""
+    """`civicgrid run`'s simulated town: its devices, its people, its trucks and its cameras."""
     # Today's patrol day from 07:30 at `speed` until the present, then in real time (the gateway
     # refuses device times in the future); a week of wall time, i.e. until Ctrl-C.
     # The simulated devices connect as devices on 4G would: over TLS, trusting the stack's CA.
@@ -529,6 +535,8 @@ def _start_simulation(services: Supervisor, settings: Settings, argv: list[str],
                    logs / "people.log")
     # The town's trucks with JT/T 808 terminals, through the jt808-gateway (docs/jt808.md).
     services.start("jt808-fleet", [*argv, "simulate-jt808", "--city", str(city)], logs / "jt808-fleet.log")
+    # Two IP cameras on the town's streets over GB/T 28181, through the gb28181-gateway (docs/gb28181.md).
+    services.start("gb28181-cameras", [*argv, "simulate-gb28181", "--city", str(city)], logs / "gb28181-cameras.log")
 
 
 def _start_notifier(services: Supervisor, settings: Settings, argv: list[str], logs: Path) -> None:
@@ -664,17 +672,22 @@ def devices_gb28181_password(device_id: str) -> None:
 @devices_app.command("bind-carrier")
 def devices_bind_carrier(device_id: str, platform: str = typer.Option(..., help="ctwing or onenet"),
                          carrier_id: str = typer.Option(..., help="the platform's device id (CTWing deviceId, "
-                                                        "OneNET dev_id)")) -> None:
-    """Name a device as the carrier platform's device id, so its pushes reach it (docs/carriers.md)."""
+                                                        "OneNET dev_id)"),
+                         imei: str | None = typer.Option(None, help="the module's IMEI (15 digits): OneNET's "
+                                                         "command API addresses a device by it")) -> None:
+    """Name a device as the carrier platform's device id, so its pushes reach it and its commands go through the
+    platform (docs/carriers.md)."""
     from civicgrid.store import carrier_devices
     from civicgrid.store.db import connect
     from civicgrid.store.devices import DeviceNotFound
 
     if platform not in carrier_devices.PLATFORMS:
         raise _fail(f"platform must be one of {', '.join(carrier_devices.PLATFORMS)}")
+    if imei is not None and not (len(imei) == 15 and imei.isdigit()):
+        raise _fail("--imei must be the module's 15 digits")
     with connect(_settings().db) as conn:
         try:
-            carrier_devices.bind(conn, platform, carrier_id, device_id)
+            carrier_devices.bind(conn, platform, carrier_id, device_id, imei)
         except DeviceNotFound as exc:
             raise _fail(str(exc)) from None
         conn.commit()

@@ -437,6 +437,21 @@ class CarrierSettings(_Section):
     # The answer waits this long for Kafka; then 503, and the platform pushes again (CTWing retries 3 times).
     kafka_timeout_s: float = Field(default=10.0, gt=0)
     binding_cache_s: float = Field(default=30.0, ge=0)  # carrier id → device, remembered this long
+    # Downlink (docs/carriers.md, "Commands"): a command to a carrier-bound device goes through the platform's
+    # API. CTWing/AEP: the application's App Key and App Secret (HMAC-SHA1 signature) and the product's
+    # MasterKey and id; OneNET: the product id and its access key (the Authorization token), and the LwM2M
+    # resource the devices execute commands on ("obj/inst/res"). No secret has a default: a platform without
+    # its set refuses its devices' commands (failed, with the reason).
+    ctwing_api_url: str = "https://ag-api.ctwing.cn"
+    ctwing_app_key: str | None = None
+    ctwing_app_secret: SecretStr | None = None
+    ctwing_master_key: SecretStr | None = None
+    ctwing_product_id: int | None = None
+    onenet_api_url: str = "https://api.heclouds.com"
+    onenet_product_id: str | None = None
+    onenet_access_key: SecretStr | None = None
+    onenet_command_resource: str | None = Field(default=None, pattern=r"^[0-9]{1,5}/[0-9]{1,5}/[0-9]{1,5}$")
+    api_timeout_s: float = Field(default=10.0, gt=0)  # a platform API call that takes longer: timed_out
 
 
 class StatisticsSettings(_Section):

@@ -5,6 +5,10 @@ when the device answers on ``cg/<id>/cmd/ack``, and *timed_out* when no answer
 came within its timeout.  With several gateways the answer may reach another
 gateway than the sender; the store settles the state from the records (an
 ``acked`` or ``failed`` wins over a ``timed_out``).
+
+A device bound to a carrier platform (NB-IoT, docs/carriers.md) is not on MQTT: its commands go through the
+platform's API from the carrier gateway (gateway/carriers/downlink.py), and `over_mqtt` is the one rule that
+splits the two transports.
 """
 
 from __future__ import annotations
@@ -14,7 +18,15 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gateway.registry import DeviceInfo
+
 log = logging.getLogger(__name__)
+
+
+def over_mqtt(device: DeviceInfo | None) -> bool:
+    """Whether the MQTT gateway sends this device's commands (an unknown device's too: it times out, as before);
+    the carrier gateway sends those of a device bound to a platform."""
+    return device is None or device.carrier is None
 
 
 @dataclass(slots=True)

@@ -18,12 +18,14 @@ from typing import Any
 import psycopg
 
 from civicgrid.settings import DbSettings
+from civicgrid.store.carrier_devices import ADDRESS_COLUMNS, ADDRESS_JOIN, CarrierAddress
 from civicgrid.store.db import connect
 from civicgrid.store.devices import CHANGE_CHANNEL
 
 log = logging.getLogger(__name__)
 
-_SELECT = "SELECT id, kind, profile, enabled, component_code, grid_cell_code, inspector_user_id FROM devices"
+_SELECT = ("SELECT id, kind, profile, enabled, component_code, grid_cell_code, inspector_user_id, "
+           f"{ADDRESS_COLUMNS} FROM devices {ADDRESS_JOIN}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +36,14 @@ class DeviceInfo:
     enabled: bool
     links: dict[str, Any] = field(default_factory=dict)
     key: bytes = b""
+    carrier: CarrierAddress | None = None  # bound to a carrier platform: commands go through its API
 
     @classmethod
     def from_row(cls, row: tuple) -> DeviceInfo:
-        device_id, kind, profile, enabled, component, cell, inspector = row
+        device_id, kind, profile, enabled, component, cell, inspector, platform, carrier_id, imei = row
         links = {"component_code": component, "grid_cell_code": cell, "inspector_user_id": inspector}
-        return cls(device_id, kind, profile, enabled, links, device_id.encode())
+        carrier = None if platform is None else CarrierAddress(platform, carrier_id, imei)
+        return cls(device_id, kind, profile, enabled, links, device_id.encode(), carrier)
 
 
 class DeviceRegistry:

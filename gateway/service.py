@@ -40,7 +40,7 @@ from civicgrid.metrics_http import serve_metrics
 from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from gateway.affinity import Affinity
-from gateway.commands import CommandTracker, command_payload
+from gateway.commands import CommandTracker, command_payload, over_mqtt
 from gateway.ingest import Ingestor, Output
 from gateway.metrics import GatewayMetrics, channel_label
 from gateway.mqtt_client import READ_AT_MOST, GatewayClient
@@ -227,7 +227,8 @@ class Gateway:
                                                           f"{type(exc).__name__}: {exc}")])
                 else:
                     try:
-                        if self.affinity.owns(f"cg/{command.device_id}/cmd"):
+                        if self.affinity.owns(f"cg/{command.device_id}/cmd") and over_mqtt(
+                                self.registry.get(command.device_id)):
                             self._send_command(command)
                     except Exception:
                         log.exception("command %s could not be sent", command.command_id)

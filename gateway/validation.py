@@ -28,7 +28,13 @@ def _number_check(name: str, spec: FieldSpec, integer: bool) -> FieldCheck:
     lo, hi, unit = spec.min, spec.max, spec.unit
 
     def check(value: Any) -> Any:
-        if isinstance(value, dict):
+        kind = type(value)  # the usual case first: a plain int or float (not bool), as JSON gives it
+        if kind is float:
+            if not math.isfinite(value):
+                raise Rejected(Reason.SCHEMA, f"{name}: {value} is not a finite number")
+        elif kind is int:
+            pass
+        elif isinstance(value, dict):
             if unit is None or set(value) != {"value", "unit"}:
                 raise Rejected(Reason.SCHEMA, f"{name}: expected a number"
                                + (f" or {{value, unit}} in {unit}" if unit else ""))

@@ -1,17 +1,20 @@
 """The carrier gateway process (``civicgrid carrier-gateway``): the platforms' HTTP pushes into Kafka.
 
 Routes: ``POST /ctwing?token=…`` (CTWing/AEP subscription push), ``GET /onenet`` (OneNET's URL verification:
-answer ``msg`` when ``signature`` checks), ``POST /onenet`` (OneNET push), ``/healthz``, ``/metrics``.
+answer ``msg`` when ``signature`` checks), ``POST /onenet`` (OneNET push), ``/healthz``, ``/metrics``. Beside
+them, a thread sends carrier-bound devices' commands through the platforms' APIs (gateway/carriers/downlink.py).
 A push is answered 200 only once Kafka acknowledged every record it became (telemetry, status, or a dead letter
 with its reason); 401 when its token or signature is wrong (nothing reaches Kafka: an outsider cannot fill the
 dead-letter topic), 413 past `max_body_bytes`, 503 when Kafka or the registry did not answer in time (the
-platform pushes again; dedup drops what got through). The gateway reads the registry and writes only to Kafka.
+platform pushes again; dedup drops what got through). The gateway reads the registry and writes only to Kafka
+(and, for commands, to the platforms' APIs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,6 +31,7 @@ from civicgrid.profiles import load_profiles
 from civicgrid.settings import Settings
 from civicgrid.store.carrier_devices import Platform
 from gateway.carriers.bindings import Bindings
+from gateway.carriers.downlink import Downlink
 from gateway.carriers.errors import CarrierError
 from gateway.carriers.messages import CarrierMessage, onenet_envelope, parse_ctwing, parse_onenet
 from gateway.carriers.signatures import onenet_valid, token_valid
@@ -53,13 +57,14 @@ class CarrierGateway:
         self.settings = settings
         self.registry = DeviceRegistry(settings.db, settings.gateway.registry_refresh_s)
         self.bindings = Bindings(settings.db, c.binding_cache_s)
-        profiles = load_profiles(settings.profiles_dir)
-        self.ingest = CarrierIngest(Ingestor(profiles, self.registry.get, settings.gateway), profiles,
-                                    self.registry.get)
         self.producer = Producer(clients.librdkafka(settings.kafka, {
             "acks": "all", "enable.idempotence": True, "linger.ms": 5,
             "message.timeout.ms": int(c.kafka_timeout_s * 1000), "log_level": 3}))
         self.metrics = CollectorRegistry()
+        self.downlink = Downlink(settings, self.registry, self.producer, self.metrics)
+        profiles = load_profiles(settings.profiles_dir)
+        self.ingest = CarrierIngest(Ingestor(profiles, self.registry.get, settings.gateway), profiles,
+                                    self.registry.get, self.downlink.response)
         self.pushes = Counter("civicgrid_carrier_pushes", "Pushes answered, by platform and HTTP status",
                               ["platform", "status"], registry=self.metrics)
         self.dead_letters = Counter("civicgrid_carrier_dead_letters", "Dead letters, by platform and reason",
@@ -156,9 +161,14 @@ def create_app(gw: CarrierGateway) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(gw.registry.start)
         poller = asyncio.create_task(gw._poll_kafka())
+        stop = threading.Event()
+        commands = threading.Thread(target=gw.downlink.run, args=(stop,), name="carrier-commands", daemon=True)
+        commands.start()
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.to_thread(commands.join, 10)
             await asyncio.to_thread(gw.producer.flush, 5)
             poller.cancel()
             gw.registry.stop()

@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 
 class CarrierIngest:
     def __init__(self, ingestor: Ingestor, profiles: dict[str, DeviceProfile],
-                 lookup: Callable[[str], DeviceInfo | None]) -> None:
+                 lookup: Callable[[str], DeviceInfo | None],
+                 on_command_response: Callable[[CarrierMessage, str], Output | None] | None = None) -> None:
         self.ingestor = ingestor
+        self.on_command_response = on_command_response
         self.lookup = lookup
         self.layouts = {kind: CompiledLayout(p.channels["telemetry"].binary) for kind, p in profiles.items()
                         if "telemetry" in p.channels and p.channels["telemetry"].binary is not None}
@@ -60,9 +62,11 @@ class CarrierIngest:
                     if message.at is not None:
                         status["ts"] = int(message.at.timestamp() * 1000)
                     return self._ingest(f"cg/{device_id}/status", orjson.dumps(status), body, where, received_at)
+                case "command_response":
+                    # The command's step (gateway/carriers/downlink.py), or nothing while it is under way.
+                    return self.on_command_response(message, device_id) if self.on_command_response else None
                 case _:
-                    # Command responses wait for the downlink (docs/carriers.md, "Not yet"); other messages are
-                    # the platform's own news (device added, …): answered and counted, nothing to forward.
+                    # The platform's own news (device added, …): answered and counted, nothing to forward.
                     log.info("%s message %s for %s: %s", message.platform, message.kind, device_id,
                              str(message.detail)[:200])
                     return None

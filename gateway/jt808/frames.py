@@ -19,6 +19,7 @@ touches a socket.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ def bcd_digits(raw: bytes, what: str, reason: Jt808Reason = Jt808Reason.BAD_HEAD
     return text
 
 
+@functools.lru_cache(maxsize=65536)  # a terminal's phone number, encoded for each answer it is sent
 def to_bcd(digits: str, size: int) -> bytes:
     """`digits` left-padded with zeros to `size` bytes of BCD."""
     if not digits.isdigit() or len(digits) > size * 2:

@@ -9,6 +9,7 @@ items: id BYTE, length BYTE, value.
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -119,6 +120,7 @@ class Location:
         return [name for bit, name in ALARM_BITS.items() if self.alarm >> bit & 1]
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet's reports share their seconds: one datetime each (bench/jt808.py)
 def bcd_time(raw: bytes) -> datetime:
     """BCD[6] YYMMDDhhmmss in GMT+8 (Beijing time, as the standard says) → UTC."""
     digits = bcd_digits(raw, "time", Jt808Reason.BAD_BODY)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import random
 import struct
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,14 +24,17 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 import pytest
+from confluent_kafka import Producer
 
 from civicgrid.broker.provisioning import add_device
 from civicgrid.bus import topics
+from civicgrid.bus.commands import send_command
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import free_ports
 from civicgrid.stack.services import spawn_carrier_gateway, stop_service
 from civicgrid.store import carrier_devices
 from tests.e2e.conftest import Corner
+from tests.support.carrier_api import CarrierApiStandIn
 from tests.support.kafka import KafkaTail
 from tests.support.services import wait_for
 
@@ -41,12 +45,29 @@ ONENET_TOKEN = "onenet" + uuid.uuid4().hex[:20]
 ALL = [topics.TELEMETRY, topics.STATUS, topics.DEADLETTER]
 
 
+CTWING_APP = {"app_key": "AMQ" + uuid.uuid4().hex[:8], "app_secret": uuid.uuid4().hex,
+              "master_key": uuid.uuid4().hex}
+ONENET_APP = {"onenet_product": "23104", "onenet_access_key": base64.b64encode(uuid.uuid4().bytes * 2).decode()}
+API_TIMEOUT_S = 2.0
+
+
 @pytest.fixture(scope="module")
-def carriers(stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def carrier_api() -> Iterator[CarrierApiStandIn]:
+    with CarrierApiStandIn(**CTWING_APP, **ONENET_APP, stall_s=API_TIMEOUT_S + 3) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def carriers(stack, carrier_api: CarrierApiStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     (port,) = free_ports(1)
     settings = stack.settings.model_copy(update={"carriers": stack.settings.carriers.model_copy(update={
         "listen_host": "127.0.0.1", "listen_port": port, "ctwing_token": CTWING_TOKEN,
-        "onenet_token": ONENET_TOKEN, "binding_cache_s": 0.0})})
+        "onenet_token": ONENET_TOKEN, "binding_cache_s": 0.0,
+        "ctwing_api_url": carrier_api.url, "ctwing_app_key": CTWING_APP["app_key"],
+        "ctwing_app_secret": CTWING_APP["app_secret"], "ctwing_master_key": CTWING_APP["master_key"],
+        "ctwing_product_id": 15012345, "onenet_api_url": carrier_api.url,
+        "onenet_product_id": ONENET_APP["onenet_product"], "onenet_access_key": ONENET_APP["onenet_access_key"],
+        "onenet_command_resource": "3200/0/5750", "api_timeout_s": API_TIMEOUT_S})})
     proc = spawn_carrier_gateway(settings, tmp_path_factory.mktemp("carriers") / "carrier-gateway.log")
     try:
         yield settings
@@ -93,10 +114,11 @@ def _point(dev_id: int, payload: bytes, at_ms: int) -> dict:
             "imei": "869975039876543"}
 
 
-def _cover(settings: Settings, db: psycopg.Connection, corner: Corner, platform: str, carrier_id: str) -> str:
+def _cover(settings: Settings, db: psycopg.Connection, corner: Corner, platform: str, carrier_id: str,
+           imei: str | None = None) -> str:
     device_id = f"nb-cover-{uuid.uuid4().hex[:8]}"
     add_device(settings, device_id, "manhole-sensor", broker=None, component_code=corner.component)
-    carrier_devices.bind(db, platform, carrier_id, device_id)  # type: ignore[arg-type]
+    carrier_devices.bind(db, platform, carrier_id, device_id, imei)  # type: ignore[arg-type]
     return device_id
 
 
@@ -186,3 +208,63 @@ def test_malformed_payloads_are_dead_lettered_with_their_reason(carriers: Settin
     assert "11" in letters["carrier_bad_payload", device_id]["detail"]
     original = base64.b64decode(letters["schema", device_id]["payload_b64"])
     assert orjson.loads(original)["deviceId"] == carrier_id  # the carrier's own request is the evidence
+
+
+# -- downlink: commands through the platforms' command APIs (docs/carriers.md, "Commands") ----------------------
+
+def _imei() -> str:
+    return str(random.randrange(10**14, 10**15))
+
+
+def _steps(tail: KafkaTail, command_id: str) -> list[tuple[str, str]]:
+    return [(v["status"], v["detail"]) for _, _, v in tail.records if v["command_id"] == command_id]
+
+
+def _settled(tail: KafkaTail, *command_ids: str) -> bool:
+    return all(any(s in ("acked", "failed", "timed_out") for s, _ in _steps(tail, c)) for c in command_ids)
+
+
+def test_commands_go_through_the_carriers_apis_and_their_answers_settle_them(
+        carriers: Settings, carrier_api: CarrierApiStandIn, db: psycopg.Connection, corner: Corner) -> None:
+    ctwing_id, refused_id, stalled_id = (uuid.uuid4().hex for _ in range(3))
+    ctwing = _cover(carriers, db, corner, "ctwing", ctwing_id)
+    refused = _cover(carriers, db, corner, "ctwing", refused_id)
+    stalled = _cover(carriers, db, corner, "ctwing", stalled_id)
+    onenet_imei, offline_imei = _imei(), _imei()
+    onenet = _cover(carriers, db, corner, "onenet", str(random.randrange(10**8, 10**9)), onenet_imei)
+    offline = _cover(carriers, db, corner, "onenet", str(random.randrange(10**8, 10**9)), offline_imei)
+    no_imei = _cover(carriers, db, corner, "onenet", str(random.randrange(10**8, 10**9)))
+    carrier_api.refuse |= {refused_id, offline_imei}
+    carrier_api.stall.add(stalled_id)
+    tail = KafkaTail(carriers.kafka.bootstrap_servers, [topics.COMMAND_ACKS])
+    producer = Producer({"bootstrap.servers": carriers.kafka.bootstrap_servers})
+    try:
+        ids = {device: send_command(producer, device, "set_interval", {"seconds": 300}, timeout_s=120,
+                                    issued_by="zhang.wei")
+               for device in (ctwing, refused, stalled, onenet, offline, no_imei)}
+        tail.collect(lambda r: _settled(tail, *(ids[d] for d in (refused, stalled, onenet, offline, no_imei)))
+                     and any(s == "sent" for s, _ in _steps(tail, ids[ctwing])), timeout_s=60)
+        (sent,) = [r for r in carrier_api.requests if r.get("deviceId") == ctwing_id]
+        assert (sent["content"], sent["productId"], sent["operator"]) == (
+            {"serviceIdentifier": "set_interval", "params": {"seconds": 300}}, 15012345, "zhang.wei")
+        assert 100 < sent["ttl"] <= 120  # the command's remaining time: the platform keeps it that long
+        (executed,) = [r for r in carrier_api.requests if r.get("imei") == onenet_imei]
+        assert (executed["obj_id"], executed["obj_inst_id"], executed["res_id"]) == ("3200", "0", "5750")
+        assert orjson.loads(executed["args"])["command_id"] == ids[onenet]  # what an MQTT device would get
+        task = _steps(tail, ids[ctwing])[0][1].split()[2].rstrip(":")  # "ctwing command 1001: 指令已保存"
+        # CTWing pushes the device's answer: a progress report changes nothing, the result settles the command.
+        for result in ({"resultCode": "DELIVERED"}, {"resultCode": "SUCCESSFUL", "resultDetail": {"code": 0}}):
+            body = orjson.dumps({"messageType": "commandResponse", "deviceId": ctwing_id, "taskId": int(task),
+                                 "timestamp": int(time.time() * 1000), "result": result, "protocol": "lwm2m"})
+            assert _post(carriers, "/ctwing?token=" + CTWING_TOKEN, body) == 200
+        tail.collect(lambda r: _settled(tail, ids[ctwing]), timeout_s=30)
+    finally:
+        tail.close()
+    final = {device: _steps(tail, ids[device])[-1] for device in ids}
+    assert [s for s, _ in _steps(tail, ids[ctwing])] == ["sent", "acked"]
+    assert final[ctwing][1].startswith("ctwing SUCCESSFUL")
+    assert final[refused][0] == "failed" and "code 8002" in final[refused][1]
+    assert final[stalled] == ("timed_out", f"ctwing API did not answer within {API_TIMEOUT_S:g} s")
+    assert final[onenet][0] == "acked"
+    assert final[offline][0] == "failed" and "errno 2001: device not online" in final[offline][1]
+    assert final[no_imei][0] == "failed" and "IMEI" in final[no_imei][1]

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import psycopg
 import pytest
 
@@ -181,3 +182,33 @@ def test_a_tamper_alarm_raises_a_device_alarm_through_the_streams(gb28181: Setti
     alarms = wait_for(lambda: db.execute("SELECT rule, action, urgency FROM alarms WHERE device_id = %s",
                                          (device_id,)).fetchall(), 60, "the tamper alarm")
     assert alarms == [("tamper", "raise", "B")]
+
+
+def test_the_towns_simulated_cameras_register_keep_alive_and_raise_alarms(
+        gb28181: Settings, db: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `civicgrid run` starts (`simulate-gb28181`): provisioned, the SIP password asked of the CLI, then
+    registration, the catalogue, keepalives and a motion alarm through the gateway."""
+    from civicgrid.stack.ephemeral import as_environment
+    from simulators import gb28181_cameras as town
+
+    street = {"type": "Feature", "properties": {"name": "人民路", "road_class": "main"},
+              "geometry": {"type": "LineString", "coordinates": [[116.94, 31.46], [116.95, 31.46]]}}
+    (tmp_path / "streets.geojson").write_bytes(orjson.dumps({"type": "FeatureCollection", "features": [street]}))
+    seed = random.randrange(10**6)
+    (device_id, channel), = town.plan_cameras(tmp_path, 1, seed)
+    assert (channel.name, channel.lon, channel.lat) == ("人民路监控点", 116.945, 31.46)
+    for name, value in as_environment(gb28181).items():  # the password command reads this test's stack
+        monkeypatch.setenv(name, value)
+    passwords = town.provision(gb28181, [device_id])
+    camera = town.Camera(Device(device_id, passwords[device_id], channels=[channel]))
+    tail = KafkaTail(gb28181.kafka.bootstrap_servers, [topics.EVENTS])
+    try:
+        result = asyncio.run(town.run_network([camera], "127.0.0.1", gb28181.gb28181.listen_port, keepalive_s=0.3,
+                                              alarm_every_s=0.6, duration_s=2.5, seed=seed))
+        events = tail.collect(lambda r: any(v.get("device_id") == device_id for _, _, v in r), timeout_s=20)
+    finally:
+        tail.close()
+    assert result["registrations"] == 1 and result["keepalives"] >= 4 and result["alarms"] >= 1
+    assert db.execute("SELECT name FROM gb28181_channels WHERE device_id = %s", (device_id,)).fetchall() == [
+        ("人民路监控点",)]
+    assert any(v.get("device_id") == device_id for _, _, v in events)

@@ -60,11 +60,12 @@ def _healthy(settings: Settings) -> bool:
 
 
 @pytest.fixture
-def jt808(settings: Settings) -> Iterator[Settings]:
-    """The JT/T 808 gateway in this process (its own asyncio loop in a thread), on free ports."""
+def jt808(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """The JT/T 808 gateway in this process (its own asyncio loop in a thread), on free ports; a test may change
+    its settings by indirect parametrisation."""
     listen, metrics = free_ports(2)
     s = settings.model_copy(update={"jt808": settings.jt808.model_copy(update={
-        "listen_host": "127.0.0.1", "listen_port": listen, "metrics_port": metrics})})
+        "listen_host": "127.0.0.1", "listen_port": listen, "metrics_port": metrics, **getattr(request, "param", {})})})
     stop = threading.Event()
     thread = threading.Thread(target=run_jt808, args=(s, stop), daemon=True)
     thread.start()
@@ -139,6 +140,30 @@ def test_an_unknown_terminal_cannot_register(jt808: Settings) -> None:
 
     asyncio.run(drive())
     assert 'civicgrid_jt808_dead_letters_total{reason="jt808_unknown_terminal"} 1.0' in _metrics(jt808)
+
+
+@pytest.mark.parametrize("jt808", [{"idle_timeout_s": 1.0}], indirect=True, ids=["idle-1s"])
+def test_a_silent_connection_is_closed_after_the_idle_timeout_and_a_talking_one_is_not(jt808: Settings) -> None:
+    async def drive() -> tuple[float, bool]:
+        silent = Terminal(f"139{random.randrange(10**8):08d}")
+        talking = Terminal(f"139{random.randrange(10**8):08d}")
+        await silent.connect("127.0.0.1", jt808.jt808.listen_port)
+        await talking.connect("127.0.0.1", jt808.jt808.listen_port)
+        reader, _ = silent.streams()
+        started = time.monotonic()
+        for _ in range(8):  # an unknown terminal's registration: answered (refused), the connection kept
+            await asyncio.sleep(0.25)
+            with pytest.raises(TerminalError):
+                await talking.register()
+        closed = await asyncio.wait_for(reader.read(1), 5)
+        alive = not talking.streams()[0].at_eof()
+        await silent.close()
+        await talking.close()
+        return (time.monotonic() - started if closed == b"" else -1.0), alive
+
+    silent_for, talking_alive = asyncio.run(drive())
+    assert 1.0 <= silent_for < 4.0
+    assert talking_alive
 
 
 def test_the_truck_fleet_drives_through_the_gateway(jt808: Settings, patrol_worker: Settings,

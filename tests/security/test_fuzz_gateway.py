@@ -30,7 +30,7 @@ SEEN: dict[str, int] = {}
 
 
 def _ingestor() -> Ingestor:
-    devices = {f"{k}-1": DeviceInfo.from_row((f"{k}-1", k, k, True, None, None, None)) for k in KINDS}
+    devices = {f"{k}-1": DeviceInfo.from_row((f"{k}-1", k, k, True, None, None, None, None, None, None)) for k in KINDS}
     return Ingestor(PROFILES, devices.get, GatewaySettings(max_payload_bytes=64 * 1024))
 
 

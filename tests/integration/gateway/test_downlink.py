@@ -53,3 +53,40 @@ def test_command_past_its_timeout_is_expired_not_sent(settings: Settings, gatewa
         tail.collect(lambda r: _steps(tail, stale) == ["timed_out"], timeout_s=30)
     finally:
         tail.close()
+
+
+def test_a_carrier_bound_devices_commands_are_left_to_the_carrier_gateway(settings: Settings, gateway: Gateway,
+                                                                           provision, db) -> None:
+    """An NB-IoT device is not on MQTT: the gateway neither publishes its command nor times it out (the carrier
+    gateway sends it through the platform, docs/carriers.md)."""
+    import time
+    import uuid
+
+    from civicgrid.store import carrier_devices
+    from tests.support.services import wait_for
+
+    bound, bound_secret = provision("manhole-sensor")
+    other, other_secret = provision("manhole-sensor")
+    carrier_devices.bind(db, "ctwing", uuid.uuid4().hex, bound)
+    wait_for(lambda: (d := gateway.registry.get(bound)) is not None and d.carrier is not None, 10,
+             "the binding in the gateway's registry")
+    clients = {d: MqttTestClient(settings.mqtt.host, settings.mqtt.port, d, s, client_id=d)
+               for d, s in ((bound, bound_secret), (other, other_secret))}
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.COMMAND_ACKS])
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    try:
+        for device, client in clients.items():
+            client.connect()
+            client.subscribe(f"cg/{device}/cmd")
+        skipped = send_command(producer, bound, "reboot", timeout_s=2)
+        sent = send_command(producer, other, "reboot", timeout_s=2)
+        assert orjson.loads(clients[other].next_message(timeout_s=20).payload)["command_id"] == sent
+        tail.collect(lambda r: _steps(tail, sent) == ["sent", "timed_out"], timeout_s=30)  # past both timeouts
+        time.sleep(1.0)
+        tail.take()
+        assert clients[bound].messages.empty()
+        assert _steps(tail, skipped) == []
+    finally:
+        for client in clients.values():
+            client.close()
+        tail.close()

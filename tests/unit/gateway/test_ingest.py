@@ -21,7 +21,7 @@ CASES = load_cases()
 
 
 def _device(kind: str, enabled: bool = True) -> DeviceInfo:
-    return DeviceInfo.from_row((f"{kind}-1", kind, kind, enabled, None, None, None))
+    return DeviceInfo.from_row((f"{kind}-1", kind, kind, enabled, None, None, None, None, None, None))
 
 
 def _ingestor(devices: dict[str, DeviceInfo] | None = None, **settings) -> Ingestor:
@@ -64,7 +64,8 @@ def test_dead_letter_keeps_the_original_bytes() -> None:
 
 
 def test_unknown_and_disabled_devices_are_dead_lettered() -> None:
-    ingest = _ingestor({"off": DeviceInfo.from_row(("off", "bin-sensor", "bin-sensor", False, None, None, None))})
+    off = DeviceInfo.from_row(("off", "bin-sensor", "bin-sensor", False, None, None, None, None, None, None))
+    ingest = _ingestor({"off": off})
     body = b'{"seq":1,"ts":"2026-11-24T01:00:00Z","fill_pct":1}'
     assert orjson.loads(ingest.handle("cg/ghost/telemetry", body, received_at=NOW).value)["reason"] == "unknown_device"
     assert orjson.loads(ingest.handle("cg/off/telemetry", body, received_at=NOW).value)["reason"] == "device_disabled"
