@@ -13,11 +13,13 @@ import socket
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import cv2
 import httpx
 import numpy as np
 import pytest
+from psycopg.types.json import Jsonb
 
 from api.users import create_user
 from civicgrid.settings import Settings
@@ -151,12 +153,38 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     # The patrol track went the same way (its first point as soon as the phone had a fix).
     wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
 
+    # The phone's clock runs a day fast: the broker acknowledges the report, the gateway refuses it
+    # (clock_future), and its notice on the phone's own cg/<id>/refused sets the report aside as refused.
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(days=1))
+    # (a refusal's long reason wraps: it once widened the page, and the phone zoomed the tab bar out of sight)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("#tab-report")
+    page.fill("#hh-category", "bllj")
+    page.click(".option[data-code='E0102']")
+    page.click("#hh-submit")
+    page.click("#tab-queue")
+    late = page.get_attribute("#hh-queue li", "data-id")  # the newest first
+    assert late not in (report_id, refused_id)
+    page.wait_for_selector(f"#hh-queue li[data-id='{late}'][data-state='failed']", timeout=60_000)
+    assert "clock_future" in page.text_content(f"#hh-queue li[data-id='{late}'] .error")
+    assert page.get_attribute("#hh-pending", "data-count") == "0"  # not waiting to be sent again
+    assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{late}") == []
 
-def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
+
+def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the_case(
         worker, gateway, org: Org, console_url: str, phone, token, sql, db) -> None:
     username = f"ui-phone-{org.suffix}"
     inspector, _ = create_user(db, username, "inspector", responsibility_grid_id=org.grid, password=PASSWORD,
                                display_name="王监督员")
+    # Today's plan and what the patrol consumer has counted so far (docs/patrol.md), as the phone's card shows it.
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    db.execute("INSERT INTO patrol_plans (inspector_user_id, responsibility_grid_id, window_start, window_end, "
+               "valid_from) VALUES (%s, %s, '08:00', '17:30', %s)", (inspector.id, org.grid, today))
+    db.execute("INSERT INTO patrol_coverage (day, inspector_user_id, responsibility_grid_id, segments_required, "
+               "segments_met, cells_visited, plan_met_pct, distance_m, by_class) VALUES (%s, %s, %s, 8, 3, 2, 37.5, "
+               "1234, %s)", (today, inspector.id, org.grid, Jsonb({
+                   "main": {"required_passes": 5, "segments": 2, "segments_met": 1},
+                   "secondary": {"required_passes": 4, "segments": 6, "segments_met": 2}})))
     try:
         supervisor = {"Authorization": f"Bearer {token(org.users['shift_leader'])}"}
         paired = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": username}, headers=supervisor,
@@ -167,6 +195,12 @@ def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
         page.goto(paired.json()["link"])
         page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
         assert page.text_content("header .who") == "王监督员"
+        # The patrol card, read with the device's own credentials.
+        page.click("#tab-patrol")
+        page.wait_for_selector("#hh-coverage[data-pct='37.5']")
+        assert page.text_content("#hh-segments") == "3/8"
+        assert "08:00–17:30" in page.text_content("#hh-plan")
+        assert "1.2 公里" in page.text_content("#hh-coverage")
 
         operator = httpx.Client(base_url=console_url, timeout=20,
                                 headers={"Authorization": f"Bearer {token(org.users['operator'])}"})
@@ -201,7 +235,40 @@ def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
         assert wait_for(lambda: sql("SELECT status FROM device_commands WHERE device_id = %s AND status = 'acked'",
                                     device_id), 30, "the task acknowledged") == [("acked",)]
         page.wait_for_selector("#hh-tasks", state="detached")  # answered: no open task left
+
+        # The department disposes of it; the check (核查) goes to the same phone, which answers 已处置 with a photo.
+        def as_user(role: str) -> httpx.Client:
+            return httpx.Client(base_url=console_url, timeout=20,
+                                headers={"Authorization": f"Bearer {token(org.users[role])}"})
+
+        for who, path, body in (("shift_leader", "file", {}), ("dispatcher", "dispatch",
+                                                                {"department_id": org.department}),
+                                ("department", "sign", {}), ("department", "dispose", {"note": "已清运"}),
+                                ("operator", "send-check", {"inspector_user_id": inspector.id})):
+            r = as_user(who).post(f"/cases/{case_id}/{path}", json=body)
+            assert r.status_code == 200, (path, r.text)
+        assert r.json()["state"] == "checking"
+        page.wait_for_selector(f"{task} strong:text('核查')", timeout=60_000)
+        check_jpeg = _photo(f"check {case_id}")
+        page.set_input_files(f"{task} input.task-photo",
+                             files=[{"name": "c.jpg", "mimeType": "image/jpeg", "buffer": check_jpeg}])
+        page.wait_for_selector(f"{task} .thumbs img")
+        page.click(f"{task} button[data-result='fixed']")
+        detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["timeline"][-1]["action"]
+                          == "check_pass" and d, 60, "the check answer applied", log=worker[1])
+        passed = detail["timeline"][-1]
+        assert (passed["actor"], passed["role"]) == (username, "inspector")
+        assert detail["state"] == "checking" and detail["check_passed"] is True
+        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo"]
+        assert hashlib.sha256(check_jpeg).hexdigest() in photos
+        r = as_user("shift_leader").post(f"/cases/{case_id}/close", json={})  # passed: the case can be closed
+        assert r.status_code == 200 and r.json()["state"] == "closed", r.text
+        assert wait_for(lambda: sql("SELECT count(*) FROM device_commands WHERE device_id = %s AND status = 'acked'",
+                                    device_id) == [(2,)], 30, "both tasks acknowledged")
+        page.wait_for_selector("#hh-tasks", state="detached")
     finally:
+        db.execute("DELETE FROM patrol_coverage WHERE inspector_user_id = %s", (inspector.id,))
+        db.execute("DELETE FROM patrol_plans WHERE inspector_user_id = %s", (inspector.id,))
         db.execute("UPDATE users SET enabled = false, responsibility_grid_id = NULL WHERE id = %s", (inspector.id,))
 
 

@@ -16,6 +16,11 @@ const WORDS = {
     'tasks.empty': '暂无核实、核查任务', 'task.verify': '核实', 'task.check': '核查',
     'task.confirmed': '属实', 'task.not_found': '不属实', 'task.fixed': '已处置', 'task.not_fixed': '未处置',
     'status.offline': '离线', 'status.connected': '在线', 'status.connecting': '连接中',
+    patrol: '巡查', 'patrol.plan': '今日巡查计划', 'patrol.window': '巡查时段', 'patrol.grid': '责任网格',
+    'patrol.main': '主干道', 'patrol.secondary': '次干道', 'patrol.times': '遍', 'patrol.coverage': '巡查覆盖',
+    'patrol.segments': '达标路段', 'patrol.walked': '已巡', 'patrol.cells': '经过单元网格', 'patrol.updated': '更新于',
+    'patrol.no_plan': '今日没有巡查计划', 'patrol.unknown': '巡查计划尚未下载（联网后自动获取）',
+    'patrol.stale': '离线：显示的是上次联网时的数据', km: '公里',
   },
   en: {
     'pair.needed': 'This phone is not paired yet.', 'pair.how': "Scan the pairing QR code your supervisor shows in the console's Devices page.",
@@ -33,6 +38,12 @@ const WORDS = {
     'tasks.empty': 'No verification or check tasks', 'task.verify': 'Verify', 'task.check': 'Check',
     'task.confirmed': 'Confirmed', 'task.not_found': 'Not found', 'task.fixed': 'Fixed', 'task.not_fixed': 'Not fixed',
     'status.offline': 'offline', 'status.connected': 'online', 'status.connecting': 'connecting',
+    patrol: 'Patrol', 'patrol.plan': "Today's patrol plan", 'patrol.window': 'Window', 'patrol.grid': 'Grid',
+    'patrol.main': 'main roads', 'patrol.secondary': 'secondary roads', 'patrol.times': 'passes',
+    'patrol.coverage': 'Coverage', 'patrol.segments': 'Segments met', 'patrol.walked': 'Walked',
+    'patrol.cells': 'cells visited', 'patrol.updated': 'updated', 'patrol.no_plan': 'No patrol plan today',
+    'patrol.unknown': 'The patrol plan is not downloaded yet (it comes when online)',
+    'patrol.stale': 'Offline: as of the last time online', km: 'km',
   },
 };
 

@@ -10,12 +10,14 @@ import { enqueue, getKv, pruneSent, queueItems, savePairing, setKv, tasks as loa
 import { t, lang, setLang } from './i18n.js';
 import { MAX_PHOTOS, Thumbs, usePhotos } from './photos.js';
 import { TasksView } from './tasks.js';
+import { PatrolView } from './patrol.js';
 import { html, metres, newId, round7 } from './util.js';
 import './style.css';
 
 const TRACK_EVERY_MS = 30_000;
 const TRACK_TICK_MS = 5_000;
 const FIX_STALE_MS = 120_000;  // no track point from a fix this old (GPS lost indoors)
+const PATROL_EVERY_MS = 60_000;  // the patrol card is read again this often while the app is open and online
 const PLACE_AGAIN_M = 15;  // the cell and address are looked up again when the phone has moved this far
 // Shown before anything is typed: the categories inspectors report most (the phone's own counts come first).
 const COMMON = ['E0102', 'E0104', 'E0103', 'E0107', 'E0108', 'C0305', 'C0101', 'C0102'];
@@ -174,6 +176,8 @@ function App() {
   const fixRef = useRef(null);
   fixRef.current = fix;
   const [place, setPlace] = useState(null);
+  const [patrol, setPatrol] = useState(undefined);
+  const [patrolError, setPatrolError] = useState(null);
 
   async function refresh() {
     setItems(await queueItems());
@@ -201,6 +205,7 @@ function App() {
       setCategories((await getKv('categories')) || []);
       setUsage((await getKv('usage')) || {});
       setMe((await getKv('me')) || null);
+      setPatrol((await getKv('patrol')) || null);
       if (!saved) return;
       await pruneSent();
       outbox.current = new Outbox(saved, () => { refresh(); });
@@ -249,6 +254,18 @@ function App() {
       .then((found) => setPlace({ ...found, ...at }), () => null);
   }, [pairing, fix, conn.online]);
 
+  // The patrol card: today's plan and coverage, read when online (at start, every minute, on opening the tab),
+  // the last one kept for an offline start.
+  useEffect(() => {
+    if (!pairing || !conn.online) return undefined;
+    const read = () => apiGet(pairing, '/handhelds/patrol')
+      .then(async (p) => { setPatrol(p); setPatrolError(null); await setKv('patrol', p); },
+        (e) => setPatrolError(String(e.message || e)));
+    read();
+    const timer = setInterval(read, PATROL_EVERY_MS);
+    return () => clearInterval(timer);
+  }, [pairing, conn.online, tab === 'patrol']);
+
   function queued() {
     refresh();
     outbox.current?.flush();
@@ -271,6 +288,7 @@ function App() {
         usage=${usage} onQueued=${queued} />` : null}
       ${tab === 'queue' ? html`<${QueueView} items=${items} error=${conn.error} />` : null}
       ${tab === 'tasks' ? html`<${TasksView} tasks=${taskList} fix=${fix} onQueued=${queued} />` : null}
+      ${tab === 'patrol' ? html`<${PatrolView} patrol=${patrol} error=${!conn.online || patrolError} />` : null}
     </main>
     <nav class="tabs">
       <button type="button" id="tab-report" aria-pressed=${tab === 'report'} onClick=${() => setTab('report')}>${t('report')}</button>
@@ -278,6 +296,7 @@ function App() {
         ${t('queue')} <span id="hh-pending" class="badge" data-count=${pending}>${pending}</span></button>
       <button type="button" id="tab-tasks" aria-pressed=${tab === 'tasks'} onClick=${() => setTab('tasks')}>
         ${t('tasks')} ${openTasks ? html`<span class="badge">${openTasks}</span>` : null}</button>
+      <button type="button" id="tab-patrol" aria-pressed=${tab === 'patrol'} onClick=${() => setTab('patrol')}>${t('patrol')}</button>
     </nav>
   </div>`;
 }
