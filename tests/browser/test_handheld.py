@@ -56,7 +56,7 @@ def phone(browser, org: Org) -> Iterator[Callable[..., object]]:
 
     def make():
         ctx = browser.new_context(**PHONE, geolocation={"longitude": org.lon, "latitude": org.lat, "accuracy": 8},
-                                  permissions=["geolocation"])
+                                  permissions=["geolocation", "microphone"])
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(30_000)
@@ -119,6 +119,11 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     page.set_input_files("#hh-photo", files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
     page.wait_for_selector(".thumbs img")
     page.fill("#hh-description", "路口垃圾堆放")
+    page.click("#hh-voice")  # a voice note (the fake microphone's tone), recorded while offline like the photo
+    page.wait_for_selector("#hh-voice[aria-pressed='true']")
+    page.wait_for_timeout(1500)
+    page.click("#hh-voice")
+    page.wait_for_selector("#hh-voices audio")
     page.click("#hh-submit")
     page.wait_for_selector("#hh-message")
     page.wait_for_selector("#hh-pending[data-count='2']")
@@ -147,6 +152,12 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     photo_id = hashlib.sha256(jpeg).hexdigest()  # taken at 640×480: uploaded as taken, named by its SHA-256
     assert sql("SELECT u.username FROM media m JOIN users u ON u.id = m.uploaded_by WHERE m.id = %s",
                photo_id) == [(inspector,)]
+    # The voice note went the same way: uploaded as the inspector, evidence of its own on the case.
+    voices = sql("SELECT m.content_type, m.size_bytes, u.username FROM case_evidence e "
+                 "JOIN media m ON m.id = e.data ->> 'media_id' JOIN users u ON u.id = m.uploaded_by "
+                 "WHERE e.kind = 'voice' AND e.data ->> 'report' = %s", source)
+    assert len(voices) == 1 and voices[0][0] in ("audio/ogg", "audio/webm") and voices[0][1] > 1000, voices
+    assert voices[0][2] == inspector
     assert page.get_attribute("#hh-pending", "data-count") == "0"
     assert sql("SELECT count(*) FROM case_evidence WHERE source_record_id = %s", source) == [(1,)]
     assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{refused_id}") == []
@@ -266,6 +277,37 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
         assert wait_for(lambda: sql("SELECT count(*) FROM device_commands WHERE device_id = %s AND status = 'acked'",
                                     device_id) == [(2,)], 30, "both tasks acknowledged")
         page.wait_for_selector("#hh-tasks", state="detached")
+
+        # The GPS is poor (±150 m): the inspector moves the point on the map into the next cell east, and reports.
+        # The map is the city's own tiles, read with the device's credentials and kept by the service worker.
+        ctx.set_geolocation({"longitude": org.lon, "latitude": org.lat, "accuracy": 150})
+        page.click("#tab-report")
+        page.wait_for_selector("#hh-gps[data-accuracy='150']")
+        with page.expect_response(lambda r: "/map/tiles/" in r.url and r.status == 200):
+            page.click("#hh-map-open")
+            page.wait_for_selector("#hh-map[data-ready='true']")
+        box = page.locator("#hh-map").bounding_box()
+        assert box is not None
+        # A tap 100 px right of the cross brings that point under it: about 50 m east at the pick's zoom 17. Twice:
+        # the point moves from the middle of the phone's cell to the middle of the next one east (cells are 0.001°).
+        for moved in (0.0004, 0.0009):
+            page.mouse.click(box["x"] + box["width"] / 2 + 100, box["y"] + box["height"] / 2)
+            wait_for(lambda m=moved: float(page.get_attribute("#hh-map-point", "data-lon") or 0) > org.lon + m, 10,
+                     "the map moved east")
+        page.click("#hh-map-use")
+        page.wait_for_selector(f"#hh-cell[data-cell='{org.other_cell}']")
+        page.fill("#hh-category", "bllj")
+        page.click(".option[data-code='E0102']")
+        page.click("#hh-submit")
+        page.click("#tab-queue")
+        picked = page.get_attribute("#hh-queue li", "data-id")  # the newest first
+        page.wait_for_selector(f"#hh-queue li[data-id='{picked}'][data-state='sent']")
+        row = wait_for(lambda: sql("SELECT c.grid_cell_code, e.data ->> 'location_source', e.data ? 'accuracy_m' "
+                                   "FROM case_evidence e JOIN cases c ON c.id = e.case_id "
+                                   "WHERE e.source_record_id = %s", f"report:{device_id}:{picked}"),
+                       60, "the map-picked report on a case", log=worker[1])
+        assert row == [(org.other_cell, "map", False)]
+        assert page.evaluate("caches.open('civicgrid-tiles-v1').then((c) => c.keys()).then((k) => k.length)") > 0
     finally:
         db.execute("DELETE FROM patrol_coverage WHERE inspector_user_id = %s", (inspector.id,))
         db.execute("DELETE FROM patrol_plans WHERE inspector_user_id = %s", (inspector.id,))

@@ -21,6 +21,10 @@ const WORDS = {
     'patrol.segments': '达标路段', 'patrol.walked': '已巡', 'patrol.cells': '经过单元网格', 'patrol.updated': '更新于',
     'patrol.no_plan': '今日没有巡查计划', 'patrol.unknown': '巡查计划尚未下载（联网后自动获取）',
     'patrol.stale': '离线：显示的是上次联网时的数据', km: '公里',
+    voice: '语音', 'voice.record': '录音', 'voice.stop': '停止', 'voice.denied': '无法使用麦克风',
+    'voice.empty': '没有录到声音',
+    'map.open': '地图选点', 'map.title': '地图选点', 'map.hint': '拖动地图或点按问题所在处，使十字对准它', 'map.use': '使用此位置',
+    'map.cancel': '取消', 'map.from_gps': '距GPS定位', 'map.picked': '地图选点', 'map.use_gps': '改用GPS',
   },
   en: {
     'pair.needed': 'This phone is not paired yet.', 'pair.how': "Scan the pairing QR code your supervisor shows in the console's Devices page.",
@@ -44,6 +48,11 @@ const WORDS = {
     'patrol.cells': 'cells visited', 'patrol.updated': 'updated', 'patrol.no_plan': 'No patrol plan today',
     'patrol.unknown': 'The patrol plan is not downloaded yet (it comes when online)',
     'patrol.stale': 'Offline: as of the last time online', km: 'km',
+    voice: 'Voice notes', 'voice.record': 'Record', 'voice.stop': 'Stop', 'voice.denied': 'The microphone is not available',
+    'voice.empty': 'Nothing was recorded',
+    'map.open': 'Pick on the map', 'map.title': 'Pick on the map', 'map.hint': 'Drag the map, or tap where the problem is, until the cross is on it',
+    'map.use': 'Use this point', 'map.cancel': 'Cancel', 'map.from_gps': 'from the GPS fix', 'map.picked': 'Picked on the map',
+    'map.use_gps': 'Use the GPS',
   },
 };
 

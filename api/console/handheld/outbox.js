@@ -15,7 +15,7 @@ export function mqttUrl(pairing, where = location) {
   return `${where.protocol === 'https:' ? 'wss' : 'ws'}://${where.hostname}:${pairing.ws_port}/`;
 }
 
-function basic(pairing) {
+export function basic(pairing) {
   return 'Basic ' + btoa(`${pairing.device_id}:${pairing.secret}`);
 }
 
@@ -27,10 +27,13 @@ export async function apiGet(pairing, path) {
 
 async function upload(pairing, photo) {
   const form = new FormData();
-  form.append('file', photo.blob, photo.type === 'image/png' ? 'photo.png' : 'photo.jpg');
+  const names = { 'image/png': 'photo.png', 'image/webp': 'photo.webp', 'audio/ogg': 'voice.ogg', 'audio/webm': 'voice.webm',
+    'audio/mp4': 'voice.m4a' };
+  form.append('file', photo.blob, names[photo.type] || 'photo.jpg');
   const res = await fetch('/media', { method: 'POST', headers: { Authorization: basic(pairing) }, body: form });
   if (res.status !== 201) {
-    const err = new Error(`photo upload: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    const what = photo.type.startsWith('audio/') ? 'voice note' : 'photo';
+    const err = new Error(`${what} upload: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     // The API will never take this photo (too large, not a photo): retrying would hold the whole queue up.
     err.permanent = REFUSED.has(res.status);
     throw err;
