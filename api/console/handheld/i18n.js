@@ -25,6 +25,7 @@ const WORDS = {
     'voice.empty': '没有录到声音',
     'map.open': '地图选点', 'map.title': '地图选点', 'map.hint': '拖动地图或点按问题所在处，使十字对准它', 'map.use': '使用此位置',
     'map.cancel': '取消', 'map.from_gps': '距GPS定位', 'map.picked': '地图选点', 'map.use_gps': '改用GPS',
+    'map.kept': '离线：地图为本机保存的上次联网时的地图',
   },
   en: {
     'pair.needed': 'This phone is not paired yet.', 'pair.how': "Scan the pairing QR code your supervisor shows in the console's Devices page.",
@@ -52,7 +53,7 @@ const WORDS = {
     'voice.empty': 'Nothing was recorded',
     'map.open': 'Pick on the map', 'map.title': 'Pick on the map', 'map.hint': 'Drag the map, or tap where the problem is, until the cross is on it',
     'map.use': 'Use this point', 'map.cancel': 'Cancel', 'map.from_gps': 'from the GPS fix', 'map.picked': 'Picked on the map',
-    'map.use_gps': 'Use the GPS',
+    'map.use_gps': 'Use the GPS', 'map.kept': 'Offline: the map as kept on this phone from the last time online',
   },
 };
 

@@ -15,6 +15,7 @@ const TILES = 'civicgrid-tiles-v1';  // the tiles seen, for a map opened offline
 const TILES_KEPT = 2000;
 const TRIM_EVERY = 50;
 let authorization = null;  // the device's HTTP Basic header, set by the open map
+let onKept = () => {};  // the open map is told when a tile came from the phone's copy (it says so)
 let puts = 0;
 
 /**
@@ -26,7 +27,9 @@ async function tile(params, abort) {
   const url = params.url.replace(/^cgtiles:\/\//, `${location.origin}/`);
   const cache = typeof caches !== 'undefined' ? await caches.open(TILES) : null;
   try {
-    const res = await fetch(url, { headers: { Authorization: authorization }, signal: abort.signal });
+    // no-cache: the browser's copy is revalidated (a 304 when unchanged), so that offline the fetch fails and the
+    // kept copy answers, saying so, rather than the browser's copy while its max-age lasts.
+    const res = await fetch(url, { headers: { Authorization: authorization }, signal: abort.signal, cache: 'no-cache' });
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     const data = await res.arrayBuffer();
     if (cache) {
@@ -39,7 +42,10 @@ async function tile(params, abort) {
     return { data };
   } catch (err) {
     const kept = !abort.signal.aborted && cache ? await cache.match(url) : null;
-    if (kept) return { data: await kept.arrayBuffer() };
+    if (kept) {
+      onKept();
+      return { data: await kept.arrayBuffer() };
+    }
     throw err;
   }
 }
@@ -81,8 +87,10 @@ export function MapPick({ start, gps, authorization: header, onPick, onCancel })
   const box = useRef(null);
   const mapRef = useRef(null);
   const [centre, setCentre] = useState(start);
+  const [kept, setKept] = useState(false);
   useEffect(() => {
     authorization = header;
+    onKept = () => setKept(true);
     const map = new MlMap({
       container: box.current, style: style(), center: [start.lon, start.lat], zoom: PICK_ZOOM,
       minZoom: 12, maxZoom: 19, attributionControl: false, fadeDuration: 0, dragRotate: false, pitchWithRotate: false,
@@ -95,12 +103,13 @@ export function MapPick({ start, gps, authorization: header, onPick, onCancel })
     map.once('idle', () => { box.current.dataset.ready = 'true'; });
     mapRef.current = map;
     map.getCanvas().focus();
-    return () => map.remove();
+    return () => { onKept = () => {}; map.remove(); };
   }, []);
   const away = gps ? Math.round(metres(centre, gps)) : null;
   return html`<div class="mappick" role="dialog" aria-modal="true" aria-label=${t('map.title')}>
     <p class="small">${t('map.hint')}</p>
-    <div class="mapbox" ref=${box} id="hh-map" aria-label=${t('map.title')}>
+    ${kept ? html`<p class="small" id="hh-map-kept">${t('map.kept')}</p>` : null}
+    <div class="mapbox" ref=${box} id="hh-map" aria-label=${t('map.title')} data-kept=${kept}>
       <div class="cross" aria-hidden="true"></div>
     </div>
     <p class="small" id="hh-map-point" data-lon=${centre.lon} data-lat=${centre.lat}>
