@@ -19,7 +19,6 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from psycopg.types.json import Jsonb
 
 from api.users import create_user
 from civicgrid.settings import Settings
@@ -121,7 +120,7 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     page.fill("#hh-description", "路口垃圾堆放")
     page.click("#hh-voice")  # a voice note (the fake microphone's tone), recorded while offline like the photo
     page.wait_for_selector("#hh-voice[aria-pressed='true']")
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(1000)
     page.click("#hh-voice")
     page.wait_for_selector("#hh-voices audio")
     page.click("#hh-submit")
@@ -187,15 +186,10 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
     username = f"ui-phone-{org.suffix}"
     inspector, _ = create_user(db, username, "inspector", responsibility_grid_id=org.grid, password=PASSWORD,
                                display_name="王监督员")
-    # Today's plan and what the patrol consumer has counted so far (docs/patrol.md), as the phone's card shows it.
+    # Today's plan (docs/patrol.md): the phone's card shows it, and the coverage the patrol consumer counts.
     today = datetime.now(timezone(timedelta(hours=8))).date()
     db.execute("INSERT INTO patrol_plans (inspector_user_id, responsibility_grid_id, window_start, window_end, "
                "valid_from) VALUES (%s, %s, '08:00', '17:30', %s)", (inspector.id, org.grid, today))
-    db.execute("INSERT INTO patrol_coverage (day, inspector_user_id, responsibility_grid_id, segments_required, "
-               "segments_met, cells_visited, plan_met_pct, distance_m, by_class) VALUES (%s, %s, %s, 8, 3, 2, 37.5, "
-               "1234, %s)", (today, inspector.id, org.grid, Jsonb({
-                   "main": {"required_passes": 5, "segments": 2, "segments_met": 1},
-                   "secondary": {"required_passes": 4, "segments": 6, "segments_met": 2}})))
     try:
         supervisor = {"Authorization": f"Bearer {token(org.users['shift_leader'])}"}
         paired = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": username}, headers=supervisor,
@@ -206,12 +200,18 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
         page.goto(paired.json()["link"])
         page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
         assert page.text_content("header .who") == "王监督员"
-        # The patrol card, read with the device's own credentials.
+        # The patrol card, read with the device's own credentials: the plan, and the coverage the worker's patrol
+        # consumer counted from the phone's own track (it stands still: the figures stay as first counted).
+        counted = wait_for(lambda: sql("SELECT plan_met_pct, segments_met, segments_required, cells_visited "
+                                       "FROM patrol_coverage WHERE inspector_user_id = %s AND day = %s",
+                                       inspector.id, today), 60, "the phone's track counted", log=worker[1])
+        pct, met, required, cells = counted[0]
         page.click("#tab-patrol")
-        page.wait_for_selector("#hh-coverage[data-pct='37.5']")
-        assert page.text_content("#hh-segments") == "3/8"
+        page.wait_for_selector("#hh-coverage:not([data-updated=''])")
+        assert page.get_attribute("#hh-coverage", "data-pct") == f"{pct:g}"
+        assert page.text_content("#hh-segments") == f"{met}/{required}"
+        assert f"经过单元网格 {cells}" in page.text_content("#hh-coverage")
         assert "08:00–17:30" in page.text_content("#hh-plan")
-        assert "1.2 公里" in page.text_content("#hh-coverage")
 
         operator = httpx.Client(base_url=console_url, timeout=20,
                                 headers={"Authorization": f"Bearer {token(org.users['operator'])}"})

@@ -94,6 +94,8 @@ export function MapPick({ start, gps, authorization: header, onPick, onCancel })
     const map = new MlMap({
       container: box.current, style: style(), center: [start.lon, start.lat], zoom: PICK_ZOOM,
       minZoom: 12, maxZoom: 19, attributionControl: false, fadeDuration: 0, dragRotate: false, pitchWithRotate: false,
+      // A phone's 3× screen drawn at 2×: streets and cells need no more, and each frame is half the pixels.
+      pixelRatio: Math.min(devicePixelRatio, 2),
     });
     map.touchZoomRotate.disableRotation();
     const moved = () => { const c = map.getCenter(); setCentre({ lon: c.lng, lat: c.lat }); };

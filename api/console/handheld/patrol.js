@@ -24,7 +24,7 @@ export function PatrolView({ patrol, error }) {
       <p class="small">${t('patrol.grid')} ${plan.responsibility_grid_id} · ${t('patrol.main')} ${plan.main_road_passes}
         ${t('patrol.times')} · ${t('patrol.secondary')} ${plan.secondary_road_passes} ${t('patrol.times')}</p>
     </div>` : html`<p class="empty" id="hh-no-plan">${t('patrol.no_plan')}</p>`}
-    ${c ? html`<div class="card" id="hh-coverage" data-pct=${pct}>
+    ${c ? html`<div class="card" id="hh-coverage" data-pct=${pct} data-updated=${c.updated_at || ''}>
       <h2>${t('patrol.coverage')}</h2>
       <div class="meter" role="meter" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${pct}
         aria-label=${t('patrol.coverage')}><span style=${`width:${Math.min(100, pct)}%`}></span></div>
