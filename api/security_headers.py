@@ -3,7 +3,8 @@
 The policy allows what the operator console needs and nothing else: its own scripts (and the hash
 of the one inline script in its index.html, computed from the build), its MapLibre worker (a
 same-origin module; blob: for older browsers), inline styles (MapLibre and the charts set them),
-images and tiles from itself plus the optional tile server (`api.console_tile_url`), and the handheld web app's
+images and tiles from itself plus the optional tile server (`api.console_tile_url`), voice notes played from
+blob: URLs, and the handheld web app's
 MQTT WebSocket (docs/handheld.md). Nothing may
 frame the console (clickjacking). The interactive API docs (/docs, /redoc) load Swagger UI and
 ReDoc from a CDN and get only the framing and sniffing headers.
@@ -53,6 +54,7 @@ def content_security_policy(script_hashes: list[str], tile_url: str | None, mqtt
         f"script-src 'self' {' '.join(script_hashes)}".rstrip(),
         "style-src 'self' 'unsafe-inline'",
         f"img-src 'self' data: blob:{tiles}",
+        "media-src 'self' blob:",  # voice notes played from memory (the handheld's before upload, the console's)
         f"connect-src 'self'{tiles}{mqtt}",
         "worker-src 'self' blob:",
         "font-src 'self' data:",

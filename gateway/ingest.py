@@ -28,25 +28,30 @@ from civicgrid.profiles import ChannelFormat, DeviceProfile
 from civicgrid.settings import GatewaySettings
 from gateway import nmea
 from gateway.dedup import SeqWindow
+from gateway.refusals import refusal_notice, refused_topic
 from gateway.registry import DeviceInfo
 from gateway.rejections import Reason, Rejected
-from gateway.topics import COMMAND, COMMAND_ACK, KAFKA_TOPIC_OF_CHANNEL, parse_topic
+from gateway.topics import COMMAND_ACK, DOWNLINK, KAFKA_TOPIC_OF_CHANNEL, parse_topic
 from gateway.validation import TimestampParser, compile_channel, parse_seq
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "internal_error"
+# Refusals not told to the device: it is unknown or disabled (nobody to tell), or the topic names no device.
+_UNTOLD = frozenset({Reason.UNKNOWN_DEVICE, Reason.DEVICE_DISABLED, Reason.BAD_TOPIC})
 
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """A record to produce; `accepted` is False for dead letters."""
+    """A record to produce; `accepted` is False for dead letters. `notice`: (MQTT topic, payload) to publish to
+    the device once the dead letter is in Kafka (gateway/refusals.py)."""
 
     topic: str
     key: bytes
     value: bytes
     accepted: bool
     reason: str | None = None
+    notice: tuple[str, bytes] | None = None
 
 
 class Ingestor:
@@ -80,8 +85,8 @@ class Ingestor:
                                          keep_bytes=records.DEAD_LETTER_KEEP_BYTES)
             where = parse_topic(mqtt_topic)
             device_id = where.device_id
-            if where.channel == COMMAND:
-                return None  # our own downlink, seen through cg/+/+: nothing to forward
+            if where.channel in DOWNLINK:
+                return None  # our own downlink (a command, a refusal), seen through cg/+/+: nothing to forward
             device = self.lookup(device_id)
             if device is None:
                 raise Rejected(Reason.UNKNOWN_DEVICE, f"device {device_id!r} is not in the registry")
@@ -195,7 +200,20 @@ class Ingestor:
         record = records.DeadLetterRecord.of(payload=payload, mqtt_topic=mqtt_topic, device_id=device_id,
                                              reason=reason, detail=detail, received_at=received_at,
                                              keep_bytes=keep_bytes)
-        return Output(kafka.DEADLETTER, (device_id or "unknown").encode(), record.encode(), False, reason)
+        return Output(kafka.DEADLETTER, (device_id or "unknown").encode(), record.encode(), False, reason,
+                      self._notice(payload, mqtt_topic, device_id, reason, detail, received_at))
+
+    def _notice(self, payload: bytes, mqtt_topic: str, device_id: str | None, reason: str, detail: str,
+                received_at: datetime) -> tuple[str, bytes] | None:
+        """The refusal notice for a registered, enabled device (docs/gateway.md, "Refusals")."""
+        if device_id is None or reason in _UNTOLD:
+            return None
+        device = self.lookup(device_id)
+        if device is None or not device.enabled:
+            return None
+        channel = mqtt_topic.split("/", 2)[2] if mqtt_topic.count("/") >= 2 else None
+        parsed = payload if len(payload) <= self.max_bytes else None
+        return refused_topic(device_id), refusal_notice(parsed, channel, reason, detail, received_at)
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

@@ -165,6 +165,8 @@ class Gateway:
             self.metrics.record_out(out.topic).inc()
         else:
             self.metrics.dead_letters.labels(out.reason).inc()
+            if out.notice is not None:  # the device learns of it, now that the dead letter is kept
+                self.client.publish(*out.notice, qos=1)
 
     def _send_acks(self) -> None:
         acks, self._acks = self._acks, []

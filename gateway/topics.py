@@ -10,6 +10,8 @@ from gateway.rejections import Reason, Rejected
 
 COMMAND_ACK = "cmd/ack"
 COMMAND = "cmd"
+REFUSED = "refused"  # downlink: the gateway's refusal notices (gateway/refusals.py)
+DOWNLINK = (COMMAND, REFUSED)
 
 # Where each device channel goes in Kafka.
 KAFKA_TOPIC_OF_CHANNEL = {
@@ -30,7 +32,7 @@ class DeviceTopic:
 
 def parse_topic(topic: str) -> DeviceTopic:
     match topic.split("/"):
-        case ["cg", device_id, channel] if device_id and (channel in CHANNELS or channel == COMMAND):
+        case ["cg", device_id, channel] if device_id and (channel in CHANNELS or channel in DOWNLINK):
             return DeviceTopic(device_id, channel)
         case ["cg", device_id, "cmd", "ack"] if device_id:
             return DeviceTopic(device_id, COMMAND_ACK)

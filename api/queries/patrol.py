@@ -31,6 +31,15 @@ def inspector_rows(db: psycopg.Connection, day: date, inspector: int | None, gri
             "ORDER BY u.username", {"day": day, "inspector": inspector, "grid": grid}).fetchall()
 
 
+def plan_on(db: psycopg.Connection, day: date, inspector: int) -> dict[str, Any] | None:
+    """The inspector's plan in force on `day` (its grid, window and required passes), or None."""
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT responsibility_grid_id, window_start, window_end, main_road_passes, secondary_road_passes "
+            f"FROM ({PLANS_ON}) p WHERE inspector_user_id = %(inspector)s",
+            {"day": day, "inspector": inspector}).fetchone()
+
+
 def grid_segments(db: psycopg.Connection, grids: list[str]) -> dict[str, dict[str, str]]:
     """grid → {segment id: road class} of its main and secondary roads."""
     out: dict[str, dict[str, str]] = {g: {} for g in grids}

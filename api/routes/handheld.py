@@ -2,8 +2,8 @@
 
 The app itself is static files at /handheld/ (api/console/handheld, built with the console). Its reports, tracks
 and task answers go over MQTT like any handheld's (docs/handheld.md); over HTTP it only uploads photos
-(POST /media) and reads the category list, who it belongs to and the cell it stands in, authenticated with
-HTTP Basic (device id and secret) as its inspector.
+(POST /media) and reads the category list, who it belongs to, the cell it stands in and its inspector's patrol
+plan and coverage today, authenticated with HTTP Basic (device id and secret) as its inspector.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from fastapi.security import HTTPBasicCredentials
 from api.auth import http_basic, require, require_or_handheld
 from api.deps import Ctx, Db
 from api.errors import ApiError
+from api.queries import patrol as patrol_queries
 from api.routes.intake import _options as category_options
-from api.schemas.handheld import HandheldMe, HandheldPlace, PairingIn, PairingOut
+from api.routes.patrol import coverage_of, today
+from api.schemas.handheld import HandheldMe, HandheldPatrol, HandheldPlace, HandheldPlan, PairingIn, PairingOut
 from api.schemas.intake import CategoryOption
 from api.users import User
 from civicgrid.broker import provisioning
@@ -64,6 +66,14 @@ def me(user: Handheld, device: Annotated[HTTPBasicCredentials | None, Depends(ht
 def categories(ctx: Ctx, user: Handheld) -> list[CategoryOption]:
     return category_options(ctx.catalogue)
 
+
+@router.get("/patrol", summary="The inspector's patrol plan for today and the coverage so far (the phone's patrol "
+                               "card; the app keeps the last one for offline use)")
+def patrol(db: Db, user: Handheld) -> HandheldPatrol:
+    day = today()
+    plan = patrol_queries.plan_on(db, day, user.id)
+    mine = coverage_of(db, day, user.id, None)
+    return HandheldPatrol(day=day, plan=HandheldPlan(**plan) if plan else None, coverage=mine[0] if mine else None)
 
 
 @router.get("/place", summary="The unit grid cell and nearest address at the phone's position (shown before it "

@@ -17,7 +17,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from api.auth import ANY_ROLE, require
+from api.auth import ANY_ROLE, require, require_or_handheld
 from api.deps import Ctx, Db
 from api.errors import ApiError
 from api.queries import map as q
@@ -27,6 +27,8 @@ from civicgrid.profiles import load_profiles
 
 router = APIRouter(prefix="/map", tags=["map"])
 Anyone = Annotated[User, Depends(require(*ANY_ROLE))]
+# The tiles are the base map of the handheld app's map pick too, read with the device's credentials (docs/handheld.md).
+AnyoneOrHandheld = Annotated[User, Depends(require_or_handheld(*ANY_ROLE))]
 Watchers = Annotated[User, Depends(require(Role.OPERATOR, Role.DISPATCHER, Role.SHIFT_LEADER, Role.LEADER))]
 CrsQ = Annotated[q.Crs, Query(description="wgs84 (default) or gcj02 (over a Chinese provider's tiles)")]
 GZIP_MIN_BYTES = 1024
@@ -97,7 +99,7 @@ def open_cases(db: Db, user: Anyone) -> Response:
 
 @router.get("/tiles/{layers}/{z}/{x}/{y}.pbf", summary="Components, cells and/or streets as a Mapbox Vector Tile "
             "(one layer each, named as in the path)", responses=MVT)
-def vector_tile(request: Request, db: Db, user: Anyone,
+def vector_tile(request: Request, db: Db, user: AnyoneOrHandheld,
                 layers: Annotated[str, Path(pattern=f"^{LAYER}(,{LAYER}){{0,2}}$",
                                             description="one or more of components, cells, streets, comma-separated "
                                                         "(the console asks for all three in one request per tile)")],

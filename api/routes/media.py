@@ -1,9 +1,9 @@
 """/media: photos and voice notes from handhelds, stored once under their SHA-256, served back with auth.
 
 The type is decided from the file's first bytes, not from the client's Content-Type:
-JPEG, PNG, WebP photos; AMR (the usual handheld voice format), MP3, M4A, Ogg, WAV
-voice. The size limit is `api.max_upload_bytes` (enforced while the body streams in,
-api/body_limit.py); a photo whose header declares more than `api.max_photo_pixels`
+JPEG, PNG, WebP photos; AMR (the usual handheld voice format), MP3, M4A, Ogg, WAV, WebM
+(a browser's recording: the handheld app's) voice. The size limit is `api.max_upload_bytes`
+(enforced while the body streams in, api/body_limit.py); a photo whose header declares more than `api.max_photo_pixels`
 pixels is refused before anything decodes it, and one whose header no library can read
 is kept without being decoded. Reports and actions reference the
 returned id (`media_ids`) and the case gets an evidence row per medium. A handheld
@@ -49,6 +49,8 @@ _MAGIC = (
     (lambda h: h.startswith(b"OggS"), "audio/ogg"),
     (lambda h: h.startswith(b"ID3") or h[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"), "audio/mpeg"),
     (lambda h: h[4:8] == b"ftyp" and h[8:11] == b"M4A", "audio/mp4"),
+    # WebM (an EBML header): what a browser's MediaRecorder records, the handheld app's voice notes (Opus).
+    (lambda h: h.startswith(b"\x1a\x45\xdf\xa3"), "audio/webm"),
 )
 
 
@@ -59,7 +61,7 @@ def sniff(head: bytes) -> str | None:
 
 @router.post("", status_code=201, summary="Upload a photo or voice note (multipart field `file`)",
              responses={413: {"description": "larger than the limit"}, 415: {"description": "not a photo/voice"}})
-def upload(ctx: Ctx, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP or AMR/MP3/M4A/Ogg/WAV")],
+def upload(ctx: Ctx, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP or AMR/MP3/M4A/Ogg/WAV/WebM")],
            user: Annotated[User, Depends(require_or_handheld(Role.INSPECTOR, Role.OPERATOR, Role.DEPARTMENT,
                                                              Role.SHIFT_LEADER, Role.DISPATCHER, brief=True))],
            ) -> MediaPublic:
@@ -82,7 +84,7 @@ def upload(ctx: Ctx, file: Annotated[UploadFile, File(description="JPEG/PNG/WebP
             content_type = sniff(head)
             if content_type is None:
                 raise ApiError(415, "unsupported-media", "not an accepted photo (JPEG, PNG, WebP) or voice "
-                                                         "(AMR, MP3, M4A, Ogg, WAV) file")
+                                                         "(AMR, MP3, M4A, Ogg, WAV, WebM) file")
             readable = False
             if content_type.startswith("image/"):
                 tmp.flush()

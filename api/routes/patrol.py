@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import numpy as np
+import psycopg
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth import require
@@ -31,8 +32,13 @@ Day = Annotated[date | None, Query(description="the city's day (default: today, 
 MAX_RANGE = timedelta(days=7)
 
 
+def today() -> date:
+    """The city's day now (UTC+8)."""
+    return datetime.now(CITY_TZ).date()
+
+
 def _day(day: date | None) -> date:
-    the_day = day or datetime.now(CITY_TZ).date()
+    the_day = day or today()
     if not date(2000, 1, 1) <= the_day <= date(2100, 12, 31):
         raise ApiError(422, "bad-day", "day must lie between 2000 and 2100")
     return the_day
@@ -51,6 +57,12 @@ def inspector_coverage(db: Db, user: Readers, day: Day = None,
     the_day = _day(day)
     if user.role is Role.INSPECTOR:
         inspector_id = user.id
+    return coverage_of(db, the_day, inspector_id, grid_id)
+
+
+def coverage_of(db: psycopg.Connection, the_day: date, inspector_id: int | None,
+                grid_id: str | None) -> list[InspectorCoverage]:
+    """Each inspector's coverage on the day (the console's table and the handheld's card, routes/handheld.py)."""
     rows = q.inspector_rows(db, the_day, inspector_id, grid_id)
     missing = sorted({r["responsibility_grid_id"] for r in rows if r["updated_at"] is None
                       and r["responsibility_grid_id"]})

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.patrol import InspectorCoverage
 
 
 class PairingIn(BaseModel):
@@ -32,3 +35,19 @@ class HandheldMe(BaseModel):
 class HandheldPlace(BaseModel):
     grid_cell_code: str | None = Field(description="the unit grid cell at the point (None: outside every cell)")
     address: str | None = Field(description="the nearest address within 100 m, if the address database has one")
+
+
+class HandheldPlan(BaseModel):
+    responsibility_grid_id: str
+    window_start: time = Field(description="the patrol window, city time (UTC+8)")
+    window_end: time
+    main_road_passes: int = Field(description="passes required of every main road segment of the grid a day")
+    secondary_road_passes: int
+
+
+class HandheldPatrol(BaseModel):
+    """The phone's patrol card: today's plan and the coverage so far (docs/patrol.md's figures)."""
+
+    day: date = Field(description="the city's day (UTC+8)")
+    plan: HandheldPlan | None = Field(description="the plan in force today (None: the inspector has none)")
+    coverage: InspectorCoverage | None = Field(description="today's coverage so far (None: no plan, nothing walked)")

@@ -1,8 +1,8 @@
 """Broker accounts: who may connect, and which topics each may write and read.
 
 The ACL follows docs/architecture.md's MQTT contract: a device writes only under
-``cg/{its id}/`` and reads only ``cg/{its id}/cmd``; the gateway's service
-account reads the devices' channels and command acks and writes only commands
+``cg/{its id}/`` and reads only ``cg/{its id}/cmd`` and ``cg/{its id}/refused``; the gateway's service
+account reads the devices' channels and command acks and writes only commands and refusal notices
 (docs/security.md): with its password it can neither forge a device's data nor
 read anything else on the broker.
 """
@@ -58,21 +58,22 @@ class BrokerAccount:
 
 
 def device_account(device_id: str, password_hash: str) -> BrokerAccount:
-    """A device may publish its own channels and the acks of its commands, and read its commands."""
+    """A device may publish its own channels and the acks of its commands, and read its commands and the
+    gateway's notices of its refused messages (gateway/refusals.py)."""
     validate_device_id(device_id)
     return BrokerAccount(
         username=device_id,
         password_hash=password_hash,
         write=(f"cg/{device_id}/+", f"cg/{device_id}/cmd/ack"),
-        read=(f"cg/{device_id}/cmd",),
+        read=(f"cg/{device_id}/cmd", f"cg/{device_id}/refused"),
     )
 
 
 def service_account(username: str, password_hash: str) -> BrokerAccount:
-    """The gateway: reads every device channel (`cg/+/+`, its own commands' echo included) and the devices'
-    command acks, writes commands to devices, and nothing else."""
+    """The gateway: reads every device channel (`cg/+/+`, its own downlink's echo included) and the devices'
+    command acks, writes commands and refusal notices to devices, and nothing else."""
     return BrokerAccount(username=username, password_hash=password_hash, read=("cg/+/+", "cg/+/cmd/ack"),
-                         write=("cg/+/cmd",))
+                         write=("cg/+/cmd", "cg/+/refused"))
 
 
 def render_password_file(accounts: Iterable[BrokerAccount]) -> str:

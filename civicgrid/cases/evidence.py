@@ -41,14 +41,19 @@ def attach_media(conn: psycopg.Connection, case_id: str, seq: int, action: Actio
             {"media_id": media_id, "content_type": content_type, "action": action.value}))
 
 
+# A handheld report's media fields (device-profiles/handheld.yaml) → the evidence kind of each medium.
+MEDIA_FIELDS = {"photo_ids": "photo", "voice_ids": "voice"}
+
+
 def photo_evidence(report: store.Evidence) -> list[store.Evidence]:
-    """A handheld report's photos (uploaded to the API first, named by id in `photo_ids`) as evidence rows of
-    their own, like photos attached in the console, so the case detail shows them."""
+    """A handheld report's photos and voice notes (uploaded to the API first, named by id in `photo_ids` and
+    `voice_ids`) as evidence rows of their own, like media attached in the console, so the case detail shows
+    them."""
     if report.kind != "report":
         return []
-    return [store.Evidence(f"photo:{report.source_record_id}:{media_id}", "photo", report.at, report.device_id,
+    return [store.Evidence(f"{kind}:{report.source_record_id}:{media_id}", kind, report.at, report.device_id,
                            {"media_id": media_id, "report": report.source_record_id})
-            for media_id in report.data.get("photo_ids") or ()]
+            for field, kind in MEDIA_FIELDS.items() for media_id in report.data.get(field) or ()]
 
 
 def add_with_photos(conn: psycopg.Connection, case_id: str, evidence: store.Evidence) -> None:
@@ -58,27 +63,32 @@ def add_with_photos(conn: psycopg.Connection, case_id: str, evidence: store.Evid
 
 
 def own_photos(conn: psycopg.Connection, problem: Problem) -> Problem:
-    """Keep only the `photo_ids` of media that exist and that this handheld's inspector uploaded.
+    """Keep only the `photo_ids` (and `voice_ids`) of media that exist and that this handheld's inspector
+    uploaded.
 
     Any string a handheld names would otherwise become a media id the console fetches with the viewer's
     token, and another inspector's photo could be passed off as evidence. The refused ids stay in the
     evidence, with the reason, for whoever reviews the case."""
-    named = [str(p) for p in problem.evidence["photo_ids"]]
+    fields = [f for f in MEDIA_FIELDS if problem.evidence.get(f)]
+    named = {f: [str(p) for p in problem.evidence[f]] for f in fields}
+    everything = [p for ids in named.values() for p in ids]
     uploader = int(problem.actor.removeprefix("user:")) if problem.actor.startswith("user:") else None
     own: set[str] = set()
-    if uploader is not None:
+    if uploader is not None and everything:
         with conn.transaction():
             own = {row[0] for row in conn.execute("SELECT id FROM media WHERE id = ANY(%s) AND uploaded_by = %s",
-                                                  (named, uploader)).fetchall()}
-    refused = [p for p in named if p not in own]
-    if not refused:
-        return problem
-    log.warning("%s: photo ids refused (no such medium, or not uploaded by this handheld's inspector): %s",
-                problem.source_record_id, ", ".join(p[:70] for p in refused))
-    return dataclasses.replace(problem, evidence={
-        **problem.evidence, "photo_ids": [p for p in named if p in own],
-        "photo_ids_refused": {"ids": [p[:70] for p in refused],
-                              "reason": "no such medium, or not uploaded by this handheld's inspector"}})
+                                                  (everything, uploader)).fetchall()}
+    evidence = dict(problem.evidence)
+    for field, ids in named.items():
+        refused = [p for p in ids if p not in own]
+        if not refused:
+            continue
+        log.warning("%s: %s refused (no such medium, or not uploaded by this handheld's inspector): %s",
+                    problem.source_record_id, field, ", ".join(p[:70] for p in refused))
+        evidence[field] = [p for p in ids if p in own]
+        evidence[f"{field}_refused"] = {"ids": [p[:70] for p in refused],
+                                        "reason": "no such medium, or not uploaded by this handheld's inspector"}
+    return problem if evidence == problem.evidence else dataclasses.replace(problem, evidence=evidence)
 
 
 def linked_by_label(conn: psycopg.Connection, problem: Problem, locator: Locator) -> Problem:

@@ -132,7 +132,7 @@ def record_problem(book: RuleBook, conn: psycopg.Connection, problem: Problem, l
     an open case for the same component, or the same category in the same cell within the merge
     window, gets the evidence; otherwise a case opens, under the current rules, with its provisional disposal
     deadline."""
-    if problem.evidence_kind == "report" and problem.evidence.get("photo_ids"):
+    if problem.evidence_kind == "report" and any(problem.evidence.get(f) for f in ev.MEDIA_FIELDS):
         problem = ev.own_photos(conn, problem)
     if problem.component_code is None and problem.category.startswith("C") and problem.evidence.get("photo_ids"):
         problem = ev.linked_by_label(conn, problem, locator)

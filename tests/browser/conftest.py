@@ -31,7 +31,9 @@ AXE = Path(__file__).resolve().parents[2] / "api" / "console" / "node_modules" /
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "console"
 PASSWORD = "console-test-password"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+               "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+               # a microphone that plays a tone, and no prompt for it: the handheld's voice notes
+               "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,6 +13,7 @@ import socket
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import cv2
 import httpx
@@ -54,7 +55,7 @@ def phone(browser, org: Org) -> Iterator[Callable[..., object]]:
 
     def make():
         ctx = browser.new_context(**PHONE, geolocation={"longitude": org.lon, "latitude": org.lat, "accuracy": 8},
-                                  permissions=["geolocation"])
+                                  permissions=["geolocation", "microphone"])
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(30_000)
@@ -117,6 +118,11 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     page.set_input_files("#hh-photo", files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
     page.wait_for_selector(".thumbs img")
     page.fill("#hh-description", "路口垃圾堆放")
+    page.click("#hh-voice")  # a voice note (the fake microphone's tone), recorded while offline like the photo
+    page.wait_for_selector("#hh-voice[aria-pressed='true']")
+    page.wait_for_timeout(1000)
+    page.click("#hh-voice")
+    page.wait_for_selector("#hh-voices audio")
     page.click("#hh-submit")
     page.wait_for_selector("#hh-message")
     page.wait_for_selector("#hh-pending[data-count='2']")
@@ -145,18 +151,45 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     photo_id = hashlib.sha256(jpeg).hexdigest()  # taken at 640×480: uploaded as taken, named by its SHA-256
     assert sql("SELECT u.username FROM media m JOIN users u ON u.id = m.uploaded_by WHERE m.id = %s",
                photo_id) == [(inspector,)]
+    # The voice note went the same way: uploaded as the inspector, evidence of its own on the case.
+    voices = sql("SELECT m.content_type, m.size_bytes, u.username FROM case_evidence e "
+                 "JOIN media m ON m.id = e.data ->> 'media_id' JOIN users u ON u.id = m.uploaded_by "
+                 "WHERE e.kind = 'voice' AND e.data ->> 'report' = %s", source)
+    assert len(voices) == 1 and voices[0][0] in ("audio/ogg", "audio/webm") and voices[0][1] > 1000, voices
+    assert voices[0][2] == inspector
     assert page.get_attribute("#hh-pending", "data-count") == "0"
     assert sql("SELECT count(*) FROM case_evidence WHERE source_record_id = %s", source) == [(1,)]
     assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{refused_id}") == []
     # The patrol track went the same way (its first point as soon as the phone had a fix).
     wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
 
+    # The phone's clock runs a day fast: the broker acknowledges the report, the gateway refuses it
+    # (clock_future), and its notice on the phone's own cg/<id>/refused sets the report aside as refused.
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(days=1))
+    # (a refusal's long reason wraps: it once widened the page, and the phone zoomed the tab bar out of sight)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("#tab-report")
+    page.fill("#hh-category", "bllj")
+    page.click(".option[data-code='E0102']")
+    page.click("#hh-submit")
+    page.click("#tab-queue")
+    late = page.get_attribute("#hh-queue li", "data-id")  # the newest first
+    assert late not in (report_id, refused_id)
+    page.wait_for_selector(f"#hh-queue li[data-id='{late}'][data-state='failed']", timeout=60_000)
+    assert "clock_future" in page.text_content(f"#hh-queue li[data-id='{late}'] .error")
+    assert page.get_attribute("#hh-pending", "data-count") == "0"  # not waiting to be sent again
+    assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{late}") == []
 
-def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
+
+def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the_case(
         worker, gateway, org: Org, console_url: str, phone, token, sql, db) -> None:
     username = f"ui-phone-{org.suffix}"
     inspector, _ = create_user(db, username, "inspector", responsibility_grid_id=org.grid, password=PASSWORD,
                                display_name="王监督员")
+    # Today's plan (docs/patrol.md): the phone's card shows it, and the coverage the patrol consumer counts.
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    db.execute("INSERT INTO patrol_plans (inspector_user_id, responsibility_grid_id, window_start, window_end, "
+               "valid_from) VALUES (%s, %s, '08:00', '17:30', %s)", (inspector.id, org.grid, today))
     try:
         supervisor = {"Authorization": f"Bearer {token(org.users['shift_leader'])}"}
         paired = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": username}, headers=supervisor,
@@ -167,6 +200,18 @@ def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
         page.goto(paired.json()["link"])
         page.wait_for_selector("#hh-status[data-status='connected']", timeout=60_000)
         assert page.text_content("header .who") == "王监督员"
+        # The patrol card, read with the device's own credentials: the plan, and the coverage the worker's patrol
+        # consumer counted from the phone's own track (it stands still: the figures stay as first counted).
+        counted = wait_for(lambda: sql("SELECT plan_met_pct, segments_met, segments_required, cells_visited "
+                                       "FROM patrol_coverage WHERE inspector_user_id = %s AND day = %s",
+                                       inspector.id, today), 60, "the phone's track counted", log=worker[1])
+        pct, met, required, cells = counted[0]
+        page.click("#tab-patrol")
+        page.wait_for_selector("#hh-coverage:not([data-updated=''])")
+        assert page.get_attribute("#hh-coverage", "data-pct") == f"{pct:g}"
+        assert page.text_content("#hh-segments") == f"{met}/{required}"
+        assert f"经过单元网格 {cells}" in page.text_content("#hh-coverage")
+        assert "08:00–17:30" in page.text_content("#hh-plan")
 
         operator = httpx.Client(base_url=console_url, timeout=20,
                                 headers={"Authorization": f"Bearer {token(org.users['operator'])}"})
@@ -201,7 +246,80 @@ def test_a_verification_task_reaches_the_phone_and_its_answer_moves_the_case(
         assert wait_for(lambda: sql("SELECT status FROM device_commands WHERE device_id = %s AND status = 'acked'",
                                     device_id), 30, "the task acknowledged") == [("acked",)]
         page.wait_for_selector("#hh-tasks", state="detached")  # answered: no open task left
+
+        # The department disposes of it; the check (核查) goes to the same phone, which answers 已处置 with a photo.
+        def as_user(role: str) -> httpx.Client:
+            return httpx.Client(base_url=console_url, timeout=20,
+                                headers={"Authorization": f"Bearer {token(org.users[role])}"})
+
+        for who, path, body in (("shift_leader", "file", {}), ("dispatcher", "dispatch",
+                                                                {"department_id": org.department}),
+                                ("department", "sign", {}), ("department", "dispose", {"note": "已清运"}),
+                                ("operator", "send-check", {"inspector_user_id": inspector.id})):
+            r = as_user(who).post(f"/cases/{case_id}/{path}", json=body)
+            assert r.status_code == 200, (path, r.text)
+        assert r.json()["state"] == "checking"
+        page.wait_for_selector(f"{task} strong:text('核查')", timeout=60_000)
+        check_jpeg = _photo(f"check {case_id}")
+        page.set_input_files(f"{task} input.task-photo",
+                             files=[{"name": "c.jpg", "mimeType": "image/jpeg", "buffer": check_jpeg}])
+        page.wait_for_selector(f"{task} .thumbs img")
+        page.click(f"{task} button[data-result='fixed']")
+        detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["timeline"][-1]["action"]
+                          == "check_pass" and d, 60, "the check answer applied", log=worker[1])
+        passed = detail["timeline"][-1]
+        assert (passed["actor"], passed["role"]) == (username, "inspector")
+        assert detail["state"] == "checking" and detail["check_passed"] is True
+        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo"]
+        assert hashlib.sha256(check_jpeg).hexdigest() in photos
+        r = as_user("shift_leader").post(f"/cases/{case_id}/close", json={})  # passed: the case can be closed
+        assert r.status_code == 200 and r.json()["state"] == "closed", r.text
+        assert wait_for(lambda: sql("SELECT count(*) FROM device_commands WHERE device_id = %s AND status = 'acked'",
+                                    device_id) == [(2,)], 30, "both tasks acknowledged")
+        page.wait_for_selector("#hh-tasks", state="detached")
+
+        # The GPS is poor (±150 m): the inspector moves the point on the map into the next cell east, and reports.
+        # The map is the city's own tiles, read with the device's credentials and kept by the service worker.
+        ctx.set_geolocation({"longitude": org.lon, "latitude": org.lat, "accuracy": 150})
+        page.click("#tab-report")
+        page.wait_for_selector("#hh-gps[data-accuracy='150']")
+        with page.expect_response(lambda r: "/map/tiles/" in r.url and r.status == 200):
+            page.click("#hh-map-open")
+            page.wait_for_selector("#hh-map[data-ready='true']")
+        box = page.locator("#hh-map").bounding_box()
+        assert box is not None
+        # A tap 100 px right of the cross brings that point under it: about 50 m east at the pick's zoom 17. Twice:
+        # the point moves from the middle of the phone's cell to the middle of the next one east (cells are 0.001°).
+        for moved in (0.0004, 0.0009):
+            page.mouse.click(box["x"] + box["width"] / 2 + 100, box["y"] + box["height"] / 2)
+            wait_for(lambda m=moved: float(page.get_attribute("#hh-map-point", "data-lon") or 0) > org.lon + m, 10,
+                     "the map moved east")
+        page.click("#hh-map-use")
+        page.wait_for_selector(f"#hh-cell[data-cell='{org.other_cell}']")
+        page.fill("#hh-category", "bllj")
+        page.click(".option[data-code='E0102']")
+        page.click("#hh-submit")
+        page.click("#tab-queue")
+        picked = page.get_attribute("#hh-queue li", "data-id")  # the newest first
+        page.wait_for_selector(f"#hh-queue li[data-id='{picked}'][data-state='sent']")
+        row = wait_for(lambda: sql("SELECT c.grid_cell_code, e.data ->> 'location_source', e.data ? 'accuracy_m' "
+                                   "FROM case_evidence e JOIN cases c ON c.id = e.case_id "
+                                   "WHERE e.source_record_id = %s", f"report:{device_id}:{picked}"),
+                       60, "the map-picked report on a case", log=worker[1])
+        assert row == [(org.other_cell, "map", False)]
+        # In a basement: the map pick opens with no network, its code from the service worker and the tiles it
+        # showed from the phone's copy (it says so), and its point goes into the queue.
+        ctx.set_offline(True)
+        page.wait_for_selector("#hh-status[data-status='offline']")
+        page.click("#tab-report")
+        page.click("#hh-map-open")
+        page.wait_for_selector("#hh-map[data-kept='true']")
+        page.wait_for_selector("#hh-map-kept")
+        page.click("#hh-map-use")
+        page.wait_for_selector("#hh-picked")
     finally:
+        db.execute("DELETE FROM patrol_coverage WHERE inspector_user_id = %s", (inspector.id,))
+        db.execute("DELETE FROM patrol_plans WHERE inspector_user_id = %s", (inspector.id,))
         db.execute("UPDATE users SET enabled = false, responsibility_grid_id = NULL WHERE id = %s", (inspector.id,))
 
 

@@ -1,4 +1,5 @@
-"""Item 13: a handheld's report keeps only photo ids of media that exist and that its inspector uploaded."""
+"""Item 13: a handheld's report keeps only photo (and voice note) ids of media that exist and that its inspector
+uploaded."""
 
 from __future__ import annotations
 
@@ -27,9 +28,11 @@ def test_foreign_and_invented_photo_ids_are_refused_with_a_reason(worker, gatewa
     mine, _ = create_user(db, f"insp-own-{tag}", "inspector")
     other, _ = create_user(db, f"insp-other-{tag}", "inspector")
     own_photo, foreign_photo = (hashlib.sha256(f"{tag}-{n}".encode()).hexdigest() for n in ("own", "foreign"))
-    for media_id, uploader in ((own_photo, mine.id), (foreign_photo, other.id)):
-        db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by) VALUES (%s, 'image/jpeg', 1, %s)",
-                   (media_id, uploader))
+    own_voice, foreign_voice = (hashlib.sha256(f"{tag}-{n}".encode()).hexdigest() for n in ("ov", "fv"))
+    for media_id, uploader, kind in ((own_photo, mine.id, "image/jpeg"), (foreign_photo, other.id, "image/jpeg"),
+                                     (own_voice, mine.id, "audio/webm"), (foreign_voice, other.id, "audio/webm")):
+        db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by) VALUES (%s, %s, 1, %s)",
+                   (media_id, kind, uploader))
     invented = "../../users?token=x"
     device_id, secret = provision("handheld", inspector_user_id=mine.id)
     client = MqttTestClient(settings.mqtt.host, settings.mqtt.port, device_id, secret, client_id=device_id)
@@ -37,7 +40,7 @@ def test_foreign_and_invented_photo_ids_are_refused_with_a_reason(worker, gatewa
     try:
         body = {"seq": 1, "ts": datetime.now(UTC).isoformat(), "report_id": f"r-{tag}", "kind": "report",
                 "category_code": "E0102", "description": "暴露垃圾", "lon": corner.lon, "lat": corner.lat,
-                "photo_ids": [own_photo, foreign_photo, invented]}
+                "photo_ids": [own_photo, foreign_photo, invented], "voice_ids": [foreign_voice, own_voice]}
         assert client.publish(f"cg/{device_id}/report", orjson.dumps(body)).value == 0
         case_id = wait_for(lambda: db.execute("SELECT id FROM cases WHERE source_record_id = %s",
                                               (f"report:{device_id}:r-{tag}",)).fetchone(), 60, "the case", log=log)[0]
@@ -51,3 +54,7 @@ def test_foreign_and_invented_photo_ids_are_refused_with_a_reason(worker, gatewa
                            (case_id,)).fetchone()
     assert report["photo_ids"] == [own_photo]
     assert report["photo_ids_refused"]["ids"] == [foreign_photo, invented]
+    voices = db.execute("SELECT data->>'media_id' FROM case_evidence WHERE case_id = %s AND kind = 'voice'",
+                        (case_id,)).fetchall()
+    assert voices == [(own_voice,)]
+    assert report["voice_ids"] == [own_voice] and report["voice_ids_refused"]["ids"] == [foreign_voice]

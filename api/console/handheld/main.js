@@ -5,17 +5,20 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { matchCategories } from '../src/category-search.js';
-import { Outbox, apiGet } from './outbox.js';
+import { Outbox, apiGet, basic } from './outbox.js';
 import { enqueue, getKv, pruneSent, queueItems, savePairing, setKv, tasks as loadTasks } from './store.js';
 import { t, lang, setLang } from './i18n.js';
 import { MAX_PHOTOS, Thumbs, usePhotos } from './photos.js';
+import { VoiceField, useVoice } from './voice.js';
 import { TasksView } from './tasks.js';
+import { PatrolView } from './patrol.js';
 import { html, metres, newId, round7 } from './util.js';
 import './style.css';
 
 const TRACK_EVERY_MS = 30_000;
 const TRACK_TICK_MS = 5_000;
 const FIX_STALE_MS = 120_000;  // no track point from a fix this old (GPS lost indoors)
+const PATROL_EVERY_MS = 60_000;  // the patrol card is read again this often while the app is open and online
 const PLACE_AGAIN_M = 15;  // the cell and address are looked up again when the phone has moved this far
 // Shown before anything is typed: the categories inspectors report most (the phone's own counts come first).
 const COMMON = ['E0102', 'E0104', 'E0103', 'E0107', 'E0108', 'C0305', 'C0101', 'C0102'];
@@ -81,9 +84,20 @@ function CategoryPicker({ categories, value, onChange, usage }) {
   </div>`;
 }
 
-function ReportForm({ categories, fix, gpsError, place, usage, onQueued }) {
+/** The map pick's component, loaded on first use (MapLibre stays out of the app's start). */
+function useMapPick() {
+  const [MapPick, setMapPick] = useState(null);
+  const load = () => import('./mappick.js').then((m) => setMapPick(() => m.MapPick));
+  return [MapPick, load];
+}
+
+function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, setPick, pairing }) {
   const [category, setCategory] = useState(null);
+  const [MapPick, loadMapPick] = useMapPick();
+  const [picking, setPicking] = useState(false);
+  const point = pick || fix;
   const [photos, addPhotos, clearPhotos] = usePhotos();
+  const voice = useVoice();
   const [description, setDescription] = useState('');
   const [selfHandled, setSelfHandled] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -91,20 +105,24 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued }) {
 
   async function submit(e) {
     e.preventDefault();
-    if (!category || !fix) return;
+    if (!category || !point) return;
     setBusy(true);
     try {
       const chosen = categories.find((c) => c.code === category);
       const reportId = newId('r');
       const fields = { report_id: reportId, kind: selfHandled ? 'self_handled' : 'report', category_code: category,
-        description: description.trim() || chosen?.name || category, lon: round7(fix.lon), lat: round7(fix.lat),
-        accuracy_m: Math.round(fix.accuracy * 10) / 10 };
+        description: description.trim() || chosen?.name || category, lon: round7(point.lon), lat: round7(point.lat) };
+      // A point moved on the map is the inspector's, not the GPS's: it goes without the GPS's accuracy.
+      if (pick) fields.location_source = 'map';
+      else fields.accuracy_m = Math.min(10000, Math.round(fix.accuracy * 10) / 10);
       if (photos.length) fields.photo_ids = photos.map((p) => p.id);
-      if (place?.address && metres(place, fix) <= PLACE_AGAIN_M) fields.address = place.address.slice(0, 200);
-      await enqueue(reportId, 'report', fields, { photos, label: `${chosen?.name || category}${selfHandled ? ' · ' + t('self_handled') : ''}` });
+      if (voice.voices.length) fields.voice_ids = voice.voices.map((v) => v.id);
+      if (place?.address && metres(place, point) <= PLACE_AGAIN_M) fields.address = place.address.slice(0, 200);
+      // (the queue's `photos` are the media uploaded before the message: photos and voice notes)
+      await enqueue(reportId, 'report', fields, { photos: [...photos, ...voice.voices], label: `${chosen?.name || category}${selfHandled ? ' · ' + t('self_handled') : ''}` });
       usage[category] = (usage[category] || 0) + 1;
       await setKv('usage', usage);
-      setCategory(null); clearPhotos(); setDescription(''); setSelfHandled(false);
+      setCategory(null); clearPhotos(); voice.clear(); setDescription(''); setSelfHandled(false); setPick(null);
       setMessage(navigator.onLine ? t('report.queued') : t('report.queued_offline'));
       onQueued();
     } finally {
@@ -121,15 +139,22 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued }) {
       <input id="hh-photo" class="visually-hidden" type="file" accept="image/*" capture="environment"
         multiple onChange=${addPhotos} />
     </div>
+    <${VoiceField} voice=${voice} />
     <div class="field">
       <span class="label">${t('location')}</span>
       <p id="hh-gps" class=${fix ? (fix.accuracy <= 30 ? 'gps good' : 'gps poor') : 'gps none'}
         data-accuracy=${fix ? Math.round(fix.accuracy) : ''}>
         ${fix ? html`${t('gps.accuracy')} ±${Math.round(fix.accuracy)} ${t('metres')} · ${fix.lon.toFixed(5)}, ${fix.lat.toFixed(5)}`
           : gpsError || t('gps.waiting')}</p>
-      ${place && fix && metres(place, fix) <= PLACE_AGAIN_M ? html`<p id="hh-cell" class="small" data-cell=${place.grid_cell_code || ''}>
+      ${pick ? html`<p id="hh-picked" class="gps good">${t('map.picked')} · ${pick.lon.toFixed(5)}, ${pick.lat.toFixed(5)}
+        <button type="button" class="button secondary" id="hh-use-gps" onClick=${() => setPick(null)}>${t('map.use_gps')}</button></p>` : null}
+      ${place && point && metres(place, point) <= PLACE_AGAIN_M ? html`<p id="hh-cell" class="small" data-cell=${place.grid_cell_code || ''}>
         ${t('cell')} ${place.grid_cell_code || t('cell.outside')}${place.address ? ` · ${place.address}` : ''}</p>` : null}
+      <button type="button" class="button secondary" id="hh-map-open" disabled=${!point}
+        onClick=${() => { loadMapPick().then(() => setPicking(true), () => null); }}>🗺 ${t('map.open')}</button>
     </div>
+    ${picking && MapPick ? html`<${MapPick} start=${point} gps=${fix} authorization=${basic(pairing)}
+      onPick=${(p) => { setPick(p); setPicking(false); }} onCancel=${() => setPicking(false)} />` : null}
     <div class="field">
       <label for="hh-description">${t('description')}</label>
       <textarea id="hh-description" rows="3" maxlength="2000" value=${description}
@@ -137,9 +162,17 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued }) {
     </div>
     <label class="check"><input id="hh-self-handled" type="checkbox" checked=${selfHandled}
       onChange=${(e) => setSelfHandled(e.currentTarget.checked)} /> ${t('self_handled')} <span class="small">${t('self_handled.hint')}</span></label>
-    <button id="hh-submit" class="button primary" type="submit" disabled=${busy || !category || !fix}>${t('submit')}</button>
+    <button id="hh-submit" class="button primary" type="submit" disabled=${busy || !category || !point
+      || voice.seconds !== null}>${t('submit')}</button>
     ${message ? html`<p class="notice" role="status" id="hh-message">${message}</p>` : null}
   </form>`;
+}
+
+/** What a queued item will upload: photos and voice notes, counted. */
+function media(items) {
+  const voices = items.filter((m) => m.type.startsWith('audio/')).length;
+  const photos = items.length - voices;
+  return `${photos ? ` · 📷${photos}` : ''}${voices ? ` · 🎤${voices}` : ''}`;
 }
 
 const STATE = { pending: 'queue.pending', sent: 'queue.sent', failed: 'queue.failed' };
@@ -153,7 +186,7 @@ function QueueView({ items, error }) {
     ${shown.length ? html`<ul id="hh-queue">${shown.slice().reverse().map((i) => html`<li key=${i.id} data-id=${i.id} data-state=${i.state}>
       <span class="what">${i.label}</span>
       <span class=${'state ' + i.state}>${t(STATE[i.state])}</span>
-      <span class="small">${new Date(i.created).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB')}${i.photos.length ? ` · 📷${i.photos.length}` : ''}</span>
+      <span class="small">${new Date(i.created).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB')}${media(i.photos)}</span>
       ${i.error && i.state !== 'sent' ? html`<span class="small error">${i.error}</span>` : null}
     </li>`)}</ul>` : html`<p class="empty">${t('queue.empty')}</p>`}
   </section>`;
@@ -174,6 +207,9 @@ function App() {
   const fixRef = useRef(null);
   fixRef.current = fix;
   const [place, setPlace] = useState(null);
+  const [pick, setPick] = useState(null);  // the report's point moved on the map (null: the GPS fix)
+  const [patrol, setPatrol] = useState(undefined);
+  const [patrolError, setPatrolError] = useState(null);
 
   async function refresh() {
     setItems(await queueItems());
@@ -201,6 +237,7 @@ function App() {
       setCategories((await getKv('categories')) || []);
       setUsage((await getKv('usage')) || {});
       setMe((await getKv('me')) || null);
+      setPatrol((await getKv('patrol')) || null);
       if (!saved) return;
       await pruneSent();
       outbox.current = new Outbox(saved, () => { refresh(); });
@@ -242,12 +279,33 @@ function App() {
   }, [pairing, fix !== null]);
 
   // Where the phone stands, as the platform will place it: the cell (and an address), looked up when online.
+  const point = pick || fix;
   useEffect(() => {
-    if (!pairing || !fix || !conn.online || (place && metres(place, fix) < PLACE_AGAIN_M)) return;
-    const at = { lon: fix.lon, lat: fix.lat };
+    if (!pairing || !point || !conn.online || (place && metres(place, point) < PLACE_AGAIN_M)) return;
+    const at = { lon: point.lon, lat: point.lat };
     apiGet(pairing, `/handhelds/place?lon=${at.lon}&lat=${at.lat}`)
       .then((found) => setPlace({ ...found, ...at }), () => null);
-  }, [pairing, fix, conn.online]);
+  }, [pairing, point, conn.online]);
+
+  // Online, once the app has started: the map pick's code fetched in the background, so that the service worker
+  // has it for a map opened in a basement.
+  useEffect(() => {
+    if (!pairing || !conn.online) return undefined;
+    const timer = setTimeout(() => import('./mappick.js').then((m) => m.warm()).catch(() => null), 5000);
+    return () => clearTimeout(timer);
+  }, [pairing, conn.online]);
+
+  // The patrol card: today's plan and coverage, read when online (at start, every minute, on opening the tab),
+  // the last one kept for an offline start.
+  useEffect(() => {
+    if (!pairing || !conn.online) return undefined;
+    const read = () => apiGet(pairing, '/handhelds/patrol')
+      .then(async (p) => { setPatrol(p); setPatrolError(null); await setKv('patrol', p); },
+        (e) => setPatrolError(String(e.message || e)));
+    read();
+    const timer = setInterval(read, PATROL_EVERY_MS);
+    return () => clearInterval(timer);
+  }, [pairing, conn.online, tab === 'patrol']);
 
   function queued() {
     refresh();
@@ -268,9 +326,10 @@ function App() {
     </header>
     <main>
       ${tab === 'report' ? html`<${ReportForm} categories=${categories} fix=${fix} gpsError=${gpsError} place=${place}
-        usage=${usage} onQueued=${queued} />` : null}
+        usage=${usage} onQueued=${queued} pick=${pick} setPick=${setPick} pairing=${pairing} />` : null}
       ${tab === 'queue' ? html`<${QueueView} items=${items} error=${conn.error} />` : null}
       ${tab === 'tasks' ? html`<${TasksView} tasks=${taskList} fix=${fix} onQueued=${queued} />` : null}
+      ${tab === 'patrol' ? html`<${PatrolView} patrol=${patrol} error=${!conn.online || patrolError} />` : null}
     </main>
     <nav class="tabs">
       <button type="button" id="tab-report" aria-pressed=${tab === 'report'} onClick=${() => setTab('report')}>${t('report')}</button>
@@ -278,6 +337,7 @@ function App() {
         ${t('queue')} <span id="hh-pending" class="badge" data-count=${pending}>${pending}</span></button>
       <button type="button" id="tab-tasks" aria-pressed=${tab === 'tasks'} onClick=${() => setTab('tasks')}>
         ${t('tasks')} ${openTasks ? html`<span class="badge">${openTasks}</span>` : null}</button>
+      <button type="button" id="tab-patrol" aria-pressed=${tab === 'patrol'} onClick=${() => setTab('patrol')}>${t('patrol')}</button>
     </nav>
   </div>`;
 }

@@ -2,9 +2,10 @@
 // as every handheld: cg/<device>/report, track, event, status, cmd, cmd/ack; device-profiles/handheld.yaml),
 // photos first over HTTPS (POST /media, HTTP Basic with the device's id and secret). An item leaves the queue
 // only when the broker acknowledged it (PUBACK); until then it is retried, in seq order, whenever the phone is
-// online and connected. See docs/handheld.md.
+// online and connected. The broker acknowledges before the gateway has read the message: when the gateway refuses
+// it, its notice on cg/<device>/refused sets the item aside as refused, with the reason. See docs/handheld.md.
 import mqtt from 'mqtt';
-import { enqueue, putTask, queueItems, updateItem } from './store.js';
+import { enqueue, putTask, queueItems, refuseItem, updateItem } from './store.js';
 
 const PUBACK_TIMEOUT_MS = 30_000;
 const REFUSED = new Set([413, 415, 422]);
@@ -14,7 +15,7 @@ export function mqttUrl(pairing, where = location) {
   return `${where.protocol === 'https:' ? 'wss' : 'ws'}://${where.hostname}:${pairing.ws_port}/`;
 }
 
-function basic(pairing) {
+export function basic(pairing) {
   return 'Basic ' + btoa(`${pairing.device_id}:${pairing.secret}`);
 }
 
@@ -26,10 +27,13 @@ export async function apiGet(pairing, path) {
 
 async function upload(pairing, photo) {
   const form = new FormData();
-  form.append('file', photo.blob, photo.type === 'image/png' ? 'photo.png' : 'photo.jpg');
+  const names = { 'image/png': 'photo.png', 'image/webp': 'photo.webp', 'audio/ogg': 'voice.ogg', 'audio/webm': 'voice.webm',
+    'audio/mp4': 'voice.m4a' };
+  form.append('file', photo.blob, names[photo.type] || 'photo.jpg');
   const res = await fetch('/media', { method: 'POST', headers: { Authorization: basic(pairing) }, body: form });
   if (res.status !== 201) {
-    const err = new Error(`photo upload: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    const what = photo.type.startsWith('audio/') ? 'voice note' : 'photo';
+    const err = new Error(`${what} upload: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     // The API will never take this photo (too large, not a photo): retrying would hold the whole queue up.
     err.permanent = REFUSED.has(res.status);
     throw err;
@@ -68,13 +72,16 @@ export class Outbox {
       this.connected = true;
       this.lastError = null;
       client.publish(`cg/${id}/status`, 'online', { qos: 1 });
-      client.subscribe(`cg/${id}/cmd`, { qos: 1 });
+      client.subscribe([`cg/${id}/cmd`, `cg/${id}/refused`], { qos: 1 });
       this.onChange();
       this.flush();
     });
     client.on('close', () => { this.connected = false; this.onChange(); });
     client.on('error', (err) => { this.lastError = String(err.message || err); this.onChange(); });
-    client.on('message', (topic, payload) => { this.command(payload).catch((e) => console.warn('command', e)); });
+    client.on('message', (topic, payload) => {
+      const handled = topic.endsWith('/refused') ? this.refused(payload) : this.command(payload);
+      handled.catch((e) => console.warn(topic, e));
+    });
   }
 
   /** Drop the connection (the phone went offline): the queue waits, and a new connection is made when it returns. */
@@ -116,7 +123,8 @@ export class Outbox {
           try {
             for (const photo of item.photos) await upload(this.pairing, photo);
             await this.publish(item.channel, item.body);
-            await updateItem(item.id, { state: 'sent', sent_at: Date.now(), photos: [], error: null });
+            // (unless the gateway's refusal came first: it stays refused)
+            await updateItem(item.id, { state: 'sent', sent_at: Date.now(), photos: [], error: null }, 'pending');
           } catch (err) {
             if (err.permanent) {  // set aside with its reason, shown in the queue; the rest goes on
               await updateItem(item.id, { state: 'failed', error: String(err.message || err) });
@@ -132,6 +140,16 @@ export class Outbox {
       } while (this.again);
     })().finally(() => { this.flushing = null; });
     return this.flushing;
+  }
+
+  /** The gateway refused a message the broker had acknowledged (gateway/refusals.py): the queued item it names (by
+   * report id, command id or seq) is set aside as refused with the reason, never sent again. */
+  async refused(payload) {
+    let notice;
+    try { notice = JSON.parse(new TextDecoder().decode(payload)); } catch { return; }
+    if (!notice || typeof notice !== 'object') return;
+    const reason = `${notice.reason}: ${String(notice.detail || '').slice(0, 300)}`;
+    if (await refuseItem(notice, reason)) this.onChange();
   }
 
   /** A verification (核实) or check (核查) task: acknowledged at once, kept until answered. */

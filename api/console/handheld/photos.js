@@ -7,7 +7,7 @@ import { html } from './util.js';
 export const MAX_PHOTOS = 9;
 const PHOTO_MAX_SIDE = 1600;
 
-async function sha256Hex(blob) {
+export async function sha256Hex(blob) {
   const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

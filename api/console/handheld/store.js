@@ -88,13 +88,29 @@ export async function queueItems() {
   return items;
 }
 
-export async function updateItem(id, changes) {
+/** Change a queued item; with `onlyIf`, only while it is in that state. */
+export async function updateItem(id, changes, onlyIf = null) {
   const db = await openDb();
   const tx = db.transaction('queue', 'readwrite');
   const store = tx.objectStore('queue');
   const item = await promised(store.get(id));
-  if (item) store.put({ ...item, ...changes });
+  if (item && (!onlyIf || item.state === onlyIf)) store.put({ ...item, ...changes });
   await done(tx);
+}
+
+/** The item a gateway refusal notice names ({seq, report_id, command_id}) set aside as refused, photos dropped.
+ * By report id or command id when the notice has one, else by seq; a notice naming none is ignored. */
+export async function refuseItem(notice, reason) {
+  const db = await openDb();
+  const tx = db.transaction('queue', 'readwrite');
+  const store = tx.objectStore('queue');
+  let item = null;
+  if (notice.report_id) item = await promised(store.get(notice.report_id));
+  else if (notice.command_id) item = await promised(store.get(`ack-${notice.command_id}`));
+  else if (Number.isInteger(notice.seq)) item = await promised(store.index('seq').get(notice.seq));
+  if (item && item.state !== 'failed') store.put({ ...item, state: 'failed', error: reason, photos: [] });
+  await done(tx);
+  return !!item;
 }
 
 /** Sent items are kept a day for the queue view (without their photos), then forgotten. */

@@ -90,3 +90,37 @@ def test_a_carrier_bound_devices_commands_are_left_to_the_carrier_gateway(settin
         for client in clients.values():
             client.close()
         tail.close()
+
+
+def test_a_device_is_told_of_its_refused_message_on_its_own_topic(settings: Settings, gateway: Gateway,
+                                                                  provision) -> None:
+    """The broker PUBACKs before the gateway reads: the refusal comes back on cg/<id>/refused (gateway/refusals.py),
+    which the device may read (the ACL) and another device may not (Mosquitto 2.0 grants its SUBACK and enforces
+    `read` at delivery: nothing arrives)."""
+    import queue
+    from datetime import UTC, datetime
+
+    device_id, secret = provision("bin-sensor")
+    other_id, other_secret = provision("bin-sensor")
+    device = MqttTestClient(settings.mqtt.host, settings.mqtt.port, device_id, secret, client_id=device_id)
+    other = MqttTestClient(settings.mqtt.host, settings.mqtt.port, other_id, other_secret, client_id=other_id)
+    device.connect()
+    other.connect()
+    try:
+        assert [c.value for c in device.subscribe(f"cg/{device_id}/refused")] == [1]
+        other.subscribe(f"cg/{device_id}/refused")
+        now = datetime.now(UTC).isoformat()
+        ok = orjson.dumps({"seq": 1, "ts": now, "fill_pct": 40})
+        bad = orjson.dumps({"seq": 2, "ts": now, "fill_pct": 140})
+        assert device.publish(f"cg/{device_id}/telemetry", ok).value == 0
+        assert device.publish(f"cg/{device_id}/telemetry", bad).value == 0  # the broker takes it all the same
+        notice = orjson.loads(device.next_message(timeout_s=30).payload)
+        assert (notice["seq"], notice["channel"], notice["reason"]) == (2, "telemetry", "schema")
+        assert "fill_pct" in notice["detail"]
+        with pytest.raises(queue.Empty):  # the accepted reading got none
+            device.next_message(timeout_s=1)
+        with pytest.raises(queue.Empty):  # nor did another device read it
+            other.next_message(timeout_s=0.1)
+    finally:
+        device.close()
+        other.close()

@@ -22,6 +22,7 @@ from api.routes.scoring import period_bounds
     (b"OggS\x00\x02", "audio/ogg"),
     (b"ID3\x04\x00", "audio/mpeg"),
     (b"\x00\x00\x00\x20ftypM4A \x00", "audio/mp4"),
+    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01", "audio/webm"),  # a MediaRecorder's WebM (the handheld's voice)
     (b"<html>", None),
     (b"", None),
 ])

@@ -54,8 +54,10 @@ def test_empty_secret_is_refused() -> None:
 
 def test_acl_confines_a_device_to_its_own_topics() -> None:
     acl = render_acl_file([device_account("mh-001", "$7$x"), service_account("gw", "$7$y")])
-    assert "user mh-001\ntopic write cg/mh-001/+\ntopic write cg/mh-001/cmd/ack\ntopic read cg/mh-001/cmd\n" in acl
-    assert "user gw\ntopic write cg/+/cmd\ntopic read cg/+/+\ntopic read cg/+/cmd/ack\n" in acl
+    assert ("user mh-001\ntopic write cg/mh-001/+\ntopic write cg/mh-001/cmd/ack\ntopic read cg/mh-001/cmd\n"
+            "topic read cg/mh-001/refused\n") in acl
+    assert ("user gw\ntopic write cg/+/cmd\ntopic write cg/+/refused\ntopic read cg/+/+\n"
+            "topic read cg/+/cmd/ack\n") in acl
 
 
 def test_password_file_is_sorted_one_line_per_account() -> None:

@@ -90,6 +90,37 @@ def test_own_command_echo_is_not_forwarded() -> None:
     assert _ingestor().handle("cg/bin-sensor-1/cmd", b'{"command_id":"c1"}', received_at=NOW) is None
 
 
+def test_own_refusal_notice_echo_is_not_forwarded() -> None:
+    assert _ingestor().handle("cg/handheld-1/refused", b'{"seq":1,"reason":"schema"}', received_at=NOW) is None
+
+
+def test_a_refused_message_of_a_known_device_comes_with_a_notice_on_its_own_topic() -> None:
+    body = b'{"seq":7,"ts":"2026-11-24T01:00:00Z","report_id":"r-1","kind":"report","category_code":"X1",' \
+           b'"description":"d","lon":116.9,"lat":31.4}'
+    out = _ingestor().handle("cg/handheld-1/report", body, received_at=NOW)
+    assert out is not None and not out.accepted and out.notice is not None
+    topic, payload = out.notice
+    notice = orjson.loads(payload)
+    assert topic == "cg/handheld-1/refused"
+    assert (notice["seq"], notice["report_id"], notice["command_id"], notice["channel"], notice["reason"]) == \
+        (7, "r-1", None, "report", "schema")
+    assert "category_code" in notice["detail"] and notice["ts"] == "2026-11-24T01:30:00Z"
+    # Not JSON: the device is told, without an id to match (it can tell from the reason).
+    garbled = orjson.loads(_ingestor().handle("cg/handheld-1/report", b"\xff", received_at=NOW).notice[1])
+    assert (garbled["seq"], garbled["reason"]) == (None, "not_json")
+    # An unknown channel of a known device is told too; an unknown or disabled device is not.
+    assert _ingestor().handle("cg/handheld-1/nonsense", b"{}", received_at=NOW).notice is not None
+    ingest = _ingestor({"off": DeviceInfo.from_row(("off", "handheld", "handheld", False, None, None, None))})
+    assert ingest.handle("cg/ghost/report", body, received_at=NOW).notice is None
+    assert ingest.handle("cg/off/report", body, received_at=NOW).notice is None
+
+
+def test_an_accepted_message_carries_no_notice() -> None:
+    body = b'{"seq":1,"ts":"2026-11-24T01:00:00Z","fill_pct":10}'
+    out = _ingestor().handle("cg/bin-sensor-1/telemetry", body, received_at=NOW)
+    assert out is not None and out.accepted and out.notice is None
+
+
 def test_command_answer_becomes_a_command_ack_record() -> None:
     answers = []
     ingest = Ingestor(load_profiles(), {"bin-sensor-1": _device("bin-sensor")}.get, GatewaySettings(),

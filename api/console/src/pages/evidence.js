@@ -1,18 +1,30 @@
-// Evidence of a case: photos (fetched with the token), notes, and sensor readings as a small chart.
+// Evidence of a case: photos and voice notes (fetched with the token), notes, and sensor readings as a small chart.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { mediaUrl } from '../api.js';
 import { fmtTime, t } from '../i18n.js';
 import { html } from '../ui.js';
 
-function Photo({ mediaId }) {
+function useMedia(mediaId) {
   const [src, setSrc] = useState(null);
   useEffect(() => {
     let url;
     mediaUrl(mediaId).then((u) => { url = u; setSrc(u); }, () => setSrc(''));
     return () => url && URL.revokeObjectURL(url);
   }, [mediaId]);
+  return src;
+}
+
+function Photo({ mediaId }) {
+  const src = useMedia(mediaId);
   if (src === '') return html`<span class="small">${t('photo')} ${mediaId.slice(0, 8)} (—)</span>`;
   return src ? html`<img class="evidence-photo" src=${src} alt=${`${t('photo')} ${mediaId.slice(0, 8)}`} />` : null;
+}
+
+function Voice({ mediaId }) {
+  const src = useMedia(mediaId);
+  if (src === '') return html`<span class="small">${t('voice')} ${mediaId.slice(0, 8)} (—)</span>`;
+  return src ? html`<audio class="evidence-voice" controls preload="metadata" src=${src}
+    aria-label=${`${t('voice')} ${mediaId.slice(0, 8)}`}></audio>` : null;
 }
 
 // Bookkeeping numbers in alarm records that are not readings.
@@ -62,6 +74,7 @@ export function Evidence({ items }) {
     <ul class="evidence">${items.map((e) => html`<li key=${e.id} data-kind=${e.kind}>
       <time>${fmtTime(e.at)}</time> <strong>${e.kind}</strong> ${e.device_id ? html`<span class="small">${e.device_id}</span>` : null}
       ${e.kind === 'photo' && e.data.media_id ? html`<div><${Photo} mediaId=${e.data.media_id} /></div>` : null}
+      ${e.kind === 'voice' && e.data.media_id ? html`<div><${Voice} mediaId=${e.data.media_id} /></div>` : null}
       ${e.kind === 'note' || e.kind === 'report' ? html`<div class="small">${e.data.note || e.data.description || ''}</div>` : null}
       ${e.kind === 'alarm' ? html`<div class="small">${e.data.rule || ''} ${e.data.urgency ? '· ' + e.data.urgency : ''}</div>` : null}
     </li>`)}</ul>
