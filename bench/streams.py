@@ -6,13 +6,18 @@
 3. alarm detection: one worker with only alarm detection reads the same backlog; every device raises
    and clears an alarm in its first readings and raises again in its last, so the first and last
    alarm on cg.alarms bracket the whole backlog;
+4. worker (`--only worker`, alone): one worker with alarm detection and the sinks together, as a city runs them,
+   reads the same backlog: its CPU µs per record and PostgreSQL's (from the first row to the last row and alarm),
+   then the CPU µs per record one more consumer group costs to fetch and decode it (what the second of the two
+   groups reading cg.telemetry spends); `--profile DIR` samples the worker with py-spy;
 0. latency (run first, on empty topics): gateway + full worker, 100 manhole sensors (each fitted
    to its own cover) publishing
    over MQTT at 1,000 msg/s in all; each tilts its cover once; latency = MQTT publish of the
    reading that raises the alarm → the case row's insert.
 
 Last line: JSON with sink_events_per_s, alarm_events_per_s, ceiling_events_per_s,
-alarm_to_case_p50_ms, alarm_to_case_p99_ms (docs/performance.md).
+alarm_to_case_p50_ms, alarm_to_case_p99_ms, and with --only worker worker_cpu_us_per_record,
+read_decode_cpu_us_per_record, worker_profile (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -30,12 +36,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import orjson
 import paho.mqtt.client as mqtt
-from confluent_kafka import Consumer, Producer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
 
 from civicgrid.broker.provisioning import add_devices
-from civicgrid.bus import records, topics
+from civicgrid.bus import clients, records, topics
+from civicgrid.bus.admin import ensure_topics
+from civicgrid.bus.topics import topic_specs
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import ephemeral_settings, throwaway_stack
 from civicgrid.stack.mosquitto import local_broker
@@ -43,6 +53,7 @@ from civicgrid.stack.services import spawn_service, stop_service
 from civicgrid.store.db import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _profile
 from _measure import cpu_of, with_overrides
 from _rates import consumer_ceiling, rate_until
 
@@ -123,6 +134,83 @@ def alarm_rate(settings: Settings, n: int, devices: int, base: Path) -> float:
     return n / (stamps[-1] - stamps[0])
 
 
+def worker_cost(settings: Settings, n: int, devices: int, base: Path, postgres_pid: int | None,
+                profile: Path | None) -> tuple[float, dict[str, float], list[dict[str, object]]]:
+    """One worker with alarm detection and the sinks together, as a city runs them (bench/e2e.py's workers), over
+    the backlog: its rows a second, the CPU µs per record of the worker and of PostgreSQL from the first row to
+    the moment both the last row and the last alarm are there, and (with `profile`) py-spy's top functions."""
+    ensure_topics(settings.kafka, topic_specs(settings.kafka))  # cg.alarms there before it is assigned
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": "bench-worker",
+                         "log_level": 3})
+    # From the beginning: this phase runs alone (--only worker), so every bench-… alarm on cg.alarms is its own
+    consumer.assign([TopicPartition(topics.ALARMS, p, OFFSET_BEGINNING) for p in range(settings.kafka.partitions)])
+    proc = worker_with(settings, ("alarms", "sinks"), base, "worker")
+    pids = {"worker": [proc.pid], "postgres": [postgres_pid] if postgres_pid else []}
+    expected = devices * 3
+    alarms = 0
+    first: dict[str, float] = {}
+    spy = None
+    try:
+        with connect(settings.db, autocommit=True) as conn:
+            def rows() -> int:
+                return conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE 'bench-%'").fetchone()[0]
+
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline and not first:
+                if (now_rows := rows()) > 0:
+                    first.update({role: cpu_of(p) for role, p in pids.items()}, rows=now_rows,
+                                 at=time.perf_counter())
+                    if profile is not None:
+                        spy = _profile.start(proc.pid, profile / "worker.raw", 600)
+                time.sleep(0.1)
+            done = 0
+            while time.monotonic() < deadline:
+                alarms += sum(1 for m in consumer.consume(1000, 0.1)
+                              if m.error() is None and m.key().startswith(b"bench-"))
+                if alarms >= expected and (done := rows()) >= n:
+                    break
+        ended = time.perf_counter()
+        if alarms < expected or done < n:
+            raise SystemExit(f"{done} of {n} rows, {alarms} of {expected} alarms; see {base / 'worker.log'}")
+        taken = n - first["rows"]
+        cost = {role: round((cpu_of(p) - first[role]) / taken * 1e6, 1) for role, p in pids.items() if p}
+        top: list[dict[str, object]] = []
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
+            top = _profile.top(profile / "worker.raw", 25)
+        return taken / (ended - first["at"]), cost, top
+    finally:
+        if spy is not None and spy.poll() is None:
+            spy.kill()
+        stop_service(proc)
+        consumer.close()
+
+
+async def second_read_cost(settings: Settings, n: int) -> float:
+    """CPU µs per record that one more consumer group reading and decoding the whole backlog costs (this process's
+    CPU time: fetches with the worker's batching, aiokafka's record parsing, orjson): what a worker spends a second
+    time when alarm detection and the sinks both read cg.telemetry, each in its own group."""
+    s = settings.streams
+    consumer = AIOKafkaConsumer(topics.TELEMETRY, **clients.aiokafka(  # as streams/batch_consumer.py opens them
+        settings.kafka, group_id=f"bench-read-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
+        auto_offset_reset="earliest", max_poll_records=s.sink_batch, fetch_min_bytes=s.fetch_min_bytes,
+        fetch_max_wait_ms=s.fetch_max_wait_ms))
+    await consumer.start()
+    got, started = 0, None
+    try:
+        while got < n:
+            for messages in (await consumer.getmany(timeout_ms=500, max_records=s.sink_batch)).values():
+                if started is None:
+                    started = time.process_time()
+                for message in messages:
+                    orjson.loads(message.value)
+                got += len(messages)
+    finally:
+        await consumer.stop()
+    return (time.process_time() - (started or 0.0)) / got * 1e6
+
+
 def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device: float = 10.0,
             seconds: float = 20.0) -> tuple[list[float], int]:
     """Publish → case row (ms) for each cover whose tilt raised an alarm, and how many raised one (a tilt that
@@ -193,8 +281,11 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--per-device", type=int, default=200)
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--only", choices=("sinks", "alarms"), default=None,
-                        help="measure this path alone (no latency phase), to compare one change quickly")
+    parser.add_argument("--only", choices=("sinks", "alarms", "worker"), default=None,
+                        help="measure this path alone (no latency phase), to compare one change quickly; "
+                             "worker: alarm detection and the sinks in one worker, CPU µs per record")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="with --only worker: py-spy samples the worker, raw stacks into DIR")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a setting for every process of the run (repeatable), e.g. streams.sink_batch=5000")
     args = parser.parse_args()
@@ -202,6 +293,10 @@ def main() -> None:
     base = settings.stack.var_dir.parent
     samples: list[float] = []
     raised, sink_cost = 0, {}
+    worker: float | None = None
+    worker_cost_us: dict[str, float] = {}
+    second_read: float | None = None
+    top: list[dict[str, object]] = []
     ceiling: float | None = None
     sinks: float | None = None
     alarms: float | None = None
@@ -222,10 +317,23 @@ def main() -> None:
         if args.only in (None, "alarms"):
             alarms = alarm_rate(settings, n, args.devices, base)
             say(f"alarm detection: {alarms:,.0f} readings/s")
+        if args.only == "worker":
+            postgres = next((x.pid for x in stack.status() if x.name == "postgres" and x.pid), None)
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            worker, worker_cost_us, top = worker_cost(settings, n, args.devices, base, postgres, args.profile)
+            say(f"worker (alarms + sinks): {worker:,.0f} records/s; CPU µs a record {worker_cost_us}")
+            second_read = asyncio.run(second_read_cost(settings, n))
+            say(f"one consumer group reading and decoding every record: {second_read:.1f} CPU µs a record")
+            for row in top:
+                say(f"  {row['self']:6.1%} self {row['total']:6.1%} total  {row['function']}")
     p50, p99 = (float(np.percentile(samples, q)) for q in (50, 99)) if samples else (float("nan"),) * 2
     print(json.dumps({
         "sink_events_per_s": _rounded(sinks), "sink_cpu_us_per_row": sink_cost,
         "alarm_events_per_s": _rounded(alarms),
+        "worker_records_per_s": _rounded(worker), "worker_cpu_us_per_record": worker_cost_us,
+        "worker_profile": top[:12],
+        "read_decode_cpu_us_per_record": None if second_read is None else round(second_read, 1),
         "ceiling_events_per_s": _rounded(ceiling),
         "alarm_to_case_p50_ms": round(p50, 1), "alarm_to_case_p99_ms": round(p99, 1), "latency_samples": len(samples),
         "latency_raised": raised, "offered_msgs_per_s": 1000, "backlog_records": n, "cores": os.cpu_count(),

@@ -39,6 +39,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,18 +102,38 @@ def is_replay(last: tuple[int, float] | None, rec: DeviceRecord) -> bool:
     return last is not None and rec.seq <= last[0] and rec.ts.timestamp() <= last[1]
 
 
-def evaluate(rec: DeviceRecord | StatusRecord, profile: DeviceProfile,
+@dataclass(frozen=True, slots=True)
+class ProfileRules:
+    """A profile's alarm rules sorted once by the records they read, in the profile's order: every record went
+    through each of the profile's rules twice (presence, then its channel's) only to skip the other kinds."""
+
+    offline: tuple[Any, ...]
+    reading: tuple[Any, ...]  # threshold and rate_of_change
+    event: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, profile: DeviceProfile) -> ProfileRules:
+        rules = profile.alarms
+        return cls(tuple(r for r in rules if r.kind == "offline"),
+                   tuple(r for r in rules if r.kind in ("threshold", "rate_of_change")),
+                   tuple(r for r in rules if r.kind == "event"))
+
+
+def evaluate(rec: DeviceRecord | StatusRecord, rules: ProfileRules,
              states: DeviceState) -> tuple[DeviceState, list[AlarmEvent]]:
-    """One record through the profile's rules: any record is a sign of life (clears an offline episode)."""
-    rules = profile.alarms
+    """One record through its profile's rules: any record is a sign of life (clears an offline episode)."""
     if isinstance(rec, StatusRecord):
-        return evaluate_presence(rules, states, rec.state == "online", rec.ts)
-    states, events = evaluate_presence(rules, states, True, rec.ts)
+        return evaluate_presence(rules.offline, states, rec.state == "online", rec.ts)
+    events: list[AlarmEvent] = []
+    if rules.offline:
+        states, events = evaluate_presence(rules.offline, states, True, rec.ts)
     if rec.channel == "telemetry":
-        states, more = evaluate_reading(rules, states, rec.data, rec.ts)
+        if not rules.reading:
+            return states, events
+        states, more = evaluate_reading(rules.reading, states, rec.data, rec.ts)
     else:
-        states, more = evaluate_event(rules, states, rec.data.get("type", ""), rec.ts)
-    return states, events + more
+        states, more = evaluate_event(rules.event, states, rec.data.get("type", ""), rec.ts)
+    return states, events + more if events else more
 
 
 class AlarmDetector:
@@ -123,6 +144,7 @@ class AlarmDetector:
         s = settings.streams
         self.settings = settings
         self.profiles = profiles
+        self._rules = {name: (profile, ProfileRules.of(profile)) for name, profile in profiles.items()}
         self.group = f"{s.app_id}-{ALARMS_GROUP_SUFFIX}"
         self.changelog = changelog_topic(s.app_id)
         self.offline_check_s = offline_check_s
@@ -254,9 +276,10 @@ class AlarmDetector:
                     unreadable += 1
                     continue
                 device = rec.device_id
-                profile = self.profiles.get(rec.profile or rec.kind or "")
-                if profile is None:
+                entry = self._rules.get(rec.profile or rec.kind or "")
+                if entry is None:
                     continue
+                profile, rules = entry
                 if not isinstance(rec, StatusRecord) or rec.source != "silence":
                     seen[device] = (now, rec.kind, profile.kind)
                     self.offline_sent.discard(device)
@@ -272,7 +295,7 @@ class AlarmDetector:
                         continue
                     applied_last[channel_key] = (rec.seq, rec.ts.timestamp())
                 try:
-                    new, fired = evaluate(rec, profile, old)
+                    new, fired = evaluate(rec, rules, old)
                     encoded = [alarm_record(rec, profile, event).encode() for event in fired]
                 except Exception:  # a bug must not stop detection for every other device
                     log.exception("alarm detection failed on a %s record of %s", topic, device)

@@ -61,6 +61,8 @@ def _threshold(rule: Any, state: RuleState, value: float, at: datetime) -> tuple
     active = state.get("active", False)
     # Counting towards the opposite state: raise when inactive, clear when active.
     if not _beyond(rule, value, raising=not active):
+        if state.get("count", -1) == 0 and "since" in state and state["since"] is None:
+            return state, None  # nothing counted, nothing to reset: the same state, not an equal copy to compare
         return {**state, "count": 0, "since": None}, None
     count = state.get("count", 0) + 1
     since = state.get("since") or at.timestamp()
