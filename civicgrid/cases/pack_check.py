@@ -149,6 +149,11 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             parsed[i] = parse_category_code(code)
         except InvalidCategoryCode as exc:
             errors.append(PackError(file, f"category {i + 1} ({code})", "code", exc.reason))
+    for i, row in enumerate(_rows(data, "categories")):
+        for name, words in (("zh", "Chinese"), ("en", "English")):
+            if isinstance(row, Mapping) and isinstance(row.get(name), str) and not row[name].strip():
+                errors.append(PackError(file, _category_row(data, i), name, f"empty: every category needs its "
+                                        f"{words} name (a case is shown and searched by it)"))
     majors = {str(c) for c in parsed.values() if c.is_major}
     seen: dict[str, int] = {}
     for i, code in sorted(parsed.items()):
@@ -208,6 +213,30 @@ def _scoring_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
     if bands and isinstance(bands[-1], Mapping) and bands[-1].get("max") is not None:
         errors.append(PackError(file, f"case-count band {len(bands)}", "max",
                                 "the last band must have max: null (every larger count)"))
+    errors += _ascending(file, "case-count band", "max", [b.get("max") if isinstance(b, Mapping) else None
+                                                         for b in bands[:-1]], "larger than")
+    errors += _ascending(file, "grade", "min", [-g["min"] if isinstance(g, Mapping) and _number(g.get("min"))
+                                               else None for g in _rows(data, "grades")], "smaller than")
+    return errors
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _ascending(file: str, row: str, field: str, values: list[Any], words: str) -> list[PackError]:
+    """Bands are read first to last and the first that fits wins, so a band after a wider one is never reached: each
+    band's bound must be `words` the one before (grades' minimums are passed negated, to be checked the same way)."""
+    errors: list[PackError] = []
+    previous: tuple[int, float] | None = None
+    for i, value in enumerate(values):
+        if not _number(value):
+            continue  # the model names it (or it is the open last band)
+        if previous is not None and value <= previous[1]:
+            errors.append(PackError(file, f"{row} {i + 1}", field, f"{abs(value):g} is not {words} "
+                                    f"{abs(previous[1]):g} of {row} {previous[0]}: the bands are read in order, so "
+                                    "this one is never reached"))
+        previous = (i + 1, value)
     return errors
 
 

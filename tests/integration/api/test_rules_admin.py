@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from civicgrid.cases.pack import shipped_pack
+from civicgrid.cases.pack import from_tables, shipped_pack
 from tests.integration.api.test_case_workflow import report, step
 
 pytestmark = pytest.mark.integration
@@ -136,3 +136,39 @@ def test_an_uploaded_workbook_becomes_the_version_the_next_case_is_filed_under(c
         assert datetime.fromisoformat(dispatched["disposal_deadline"]) == at + timedelta(hours=4)
     finally:
         assert client.post("/admin/rules", headers=admin, json={}).status_code == 201
+
+
+def test_a_category_added_and_bands_edited_as_the_admin_page_sends_them(client: TestClient,
+                                                                       as_user: Headers) -> None:
+    """What the rules page sends when an admin adds a category and edits the bands and grades: refused with each
+    error at its row while a name is empty and a band could never be reached, stored once fixed, and a case can be
+    filed under the new category with its class."""
+    admin = as_user("api-admin")
+    shipped = shipped_pack().content
+    bikes = {"code": "E0150", "zh": "共享单车乱停放", "en": "", "disposal_class": "B",
+             "filing_condition": "人行道上乱停放共享单车五辆以上", "closing_condition": "车辆已清理或摆放整齐"}
+    scoring = {**shipped["scoring"], "case_count_bands": [{"max": 50, "score": 100}, {"max": 10, "score": 90},
+                                                          {"max": None, "score": 0}]}
+    tables = {"catalogue": {"categories": [*shipped["catalogue"]["categories"], bikes]}, "scoring": scoring}
+    before = client.get("/admin/rules", headers=admin).json()["version"]
+    try:
+        refused = client.post("/admin/rules", headers=admin, json=tables, params={"reason": "新增类别"})
+        assert refused.status_code == 422, refused.text
+        rows = {(e["file"], e["row"], e["field"]) for e in refused.json()["errors"]}
+        assert rows == {("catalogue.yaml", f"category {len(shipped['catalogue']['categories']) + 1} (E0150)", "en"),
+                        ("scoring.yaml", "case-count band 2", "max")}
+        assert client.get("/admin/rules", headers=admin).json()["version"] == before
+        bikes["en"] = "Shared bikes parked anywhere"
+        scoring["case_count_bands"][1]["max"] = 80
+        stored = client.post("/admin/rules", headers=admin, json=tables, params={"reason": "新增类别"})
+        assert stored.status_code == 201, stored.text
+        case = report(client, as_user, "E0150")
+        step(client, as_user, case["id"], "api-leader", "file")
+        sent = step(client, as_user, case["id"], "api-dispatcher", "dispatch", {"department_id": "sanitation"})
+        at = datetime.fromisoformat(next(e["at"] for e in sent["timeline"] if e["action"] == "dispatch"))
+        rules = from_tables(tables, "test").rules  # the deadline is class B's, not the fallback C's
+        assert sent["category_name"] == "共享单车乱停放"
+        assert datetime.fromisoformat(sent["disposal_deadline"]) == rules.disposal_deadline(at, None, "B")
+        assert rules.disposal_deadline(at, None, "B") != rules.disposal_deadline(at, None, "C")
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)

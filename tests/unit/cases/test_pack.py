@@ -176,3 +176,20 @@ def _one_missing(path: Path) -> PackError:
         load_pack(path)
     (error,) = refused.value.errors
     return error
+
+
+def test_bands_and_grades_out_of_order_are_named_since_a_later_one_would_never_be_reached(tmp_path: Path) -> None:
+    scoring = dict(shipped_pack().content["scoring"])
+    scoring["case_count_bands"] = [{"max": 100, "score": 100}, {"max": 50, "score": 90}, {"max": None, "score": 0}]
+    scoring["grades"] = [{"grade": "A", "min": 90}, {"grade": "B", "min": 95}, {"grade": "C", "min": 0}]
+    errors = _errors(tmp_path, scoring=scoring)
+    assert [(e.row, e.field) for e in errors] == [("case-count band 2", "max"), ("grade 2", "min")]
+    assert errors[0].message.startswith("50 is not larger than 100 of case-count band 1")
+    assert errors[1].message.startswith("95 is not smaller than 90 of grade 1")
+
+
+def test_a_category_added_without_its_names_is_named(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, catalogue=_catalogue(
+        {"code": "E0150", "zh": " ", "en": "", "filing_condition": "占道", "closing_condition": "清除"}))
+    assert [(e.row, e.field) for e in errors] == [("category 2 (E0150)", "zh"), ("category 2 (E0150)", "en")]
+    assert errors[0].message.startswith("empty: every category needs its Chinese name")
