@@ -19,6 +19,15 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from civicgrid.cases.duplicates import DuplicatesFile
+from civicgrid.cases.pack_duties import (
+    PatrolPlansFile,
+    Problem,
+    ResponsibilityFile,
+    patrol_problems,
+    plan_row,
+    responsibility_problems,
+    rule_row,
+)
 from civicgrid.domain.case_state import Action
 from civicgrid.domain.catalogue import CatalogueFile, CategoryCode, InvalidCategoryCode, parse_category_code
 from civicgrid.domain.permissions import PermissionsFile
@@ -250,14 +259,30 @@ def _permissions_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             for a in Action if a.value not in actions]
 
 
+def _duty_where(key: str, row: Callable[[int, Mapping[str, Any]], str]) \
+        -> Callable[[Mapping[str, Any], Loc], tuple[str | None, str | None]]:
+    def where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
+        if len(loc) >= 2 and loc[0] == key and isinstance(loc[1], int):
+            return row(loc[1], data), _field(loc[2:])
+        return None, _field(loc)
+    return where
+
+
+def _problems(check: Callable[[Mapping[str, Any]], list[Problem]]) -> Callable[[str, Mapping[str, Any]],
+                                                                                list[PackError]]:
+    return lambda file, data: [PackError(file, row, field, message) for row, field, message in check(data)]
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One table of the pack: its file, its model, where its rows are, and its own rules."""
+    """One table of the pack: its file, its model, where its rows are, and its own rules. An `optional` table has
+    no shipped default: a pack without it leaves what the database holds (civicgrid/cases/pack_duties.py)."""
 
     name: str
     model: type[BaseModel]
     where: Callable[[Mapping[str, Any], Loc], tuple[str | None, str | None]]
     rules: Callable[[str, Mapping[str, Any]], list[PackError]]
+    optional: bool = False
 
     @property
     def file(self) -> str:
@@ -288,4 +313,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("permissions", PermissionsFile, _permissions_where, _permissions_rules),
     Table("scoring", ScoringFile, _scoring_where, _scoring_rules),
     Table("duplicates", DuplicatesFile, lambda data, loc: (None, _field(loc)), lambda file, data: []),
+    Table("responsibility", ResponsibilityFile, _duty_where("rules", rule_row), _problems(responsibility_problems),
+          optional=True),
+    Table("patrol_plans", PatrolPlansFile, _duty_where("plans", plan_row), _problems(patrol_problems),
+          optional=True),
 )}
