@@ -29,7 +29,13 @@ from civicgrid.cases.pack_duties import (
     rule_row,
 )
 from civicgrid.domain.case_state import Action
-from civicgrid.domain.catalogue import CatalogueFile, CategoryCode, InvalidCategoryCode, parse_category_code
+from civicgrid.domain.catalogue import (
+    OTHER_MINOR,
+    CatalogueFile,
+    CategoryCode,
+    InvalidCategoryCode,
+    parse_category_code,
+)
 from civicgrid.domain.permissions import PermissionsFile
 from civicgrid.domain.scoring import ScoringFile
 from civicgrid.domain.time_limits import DisposalClass, TimeLimitsFile
@@ -88,6 +94,8 @@ def _field(parts: Sequence[int | str]) -> str | None:
 def _catalogue_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
     if len(loc) >= 2 and loc[0] == "categories" and isinstance(loc[1], int):
         return _category_row(data, loc[1]), _field(loc[2:])
+    if len(loc) >= 3 and loc[0] == "area_classes":
+        return f"area {loc[1]}, category {loc[2]}", "area_classes"
     return None, _field(loc)
 
 
@@ -108,6 +116,11 @@ def _limits_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | 
         return f"area {loc[1]}, class {loc[2]}", _field(loc[3:])
     if len(loc) == 2 and loc[0] == "areas":
         return f"area {loc[1]}", None
+    if len(loc) >= 3 and loc[0] == "area_categories":
+        return f"area {loc[1]}, category {loc[2]}", _field(loc[3:])
+    if len(loc) >= 2 and loc[0] == "area_cells":
+        return f"area {loc[1]}", "area_cells" + (f" item {loc[2] + 1}" if len(loc) >= 3 and isinstance(loc[2], int)
+                                                 else "")
     return None, _field(loc)
 
 
@@ -163,6 +176,7 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             if isinstance(row, Mapping) and isinstance(row.get(name), str) and not row[name].strip():
                 errors.append(PackError(file, _category_row(data, i), name, f"empty: every category needs its "
                                         f"{words} name (a case is shown and searched by it)"))
+    errors += _area_class_rules(file, data, {str(c) for c in parsed.values()})
     majors = {str(c) for c in parsed.values() if c.is_major}
     seen: dict[str, int] = {}
     for i, code in sorted(parsed.items()):
@@ -172,6 +186,23 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
         seen.setdefault(str(code), i + 1)
         if not code.is_major and str(code.major_code) not in majors:
             errors.append(PackError(file, row, "code", f"its major category {code.major_code} is not in the file"))
+    return errors
+
+
+def _area_class_rules(file: str, data: Mapping[str, Any], listed: set[str]) -> list[PackError]:
+    """A category's class in an area class is for a category the file lists (or a major's minor 99 "other")."""
+    errors: list[PackError] = []
+    areas = data.get("area_classes")
+    for area, classes in areas.items() if isinstance(areas, Mapping) else ():
+        for code in classes if isinstance(classes, Mapping) else ():
+            row = f"area {area}, category {code}"
+            try:
+                parsed = parse_category_code(str(code))
+            except InvalidCategoryCode as exc:
+                errors.append(PackError(file, row, "area_classes", exc.reason))
+                continue
+            if str(parsed) not in listed and not (parsed.minor == OTHER_MINOR and str(parsed.major_code) in listed):
+                errors.append(PackError(file, row, "area_classes", f"{code} is not in the catalogue"))
     return errors
 
 
@@ -186,6 +217,13 @@ def _limits_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             parse_category_code(str(code))
         except InvalidCategoryCode as exc:
             errors.append(PackError(file, f"category {code}", None, exc.reason))
+    by_area = data.get("area_categories")
+    for area, limits in by_area.items() if isinstance(by_area, Mapping) else ():
+        for code in limits if isinstance(limits, Mapping) else ():
+            try:
+                parse_category_code(str(code))
+            except InvalidCategoryCode as exc:
+                errors.append(PackError(file, f"area {area}, category {code}", None, exc.reason))
     return errors
 
 

@@ -254,3 +254,23 @@ def test_a_packs_responsibility_table_and_patrol_plans_replace_the_databases(cli
                                       "window_start, window_end, main_road_passes, secondary_road_passes, "
                                       "valid_from, valid_to) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", saved_plans)
         assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+
+
+def test_a_category_takes_the_class_of_its_cells_area_class(client: TestClient, as_user: Headers) -> None:
+    """Core streets (the cell `report` uses by default) give E0103 class B; a general street's case keeps its class."""
+    admin = as_user("api-admin")
+    shipped = shipped_pack().content
+    tables = {"catalogue": {**shipped["catalogue"], "area_classes": {"core": {"E0103": "B"}}},
+              "time_limits": {**shipped["time_limits"], "area_cells": {"core": [CELLS[2][0]]}}}
+    try:
+        assert client.post("/admin/rules", headers=admin, json=tables).status_code == 201
+        rules = from_tables(tables, "test").rules
+        for cell, cls in ((2, "B"), (10, shipped_pack().rules.disposal_class("E0103").value)):
+            case = report(client, as_user, "E0103", cell=cell)
+            step(client, as_user, case["id"], "api-leader", "file")
+            sent = step(client, as_user, case["id"], "api-dispatcher", "dispatch", {"department_id": "streets"})
+            at = datetime.fromisoformat(next(e["at"] for e in sent["timeline"] if e["action"] == "dispatch"))
+            assert datetime.fromisoformat(sent["disposal_deadline"]) == rules.disposal_deadline(at, None, cls), cell
+        assert rules.disposal_deadline(at, None, "B") != rules.disposal_deadline(at, None, cls)
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
