@@ -26,8 +26,9 @@ console = Console(stderr=True)
 def rules_load(source: Annotated[Path, typer.Argument(
         metavar="DIR|FILE.xlsx",
         help="The pack: a directory of catalogue.yaml, time_limits.yaml, working_calendar.yaml, permissions.yaml, "
-             "scoring.yaml (a missing file is the shipped table), or an Excel workbook as `rules export --xlsx` "
-             "writes it (a missing sheet is the shipped table).")]) -> None:
+             "scoring.yaml, duplicates.yaml (a missing file is the shipped table) and optionally responsibility.yaml "
+             "and patrol_plans.yaml (missing: the database's tables stay), or an Excel workbook as `rules export "
+             "--xlsx` writes it (a missing sheet is the shipped table).")]) -> None:
     """Check a pack and store it as the new current version (unless it equals the current one); print the version,
     or every error (a workbook's by sheet and cell, e.g. 处置时限!D7) and exit 1."""
     from civicgrid.cases.pack import InvalidPack, RulePack, load_pack
@@ -46,15 +47,16 @@ def rules_load(source: Annotated[Path, typer.Argument(
             pack = read_workbook(data, source.name, str(source.resolve()))
         else:
             pack = load_pack(source)
+        who = f"cli:{getpass.getuser()}"
+        with connect(command_settings.current().db, autocommit=True) as conn:
+            # the responsibility table and patrol plans are checked against the database as it is stored
+            version, created = store_pack(conn, pack, who)
     except InvalidPack as exc:
         console.print(f"[bold red]error:[/] the rule pack in {source} is refused, {len(exc.errors)} error(s):",
                       highlight=False)
         for error in exc.errors:
             console.print(f"  {error}", highlight=False, markup=False)
         raise typer.Exit(1) from None
-    who = f"cli:{getpass.getuser()}"
-    with connect(command_settings.current().db, autocommit=True) as conn:
-        version, created = store_pack(conn, pack, who)
     console.print(f"rules version {version} {'stored' if created else 'unchanged (same digest)'}: "
                   f"{pack.digest[:12]} from {pack.source}", highlight=False)
     print(version)

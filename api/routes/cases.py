@@ -127,7 +127,7 @@ def _light(ctx: ApiContext, db, case: CaseState, version: int | None, now: datet
     """By the rules of the version the case was filed under (its limits do not change under it)."""
     rules = ctx.book.rules(db, version)
     light = rules.time_light(case.state, case.dispatched_at, case.disposal_deadline, rules.class_of(case),
-                             case.category, now)
+                             case.category, now, case.cell)
     return None if light is None else light.value
 
 
@@ -135,9 +135,9 @@ def _row_light(ctx: ApiContext, db, row: dict, now: datetime) -> str | None:
     """A list row's light, from its columns (the list reads no snapshots); as the case detail computes it."""
     dispatched_at = row["dispatched_at"]
     rules = ctx.book.rules(db, row["rules_version"])
-    disposal_class = rules.disposal_class(row["category_code"], row["disposal_class"])
+    disposal_class = rules.disposal_class(row["category_code"], row["disposal_class"], row["grid_cell_code"])
     light = rules.time_light(State(row["state"]), dispatched_at, row["disposal_deadline"], disposal_class,
-                                 row["category_code"], now)
+                             row["category_code"], now, row["grid_cell_code"])
     return None if light is None else light.value
 
 

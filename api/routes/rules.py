@@ -106,8 +106,12 @@ def load_rules(ctx: Ctx, db: Db, response: Response, user: Annotated[User, Depen
                        errors=[e.as_json() for e in exc.errors]) from None
     loaded_by = f"api:{user.username}"
     store_pack(db, None, loaded_by)  # the shipped defaults as version 1 first, when nothing is stored
-    version, created = rule_packs.store(db, pack.content, pack.digest, pack.source, loaded_by,
-                                        reason=(reason or "").strip() or None)
+    try:  # the responsibility table and patrol plans are checked against the database as the version is stored
+        version, created = rule_packs.store(db, pack.content, pack.digest, pack.source, loaded_by,
+                                            reason=(reason or "").strip() or None)
+    except InvalidPack as exc:
+        raise ApiError(422, "invalid-rule-pack", f"the rule pack is refused: {len(exc.errors)} error(s)",
+                       errors=[e.as_json() for e in exc.errors]) from None
     if not created:
         response.status_code = 200
     stored = rule_packs.get(db, version)

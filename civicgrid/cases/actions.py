@@ -82,7 +82,7 @@ def prepare(rules: Rules, conn: psycopg.Connection, case: CaseState, action: Act
         if not exists(conn, "departments", "id", department):
             raise UnknownReference("department", repr(department))
         data["department"] = department
-        data["deadline"] = rules.disposal_deadline(now, case.category, case.disposal_class)
+        data["deadline"] = rules.disposal_deadline(now, case.category, case.disposal_class, case.cell)
     elif action is Action.CHECK_FAIL:
         data["deadline"] = rules.rework_deadline(case, now)
     elif action is Action.RESUME:

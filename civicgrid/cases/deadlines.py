@@ -65,7 +65,7 @@ def read_clocks(book: RuleBook, conn: psycopg.Connection, case: CaseState, now: 
     records = [r[0] for r in conn.execute("SELECT payload FROM case_events WHERE case_id = %s ORDER BY seq",
                                           (case.id,)).fetchall()]
     running = [c for c in step_clocks(records, rules.limits, rules.calendar, now) if c.running]
-    disposal = disposal_clock(case, rules.limits.disposal(rules.class_of(case), category=case.category))
+    disposal = disposal_clock(case, rules.disposal_limit(case.category, case.disposal_class, case.cell))
     if disposal is not None:
         running.append(disposal)
     share = rules.limits.light[Light.YELLOW]

@@ -180,9 +180,9 @@ def _open(rules: Rules, problem: Problem, cell: str | None) -> Transition:
                                  Command(Action.REPORT, problem.role, problem.actor,
                                          {"category": problem.category, "cell": cell}), problem.at,
                                  permissions=rules.permissions)
-    disposal_class = rules.disposal_class(problem.category, problem.disposal_class)
+    disposal_class = rules.disposal_class(problem.category, problem.disposal_class, cell)
     # The disposal clock formally starts at dispatch; until then the case carries the
     # deadline it would have if dispatched at once (the console's traffic light).
-    due = rules.disposal_deadline(problem.at, problem.category, disposal_class)
+    due = rules.disposal_deadline(problem.at, problem.category, disposal_class, cell)
     case = dataclasses.replace(opened.case, disposal_class=disposal_class, disposal_deadline=due)
     return dataclasses.replace(opened, case=case)

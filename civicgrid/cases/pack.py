@@ -2,7 +2,9 @@
 
 A pack is a directory of YAML files with the shapes of the tables shipped in civicgrid/domain/ (catalogue.yaml,
 time_limits.yaml, working_calendar.yaml, permissions.yaml, scoring.yaml); a file left out means the shipped table,
-so a county that only runs round-the-clock duty writes one file. Loading checks every table at once and refuses
+so a county that only runs round-the-clock duty writes one file. The responsibility table and the patrol plans
+(responsibility.yaml, patrol_plans.yaml: civicgrid/cases/pack_duties.py) have no shipped table: left out, the
+database's stay. Loading checks every table at once and refuses
 the pack with all its errors (civicgrid/cases/pack_check.py), so a pack that loads always builds one `Rules`.
 
 The pack's content — every table as plain JSON, the shipped ones filled in — is what the database stores per
@@ -26,6 +28,7 @@ import yaml
 
 from civicgrid.cases.duplicates import DuplicateRule
 from civicgrid.cases.pack_check import TABLES, PackError
+from civicgrid.cases.pack_duties import catalogue_problems
 from civicgrid.cases.rules import Rules
 from civicgrid.domain.catalogue import Catalogue
 from civicgrid.domain.errors import DomainError
@@ -92,15 +95,22 @@ def from_tables(tables: Mapping[str, Any], source: str) -> RulePack:
     Raises `InvalidPack` with every error."""
     errors = [PackError(f"{name}.yaml", None, None, f"not a table of the rule pack (tables: {', '.join(TABLES)})")
               for name in tables if name not in TABLES]
-    content = {name: _plain(tables[name]) if name in tables else _shipped_table(name) for name in TABLES}
+    content = {name: _plain(tables[name]) if name in tables else _shipped_table(name) for name in TABLES
+               if name in tables or not TABLES[name].optional}  # an optional table left out: the database's stays
     for name, table in TABLES.items():
-        errors += table.check(content[name])
+        if name in content:
+            errors += table.check(content[name])
     if errors:
         raise InvalidPack(errors)
     try:
         rules = build_rules(content)
     except DomainError as exc:  # the checks above are meant to leave nothing for this
         raise InvalidPack([PackError("pack", None, None, str(exc))]) from exc
+    if "responsibility" in content:
+        errors = [PackError("responsibility.yaml", row, field, message)
+                  for row, field, message in catalogue_problems(content["responsibility"], rules.catalogue)]
+        if errors:
+            raise InvalidPack(errors)
     return RulePack(content, source, rules)
 
 
@@ -146,7 +156,7 @@ def export_pack(content: Content, directory: Path, header: str) -> list[Path]:
     """Write the pack's tables as YAML files that load back to the same content (and digest)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in TABLES:
+    for name in [t for t in TABLES if t in content]:
         path = directory / f"{name}.yaml"
         body = yaml.safe_dump(content[name], allow_unicode=True, sort_keys=False, width=120)
         path.write_text(f"# {header}\n{body}", encoding="utf-8")
@@ -169,4 +179,8 @@ def counts(content: Content) -> dict[str, str]:
         "permissions": f"{len(content['permissions']['actions'])} actions",
         "scoring": f"{len(scoring['composites'])} composites, {len(scoring['case_count_bands'])} count bands, "
                    f"{len(scoring['grades'])} grades",
+        "responsibility": f"{len(content['responsibility']['rules'])} rules" if "responsibility" in content
+                          else "not in the pack: the database's table",
+        "patrol_plans": f"{len(content['patrol_plans']['plans'])} plans" if "patrol_plans" in content
+                        else "not in the pack: the database's plans",
     }

@@ -19,8 +19,23 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from civicgrid.cases.duplicates import DuplicatesFile
+from civicgrid.cases.pack_duties import (
+    PatrolPlansFile,
+    Problem,
+    ResponsibilityFile,
+    patrol_problems,
+    plan_row,
+    responsibility_problems,
+    rule_row,
+)
 from civicgrid.domain.case_state import Action
-from civicgrid.domain.catalogue import CatalogueFile, CategoryCode, InvalidCategoryCode, parse_category_code
+from civicgrid.domain.catalogue import (
+    OTHER_MINOR,
+    CatalogueFile,
+    CategoryCode,
+    InvalidCategoryCode,
+    parse_category_code,
+)
 from civicgrid.domain.permissions import PermissionsFile
 from civicgrid.domain.scoring import ScoringFile
 from civicgrid.domain.time_limits import DisposalClass, TimeLimitsFile
@@ -79,6 +94,8 @@ def _field(parts: Sequence[int | str]) -> str | None:
 def _catalogue_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
     if len(loc) >= 2 and loc[0] == "categories" and isinstance(loc[1], int):
         return _category_row(data, loc[1]), _field(loc[2:])
+    if len(loc) >= 3 and loc[0] == "area_classes":
+        return f"area {loc[1]}, category {loc[2]}", "area_classes"
     return None, _field(loc)
 
 
@@ -99,6 +116,11 @@ def _limits_where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | 
         return f"area {loc[1]}, class {loc[2]}", _field(loc[3:])
     if len(loc) == 2 and loc[0] == "areas":
         return f"area {loc[1]}", None
+    if len(loc) >= 3 and loc[0] == "area_categories":
+        return f"area {loc[1]}, category {loc[2]}", _field(loc[3:])
+    if len(loc) >= 2 and loc[0] == "area_cells":
+        return f"area {loc[1]}", "area_cells" + (f" item {loc[2] + 1}" if len(loc) >= 3 and isinstance(loc[2], int)
+                                                 else "")
     return None, _field(loc)
 
 
@@ -149,6 +171,12 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             parsed[i] = parse_category_code(code)
         except InvalidCategoryCode as exc:
             errors.append(PackError(file, f"category {i + 1} ({code})", "code", exc.reason))
+    for i, row in enumerate(_rows(data, "categories")):
+        for name, words in (("zh", "Chinese"), ("en", "English")):
+            if isinstance(row, Mapping) and isinstance(row.get(name), str) and not row[name].strip():
+                errors.append(PackError(file, _category_row(data, i), name, f"empty: every category needs its "
+                                        f"{words} name (a case is shown and searched by it)"))
+    errors += _area_class_rules(file, data, {str(c) for c in parsed.values()})
     majors = {str(c) for c in parsed.values() if c.is_major}
     seen: dict[str, int] = {}
     for i, code in sorted(parsed.items()):
@@ -158,6 +186,23 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
         seen.setdefault(str(code), i + 1)
         if not code.is_major and str(code.major_code) not in majors:
             errors.append(PackError(file, row, "code", f"its major category {code.major_code} is not in the file"))
+    return errors
+
+
+def _area_class_rules(file: str, data: Mapping[str, Any], listed: set[str]) -> list[PackError]:
+    """A category's class in an area class is for a category the file lists (or a major's minor 99 "other")."""
+    errors: list[PackError] = []
+    areas = data.get("area_classes")
+    for area, classes in areas.items() if isinstance(areas, Mapping) else ():
+        for code in classes if isinstance(classes, Mapping) else ():
+            row = f"area {area}, category {code}"
+            try:
+                parsed = parse_category_code(str(code))
+            except InvalidCategoryCode as exc:
+                errors.append(PackError(file, row, "area_classes", exc.reason))
+                continue
+            if str(parsed) not in listed and not (parsed.minor == OTHER_MINOR and str(parsed.major_code) in listed):
+                errors.append(PackError(file, row, "area_classes", f"{code} is not in the catalogue"))
     return errors
 
 
@@ -172,6 +217,13 @@ def _limits_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             parse_category_code(str(code))
         except InvalidCategoryCode as exc:
             errors.append(PackError(file, f"category {code}", None, exc.reason))
+    by_area = data.get("area_categories")
+    for area, limits in by_area.items() if isinstance(by_area, Mapping) else ():
+        for code in limits if isinstance(limits, Mapping) else ():
+            try:
+                parse_category_code(str(code))
+            except InvalidCategoryCode as exc:
+                errors.append(PackError(file, f"area {area}, category {code}", None, exc.reason))
     return errors
 
 
@@ -208,6 +260,30 @@ def _scoring_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
     if bands and isinstance(bands[-1], Mapping) and bands[-1].get("max") is not None:
         errors.append(PackError(file, f"case-count band {len(bands)}", "max",
                                 "the last band must have max: null (every larger count)"))
+    errors += _ascending(file, "case-count band", "max", [b.get("max") if isinstance(b, Mapping) else None
+                                                         for b in bands[:-1]], "larger than")
+    errors += _ascending(file, "grade", "min", [-g["min"] if isinstance(g, Mapping) and _number(g.get("min"))
+                                               else None for g in _rows(data, "grades")], "smaller than")
+    return errors
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _ascending(file: str, row: str, field: str, values: list[Any], words: str) -> list[PackError]:
+    """Bands are read first to last and the first that fits wins, so a band after a wider one is never reached: each
+    band's bound must be `words` the one before (grades' minimums are passed negated, to be checked the same way)."""
+    errors: list[PackError] = []
+    previous: tuple[int, float] | None = None
+    for i, value in enumerate(values):
+        if not _number(value):
+            continue  # the model names it (or it is the open last band)
+        if previous is not None and value <= previous[1]:
+            errors.append(PackError(file, f"{row} {i + 1}", field, f"{abs(value):g} is not {words} "
+                                    f"{abs(previous[1]):g} of {row} {previous[0]}: the bands are read in order, so "
+                                    "this one is never reached"))
+        previous = (i + 1, value)
     return errors
 
 
@@ -221,14 +297,30 @@ def _permissions_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             for a in Action if a.value not in actions]
 
 
+def _duty_where(key: str, row: Callable[[int, Mapping[str, Any]], str]) \
+        -> Callable[[Mapping[str, Any], Loc], tuple[str | None, str | None]]:
+    def where(data: Mapping[str, Any], loc: Loc) -> tuple[str | None, str | None]:
+        if len(loc) >= 2 and loc[0] == key and isinstance(loc[1], int):
+            return row(loc[1], data), _field(loc[2:])
+        return None, _field(loc)
+    return where
+
+
+def _problems(check: Callable[[Mapping[str, Any]], list[Problem]]) -> Callable[[str, Mapping[str, Any]],
+                                                                                list[PackError]]:
+    return lambda file, data: [PackError(file, row, field, message) for row, field, message in check(data)]
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One table of the pack: its file, its model, where its rows are, and its own rules."""
+    """One table of the pack: its file, its model, where its rows are, and its own rules. An `optional` table has
+    no shipped default: a pack without it leaves what the database holds (civicgrid/cases/pack_duties.py)."""
 
     name: str
     model: type[BaseModel]
     where: Callable[[Mapping[str, Any], Loc], tuple[str | None, str | None]]
     rules: Callable[[str, Mapping[str, Any]], list[PackError]]
+    optional: bool = False
 
     @property
     def file(self) -> str:
@@ -259,4 +351,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("permissions", PermissionsFile, _permissions_where, _permissions_rules),
     Table("scoring", ScoringFile, _scoring_where, _scoring_rules),
     Table("duplicates", DuplicatesFile, lambda data, loc: (None, _field(loc)), lambda file, data: []),
+    Table("responsibility", ResponsibilityFile, _duty_where("rules", rule_row), _problems(responsibility_problems),
+          optional=True),
+    Table("patrol_plans", PatrolPlansFile, _duty_where("plans", plan_row), _problems(patrol_problems),
+          optional=True),
 )}

@@ -51,8 +51,10 @@ from civicgrid.cases.pack_sheets import (
     LIMITS,
     MAX_ROWS,
     OTHER,
+    PATROL,
     PERMISSIONS,
     README,
+    RESPONSIBILITY,
     ROLES,
     SHEETS,
     STEPS,
@@ -120,6 +122,7 @@ def _readme(wb: Workbook, header: str) -> None:
     for line in (header, "每张表一个工作表；修改后可用 civicgrid rules load 文件.xlsx 或管理接口上传。",
                  "处置时限的单位：" + "、".join(UNITS.values()) + "（工作时间按工作日历计算）。",
                  "角色权限：在允许的角色下填 ✓，空白表示不允许。", "案件数得分：最后一档的上限留空（其余所有案件数）。",
+                 "责任分解表、巡查计划：没有数据行时不属于规则包，沿用数据库中现有的表；有数据行时整表替换。",
                  "其他设置：其余各表的单项设置，值为数字、文字或 JSON。"):
         readme.append([line])
     readme.column_dimensions["A"].width = 100
@@ -174,6 +177,14 @@ def _scoring(wb: Workbook, content: Content) -> None:
         _put(ws, [grade.get("grade"), grade.get("min")])
 
 
+def _duties(wb: Workbook, content: Content) -> None:
+    """Both sheets always, so the template offers them; without rows they stand for "not in the pack"."""
+    for title, table, key in ((RESPONSIBILITY, "responsibility", "rules"), (PATROL, "patrol_plans", "plans")):
+        ws = _sheet(wb, title)
+        for row in (content.get(table) or {}).get(key, []):
+            _put(ws, [row.get(c.key) for c in SHEETS[title]])
+
+
 def _other(wb: Workbook, content: Content) -> None:
     ws = _sheet(wb, OTHER)
     for table, data in content.items():
@@ -186,7 +197,7 @@ def export_workbook(content: Content, header: str) -> bytes:
     """The pack's tables as one .xlsx workbook that `read_workbook` reads back to the same content."""
     wb = openpyxl.Workbook()
     _readme(wb, header)
-    for write in (_catalogue, _limits, _calendar, _permissions, _scoring, _other):
+    for write in (_catalogue, _limits, _calendar, _permissions, _scoring, _duties, _other):
         write(wb, content)
     out = io.BytesIO()
     wb.save(out)
@@ -214,7 +225,8 @@ def _open(data: bytes, name: str) -> Workbook:
 
 def read_workbook(data: bytes, name: str, source: str | None = None) -> RulePack:
     """A pack from an .xlsx workbook (`name` says which in errors). A sheet left out is the shipped table (the
-    scoring table: 评价权重). Raises `InvalidPack` with every error, each at its sheet and cell."""
+    scoring table: 评价权重); 责任分解表 or 巡查计划 without rows is no such table (the database's stays).
+    Raises `InvalidPack` with every error, each at its sheet and cell."""
     wb = _open(data, name)
     r = Reader(wb, name)
     for title in wb.sheetnames:
@@ -222,8 +234,8 @@ def read_workbook(data: bytes, name: str, source: str | None = None) -> RulePack
             r.error(title, None, "not a sheet of the rule pack (sheets: " + ", ".join([README, *SHEETS]) + ")")
     tables: dict[str, Any] = {}
     for title, (table, read) in SHEET_TABLES.items():
-        if title in wb.sheetnames:
-            tables[table] = read(r)
+        if title in wb.sheetnames and (sheet := read(r)) is not None:  # None: a duty sheet without rows
+            tables[table] = sheet
     if OTHER in wb.sheetnames:
         for _, values, refs in r.rows(OTHER):
             table = code_of(TABLE_NAMES, values.get("table")) or str(values.get("table"))

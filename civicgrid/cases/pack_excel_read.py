@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 
 from civicgrid.cases.pack_check import PackError
+from civicgrid.cases.pack_duties import plan_row, rule_row
 from civicgrid.cases.pack_sheets import (
     ACTIONS,
     BANDS,
@@ -33,7 +34,9 @@ from civicgrid.cases.pack_sheets import (
     LIMITS,
     MAX_ROWS,
     NO,
+    PATROL,
     PERMISSIONS,
+    RESPONSIBILITY,
     ROLES,
     SHEETS,
     STEPS,
@@ -273,6 +276,25 @@ def _scoring(r: Reader) -> dict[str, Any]:
     return {"composites": composites, "case_count_bands": bands, "grades": grades}
 
 
-SHEET_TABLES: dict[str, tuple[str, Callable[[Reader], dict[str, Any]]]] = {
+def _duty_rows(r: Reader, title: str, table: str, key: str,
+               label: Callable[[int, Mapping[str, Any]], str]) -> dict[str, Any] | None:
+    rows: list[dict[str, Any]] = []
+    last = get_column_letter(len(SHEETS[title]))
+    for row, values, refs in r.rows(title):
+        rows.append({k: v for k, v in values.items() if v is not None})
+        r.place(table, label(len(rows) - 1, {key: rows}), refs, f"{title}!A{row}:{last}{row}")
+    return {key: rows} if rows else None  # no rows: not in the pack, the database's table stays
+
+
+def _responsibility(r: Reader) -> dict[str, Any] | None:
+    return _duty_rows(r, RESPONSIBILITY, "responsibility", "rules", rule_row)
+
+
+def _patrol_plans(r: Reader) -> dict[str, Any] | None:
+    return _duty_rows(r, PATROL, "patrol_plans", "plans", plan_row)
+
+
+SHEET_TABLES: dict[str, tuple[str, Callable[[Reader], dict[str, Any] | None]]] = {
     CATALOGUE: ("catalogue", _catalogue), LIMITS: ("time_limits", _limits), CALENDAR: ("working_calendar", _calendar),
-    PERMISSIONS: ("permissions", _permissions), WEIGHTS: ("scoring", _scoring)}
+    PERMISSIONS: ("permissions", _permissions), WEIGHTS: ("scoring", _scoring),
+    RESPONSIBILITY: ("responsibility", _responsibility), PATROL: ("patrol_plans", _patrol_plans)}

@@ -52,7 +52,8 @@ CALENDAR_KEYS = {
     "round_the_clock": ("全天候值守", "scalar", "TRUE：24 小时值守，工作时间即自然时间"),
 }
 TABLE_NAMES = {"catalogue": "部件事件目录", "time_limits": "处置时限", "working_calendar": "工作日历",
-               "permissions": "角色权限", "scoring": "评价", "duplicates": "重复案件"}
+               "permissions": "角色权限", "scoring": "评价", "duplicates": "重复案件", "responsibility": "责任分解表",
+               "patrol_plans": "巡查计划"}
 
 
 def code_of(table: dict[str, str], value: Any) -> str | None:
@@ -74,10 +75,12 @@ MAX_ROWS = 20_000
 
 README, CATALOGUE, LIMITS, CALENDAR, PERMISSIONS = "说明", "部件事件目录", "处置时限", "工作日历", "角色权限"
 WEIGHTS, BANDS, GRADES, OTHER = "评价权重", "案件数得分", "考评等级", "其他设置"
+RESPONSIBILITY, PATROL = "责任分解表", "巡查计划"
 # The keys each dedicated sheet holds; every other key of every table goes to 其他设置.
 DEDICATED = {"catalogue": {"categories"}, "time_limits": {"steps", "disposal_classes", "areas", "categories", "light"},
              "working_calendar": set(CALENDAR_KEYS), "permissions": {"actions"},
-             "scoring": {"composites", "case_count_bands", "grades"}}
+             "scoring": {"composites", "case_count_bands", "grades"}, "responsibility": {"rules"},
+             "patrol_plans": {"plans"}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +103,15 @@ WEIGHT_COLUMNS = (Column("考评对象", "level", required=True), Column("指标
                   Column("指标名称", "indicator_zh", "info"), Column("权重", "weight", "number", required=True))
 BAND_COLUMNS = (Column("案件数上限", "max", "number"), Column("得分", "score", "number", required=True))
 GRADE_COLUMNS = (Column("等级", "grade", required=True), Column("最低分", "min", "number", required=True))
+RULE_COLUMNS = (Column("案件类别", "category_code", required=True), Column("网格编码前缀", "grid_prefix"),
+                Column("责任部门", "department_id", required=True), Column("备注", "note"))
+PLAN_COLUMNS = (Column("监督员", "inspector", required=True), Column("责任网格", "grid", required=True),
+                Column("巡查时段", "window"), Column("主干道遍数", "main_road_passes", "number"),
+                Column("次干道遍数", "secondary_road_passes", "number"), Column("生效日期", "valid_from"),
+                Column("失效日期", "valid_to"))
 OTHER_COLUMNS = (Column("表", "table", required=True), Column("键", "key", required=True), Column("值", "value", "any"),
                  Column("说明", "note", "info"))
 SHEETS = {CATALOGUE: CATEGORY_COLUMNS, LIMITS: LIMIT_COLUMNS, CALENDAR: CALENDAR_COLUMNS,
           PERMISSIONS: PERMISSION_COLUMNS, WEIGHTS: WEIGHT_COLUMNS, BANDS: BAND_COLUMNS, GRADES: GRADE_COLUMNS,
-          OTHER: OTHER_COLUMNS}
+          RESPONSIBILITY: RULE_COLUMNS, PATROL: PLAN_COLUMNS, OTHER: OTHER_COLUMNS}
 YES, NO = {"✓", "√", "是", "y", "yes", "true", "1"}, {"", "×", "否", "n", "no", "false", "0"}

@@ -46,19 +46,31 @@ class Rules:
     duplicates: DuplicateRule = field(default_factory=DuplicateRule)  # civicgrid/cases/duplicates.py
 
     # -- the catalogue ------------------------------------------------------
-    def disposal_class(self, category: str | None, explicit: DisposalClass | str | None = None) -> DisposalClass:
-        """The case's own class if set, else its category's, else `FALLBACK_CLASS`: the one fallback."""
+    def area_of(self, cell: str | None) -> str | None:
+        """The area class (core, general streets …) of a case's grid cell, by the time limits' `area_cells`."""
+        return self.limits.area_of(cell)
+
+    def disposal_class(self, category: str | None, explicit: DisposalClass | str | None = None,
+                       cell: str | None = None) -> DisposalClass:
+        """The case's own class if set, else its category's in its cell's area class, else its category's, else
+        `FALLBACK_CLASS`: the one fallback."""
         if explicit is not None:
             return DisposalClass(explicit)
         if category is None:
             return FALLBACK_CLASS
         try:
-            return self.catalogue.get(category).disposal_class
+            return self.catalogue.disposal_class_in(category, self.area_of(cell))
         except UnknownCategory:
             return FALLBACK_CLASS
 
     def class_of(self, case: CaseState) -> DisposalClass:
-        return self.disposal_class(case.category, case.disposal_class)
+        return self.disposal_class(case.category, case.disposal_class, case.cell)
+
+    def disposal_limit(self, category: str | None, explicit: DisposalClass | str | None = None,
+                       cell: str | None = None) -> Limit:
+        """The disposal limit of a case of `category` in `cell`: by its class and area class (TimeLimits.disposal)."""
+        return self.limits.disposal(self.disposal_class(category, explicit, cell), category=category,
+                                    area=self.area_of(cell))
 
     def category_name(self, category: str) -> str | None:
         """The category's Chinese name, None when the catalogue does not know it."""
@@ -69,20 +81,21 @@ class Rules:
 
     # -- deadlines ----------------------------------------------------------
     def disposal_deadline(self, start: datetime, category: str | None,
-                          explicit: DisposalClass | str | None = None) -> datetime:
-        """When disposal started at `start` (a dispatch, a rework, or a provisional one at the report) is due."""
-        return disposal_deadline(start, self.limits, self.calendar, self.disposal_class(category, explicit),
-                                 category=category)
+                          explicit: DisposalClass | str | None = None, cell: str | None = None) -> datetime:
+        """When disposal started at `start` (a dispatch, a rework, or a provisional one at the report) is due;
+        `cell`: the case's grid cell, whose area class may give the category another class or limit."""
+        return disposal_deadline(start, self.limits, self.calendar, self.disposal_class(category, explicit, cell),
+                                 category=category, area=self.area_of(cell))
 
     def rework_deadline(self, case: CaseState, now: datetime) -> datetime:
         """返工 restarts the disposal clock at the rework."""
-        return self.disposal_deadline(now, case.category, case.disposal_class)
+        return self.disposal_deadline(now, case.category, case.disposal_class, case.cell)
 
     def resumed_deadline(self, case: CaseState, now: datetime) -> datetime | None:
         """挂账 stopped the clock: the time left at suspension counts again from `now` (None: no deadline)."""
         if case.disposal_deadline is None or case.suspended_at is None:
             return None
-        limit = self.limits.disposal(self.class_of(case), category=case.category)
+        limit = self.disposal_limit(case.category, case.disposal_class, case.cell)
         return after_suspension(case.disposal_deadline, case.suspended_at, now, limit, self.calendar)
 
     def postponed_deadline(self, case: CaseState, extension: Limit) -> datetime | None:
@@ -90,13 +103,14 @@ class Rules:
 
     # -- the traffic light --------------------------------------------------
     def time_light(self, state: State, dispatched_at: datetime | None, due: datetime | None,
-                   disposal_class: DisposalClass, category: str | None, now: datetime) -> Light | None:
+                   disposal_class: DisposalClass, category: str | None, now: datetime,
+                   cell: str | None = None) -> Light | None:
         """By the share of the disposal time used (green ≤ 80 %, yellow ≤ 100 %, red); None when no clock runs.
         The clock runs from dispatch (or the latest rework), in the limit's kind of time."""
         if state in TERMINAL or dispatched_at is None or due is None:
             return None
         start = dispatched_at
-        if self.limits.disposal(disposal_class, category=category).natural:
+        if self.limits.disposal(disposal_class, category=category, area=self.area_of(cell)).natural:
             total, used = (due - start).total_seconds(), (now - start).total_seconds()
         else:
             total = self.calendar.working_time_between(start, due).total_seconds()

@@ -159,7 +159,8 @@ class _Walker:
         f.filer, f.filed, self.filed_at = actor, True, at
         f.filed_on_time = self.on_time(self.ready_to_file, Step.FILE, at)
         f.category = data.get("category", f.category)
-        self.disposal_class = _class_of(data.get("disposal_class"), f.category, self.cat)
+        self.disposal_class = _class_of(data.get("disposal_class"), f.category, self.cat,
+                                        self.limits.area_of(f.cell))
 
     def on_dispatch(self, actor: str, at: datetime, data: Mapping[str, Any]) -> None:
         self.facts.dispatchers.append((actor, self.on_time(self.filed_at, Step.DISPATCH, at)))
@@ -184,7 +185,8 @@ class _Walker:
         if self.dispatch_start is not None:
             due = disposal_deadline(
                 self.dispatch_start, self.limits, self.cal, self.disposal_class or DisposalClass.C,
-                category=self.facts.category, extensions=self.extensions, pauses=self.pauses,
+                category=self.facts.category, area=self.limits.area_of(self.facts.cell), extensions=self.extensions,
+                pauses=self.pauses,
             )
             self.facts.disposed_on_time = at <= due
 
@@ -224,12 +226,12 @@ class _Walker:
         self.suspended_at = None
 
 
-def _class_of(explicit: Any, category: str | None, cat: Catalogue) -> DisposalClass | None:
+def _class_of(explicit: Any, category: str | None, cat: Catalogue, area: str | None) -> DisposalClass | None:
     if explicit:
         return DisposalClass(explicit)
     if category:
         try:
-            return cat.get(category).disposal_class
+            return cat.disposal_class_in(category, area)
         except (UnknownCategory, ValueError):
             return None
     return None

@@ -117,16 +117,20 @@ class CategoryEntry(BaseModel):
 
 
 class CatalogueFile(BaseModel):
-    """A catalogue file: `categories`, a list of entries."""
+    """A catalogue file: `categories`, a list of entries; optionally `area_classes`, a category's disposal class in
+    an area class (``{core: {E0103: B}}``: in core streets; the cells of an area class are the time limits')."""
 
     model_config = ConfigDict(extra="forbid")
     categories: list[CategoryEntry]
+    area_classes: dict[str, dict[str, DisposalClass]] = {}
 
 
 class Catalogue:
     """The categories of one city, looked up by typed code or by name."""
 
-    def __init__(self, entries: list[CategoryEntry]) -> None:
+    def __init__(self, entries: list[CategoryEntry],
+                 area_classes: Mapping[str, Mapping[str, DisposalClass]] | None = None) -> None:
+        self._area_classes = {a: dict(m) for a, m in (area_classes or {}).items()}
         self._entries = {e.code: e for e in entries}
         for code in self._entries:
             parse_category_code(code)
@@ -164,7 +168,14 @@ class Catalogue:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Catalogue:
-        return cls(_parse(data))
+        return cls(_parse(data), _parse_file(data).area_classes)
+
+    def disposal_class_in(self, code: str | CategoryCode, area: str | None) -> DisposalClass:
+        """The category's disposal class in an area class: its own there, else its major's there, else its class.
+        Raises `UnknownCategory` like `get`."""
+        category = self.get(code)
+        there = self._area_classes.get(area or "", {})
+        return there.get(str(category.code)) or there.get(str(category.code.major_code)) or category.disposal_class
 
     def merged(self, local: Mapping[str, Any]) -> Catalogue:
         """A new catalogue with a city's entries added; an entry with an existing code replaces it."""
@@ -207,11 +218,15 @@ class Catalogue:
         return [c for c in self if not c.code.is_major and c.code.major_code == m]
 
 
-def _parse(data: Mapping[str, Any]) -> list[CategoryEntry]:
+def _parse_file(data: Mapping[str, Any]) -> CatalogueFile:
     try:
-        return CatalogueFile.model_validate(data).categories
+        return CatalogueFile.model_validate(data)
     except ValidationError as exc:
         raise InvalidCatalogue(f"catalogue data: {exc}") from exc
+
+
+def _parse(data: Mapping[str, Any]) -> list[CategoryEntry]:
+    return _parse_file(data).categories
 
 
 @functools.cache

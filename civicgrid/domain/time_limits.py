@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -219,6 +219,10 @@ class TimeLimitsFile(BaseModel):
     areas: dict[str, dict[DisposalClass, LimitEntry]] = {}
     categories: dict[str, LimitEntry] = {}
     light: dict[Light, float] = {}
+    # Which cells are in which area class (core streets, general streets): cell-code prefixes, the longest wins;
+    # a cell in none has no area class. A category's own limit in an area class comes before its own limit.
+    area_cells: dict[str, list[Annotated[str, Field(pattern=r"^[0-9]{1,15}$")]]] = {}
+    area_categories: dict[str, dict[str, LimitEntry]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +235,8 @@ class TimeLimits:
     categories: Mapping[str, Limit] = field(default_factory=dict)
     light: Mapping[Light, float] = field(default_factory=lambda: {Light.YELLOW: 0.8, Light.RED: 1.0})
     source: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    area_cells: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    area_categories: Mapping[str, Mapping[str, Limit]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TimeLimits:
@@ -252,6 +258,8 @@ class TimeLimits:
             categories={k: lim(v) for k, v in parsed.categories.items()},
             light={Light.YELLOW: 0.8, Light.RED: 1.0, **parsed.light},
             source=dict(data),
+            area_cells={a: tuple(p) for a, p in parsed.area_cells.items()},
+            area_categories={a: {k: lim(v) for k, v in m.items()} for a, m in parsed.area_categories.items()},
         )
 
     def merged(self, city: Mapping[str, Any]) -> TimeLimits:
@@ -271,13 +279,27 @@ class TimeLimits:
     def disposal(
         self, disposal_class: DisposalClass | str, *, category: str | None = None, area: str | None = None
     ) -> Limit:
-        """Disposal limit: a category's own limit, else the area's class limit, else the class limit."""
+        """Disposal limit: a category's own limit in the area class, else its own limit, else the area's class
+        limit, else the class limit."""
+        if category is not None and area is not None and category in self.area_categories.get(area, {}):
+            return self.area_categories[area][category]
         if category is not None and category in self.categories:
             return self.categories[category]
         cls = DisposalClass(disposal_class)
         if area is not None and cls in self.areas.get(area, {}):
             return self.areas[area][cls]
         return self.disposal_classes[cls]
+
+    def area_of(self, cell: str | None) -> str | None:
+        """The area class of a grid cell: the area with the longest prefix of its code (None: no area class)."""
+        if not cell:
+            return None
+        best: tuple[int, str] | None = None
+        for area, prefixes in self.area_cells.items():
+            for prefix in prefixes:
+                if cell.startswith(prefix) and (best is None or len(prefix) > best[0]):
+                    best = (len(prefix), area)
+        return None if best is None else best[1]
 
     def traffic_light(self, share: float) -> Light:
         """Green up to the yellow threshold (80 %), yellow up to red (100 %), red beyond."""

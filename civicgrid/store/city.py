@@ -26,7 +26,10 @@ A directory may hold any of these files; each present file is imported, idempote
     department), ``grids``, ``inspectors`` (users with role inspector, without a usable password) and ``devices``
     (provisioned through `civicgrid.broker.provisioning`, with their links; secrets written to
     ``secrets.json``, mode 0600, and reused on the next load). Inspectors with a grid get a standing
-    patrol plan (07:30–18:30, main roads 5 passes, secondary 4), idempotently.
+    patrol plan (07:30–18:30, main roads 5 passes, secondary 4), idempotently. When the current rule pack holds
+    the responsibility table or the patrol plans (civicgrid/store/pack_duties.py), city.json's responsibility
+    rules or seeded plans are left out: the pack's table is the one in force, and a base-data reload must not
+    add rows to it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from civicgrid.store.addresses import AddressEntry, import_addresses
 from civicgrid.store.centres import upsert_centres
 from civicgrid.store.db import connect
 from civicgrid.store.grid_cells import load_grid_index
+from civicgrid.store.pack_duties import held_tables
 from civicgrid.store.patrol import seed_plans, upsert_segments
 
 if TYPE_CHECKING:
@@ -154,19 +158,21 @@ def _load(conn: psycopg.Connection, files: CityFiles, progress: Progress) -> dic
     _load_streets(conn, files.streets, progress, counts, index)
     _load_addresses(conn, files.addresses, progress, counts, city.get("address_prefixes", []),
                     str(files.directory / "addresses.geojson"))
-    for r in city.get("responsibility", []):
+    held = held_tables(conn)  # the current rule pack's tables replace city.json's (docs/rules.md)
+    rules = [] if "responsibility" in held else city.get("responsibility", [])
+    for r in rules:
         conn.execute("INSERT INTO responsibility_rules (category_code, grid_prefix, department_id) "
                      "VALUES (%s, %s, %s) ON CONFLICT (category_code, grid_prefix) DO NOTHING",
                      (r["category_code"], r.get("grid_prefix", ""), r["department_id"]))
-    counts["responsibility_rules"] = len(city.get("responsibility", []))
+    counts["responsibility_rules"] = len(rules)
     for u in city.get("inspectors", []):
         conn.execute("INSERT INTO users (username, display_name, password_hash, role, responsibility_grid_id) "
                      "VALUES (%s, %s, '!', 'inspector', %s) ON CONFLICT (username) DO UPDATE SET "
                      "responsibility_grid_id = excluded.responsibility_grid_id",
                      (u["username"], u.get("display_name"), u.get("responsibility_grid_id")))
     counts["inspectors"] = len(city.get("inspectors", []))
-    counts["patrol_plans"] = seed_plans(conn, [(u["username"], u.get("responsibility_grid_id"))
-                                               for u in city.get("inspectors", [])])
+    counts["patrol_plans"] = 0 if "patrol_plans" in held else seed_plans(
+        conn, [(u["username"], u.get("responsibility_grid_id")) for u in city.get("inspectors", [])])
     return counts
 
 

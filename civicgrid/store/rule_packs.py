@@ -3,7 +3,8 @@
 A version is never changed or deleted: a case keeps the number of the version it was filed under
 (``cases.rules_version``) and is judged by it for good. Storing is serialised by an advisory lock, so two
 processes starting with the same pack store it once, and the numbers have no gaps. Each stored version gets its
-audit record (who, when, which tables changed, why: civicgrid/store/rule_audit.py) in the same transaction.
+audit record (who, when, which tables changed, why: civicgrid/store/rule_audit.py) in the same transaction, and
+a pack's responsibility table and patrol plans replace the database's there too (civicgrid/store/pack_duties.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from civicgrid.store import rule_audit
+from civicgrid.cases.pack import InvalidPack
+from civicgrid.store import pack_duties, rule_audit
 
 _LOCK = "civicgrid:rule_packs"
 
@@ -57,13 +59,18 @@ def store(conn: psycopg.Connection, content: Mapping[str, Any], digest: str, sou
     `only_if_empty`: store only when no version exists (the shipped defaults as version 1) and answer the
     latest otherwise. Creating version 1 also gives it to the cases filed before versions existed: they were
     judged by the shipped defaults, and the first version is them (a process started with a city's pack stores
-    the defaults first, then the city's as version 2). `reason`: the admin's why, kept on the audit record."""
+    the defaults first, then the city's as version 2). `reason`: the admin's why, kept on the audit record.
+    Raises `InvalidPack` when the pack's responsibility table or patrol plans name what the database lacks."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_LOCK,))
         row = conn.execute("SELECT version, digest, content FROM rule_packs ORDER BY version DESC LIMIT 1").fetchone()
         if row is not None and (only_if_empty or row[1] == digest):
             return int(row[0]), False
         version = 1 if row is None else int(row[0]) + 1
+        errors = pack_duties.reference_errors(conn, content)
+        if errors:  # a department, cell, inspector or grid the database lacks: refused, nothing stored
+            raise InvalidPack(errors)
+        pack_duties.apply(conn, content)
         conn.execute("INSERT INTO rule_packs (version, digest, content, source, loaded_by) "
                      "VALUES (%s, %s, %s, %s, %s)", (version, digest, Jsonb(dict(content)), source, loaded_by))
         rule_audit.record(conn, version=version, previous_version=None if row is None else int(row[0]),

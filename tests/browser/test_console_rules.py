@@ -1,7 +1,8 @@
 """The rules page in a real browser against `civicgrid api`: an admin edits a category's disposal limit in place, an
 invalid edit is refused with the words next to its field, the valid one is saved as a new version with its reason
 (seen in the page's history), and a case filed afterwards through the API gets the new limit; then the working
-calendar and the permission table are edited the same way."""
+calendar and the permission table, then the catalogue's rows (a new category, an existing one's condition) and the
+case-count bands and grades are edited the same way."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from api.users import create_user
+from civicgrid.cases.pack import from_tables
 from tests.browser.conftest import PASSWORD, Org, axe_critical
 
 
@@ -117,6 +119,59 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
         assert tables["working_calendar"]["holidays"] == ["2026-10-09"]
         assert page.is_checked("#rl-role-file-operator")
         page.locator("#rl-calendar").screenshot(path=str(artifacts / "console-rules-calendar.png"))
+
+        # The catalogue's rows and the scoring bands: a new category with its names, conditions and class, an
+        # existing one's closing condition, a band that could never be reached and an emptied name refused beside
+        # their rows; fixed, one new version that a case is filed under with the new category's class.
+        page.fill("#rl-cat-q", "")
+        page.fill("#rl-new-code", "e0150")
+        page.fill("#rl-new-zh", "共享单车乱停放")
+        page.fill("#rl-new-en", "Shared bikes parked anywhere")
+        page.select_option("#rl-new-class", "B")
+        page.fill("#rl-new-filing", "人行道上乱停放共享单车五辆以上")
+        page.fill("#rl-new-closing", "车辆已清理或摆放整齐")
+        page.click("#rl-cat-add button[type=submit]")
+        page.fill("#rl-en-E0150", "")
+        page.fill("#rl-cat-q", "E0103")
+        page.fill("#rl-closing_condition-E0103", "物料已清除，路面无残留")
+        page.fill("#rl-bands-2-max", "10")
+        page.fill("#rl-reason", "新增共享单车类别；调整案件数得分")
+        page.click("#rl-save button[type=submit]")
+        band_error = page.locator("#rl-bands tr[data-row='2'] .field-error")
+        band_error.wait_for()
+        assert "10 is not larger than 50 of case-count band 1" in band_error.inner_text()
+        page.fill("#rl-cat-q", "E0150")
+        name_error = page.locator("#rl-catalogue tr[data-code='E0150'] .field-error")
+        assert "en: empty: every category needs its English name" in name_error.inner_text()
+        assert call(admin, "GET", "/admin/rules").json()["version"] == version + 1
+        page.fill("#rl-en-E0150", "Shared bikes parked anywhere")
+        page.fill("#rl-bands-2-max", "80")
+        page.fill("#rl-grades-4-min", "45")
+        page.click("#rl-save button[type=submit]")
+        page.wait_for_selector(f"#rules[data-version='{version + 2}']")
+        text = page.locator(f"#rl-history tr[data-version='{version + 2}']").inner_text()
+        assert "catalogue.categories.E0150: added" in text
+        assert "catalogue.categories.E0103.closing_condition: added 物料已清除，路面无残留" in text
+        tables = call(admin, "GET", "/admin/rules/content").json()["tables"]
+        assert {"code": "E0150", "zh": "共享单车乱停放", "en": "Shared bikes parked anywhere", "disposal_class": "B",
+                "filing_condition": "人行道上乱停放共享单车五辆以上",
+                "closing_condition": "车辆已清理或摆放整齐"} in tables["catalogue"]["categories"]
+        assert tables["scoring"]["case_count_bands"][1] == {"max": 80, "score": 90}
+        assert tables["scoring"]["grades"][3] == {"grade": "D", "min": 45}
+        bikes = call(org.users["inspector"], "POST", "/cases", json={
+            "category_code": "E0150", "description": "单车堆在人行道", "lon": org.lon, "lat": org.lat})
+        assert bikes.status_code == 201, bikes.text
+        assert bikes.json()["category_name"] == "共享单车乱停放"
+        filed = call(org.users["shift_leader"], "POST", f"/cases/{bikes.json()['id']}/file", json={})
+        assert filed.status_code == 200, filed.text
+        sent = call(org.users["dispatcher"], "POST", f"/cases/{bikes.json()['id']}/dispatch",
+                    json={"department_id": org.department})
+        assert sent.status_code == 200, sent.text
+        at = datetime.fromisoformat(next(e["at"] for e in sent.json()["timeline"] if e["action"] == "dispatch"))
+        rules = from_tables(tables, "the version the page stored").rules  # its deadline is class B's, not C's
+        assert datetime.fromisoformat(sent.json()["disposal_deadline"]) == rules.disposal_deadline(at, None, "B")
+        assert rules.disposal_deadline(at, None, "B") != rules.disposal_deadline(at, None, "C")
+        page.locator("#rl-catalogue").screenshot(path=str(artifacts / "console-rules-catalogue.png"))
     finally:
         restored = call(admin, "POST", "/admin/rules", json={}, params={"reason": "测试结束，恢复默认规则"})
         assert restored.status_code in (200, 201)

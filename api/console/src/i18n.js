@@ -311,6 +311,8 @@ Object.assign(zh, {
   'rl.unchanged': '与当前版本相同，未保存：', 'rl.field': '字段', 'rl.workbook': 'Excel 工作簿', 'rl.download': '下载当前规则（模板）',
   'rl.upload': '上传工作簿', 'rl.file': '工作簿 (.xlsx)', 'rl.history': '变更记录', 'rl.who': '操作人', 'rl.tables': '变更的表',
   'rl.what': '变更内容', 'rl.rtc_hint': '工作时间即自然时间，工作时段、星期和节假日不适用', 'rl.utc_offset': '时差（小时）',
+  'rl.zh': '中文名称', 'rl.en': '英文名称', 'rl.add_category': '添加类别', 'rl.remove': '删除', 'rl.add_row': '添加一行',
+  'rl.band_max': '案件数上限（空：不限）', 'rl.band_score': '得分', 'rl.grade': '等级', 'rl.grade_min': '最低分',
   'rl.wd.1': '一', 'rl.wd.2': '二', 'rl.wd.3': '三', 'rl.wd.4': '四', 'rl.wd.5': '五', 'rl.wd.6': '六', 'rl.wd.7': '日',
 });
 Object.assign(en, {
@@ -331,6 +333,9 @@ Object.assign(en, {
   'rl.download': 'Download the current rules (template)', 'rl.upload': 'Upload a workbook', 'rl.file': 'Workbook (.xlsx)',
   'rl.history': 'Changes', 'rl.who': 'By', 'rl.tables': 'Tables changed', 'rl.what': 'What changed',
   'rl.rtc_hint': 'working time is clock time; periods, weekdays and holidays do not apply', 'rl.utc_offset': 'UTC offset (hours)',
+  'rl.zh': 'Chinese name', 'rl.en': 'English name', 'rl.add_category': 'Add a category', 'rl.remove': 'Remove',
+  'rl.add_row': 'Add a row', 'rl.band_max': 'Cases up to (empty: any)', 'rl.band_score': 'Score', 'rl.grade': 'Grade',
+  'rl.grade_min': 'Minimum score',
   'rl.wd.1': 'Mon', 'rl.wd.2': 'Tue', 'rl.wd.3': 'Wed', 'rl.wd.4': 'Thu', 'rl.wd.5': 'Fri', 'rl.wd.6': 'Sat', 'rl.wd.7': 'Sun',
 });
 

@@ -3,14 +3,21 @@ next case at once — class, deadline and who may file — while a case reported
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from civicgrid.cases.pack import shipped_pack
+from civicgrid.cases.pack import from_tables, shipped_pack
+from civicgrid.settings import Settings
+from civicgrid.store.city import load_city
+from civicgrid.store.db import connect
+from civicgrid.store.patrol import load_plans
 from tests.integration.api.test_case_workflow import report, step
+from tests.support.api_fixtures import CELLS
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +143,134 @@ def test_an_uploaded_workbook_becomes_the_version_the_next_case_is_filed_under(c
         assert datetime.fromisoformat(dispatched["disposal_deadline"]) == at + timedelta(hours=4)
     finally:
         assert client.post("/admin/rules", headers=admin, json={}).status_code == 201
+
+
+def test_a_category_added_and_bands_edited_as_the_admin_page_sends_them(client: TestClient,
+                                                                       as_user: Headers) -> None:
+    """What the rules page sends when an admin adds a category and edits the bands and grades: refused with each
+    error at its row while a name is empty and a band could never be reached, stored once fixed, and a case can be
+    filed under the new category with its class."""
+    admin = as_user("api-admin")
+    shipped = shipped_pack().content
+    bikes = {"code": "E0150", "zh": "共享单车乱停放", "en": "", "disposal_class": "B",
+             "filing_condition": "人行道上乱停放共享单车五辆以上", "closing_condition": "车辆已清理或摆放整齐"}
+    scoring = {**shipped["scoring"], "case_count_bands": [{"max": 50, "score": 100}, {"max": 10, "score": 90},
+                                                          {"max": None, "score": 0}]}
+    tables = {"catalogue": {"categories": [*shipped["catalogue"]["categories"], bikes]}, "scoring": scoring}
+    before = client.get("/admin/rules", headers=admin).json()["version"]
+    try:
+        refused = client.post("/admin/rules", headers=admin, json=tables, params={"reason": "新增类别"})
+        assert refused.status_code == 422, refused.text
+        rows = {(e["file"], e["row"], e["field"]) for e in refused.json()["errors"]}
+        assert rows == {("catalogue.yaml", f"category {len(shipped['catalogue']['categories']) + 1} (E0150)", "en"),
+                        ("scoring.yaml", "case-count band 2", "max")}
+        assert client.get("/admin/rules", headers=admin).json()["version"] == before
+        bikes["en"] = "Shared bikes parked anywhere"
+        scoring["case_count_bands"][1]["max"] = 80
+        stored = client.post("/admin/rules", headers=admin, json=tables, params={"reason": "新增类别"})
+        assert stored.status_code == 201, stored.text
+        case = report(client, as_user, "E0150")
+        step(client, as_user, case["id"], "api-leader", "file")
+        sent = step(client, as_user, case["id"], "api-dispatcher", "dispatch", {"department_id": "sanitation"})
+        at = datetime.fromisoformat(next(e["at"] for e in sent["timeline"] if e["action"] == "dispatch"))
+        rules = from_tables(tables, "test").rules  # the deadline is class B's, not the fallback C's
+        assert sent["category_name"] == "共享单车乱停放"
+        assert datetime.fromisoformat(sent["disposal_deadline"]) == rules.disposal_deadline(at, None, "B")
+        assert rules.disposal_deadline(at, None, "B") != rules.disposal_deadline(at, None, "C")
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+
+
+def test_a_packs_responsibility_table_and_patrol_plans_replace_the_databases(client: TestClient, as_user: Headers,
+                                                                              api_settings: Settings,
+                                                                              tmp_path: Path) -> None:
+    """Checked against the database (a department, a cell prefix, an inspector, a grid that do not exist are each
+    named at their row, and nothing is stored), then applied with the version: dispatch suggests by the pack's
+    table and the patrol worker's read of the plans gives the pack's; `city load` adds none of city.json's rows to
+    them; a later pack without them keeps them."""
+    admin = as_user("api-admin")
+    cell = CELLS[2][0]  # where `report` puts a case
+    with connect(api_settings.db, autocommit=True) as conn:
+        saved_rules = conn.execute("SELECT category_code, grid_prefix, department_id, note "
+                                   "FROM responsibility_rules").fetchall()
+        saved_plans = conn.execute("SELECT inspector_user_id, responsibility_grid_id, window_start, window_end, "
+                                   "main_road_passes, secondary_road_passes, valid_from, valid_to "
+                                   "FROM patrol_plans").fetchall()
+    rules = [{"category_code": "E0102", "grid_prefix": cell, "department_id": "utilities", "note": "试点街区"},
+             {"category_code": "E01", "department_id": "streets"},
+             {"category_code": "C01", "department_id": "utilities"}]
+    nowhere = {"category_code": "C02", "grid_prefix": "99", "department_id": "nobody"}
+    plans = [{"inspector": "api-inspector", "grid": "G1", "window": "08:00-17:00", "main_road_passes": 3}]
+    try:
+        bad = client.post("/admin/rules", headers=admin, json={
+            "responsibility": {"rules": [*rules, nowhere]},
+            "patrol_plans": {"plans": [{"inspector": "api-dispatcher", "grid": "G9"}]}})
+        assert bad.status_code == 422, bad.text
+        assert [(e["file"], e["row"], e["field"]) for e in bad.json()["errors"]] == [
+            ("responsibility.yaml", "rule 4 (C02 @ 99)", "department_id"),
+            ("responsibility.yaml", "rule 4 (C02 @ 99)", "grid_prefix"),
+            ("patrol_plans.yaml", "plan 1 (api-dispatcher)", "inspector"),
+            ("patrol_plans.yaml", "plan 1 (api-dispatcher)", "grid")]
+        assert bad.json()["errors"][0]["message"] == "no department 'nobody'"
+        assert len(client.get("/responsibility", headers=admin).json()) == len(saved_rules)
+
+        loaded = client.post("/admin/rules", headers=admin, json={"responsibility": {"rules": rules},
+                                                                  "patrol_plans": {"plans": plans}})
+        assert loaded.status_code == 201, loaded.text
+        assert loaded.json()["counts"]["responsibility"] == "3 rules"
+        table = client.get("/responsibility", headers=admin).json()
+        assert sorted((r["category_code"], r["grid_prefix"], r["department_id"]) for r in table) == sorted(
+            (r["category_code"], r.get("grid_prefix", ""), r["department_id"]) for r in rules)
+        case = report(client, as_user, "E0102")
+        step(client, as_user, case["id"], "api-leader", "file")
+        shown = client.get(f"/cases/{case['id']}", headers=as_user("api-dispatcher")).json()
+        assert shown["suggested_department_id"] == "utilities"  # the pack's rule for this cell, not sanitation
+        sent = step(client, as_user, case["id"], "api-dispatcher", "dispatch")
+        assert sent["department_id"] == "utilities"
+        with connect(api_settings.db, autocommit=True) as conn:
+            (plan,) = load_plans(conn).values()
+        assert (plan.responsibility_grid_id, plan.window_start, plan.window_end, plan.main_road_passes,
+                plan.secondary_road_passes) == ("G1", time(8), time(17), 3, 4)
+
+        # A base-data reload adds none of city.json's rules or seeded plans to the tables the pack holds.
+        (tmp_path / "city.json").write_text(json.dumps({
+            "responsibility": [{"category_code": "C02", "department_id": "sanitation"}],
+            "inspectors": [{"username": "api-inspector", "responsibility_grid_id": "G1"}]}), encoding="utf-8")
+        with connect(api_settings.db, autocommit=True) as conn:
+            counts = load_city(conn, tmp_path)
+            assert (counts["responsibility_rules"], counts["patrol_plans"]) == (0, 0)
+            assert len(load_plans(conn)) == 1
+        assert len(client.get("/responsibility", headers=admin).json()) == 3
+
+        assert client.post("/admin/rules", headers=admin, json={}).status_code == 201  # a pack without them
+        assert len(client.get("/responsibility", headers=admin).json()) == 3
+    finally:
+        with connect(api_settings.db, autocommit=True) as conn, conn.transaction():
+            conn.execute("DELETE FROM responsibility_rules")
+            conn.cursor().executemany("INSERT INTO responsibility_rules (category_code, grid_prefix, department_id, "
+                                      "note) VALUES (%s, %s, %s, %s)", saved_rules)
+            conn.execute("DELETE FROM patrol_plans")
+            conn.cursor().executemany("INSERT INTO patrol_plans (inspector_user_id, responsibility_grid_id, "
+                                      "window_start, window_end, main_road_passes, secondary_road_passes, "
+                                      "valid_from, valid_to) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", saved_plans)
+        assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+
+
+def test_a_category_takes_the_class_of_its_cells_area_class(client: TestClient, as_user: Headers) -> None:
+    """Core streets (the cell `report` uses by default) give E0103 class B; a general street's case keeps its class."""
+    admin = as_user("api-admin")
+    shipped = shipped_pack().content
+    tables = {"catalogue": {**shipped["catalogue"], "area_classes": {"core": {"E0103": "B"}}},
+              "time_limits": {**shipped["time_limits"], "area_cells": {"core": [CELLS[2][0]]}}}
+    try:
+        assert client.post("/admin/rules", headers=admin, json=tables).status_code == 201
+        rules = from_tables(tables, "test").rules
+        for cell, cls in ((2, "B"), (10, shipped_pack().rules.disposal_class("E0103").value)):
+            case = report(client, as_user, "E0103", cell=cell)
+            step(client, as_user, case["id"], "api-leader", "file")
+            sent = step(client, as_user, case["id"], "api-dispatcher", "dispatch", {"department_id": "streets"})
+            at = datetime.fromisoformat(next(e["at"] for e in sent["timeline"] if e["action"] == "dispatch"))
+            assert datetime.fromisoformat(sent["disposal_deadline"]) == rules.disposal_deadline(at, None, cls), cell
+        assert rules.disposal_deadline(at, None, "B") != rules.disposal_deadline(at, None, cls)
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)

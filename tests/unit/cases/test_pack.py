@@ -176,3 +176,57 @@ def _one_missing(path: Path) -> PackError:
         load_pack(path)
     (error,) = refused.value.errors
     return error
+
+
+def test_bands_and_grades_out_of_order_are_named_since_a_later_one_would_never_be_reached(tmp_path: Path) -> None:
+    scoring = dict(shipped_pack().content["scoring"])
+    scoring["case_count_bands"] = [{"max": 100, "score": 100}, {"max": 50, "score": 90}, {"max": None, "score": 0}]
+    scoring["grades"] = [{"grade": "A", "min": 90}, {"grade": "B", "min": 95}, {"grade": "C", "min": 0}]
+    errors = _errors(tmp_path, scoring=scoring)
+    assert [(e.row, e.field) for e in errors] == [("case-count band 2", "max"), ("grade 2", "min")]
+    assert errors[0].message.startswith("50 is not larger than 100 of case-count band 1")
+    assert errors[1].message.startswith("95 is not smaller than 90 of grade 1")
+
+
+def test_a_category_added_without_its_names_is_named(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, catalogue=_catalogue(
+        {"code": "E0150", "zh": " ", "en": "", "filing_condition": "占道", "closing_condition": "清除"}))
+    assert [(e.row, e.field) for e in errors] == [("category 2 (E0150)", "zh"), ("category 2 (E0150)", "en")]
+    assert errors[0].message.startswith("empty: every category needs its Chinese name")
+
+
+CORE, GENERAL = "34152300100101", "34152300200101"  # a cell of a core street and one of a general street
+
+
+def _by_area() -> dict[str, object]:
+    catalogue = dict(shipped_pack().content["catalogue"])
+    limits = dict(shipped_pack().content["time_limits"])
+    return {"catalogue": {**catalogue, "area_classes": {"core": {"E0103": "B", "C01": "A"}}},
+            "time_limits": {**limits, "area_cells": {"general": ["3415"], "core": ["341523001"]},
+                            "area_categories": {"core": {"E0102": {"amount": 2, "unit": "natural_hours"}}}}}
+
+
+def test_a_category_takes_the_class_and_limit_of_its_cells_area_class(tmp_path: Path) -> None:
+    rules = load_pack(_pack(tmp_path, **_by_area())).rules
+    shipped = shipped_pack().rules
+    assert (rules.area_of(CORE), rules.area_of(GENERAL), rules.area_of("11010100100101")) == ("core", "general", None)
+    assert rules.disposal_class("E0103", None, CORE) is DisposalClass.B
+    assert rules.disposal_class("E0103", None, GENERAL) is shipped.disposal_class("E0103") is not DisposalClass.B
+    assert rules.disposal_class("C0101", None, CORE) is DisposalClass.A  # a minor follows its major's there
+    assert rules.disposal_deadline(NOW, "E0102", None, CORE) == NOW + timedelta(hours=2)
+    assert rules.disposal_deadline(NOW, "E0102", None, GENERAL) == shipped.disposal_deadline(NOW, "E0102")
+    assert rules.disposal_deadline(NOW, "E0103", None, CORE) == shipped.disposal_deadline(NOW, "E0103", "B")
+
+
+def test_area_classes_and_cells_that_are_wrong_are_named(tmp_path: Path) -> None:
+    tables = _by_area()
+    tables["catalogue"]["area_classes"] = {"core": {"E0103": "G", "E0177": "B", "E0199": "B"}}  # type: ignore[index]
+    tables["time_limits"]["area_cells"] = {"core": ["34a"]}  # type: ignore[index]
+    tables["time_limits"]["area_categories"] = {"core": {"X01": {"amount": 1, "unit": "hours"}}}  # type: ignore[index]
+    errors = _errors(tmp_path, **tables)
+    assert [(e.file, e.row, e.field) for e in errors] == [
+        ("catalogue.yaml", "area core, category E0103", "area_classes"),
+        ("catalogue.yaml", "area core, category E0177", "area_classes"),
+        ("time_limits.yaml", "area core", "area_cells item 1"),
+        ("time_limits.yaml", "area core, category X01", None)]
+    assert "'G' is not one of" in errors[0].message and errors[1].message == "E0177 is not in the catalogue"

@@ -35,6 +35,9 @@ def _city_content() -> dict[str, Any]:
     limits["areas"] = {"core": {"B": {"amount": 2.5, "unit": "hours"}}, "general": {"C": {"amount": 2, "unit": "days"}}}
     limits["categories"] = {"E0102": {"amount": 1.0, "unit": "natural_hours"}}
     limits["light"] = {"yellow": 0.75, "red": 1.0}
+    limits["area_cells"] = {"core": ["341523001", "341523002"], "general": ["3415"]}
+    limits["area_categories"] = {"core": {"E0102": {"amount": 2, "unit": "natural_hours"}}}
+    content["catalogue"]["area_classes"] = {"core": {"E0103": "A", "E21": "B"}}
     content["working_calendar"] = {"periods": ["08:00-12:00", "13:30-17:30"], "weekdays": [1, 2, 3, 4, 5, 6],
                                    "holidays": ["2027-01-01", "2027-05-03"], "workdays": ["2027-02-20"],
                                    "utc_offset_hours": 8, "timezone_name": "Asia/Shanghai",
@@ -46,6 +49,13 @@ def _city_content() -> dict[str, Any]:
     scoring["case_count_bands"] = [{"max": 10, "score": 100}, {"max": None, "score": 50.0}]
     scoring["grades"] = [{"grade": "优秀", "min": 85}, {"grade": "合格", "min": 0}]
     scoring["empty_rate"] = 0.5
+    content["responsibility"] = {"rules": [
+        {"category_code": "E0102", "grid_prefix": "341523", "department_id": "sanitation", "note": "城区"},
+        {"category_code": "C01", "department_id": "utilities"}]}
+    content["patrol_plans"] = {"plans": [
+        {"inspector": "insp01", "grid": "G01", "window": "08:00-17:00", "main_road_passes": 3,
+         "secondary_road_passes": 2, "valid_from": "2026-12-01", "valid_to": "2027-06-30"},
+        {"inspector": "insp02", "grid": "G02"}]}
     return content
 
 
@@ -95,14 +105,17 @@ def test_a_setting_without_a_sheet_of_its_own_travels_in_the_other_settings_shee
     content["scoring"]["empty_rate"] = 0.25
     wb = _workbook(content)
     other = wb["其他设置"]
-    assert next([c.value for c in row] for row in other.iter_rows(min_row=2))[:3] == ["scoring", "empty_rate", 0.25]
+    assert ["scoring", "empty_rate", 0.25] in [[c.value for c in row][:3] for row in other.iter_rows(min_row=2)]
     assert read_workbook(_bytes(wb), "x.xlsx").content["scoring"]["empty_rate"] == 0.25
 
 
 def test_the_sheets_have_chinese_names_and_headers() -> None:
     wb = _workbook(shipped_pack().content)
     assert wb.sheetnames == ["说明", "部件事件目录", "处置时限", "工作日历", "角色权限", "评价权重", "案件数得分",
-                             "考评等级", "其他设置"]
+                             "考评等级", "责任分解表", "巡查计划", "其他设置"]
+    assert [c.value for c in wb["责任分解表"][1]] == ["案件类别", "网格编码前缀", "责任部门", "备注"]
+    assert [c.value for c in wb["巡查计划"][1]] == ["监督员", "责任网格", "巡查时段", "主干道遍数", "次干道遍数",
+                                                  "生效日期", "失效日期"]
     assert [c.value for c in wb["部件事件目录"][1]] == ["编码", "中文名称", "英文名称", "处置类别", "立案条件",
                                                       "结案条件"]
     assert [c.value for c in wb["处置时限"][2]] == ["环节", "受理", None, 10, "工作分钟"]
@@ -193,3 +206,16 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated() -> None:
     with pytest.raises(InvalidPack) as refused:
         read_workbook(out.getvalue(), "bomb.xlsx")
     assert "unzips to more than" in refused.value.errors[0].message
+
+
+def test_a_wrong_duty_row_is_named_at_its_cell_and_an_empty_duty_sheet_is_no_table() -> None:
+    wb = _workbook(_city_content())
+    wb["巡查计划"]["C2"] = "8"
+    wb["责任分解表"]["A3"] = "C1"
+    errors = _refused(wb)
+    assert [(e.row, e.field) for e in errors] == [("责任分解表!A3", "案件类别"), ("巡查计划!C2", "巡查时段")]
+    assert "HH:MM-HH:MM" in errors[1].message and "(patrol_plans, plan 1 (insp01))" in errors[1].message
+    wb = _workbook(_city_content())
+    wb["巡查计划"].delete_rows(2, 2)
+    back = read_workbook(_bytes(wb), "x.xlsx").content
+    assert "patrol_plans" not in back and back["responsibility"] == _city_content()["responsibility"]

@@ -6,8 +6,10 @@ from datetime import date, datetime
 
 import pytest
 
+from civicgrid.cases.pack import shipped_pack
 from civicgrid.domain.case_facts import CaseFacts, case_facts
 from civicgrid.domain.case_state import Action, CaseState, Command, Role, Source, Transition
+from civicgrid.domain.catalogue import Catalogue
 from civicgrid.domain.lifecycle import apply, open_case
 from civicgrid.domain.scoring import (
     Ratio,
@@ -39,7 +41,7 @@ from civicgrid.domain.scoring import (
     valid_report_rate,
     xun_bounds,
 )
-from civicgrid.domain.time_limits import Limit, Unit, default_time_limits
+from civicgrid.domain.time_limits import Limit, TimeLimits, Unit, default_time_limits
 from civicgrid.domain.working_calendar import CHINA_TZ, default_calendar
 
 A, R = Action, Role
@@ -314,3 +316,24 @@ def _file(s: Scoring) -> dict[str, object]:
     return {"composites": dict(s.composites),
             "case_count_bands": [{"max": m, "score": v} for m, v in s.case_count_bands],
             "grades": [{"grade": g, "min": m} for g, m in s.grades]}
+
+
+def test_disposal_is_judged_by_the_class_and_limit_of_the_cells_area_class() -> None:
+    """Scoring counts a case in a core street by its class there (E0102: A, 2 clock hours, not B's 4 working
+    hours) and a category's own limit there, as the deadline it was dispatched with was."""
+    limits = TimeLimits.from_mapping({**default_time_limits().source, "area_cells": {"core": [C0101]},
+                                      "area_categories": {"core": {"E0103": {"amount": 30, "unit": "minutes"}}}})
+    catalogue = Catalogue.from_mapping({**shipped_pack().content["catalogue"],
+                                        "area_classes": {"core": {"E0102": "A"}}})
+
+    def disposed(cell: str, category: str, at: datetime) -> bool | None:
+        s = (Script(f"a-{cell}-{category}", Source.INSPECTOR, R.INSPECTOR, "i", t(3, 9, 0), cell=cell)
+             .do(A.FILE, R.SHIFT_LEADER, "sl", t(3, 9, 10), category=category)
+             .do(A.DISPATCH, R.DISPATCHER, "d", t(3, 9, 20), department="环卫处")
+             .do(A.SIGN, R.DEPARTMENT, "hw", t(3, 9, 30)).do(A.DISPOSE, R.DEPARTMENT, "hw", at, note="ok"))
+        (f,) = case_facts(s.log, limits, default_calendar(), catalogue=catalogue)
+        return f.disposed_on_time
+
+    assert disposed(C0101, "E0102", t(3, 12, 0)) is False  # core: due 11:20
+    assert disposed(C0201, "E0102", t(3, 12, 0)) is True  # general: due 15:20 (4 working hours, lunch between)
+    assert disposed(C0101, "E0103", t(3, 10, 0)) is False  # core: its own 30 minutes, due 09:50

@@ -1,8 +1,9 @@
 // The city's rules (规则配置, admin): the current rule pack's catalogue, time limits, calendar, roles and weights as
-// tables; a category's disposal limit, a step's or class's limit, a weight, the working calendar (hours, weekdays,
-// holidays, make-up days, round-the-clock duty) and who may take which action edited in place and saved as a new
-// version with a reason (POST /admin/rules as the JSON pack, docs/rules.md); each refusal shown in words next to
-// its field; the workbook downloaded and uploaded; who changed what, when and why (GET /admin/rules/history).
+// tables, edited in place and saved as a new version with a reason (POST /admin/rules as the JSON pack,
+// docs/rules.md): a category's names, conditions, class and disposal limit (or a new category), a step's or class's
+// limit, a weight, the case-count bands and grades, the working calendar (hours, weekdays, holidays, make-up days,
+// round-the-clock duty) and who may take which action; each refusal shown in words next to its row; the workbook
+// downloaded and uploaded; who changed what, when and why (GET /admin/rules/history).
 import { useState } from 'preact/hooks';
 import { api, download } from '../api.js';
 import { fmtTime, t } from '../i18n.js';
@@ -37,31 +38,76 @@ function LimitInput({ id, value, placeholder, onChange }) {
     </select></span>`;
 }
 
+const EMPTY_CATEGORY = { code: '', zh: '', en: '', disposal_class: '', filing_condition: '', closing_condition: '' };
+
+/** A new category typed in a row of its own and added to the draft (checked by the API on save, like every edit:
+ * a code listed already, a minor without its major, an empty name come back in words beside its row). */
+function AddCategory({ onAdd }) {
+  const [row, setRow] = useState(EMPTY_CATEGORY);
+  const set = (key) => (e) => setRow({ ...row, [key]: e.currentTarget.value });
+  function add(e) {
+    e.preventDefault();
+    const { disposal_class: cls, ...rest } = row;
+    onAdd({ ...rest, code: rest.code.trim().toUpperCase(), ...(cls ? { disposal_class: cls } : {}) });
+    setRow(EMPTY_CATEGORY);
+  }
+  return html`<form class="filters" id="rl-cat-add" onSubmit=${add} aria-label=${t('rl.add_category')}>
+    <label for="rl-new-code">${t('rl.code')}<input id="rl-new-code" required size="6" pattern="[CEce][0-9]{2}([0-9]{2})?"
+      placeholder="E0150" value=${row.code} onInput=${set('code')} /></label>
+    <label for="rl-new-zh">${t('rl.zh')}<input id="rl-new-zh" required value=${row.zh} onInput=${set('zh')} /></label>
+    <label for="rl-new-en">${t('rl.en')}<input id="rl-new-en" required value=${row.en} onInput=${set('en')} /></label>
+    <label for="rl-new-class">${t('rl.class')}<select id="rl-new-class" onChange=${set('disposal_class')}>
+      <option value="" selected=${!row.disposal_class}>${t('rl.inherit')}</option>
+      ${CLASSES.map((k) => html`<option value=${k} selected=${k === row.disposal_class}>${k}</option>`)}</select></label>
+    <label for="rl-new-filing">${t('rl.filing')}<input id="rl-new-filing" value=${row.filing_condition} onInput=${set('filing_condition')} /></label>
+    <label for="rl-new-closing">${t('rl.closing')}<input id="rl-new-closing" value=${row.closing_condition} onInput=${set('closing_condition')} /></label>
+    <button type="submit">${t('rl.add_category')}</button></form>`;
+}
+
 function Catalogue({ draft, edit, errors }) {
   const [q, setQ] = useState('');
   const limits = draft.time_limits;
-  const rows = draft.catalogue.categories.filter((c) => !q || c.code.startsWith(q.toUpperCase()) || (c.zh || '').includes(q) || (c.en || '').toLowerCase().includes(q.toLowerCase()));
+  const all = draft.catalogue.categories.map((c, i) => ({ c, row: `category ${i + 1}` + (typeof c.code === 'string' ? ` (${c.code})` : '') }));
+  const rows = all.filter(({ c }) => !q || c.code.startsWith(q.toUpperCase()) || (c.zh || '').includes(q) || (c.en || '').toLowerCase().includes(q.toLowerCase()));
   const setLimit = (code, value) => edit((d) => {
     const own = { ...(d.time_limits.categories || {}) };
     if (value) own[code] = value; else delete own[code];
     d.time_limits.categories = own;
   });
-  const setClass = (code, cls) => edit((d) => { d.catalogue.categories = d.catalogue.categories.map((c) => (c.code === code ? { ...c, disposal_class: cls } : c)); });
+  // Rows are edited by their place in the list (a new row's code may be the one being corrected).
+  const setField = (index, key, value) => edit((d) => {
+    d.catalogue.categories = d.catalogue.categories.map((c, i) => {
+      if (i !== index) return c;
+      const next = { ...c, [key]: value };
+      if (value === undefined) delete next[key];
+      return next;
+    });
+  });
+  const add = (category) => { edit((d) => { d.catalogue.categories = [...d.catalogue.categories, category]; }); setQ(category.code); };
+  const text = (i, c, key, label) => html`<input id=${`rl-${key}-${c.code}`} aria-label=${`${label} ${c.code}`} value=${c[key] || ''}
+    onInput=${(e) => setField(i, key, e.currentTarget.value)} />`;
+  const area = (i, c, key, label) => html`<textarea id=${`rl-${key}-${c.code}`} aria-label=${`${label} ${c.code}`} rows="2" cols="24"
+    value=${c[key] || ''} onInput=${(e) => setField(i, key, e.currentTarget.value)}></textarea>`;
   return html`<section class="panel" aria-labelledby="rl-cat-h"><h2 id="rl-cat-h">${t('rl.catalogue')}</h2>
     <label for="rl-cat-q">${t('rl.find')}<input id="rl-cat-q" value=${q} placeholder=${t('rl.find_hint')} onInput=${(e) => setQ(e.currentTarget.value)} /></label>
+    <${AddCategory} onAdd=${add} />
     <table class="data" id="rl-catalogue"><caption class="sr-only">${t('rl.catalogue')}</caption>
       <thead><tr><th scope="col">${t('rl.code')}</th><th scope="col">${t('rl.name')}</th><th scope="col">${t('rl.class')}</th>
         <th scope="col">${t('rl.own_limit')}</th><th scope="col">${t('rl.filing')}</th><th scope="col">${t('rl.closing')}</th></tr></thead>
-      <tbody>${rows.map((c) => html`<tr key=${c.code} data-code=${c.code}>
-        <td class="code">${c.code}</td><td>${c.zh}<br /><small>${c.en}</small></td>
+      <tbody>${rows.map(({ c, row }) => {
+        const i = draft.catalogue.categories.indexOf(c);
+        return html`<tr key=${row} data-code=${c.code}>
+        <td class="code">${c.code}<${RowErrors} errors=${errors} file="catalogue.yaml" row=${row} /></td>
+        <td>${text(i, c, 'zh', t('rl.zh'))}<br />${text(i, c, 'en', t('rl.en'))}</td>
         <td>${c.code.length > 3 || c.disposal_class ? html`<select id=${'rl-cls-' + c.code} aria-label=${`${t('rl.class')} ${c.code}`}
-          onChange=${(e) => setClass(c.code, e.currentTarget.value || undefined)}>
+          onChange=${(e) => setField(i, 'disposal_class', e.currentTarget.value || undefined)}>
           ${c.code.length > 3 ? html`<option value="" selected=${!c.disposal_class}>${t('rl.inherit')}</option>` : null}
           ${CLASSES.map((k) => html`<option value=${k} selected=${k === c.disposal_class}>${k}</option>`)}</select>` : '—'}</td>
         <td>${c.code.length > 3 ? html`<${LimitInput} id=${'rl-cat-' + c.code} value=${(limits.categories || {})[c.code]}
           placeholder=${t('rl.by_class')} onChange=${(v) => setLimit(c.code, v)} />
           <${RowErrors} errors=${errors} file="time_limits.yaml" row=${'category ' + c.code} />` : null}</td>
-        <td><small>${c.filing_condition || '—'}</small></td><td><small>${c.closing_condition || '—'}</small></td></tr>`)}</tbody></table>
+        <td>${area(i, c, 'filing_condition', t('rl.filing'))}</td><td>${area(i, c, 'closing_condition', t('rl.closing'))}</td></tr>`;
+      })}</tbody></table>
   </section>`;
 }
 
@@ -160,6 +206,36 @@ function Roles({ draft, edit, errors }) {
           checked=${roles.includes(r)} onChange=${(e) => toggle(a, r, e.currentTarget.checked)} /></td>`)}</tr>`)}</tbody></table></section>`;
 }
 
+const num = (value) => (value === '' ? null : Number(value));
+
+/** A list of rows of the scoring table (bands, grades) edited in place: each row's fields, a row added at the end
+ * or removed; the API checks the order (a band that could never be reached is named at its row). */
+function BandRows({ id, caption, rows, cols, rowName, set, errors }) {
+  const setCell = (i, key, value) => set(rows.map((r, j) => (j === i ? { ...r, [key]: value } : r)));
+  return html`<table class="data" id=${id}><caption>${caption}</caption>
+    <thead><tr>${cols.map((c) => html`<th scope="col">${c.label}</th>`)}<th scope="col"><span class="sr-only">${t('rl.remove')}</span></th></tr></thead>
+    <tbody>${rows.map((r, i) => html`<tr data-row=${i + 1}>${cols.map((c, k) => html`<td>
+      <input id=${`${id}-${i + 1}-${c.key}`} aria-label=${`${c.label} ${i + 1}`} type=${c.type || 'number'} step="any"
+        value=${r[c.key] ?? ''} placeholder=${c.placeholder || ''} size="6"
+        onInput=${(e) => setCell(i, c.key, c.type === 'text' ? e.currentTarget.value : num(e.currentTarget.value))} />
+      ${k === cols.length - 1 ? html`<${RowErrors} errors=${errors} file="scoring.yaml" row=${`${rowName} ${i + 1}`} />` : null}</td>`)}
+      <td><button type="button" id=${`${id}-${i + 1}-remove`} onClick=${() => set(rows.filter((_, j) => j !== i))}>${t('rl.remove')}</button></td></tr>`)}</tbody>
+    <tfoot><tr><td colspan=${cols.length + 1}><button type="button" id=${id + '-add'}
+      onClick=${() => set([...rows, Object.fromEntries(cols.map((c) => [c.key, c.type === 'text' ? '' : null]))])}>${t('rl.add_row')}</button></td></tr></tfoot></table>`;
+}
+
+function Bands({ s, edit, errors }) {
+  return html`<${BandRows} id="rl-bands" caption=${t('rl.bands')} rows=${s.case_count_bands} rowName="case-count band" errors=${errors}
+    cols=${[{ key: 'max', label: t('rl.band_max'), placeholder: '∞' }, { key: 'score', label: t('rl.band_score') }]}
+    set=${(rows) => edit((d) => { d.scoring.case_count_bands = rows; })} />`;
+}
+
+function Grades({ s, edit, errors }) {
+  return html`<${BandRows} id="rl-grades" caption=${t('rl.grades')} rows=${s.grades} rowName="grade" errors=${errors}
+    cols=${[{ key: 'grade', label: t('rl.grade'), type: 'text' }, { key: 'min', label: t('rl.grade_min') }]}
+    set=${(rows) => edit((d) => { d.scoring.grades = rows; })} />`;
+}
+
 function Weights({ draft, edit, errors }) {
   const s = draft.scoring;
   const setWeight = (level, name, value) => edit((d) => {
@@ -174,8 +250,8 @@ function Weights({ draft, edit, errors }) {
         <td>${t('ind.' + name) === 'ind.' + name ? name : t('ind.' + name)} <small class="code">${name}</small></td>
         <td><input id=${`rl-w-${level}-${name}`} type="number" step="0.01" aria-label=${`${level} ${name}`} value=${w}
           onInput=${(e) => setWeight(level, name, e.currentTarget.value)} /></td></tr>`))}</tbody></table>
-    <p>${t('rl.bands')}: ${s.case_count_bands.map((b) => `≤ ${b.max ?? '∞'} → ${b.score}`).join('; ')}</p>
-    <p>${t('rl.grades')}: ${s.grades.map((g) => `${g.grade} ≥ ${g.min}`).join('; ')}</p>
+    <${Bands} s=${s} edit=${edit} errors=${errors} />
+    <${Grades} s=${s} edit=${edit} errors=${errors} />
     <p>${t('rl.empty_rate')}: ${s.empty_rate ?? 1}</p>
   </section>`;
 }
