@@ -110,7 +110,8 @@ def test_a_refused_message_of_a_known_device_comes_with_a_notice_on_its_own_topi
     assert (garbled["seq"], garbled["reason"]) == (None, "not_json")
     # An unknown channel of a known device is told too; an unknown or disabled device is not.
     assert _ingestor().handle("cg/handheld-1/nonsense", b"{}", received_at=NOW).notice is not None
-    ingest = _ingestor({"off": DeviceInfo.from_row(("off", "handheld", "handheld", False, None, None, None, None, None, None))})
+    off = DeviceInfo.from_row(("off", "handheld", "handheld", False, None, None, None, None, None, None))
+    ingest = _ingestor({"off": off})
     assert ingest.handle("cg/ghost/report", body, received_at=NOW).notice is None
     assert ingest.handle("cg/off/report", body, received_at=NOW).notice is None
 
