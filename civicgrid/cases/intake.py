@@ -8,6 +8,7 @@ RESOLVES_AT, civicgrid/store/addresses.py); one that ends without a point or a c
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,8 @@ from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, Command, Role, Source, Transition
 from civicgrid.store.addresses import Candidate
+
+log = logging.getLogger(__name__)
 
 # Which sources each reporting role may claim (the default is the first).
 SOURCES: dict[Role, tuple[Source, ...]] = {
@@ -139,6 +142,13 @@ def record_problem(book: RuleBook, conn: psycopg.Connection, problem: Problem, l
     # A problem about a registered component is coded by that component (docs/domain.md §3:
     # a tilted cover → the linked cover's own code); the rule's category is the fallback.
     category = locator.component_category(problem.component_code)
+    if problem.component_code is not None and category is None:
+        # Not in the registry (a mistyped code, the label of a component not yet in the base data): the case
+        # opens without the link, its evidence naming the code, where the database would refuse the whole report.
+        log.warning("%s names component %s, which is not registered: recorded without the link",
+                    problem.source_record_id, problem.component_code)
+        problem = dataclasses.replace(problem, component_code=None, evidence={
+            **problem.evidence, "unregistered_component": problem.component_code})
     if category is not None and category != problem.category:
         problem = dataclasses.replace(problem, category=category)
     place = locator.locate(component_code=problem.component_code or problem.location_component,

@@ -23,6 +23,7 @@ import pytest
 from api.users import create_user
 from civicgrid.settings import Settings
 from tests.browser.conftest import PASSWORD, Org, axe_critical
+from tests.support.photos import label_photo
 from tests.support.services import start_api, stop_service, wait_for
 from tests.support.stack import free_ports
 
@@ -298,15 +299,21 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
         page.wait_for_selector(f"#hh-cell[data-cell='{org.other_cell}']")
         page.fill("#hh-category", "bllj")
         page.click(".option[data-code='E0102']")
+        # Its photo shows a component's QR label: uploaded at once (online), the API's label reader names the
+        # component and the report carries its code.
+        component = f"3415230102{int(device_id.encode().hex(), 16) % 900000:06d}"
+        page.set_input_files("#hh-photo", files=[{"name": "l.jpg", "mimeType": "image/jpeg",
+                                                  "buffer": label_photo(640, 480, f"CG:{component}", 160)}])
+        page.wait_for_selector(f"#hh-component[data-code='{component}']")
         page.click("#hh-submit")
         page.click("#tab-queue")
         picked = page.get_attribute("#hh-queue li", "data-id")  # the newest first
         page.wait_for_selector(f"#hh-queue li[data-id='{picked}'][data-state='sent']")
-        row = wait_for(lambda: sql("SELECT c.grid_cell_code, e.data ->> 'location_source', e.data ? 'accuracy_m' "
-                                   "FROM case_evidence e JOIN cases c ON c.id = e.case_id "
+        row = wait_for(lambda: sql("SELECT c.grid_cell_code, e.data ->> 'location_source', e.data ? 'accuracy_m', "
+                                   "e.data ->> 'component_code' FROM case_evidence e JOIN cases c ON c.id = e.case_id "
                                    "WHERE e.source_record_id = %s", f"report:{device_id}:{picked}"),
                        60, "the map-picked report on a case", log=worker[1])
-        assert row == [(org.other_cell, "map", False)]
+        assert row == [(org.other_cell, "map", False, component)]
         # In a basement: the map pick opens with no network, its code from the service worker and the tiles it
         # showed from the phone's copy (it says so), and its point goes into the queue.
         ctx.set_offline(True)

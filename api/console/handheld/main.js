@@ -8,7 +8,7 @@ import { matchCategories } from '../src/category-search.js';
 import { Outbox, apiGet, basic } from './outbox.js';
 import { enqueue, getKv, pruneSent, queueItems, savePairing, setKv, tasks as loadTasks } from './store.js';
 import { t, lang, setLang } from './i18n.js';
-import { MAX_PHOTOS, Thumbs, usePhotos } from './photos.js';
+import { MAX_PHOTOS, Thumbs, labelledComponent, usePhotos } from './photos.js';
 import { VoiceField, useVoice } from './voice.js';
 import { TasksView } from './tasks.js';
 import { PatrolView } from './patrol.js';
@@ -96,7 +96,8 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, s
   const [MapPick, loadMapPick] = useMapPick();
   const [picking, setPicking] = useState(false);
   const point = pick || fix;
-  const [photos, addPhotos, clearPhotos] = usePhotos();
+  const [photos, addPhotos, clearPhotos] = usePhotos(pairing);
+  const component = labelledComponent(photos);
   const voice = useVoice();
   const [description, setDescription] = useState('');
   const [selfHandled, setSelfHandled] = useState(false);
@@ -116,6 +117,7 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, s
       if (pick) fields.location_source = 'map';
       else fields.accuracy_m = Math.min(10000, Math.round(fix.accuracy * 10) / 10);
       if (photos.length) fields.photo_ids = photos.map((p) => p.id);
+      if (component) fields.component_code = component;  // read from a QR label on a photo by the API
       if (voice.voices.length) fields.voice_ids = voice.voices.map((v) => v.id);
       if (place?.address && metres(place, point) <= PLACE_AGAIN_M) fields.address = place.address.slice(0, 200);
       // (the queue's `photos` are the media uploaded before the message: photos and voice notes)
@@ -135,6 +137,7 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, s
     <div class="field">
       <span class="label">${t('photos')} (${photos.length}/${MAX_PHOTOS})</span>
       <${Thumbs} photos=${photos} />
+      ${component ? html`<p class="small" id="hh-component" data-code=${component}>${t('photo.component')} ${component}</p>` : null}
       <label class="button secondary" for="hh-photo">📷 ${t('photo.take')}</label>
       <input id="hh-photo" class="visually-hidden" type="file" accept="image/*" capture="environment"
         multiple onChange=${addPhotos} />

@@ -25,7 +25,9 @@ export async function apiGet(pairing, path) {
   return res.json();
 }
 
-async function upload(pairing, photo) {
+/** Upload one photo or voice note (idempotent: named by its SHA-256); the API's answer, with the component ids
+ * its label reader found in a photo's QR labels. */
+export async function upload(pairing, photo) {
   const form = new FormData();
   const names = { 'image/png': 'photo.png', 'image/webp': 'photo.webp', 'audio/ogg': 'voice.ogg', 'audio/webm': 'voice.webm',
     'audio/mp4': 'voice.m4a' };
@@ -38,8 +40,9 @@ async function upload(pairing, photo) {
     err.permanent = REFUSED.has(res.status);
     throw err;
   }
-  const { id } = await res.json();
-  if (id !== photo.id) throw new Error(`the API named the photo ${id}, not its SHA-256 ${photo.id}`);
+  const answer = await res.json();
+  if (answer.id !== photo.id) throw new Error(`the API named the photo ${answer.id}, not its SHA-256 ${photo.id}`);
+  return answer;
 }
 
 /** The MQTT link of one paired phone; `onChange()` is called whenever its state or the queue changes. */

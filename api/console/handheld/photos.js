@@ -2,6 +2,7 @@
 // them, so a report can name them before they are uploaded), shown as thumbnails.
 import { useEffect, useState } from 'preact/hooks';
 import { t } from './i18n.js';
+import { upload } from './outbox.js';
 import { html } from './util.js';
 
 export const MAX_PHOTOS = 9;
@@ -32,16 +33,31 @@ async function preparePhoto(file) {
   return { id: await sha256Hex(blob), blob, type };
 }
 
-/** Photos taken for one report or answer: [photos, add (the file input's change handler), clear]. */
-export function usePhotos() {
+/** Photos taken for one report or answer: [photos, add (the file input's change handler), clear]. With a
+ * `pairing` and a network, each photo is uploaded at once for the API's label reader: a photo showing a
+ * component's QR label comes back with its `componentIds` (the report names the component). Offline, or when the
+ * upload fails, nothing is lost: the queue uploads the photo before the report (the same id, no second copy). */
+export function usePhotos(pairing = null) {
   const [photos, setPhotos] = useState([]);
   async function add(e) {
     const files = [...e.currentTarget.files].slice(0, MAX_PHOTOS - photos.length);
     e.currentTarget.value = '';
     const ready = await Promise.all(files.map(preparePhoto));
     setPhotos((old) => [...old, ...ready.filter((p) => !old.some((o) => o.id === p.id))].slice(0, MAX_PHOTOS));
+    if (!pairing || !navigator.onLine) return;
+    for (const photo of ready) {
+      try {
+        const { component_ids: ids = [] } = await upload(pairing, photo);
+        if (ids.length) setPhotos((old) => old.map((p) => (p.id === photo.id ? { ...p, componentIds: ids } : p)));
+      } catch { /* the queue uploads it again, and says so if the API refuses it */ }
+    }
   }
   return [photos, add, () => setPhotos([])];
+}
+
+/** The component a report's photos show by their QR labels (the first one read), if any. */
+export function labelledComponent(photos) {
+  return photos.flatMap((p) => p.componentIds || [])[0] || null;
 }
 
 function Thumb({ blob }) {

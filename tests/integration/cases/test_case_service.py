@@ -164,3 +164,15 @@ def test_an_overdue_case_gets_an_overdue_event_and_an_urging_with_seqs_of_their_
     assert [a for _, a in _events(db, case_id)][-2:] == ["overdue", "urge"]
     again = SERVICE.escalate_overdue(db, due + timedelta(minutes=3))
     assert [a for _, a in _outbox_seqs(db, case_id)].count("overdue") == 1, again
+
+
+def test_a_problem_naming_an_unregistered_component_opens_a_case_without_the_link(db: psycopg.Connection,
+                                                                                 cell: str) -> None:
+    """A handheld's report names a component the registry lacks (a label of one not yet in the base data): the
+    database's foreign key refused the whole report, which went to the dead letters. Now the case opens without
+    the link, and the evidence keeps the code the inspector named."""
+    unknown, run = f"3415239999{uuid.uuid4().int % 10**6:06d}", uuid.uuid4().hex
+    SERVICE.record_problem(db, _problem(run, component_code=unknown), FixedPlace(cell), timedelta(hours=1))
+    row = db.execute("SELECT c.component_code, e.data ->> 'unregistered_component' FROM cases c JOIN case_evidence e "
+                     "ON e.case_id = c.id WHERE e.source_record_id = %s", (f"alarm:{run}",)).fetchone()
+    assert row == (None, unknown)
