@@ -44,3 +44,43 @@ def test_the_month_scenario_is_calibrated_to_the_seed_mix() -> None:
     total = patrol + s.video.captures_per_day + hotline
     assert abs(100 * patrol / total - 95) < 0.5 and abs(100 * hotline / total - 2) < 0.5
     assert abs(total - 440) < 5 and s.inspectors.answer_handheld_tasks
+
+
+def test_the_callers_make_their_daily_calls_however_long_a_tick_is() -> None:
+    """The people act in ticks, which grow long on a busy machine (a tick every 24.7 simulated minutes in the
+    full-volume month, longer by day). One call a tick, the next scheduled from the tick, made 81 calls where
+    the scenario asked for about 228; chained from call to call, the day has its calls however long a tick."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from simulators.people.citizens import Citizens, Place
+
+    class Stepped:
+        def __init__(self, at: datetime) -> None:
+            self.at = at
+
+        def now(self) -> datetime:
+            return self.at
+
+    scenario = load_scenario(MONTH_SCENARIO)
+    start = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+    clock = Stepped(start)
+    citizens = Citizens(SimpleNamespace(scenario=scenario, clock=clock), None, "", "",  # type: ignore[arg-type]
+                        [Place("341523001001", 117.0, 31.5)])
+    made: list[datetime] = []
+
+    async def call(problem: object, *, again: bool = False) -> bool:
+        if not again:
+            made.append(clock.now())
+        return True
+
+    citizens.call = call  # type: ignore[method-assign]
+
+    async def month() -> None:
+        while clock.at < start + timedelta(days=30):
+            await citizens.tick()
+            clock.at += timedelta(minutes=90)  # a slow machine's tick
+
+    asyncio.run(month())
+    expected = scenario.citizens.calls_per_day * 30
+    assert 0.8 * expected < len(made) < 1.2 * expected, (len(made), expected)
