@@ -161,8 +161,15 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     assert page.get_attribute("#hh-pending", "data-count") == "0"
     assert sql("SELECT count(*) FROM case_evidence WHERE source_record_id = %s", source) == [(1,)]
     assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{refused_id}") == []
-    # The patrol track went the same way (its first point as soon as the phone had a fix).
+    # The patrol track went the same way (its first point as soon as the phone had a fix), and it plays back
+    # for its inspector as any tracker's does (GET /patrol/tracks, the console's playback).
     wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
+    now = datetime.now(UTC)
+    track = httpx.get(f"{console_url}/patrol/tracks/{device_id}", timeout=10,
+                      params={"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()},
+                      headers={"Authorization": f"Bearer {token(inspector)}"})
+    assert track.status_code == 200, track.text
+    assert track.json()["geometry"]["coordinates"], track.json()
 
     # The phone's clock runs a day fast: the broker acknowledges the report, the gateway refuses it
     # (clock_future), and its notice on the phone's own cg/<id>/refused sets the report aside as refused.
