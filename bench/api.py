@@ -124,12 +124,12 @@ def seed(conn, cases: int) -> tuple[list[str], datetime]:
     return codes, month
 
 
-def start_api(settings, port: int, log_path) -> subprocess.Popen:
+def start_api(settings, port: int, log_path, wait_s: float = 60.0) -> subprocess.Popen:
     env = {**os.environ, **as_environment(settings), "CIVICGRID_API__PORT": str(port),
            "CIVICGRID_API__MEDIA_DIR": str(settings.stack.var_dir / "media")}
     proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "api"], env=env, stdout=log_path.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
@@ -138,7 +138,9 @@ def start_api(settings, port: int, log_path) -> subprocess.Popen:
             pass
         time.sleep(0.3)
     proc.terminate()
-    raise RuntimeError(f"the API did not start; see {log_path}")
+    # The stack's directory goes with the run (unless --keep): the log's end is printed here.
+    tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
+    raise RuntimeError(f"the API did not start within {wait_s:.0f} s; the end of its log:\n{tail}")
 
 
 def timed(client: httpx.Client, url: str, params: dict) -> tuple[float, httpx.Response]:
@@ -197,6 +199,8 @@ def main() -> None:
     parser.add_argument("--list-requests", type=int, default=300)
     parser.add_argument("--scoring-requests", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory for inspection")
+    parser.add_argument("--api-start-s", type=float, default=60.0,
+                        help="how long the API may take to answer /healthz (10 M cases on a busy machine: more)")
     args = parser.parse_args()
     # Run as `python bench/api.py`, this file's directory is first on sys.path and its name
     # shadows the `api` package: put the repository root there instead.
@@ -222,7 +226,7 @@ def main() -> None:
             for n, role in enumerate(["dispatcher", "dispatcher", "inspector", "operator", "shift_leader"]):
                 add_user(settings, f"{role}-{n}", role)
             (port,) = free_ports(1)
-            api = start_api(settings, port, base / "api.log")
+            api = start_api(settings, port, base / "api.log", args.api_start_s)
             token = httpx.post(f"http://127.0.0.1:{port}/auth/token",
                                data={"username": "bench-admin", "password": password}).json()["access_token"]
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
