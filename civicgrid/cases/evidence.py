@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -63,32 +65,40 @@ def add_with_photos(conn: psycopg.Connection, case_id: str, evidence: store.Evid
 
 
 def own_photos(conn: psycopg.Connection, problem: Problem) -> Problem:
-    """Keep only the `photo_ids` (and `voice_ids`) of media that exist and that this handheld's inspector
-    uploaded.
+    """A report's `photo_ids` (and `voice_ids`) kept only where this handheld's inspector uploaded them
+    (`own_media`)."""
+    uploader = int(problem.actor.removeprefix("user:")) if problem.actor.startswith("user:") else None
+    evidence = own_media(conn, problem.source_record_id, problem.evidence, uploader)
+    return problem if evidence == problem.evidence else dataclasses.replace(problem, evidence=evidence)
+
+
+def own_media(conn: psycopg.Connection, source_record_id: str, data: Mapping[str, Any],
+              uploader: int | None) -> dict[str, Any]:
+    """`data` with only the `photo_ids` (and `voice_ids`) of media that exist and that `uploader` (the handheld's
+    inspector) uploaded: a report's, or a field task's answer's.
 
     Any string a handheld names would otherwise become a media id the console fetches with the viewer's
     token, and another inspector's photo could be passed off as evidence. The refused ids stay in the
     evidence, with the reason, for whoever reviews the case."""
-    fields = [f for f in MEDIA_FIELDS if problem.evidence.get(f)]
-    named = {f: [str(p) for p in problem.evidence[f]] for f in fields}
+    fields = [f for f in MEDIA_FIELDS if data.get(f)]
+    named = {f: [str(p) for p in data[f]] for f in fields}
     everything = [p for ids in named.values() for p in ids]
-    uploader = int(problem.actor.removeprefix("user:")) if problem.actor.startswith("user:") else None
     own: set[str] = set()
     if uploader is not None and everything:
         with conn.transaction():
             own = {row[0] for row in conn.execute("SELECT id FROM media WHERE id = ANY(%s) AND uploaded_by = %s",
                                                   (everything, uploader)).fetchall()}
-    evidence = dict(problem.evidence)
+    kept = dict(data)
     for field, ids in named.items():
         refused = [p for p in ids if p not in own]
         if not refused:
             continue
         log.warning("%s: %s refused (no such medium, or not uploaded by this handheld's inspector): %s",
-                    problem.source_record_id, field, ", ".join(p[:70] for p in refused))
-        evidence[field] = [p for p in ids if p in own]
-        evidence[f"{field}_refused"] = {"ids": [p[:70] for p in refused],
-                                        "reason": "no such medium, or not uploaded by this handheld's inspector"}
-    return problem if evidence == problem.evidence else dataclasses.replace(problem, evidence=evidence)
+                    source_record_id, field, ", ".join(p[:70] for p in refused))
+        kept[field] = [p for p in ids if p in own]
+        kept[f"{field}_refused"] = {"ids": [p[:70] for p in refused],
+                                    "reason": "no such medium, or not uploaded by this handheld's inspector"}
+    return kept
 
 
 def linked_by_label(conn: psycopg.Connection, problem: Problem, locator: Locator) -> Problem:

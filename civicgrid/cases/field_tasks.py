@@ -118,6 +118,9 @@ def enqueue_task(conn: psycopg.Connection, task: FieldTask, issued_by: str, now:
 def apply_answer(rules: Rules, conn: psycopg.Connection, answer: TaskAnswer) -> str:
     """Apply the answer; return what happened ('applied', 'already recorded', 'evidence only', 'no such case')."""
     expected_state, action = ANSWERS[(answer.kind, answer.result)]
+    # Only the inspector's own photos and voice notes, as for a report (civicgrid/cases/evidence.py own_media).
+    answer = dataclasses.replace(answer, data=ev.own_media(conn, answer.source_record_id, answer.data,
+                                                           answer.inspector_user_id))
     evidence = store.Evidence(answer.source_record_id, "report", answer.at, answer.device_id, answer.data)
     with conn.transaction():
         if store.evidence_exists(conn, answer.source_record_id):

@@ -50,5 +50,17 @@ def test_only_the_tasked_handheld_moves_the_case(client: TestClient, as_user, or
         assert data["not_applied"] == why
     assert db.execute("SELECT state FROM cases WHERE id = %s", (case_id,)).fetchone() == ("verifying",)
 
-    assert CaseService().apply_answer(db, _answer(case_id, tasked, org["api-inspector"])) == "applied"
+    # The tasked handheld's answer moves the case; a photo it names that another inspector uploaded is not
+    # taken as its evidence (as for a report: tests/security/test_photo_ids.py).
+    foreign = (uuid.uuid4().hex * 2)[:64]
+    db.execute("INSERT INTO media (id, content_type, size_bytes, uploaded_by) VALUES (%s, 'image/jpeg', 10, %s)",
+               (foreign, other_inspector.id))
+    answer = _answer(case_id, tasked, org["api-inspector"])
+    answer.data["photo_ids"] = [foreign]
+    assert CaseService().apply_answer(db, answer) == "applied"
     assert db.execute("SELECT state FROM cases WHERE id = %s", (case_id,)).fetchone() != ("verifying",)
+    (data,) = db.execute("SELECT data FROM case_evidence WHERE source_record_id = %s",
+                         (answer.source_record_id,)).fetchone()
+    assert (data["photo_ids"], data["photo_ids_refused"]["ids"]) == ([], [foreign])
+    assert db.execute("SELECT count(*) FROM case_evidence WHERE source_record_id LIKE %s",
+                      (f"photo:{answer.source_record_id}:%",)).fetchone() == (0,)
