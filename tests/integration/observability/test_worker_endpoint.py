@@ -99,7 +99,10 @@ def test_worker_serves_its_metrics_health_and_json_logs(worker: tuple[Settings, 
              "limit": 15, "category": "C0102", "linked_component": True, "component_state": "tilted",
              "urgency": "A", "device_alarm": False, "component_code": component, "grid_cell_code": cell,
              "inspector_user_id": None, "source_seq": 1}
-    refused = {**alarm, "alarm_id": f"mh-{run}:2", "component_code": "3415230102999999", "grid_cell_code": None}
+    # A forged alarm in a cell that does not exist: the case cannot be placed, the case builder dead-letters it
+    # (an unregistered component no longer does: its case opens without the link, civicgrid/cases/intake.py).
+    refused = {**alarm, "alarm_id": f"mh-{run}:2", "linked_component": False, "component_code": None,
+               "grid_cell_code": "341523999999901"}
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
     producer.produce(topics.TELEMETRY, b"{not json", f"mh-{run}".encode())
     producer.produce(topics.TELEMETRY, records.dumps(reading), f"mh-{run}".encode())
