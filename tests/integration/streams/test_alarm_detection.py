@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +63,19 @@ def _alarms_of(tail: KafkaTail, device: str) -> list[dict[str, Any]]:
     return [a for a in tail.of(topics.ALARMS) if a["device_id"] == device]
 
 
+def _tilted_once(settings: Settings, name: str) -> tuple[str, Settings, Mapping[str, DeviceProfile], Producer,
+                                                         datetime]:
+    """A detector's world of its own with one tilted reading on cg.telemetry: (device, app settings, profiles,
+    producer, the readings' start)."""
+    run = uuid.uuid4().hex[:8]
+    device, app = f"mh-{name}-{run}", _settings(settings, f"streams-{run}")
+    profiles = load_profiles(settings.profiles_dir)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    _produce(settings, device, [_reading(device, 1, 30.0, start)])
+    return device, app, profiles, producer, start
+
+
 def test_a_restarted_detector_resumes_mid_debounce_from_its_changelog(settings: Settings) -> None:
     """cover_tilted needs two readings beyond 15°: the first reading's count is in the changelog when the worker
     stops, so the restarted one raises on the second. A detector that lost its state would need a third."""
@@ -94,12 +107,7 @@ def test_a_detector_whose_restore_failed_or_lags_does_not_start_from_an_empty_st
     listener's error: a restore that failed, or that is slower than the first fetch, must not leave the detector
     evaluating the next reading from nothing, which counts the debounce afresh (here: no raise on the second tilted
     reading; mid-episode, a second raise under another id)."""
-    run = uuid.uuid4().hex[:8]
-    device, app = f"mh-norestore-{run}", _settings(settings, f"streams-{run}")
-    profiles = load_profiles(settings.profiles_dir)
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
-    start = datetime.now(UTC) - timedelta(minutes=5)
-    _produce(settings, device, [_reading(device, 1, 30.0, start)])
+    device, app, profiles, producer, start = _tilted_once(settings, "norestore")
     first = AlarmDetector(app, profiles, producer)
     asyncio.run(_run_until(first, lambda: first.counts["records"] >= 1 and first.states_of(device) is not None))
 
@@ -124,12 +132,7 @@ def test_a_detector_whose_restore_failed_or_lags_does_not_start_from_an_empty_st
 def test_a_record_re_read_after_a_crash_is_not_applied_twice(settings: Settings) -> None:
     """Killed after the changelog write and before the commit: the restarted detector reads the batch again, and
     the state's offsets say it was taken in (a debounce counted twice would raise on one reading)."""
-    run = uuid.uuid4().hex[:8]
-    device, app = f"mh-reread-{run}", _settings(settings, f"streams-{run}")
-    profiles = load_profiles(settings.profiles_dir)
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
-    start = datetime.now(UTC) - timedelta(minutes=5)
-    _produce(settings, device, [_reading(device, 1, 30.0, start)])
+    device, app, profiles, producer, _ = _tilted_once(settings, "reread")
 
     crashing = AlarmDetector(app, profiles, producer)
 
