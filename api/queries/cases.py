@@ -26,7 +26,8 @@ CASE_COLUMNS = ("c.id::text AS id, c.case_no, c.state, c.source, c.category_code
                 "c.grid_cell_code, c.component_code, c.lon, c.lat, c.address, c.description, c.department_id, "
                 "c.centre_id, "
                 "c.reported_at, c.disposal_deadline, c.closed_at, c.close_type, c.rework_count, c.return_count, "
-                "c.postpone_count, c.snapshot -> 'pending' ->> 'kind' AS pending, c.version, c.rules_version, "
+                "c.postpone_count, c.snapshot -> 'pending' ->> 'kind' AS pending, c.version, "
+                "coalesce(c.rules_version, 1) AS rules_version, "  # NULL: before versions, judged by 1 (docs/rules.md)
                 "c.unlocated, "
                 # What the case's next step depends on, from the lifecycle's snapshot (the list reads no timeline).
                 "coalesce((c.snapshot ->> 'verified')::boolean, false) AS verified, "

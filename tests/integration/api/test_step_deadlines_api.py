@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -67,5 +68,27 @@ def test_each_step_has_its_deadline_from_the_case_s_own_rules(client: TestClient
         dispatched = _steps(client, as_user, done["id"])[-1]
         assert (dispatched["status"], dispatched["on_time"]) == ("on_time", True)
         assert datetime.fromisoformat(dispatched["ended_at"]) == _at(done, "dispatch")
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code == 201
+
+
+def test_a_case_filed_before_versions_existed_is_shown_and_judged_as_version_1(
+        client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:
+    """An upgraded city's old cases keep `rules_version` NULL (their rows are not rewritten when version 1, the
+    shipped defaults, is stored): the API shows them as version 1 and times their steps by it, not by a pack
+    loaded since."""
+    admin = as_user("api-admin")
+    case = report(client, as_user, "E0102")
+    filed = step(client, as_user, case["id"], "api-leader", "file")
+    db.execute("UPDATE cases SET rules_version = NULL WHERE id = %s", (case["id"],))
+    limits = dict(shipped_pack().content["time_limits"])
+    limits["steps"] = {**limits["steps"], "dispatch": {"amount": 2, "unit": "natural_hours"}}
+    try:
+        assert client.post("/admin/rules", headers=admin, json={"time_limits": limits}).status_code == 201
+        shown = client.get(f"/cases/{case['id']}", headers=as_user("api-leader")).json()
+        clocks = client.get(f"/cases/{case['id']}/step-deadlines", headers=as_user("api-leader")).json()
+        assert shown["rules_version"] == clocks["rules_version"] == 1
+        assert datetime.fromisoformat(clocks["steps"][-1]["deadline"]) == deadline(
+            _at(filed, "file"), Limit(30, Unit.MINUTES), default_calendar())
     finally:
         assert client.post("/admin/rules", headers=admin, json={}).status_code == 201
