@@ -78,9 +78,12 @@ class RuleBook:
         return version, rules
 
     def rules(self, conn: psycopg.Connection, version: int | None) -> Rules:
-        """The rules of one version (None: a case filed before versions existed, judged by the shipped defaults)."""
+        """The rules of one version (None: a case filed before versions existed, judged by version 1, the shipped
+        defaults as first stored; before anything is stored, by this code's shipped defaults)."""
         if version is None:
-            return shipped_pack().rules
+            if rule_packs.get(conn, 1) is None:
+                return shipped_pack().rules
+            version = 1
         with self._lock:
             if version in self._cache:
                 self._cache.move_to_end(version)

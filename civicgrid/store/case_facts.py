@@ -73,7 +73,7 @@ def maintain(conn: psycopg.Connection, case_id: str) -> None:
     row's version and rules version and the events read here are those of this transaction."""
     found = conn.execute(
         "SELECT c.version, c.reported_at, c.rules_version, p.digest FROM cases c "
-        "LEFT JOIN rule_packs p ON p.version = c.rules_version WHERE c.id = %s", (case_id,)).fetchone()
+        "LEFT JOIN rule_packs p ON p.version = coalesce(c.rules_version, 1) WHERE c.id = %s", (case_id,)).fetchone()
     if found is None:
         return
     version, reported_at, rules_version, digest = found
@@ -87,17 +87,17 @@ def maintain(conn: psycopg.Connection, case_id: str) -> None:
 
 
 def _judge(conn: psycopg.Connection, rules_version: int | None, digest: str | None) -> Judge:
-    """The case's version's time rules (None: filed before versions existed, the shipped defaults), built once
-    per pack content. Imported here, not at the top: the case package's modules import the repository, which
-    imports this module."""
+    """The case's version's time rules (None: filed before versions existed, version 1; no `digest`: nothing
+    stored yet, this code's shipped defaults), built once per pack content. Imported here, not at the top: the
+    case package's modules import the repository, which imports this module."""
     from civicgrid.cases.pack import build_rules, shipped_pack
 
-    if rules_version is None or digest is None:
+    if digest is None:
         return Judge.of(shipped_pack().rules)
     with _lock:
         judge = _judges.get(digest)
     if judge is None:
-        content = conn.execute("SELECT content FROM rule_packs WHERE version = %s", (rules_version,)).fetchone()
+        content = conn.execute("SELECT content FROM rule_packs WHERE version = %s", (rules_version or 1,)).fetchone()
         judge = Judge.of(build_rules(content[0])) if content else Judge.of(shipped_pack().rules)
         with _lock:
             _judges[digest] = judge
