@@ -105,7 +105,7 @@ def backfill(book: RuleBook, conn: psycopg.Connection, start: datetime, end: dat
                                   ([r[0] for r in part],)).fetchall()
             facts = {f.case_id: f for f in case_facts((e[0] for e in events), rules.limits, rules.calendar,
                                                        catalogue=rules.catalogue)}
-            rows = [maintained.row(facts[str(case_id)], version) for case_id, version in part
+            rows = [maintained.row(facts[str(case_id)], version, rules_version) for case_id, version in part
                     if str(case_id) in facts]
             with conn.transaction():
                 maintained.upsert(conn, rows)

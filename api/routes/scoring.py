@@ -100,11 +100,10 @@ def score_table(
     composite = level if level != "post" else role
     shown = {"region": f"region:{region_level}", "department": f"department:{department_level}"
              if department_level == "centre" else "department"}.get(level, level)
-    return ScoreTable(level=shown, period=period, start=start,
-                      end=end, cases=q.facts_count(db, start, end), composite=composite,
-                      weights=dict(weights.composites[composite]),
-                      empty_rate=weights.empty_rate, rules_version=version,
-                      case_rules_versions=q.case_rules_versions(db, start, end), rows=rows)
+    cases, case_versions = q.period_summary(db, start, end)
+    return ScoreTable(level=shown, period=period, start=start, end=end, cases=cases, composite=composite,
+                      weights=dict(weights.composites[composite]), empty_rate=weights.empty_rate,
+                      rules_version=version, case_rules_versions=case_versions, rows=rows)
 
 
 def _score_csv(rows: list[ScoreRow], filename: str) -> Response:

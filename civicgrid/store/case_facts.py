@@ -45,7 +45,7 @@ SCALARS = ("reported_at", "source", "reporter", "reporter_role", "cell", "catego
            "disposed_on_time", "reworks", "check_sender", "check_sent_on_time", "closer", "closed",
            "closed_on_time", "closed_by_deadline", "close_type")
 LISTS = ("dispatchers", "dispatched_on_time", "checkers", "checked_on_time")
-COLUMNS = ("case_id", "version", *SCALARS, *LISTS)
+COLUMNS = ("case_id", "version", "rules_version", *SCALARS, *LISTS)
 _UPSERT = (f"INSERT INTO case_facts ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
            "ON CONFLICT (case_id) DO UPDATE SET "
            + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:]))
@@ -54,9 +54,9 @@ _judges: dict[str, Judge] = {}  # by rule-pack digest: a digest names one conten
 _lock = threading.Lock()
 
 
-def row(facts: CaseFacts, version: int) -> tuple[Any, ...]:
-    """The table row of one case's facts computed at case version `version`."""
-    return (facts.case_id, version, *(getattr(facts, c) for c in SCALARS),
+def row(facts: CaseFacts, version: int, rules_version: int | None) -> tuple[Any, ...]:
+    """The table row of one case's facts computed at case version `version` by the rules of `rules_version`."""
+    return (facts.case_id, version, rules_version, *(getattr(facts, c) for c in SCALARS),
             [who for who, _ in facts.dispatchers], [ok for _, ok in facts.dispatchers],
             [who for who, _ in facts.checks], [ok for _, ok in facts.checks])
 
@@ -83,7 +83,7 @@ def maintain(conn: psycopg.Connection, case_id: str) -> None:
         return
     judge = _judge(conn, rules_version, digest)
     facts = case_facts((e[0] for e in events), judge.limits, judge.calendar, catalogue=judge.catalogue)
-    upsert(conn, (row(f, version) for f in facts))
+    upsert(conn, (row(f, version, rules_version) for f in facts))
 
 
 def _judge(conn: psycopg.Connection, rules_version: int | None, digest: str | None) -> Judge:

@@ -140,7 +140,7 @@ def test_maintained_facts_give_the_reference_tables(db: psycopg.Connection) -> N
         refresh_facts(book, db, start, end)
         facts = load_facts(db, start, end)
         assert facts, f"no cases in the {period} of {day}"
-        assert q.facts_count(db, start, end) == len(facts)
+        assert q.period_summary(db, start, end) == (len(facts), q.case_rules_versions(db, start, end))
         pairs = [(q.department_table(facts, all_departments, weights),
                   q.department_table_sql(db, start, end, all_departments, weights))]
         for level in ("county", "street", "community", "grid"):
