@@ -324,6 +324,10 @@ class _Rebalance(ConsumerRebalanceListener):
                 self.runner.tracker.states.clear()  # read back from the database on each device's next record
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Forgotten first: aiokafka only logs a listener's error, and positions kept from an earlier assignment
+        # would then judge the next batches (a partition another worker moved on meanwhile re-read from the old
+        # one). With none kept, `_read` asks the database at the partition's first batch.
+        self.runner._next = {}
         stored = self.runner._positions()  # not in a thread: no batch may slip in before the seek
         self.runner._next = {(tp.topic, tp.partition): stored[tp.partition] for tp in assigned
                              if tp.partition in stored}
