@@ -108,6 +108,6 @@ def backfill(book: RuleBook, conn: psycopg.Connection, start: datetime, end: dat
             rows = [maintained.row(facts[str(case_id)], version, rules_version) for case_id, version in part
                     if str(case_id) in facts]
             with conn.transaction():
-                maintained.upsert(conn, rows)
+                maintained.write(conn, rows)
             written += len(rows)
     return written

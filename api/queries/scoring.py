@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, time
 
 import psycopg
 
 from civicgrid.domain import scoring
 from civicgrid.domain.case_facts import CaseFacts
+from civicgrid.domain.working_calendar import CHINA_TZ
+from civicgrid.store import scoring_days
 
 REGION_DIGITS = {"county": 6, "street": 9, "community": 12}
 
@@ -152,24 +154,33 @@ def post_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, rol
 _DEPARTMENT_CENTRES = (
     "WITH RECURSIVE up(centre, ancestor) AS (SELECT id, id FROM centres UNION ALL "
     "SELECT up.centre, c.parent_id FROM up JOIN centres c ON c.id = up.ancestor WHERE c.parent_id IS NOT NULL) ")
-_BY_CENTRE = ("case_facts f JOIN departments d ON d.id = f.department JOIN up ON up.centre = "
+_BY_CENTRE = ("scoring_department_days r JOIN departments d ON d.id = r.department JOIN up ON up.centre = "
               "coalesce(d.centre_id, (SELECT id FROM centres WHERE parent_id IS NULL LIMIT 1))")
+DAYS = "r.day >= %(first)s AND r.day < %(end)s"
+
+
+def _days(start: datetime, end: datetime) -> dict[str, date]:
+    """The local days [first, end) of a period; the daily rollups (civicgrid/store/scoring_days.py) answer only
+    periods of whole days, which are all the API asks for (day, 旬, month, year)."""
+    first, stop = scoring_days.day_of(start), scoring_days.day_of(end)
+    for t, d in ((start, first), (end, stop)):
+        if t != datetime.combine(d, time(), CHINA_TZ):
+            raise ValueError(f"a scoring period starts and ends at a local midnight (UTC+8), not at {t.isoformat()}")
+    return {"first": first, "end": stop}
 
 
 def department_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, departments: list[str],
                          weights: scoring.Scoring | None = None, *, by_centre: bool = False
                          ) -> list[scoring.Evaluation]:
-    """`department_table` as one grouped read: the cases dispatched to each department; `by_centre`: to the
-    departments of each centre, a district's rolled into the city above it (`departments` then lists the
-    centres)."""
+    """`department_table` as one grouped read of the daily rollups: the cases dispatched to each department;
+    `by_centre`: to the departments of each centre, a district's rolled into the city above it (`departments`
+    then lists the centres)."""
     s = weights or scoring.default_scoring()
     head, subject, source = (_DEPARTMENT_CENTRES, "up.ancestor", _BY_CENTRE) if by_centre else \
-        ("", "f.department", FACTS)
+        ("", "r.department", "scoring_department_days r")
     rows = conn.execute(
-        f"{head}SELECT {subject}, count(*), count(*) FILTER (WHERE f.closed), "
-        "count(*) FILTER (WHERE f.disposed_on_time), sum(f.reworks), sum(f.disposals) "
-        f"FROM {source} WHERE {PERIOD} AND cardinality(f.dispatchers) > 0 AND f.department <> '' GROUP BY 1",
-        {"start": start, "end": end}).fetchall()
+        f"{head}SELECT {subject}, sum(r.due), sum(r.closed), sum(r.on_time), sum(r.reworks), sum(r.disposals) "
+        f"FROM {source} WHERE {DAYS} GROUP BY 1 HAVING sum(r.due) > 0", _days(start, end)).fetchall()
     got = {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
     out = []
     for d in sorted(set(departments) | set(got)):
@@ -182,29 +193,27 @@ def department_table_sql(conn: psycopg.Connection, start: datetime, end: datetim
 
 def region_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, level: str,
                      weights: scoring.Scoring | None = None) -> list[scoring.Evaluation]:
-    """`region_table` as one grouped read: by cell-code prefix, by responsibility grid (every grid listed), or by
-    centre (every centre listed; a case counts for each centre whose area holds it: street, district, city)."""
+    """`region_table` as one grouped read of the daily rollups: by cell-code prefix, by responsibility grid (every
+    grid listed), or by centre (every centre listed; a case counts for each centre whose area holds it: street,
+    district, city)."""
     s = weights or scoring.default_scoring()
     if level == "grid":
-        source, subject, condition = "case_facts f JOIN grid_cells g ON g.code = f.cell", "g.responsibility_grid_id", \
-            "g.responsibility_grid_id IS NOT NULL"
+        source, subject, condition = "scoring_cell_days r JOIN grid_cells g ON g.code = r.cell", \
+            "g.responsibility_grid_id", "g.responsibility_grid_id IS NOT NULL"
         subjects = [r[0] for r in conn.execute("SELECT DISTINCT responsibility_grid_id FROM grid_cells "
                                                "WHERE responsibility_grid_id IS NOT NULL").fetchall()]
     elif level == "centre":  # levels (docs/centres.md): each centre's area, its streets' cases rolled into it
-        source, subject, condition = "case_facts f JOIN centres ce ON f.cell LIKE ce.cell_prefix || '%%'", "ce.id", \
-            "f.cell IS NOT NULL"
+        source, subject, condition = "scoring_cell_days r JOIN centres ce ON r.cell LIKE ce.cell_prefix || '%%'", \
+            "ce.id", "true"
         subjects = [r[0] for r in conn.execute("SELECT id FROM centres").fetchall()]
     else:
         digits = REGION_DIGITS[level]
-        source, subject, condition = FACTS, f"left(f.cell, {digits})", f"length(f.cell) >= {digits}"
+        source, subject, condition = "scoring_cell_days r", f"left(r.cell, {digits})", f"length(r.cell) >= {digits}"
         subjects = []
     rows = conn.execute(
-        f"SELECT {subject}, count(*) FILTER (WHERE f.filed), "
-        "count(*) FILTER (WHERE f.filed AND f.source = 'hotline' AND f.verified), "
-        "count(*) FILTER (WHERE f.filed AND NOT f.cancelled), "
-        "count(*) FILTER (WHERE f.filed AND NOT f.cancelled AND f.closed), "
-        "count(*) FILTER (WHERE f.filed AND NOT f.cancelled AND f.closed AND f.closed_by_deadline) "
-        f"FROM {source} WHERE {PERIOD} AND {condition} GROUP BY 1", {"start": start, "end": end}).fetchall()
+        f"SELECT {subject}, sum(r.filed), sum(r.public), sum(r.due), sum(r.closed), sum(r.by_deadline) "
+        f"FROM {source} WHERE {DAYS} AND {condition} GROUP BY 1 HAVING sum(r.cases) > 0",
+        _days(start, end)).fetchall()
     got = {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
     out = []
     for p in sorted(set(subjects) | set(got)):
@@ -217,9 +226,7 @@ def region_table_sql(conn: psycopg.Connection, start: datetime, end: datetime, l
 
 def period_summary(conn: psycopg.Connection, start: datetime, end: datetime) -> tuple[int, list[int]]:
     """How many cases of the period have facts (the `cases` a table is over) and the rules versions they were
-    filed under, in one read of the facts (a second read, of `cases`, was a third of a table's time at 10 M)."""
-    got = conn.execute(f"SELECT count(*), array_agg(DISTINCT coalesce(f.rules_version, 1)) FROM case_facts f "
-                       f"WHERE {PERIOD}", {"start": start, "end": end}).fetchone()
-    if got is None:
-        return 0, []
-    return int(got[0]), sorted(int(v) for v in got[1] or ())
+    filed under, from the daily rollups (a read of `cases` was a third of a table's time at 10 M cases)."""
+    rows = conn.execute(f"SELECT r.rules_version, sum(r.cases) FROM scoring_version_days r WHERE {DAYS} "
+                        "GROUP BY 1 HAVING sum(r.cases) > 0 ORDER BY 1", _days(start, end)).fetchall()
+    return sum(int(n) for _, n in rows), [int(v) for v, _ in rows]

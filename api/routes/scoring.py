@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -26,11 +26,12 @@ from api.schemas.scoring import CoverageRow, RatioOut, ScoreRow, ScoreTable
 from api.users import User
 from civicgrid.domain.case_state import Role
 from civicgrid.domain.scoring import rank, xun_bounds
+from civicgrid.domain.working_calendar import CHINA_TZ
 
 MAX_COVERAGE_DAYS = 366
 
 router = APIRouter(tags=["evaluation"])
-CITY_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+CITY_TZ = CHINA_TZ  # the periods are whole local days: the daily rollups answer them (api/queries/scoring.py)
 Evaluators = Annotated[User, Depends(require(Role.LEADER, Role.SHIFT_LEADER, Role.DISPATCHER, Role.OPERATOR))]
 CSV_RESPONSE = {200: {"content": {"text/csv": {"example": "rank,subject,score,grade\n1,sanitation,92.5,A\n"}}}}
 

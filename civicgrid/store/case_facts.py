@@ -5,7 +5,8 @@ reference). Here the facts are computed once per event instead: the case reposit
 same transaction that writes a case event, so the facts a table reads are those of the committed events, never
 ahead of them nor behind. The facts still come from the one pure function (`civicgrid.domain.case_facts`)
 with the time rules of the version the case was filed under (docs/rules.md); this module only replays one case
-and stores the result as flat columns that api/queries/scoring.py can group in SQL.
+and stores the result as flat columns that api/queries/scoring.py can group in SQL; `write` also moves the
+daily rollups the department and region tables read (civicgrid/store/scoring_days.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from civicgrid.domain.case_facts import CaseFacts, case_facts
 from civicgrid.domain.catalogue import Catalogue
 from civicgrid.domain.time_limits import TimeLimits
 from civicgrid.domain.working_calendar import WorkingCalendar
+from civicgrid.store import scoring_days
 
 if TYPE_CHECKING:
     from civicgrid.cases.rules import Rules
@@ -61,9 +63,24 @@ def row(facts: CaseFacts, version: int, rules_version: int | None) -> tuple[Any,
             [who for who, _ in facts.checks], [ok for _, ok in facts.checks])
 
 
-def upsert(conn: psycopg.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+def write(conn: psycopg.Connection, rows: Iterable[tuple[Any, ...]], *, locked: bool = False) -> None:
+    """Store facts rows (`row`) and move the daily rollups by what changed (civicgrid/store/scoring_days.py), in
+    the caller's transaction.
+
+    The cases are locked first (in id order; `locked`: the caller holds their locks, as the case service does),
+    so no other transaction writes the same cases' facts between the read of the facts before and the upsert:
+    each difference is taken against the facts the rollups last counted."""
+    new = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+    if not new:
+        return
+    ids = sorted({str(f["case_id"]) for f in new})
+    if not locked:
+        conn.execute("SELECT 1 FROM cases WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE", (ids,))
+    before = conn.execute(f"SELECT {', '.join(scoring_days.FIELDS)} FROM case_facts WHERE case_id = ANY(%s::uuid[])",
+                          (ids,)).fetchall()
     with conn.cursor() as cur:
-        cur.executemany(_UPSERT, list(rows))
+        cur.executemany(_UPSERT, [tuple(f[c] for c in COLUMNS) for f in new])
+    scoring_days.move(conn, [dict(zip(scoring_days.FIELDS, r, strict=True)) for r in before], new)
 
 
 def maintain(conn: psycopg.Connection, case_id: str) -> None:
@@ -83,7 +100,7 @@ def maintain(conn: psycopg.Connection, case_id: str) -> None:
         return
     judge = _judge(conn, rules_version, digest)
     facts = case_facts((e[0] for e in events), judge.limits, judge.calendar, catalogue=judge.catalogue)
-    upsert(conn, (row(f, version, rules_version) for f in facts))
+    write(conn, [row(f, version, rules_version) for f in facts], locked=True)  # the case service's lock
 
 
 def _judge(conn: psycopg.Connection, rules_version: int | None, digest: str | None) -> Judge:
