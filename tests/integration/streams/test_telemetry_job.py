@@ -1,0 +1,105 @@
+"""The telemetry job (streams/telemetry.py: cg.telemetry read once, for alarm detection and the rows) against the
+real Kafka and PostgreSQL: taking over from the two-group worker, whose sinks stopped behind its detector, it
+writes every row once and raises no alarm a second time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from civicgrid.bus import records, topics
+from civicgrid.bus.dead_letters import DeadLetters
+from civicgrid.profiles import load_profiles
+from civicgrid.settings import Settings
+from civicgrid.store.db import connect
+from streams.alarm_detection import SOURCE_TOPICS, AlarmDetector
+from streams.sinks import SINKS, SinkRunner
+from streams.telemetry import TelemetryJob
+from tests.support.kafka import KafkaTail, start_group_at_the_ends
+
+pytestmark = pytest.mark.integration
+
+HALF = 20
+TILTED = {5, 6, 25, 26}  # cover_tilted: raised on the second reading beyond 15°, cleared two readings later
+
+
+def _reading(device: str, seq: int, start: datetime) -> bytes:
+    ts = start + timedelta(seconds=seq)
+    return records.dumps(records.device_record(
+        device_id=device, kind="manhole-sensor", profile="manhole-sensor", channel="telemetry", seq=seq, ts=ts,
+        received_at=ts, data={"tilt_deg": 30.0 if seq in TILTED else 0.0},
+        links={"component_code": None, "grid_cell_code": None, "inspector_user_id": None}))
+
+
+async def _run_until(runners: list[Any], done: Callable[[], bool], timeout_s: float = 60) -> None:
+    """Run the consumers until `done()` holds, then stop them (each batch in flight finishes and commits)."""
+    tasks = [asyncio.ensure_future(r.run()) for r in runners]
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not done():
+            for task in tasks:
+                if task.done():
+                    task.result()
+            assert asyncio.get_running_loop().time() < deadline, f"not done in {timeout_s} s"
+            await asyncio.sleep(0.2)
+    finally:
+        for r in runners:
+            r.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+
+def test_an_upgrade_from_the_two_group_worker_whose_sinks_lag_writes_every_row_once(settings: Settings) -> None:
+    run = uuid.uuid4().hex[:8]
+    device, app_id = f"mh-upgrade-{run}", f"streams-{run}"
+    app = settings.model_copy(update={"streams": settings.streams.model_copy(update={"app_id": app_id})})
+    bootstrap, partitions = settings.kafka.bootstrap_servers, settings.kafka.partitions
+    start_group_at_the_ends(bootstrap, f"{app_id}-alarms", SOURCE_TOPICS, partitions)
+    start_group_at_the_ends(bootstrap, f"{app_id}-sinks", list(SINKS), partitions)
+    profiles = load_profiles(settings.profiles_dir)
+    producer = Producer({"bootstrap.servers": bootstrap, "log_level": 3})
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    tail = KafkaTail(bootstrap, [topics.ALARMS])
+
+    def produce(seqs: range) -> None:
+        for seq in seqs:
+            producer.produce(topics.TELEMETRY, _reading(device, seq, start), device.encode())
+        assert producer.flush(10) == 0
+
+    def rows() -> tuple[int, int]:
+        with connect(settings.db) as conn:
+            return conn.execute("SELECT count(*), count(DISTINCT seq) FROM telemetry WHERE device_id = %s",
+                                (device,)).fetchone()
+
+    def alarms() -> list[tuple[str, int]]:
+        tail.take(0.5)
+        return sorted((a["action"], a["source_seq"]) for topic, _, a in tail.records if a["device_id"] == device)
+
+    try:
+        # The two-group worker takes the first half: detector and sinks both up to date.
+        produce(range(1, HALF + 1))
+        detector, sinks = AlarmDetector(app, profiles, producer), SinkRunner(app, DeadLetters(producer, app_id))
+        asyncio.run(_run_until([detector, sinks], lambda: rows()[0] >= HALF and detector.counts["records"] >= HALF))
+        # The second half reaches its detector only: the worker stops with `-sinks` behind `-alarms`.
+        produce(range(HALF + 1, 2 * HALF + 1))
+        detector = AlarmDetector(app, profiles, producer)
+        asyncio.run(_run_until([detector], lambda: detector.counts["records"] >= HALF))
+        assert rows() == (HALF, HALF)
+        raised = [("clear", 8), ("clear", 28), ("raise", 6), ("raise", 26)]
+        tail.collect(lambda _: len(alarms()) >= len(raised))
+        assert alarms() == raised
+
+        # The upgraded worker: one group, starting where the older of the two stopped.
+        job = TelemetryJob(app, profiles, producer, DeadLetters(producer, app_id))
+        asyncio.run(_run_until([job], lambda: rows()[0] >= 2 * HALF, timeout_s=45))
+        assert rows() == (2 * HALF, 2 * HALF)
+        assert job.counts["already applied"] >= 2, "the detector's own records were read again, and skipped"
+        assert job.counts["alarms"] == 0
+        assert alarms() == raised
+    finally:
+        tail.close()
