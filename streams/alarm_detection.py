@@ -59,7 +59,7 @@ from civicgrid.bus.topics import TopicSpec
 from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presence, evaluate_reading
 from civicgrid.profiles import DeviceProfile
 from civicgrid.settings import Settings
-from streams.batch_consumer import Backoff, open_consumer
+from streams.batch_consumer import Backoff, open_consumer, stop_consumer
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,9 @@ class AlarmDetector:
         # restarted worker relies on the changelog's offsets instead)
         self.last_applied: dict[int, dict[tuple[str, str], tuple[int, float]]] = {}
         self.offline_sent: set[str] = set()
+        # source partition → offset below which another group of this detector took every record in (its effects
+        # are in the changelog): the telemetry job's upgrade from ``-alarms`` (streams/telemetry.py)
+        self.taken_in: dict[TopicPartition, int] = {}
         self.counts: Counter[str] = Counter()
         self.metrics = metrics or WorkerMetrics()
         self.metrics.known_rules.update(rule.id for profile in profiles.values() for rule in profile.alarms)
@@ -218,7 +221,7 @@ class AlarmDetector:
                     self.role.batch(sum(len(m) for m in batch.values()), fetched_at)
         finally:
             self.role.stopped()
-            await consumer.stop()
+            await stop_consumer(consumer)
 
     async def _take(self, consumer: AIOKafkaConsumer,
                     batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
@@ -292,6 +295,7 @@ class AlarmDetector:
             seen = self.last_seen.setdefault(partition, {})
             applied_last = self.last_applied.setdefault(partition, {})
             keep = self._keep(topic)
+            taken_below = self.taken_in.get(tp, 0)
             for msg in messages:
                 rec = self._record(topic, msg.value, keep)
                 if rec is None:  # unreadable: the sinks (or the telemetry job) dead-letter it
@@ -307,7 +311,7 @@ class AlarmDetector:
                     self.offline_sent.discard(device)
                 old = states.get(device, {})
                 applied = old.get(APPLIED, {})
-                if applied.get(where, -1) >= msg.offset:
+                if applied.get(where, -1) >= msg.offset or msg.offset < taken_below:
                     self.counts["already applied"] += 1  # re-read after a crash: its effect is in the state
                     continue
                 if isinstance(rec, DeviceRecord):

@@ -19,8 +19,12 @@ its rule and the time of its raising reading), so a record it evaluates again fi
 
 **Upgrade.** A partition this group never committed starts where neither older group would miss anything: the
 older of the ``-alarms`` and ``-sinks`` committed offsets (`start_offset`), because the sinks may have stopped
-behind the detector and starting from the detector's offset would never write the rows in between. The re-read
-records are harmless as above. Once this group has committed a partition it goes on from its own offset.
+behind the detector and starting from the detector's offset would never write the rows in between. Once this group
+has committed a partition it goes on from its own offset. The records below the ``-alarms`` offset are rows only:
+detection skips them (`AlarmDetector.taken_in`), since their effects are in the changelog. ``_applied`` alone
+would not do across topics: it keeps, per topic partition, the last record that *changed* a state, and a reading
+that changed nothing when first taken, evaluated again after a later ``offline`` status of its device (taken from
+cg.status), would clear that offline episode.
 """
 
 from __future__ import annotations
@@ -156,6 +160,9 @@ class TelemetryJob(AlarmDetector):
         suffixes = (TELEMETRY_GROUP_SUFFIX, ALARMS_GROUP_SUFFIX, SINK_GROUP_SUFFIX)
         offsets = {suffix: await asyncio.to_thread(committed_offsets, self.settings, f"{app_id}-{suffix}", parts)
                    for suffix in suffixes}
+        # Below -alarms' offset every record is in the changelog's states already: detection skips them (a reading
+        # evaluated again after a later `offline` status of its device would clear that episode), rows are written.
+        self.taken_in.update(offsets[ALARMS_GROUP_SUFFIX])
         for tp in parts:
             if tp in offsets[TELEMETRY_GROUP_SUFFIX]:
                 continue  # its own committed offset, where aiokafka starts it
