@@ -323,7 +323,7 @@ def main() -> None:
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
             worker, worker_cost_us, top = worker_cost(settings, n, args.devices, base, postgres, args.profile)
-            say(f"worker (alarms + sinks): {worker:,.0f} records/s; CPU µs a record {worker_cost_us}")
+            say(f"worker (telemetry job + sinks): {worker:,.0f} records/s; CPU µs a record {worker_cost_us}")
             second_read = asyncio.run(second_read_cost(settings, n))
             say(f"one consumer group reading and decoding every record: {second_read:.1f} CPU µs a record")
             for row in top:
