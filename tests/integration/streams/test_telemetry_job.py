@@ -1,7 +1,7 @@
 """The telemetry job (streams/telemetry.py: cg.telemetry read once, for alarm detection and the rows) against the
 real Kafka and PostgreSQL: taking over from the two-group worker, whose sinks stopped behind its detector, it
 writes every row once and raises or clears no alarm a second time, not even the offline episode an `offline`
-status raised after the readings it reads again."""
+status raised after the readings it reads again; and it dead-letters what the sinks dead-lettered of cg.telemetry."""
 
 from __future__ import annotations
 
@@ -113,5 +113,38 @@ def test_an_upgrade_from_the_two_group_worker_whose_sinks_lag_writes_every_row_o
         assert job.counts["alarms"] == 0, alarms()
         assert alarms() == raised
         assert job.counts["already applied"] == HALF, "the detector's records were read again, for their rows only"
+    finally:
+        tail.close()
+
+
+def test_a_telemetry_record_no_row_can_be_made_of_is_dead_lettered_and_the_rest_written(settings: Settings) -> None:
+    """The sinks no longer read cg.telemetry beside the job: what they dead-lettered, the job does."""
+    run = uuid.uuid4().hex[:8]
+    device, app_id = f"mh-unreadable-{run}", f"streams-{run}"
+    app = settings.model_copy(update={"streams": settings.streams.model_copy(update={"app_id": app_id})})
+    bootstrap = settings.kafka.bootstrap_servers
+    start_group_at_the_ends(bootstrap, f"{app_id}-telemetry", SOURCE_TOPICS, settings.kafka.partitions)
+    producer = Producer({"bootstrap.servers": bootstrap, "log_level": 3})
+    tail = KafkaTail(bootstrap, [topics.DEADLETTER])
+    good = _reading(device, 1, datetime.now(UTC))
+    no_data = records.loads(good)
+    del no_data["data"]
+    for value in (b"not JSON", b"[1, 2]", records.dumps(no_data), good):
+        producer.produce(topics.TELEMETRY, value, device.encode())
+    assert producer.flush(10) == 0
+
+    def rows() -> int:
+        with connect(settings.db) as conn:
+            return conn.execute("SELECT count(*) FROM telemetry WHERE device_id = %s", (device,)).fetchone()[0]
+
+    try:
+        job = TelemetryJob(app, load_profiles(settings.profiles_dir), producer, DeadLetters(producer, app_id))
+        asyncio.run(_run_until([job], lambda: rows() >= 1 and job.dead_lettered >= 3))
+        letters = tail.collect(lambda seen: sum(k in (device.encode(), app_id.encode()) for _, k, _ in seen) >= 3)
+        ours = [letter for _, key, letter in letters if key in (device.encode(), app_id.encode())]
+        assert rows() == 1 and job.dead_lettered == 3
+        assert {letter["reason"] for letter in ours} == {"stream_unreadable"}
+        assert sorted(letter["detail"].split(":")[1].strip() for letter in ours) == ["KeyError", "not JSON",
+                                                                                     "not JSON"], ours
     finally:
         tail.close()
