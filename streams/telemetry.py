@@ -13,9 +13,8 @@ a worker that runs this role). Per batch:
    down, as the sinks retry); records that are not JSON objects, or that the table cannot read, go to cg.deadletter;
 2. then the batch's offsets are committed: only once both are durable.
 
-Read again after a crash, a batch changes nothing: the rows are idempotent on ``(device_id, time, seq)`` and the
-detector skips what its changelog says it took in (``_applied``); its rules are deterministic (an episode's id is
-its rule and the time of its raising reading), so a record it evaluates again fires the same alarm ids.
+Read again after a crash, a batch writes no row twice (idempotent on ``(device_id, time, seq)``), and the detector
+takes it as it takes any batch read again (``_applied``, streams/alarm_detection.py).
 
 **Upgrade.** A partition this group never committed starts where neither older group would miss anything: the
 older of the ``-alarms`` and ``-sinks`` committed offsets (`start_offset`), because the sinks may have stopped
