@@ -94,6 +94,7 @@ class TelemetryJob(AlarmDetector):
         self._writer = RowWriter(settings, self.metrics)
         self._records: list[dict[str, Any]] = []  # the batch's decoded telemetry records, in `detect`'s order
         self._dead: list[tuple[dict[str, Any], str]] = []  # the batch's records no row can be made of
+        self._starts: dict[TopicPartition, int] = {}  # where `_positions` moved a partition to
 
     async def run(self) -> None:
         try:
@@ -103,7 +104,25 @@ class TelemetryJob(AlarmDetector):
 
     async def _take(self, consumer: AIOKafkaConsumer, batch: Any) -> None:
         self._records, self._dead = [], []  # a batch that failed half-way left its records here
+        if self._starts:
+            batch = self._from_starts(batch)
+            if not batch:
+                return
         await super()._take(consumer, batch)
+
+    def _from_starts(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> dict[TopicPartition, Sequence[Any]]:
+        """The batch without the records before where `_positions` started their partition: aiokafka fetches for a
+        new assignment from the group's start (the beginning, for a group that never committed) while the listener
+        still runs, and hands that batch out after the seek. Those records are below both legacy groups' offsets
+        (their rows and effects durable): written again they would only cost a rewrite."""
+        kept: dict[TopicPartition, Sequence[Any]] = {}
+        for tp, messages in batch.items():
+            start = self._starts.get(tp)
+            late = [m for m in messages if m.offset >= start] if start is not None and messages and \
+                messages[0].offset < start else messages
+            if late:
+                kept[tp] = late
+        return kept
 
     def _keep(self, topic: str) -> list[dict[str, Any]] | None:
         return self._records if topic == t.TELEMETRY else None
@@ -163,6 +182,7 @@ class TelemetryJob(AlarmDetector):
         # evaluated again after a later `offline` status of its device would clear that episode), rows are written.
         self.taken_in.update(offsets[ALARMS_GROUP_SUFFIX])
         for tp in parts:
+            self._starts.pop(tp, None)
             if tp in offsets[TELEMETRY_GROUP_SUFFIX]:
                 continue  # its own committed offset, where aiokafka starts it
             start = start_offset(None, [offsets[g].get(tp) for g in LEGACY_GROUPS.get(tp.topic, ())])
@@ -170,5 +190,6 @@ class TelemetryJob(AlarmDetector):
                 await consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, start)
+                self._starts[tp] = start
                 log.info("telemetry: %s:%d starts at %d, where the older of the %s groups stopped", tp.topic,
                          tp.partition, start, "/".join(LEGACY_GROUPS.get(tp.topic, ())))
