@@ -108,7 +108,7 @@ def alarm_rows(recs: list[dict[str, Any]]) -> list[tuple]:
 
 
 def rows_or_dead_letters(topic: str, recs: list[dict[str, Any]],
-                          dead: list[tuple[dict[str, Any], str]]) -> list[tuple]:
+                         dead: list[tuple[dict[str, Any], str]]) -> list[tuple]:
     """Rows for the batch; a record the builder cannot read is set aside with the reason."""
     build = SINKS[topic][2]
     try:
