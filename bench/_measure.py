@@ -148,13 +148,14 @@ def stored(settings: Settings, ids: list[str]) -> int:
 
 class KafkaProgress:
     """Where the device records stand in Kafka, read cheaply once a second: how many the gateway has written
-    (the end offsets of cg.telemetry and cg.events) and how far each of the worker's consumer groups has committed
-    (the sinks commit after the rows are in the database, so their offsets are rows stored).
+    (the end offsets of cg.telemetry and cg.events), how many are stored as rows (committed by the telemetry job
+    on cg.telemetry and by the sinks on cg.events: each commits after the rows are in the database), and how many
+    alarm detection took in (the telemetry job's commits on both).
 
     Counting rows in `telemetry` instead grew with the table and showed up as PostgreSQL's own CPU."""
 
     TOPICS = (topics.TELEMETRY, topics.EVENTS)
-    GROUPS = ("sinks", "alarms")
+    GROUPS = ("sinks", "alarms")  # the stages: rows stored, records through detection
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -163,20 +164,22 @@ class KafkaProgress:
         config = clients.librdkafka(settings.kafka, {"enable.auto.commit": False, "log_level": 3})
         self.ends_reader = Consumer({**config, "group.id": f"{settings.streams.app_id}-bench-progress"})
         self.groups = {name: Consumer({**config, "group.id": f"{settings.streams.app_id}-{name}"})
-                       for name in self.GROUPS}
+                       for name in ("sinks", "telemetry")}
 
     def written(self) -> int:
         """Records the gateway has had acknowledged on the device topics."""
         return sum(self.ends_reader.get_watermark_offsets(tp, timeout=10)[1] for tp in self.partitions)
 
-    def committed(self, group: str) -> int:
-        """Records of the device topics `group` has committed (a partition it never committed counts 0)."""
-        return sum(max(tp.offset, 0) for tp in self.groups[group].committed(self.partitions, timeout=10))
+    def committed(self, group: str, topic: str | None = None) -> int:
+        """Records of the device topics (or of `topic`) `group` has committed (never committed: 0)."""
+        partitions = [tp for tp in self.partitions if topic is None or tp.topic == topic]
+        return sum(max(tp.offset, 0) for tp in self.groups[group].committed(partitions, timeout=10))
 
     def sample(self) -> dict[str, int]:
-        """`written`, and each group's committed count, read in that order (so no lag reads negative)."""
-        committed = {group: self.committed(group) for group in self.GROUPS}
-        return {"written": self.written(), **committed}
+        """`written`, and each stage's count, read in that order (so no lag reads negative)."""
+        detected = self.committed("telemetry")
+        stored = self.committed("telemetry", topics.TELEMETRY) + self.committed("sinks", topics.EVENTS)
+        return {"sinks": stored, "alarms": detected, "written": self.written()}
 
     def close(self) -> None:
         for consumer in (self.ends_reader, *self.groups.values()):

@@ -6,10 +6,11 @@
 3. alarm detection: one worker with only alarm detection reads the same backlog; every device raises
    and clears an alarm in its first readings and raises again in its last, so the first and last
    alarm on cg.alarms bracket the whole backlog;
-4. worker (`--only worker`, alone): one worker with alarm detection and the sinks together, as a city runs them,
-   reads the same backlog: its CPU µs per record and PostgreSQL's (from the first row to the last row and alarm),
-   then the CPU µs per record one more consumer group costs to fetch and decode it (what the second of the two
-   groups reading cg.telemetry spends); `--profile DIR` samples the worker with py-spy;
+4. worker (`--only worker`, alone): one worker with the default roles' telemetry job (alarm detection and the
+   telemetry rows, one read of cg.telemetry) and the sinks, as a city runs them, reads the same backlog: its CPU
+   µs per record and PostgreSQL's (from the first row to the last row and alarm), then the CPU µs per record one
+   more consumer group costs to fetch and decode it (what the second group reading cg.telemetry spent before the
+   telemetry job); `--profile DIR` samples the worker with py-spy;
 0. latency (run first, on empty topics): gateway + full worker, 100 manhole sensors (each fitted
    to its own cover) publishing
    over MQTT at 1,000 msg/s in all; each tilts its cover once; latency = MQTT publish of the
@@ -136,7 +137,7 @@ def alarm_rate(settings: Settings, n: int, devices: int, base: Path) -> float:
 
 def worker_cost(settings: Settings, n: int, devices: int, base: Path, postgres_pid: int | None,
                 profile: Path | None) -> tuple[float, dict[str, float], list[dict[str, object]]]:
-    """One worker with alarm detection and the sinks together, as a city runs them (bench/e2e.py's workers), over
+    """One worker with the telemetry job and the sinks together, as a city runs them (bench/e2e.py's workers), over
     the backlog: its rows a second, the CPU µs per record of the worker and of PostgreSQL from the first row to
     the moment both the last row and the last alarm are there, and (with `profile`) py-spy's top functions."""
     ensure_topics(settings.kafka, topic_specs(settings.kafka))  # cg.alarms there before it is assigned
@@ -144,7 +145,7 @@ def worker_cost(settings: Settings, n: int, devices: int, base: Path, postgres_p
                          "log_level": 3})
     # From the beginning: this phase runs alone (--only worker), so every bench-… alarm on cg.alarms is its own
     consumer.assign([TopicPartition(topics.ALARMS, p, OFFSET_BEGINNING) for p in range(settings.kafka.partitions)])
-    proc = worker_with(settings, ("alarms", "sinks"), base, "worker")
+    proc = worker_with(settings, ("telemetry", "sinks"), base, "worker")
     pids = {"worker": [proc.pid], "postgres": [postgres_pid] if postgres_pid else []}
     expected = devices * 3
     alarms = 0
@@ -227,7 +228,7 @@ def latency(settings: Settings, base: Path, devices: int = 100, rate_per_device:
             conn.execute("UPDATE devices SET component_code = %s WHERE id = %s", (code, p.device_id))
             conn.execute("SELECT pg_notify('civicgrid_devices', %s)", (p.device_id,))
     gateway = spawn_service("gateway", settings, base / "gateway.log")
-    worker = worker_with(settings, ("alarms", "cases", "sinks", "deadlines", "outbox"), base, "full")
+    worker = worker_with(settings, ("telemetry", "cases", "sinks", "deadlines", "outbox"), base, "full")
     raised_at: dict[str, float] = {}
     try:
         time.sleep(5)  # gateway subscribed, worker's consumer groups joined
@@ -322,7 +323,7 @@ def main() -> None:
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
             worker, worker_cost_us, top = worker_cost(settings, n, args.devices, base, postgres, args.profile)
-            say(f"worker (alarms + sinks): {worker:,.0f} records/s; CPU µs a record {worker_cost_us}")
+            say(f"worker (telemetry job + sinks): {worker:,.0f} records/s; CPU µs a record {worker_cost_us}")
             second_read = asyncio.run(second_read_cost(settings, n))
             say(f"one consumer group reading and decoding every record: {second_read:.1f} CPU µs a record")
             for row in top:

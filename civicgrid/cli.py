@@ -210,8 +210,8 @@ def gateway() -> None:
 
 @app.command("worker")
 def worker(loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info") -> None:
-    """Run one stream worker (the jobs of streams.roles: alarms, cases, sinks, deadlines, outbox, cameras, patrol)
-    until Ctrl-C."""
+    """Run one stream worker (the jobs of streams.roles: telemetry (alarm detection and the telemetry rows) or
+    alarms, cases, sinks, deadlines, outbox, cameras, patrol) until Ctrl-C."""
     from streams.worker import run as run_worker
 
     run_worker(_service_settings("DB_ROLE"), loglevel)

@@ -221,13 +221,25 @@ class StreamsSettings(_Section):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=18100, ge=1, le=65535)
 
+    @model_validator(mode="after")
+    def _one_detector(self) -> StreamsSettings:
+        if "alarms" in self.roles and "telemetry" in self.roles:
+            raise ValueError("streams.roles: `telemetry` is alarm detection with the telemetry rows; name it or "
+                             "`alarms`, not both (two detectors would take every record twice)")
+        return self
+
     def group_timing_ms(self) -> dict[str, int]:
         """aiokafka's session timeout and heartbeat (a third of it) for this worker's own consumer groups."""
         return {"session_timeout_ms": int(self.session_timeout_s * 1000),
                 "heartbeat_interval_ms": int(self.session_timeout_s * 1000 / 3)}
     # What this worker runs; a deployment may split them over processes (the benchmark measures each).
-    roles: tuple[Literal["alarms", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol"], ...] = (
-        "alarms", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol")
+    # `telemetry` is alarm detection that also writes the telemetry rows, cg.telemetry read once (one group,
+    # ``<app_id>-telemetry``); `alarms` is detection alone (``<app_id>-alarms``), the older split in which the
+    # sinks read cg.telemetry a second time. The sinks leave cg.telemetry out only in a worker that runs
+    # `telemetry` itself, so no mix of workers leaves a telemetry partition without a row writer (docs/streams.md
+    # "cg.telemetry read once").
+    roles: tuple[Literal["telemetry", "alarms", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol"],
+                 ...] = ("telemetry", "cases", "sinks", "deadlines", "outbox", "cameras", "patrol")
 
 
 class PatrolSettings(_Section):

@@ -1,9 +1,10 @@
 """Alarm detection: cg.telemetry + cg.events + cg.status → cg.alarms, raise and clear once per episode.
 
-A raw aiokafka consumer group (``<app_id>-alarms``) that takes records in batches (docs/streams.md): each record
-goes through its device profile's rules (civicgrid/domain/alarms.py, pure) against the device's rule state, kept
-in memory per partition and written to a compacted changelog topic (``<app_id>-alarm-state``, one partition per
-source partition) whenever it changes. Per batch, in this order:
+A raw aiokafka consumer group (``<app_id>-alarms``; as the ``telemetry`` role, streams/telemetry.py, the same
+detector in ``<app_id>-telemetry`` writing the telemetry rows too) that takes records in batches
+(docs/streams.md): each record goes through its device profile's rules (civicgrid/domain/alarms.py, pure) against
+the device's rule state, kept in memory per partition and written to a compacted changelog topic
+(``<app_id>-alarm-state``, one partition per source partition) whenever it changes. Per batch, in this order:
 
 1. the alarms it fired are on cg.alarms (the producer flushed);
 2. then the changed device states are on the changelog, each with the offset of the last record it took in per
@@ -53,11 +54,12 @@ from civicgrid.bus import topics as t
 from civicgrid.bus.admin import ensure_topics
 from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.device_records import DeviceRecord, StatusRecord
+from civicgrid.bus.records import loads
 from civicgrid.bus.topics import TopicSpec
 from civicgrid.domain.alarms import AlarmEvent, evaluate_event, evaluate_presence, evaluate_reading
 from civicgrid.profiles import DeviceProfile
 from civicgrid.settings import Settings
-from streams.batch_consumer import Backoff, open_consumer
+from streams.batch_consumer import Backoff, open_consumer, stop_consumer
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,11 @@ def evaluate(rec: DeviceRecord | StatusRecord, rules: ProfileRules,
 
 
 class AlarmDetector:
-    """The worker's ``alarms`` role; `run()` consumes until `stop()`."""
+    """The worker's ``alarms`` role; `run()` consumes until `stop()`. The ``telemetry`` role
+    (streams/telemetry.py) is this detector writing the telemetry rows too, through the hooks `_keep`,
+    `_unreadable`, `_durable` and `_positions`."""
+
+    GROUP_SUFFIX = ALARMS_GROUP_SUFFIX  # the consumer group ``<app_id>-<suffix>`` and the role's name in metrics
 
     def __init__(self, settings: Settings, profiles: Mapping[str, DeviceProfile], producer: Producer, *,
                  offline_check_s: float = 10.0, metrics: WorkerMetrics | None = None) -> None:
@@ -145,7 +151,7 @@ class AlarmDetector:
         self.settings = settings
         self.profiles = profiles
         self._rules = {name: (profile, ProfileRules.of(profile)) for name, profile in profiles.items()}
-        self.group = f"{s.app_id}-{ALARMS_GROUP_SUFFIX}"
+        self.group = f"{s.app_id}-{self.GROUP_SUFFIX}"
         self.changelog = changelog_topic(s.app_id)
         self.offline_check_s = offline_check_s
         self.states: dict[int, dict[str, DeviceState]] = {}  # partition → device → state (the assigned ones)
@@ -156,10 +162,13 @@ class AlarmDetector:
         # restarted worker relies on the changelog's offsets instead)
         self.last_applied: dict[int, dict[tuple[str, str], tuple[int, float]]] = {}
         self.offline_sent: set[str] = set()
+        # source partition → offset below which another group of this detector took every record in (its effects
+        # are in the changelog): the telemetry job's upgrade from ``-alarms`` (streams/telemetry.py)
+        self.taken_in: dict[TopicPartition, int] = {}
         self.counts: Counter[str] = Counter()
         self.metrics = metrics or WorkerMetrics()
         self.metrics.known_rules.update(rule.id for profile in profiles.values() for rule in profile.alarms)
-        self.role = self.metrics.role(ALARMS_GROUP_SUFFIX)
+        self.role = self.metrics.role(self.GROUP_SUFFIX)
         self._fired: list[tuple[str, str, str, str]] = []  # (device, rule, action, alarm id) of the batch's alarms
         self._producer = producer
         self._lock = asyncio.Lock()
@@ -198,7 +207,7 @@ class AlarmDetector:
     async def _consume(self) -> None:
         s = self.settings.streams
         consumer = open_consumer(self.settings, self.group, max_records=s.alarm_batch)
-        consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self))
+        consumer.subscribe(list(SOURCE_TOPICS), listener=_Rebalance(self, consumer))
         await consumer.start()
         self.role.started(self.group)
         try:
@@ -212,7 +221,7 @@ class AlarmDetector:
                     self.role.batch(sum(len(m) for m in batch.values()), fetched_at)
         finally:
             self.role.stopped()
-            await consumer.stop()
+            await stop_consumer(consumer)
 
     async def _take(self, consumer: AIOKafkaConsumer,
                     batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
@@ -228,11 +237,8 @@ class AlarmDetector:
             alarms += part_alarms
             changed.update(part_changed)  # a device's later state replaces its earlier one
             await asyncio.sleep(0)  # the worker's other roles get the loop between parts
-        if alarms:
-            await asyncio.to_thread(self._send, [(t.ALARMS, key, value, None) for key, value in alarms])
-        if changed:
-            await asyncio.to_thread(self._send, [(self.changelog, device.encode(), orjson.dumps(state), partition)
-                                                 for (partition, device), state in changed.items()])
+        if not await self._durable(alarms, changed):
+            return  # stopped before the batch's effect was all durable: read again on the next start
         assigned = consumer.assignment()
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages and tp in assigned}
         if offsets:
@@ -242,6 +248,26 @@ class AlarmDetector:
         self.counts["records"] += sum(len(m) for m in batch.values())
         self.counts["alarms"] += len(alarms)
         self._report_alarms()
+
+    async def _durable(self, alarms: list[tuple[bytes, bytes]], changed: dict[tuple[int, str], DeviceState]) -> bool:
+        """Steps 1 and 2: the alarms on cg.alarms, then the changed states on the changelog. True once durable."""
+        if alarms:
+            await asyncio.to_thread(self._send, [(t.ALARMS, key, value, None) for key, value in alarms])
+        if changed:
+            await asyncio.to_thread(self._send, [(self.changelog, device.encode(), orjson.dumps(state), partition)
+                                                 for (partition, device), state in changed.items()])
+        return True
+
+    def _keep(self, topic: str) -> list[dict[str, Any]] | None:
+        """Where `detect` puts each decoded record of `topic` for another use (the telemetry job's rows); None:
+        nowhere."""
+        return None
+
+    def _unreadable(self, topic: str, raw: bytes | None, exc: Exception) -> None:
+        """A record of a kept topic that is not a JSON object (the telemetry job dead-letters it)."""
+
+    async def _positions(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        """Where newly assigned partitions start: the group's committed offsets (the telemetry job moves some)."""
 
     def _report_alarms(self) -> None:
         """The batch's alarms, sent: counted by rule and action, and logged with their ids (the first few)."""
@@ -268,11 +294,11 @@ class AlarmDetector:
             states = self.states.setdefault(partition, {})
             seen = self.last_seen.setdefault(partition, {})
             applied_last = self.last_applied.setdefault(partition, {})
+            keep = self._keep(topic)
+            taken_below = self.taken_in.get(tp, 0)
             for msg in messages:
-                try:
-                    rec: DeviceRecord | StatusRecord = (StatusRecord.decode(msg.value) if topic == t.STATUS
-                                                        else DeviceRecord.decode(msg.value))
-                except (KeyError, TypeError, ValueError, IndexError):  # unreadable: the sinks dead-letter it
+                rec = self._record(topic, msg.value, keep)
+                if rec is None:  # unreadable: the sinks (or the telemetry job) dead-letter it
                     unreadable += 1
                     continue
                 device = rec.device_id
@@ -285,7 +311,7 @@ class AlarmDetector:
                     self.offline_sent.discard(device)
                 old = states.get(device, {})
                 applied = old.get(APPLIED, {})
-                if applied.get(where, -1) >= msg.offset:
+                if applied.get(where, -1) >= msg.offset or msg.offset < taken_below:
                     self.counts["already applied"] += 1  # re-read after a crash: its effect is in the state
                     continue
                 if isinstance(rec, DeviceRecord):
@@ -310,6 +336,23 @@ class AlarmDetector:
             self.counts["unreadable"] += unreadable
             log.warning("alarm detection skipped %d unreadable record(s) (the sinks dead-letter them)", unreadable)
         return alarms, changed
+
+    def _record(self, topic: str, raw: bytes | None, keep: list[dict[str, Any]] | None
+                ) -> DeviceRecord | StatusRecord | None:
+        """A source record decoded (None: unreadable), first put in `keep` when there is one (the telemetry job's
+        rows: every readable record is a row, whatever detection then skips)."""
+        try:
+            value = loads(raw)  # type: ignore[arg-type]  # None (a tombstone) raises TypeError
+        except (TypeError, ValueError) as exc:
+            if keep is not None:
+                self._unreadable(topic, raw, exc)
+            return None
+        if keep is not None:
+            keep.append(value)
+        try:
+            return StatusRecord.decode(value) if topic == t.STATUS else DeviceRecord.decode(value)
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
 
     def _send(self, messages: list[tuple[str, bytes, bytes, int | None]]) -> None:
         """Produce and wait until Kafka has every one (the ordering of the module docstring rests on it)."""
@@ -393,11 +436,12 @@ class StateNotRestored(RuntimeError):
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Restore the state of assigned partitions before their first record; forget revoked ones after the batch in
+    """Place and restore assigned partitions before their first record; forget revoked ones after the batch in
     flight committed."""
 
-    def __init__(self, detector: AlarmDetector) -> None:
+    def __init__(self, detector: AlarmDetector, consumer: AIOKafkaConsumer) -> None:
         self.detector = detector
+        self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self.detector._lock:
@@ -409,7 +453,9 @@ class _Rebalance(ConsumerRebalanceListener):
         # is evaluated before its partition's state is back (then overwritten by the older state read back). An
         # error here is only logged by aiokafka: the partitions stay unrestored, and `_take` refuses them.
         async with self.detector._lock:
-            await self.detector.restore(partitions - self.detector.restored)
+            new = partitions - self.detector.restored
+            await self.detector._positions(self.consumer, {tp for tp in assigned if tp.partition in new})
+            await self.detector.restore(new)
 
 
 def _parts(batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]], size: int

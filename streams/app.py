@@ -1,5 +1,5 @@
-"""The stream worker: its roles (alarm detection, case building, sinks, deadline watch, outbox relay, cameras,
-patrol) wired once, each an asyncio task in one process.
+"""The stream worker: its roles (alarm detection with the telemetry rows or alone, case building, sinks, deadline
+watch, outbox relay, cameras, patrol) wired once, each an asyncio task in one process.
 
 Built by `StreamWorker(settings)` (no module-level state: settings come from the composition root). Every role
 that reads Kafka is a plain aiokafka consumer group of its own (``<app_id>-<role>``) that commits its offsets
@@ -64,10 +64,16 @@ class StreamWorker:
             from streams.case_builder import CaseBuilder
 
             self.runners["cases"] = CaseBuilder(settings, self.pool, self.cases, self.geo, self.dead_letters, m)
-        if "sinks" in roles:
-            from streams.sinks import SinkRunner
+        if "telemetry" in roles:  # alarm detection that writes the telemetry rows too (streams/telemetry.py)
+            from streams.telemetry import TelemetryJob
 
-            self.runners["sinks"] = SinkRunner(settings, self.dead_letters, m)
+            self.runners["telemetry"] = TelemetryJob(settings, load_profiles(settings.profiles_dir), self.producer,
+                                                     self.dead_letters, metrics=m)
+        if "sinks" in roles:
+            from streams.sinks import SinkRunner, sink_topics
+
+            self.runners["sinks"] = SinkRunner(settings, self.dead_letters, m,
+                                               topics=sink_topics(telemetry_job_here="telemetry" in roles))
         if "cameras" in roles:  # camera detections, health and snapshots (streams/cameras.py)
             from streams.cameras import CameraRecorder
 

@@ -107,8 +107,8 @@ def alarm_rows(recs: list[dict[str, Any]]) -> list[tuple]:
     return rows
 
 
-def _rows_or_dead_letters(topic: str, recs: list[dict[str, Any]],
-                          dead: list[tuple[dict[str, Any], str]]) -> list[tuple]:
+def rows_or_dead_letters(topic: str, recs: list[dict[str, Any]],
+                         dead: list[tuple[dict[str, Any], str]]) -> list[tuple]:
     """Rows for the batch; a record the builder cannot read is set aside with the reason."""
     build = SINKS[topic][2]
     try:
@@ -179,20 +179,73 @@ def _copy(conn: psycopg.Connection, table: str, cols: str, rows: list[tuple] | l
             copy.write_row(row)
 
 
+def rejected_of(dead: list[tuple[dict[str, Any], str]], origin: str) -> list[Rejected]:
+    """The records a sink set aside, with their reasons, as dead letters."""
+    return [Rejected(orjson.dumps(rec), origin, reason, str(rec.get("device_id")) if rec.get("device_id") else None)
+            for rec, reason in dead]
+
+
+def not_json(topic: str, raw: bytes | None, exc: Exception | str) -> tuple[dict[str, Any], str]:
+    """A record that is not a JSON object, set aside as the sinks keep it on cg.deadletter."""
+    return {"raw": (raw or b"").decode("utf-8", "replace")}, f"{topic}: not JSON: {exc}"
+
+
+class RowWriter:
+    """`write_batch` on a connection of its own, opened on first use and again after `close()`, with the sinks'
+    metrics. Blocking: run in a thread. The sinks and the telemetry job (streams/telemetry.py) each have one."""
+
+    def __init__(self, settings: Settings, metrics: WorkerMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._conn: psycopg.Connection | None = None
+
+    def write(self, batch: dict[str, list[tuple]]) -> int:
+        conn = self._conn
+        if conn is None or conn.closed:
+            conn = self._conn = psycopg.Connection.connect(self.settings.db.url.get_secret_value())
+        started = time.perf_counter()
+        per_table: dict[str, int] = {}
+        written = write_batch(conn, batch, per_table)
+        took = time.perf_counter() - started
+        self.metrics.sink_write_seconds.observe(took)
+        for table, rows in per_table.items():
+            self.metrics.sink_rows.labels(table).inc(rows)
+        log.debug("sink batch: %d rows written in %.1f ms", written, took * 1e3)
+        return written
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+def sink_topics(telemetry_job_here: bool) -> list[str]:
+    """What the sinks read: every sink topic, less cg.telemetry in a worker whose `telemetry` role writes its rows
+    (docs/streams.md "cg.telemetry read once"). A worker without that role keeps reading it, so that no mix of
+    workers leaves a telemetry partition with no one writing its rows."""
+    return [topic for topic in SINKS if not (telemetry_job_here and topic == topics.TELEMETRY)]
+
+
 class SinkRunner:
     """One consumer group over the sink topics (streams/batch_consumer.py): a batch decoded into rows per table,
-    written by `write_batch`, its offsets committed after the database commit."""
+    written by `write_batch`, its offsets committed after the database commit. `topics`: `sink_topics(...)`."""
 
-    def __init__(self, settings: Settings, dead_letters: DeadLetters, metrics: WorkerMetrics | None = None) -> None:
+    def __init__(self, settings: Settings, dead_letters: DeadLetters, metrics: WorkerMetrics | None = None,
+                 topics: Sequence[str] | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or WorkerMetrics()
         self.rows_written = 0
         self.records_seen = 0
-        self._conn: psycopg.Connection | None = None
+        self._writer = RowWriter(settings, self.metrics)
         s = settings.streams
         self._consumer = BatchConsumer(settings, self, name="sinks", group=f"{s.app_id}-{SINK_GROUP_SUFFIX}",
-                                       topics=list(SINKS), max_records=s.sink_batch, within_s=s.sink_within_s,
+                                       topics=list(SINKS) if topics is None else list(topics),
+                                       max_records=s.sink_batch, within_s=s.sink_within_s,
                                        dead_letters=dead_letters, metrics=self.metrics.role(SINK_GROUP_SUFFIX))
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return self._consumer.topics
 
     @property
     def dead_letters(self) -> int:
@@ -217,36 +270,18 @@ class SinkRunner:
                         raise orjson.JSONDecodeError("not a JSON object", "", 0)
                     by_topic[tp.topic].append(value)
                 except orjson.JSONDecodeError as exc:
-                    dead.append(({"raw": msg.value.decode("utf-8", "replace")}, f"{tp.topic}: not JSON: {exc}"))
+                    dead.append(not_json(tp.topic, msg.value, exc))
                 self.records_seen += 1
-        rows = {topic: _rows_or_dead_letters(topic, recs, dead) for topic, recs in by_topic.items()}
-        return Decoded(rows, [Rejected(orjson.dumps(rec), "kafka:sinks", reason,
-                                       str(rec.get("device_id")) if rec.get("device_id") else None)
-                              for rec, reason in dead])
+        rows = {topic: rows_or_dead_letters(topic, recs, dead) for topic, recs in by_topic.items()}
+        return Decoded(rows, rejected_of(dead, "kafka:sinks"))
 
     async def handle(self, batch: dict[str, list[tuple]]) -> Sequence[Rejected]:
         """One transaction for the whole batch (psycopg.OperationalError: the runner retries it)."""
         if not any(batch.values()):
             return ()
-        written = await asyncio.to_thread(self._write, batch)
+        written = await asyncio.to_thread(self._writer.write, batch)
         self.rows_written += written
         return ()
 
-    def _write(self, batch: dict[str, list[tuple]]) -> int:
-        conn = self._conn
-        if conn is None or conn.closed:
-            conn = self._conn = psycopg.Connection.connect(self.settings.db.url.get_secret_value())
-        started = time.perf_counter()
-        per_table: dict[str, int] = {}
-        written = write_batch(conn, batch, per_table)
-        took = time.perf_counter() - started
-        self.metrics.sink_write_seconds.observe(took)
-        for table, rows in per_table.items():
-            self.metrics.sink_rows.labels(table).inc(rows)
-        log.debug("sink batch: %d rows written in %.1f ms", written, took * 1e3)
-        return written
-
     async def disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await asyncio.to_thread(conn.close)
+        await asyncio.to_thread(self._writer.close)

@@ -11,7 +11,7 @@ import pytest
 from civicgrid.bus import topics
 from civicgrid.settings import Settings
 from civicgrid.store.db import connect
-from streams.sinks import _rows_or_dead_letters, telemetry_rows, write_batch
+from streams.sinks import rows_or_dead_letters, telemetry_rows, write_batch
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def test_telemetry_lines_carry_awkward_text_and_times_exactly(settings: Settings
 def test_a_telemetry_record_the_table_cannot_read_is_set_aside_with_its_reason() -> None:
     good = {"ts": "2026-12-06T08:00:00Z", "device_id": "d1", "seq": 1, "data": {"x": 1}}
     dead: list = []
-    rows = _rows_or_dead_letters(topics.TELEMETRY, [good, {**good, "ts": "2026-12-06T08:00:00"},
+    rows = rows_or_dead_letters(topics.TELEMETRY, [good, {**good, "ts": "2026-12-06T08:00:00"},
                                                     {**good, "data": [1]}, {**good, "seq": "x"}], dead)
     assert len(rows) == 1
     assert [reason.split(":")[0] for _, reason in dead] == [topics.TELEMETRY] * 3
