@@ -70,7 +70,7 @@ def test_coverage_moves_as_inspectors_walk_and_a_skipper_falls_behind(patrol_tow
     skipper = sorted(people)[2]  # shares its grid with sorted(people)[0]
     mate = next(u for u in sorted(people) if people[u] == people[skipper] and u != skipper)
     sim = Scenario(patrol_town, settings.mqtt.host, settings.mqtt.port, speed=600, seed=4, fault_rate=0.0,
-                   report_rate=0.0, intervals={"handheld": 30}, duration_s=40, kinds={"handheld"},
+                   report_rate=0.0, intervals={"handheld": 30}, duration_s=20, kinds={"handheld"},
                    skip={skipper: 0.7})
     runner = threading.Thread(target=lambda: asyncio.run(sim.run()), daemon=True)
 
@@ -94,8 +94,11 @@ def test_coverage_moves_as_inspectors_walk_and_a_skipper_falls_behind(patrol_tow
         return p if all(p[u] > early[u] for u in people) else None
 
     final = wait_for(all_grown, 30, f"coverage grows for every inspector (early {early})", log=log)
-    print(f"coverage after 40 s at 600× (≈ 6.7 h walked): early {early}, final {final}, skipper {skipper}")
+    print(f"coverage after 20 s at 600× (≈ 3.3 h walked): early {early}, final {final}, skipper {skipper}")
     assert final[skipper] < final[mate], final
+    # It never walks 70 % of its route: about 30 % of the plan at most (28 % here; 48 % when the skip was lost, and
+    # its mate's figure alone did not show that: the mate was 60 %).
+    assert final[skipper] < 35, final
     rows = db.execute("SELECT c.device_id, c.segments_required, c.responsibility_grid_id FROM patrol_coverage c "
                       "JOIN users u ON u.id = c.inspector_user_id WHERE u.username = ANY(%s)",
                       (list(people),)).fetchall()

@@ -30,8 +30,8 @@ from tests.support.services import wait_for
 pytestmark = pytest.mark.e2e
 
 HEALTH_RULES = {"battery_low", "offline"}
-SPEED = 300.0
-WALL_S = 30.0
+SPEED = 600.0
+WALL_S = 15.0  # 2.5 simulated hours, as 30 s at 300× were
 
 
 @pytest.fixture(scope="module")

@@ -112,16 +112,16 @@ def test_the_poller_reports_refused_credentials_and_backs_off() -> None:
     out: list = []
 
     async def body(cam: CameraSim):
-        worker = _worker(cam, "CG_TEST_CAM_BAD", out, auth_backoff_s=2.0)
+        worker = _worker(cam, "CG_TEST_CAM_BAD", out, auth_backoff_s=1.0)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(2.5)
         stop.set()
         await task
         return worker.health, cam.requests
 
     health, requests = run(with_camera(body))
-    # Backoff 2 s then 4 s: at most 3 connection attempts in 5 s, each a handful of SOAP requests
+    # Backoff 1 s then 2 s: at most 3 connection attempts in 2.5 s, each a handful of SOAP requests
     # (a tight loop would make hundreds).
     assert 1 <= health.connects <= 3 and health.auth_failures == health.connects
     assert requests <= 4 * health.connects
