@@ -1,54 +1,56 @@
-"""The ``civicgrid`` command: the composition root that builds settings and starts services.
+"""The ``civicgrid`` command: the composition root that builds settings and assembles the command groups.
 
-Services are imported inside their command functions, so ``civicgrid --help``
-stays fast and a command pulls in only what it runs.
+The commands live beside what they run, one module per concern: civicgrid/stack_cli.py (the local stack,
+``run``, ``status``), services_cli.py (each service until Ctrl-C), db_cli.py, devices_cli.py, users_cli.py
+(users and API keys), rules_cli.py, basedata/cli.py, notify/cli.py, statistics/cli.py and the simulators'
+simulators/cli.py. This module registers them, in the order ``civicgrid --help`` lists them, and loads the
+settings once in its callback (civicgrid/command_settings.py hands them to the commands). Services are
+imported inside their command functions, so ``civicgrid --help`` stays fast and a command pulls in only
+what it runs.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from civicgrid import command_settings
 from civicgrid.basedata.cli import basedata_app
-from civicgrid.clock import ClockSettings
+from civicgrid.db_cli import db_app
+from civicgrid.devices_cli import devices_app
 from civicgrid.notify.cli import notifier_app
 from civicgrid.rules_cli import rules_app
-from civicgrid.settings import Settings, load_settings
+from civicgrid.services_cli import (
+    api,
+    cameras,
+    carrier_gateway,
+    gateway,
+    gb28181_gateway,
+    jt808_gateway,
+    notifier,
+    streams,
+    worker,
+)
+from civicgrid.settings import load_settings
+from civicgrid.stack_cli import run, stack_app, status
 from civicgrid.statistics.cli import publish
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from civicgrid.stack.local import LocalStack, ServiceStatus
-    from civicgrid.stack.supervisor import Supervisor
+from civicgrid.users_cli import keys_app, users_app
 
 app = typer.Typer(help="civicgrid: IoT gateway and streaming telemetry for digital city management.",
                   no_args_is_help=True, add_completion=False)
-stack_app = typer.Typer(help="The local service stack: Mosquitto, Apache Kafka (KRaft), PostgreSQL+TimescaleDB.",
-                        no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-devices_app = typer.Typer(help="The device registry: provisioning, secrets, enabling.", no_args_is_help=True)
-users_app = typer.Typer(help="API users: operators, dispatchers, departments, inspectors, leaders, admins.",
-                        no_args_is_help=True)
-app.add_typer(stack_app, name="stack")
-app.add_typer(db_app, name="db")
-app.add_typer(devices_app, name="devices")
-keys_app = typer.Typer(help="API keys of integrations (12319 hotline systems): list, revoke.", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-app.add_typer(keys_app, name="api-keys")
+app.add_typer(stack_app, name="stack")  # civicgrid/stack_cli.py
+app.add_typer(db_app, name="db")  # civicgrid/db_cli.py
+app.add_typer(devices_app, name="devices")  # civicgrid/devices_cli.py
+app.add_typer(users_app, name="users")  # civicgrid/users_cli.py
+app.add_typer(keys_app, name="api-keys")  # civicgrid/users_cli.py
 app.add_typer(rules_app, name="rules")  # civicgrid/rules_cli.py
 app.add_typer(basedata_app, name="basedata")  # civicgrid/basedata/cli.py
 app.add_typer(notifier_app, name="notifier")  # civicgrid/notify/cli.py: the service, and `resend`
+notifier_app.callback(invoke_without_command=True)(notifier)  # civicgrid/services_cli.py
 app.command("publish")(publish)  # civicgrid/statistics/cli.py
 
 
@@ -71,7 +73,17 @@ def _register_simulators() -> None:
 
 _register_simulators()
 
-console = Console(stderr=True)
+# The services, each until Ctrl-C (civicgrid/services_cli.py), then the local platform (civicgrid/stack_cli.py).
+app.command("gateway")(gateway)
+app.command("worker")(worker)
+app.command("streams")(streams)
+app.command("api")(api)
+app.command("cameras")(cameras)
+app.command("jt808-gateway")(jt808_gateway)
+app.command("gb28181-gateway")(gb28181_gateway)
+app.command("carrier-gateway")(carrier_gateway)
+app.command("run")(run)
+app.command("status")(status)
 
 
 # The commands that are services, as their log lines name them (civicgrid/logs.py); any other is "cli".
@@ -95,644 +107,6 @@ def main_options(
     setup_logging(command if command in SERVICES else "cli", settings.log_format,
                   logging.DEBUG if verbose else logging.INFO)
     command_settings.keep(settings)
-
-
-def _settings() -> Settings:
-    return command_settings.current()
-
-
-def _service_settings(*needs: str) -> Settings:
-    """The settings of a service that holds secrets; refuse to start on a missing, short or published one."""
-    from civicgrid import local_secrets
-
-    settings = _settings()
-    try:
-        local_secrets.check(settings, *(getattr(local_secrets, name) for name in needs))
-    except local_secrets.InsecureSecret as exc:
-        raise _fail(str(exc)) from None
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
-
-
-def _print_status(statuses: Iterable[ServiceStatus]) -> None:
-    from civicgrid.status import stack_table
-
-    Console().print(stack_table(statuses))
-
-
-@stack_app.command("up")
-def stack_up() -> None:
-    """Start the services that are not running and wait until each answers."""
-    from civicgrid.stack import LocalStack, StackError
-
-    stack = LocalStack(_settings(), progress=lambda m: console.print(f"[cyan]stack[/] {m}", highlight=False))
-    try:
-        statuses = stack.up()
-    except StackError as exc:
-        raise _fail(str(exc)) from None
-    _print_status(statuses)
-
-
-@stack_app.command("down")
-def stack_down() -> None:
-    """Stop the services gracefully (reverse order) and clean up stale pid files."""
-    from civicgrid.stack import LocalStack
-
-    stopped = LocalStack(_settings(), progress=lambda m: console.print(f"[cyan]stack[/] {m}")).down()
-    if not stopped:
-        console.print("stack: nothing was running")
-
-
-@stack_app.command("status")
-def stack_status() -> None:
-    """Show each service's pid and whether it really answers; exit 1 unless all are healthy."""
-    from civicgrid.stack import LocalStack
-
-    statuses = LocalStack(_settings()).status()
-    _print_status(statuses)
-    if not all(s.healthy for s in statuses):
-        raise typer.Exit(1)
-
-
-@db_app.command("migrate")
-def db_migrate() -> None:
-    """Apply pending migrations to the configured database and record its TimescaleDB features."""
-    from civicgrid.store.migrate import apply_migrations
-
-    applied = apply_migrations(_settings().db)
-    console.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
-
-
-@db_app.command("backfill-scoring")
-def db_backfill_scoring() -> None:
-    """Fill the scoring facts (`case_facts`, migration 0023) of cases written before that table existed: the case
-    service keeps every later case's facts itself (docs/domain.md, "Maintained facts"). Run once after upgrading;
-    a second run finds nothing to do."""
-    from datetime import timedelta
-
-    from api.case_facts_cache import backfill
-    from civicgrid.cases.rulebook import RuleBook
-    from civicgrid.store.db import connect
-
-    settings = _settings()
-    with connect(settings.db, autocommit=True) as conn:
-        span = conn.execute("SELECT min(reported_at), max(reported_at) FROM cases").fetchone()
-        filled = 0
-        if span and span[0] is not None:
-            filled = backfill(RuleBook(settings.rules_dir, loaded_by="cli"), conn, span[0], span[1] + timedelta(
-                seconds=1))
-    console.print(f"scoring facts filled for {filled} case(s)")
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
-@app.command("gateway")
-def gateway() -> None:
-    """Run the MQTT → Kafka gateway until Ctrl-C (metrics on gateway.metrics_port)."""
-    from gateway.service import Gateway
-
-    settings = _service_settings("GATEWAY_MQTT", "DB_ROLE")
-    stop = _stop_on_signals()
-    console.print(f"gateway: MQTT {settings.mqtt.host}:{settings.mqtt.port} → Kafka "
-                  f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.gateway.metrics_host}:"
-                  f"{settings.gateway.metrics_port}/metrics")
-    Gateway(settings).run(stop)
-
-
-@app.command("worker")
-def worker(loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info") -> None:
-    """Run one stream worker (the jobs of streams.roles: telemetry (alarm detection and the telemetry rows) or
-    alarms, cases, sinks, deadlines, outbox, cameras, patrol) until Ctrl-C."""
-    from streams.worker import run as run_worker
-
-    run_worker(_service_settings("DB_ROLE"), loglevel)
-
-
-@app.command("streams")
-def streams(workers: Annotated[int, typer.Option(help="Worker processes sharing the partitions.")] = 1) -> None:
-    """Run N stream workers as child processes until Ctrl-C."""
-    import subprocess
-
-    from civicgrid.stack.services import worker_instance_env
-
-    streams_settings = _settings().streams
-    procs = [subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "worker"],
-                              env={**os.environ, **worker_instance_env(streams_settings, i)}) for i in range(workers)]
-    stop = _stop_on_signals()
-    while not stop.wait(1):
-        if any(p.poll() is not None for p in procs):
-            break
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    for p in procs:
-        p.wait(30)
-
-
-@app.command("api")
-def api() -> None:
-    """Run the HTTP API (uvicorn; OpenAPI docs at /docs) and the operator console (at /) until Ctrl-C."""
-    from api.service import run as run_api
-    from civicgrid.stack.mosquitto import local_broker
-
-    settings = _service_settings("JWT", "DB_ROLE")
-    # Devices registered through the API get their login on the local stack's Mosquitto at once (when it runs).
-    run_api(settings, broker=local_broker(settings))
-
-
-@app.command("cameras")
-def cameras() -> None:
-    """Poll the registered ONVIF cameras, analyse their snapshots, report on Kafka until Ctrl-C."""
-    from gateway.cameras.poller import run as run_cameras
-
-    run_cameras(_service_settings("DB_ROLE"))
-
-
-@app.command("jt808-gateway")
-def jt808_gateway() -> None:
-    """Serve JT/T 808 vehicle terminals over TCP (jt808.listen_port) into Kafka until Ctrl-C (docs/jt808.md)."""
-    from gateway.jt808.service import run as run_jt808
-    from gateway.jt808.service import tune_gc
-
-    settings = _service_settings("DB_ROLE")
-    console.print(f"jt808-gateway: TCP {settings.jt808.listen_host}:{settings.jt808.listen_port} → Kafka "
-                  f"{settings.kafka.bootstrap_servers}; metrics on http://{settings.jt808.metrics_host}:"
-                  f"{settings.jt808.metrics_port}/metrics")
-    tune_gc()
-    run_jt808(settings)
-
-
-@app.command("gb28181-gateway")
-def gb28181_gateway() -> None:
-    """Serve GB/T 28181 video devices as their SIP server (UDP and TCP on gb28181.listen_port) into Kafka until
-    Ctrl-C (docs/gb28181.md)."""
-    from gateway.gb28181.service import run as run_gb28181
-
-    settings = _service_settings("DB_ROLE")
-    g = settings.gb28181
-    console.print(f"gb28181-gateway: SIP udp+tcp {g.listen_host}:{g.listen_port} as {g.server_id}@{g.domain} → Kafka "
-                  f"{settings.kafka.bootstrap_servers}; metrics on http://{g.metrics_host}:{g.metrics_port}/metrics")
-    run_gb28181(settings)
-
-
-@app.command("carrier-gateway")
-def carrier_gateway() -> None:
-    """Receive CTWing/AEP and OneNET HTTP pushes (carriers.listen_port) into Kafka, and send carrier-bound devices'
-    commands through the platforms' APIs, until Ctrl-C; needs carriers.ctwing_token or carriers.onenet_token
-    (docs/carriers.md)."""
-    from gateway.carriers.service import run as run_carriers
-
-    settings = _service_settings("DB_ROLE")
-    try:
-        run_carriers(settings)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-
-
-@notifier_app.callback(invoke_without_command=True)
-def notifier(ctx: typer.Context) -> None:
-    """Tell callers who asked for a callback that their case closed (signed webhook POST), reading case events
-    from Kafka, until Ctrl-C; needs notify.webhook_url and notify.webhook_secret (docs/notify.md). `resend`: send
-    failed notifications again."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from civicgrid.notify.service import run as run_notifier
-
-    settings = _service_settings("DB_ROLE")
-    try:
-        run_notifier(settings, _stop_on_signals())
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-
-
-@users_app.command("add")
-def users_add(
-    username: str,
-    role: Annotated[str, typer.Option(help="operator, dispatcher, department, inspector, shift_leader, leader "
-                                           "or admin.")],
-    department: Annotated[str | None, typer.Option(help="Department id (role department).")] = None,
-    grid: Annotated[str | None, typer.Option(help="Responsibility grid id (role inspector).")] = None,
-    display_name: Annotated[str | None, typer.Option(help="Name shown in the console.")] = None,
-    centre: Annotated[str | None, typer.Option(help="Centre id: a district centre's staff see and act within it "
-                                                    "(default: the whole city; docs/centres.md).")] = None,
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin instead of generating one.")]
-    = False,
-) -> None:
-    """Create an API user (e.g. the first admin); prints a generated password once."""
-    from api.users import UserError, add_user
-
-    password = sys.stdin.readline().strip() if password_stdin else None
-    try:
-        created_password = add_user(_settings(), username, role, department_id=department,
-                                    responsibility_grid_id=grid, display_name=display_name, password=password,
-                                    centre_id=centre)
-    except UserError as exc:
-        raise _fail(str(exc)) from None
-    console.print(f"user {username} ({role}) created")
-    if not password_stdin:
-        console.print("password (shown once):")
-        print(created_password)
-
-
-@users_app.command("password")
-def users_password(
-    username: str,
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin instead of generating one.")]
-    = False,
-) -> None:
-    """Set a user's password; prints a generated one once."""
-    from api.users import UserError, set_password
-    from civicgrid.store.db import connect
-
-    given = sys.stdin.readline().strip() if password_stdin else None
-    with connect(_settings().db, autocommit=True) as conn:
-        try:
-            password = set_password(conn, username, given)
-        except UserError as exc:
-            raise _fail(str(exc)) from None
-    if password is None:
-        raise _fail(f"no user {username}")
-    console.print(f"password of {username} set")
-    if not password_stdin:
-        console.print("password (shown once):")
-        print(password)
-
-
-def _set_user_enabled(username: str, enabled: bool) -> None:
-    from api.users import set_user_enabled
-    from civicgrid.store.db import connect
-
-    with connect(_settings().db, autocommit=True) as conn:
-        if not set_user_enabled(conn, username, enabled):
-            raise _fail(f"no user {username}")
-    console.print(f"user {username} {'enabled' if enabled else 'disabled: its tokens, keys and feeds stop now'}")
-
-
-@users_app.command("disable")
-def users_disable(username: str) -> None:
-    """Disable a user: their tokens, API keys and live feeds stop working at once."""
-    _set_user_enabled(username, False)
-
-
-@users_app.command("enable")
-def users_enable(username: str) -> None:
-    """Enable a disabled user again."""
-    _set_user_enabled(username, True)
-
-
-@keys_app.command("list")
-def api_keys_list() -> None:
-    """Every API key (never the key itself): user, scopes, expiry, revocation, last use."""
-    from api.api_keys import list_api_keys
-    from civicgrid.store.db import connect
-
-    with connect(_settings().db, autocommit=True) as conn:
-        rows = list_api_keys(conn)
-    table = Table(title="API keys")
-    for column in ("id", "name", "user", "scopes", "expires", "revoked", "last used"):
-        table.add_column(column)
-    for r in rows:
-        times = (f"{r[k]:%Y-%m-%d %H:%M}" if r[k] else "-" for k in ("expires_at", "revoked_at", "last_used_at"))
-        table.add_row(str(r["id"]), r["name"], r["username"], ",".join(r["scopes"]), *times)
-    Console().print(table)
-
-
-@keys_app.command("revoke")
-def api_keys_revoke(key_id: int) -> None:
-    """Revoke an API key at once."""
-    from api.api_keys import revoke_api_key
-    from civicgrid.store.db import connect
-
-    with connect(_settings().db, autocommit=True) as conn:
-        if not revoke_api_key(conn, key_id):
-            raise _fail(f"no API key {key_id}")
-    console.print(f"API key {key_id} revoked")
-
-
-@app.command("run")
-def run(
-    simulate_city: Annotated[bool, typer.Option("--simulate/--no-simulate",
-                                                help="Run the simulated county town.")] = True,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 60.0,
-    gateways: Annotated[int, typer.Option(min=1, max=64, help="Device-affine gateway processes, each forwarding "
-                                                      "the devices that hash to it (gateway i: client id "
-                                                      "<gateway.client_id>-i, metrics port + i-1).")] = 1,
-    workers: Annotated[int, typer.Option(min=1, help="Stream worker processes sharing the partitions.")] = 1,
-) -> None:
-    """Run the platform locally: the stack, gateways, camera poller, stream workers, API and a simulated city.
-
-    Ctrl-C stops all.
-    """
-    import subprocess
-
-    from civicgrid.stack import LocalStack, StackError
-    from civicgrid.stack.supervisor import Supervisor
-
-    settings = _settings()
-    stack = LocalStack(settings, progress=lambda m: console.print(f"[cyan]stack[/] {m}", highlight=False))
-    stop = _stop_on_signals()
-    argv = [sys.executable, "-m", "civicgrid.cli"]
-    logs = settings.stack.var_dir / "log"
-    services = Supervisor(settings.stack.var_dir / "run",
-                          report=lambda m: console.print(f"[yellow]services[/] {m}", highlight=False))
-    try:
-        try:
-            _print_status(stack.up())
-        except StackError as exc:
-            raise _fail(str(exc)) from None
-        city = settings.stack.var_dir / "city"
-        if simulate_city and settings.clock.start is None:
-            settings = settings.model_copy(update={"clock": _share_todays_clock(speed)})
-        if simulate_city:
-            if not (city / "city.json").exists():
-                subprocess.run([*argv, "city", "generate", "--seed", "1", "--out", str(city)], check=True)
-            subprocess.run([*argv, "city", "load", str(city)], check=True)
-        _start_platform(services, settings, argv, logs, city if simulate_city else None, gateways, workers)
-        console.print(f"[bold]civicgrid is running.[/] Operator console http://{settings.api.host}:"
-                      f"{settings.api.port}/ ; API docs http://{settings.api.host}:{settings.api.port}/docs "
-                      f"(first user: `civicgrid users add NAME --role admin`); gateway metrics "
-                      f"http://{settings.gateway.metrics_host}:{settings.gateway.metrics_port}/metrics; "
-                      f"service logs in {logs}/; `civicgrid status` in another terminal. Press Ctrl-C to stop.")
-        if simulate_city and not stop.wait(8):  # the gateway subscribes and the worker joins its groups first
-            _start_simulation(services, settings, argv, logs, city, speed)
-        _watch(services, stack, stop)
-    finally:
-        console.print("stopping ...")
-        services.stop()
-        stack.down()
-
-
-def _share_todays_clock(speed: float) -> ClockSettings:
-    """One platform clock for every process `run` starts (in the settings they are given, and in the environment
-    of those started by hand; civicgrid/clock.py): today's patrol day from 07:30 at `speed` until the present,
-    then real time, so the simulated morning's cases and deadlines carry the morning's times, as the devices'
-    readings do."""
-    from civicgrid.clock import PlatformClock
-    from simulators.scenario import today_start
-
-    clock = PlatformClock.simulated(today_start(), speed, catch_up=True)
-    os.environ.update(clock.env())
-    return clock.settings()
-
-
-def _start_platform(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path | None,
-                    gateways: int, workers: int) -> None:
-    """`civicgrid run`'s platform processes; `city`: the simulated town's directory, when it runs."""
-    import orjson
-
-    from civicgrid.stack.services import gateway_instance_env, worker_instance_env
-
-    # Services run as their own processes, in their own process groups so that Ctrl-C
-    # reaches them only through us, in order; their output goes to var/log/. One that dies
-    # is started again with back-off (civicgrid/stack/supervisor.py).
-    env = None  # the simulated cameras' ONVIF passwords are their device secrets
-    if city is not None and "CIVICGRID_CAMERAS__SECRETS_FILE" not in os.environ:
-        env = {"CIVICGRID_CAMERAS__SECRETS_FILE": str(city / "secrets.json")}
-    for i in range(gateways):
-        name = "gateway" if gateways == 1 else f"gateway-{i + 1}"
-        services.start(name, [*argv, "gateway"], logs / f"{name}.log",
-                       env=gateway_instance_env(settings.gateway, i, gateways))
-    for i in range(workers):
-        name = "worker" if workers == 1 else f"worker-{i + 1}"
-        services.start(name, [*argv, "worker"], logs / f"{name}.log", env=worker_instance_env(settings.streams, i))
-    api_env = None  # the simulated town's place names, stripped when geocoding (docs/geocoding.md)
-    if city is not None and "CIVICGRID_ADDRESS_PREFIXES" not in os.environ:
-        prefixes = orjson.loads((city / "city.json").read_bytes()).get("address_prefixes", [])
-        api_env = {"CIVICGRID_ADDRESS_PREFIXES": orjson.dumps(prefixes).decode()}
-    services.start("api", [*argv, "api"], logs / "api.log", env=api_env)
-    services.start("cameras", [*argv, "cameras"], logs / "cameras.log", env=env)
-    # Each component's state follows its cases (docs/basedata.md): a consumer group on cg.case-events.
-    services.start("component-state", [*argv, "basedata", "follow"], logs / "component-state.log")
-    services.start("jt808-gateway", [*argv, "jt808-gateway"], logs / "jt808-gateway.log")
-    services.start("gb28181-gateway", [*argv, "gb28181-gateway"], logs / "gb28181-gateway.log")
-    _start_notifier(services, settings, argv, logs)
-
-
-def _start_simulation(services: Supervisor, settings: Settings, argv: list[str], logs: Path, city: Path,
-                      speed: float) -> None:
-    """`civicgrid run`'s simulated town: its devices, its people, its trucks and its cameras."""
-    # Today's patrol day from 07:30 at `speed` until the present, then in real time (the gateway
-    # refuses device times in the future); a week of wall time, i.e. until Ctrl-C.
-    # The simulated devices connect as devices on 4G would: over TLS, trusting the stack's CA.
-    from simulators.people.scenario import DEFAULT_SCENARIO as people
-
-    clock = ["--speed", str(speed), "--duration-s", "604800", "--today"]
-    services.start("simulator", [*argv, "simulate", "--city", str(city), *clock,
-                                 "--people-scenario", str(people)], None,
-                   env={"CIVICGRID_MQTT__TLS": "true",
-                        "CIVICGRID_MQTT__CA_FILE": str(settings.stack.var_dir.resolve() / "tls" / "ca.crt")})
-    # The people who work the cases, through the API (docs/simulators.md, "People").
-    services.start("people", [*argv, "simulate-people", *clock, "--scenario", str(people), "--make-admin"],
-                   logs / "people.log")
-    # The town's trucks with JT/T 808 terminals, through the jt808-gateway (docs/jt808.md).
-    services.start("jt808-fleet", [*argv, "simulate-jt808", "--city", str(city)], logs / "jt808-fleet.log")
-    # Two IP cameras on the town's streets over GB/T 28181, through the gb28181-gateway (docs/gb28181.md).
-    services.start("gb28181-cameras", [*argv, "simulate-gb28181", "--city", str(city)], logs / "gb28181-cameras.log")
-
-
-def _start_notifier(services: Supervisor, settings: Settings, argv: list[str], logs: Path) -> None:
-    """Feedback to citizens runs only where a receiver is configured (notify.webhook_url; docs/notify.md)."""
-    if settings.notify.webhook_url:
-        services.start("notifier", [*argv, "notifier"], logs / "notifier.log")
-
-
-def _watch(services: Supervisor, stack: LocalStack, stop: threading.Event) -> None:
-    """Until Ctrl-C: restart a service that died (with back-off); say so (once, with its log's tail) when a stack
-    service turns unhealthy, and again when it is healthy."""
-    reported: dict[str, str] = {}
-    while not stop.wait(2):
-        services.check()
-        for s in stack.status():
-            if s.healthy and s.name in reported:
-                console.print(f"[green]{s.name} is healthy again[/]")
-                del reported[s.name]
-            elif not s.healthy and reported.get(s.name) != s.state:
-                console.print(f"[red]{s.name} is {s.state}[/] {s.detail}", highlight=False)
-                reported[s.name] = s.state
-
-
-@app.command("status")
-def status() -> None:
-    """The local stack, the services of a running `civicgrid run` (restarts, last exit codes, the health each
-    reports) and each Kafka consumer group's members and lag; exit 1 when anything is not ok."""
-    from civicgrid.status import show_status
-
-    if show_status(_settings(), console):
-        raise typer.Exit(1)
-
-
-# ----------------------------------------------------------------------------- devices
-@devices_app.command("add")
-def devices_add(
-    device_id: Annotated[str, typer.Argument(help="Device id: the MQTT username and topic level cg/<id>/...")],
-    kind: Annotated[str, typer.Option(help="Device kind: a profile in device-profiles/.")],
-    profile: Annotated[str | None, typer.Option(help="Profile, if other than the kind.")] = None,
-    component: Annotated[str | None, typer.Option(help="16-digit code of the component it is fitted to.")] = None,
-    grid_cell: Annotated[str | None, typer.Option(help="Unit grid cell code where it is installed.")] = None,
-    inspector: Annotated[int | None, typer.Option(help="User id of the inspector carrying it.")] = None,
-    secret_stdin: Annotated[bool, typer.Option(help="Read the secret from stdin instead of generating one.")] = False,
-) -> None:
-    """Register a device and create its broker account; prints the generated secret once."""
-    from civicgrid.broker.provisioning import add_device
-    from civicgrid.broker.sync import wait_for_login
-    from civicgrid.stack.mosquitto import local_broker
-    from civicgrid.store.devices import DeviceExists
-
-    secret = sys.stdin.readline().strip() if secret_stdin else None
-    settings = _settings()
-    broker = local_broker(settings)
-    try:
-        done = add_device(settings, device_id, kind, broker=broker, profile=profile, secret=secret,
-                          component_code=component, grid_cell_code=grid_cell, inspector_user_id=inspector)
-    except (ValueError, DeviceExists) as exc:
-        raise _fail(str(exc)) from None
-    console.print(f"device {device_id} registered; its MQTT username is {device_id}")
-    if broker.running():  # the local stack's broker: wait until the new login works
-        if wait_for_login(settings, broker, device_id, done.secret):
-            console.print("the broker accepts its login")
-        else:
-            console.print("[yellow]warning:[/] the broker did not accept its login within 15 s; "
-                          "`civicgrid stack status` shows whether Mosquitto is running")
-    if not secret_stdin:
-        console.print("secret (shown once; only its hash is kept):")
-        print(done.secret)
-
-
-@devices_app.command("list")
-def devices_list(kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None) -> None:
-    """List registered devices."""
-    from civicgrid.store.db import connect
-    from civicgrid.store.devices import list_devices
-
-    with connect(_settings().db) as conn:
-        devices = list_devices(conn, kind=kind)
-    table = Table(title=f"{len(devices)} devices")
-    for column in ("id", "kind", "enabled", "component", "grid cell", "last seen"):
-        table.add_column(column)
-    for d in devices:
-        table.add_row(d.id, d.kind, "yes" if d.enabled else "[red]no[/]", d.component_code or "",
-                      d.grid_cell_code or "", str(d.last_seen_at or ""))
-    Console().print(table)
-
-
-@devices_app.command("show")
-def devices_show(device_id: str) -> None:
-    """Show one device's registry entry (never its secret)."""
-    import dataclasses
-
-    from civicgrid.store.db import connect
-    from civicgrid.store.devices import DeviceNotFound, get_device
-
-    with connect(_settings().db) as conn:
-        try:
-            device = get_device(conn, device_id)
-        except DeviceNotFound as exc:
-            raise _fail(str(exc)) from None
-    for key, value in dataclasses.asdict(device).items():
-        print(f"{key}: {value if value is not None else ''}")
-
-
-@devices_app.command("jt808-code")
-def devices_jt808_code(device_id: str) -> None:
-    """Print a JT/T 808 terminal's authentication code (what its registration would answer; docs/jt808.md), for a
-    terminal set up by hand or when jt808.allow_registration is off."""
-    from civicgrid.store.db import connect
-    from gateway.jt808.auth import auth_code
-
-    with connect(_settings().db) as conn:
-        row = conn.execute("SELECT secret_hash FROM devices WHERE id = %s", (device_id,)).fetchone()
-    if row is None:
-        raise _fail(f"no device {device_id!r} in the registry")
-    print(auth_code(device_id, row[0]))
-
-
-@devices_app.command("gb28181-password")
-def devices_gb28181_password(device_id: str) -> None:
-    """Print a GB/T 28181 device's SIP password (derived from its registry secret; docs/gb28181.md), to configure
-    the camera with; `devices rotate-secret` changes it."""
-    from civicgrid.store.db import connect
-    from gateway.gb28181.digest import sip_password
-
-    with connect(_settings().db) as conn:
-        row = conn.execute("SELECT secret_hash FROM devices WHERE id = %s", (device_id,)).fetchone()
-    if row is None:
-        raise _fail(f"no device {device_id!r} in the registry")
-    print(sip_password(device_id, row[0]))
-
-
-@devices_app.command("bind-carrier")
-def devices_bind_carrier(device_id: str, platform: str = typer.Option(..., help="ctwing or onenet"),
-                         carrier_id: str = typer.Option(..., help="the platform's device id (CTWing deviceId, "
-                                                        "OneNET dev_id)"),
-                         imei: str | None = typer.Option(None, help="the module's IMEI (15 digits): OneNET's "
-                                                         "command API addresses a device by it")) -> None:
-    """Name a device as the carrier platform's device id, so its pushes reach it and its commands go through the
-    platform (docs/carriers.md)."""
-    from civicgrid.store import carrier_devices
-    from civicgrid.store.db import connect
-    from civicgrid.store.devices import DeviceNotFound
-
-    if platform not in carrier_devices.PLATFORMS:
-        raise _fail(f"platform must be one of {', '.join(carrier_devices.PLATFORMS)}")
-    if imei is not None and not (len(imei) == 15 and imei.isdigit()):
-        raise _fail("--imei must be the module's 15 digits")
-    with connect(_settings().db) as conn:
-        try:
-            carrier_devices.bind(conn, platform, carrier_id, device_id, imei)
-        except DeviceNotFound as exc:
-            raise _fail(str(exc)) from None
-        conn.commit()
-    console.print(f"{platform} device {carrier_id} → {device_id}")
-
-
-def _set_enabled(device_id: str, enabled: bool) -> None:
-    from civicgrid.broker.provisioning import set_device_enabled
-    from civicgrid.stack.mosquitto import local_broker
-    from civicgrid.store.devices import DeviceNotFound
-
-    settings = _settings()
-    try:
-        set_device_enabled(settings, device_id, enabled, broker=local_broker(settings))
-    except DeviceNotFound as exc:
-        raise _fail(str(exc)) from None
-    console.print(f"device {device_id} {'enabled' if enabled else 'disabled: the broker refuses its logins'}")
-
-
-@devices_app.command("disable")
-def devices_disable(device_id: str) -> None:
-    """Disable a device: its broker account is removed and the gateway dead-letters its messages."""
-    _set_enabled(device_id, False)
-
-
-@devices_app.command("enable")
-def devices_enable(device_id: str) -> None:
-    """Enable a disabled device again."""
-    _set_enabled(device_id, True)
-
-
-@devices_app.command("rotate-secret")
-def devices_rotate_secret(device_id: str) -> None:
-    """Give a device a new secret (printed once); the old one stops working at once."""
-    from civicgrid.broker.provisioning import rotate_secret
-    from civicgrid.stack.mosquitto import local_broker
-    from civicgrid.store.devices import DeviceNotFound
-
-    settings = _settings()
-    try:
-        done = rotate_secret(settings, device_id, broker=local_broker(settings))
-    except DeviceNotFound as exc:
-        raise _fail(str(exc)) from None
-    console.print("new secret (shown once; only its hash is kept):")
-    print(done.secret)
 
 
 def main() -> None:
