@@ -309,6 +309,9 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
         # Its photo shows a component's QR label: uploaded at once (online), the API's label reader names the
         # component and the report carries its code.
         component = f"3415230102{int(device_id.encode().hex(), 16) % 900000:06d}"
+        uploads: list[str] = []
+        page.on("request", lambda r: uploads.append(r.url) if r.method == "POST" and r.url.endswith("/media")
+                else None)
         page.set_input_files("#hh-photo", files=[{"name": "l.jpg", "mimeType": "image/jpeg",
                                                   "buffer": label_photo(640, 480, f"CG:{component}", 160)}])
         page.wait_for_selector(f"#hh-component[data-code='{component}']")
@@ -321,6 +324,7 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
                                    "WHERE e.source_record_id = %s", f"report:{device_id}:{picked}"),
                        60, "the map-picked report on a case", log=worker[1])
         assert row == [(org.other_cell, "map", False, component)]
+        assert len(uploads) == 1  # over the phone's network once: at the label read, not again from the queue
         # In a basement: the map pick opens with no network, its code from the service worker and the tiles it
         # showed from the phone's copy (it says so), and its point goes into the queue.
         ctx.set_offline(True)

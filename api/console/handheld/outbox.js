@@ -124,7 +124,8 @@ export class Outbox {
           if (item.state !== 'pending') continue;
           if (!this.connected || !navigator.onLine) return;
           try {
-            for (const photo of item.photos) await upload(this.pairing, photo);
+            // (a photo uploaded when it was taken, for its label, is kept by the API: media are never deleted)
+            for (const photo of item.photos) if (!photo.uploaded) await upload(this.pairing, photo);
             await this.publish(item.channel, item.body);
             // (unless the gateway's refusal came first: it stays refused)
             await updateItem(item.id, { state: 'sent', sent_at: Date.now(), photos: [], error: null }, 'pending');

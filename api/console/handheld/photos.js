@@ -36,7 +36,8 @@ async function preparePhoto(file) {
 /** Photos taken for one report or answer: [photos, add (the file input's change handler), clear]. With a
  * `pairing` and a network, each photo is uploaded at once for the API's label reader: a photo showing a
  * component's QR label comes back with its `componentIds` (the report names the component). Offline, or when the
- * upload fails, nothing is lost: the queue uploads the photo before the report (the same id, no second copy). */
+ * upload fails, nothing is lost: the queue uploads the photo before the report (the same id, no second copy); a
+ * photo uploaded here is marked `uploaded`, and the queue does not send its bytes over the phone's network again. */
 export function usePhotos(pairing = null) {
   const [photos, setPhotos] = useState([]);
   async function add(e) {
@@ -48,7 +49,7 @@ export function usePhotos(pairing = null) {
     for (const photo of ready) {
       try {
         const { component_ids: ids = [] } = await upload(pairing, photo);
-        if (ids.length) setPhotos((old) => old.map((p) => (p.id === photo.id ? { ...p, componentIds: ids } : p)));
+        setPhotos((old) => old.map((p) => (p.id === photo.id ? { ...p, uploaded: true, componentIds: ids } : p)));
       } catch { /* the queue uploads it again, and says so if the API refuses it */ }
     }
   }
