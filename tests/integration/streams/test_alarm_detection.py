@@ -13,10 +13,12 @@ import pytest
 from confluent_kafka import Producer
 
 from civicgrid.bus import records, topics
+from civicgrid.bus.dead_letters import DeadLetters
 from civicgrid.bus.device_records import StatusRecord
 from civicgrid.profiles import DeviceProfile, load_profiles
 from civicgrid.settings import Settings
 from streams.alarm_detection import SOURCE_TOPICS, AlarmDetector
+from streams.telemetry import TelemetryJob
 from tests.support.kafka import KafkaTail, start_group_at_the_ends
 
 pytestmark = pytest.mark.integration
@@ -170,19 +172,29 @@ def test_a_record_re_read_after_a_crash_is_not_applied_twice(settings: Settings)
     assert again.states_of(device)["cover_tilted"]["count"] == 1
 
 
+@pytest.mark.parametrize("role", ["alarms", "telemetry"])
 def test_a_reading_re_read_after_a_crash_does_not_clear_the_offline_status_that_followed_it(
-        settings: Settings) -> None:
+        settings: Settings, role: str) -> None:
     """A reading R that changed no state, then an ``offline`` status S of the same device (cg.status, raising the
     offline alarm), both taken in and their states on the changelog, neither offset committed: read again, R is a
     sign of life against the restored state (offline active) and would clear the episode (a second case at the
-    next silence) unless the detector remembers what it took in, not only what changed a state."""
+    next silence) unless the detector remembers what it took in, not only what changed a state. In both roles
+    that run the detector (the telemetry job has its own `_durable`)."""
     run = uuid.uuid4().hex[:8]
     device, app = f"mh-uncommitted-{run}", _settings(settings, f"streams-{run}")
+    start_group_at_the_ends(settings.kafka.bootstrap_servers, f"streams-{run}-telemetry", SOURCE_TOPICS,
+                            settings.kafka.partitions)
     profiles = load_profiles(settings.profiles_dir)
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+
+    def detector() -> AlarmDetector:
+        if role == "alarms":
+            return AlarmDetector(app, profiles, producer)
+        return TelemetryJob(app, profiles, producer, DeadLetters(producer, f"streams-{run}"))
+
     start = datetime.now(UTC) - timedelta(minutes=5)
     _produce(settings, device, [_reading(device, 1, 1.0, start)])  # level: the rules' first state
-    crashing = AlarmDetector(app, profiles, producer)
+    crashing = detector()
 
     async def never_commit(*_: object, **__: object) -> None:  # killed before any commit
         return None
@@ -211,7 +223,7 @@ def test_a_reading_re_read_after_a_crash_does_not_clear_the_offline_status_that_
     asyncio.run(take_in_reading_then_offline())
     assert crashing.counts["alarms"] == 1 and crashing.states_of(device)["offline"]["active"]  # type: ignore[index]
 
-    again = AlarmDetector(app, profiles, producer)
+    again = detector()
     asyncio.run(_run_until(again, lambda: again.counts["records"] >= 3))
     assert again.counts["alarms"] == 0, "a record taken in before the crash was evaluated again"
     assert again.states_of(device)["offline"]["active"]  # type: ignore[index]
