@@ -7,17 +7,24 @@ the device's rule state, kept in memory per partition and written to a compacted
 (``<app_id>-alarm-state``, one partition per source partition) whenever it changes. Per batch, in this order:
 
 1. the alarms it fired are on cg.alarms (the producer flushed);
-2. then the changed device states are on the changelog, each with the offset of the last record it took in per
-   source partition (``_applied``);
-3. then the batch's offsets are committed.
+2. then the changed device states are on the changelog, each with the offset of the last record that changed it
+   per source partition (``_applied``);
+3. then, on the same changelog partitions, each source partition's mark: the offset after the batch's last record
+   of it, every record below taken in (`taken_in_key`; one record per source partition per batch);
+4. then the batch's offsets are committed.
 
 Killed before 2, the restarted worker reads the batch again from the old state and fires the same episodes again
-under the same alarm ids (deduplicated downstream: the alarms sink and the case builder keep one); killed between
-2 and 3, it restores the new state and skips every record the state says it took in. So an episode is neither
-lost nor raised twice, and a debounce never counts a reading twice. A reading the gateway produced a second time
-after its own crash (at another offset, behind newer ones) is recognised by its `seq` and `ts` (`is_replay`). On
-assignment the state of each assigned partition is read back from its changelog partition before the first
-record (aiokafka already fetches while the rebalance listener runs: the batch waits for the restore); a revoked
+under the same alarm ids (deduplicated downstream: the alarms sink and the case builder keep one); killed after 3,
+it restores the new states and marks and skips detection for every record below a mark. So an episode is neither
+lost nor raised twice, a debounce never counts a reading twice, and a record that changed nothing is not evaluated
+again against a state that later records changed (a reading read again after its device's ``offline`` status
+would clear that episode). Killed between 2 and 3, the states' ``_applied`` offsets skip the records that changed
+them and the others are evaluated again (that one round trip is the gap left: the mark is written only once the
+states it stands for are on Kafka, since a mark without its states would skip records whose effect was lost). A
+reading the gateway produced a second time after its own crash (at another offset, behind newer ones) is
+recognised by its `seq` and `ts` (`is_replay`). On assignment the state (and the marks) of each assigned partition
+is read back from its changelog partition before the first record (aiokafka already fetches while the rebalance
+listener runs: the batch waits for the restore, which applies states and marks together or not at all); a revoked
 partition's state is dropped once the batch in flight has committed. A restore that failed (aiokafka only logs a
 rebalance listener's error and goes on consuming) leaves its partitions unrestored, and a batch holding records
 of an unrestored partition restarts the consumer. Either way a record evaluated from an empty state, its state
@@ -69,7 +76,11 @@ ALARMS_GROUP_SUFFIX = "alarms"
 # 50-100 ms, and the sinks and patrol on the same loop waited that long at each of their awaits.
 DETECT_AT_ONCE = 250
 SOURCE_TOPICS = (t.TELEMETRY, t.EVENTS, t.STATUS)
-APPLIED = "_applied"  # in a device's state: "topic:partition" → offset of the last record taken in
+APPLIED = "_applied"  # in a device's state: "topic:partition" → offset of the last record that changed it
+# The changelog key prefix of a source topic's mark in the changelog partition of its partition number: no device
+# key starts with it (a device id starts with a letter or digit, civicgrid/domain/devices.py), so compaction keeps
+# one mark per source partition beside the device states.
+TAKEN_IN = "#taken-in:"
 DeviceState = dict[str, Any]
 # Alarms logged one by one per batch (with device id and alarm key); a storm (a district's power cut) is counted
 # and on cg.alarms, not a flood of log lines.
@@ -78,6 +89,11 @@ LOGGED_PER_BATCH = 20
 
 def changelog_topic(app_id: str) -> str:
     return f"{app_id}-alarm-state"
+
+
+def taken_in_key(topic: str) -> bytes:
+    """The changelog key of `topic`'s mark (its value: the offset below which every record was taken in)."""
+    return f"{TAKEN_IN}{topic}".encode()
 
 
 def alarm_record(source: DeviceRecord | StatusRecord, profile: DeviceProfile, event: AlarmEvent) -> AlarmRecord:
@@ -162,8 +178,9 @@ class AlarmDetector:
         # restarted worker relies on the changelog's offsets instead)
         self.last_applied: dict[int, dict[tuple[str, str], tuple[int, float]]] = {}
         self.offline_sent: set[str] = set()
-        # source partition → offset below which another group of this detector took every record in (its effects
-        # are in the changelog): the telemetry job's upgrade from ``-alarms`` (streams/telemetry.py)
+        # source partition → offset below which every record was taken in (its effects are in the changelog):
+        # the marks read back from the changelog and written per batch, and the telemetry job's upgrade from
+        # ``-alarms`` (streams/telemetry.py); for the assigned partitions
         self.taken_in: dict[TopicPartition, int] = {}
         self.counts: Counter[str] = Counter()
         self.metrics = metrics or WorkerMetrics()
@@ -199,6 +216,7 @@ class AlarmDetector:
                     self.role.stopped("restarting", f"{type(exc).__name__}: {exc}"[:300])
                     self.states.clear()
                     self.restored.clear()
+                    self.taken_in.clear()  # read back with the states (a batch that failed wrote no mark)
                     self.last_applied.clear()  # the batch read again must not look like a replay
                     await backoff.sleep(self._stop)
         finally:
@@ -225,7 +243,7 @@ class AlarmDetector:
 
     async def _take(self, consumer: AIOKafkaConsumer,
                     batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
-        """One batch through steps 1-3 of the module docstring."""
+        """One batch through steps 1-4 of the module docstring."""
         unrestored = {tp.partition for tp in batch} - self.restored
         if unrestored:
             raise StateNotRestored(f"the alarm state of partitions {sorted(unrestored)} was not restored")
@@ -237,8 +255,11 @@ class AlarmDetector:
             alarms += part_alarms
             changed.update(part_changed)  # a device's later state replaces its earlier one
             await asyncio.sleep(0)  # the worker's other roles get the loop between parts
-        if not await self._durable(alarms, changed):
+        taken_in = self.taken_in
+        marks = {tp: max(messages[-1].offset + 1, taken_in.get(tp, 0)) for tp, messages in batch.items() if messages}
+        if not await self._durable(alarms, changed, marks):
             return  # stopped before the batch's effect was all durable: read again on the next start
+        taken_in.update(marks)  # durable: a batch read again from here (a failed commit) skips them too
         assigned = consumer.assignment()
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items() if messages and tp in assigned}
         if offsets:
@@ -249,13 +270,18 @@ class AlarmDetector:
         self.counts["alarms"] += len(alarms)
         self._report_alarms()
 
-    async def _durable(self, alarms: list[tuple[bytes, bytes]], changed: dict[tuple[int, str], DeviceState]) -> bool:
-        """Steps 1 and 2: the alarms on cg.alarms, then the changed states on the changelog. True once durable."""
+    async def _durable(self, alarms: list[tuple[bytes, bytes]], changed: dict[tuple[int, str], DeviceState],
+                       marks: Mapping[TopicPartition, int]) -> bool:
+        """Steps 1-3: the alarms on cg.alarms, then the changed states on the changelog, then the source partitions'
+        marks (each write awaited before the next). True once durable."""
         if alarms:
             await asyncio.to_thread(self._send, [(t.ALARMS, key, value, None) for key, value in alarms])
         if changed:
             await asyncio.to_thread(self._send, [(self.changelog, device.encode(), orjson.dumps(state), partition)
                                                  for (partition, device), state in changed.items()])
+        if marks:
+            await asyncio.to_thread(self._send, [(self.changelog, taken_in_key(tp.topic), b"%d" % offset,
+                                                  tp.partition) for tp, offset in marks.items()])
         return True
 
     def _keep(self, topic: str) -> list[dict[str, Any]] | None:
@@ -329,7 +355,7 @@ class AlarmDetector:
                 if fired:  # most records fire nothing: no generator for them (this loop runs ~7,000 times a second)
                     alarms.extend((device.encode(), value) for value in encoded)
                     self._fired.extend((device, e.rule_id, e.action, f"{device}:{e.episode}") for e in fired)
-                if new != old:
+                if new != old and not device.startswith(TAKEN_IN):  # (no device's key may be taken for a mark)
                     state = {**new, APPLIED: {**applied, where: msg.offset}}
                     states[device] = changed[(partition, device)] = state
         if unreadable:
@@ -380,6 +406,7 @@ class AlarmDetector:
             await reader.seek_to_beginning(*tps)
             ends = await reader.end_offsets(tps)
             restored: dict[int, dict[str, DeviceState]] = {p: {} for p in partitions}
+            marks: dict[TopicPartition, int] = {}
             remaining = {tp for tp in tps if ends[tp] > 0}
             while remaining:
                 fetched = await reader.getmany(*remaining, timeout_ms=1000)
@@ -387,14 +414,20 @@ class AlarmDetector:
                     for msg in messages:
                         if msg.key is None:
                             continue
-                        if msg.value is None:
-                            restored[tp.partition].pop(msg.key.decode(), None)
+                        key = msg.key.decode()
+                        if key.startswith(TAKEN_IN):
+                            if msg.value is not None:
+                                marks[TopicPartition(key[len(TAKEN_IN):], tp.partition)] = int(msg.value)
+                        elif msg.value is None:
+                            restored[tp.partition].pop(key, None)
                         else:
-                            restored[tp.partition][msg.key.decode()] = orjson.loads(msg.value)
+                            restored[tp.partition][key] = orjson.loads(msg.value)
                 remaining = {tp for tp in remaining if await reader.position(tp) < ends[tp]}
         finally:
             await reader.stop()
-        self.states.update(restored)
+        self.states.update(restored)  # states and marks together: a restore that failed applied neither
+        for source, offset in marks.items():
+            self.taken_in[source] = max(offset, self.taken_in.get(source, 0))
         self.restored |= partitions
         log.info("alarm detection: state of %d device(s) on partitions %s restored in %.2f s",
                  sum(len(d) for d in restored.values()), sorted(partitions), time.monotonic() - started)
@@ -405,6 +438,8 @@ class AlarmDetector:
             self.restored.discard(p)
             self.last_seen.pop(p, None)
             self.last_applied.pop(p, None)
+        for source in [tp for tp in self.taken_in if tp.partition in partitions]:
+            del self.taken_in[source]
 
     async def _notice_silence(self) -> None:
         """Every `offline_check_s`: a ``silence`` status for each device silent past its profile's limit."""

@@ -14,16 +14,17 @@ a worker that runs this role). Per batch:
 2. then the batch's offsets are committed: only once both are durable.
 
 Read again after a crash, a batch writes no row twice (idempotent on ``(device_id, time, seq)``), and the detector
-takes it as it takes any batch read again (``_applied``, streams/alarm_detection.py).
+takes it as it takes any batch read again (its marks, streams/alarm_detection.py: every record taken in is skipped).
 
 **Upgrade.** A partition this group never committed starts where neither older group would miss anything: the
 older of the ``-alarms`` and ``-sinks`` committed offsets (`start_offset`), because the sinks may have stopped
 behind the detector and starting from the detector's offset would never write the rows in between. Once this group
 has committed a partition it goes on from its own offset. The records below the ``-alarms`` offset are rows only:
-detection skips them (`AlarmDetector.taken_in`), since their effects are in the changelog. ``_applied`` alone
-would not do across topics: it keeps, per topic partition, the last record that *changed* a state, and a reading
-that changed nothing when first taken, evaluated again after a later ``offline`` status of its device (taken from
-cg.status), would clear that offline episode.
+detection skips them (`AlarmDetector.taken_in`), since their effects are in the changelog. The changelog's marks
+(streams/alarm_detection.py) say as much when an ``-alarms`` detector of this version wrote them; for a changelog
+from before the marks, each state's ``_applied`` alone would not do across topics: it keeps, per topic partition,
+the last record that *changed* the state, and a reading that changed nothing when first taken, evaluated again
+after a later ``offline`` status of its device (taken from cg.status), would clear that offline episode.
 """
 
 from __future__ import annotations
@@ -130,14 +131,15 @@ class TelemetryJob(AlarmDetector):
     def _unreadable(self, topic: str, raw: bytes | None, exc: Exception) -> None:
         self._dead.append(not_json(topic, raw, exc))
 
-    async def _durable(self, alarms: list[tuple[bytes, bytes]], changed: dict[tuple[int, str], DeviceState]) -> bool:
+    async def _durable(self, alarms: list[tuple[bytes, bytes]], changed: dict[tuple[int, str], DeviceState],
+                       marks: Mapping[TopicPartition, int]) -> bool:
         """The detector's alarms and states on Kafka and the batch's rows in PostgreSQL, side by side; True once
         both are, False when stopped while the database was down (nothing committed: the batch is read again)."""
         records, self._records = self._records, []
         dead, self._dead = self._dead, []
         rows = rows_or_dead_letters(t.TELEMETRY, records, dead) if records else []
-        detected, written = await asyncio.gather(super()._durable(alarms, changed), self._write_until_done(rows),
-                                                 return_exceptions=True)
+        detected, written = await asyncio.gather(super()._durable(alarms, changed, marks),
+                                                 self._write_until_done(rows), return_exceptions=True)
         for outcome in (detected, written):
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -180,7 +182,8 @@ class TelemetryJob(AlarmDetector):
                    for suffix in suffixes}
         # Below -alarms' offset every record is in the changelog's states already: detection skips them (a reading
         # evaluated again after a later `offline` status of its device would clear that episode), rows are written.
-        self.taken_in.update(offsets[ALARMS_GROUP_SUFFIX])
+        for tp, offset in offsets[ALARMS_GROUP_SUFFIX].items():
+            self.taken_in[tp] = max(offset, self.taken_in.get(tp, 0))
         for tp in parts:
             self._starts.pop(tp, None)
             if tp in offsets[TELEMETRY_GROUP_SUFFIX]:

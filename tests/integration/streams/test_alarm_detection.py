@@ -13,9 +13,12 @@ import pytest
 from confluent_kafka import Producer
 
 from civicgrid.bus import records, topics
+from civicgrid.bus.dead_letters import DeadLetters
+from civicgrid.bus.device_records import StatusRecord
 from civicgrid.profiles import DeviceProfile, load_profiles
 from civicgrid.settings import Settings
 from streams.alarm_detection import SOURCE_TOPICS, AlarmDetector
+from streams.telemetry import TelemetryJob
 from tests.support.kafka import KafkaTail, start_group_at_the_ends
 
 pytestmark = pytest.mark.integration
@@ -37,10 +40,10 @@ def _reading(device: str, seq: int, tilt: float, start: datetime) -> bytes:
         links={"component_code": None, "grid_cell_code": None, "inspector_user_id": None}))
 
 
-def _produce(settings: Settings, device: str, values: list[bytes]) -> None:
+def _produce(settings: Settings, device: str, values: list[bytes], topic: str = topics.TELEMETRY) -> None:
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
     for value in values:
-        producer.produce(topics.TELEMETRY, value, device.encode())
+        producer.produce(topic, value, device.encode())
     assert producer.flush(10) == 0
 
 
@@ -57,6 +60,13 @@ async def _run_until(detector: AlarmDetector, done: Callable[[], bool], timeout_
     finally:
         detector.stop()
         await asyncio.wait_for(task, 30)
+
+
+async def _until(detector: AlarmDetector, done: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not done():
+        assert asyncio.get_running_loop().time() < deadline, f"not done in {timeout_s} s: {detector.counts}"
+        await asyncio.sleep(0.1)
 
 
 def _alarms_of(tail: KafkaTail, device: str) -> list[dict[str, Any]]:
@@ -160,6 +170,63 @@ def test_a_record_re_read_after_a_crash_is_not_applied_twice(settings: Settings)
     asyncio.run(_run_until(again, lambda: again.counts["already applied"] >= 1))
     assert again.counts["alarms"] == 0
     assert again.states_of(device)["cover_tilted"]["count"] == 1
+
+
+@pytest.mark.parametrize("role", ["alarms", "telemetry"])
+def test_a_reading_re_read_after_a_crash_does_not_clear_the_offline_status_that_followed_it(
+        settings: Settings, role: str) -> None:
+    """A reading R that changed no state, then an ``offline`` status S of the same device (cg.status, raising the
+    offline alarm), both taken in and their states on the changelog, neither offset committed: read again, R is a
+    sign of life against the restored state (offline active) and would clear the episode (a second case at the
+    next silence) unless the detector remembers what it took in, not only what changed a state. In both roles
+    that run the detector (the telemetry job has its own `_durable`)."""
+    run = uuid.uuid4().hex[:8]
+    device, app = f"mh-uncommitted-{run}", _settings(settings, f"streams-{run}")
+    start_group_at_the_ends(settings.kafka.bootstrap_servers, f"streams-{run}-telemetry", SOURCE_TOPICS,
+                            settings.kafka.partitions)
+    profiles = load_profiles(settings.profiles_dir)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "log_level": 3})
+
+    def detector() -> AlarmDetector:
+        if role == "alarms":
+            return AlarmDetector(app, profiles, producer)
+        return TelemetryJob(app, profiles, producer, DeadLetters(producer, f"streams-{run}"))
+
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    _produce(settings, device, [_reading(device, 1, 1.0, start)])  # level: the rules' first state
+    crashing = detector()
+
+    async def never_commit(*_: object, **__: object) -> None:  # killed before any commit
+        return None
+
+    async def take_in_reading_then_offline() -> None:
+        task = asyncio.ensure_future(crashing.run())
+        original = crashing._take
+
+        async def take(consumer: Any, batch: Any) -> None:
+            consumer.commit = never_commit
+            await original(consumer, batch)
+
+        crashing._take = take  # type: ignore[method-assign]
+        try:
+            await _until(crashing, lambda: crashing.counts["records"] >= 1)
+            await asyncio.to_thread(_produce, settings, device, [_reading(device, 2, 1.0, start)])  # R: no change
+            await _until(crashing, lambda: crashing.counts["records"] >= 2)
+            offline = StatusRecord(device_id=device, kind="manhole-sensor", profile="manhole-sensor",
+                                   state="offline", ts=start + timedelta(seconds=3), retained=False, source="device")
+            await asyncio.to_thread(_produce, settings, device, [offline.encode()], topics.STATUS)
+            await _until(crashing, lambda: crashing.counts["records"] >= 3)
+        finally:
+            crashing.stop()
+            await asyncio.wait_for(task, 30)
+
+    asyncio.run(take_in_reading_then_offline())
+    assert crashing.counts["alarms"] == 1 and crashing.states_of(device)["offline"]["active"]  # type: ignore[index]
+
+    again = detector()
+    asyncio.run(_run_until(again, lambda: again.counts["records"] >= 3))
+    assert again.counts["alarms"] == 0, "a record taken in before the crash was evaluated again"
+    assert again.states_of(device)["offline"]["active"]  # type: ignore[index]
 
 
 def test_a_silent_device_raises_offline_and_its_next_reading_clears_it(settings: Settings) -> None:
