@@ -60,6 +60,7 @@ from civicgrid.bus import clients
 from civicgrid.bus import topics as t
 from civicgrid.bus.admin import ensure_topics
 from civicgrid.bus.alarm_record import AlarmRecord
+from civicgrid.bus.delivery import produce_all
 from civicgrid.bus.device_records import DeviceRecord, StatusRecord
 from civicgrid.bus.records import loads
 from civicgrid.bus.topics import TopicSpec
@@ -381,15 +382,10 @@ class AlarmDetector:
             return None
 
     def _send(self, messages: list[tuple[str, bytes, bytes, int | None]]) -> None:
-        """Produce and wait until Kafka has every one (the ordering of the module docstring rests on it)."""
-        for topic, key, value, partition in messages:
-            if partition is None:
-                self._producer.produce(topic, value, key)
-            else:
-                self._producer.produce(topic, value, key, partition=partition)
-            self._producer.poll(0)
-        if self._producer.flush(30):
-            raise RuntimeError("Kafka did not take the alarm detector's records")
+        """Produce and wait until Kafka has every one (the ordering of the module docstring rests on it); a record
+        Kafka refused fails the batch as one still queued does (civicgrid/bus/delivery.py)."""
+        produce_all(self._producer, ((topic, value, key, partition) for topic, key, value, partition in messages),
+                    "the alarm detector's records")
 
     async def restore(self, partitions: set[int]) -> None:
         """Each partition's device states from its changelog partition, read to its end."""

@@ -40,6 +40,7 @@ from confluent_kafka import Producer
 from civicgrid.bus import topics
 from civicgrid.bus.alarm_record import AlarmRecord
 from civicgrid.bus.dead_letters import DeadLetters, Rejected
+from civicgrid.bus.delivery import produce_all
 from civicgrid.bus.device_records import DeviceRecord
 from civicgrid.domain.patrol import Fix, PatrolRules, PatrolTracker
 from civicgrid.domain.patrol.tracker import AlarmOut, BatchResult
@@ -169,10 +170,8 @@ class PatrolRunner:
             log.info("patrol: %s", dict(self.counts))
 
     def _send_alarms(self, alarms: list[AlarmOut]) -> None:
-        for a in alarms:
-            self._producer.produce(topics.ALARMS, alarm_record(a).encode(), a.device_id.encode())
-        if self._producer.flush(30):
-            raise RuntimeError("Kafka did not take the patrol alarms")
+        produce_all(self._producer, ((topics.ALARMS, alarm_record(a).encode(), a.device_id.encode(), None)
+                                     for a in alarms), "the patrol alarms")
         self.metrics.count_alarms((a.alarm.rule, a.alarm.action) for a in alarms)
         for a in alarms[:20]:
             log.info("patrol alarm %s %s on %s", a.alarm.rule, a.alarm.action, a.device_id,

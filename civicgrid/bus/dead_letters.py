@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Producer
 
 from civicgrid.bus import records
+from civicgrid.bus.delivery import produce_all
 from civicgrid.bus.topics import DEADLETTER
 
 log = logging.getLogger(__name__)
@@ -47,15 +48,13 @@ class DeadLetters:
 
     def send(self, rejected: Iterable[Rejected]) -> int:
         now = datetime.now(UTC)
-        n = 0
+        out = []
         for item in rejected:
             record = records.DeadLetterRecord.of(payload=item.payload, mqtt_topic=item.origin,
                                                  device_id=item.device_id, reason=item.reason,
                                                  detail=item.detail[:500], received_at=now, keep_bytes=KEEP_WHOLE_BYTES)
-            self.producer.produce(DEADLETTER, record.encode(), (item.device_id or self.consumer).encode())
-            n += 1
-        if n and self.producer.flush(30):
-            raise RuntimeError(f"Kafka did not take the dead letters of {self.consumer}")
+            out.append((DEADLETTER, record.encode(), (item.device_id or self.consumer).encode(), None))
+        n = produce_all(self.producer, out, f"the dead letters of {self.consumer}")
         if n:
             self.sent += n
             log.warning("%s: %d record(s) dead-lettered", self.consumer, n)
