@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,10 +56,12 @@ class Schedule:
     """Segments in wall order; before the first, the first one's line extends backwards (as a fixed clock's)."""
 
     segments: tuple[Segment, ...]
+    _walls: list[datetime] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.segments:
             raise ScheduleError("a clock schedule needs at least one segment")
+        object.__setattr__(self, "_walls", [s.wall for s in self.segments])  # for the search in `segment`
         for prev, seg in zip(self.segments, self.segments[1:], strict=False):
             if seg.wall <= prev.wall:
                 raise ScheduleError(f"clock schedule segments out of order: {seg.wall.isoformat()} after "
@@ -82,7 +84,7 @@ class Schedule:
         return self.segments[0]
 
     def segment(self, wall: datetime) -> Segment:
-        i = bisect.bisect_right([s.wall for s in self.segments], wall) - 1
+        i = bisect.bisect_right(self._walls, wall) - 1
         return self.segments[max(i, 0)]
 
     def at(self, wall: datetime) -> datetime:

@@ -144,6 +144,14 @@ def score_tables(conn: psycopg.Connection, facts: list[CaseFacts]) -> dict[str, 
     }
 
 
+def _changes(changes: list[list[float]], keep: int = 6) -> str:
+    """Each speed change as `wall s → speed×`; a long run's list cut to its first and last `keep`."""
+    shown = [f"{w:g} s → {v:g}×" for w, v in changes]
+    if len(shown) > 2 * keep:
+        shown = [*shown[:keep], f"… {len(shown) - 2 * keep} more …", *shown[-keep:]]
+    return ", ".join(shown) or "none"
+
+
 def markdown(report: dict[str, Any], run: Mapping[str, Any]) -> str:
     """The report for people: the seed's figures beside the run's."""
     p, c = report["period"], report["closure"]
@@ -157,7 +165,7 @@ def markdown(report: dict[str, Any], run: Mapping[str, Any]) -> str:
     if (sp := run.get("speeds")) is not None:  # --speed auto (simulators/people/pace.py)
         lines[4:4] = [f"Speed adjusted while running for a look every {sp.get('target_look_min')} simulated minutes: "
                       f"min {sp['min']}×, median {sp['median']}× (by wall time), max {sp['max']}×; changes (wall s, "
-                      f"speed): {', '.join(f'{w:g} s → {v:g}×' for w, v in sp['changes']) or 'none'}.", ""]
+                      f"speed): {_changes(sp['changes'])}.", ""]
     for source, v in report["by_source"].items():
         lines.append(f"| {source} | {v['cases']} | {v['pct']} | {seed_mix.get(source, '—')} |")
     lines += ["", f"{report['cases']} cases reported in the month ({report['cases_after_the_month']} after it); "

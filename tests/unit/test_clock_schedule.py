@@ -99,6 +99,15 @@ def test_a_missing_or_malformed_file_is_a_clear_error_and_a_bad_rewrite_never_go
     assert live.now() >= t
 
 
+def test_a_sleeper_under_a_schedule_wakes_within_the_lead_time(tmp_path: Path) -> None:
+    path = tmp_path / "clock-schedule.json"
+    write_schedule(path, Schedule.fixed(START, 600, datetime.now(UTC)))
+    live = LiveSchedule(path)
+    assert live.wall_seconds(300) == pytest.approx(0.5, abs=0.01)  # five simulated minutes at 600×
+    assert live.wall_seconds(86_400) == 2.0  # a day is 144 s at 600×, but the speed may change: look again in 2 s
+    assert live.wall_seconds(-5) == 0.0
+
+
 def test_without_a_schedule_the_clock_is_the_fixed_line() -> None:
     settings = ClockSettings(start=START, speed=600, anchor=WALL)
     clock = PlatformClock.from_settings(settings)
