@@ -5,7 +5,9 @@ Method (against a throwaway stack this script starts):
    inspectors; no sensors or cameras: the month's problems come through the API) is loaded with
    civicgrid.store.city.load_city.
 2. `civicgrid county-month`'s runner (simulators/people/month.py) starts an API and a deadline-watching stream
-   worker on one simulated clock (`--speed` simulated seconds per wall second) that begins at midnight far
+   worker on one simulated clock (`--speed` simulated seconds per wall second, or `auto`: adjusted while running
+   so that the people look at their work lists every `--target-look-min` simulated minutes, up to `--max-speed`,
+   through a clock schedule every process reads) that begins at midnight far
    enough back that the month ends in the past, and runs the town's people (simulators/scenarios/
    county-month.yaml: the seed's 440 problems a day, `--scale` times that) through the API for `--days`,
    then a drain of at most `--drain-days` (no new problems; the people finish what is open).
@@ -32,7 +34,7 @@ from civicgrid.stack.ephemeral import as_environment, ephemeral_settings, throwa
 from civicgrid.store.city import load_city
 from simulators.city import generate_city
 from simulators.people.month import run_month
-from simulators.people.scenario import MONTH_SCENARIO, load_scenario
+from simulators.people.scenario import MONTH_SCENARIO, Month, load_scenario
 
 
 def say(message: str) -> None:
@@ -42,15 +44,19 @@ def say(message: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=30.0)
-    parser.add_argument("--speed", type=float, default=300.0)
+    parser.add_argument("--speed", default="300", help="a number, or 'auto'")
+    parser.add_argument("--max-speed", type=float, default=None)
+    parser.add_argument("--target-look-min", type=float, default=None)
     parser.add_argument("--drain-days", type=float, default=3.0)
     parser.add_argument("--scale", type=float, default=1.0, help="times the seed's 440 problems a day")
     parser.add_argument("--out", type=Path, default=Path("var/county-month-bench"))
     args = parser.parse_args()
     people = load_scenario(MONTH_SCENARIO)
     people = people.model_copy(update={
-        "month": people.month.model_copy(update={"days": args.days, "speed": args.speed,
-                                                 "drain_days": args.drain_days}),
+        "month": Month.model_validate({**people.month.model_dump(), "days": args.days, "speed": args.speed,
+                                       "drain_days": args.drain_days, **{k: v for k, v in (
+                                           ("max_speed", args.max_speed), ("target_look_min", args.target_look_min))
+                                           if v is not None}}),
         "patrol": people.patrol.model_copy(update={"reports_per_day": people.patrol.reports_per_day * args.scale}),
         "video": people.video.model_copy(update={"captures_per_day": people.video.captures_per_day * args.scale}),
         "citizens": people.citizens.model_copy(update={"calls_per_day": people.citizens.calls_per_day * args.scale}),
@@ -69,12 +75,14 @@ def main() -> None:
                            ("sim-admin", password), say=say)
     run, report = result.run, result.report
     out = {"simulated_days": run["simulated_days"], "month_days": args.days, "wall_s": run["wall_s"],
-           "speed": args.speed, "scale": args.scale, "cpu_s": run["cpu_s"], "cpu_s_by_process": run["cpu_s_by_process"],
+           "speed": run["speed"], "scale": args.scale, "cpu_s": run["cpu_s"],
+           "cpu_s_by_process": run["cpu_s_by_process"],
            "cpu_s_per_simulated_day": run["cpu_s_per_simulated_day"], "cases": report["cases"],
            "closure_rate": report["closure"]["rate_at_month_end_pct"],
            "closure_rate_after_drain": report["closure"]["rate_at_end_pct"],
            "source_mix_pct": {k: v["pct"] for k, v in report["by_source"].items()},
-           "look_interval_sim_min": run["look_interval_sim_min"], "report": str(result.markdown_path)}
+           "look_interval_sim_min": run["look_interval_sim_min"],
+           **({"speeds": run["speeds"]} if "speeds" in run else {}), "report": str(result.markdown_path)}
     say(f"{run['simulated_days']} simulated days in {run['wall_s']} s wall; platform CPU {run['cpu_s']} s "
         f"({run['cpu_s_per_simulated_day']} s per simulated day); {report['cases']} cases, closed by the month's "
         f"end {out['closure_rate']} %")

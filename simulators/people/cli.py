@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from civicgrid import command_settings
@@ -132,8 +133,15 @@ def county_month(
     scenario: Annotated[Path, typer.Option(help="The month's people, volumes and clock (YAML).", exists=True,
                                            dir_okay=False)] = MONTH_SCENARIO,
     days: Annotated[float | None, typer.Option(help="Simulated days (default: the scenario's month.days).")] = None,
-    speed: Annotated[float | None, typer.Option(help="Simulated seconds per wall second (default: the "
-                                                     "scenario's month.speed).")] = None,
+    speed: Annotated[str | None, typer.Option(help="Simulated seconds per wall second, or 'auto': as fast as the "
+                                                   "people keep --target-look-min between two looks at their work "
+                                                   "lists, up to --max-speed, adjusted while running (default: "
+                                                   "the scenario's month.speed).")] = None,
+    max_speed: Annotated[float | None, typer.Option(help="With --speed auto: the highest speed (default: the "
+                                                         "scenario's month.max_speed).")] = None,
+    target_look_min: Annotated[float | None, typer.Option(help="With --speed auto: simulated minutes between two "
+                                                               "looks at a work list (default: the scenario's "
+                                                               "month.target_look_min, 10).")] = None,
     drain_days: Annotated[float | None, typer.Option(help="After the month: at most this long for the people "
                                                           "to finish what is open.")] = None,
     out: Annotated[Path | None, typer.Option(help="Where the report goes (county-month.json, .md, logs/); "
@@ -156,8 +164,15 @@ def county_month(
     settings = command_settings.current()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     people = load_scenario(scenario)
-    given = {k: v for k, v in (("days", days), ("speed", speed), ("drain_days", drain_days)) if v is not None}
-    people = people.model_copy(update={"month": Month.model_validate({**people.month.model_dump(), **given})})
+    given = {k: v for k, v in (("days", days), ("speed", speed), ("drain_days", drain_days),
+                               ("max_speed", max_speed), ("target_look_min", target_look_min)) if v is not None}
+    try:
+        month = Month.model_validate({**people.month.model_dump(), **given})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise command_settings.fail(f"county-month: {'.'.join(['month', *map(str, first['loc'][:1])])}: {first['msg']} "
+                                    "(--speed takes a number or 'auto')") from None
+    people = people.model_copy(update={"month": month})
     state_path = state or settings.stack.var_dir / "city" / "people.json"
     out_dir = out or settings.stack.var_dir / "county-month"
     admin = admin_user or f"{people.user_prefix}admin"
@@ -170,4 +185,8 @@ def county_month(
                   f"{r['closure']['rate_at_month_end_pct']} %, after the drain {r['closure']['rate_at_end_pct']} %; "
                   f"{run['simulated_days']} simulated days in {run['wall_s']} s, platform CPU "
                   f"{run['cpu_s_per_simulated_day']} s per simulated day", highlight=False)
+    if "speeds" in run:
+        sp = run["speeds"]
+        console.print(f"speed: min {sp['min']}×, median {sp['median']}×, max {sp['max']}× over the run; each person "
+                      f"looked every {run['look_interval_sim_min']} simulated minutes", highlight=False)
     console.print(f"report: {result.markdown_path} and {result.json_path}", highlight=False)

@@ -3,7 +3,9 @@
 `run_month` is a composition root like `civicgrid run`, for the case loop alone: it starts an API and a stream
 worker (the deadline watch) on one simulated clock (civicgrid/clock.py) that begins at midnight of a day far
 enough back that the month and its drain end before the present, runs the people (simulators/people/town.py)
-on that same clock through the API, stops new problems at the month's end, lets the people finish what is open
+on that same clock through the API (at a fixed speed, or with `speed: auto` at the speed `Pace` finds,
+written as a clock schedule that every process of the run reads: civicgrid/clock_schedule.py), stops new
+problems at the month's end, lets the people finish what is open
 (the drain: until every case of the run is closed or cancelled, or `drain_days` have passed), and writes the
 report (simulators/people/report.py). The database, Kafka and the town's base data (`civicgrid city load`)
 come from the settings, as for `civicgrid simulate`.
@@ -29,13 +31,15 @@ from typing import Any
 import httpx
 import orjson
 
-from civicgrid.clock import PlatformClock
+from civicgrid.clock import ClockSettings, PlatformClock
+from civicgrid.clock_schedule import LEAD_S, Schedule, write_schedule
 from civicgrid.settings import Settings
 from civicgrid.stack.ephemeral import as_environment
 from civicgrid.store.db import connect
 from simulators.people.decisions import CST, TERMINAL
+from simulators.people.pace import Pace, PaceSettings
 from simulators.people.report import Period, build_report, markdown, run_case_ids
-from simulators.people.scenario import PeopleScenario
+from simulators.people.scenario import Month, PeopleScenario
 from simulators.people.town import Town
 
 log = logging.getLogger(__name__)
@@ -140,8 +144,37 @@ def _open_reasons(town: Town) -> dict[str, str]:
     return reasons
 
 
+class Governor:
+    """The adaptive speed of one run: `Pace`'s decisions written to the run's clock schedule."""
+
+    def __init__(self, month: Month, poll_s: float, path: Path, start: datetime) -> None:
+        # First guess: a tick takes twice `poll_s` (the looks as long as the pause); `Pace` corrects it.
+        initial = month.target_look_min * 60 / (2 * poll_s)
+        self.pace = Pace(PaceSettings(month.target_look_min, month.min_speed, month.max_speed), initial)
+        self.initial, self.path, self.wall0 = self.pace.speed, path.absolute(), time.time()
+        self.schedule = Schedule.fixed(start, self.initial, datetime.fromtimestamp(self.wall0, UTC))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_schedule(self.path, self.schedule)
+
+    def clock(self) -> PlatformClock:
+        first = self.schedule.first
+        return PlatformClock.from_settings(ClockSettings(start=first.sim, speed=first.speed, anchor=first.wall,
+                                                         schedule=self.path))
+
+    def step(self, ticks: int, sim: datetime) -> float | None:
+        wall = time.time()
+        new = self.pace.observe(wall, ticks, sim, LEAD_S)
+        if new is not None:
+            self.schedule = self.schedule.then(new, datetime.fromtimestamp(wall + LEAD_S, UTC))
+            write_schedule(self.path, self.schedule)
+        return new
+
+    def summary(self) -> dict[str, object]:
+        return self.pace.summary(self.wall0, time.time(), self.initial)
+
+
 async def _work(town: Town, clock: PlatformClock, settings: Settings, period: Period, drain_end: datetime,
-                say: Callable[[str], None]) -> datetime:
+                say: Callable[[str], None], governor: Governor | None = None) -> datetime:
     """Run the town through the month and the drain; return when (simulated) it stopped."""
     runner = asyncio.create_task(town.run())
     last_line, intake_open = 0.0, True
@@ -149,6 +182,10 @@ async def _work(town: Town, clock: PlatformClock, settings: Settings, period: Pe
         while not runner.done():
             await asyncio.wait({runner}, timeout=1.0)
             now = clock.now()
+            if governor is not None and (new := governor.step(town.ticks, now)) is not None:
+                say(f"[{now.astimezone(CST):%Y-%m-%d %H:%M}] look interval {governor.pace.intervals[-1]:.1f} "
+                    f"simulated min (target {governor.pace.settings.target_look_min:g}): speed {new:.0f}× "
+                    f"from {LEAD_S:g} s on")
             if intake_open and now >= period.month_end:
                 town.stop_intake()
                 intake_open = False
@@ -183,14 +220,15 @@ def run_month(settings: Settings, scenario: PeopleScenario, scenario_name: str, 
     m = scenario.month
     start = month_start(m.days, m.drain_days)
     period = Period(start, start + timedelta(days=m.days), start + timedelta(days=m.days + m.drain_days))
-    clock = PlatformClock.simulated(start, m.speed)
+    governor = None if m.speed != "auto" else Governor(m, scenario.poll_s, out_dir / "clock-schedule.json", start)
+    clock = governor.clock() if governor is not None else PlatformClock.simulated(start, float(m.speed))
     platform = Platform(settings, clock, out_dir / "logs")
     wall0 = time.monotonic()
     try:
         platform.wait_ready()
         say(f"platform up at {platform.url} on the {clock.describe()}")
         town = Town(scenario, clock, platform.url, admin[0], admin[1], state_path, platform=clock)
-        stopped = asyncio.run(_work(town, clock, settings, period, period.end, say))
+        stopped = asyncio.run(_work(town, clock, settings, period, period.end, say, governor))
         wall_s = time.monotonic() - wall0
         cpu = platform.cpu_s()
     finally:
@@ -208,6 +246,9 @@ def run_month(settings: Settings, scenario: PeopleScenario, scenario_name: str, 
         # (a speed the platform does not keep up with shows here first).
         "look_interval_sim_min": round(simulated_days * 1440 / town.ticks, 2) if town.ticks else None,
         "people": town.summary(), "users": run_users(town)}
+    if governor is not None:
+        # The speeds used, weighted by wall time, and each change (wall seconds from the start, speed).
+        run["speeds"] = governor.summary()
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "county-month.json", out_dir / "county-month.md"
     json_path.write_bytes(orjson.dumps({"run": run, "report": report}, option=orjson.OPT_INDENT_2))

@@ -144,15 +144,28 @@ def score_tables(conn: psycopg.Connection, facts: list[CaseFacts]) -> dict[str, 
     }
 
 
+def _changes(changes: list[list[float]], keep: int = 6) -> str:
+    """Each speed change as `wall s → speed×`; a long run's list cut to its first and last `keep`."""
+    shown = [f"{w:g} s → {v:g}×" for w, v in changes]
+    if len(shown) > 2 * keep:
+        shown = [*shown[:keep], f"… {len(shown) - 2 * keep} more …", *shown[-keep:]]
+    return ", ".join(shown) or "none"
+
+
 def markdown(report: dict[str, Any], run: Mapping[str, Any]) -> str:
     """The report for people: the seed's figures beside the run's."""
     p, c = report["period"], report["closure"]
+    speed = "auto" if run.get("speed") == "auto" else f"{run.get('speed')}×"
     seed_mix = report["seed_source_mix_pct"]
     lines = [f"# County month: {p['start'][:10]} – {p['month_end'][:10]} ({p['days']:g} simulated days)", "",
-             f"Run: speed {run.get('speed')}×, wall {run.get('wall_s')} s, platform CPU {run.get('cpu_s')} s "
+             f"Run: speed {speed}, wall {run.get('wall_s')} s, platform CPU {run.get('cpu_s')} s "
              f"({run.get('cpu_s_per_simulated_day')} s per simulated day), scenario `{run.get('scenario')}`; "
              f"each person looked at their work list every {run.get('look_interval_sim_min')} simulated minutes.", "",
              "## Cases by source", "", "| source | cases | % | seed % |", "| --- | ---: | ---: | ---: |"]
+    if (sp := run.get("speeds")) is not None:  # --speed auto (simulators/people/pace.py)
+        lines[4:4] = [f"Speed adjusted while running for a look every {sp.get('target_look_min')} simulated minutes: "
+                      f"min {sp['min']}×, median {sp['median']}× (by wall time), max {sp['max']}×; changes (wall s, "
+                      f"speed): {_changes(sp['changes'])}.", ""]
     for source, v in report["by_source"].items():
         lines.append(f"| {source} | {v['cases']} | {v['pct']} | {seed_mix.get(source, '—')} |")
     lines += ["", f"{report['cases']} cases reported in the month ({report['cases_after_the_month']} after it); "

@@ -174,12 +174,23 @@ class Month(_Model):
     """The county month (`civicgrid county-month`): how long, how fast, and the drain after it."""
 
     days: Annotated[float, Field(gt=0, le=92)] = 30.0
-    speed: Annotated[float, Field(gt=0, le=100_000)] = 600.0  # simulated seconds per wall second
+    # Simulated seconds per wall second, or "auto": as fast as the people keep `target_look_min` between two looks
+    # at their work lists, within [min_speed, max_speed] (simulators/people/pace.py, docs/county-month.md).
+    speed: Annotated[float, Field(gt=0, le=100_000)] | Literal["auto"] = 600.0
+    target_look_min: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0
+    min_speed: Annotated[float, Field(gt=0, le=100_000)] = 30.0
+    max_speed: Annotated[float, Field(gt=0, le=100_000)] = 1200.0
     # After the month no new problems come in and the people finish what is open, at most this long.
     drain_days: Annotated[float, Field(ge=0, le=30)] = 3.0
     # Calibration target, stated in the report beside what the run produced (the county seed, docs/county-month.md).
     seed_source_mix: dict[str, float] = {"inspector": 95.0, "camera": 3.0, "hotline": 2.0}
     seed_closure_pct: float = 97.5
+
+    @model_validator(mode="after")
+    def _speed_bounds(self) -> Month:
+        if self.min_speed > self.max_speed:
+            raise ValueError(f"month.min_speed {self.min_speed} is above month.max_speed {self.max_speed}")
+        return self
 
 
 class Citizens(_Model):

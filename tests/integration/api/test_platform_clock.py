@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from civicgrid.cases import repository
 from civicgrid.clock import ClockSettings, PlatformClock
+from civicgrid.clock_schedule import Schedule, write_schedule
 from civicgrid.settings import Settings
 from tests.integration.api.conftest import CELLS
 
@@ -110,6 +111,34 @@ def test_a_deadline_passes_in_simulated_time(simulated, as_user: Headers, db: ps
     assert (case["id"], "disposal", deadline) in past
     # Wall time since the dispatch is a few seconds: on the system clock the case would still be green.
     assert (datetime.now(UTC) - datetime.fromisoformat(dispatched["timeline"][-1]["at"])).days > 300
+
+
+def test_the_api_follows_a_clock_schedule_changed_while_it_runs(api_settings: Settings, org: dict[str, int],
+                                                                as_user: Headers, tmp_path) -> None:
+    """`clock.schedule` (civicgrid/clock_schedule.py): a speed written to the file after the API started takes
+    effect at the segment's wall time in the API as in the writer's own clock, with no jump."""
+    path = tmp_path / "clock-schedule.json"
+    schedule = Schedule.fixed(START, 60.0, datetime.now(UTC))
+    write_schedule(path, schedule)
+    first = schedule.first
+    settings = ClockSettings(start=first.sim, speed=first.speed, anchor=first.wall, schedule=path)
+    mine = PlatformClock.from_settings(settings)
+    with TestClient(create_app(api_settings.model_copy(update={"clock": settings}), background=False)) as client:
+        case = _report(client, as_user)
+        reported = datetime.fromisoformat(case["reported_at"])
+        assert START <= reported < START + timedelta(minutes=30)
+        switch = datetime.now(UTC) + timedelta(seconds=1.2)
+        write_schedule(path, schedule.then(36_000.0, switch))  # ten hours a second, from 1.2 s on
+        filed_early = _act(client, as_user, case["id"], "api-leader", "file")["timeline"][-1]["at"]
+        while datetime.now(UTC) < switch + timedelta(seconds=0.5):
+            time.sleep(0.05)
+        before = mine.now()
+        dispatched = _act(client, as_user, case["id"], "api-dispatcher", "dispatch")
+        after = mine.now()
+    stamps = [datetime.fromisoformat(e["at"]) for e in dispatched["timeline"]]
+    assert stamps == sorted(stamps) and datetime.fromisoformat(filed_early) < START + timedelta(minutes=30)
+    assert before <= stamps[-1] <= after  # the API's now is the writer's: both switched at the same instant
+    assert stamps[-1] - stamps[1] > timedelta(hours=4)  # at least 0.5 s at 36,000×
 
 
 def test_clock_settings_refuse_naive_times_and_a_lone_anchor() -> None:
