@@ -96,28 +96,29 @@ def devices_show(device_id: str) -> None:
 def devices_jt808_code(device_id: str) -> None:
     """Print a JT/T 808 terminal's authentication code (what its registration would answer; docs/jt808.md), for a
     terminal set up by hand or when jt808.allow_registration is off."""
-    from civicgrid.store.db import connect
     from gateway.jt808.auth import auth_code
 
-    with connect(command_settings.current().db) as conn:
-        row = conn.execute("SELECT secret_hash FROM devices WHERE id = %s", (device_id,)).fetchone()
-    if row is None:
-        raise fail(f"no device {device_id!r} in the registry")
-    print(auth_code(device_id, row[0]))
+    print(auth_code(device_id, _secret_hash(device_id)))
 
 
 @devices_app.command("gb28181-password")
 def devices_gb28181_password(device_id: str) -> None:
     """Print a GB/T 28181 device's SIP password (derived from its registry secret; docs/gb28181.md), to configure
     the camera with; `devices rotate-secret` changes it."""
-    from civicgrid.store.db import connect
     from gateway.gb28181.digest import sip_password
+
+    print(sip_password(device_id, _secret_hash(device_id)))
+
+
+def _secret_hash(device_id: str) -> str:
+    """The registry's secret hash of a device, which the protocol gateways derive their credentials from."""
+    from civicgrid.store.db import connect
 
     with connect(command_settings.current().db) as conn:
         row = conn.execute("SELECT secret_hash FROM devices WHERE id = %s", (device_id,)).fetchone()
     if row is None:
         raise fail(f"no device {device_id!r} in the registry")
-    print(sip_password(device_id, row[0]))
+    return str(row[0])
 
 
 @devices_app.command("bind-carrier")
