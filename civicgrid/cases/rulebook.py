@@ -81,9 +81,10 @@ class RuleBook:
         """The rules of one version (None: a case filed before versions existed, judged by version 1, the shipped
         defaults as first stored; before anything is stored, by this code's shipped defaults)."""
         if version is None:
-            if rule_packs.get(conn, 1) is None:
+            try:
+                return self.rules(conn, 1)  # cached after its first read, as any version
+            except LookupError:
                 return shipped_pack().rules
-            version = 1
         with self._lock:
             if version in self._cache:
                 self._cache.move_to_end(version)
