@@ -7,7 +7,7 @@ Whoever may read /coverage may read these; an inspector reads their own only.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
@@ -23,9 +23,10 @@ from api.users import User
 from civicgrid.domain.case_state import Role
 from civicgrid.domain.patrol import PatrolPlan, Projection, summarise
 from civicgrid.domain.patrol.playback import simplify_indices
+from civicgrid.domain.working_calendar import CHINA_TZ
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
-CITY_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+CITY_TZ = CHINA_TZ
 Readers = Annotated[User, Depends(require(Role.LEADER, Role.SHIFT_LEADER, Role.OPERATOR, Role.DISPATCHER,
                                           Role.INSPECTOR))]
 Day = Annotated[date | None, Query(description="the city's day (default: today, UTC+8)")]
