@@ -14,6 +14,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from civicgrid.bus import records
+from civicgrid.bus.delivery import produce_all
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +26,9 @@ def relay_once(conn: psycopg.Connection, producer: Producer, batch: int = 500) -
                             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (batch,)).fetchall()
         if not rows:
             return 0
-        errors: list[str] = []
-        for _, topic, key, payload in rows:
-            producer.produce(topic, records.dumps(payload), key.encode(),
-                             on_delivery=lambda err, msg: errors.append(str(err)) if err else None)
-        remaining = producer.flush(30)
-        if remaining or errors:
-            # Roll back: nothing is stamped, everything is retried (duplicates are allowed, losses are not).
-            raise RuntimeError(f"outbox relay: Kafka did not acknowledge {remaining or len(errors)} records: "
-                               f"{errors[:3]}")
+        # NotDelivered rolls back: nothing is stamped, everything is retried (duplicates are allowed, losses are
+        # not).
+        produce_all(producer, ((topic, records.dumps(payload), key.encode(), None) for _, topic, key, payload in rows),
+                    "the outbox relay's records")
         conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", ([r[0] for r in rows],))
     return len(rows)
