@@ -182,10 +182,12 @@ async def _work(town: Town, clock: PlatformClock, settings: Settings, period: Pe
         while not runner.done():
             await asyncio.wait({runner}, timeout=1.0)
             now = clock.now()
+            anticipated = governor.pace.anticipated if governor is not None else 0
             if governor is not None and (new := governor.step(town.ticks, now)) is not None:
-                say(f"[{now.astimezone(CST):%Y-%m-%d %H:%M}] look interval {governor.pace.intervals[-1]:.1f} "
-                    f"simulated min (target {governor.pace.settings.target_look_min:g}): speed {new:.0f}× "
-                    f"from {LEAD_S:g} s on")
+                why = ("the next hour was slow the last day" if governor.pace.anticipated > anticipated else
+                       f"look interval {governor.pace.intervals[-1]:.1f} simulated min")
+                say(f"[{now.astimezone(CST):%Y-%m-%d %H:%M}] {why} (target "
+                    f"{governor.pace.settings.target_look_min:g}): speed {new:.0f}× from {LEAD_S:g} s on")
             if intake_open and now >= period.month_end:
                 town.stop_intake()
                 intake_open = False

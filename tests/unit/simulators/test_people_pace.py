@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from civicgrid.domain.working_calendar import CHINA_TZ
 from simulators.people.pace import Pace, PaceSettings
 
 T0 = datetime(2026, 11, 3, tzinfo=UTC)
@@ -74,3 +76,49 @@ def test_a_load_that_doubles_mid_run_lowers_the_speed_once_and_settles_again() -
     assert settled(series[-1][1], 1.6) and series[-1][1] < series[299][1]
     summary = pace.summary(0.0, 900.0, 750)
     assert summary["min"] == round(series[-1][1], 1) and summary["max"] == 750
+
+
+def rush(sim: datetime) -> float:
+    """A day's ticks: 0.75 wall seconds (800× for the target), three times that in the morning rush, 07:30-12:00."""
+    local = sim.astimezone(CHINA_TZ)
+    return 2.25 if (7, 30) <= (local.hour, local.minute) < (12, 0) else 0.75
+
+
+def looks(pace: Pace, seconds: int) -> list[tuple[datetime, float]]:
+    """Like `run`, on a machine whose tick time depends on the simulated hour: (simulated time, look interval in
+    simulated minutes) each wall second."""
+    speed, ticks_f, sim, pending, out = pace.speed, 0.0, T0, [], []
+    for t in range(seconds):
+        for when, new in list(pending):
+            if when <= t:
+                speed = new
+                pending.remove((when, new))
+        tick = rush(sim)
+        ticks_f += 1 / tick
+        out.append((sim, speed * tick / 60))
+        sim += timedelta(seconds=speed)
+        if (new := pace.observe(float(t), int(ticks_f), sim, LEAD)) is not None:
+            pending.append((t + LEAD, new))
+    return out
+
+
+def rush_looks(series: list[tuple[datetime, float]], day: int) -> list[float]:
+    """The look intervals of each wall second of the day's rush (the run starts at 08:00 local on day 0)."""
+    first = T0.astimezone(CHINA_TZ).date() + timedelta(days=day)
+    return [look for sim, look in series if sim.astimezone(CHINA_TZ).date() == first and rush(sim) > 1]
+
+
+def test_a_morning_rush_is_met_by_slowing_down_at_once_and_before_it_the_next_day() -> None:
+    # The 7-day run's mornings (docs/county-month.md): feedback alone, damped, let the looks drift to 30 minutes
+    # (26-27 minutes on average over this rush, with the controller before the quick step and the memory).
+    def run_days(**settings: float | bool) -> list[tuple[datetime, float]]:
+        return looks(Pace(PaceSettings(target_look_min=10, **settings), 800), 1200)  # four days at about 800×
+
+    remembered = run_days()
+    for day in (2, 3):
+        rush_day = rush_looks(remembered, day)
+        assert statistics.mean(rush_day) <= 13 and max(rush_day) <= 16, day  # slowed before 07:00 and at 07:30
+    forgetful = [statistics.mean(rush_looks(run_days(remember_hours=False), day)) for day in (2, 3)]
+    assert all(18 < m < 24 for m in forgetful), forgetful  # the quick step alone: down after three long ticks
+    damped = [statistics.mean(rush_looks(run_days(remember_hours=False, quick_over=1e9), day)) for day in (2, 3)]
+    assert all(m > 24 for m in damped), damped
