@@ -501,6 +501,8 @@ class StackSettings(_Section):
     kafka_tls_port: int = 18095
     # Fixed heap: Kafka keeps records in the page cache, not on the heap (docs/stack.md).
     kafka_heap_mb: int = Field(default=1024, ge=256)
+    # The JVM's garbage collector and its options (split as a shell would): Kafka's own defaults.
+    kafka_jvm_options: str = "-XX:+UseG1GC -XX:MaxGCPauseMillis=20"
     # Retention drops whole segments: small ones let a slow topic age out within hours.
     kafka_segment_mb: int = Field(default=64, ge=1)
     mosquitto_bin: Path = Path("/usr/sbin/mosquitto")

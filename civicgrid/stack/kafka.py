@@ -25,6 +25,7 @@ Choices for one small machine (docs/stack.md says why each):
 from __future__ import annotations
 
 import base64
+import shlex
 import shutil
 import signal
 import subprocess
@@ -102,9 +103,9 @@ class KafkaService:
         (self.dir / "server.properties").write_text(self.server_properties())
         if not (self.data_dir / "meta.properties").exists():
             self._format(java, classpath)
-        heap = f"-Xmx{self.settings.stack.kafka_heap_mb}m"
+        stack = self.settings.stack
         self.process.start(
-            [java, f"-Xms{self.settings.stack.kafka_heap_mb}m", heap, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            [java, f"-Xms{stack.kafka_heap_mb}m", f"-Xmx{stack.kafka_heap_mb}m", *shlex.split(stack.kafka_jvm_options),
              "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true", *self._log_options(),
              "-cp", classpath, MAIN_CLASS, str(self.dir / "server.properties")],
             cwd=self.dir,
