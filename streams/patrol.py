@@ -47,7 +47,7 @@ from civicgrid.domain.patrol.tracker import AlarmOut, BatchResult
 from civicgrid.settings import PatrolSettings, Settings
 from civicgrid.store import patrol as store
 from civicgrid.store.db import connect
-from streams.batch_consumer import Backoff, open_consumer
+from streams.batch_consumer import Backoff, open_consumer, stop_consumer
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ class PatrolRunner:
                 with contextlib.suppress(Exception):
                     await self._pending[0]
                 self._pending = None
-            await consumer.stop()
+            await stop_consumer(consumer)  # the broker down: no stray CancelledError ends the role
             for conn in (self._conn, self._writer):
                 if conn is not None:
                     conn.close()
