@@ -38,13 +38,17 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _jfr
 import _profile
 from _measure import (
     KafkaProgress,
@@ -76,6 +80,42 @@ def say(message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- the ladder
+@dataclass
+class Profiles:
+    """A step's profiles being taken: py-spy on the Python services for the hold (docs/performance.md), Java
+    Flight Recorder in the broker, and the broker's threads' CPU from /proc."""
+
+    dir: Path
+    rate: float
+    hold_s: float
+    spies: dict[str, tuple[subprocess.Popen[bytes], Path]]
+    kafka_pid: int | None
+    kafka_threads: Counter[str]
+
+    @classmethod
+    def start(cls, pids: dict[str, list[int]], profile_dir: Path, rate: float, hold_s: float) -> Profiles:
+        spies = {name: (_profile.start(pids[name][0], profile_dir / f"{name}-{rate:.0f}.txt", hold_s),
+                        profile_dir / f"{name}-{rate:.0f}.txt") for name in ("gateway", "worker")}
+        kafka = pids["kafka"][0] if "kafka" in pids else None
+        if kafka is not None:
+            _jfr.start(kafka, (profile_dir / f"kafka-{rate:.0f}.jfr").absolute(), hold_s)
+        return cls(profile_dir, rate, hold_s, spies, kafka, _jfr.thread_cpu(kafka) if kafka else Counter())
+
+    def results(self) -> dict[str, object]:
+        kafka_threads = _jfr.thread_cpu(self.kafka_pid) - self.kafka_threads if self.kafka_pid else Counter()
+        for proc, _ in self.spies.values():
+            proc.wait(self.hold_s + 60)
+        out: dict[str, object] = {name: _profile.top(path) for name, (_, path) in self.spies.items() if path.exists()}
+        recording = (self.dir / f"kafka-{self.rate:.0f}.jfr").absolute()
+        for _ in range(60):  # the broker writes the recording when its duration is up
+            if recording.exists():
+                out["kafka"] = {**_jfr.summary(recording), "thread_cpu_s": {
+                    name: round(s, 2) for name, s in kafka_threads.most_common(12)}}
+                break
+            time.sleep(1)
+        return out
+
+
 def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: Platform, stack_pids: dict[str, int],
          expected_before: int, max_drain_s: float, probe: LatencyProbe, progress: KafkaProgress, processes: int,
          profile_dir: Path | None = None, generator: str = "packets") -> dict:
@@ -95,10 +135,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
             done.wait(1.0)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    spies = {}
-    if profile_dir is not None:  # py-spy on the Python services for the hold (docs/performance.md)
-        spies = {name: (_profile.start(pids[name][0], profile_dir / f"{name}-{rate:.0f}.txt", hold_s),
-                        profile_dir / f"{name}-{rate:.0f}.txt") for name in ("gateway", "worker")}
+    profiles = Profiles.start(pids, profile_dir, rate, hold_s) if profile_dir is not None else None
     probe.latencies_ms.clear()
     sampler.start()
     hold_cpu = HoldCpu(pids, time.time() + load.warmup_s, hold_s)  # the load's own window, to the millisecond
@@ -131,10 +168,8 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
               "ingest_p50_ms": _ms(percentile(latencies, 0.5)), "ingest_p99_ms": _ms(percentile(latencies, 0.99)),
               "latency_samples": len(latencies),
               "cpu_share": cpu, "cpu_us_per_msg": cost, "lag_max": _lags(samples, begin, end, rate)}
-    if spies:
-        for proc, _ in spies.values():
-            proc.wait(hold_s + 60)
-        result["profile"] = {name: _profile.top(out) for name, (_, out) in spies.items() if out.exists()}
+    if profiles is not None:
+        result["profile"] = profiles.results()
     result["held"] = (result["lost"] == 0 and drain_s <= max_drain_s and through >= 0.9 * rate
                       and not summary["errors"])
     say(json.dumps(result))
