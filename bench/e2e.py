@@ -116,6 +116,17 @@ class Profiles:
         return out
 
 
+def _kafka_split(threads: Counter[str], sent: int) -> dict[str, float]:
+    """The broker's CPU µs a message by kind of thread: its JIT compiler's (a fresh JVM compiles for minutes, a
+    broker in service has long finished), its garbage collector's, and the broker's own work."""
+    kinds: Counter[str] = Counter()
+    for name, seconds in threads.items():
+        kind = "jit" if "Compiler" in name else "gc" if name.startswith(("GC Thread", "G1 ", "VM Thread")) else \
+            "broker"
+        kinds[kind] += seconds
+    return {kind: round(seconds / sent * 1e6, 1) for kind, seconds in sorted(kinds.items())}
+
+
 def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: Platform, stack_pids: dict[str, int],
          expected_before: int, max_drain_s: float, probe: LatencyProbe, progress: KafkaProgress, processes: int,
          profile_dir: Path | None = None, generator: str = "packets") -> dict:
@@ -124,6 +135,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
     say(f"offering {rate:,.0f} msg/s from {len(ids)} sensors ({how}, {processes} processes) for {hold_s:.0f} s")
     pids = {**platform.pids(), **{name: [pid] for name, pid in stack_pids.items()}}
     cpu0 = {name: cpu_of(ps) for name, ps in pids.items()}
+    kafka_threads0 = _jfr.thread_cpu(pids["kafka"][0]) if "kafka" in pids else None
     refused0 = platform.refused()
     written0 = progress.written()
     samples: list[tuple[float, dict[str, int]]] = []
@@ -157,6 +169,8 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
     cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()} if sent else {}
     if sent:
         cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
+    kafka_split = _kafka_split(_jfr.thread_cpu(pids["kafka"][0]) - kafka_threads0, sent) \
+        if kafka_threads0 is not None and sent else {}
     steady = [(t, n["sinks"]) for t, n in samples if begin <= t <= end]
     through = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
     result = {"offered_msgs_per_s": rate, "generator_msgs_per_s": round(summary["offered_msgs_per_s"]),
@@ -167,7 +181,8 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
               "errors": summary["errors"],
               "ingest_p50_ms": _ms(percentile(latencies, 0.5)), "ingest_p99_ms": _ms(percentile(latencies, 0.99)),
               "latency_samples": len(latencies),
-              "cpu_share": cpu, "cpu_us_per_msg": cost, "lag_max": _lags(samples, begin, end, rate)}
+              "cpu_share": cpu, "cpu_us_per_msg": cost, "kafka_cpu_us_per_msg": kafka_split,
+              "lag_max": _lags(samples, begin, end, rate)}
     if profiles is not None:
         result["profile"] = profiles.results()
     result["held"] = (result["lost"] == 0 and drain_s <= max_drain_s and through >= 0.9 * rate
