@@ -20,11 +20,6 @@ Killed anywhere before 5, the batch is read again and written again; the writes 
 or doubled. `stop()` ends the loop after the batch in hand; a batch still waiting for the database is then left
 uncommitted and read again on the next start.
 
-`pipelined=True` (the sinks) fetches and decodes batch N+1 while batch N is in the database (`handle` runs its
-write in a thread), so that the worker's Python and PostgreSQL work at once on a backlog instead of in turn. The
-steps 3-5 of each batch still run in order, batch after batch: N+1 is written only after N's offsets were committed,
-so the committed offset never passes a batch the database does not have.
-
 Patrol (streams/patrol.py) keeps its own loop and shares only `open_consumer` and `Backoff`: it stores its
 positions in the database and seeks to them on assignment, runs batch N+1 through its rules while batch N is
 written, and after a failed write restarts from the database rather than retrying the batch (its in-memory state
@@ -149,7 +144,7 @@ class BatchConsumer(Generic[T]):
     def __init__(self, settings: Settings, handler: BatchHandler[T], *, name: str, group: str, topics: Sequence[str],
                  max_records: int, within_s: float, dead_letters: DeadLetters | None,
                  database_down: tuple[type[Exception], ...] = DATABASE_DOWN,
-                 metrics: RoleMetrics | None = None, pipelined: bool = False) -> None:
+                 metrics: RoleMetrics | None = None) -> None:
         self.settings = settings
         self.handler = handler
         self.name = name  # in log lines
@@ -159,7 +154,6 @@ class BatchConsumer(Generic[T]):
         self.within_s = within_s
         self.database_down = database_down
         self.dead_lettered = 0
-        self.pipelined = pipelined
         self.metrics = metrics or WorkerMetrics().role(group.rsplit("-", 1)[-1])
         self._dead = dead_letters
         self._stop = asyncio.Event()
@@ -171,44 +165,28 @@ class BatchConsumer(Generic[T]):
         consumer = open_consumer(self.settings, self.group, max_records=self.max_records, topics=self.topics)
         await consumer.start()
         self.metrics.started(self.group)
-        writing: asyncio.Task[bool] | None = None  # pipelined: the batch in the database while the next is decoded
         try:
             while not self._stop.is_set():
                 records: Records = await consumer.getmany(timeout_ms=round(self.within_s * 1000),
                                                           max_records=self.max_records)
                 fetched_at = time.perf_counter()
                 self.metrics.fetched(consumer)
-                if not records:
-                    continue
-                decoded = self.handler.decode(records)
-                if writing is not None and not await writing:
-                    break  # stopped while the database was down; this batch is read again on the next start too
-                writing = None
-                if self.pipelined:
-                    writing = asyncio.create_task(self._finish(consumer, records, decoded, fetched_at))
-                else:
-                    await self._finish(consumer, records, decoded, fetched_at)
-            if writing is not None:
-                await writing
+                if records:
+                    await self._take(consumer, records, fetched_at)
         finally:
-            if writing is not None and not writing.done():
-                writing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writing
             self.metrics.stopped()
             await stop_consumer(consumer)
             await self.handler.disconnect()
 
-    async def _finish(self, consumer: AIOKafkaConsumer, records: Records, decoded: Decoded[T],
-                      fetched_at: float) -> bool:
-        """One decoded batch through steps 3-5; False when stopped before the database took it."""
+    async def _take(self, consumer: AIOKafkaConsumer, records: Records, fetched_at: float) -> None:
+        """One batch through steps 2-5."""
+        decoded = self.handler.decode(records)
         refused = await self._write_until_done(decoded.batch)
         if refused is None:  # stopped while the database was down: read again on the next start
-            return False
+            return
         await self._set_aside([*decoded.rejected, *refused])
         await self._commit(consumer, {tp: messages[-1].offset + 1 for tp, messages in records.items() if messages})
         self.metrics.batch(sum(len(messages) for messages in records.values()), fetched_at)
-        return True
 
     async def _write_until_done(self, batch: T) -> Sequence[Rejected] | None:
         """`handle` until the database took the batch (what it refused), or None if stopped before that."""
