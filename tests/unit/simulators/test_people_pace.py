@@ -21,22 +21,29 @@ def settled(speed: float, wall_per_tick: float) -> bool:
     return 0.85 <= 10 / (speed * wall_per_tick / 60) <= 1.15
 
 
-def run(pace: Pace, wall_per_tick: Callable[[float], float], seconds: int) -> list[tuple[float, float]]:
-    """A synthetic machine: a tick takes `wall_per_tick(t)` wall seconds whatever the speed; sampled every second.
-
-    Returns (wall s, speed) each second; a change applies LEAD seconds after it is decided (the schedule's lead)."""
+def machine(pace: Pace, wall_per_tick: Callable[[float, datetime], float],
+            seconds: int) -> list[tuple[float, datetime, float, float]]:
+    """A synthetic machine: a tick takes `wall_per_tick(t, sim)` wall seconds whatever the speed; sampled every
+    second, a change applied LEAD seconds after it is decided (the schedule's lead). Returns (wall s, simulated
+    time, speed, wall seconds per tick) each second."""
     speed, ticks_f, sim, pending, out = pace.speed, 0.0, T0, [], []
     for t in range(seconds):
         for when, new in list(pending):
             if when <= t:
                 speed = new
                 pending.remove((when, new))
-        ticks_f += 1 / wall_per_tick(t)
+        tick = wall_per_tick(t, sim)
+        ticks_f += 1 / tick
+        out.append((float(t), sim, speed, tick))
         sim += timedelta(seconds=speed)
         if (new := pace.observe(float(t), int(ticks_f), sim, LEAD)) is not None:
             pending.append((t + LEAD, new))
-        out.append((float(t), speed))
     return out
+
+
+def run(pace: Pace, wall_per_tick: Callable[[float], float], seconds: int) -> list[tuple[float, float]]:
+    """A machine whose tick time depends on the wall time only: (wall s, speed) each second."""
+    return [(t, speed) for t, _, speed, _ in machine(pace, lambda t, _: wall_per_tick(t), seconds)]
 
 
 def changes(series: list[tuple[float, float]]) -> list[float]:
@@ -85,21 +92,9 @@ def rush(sim: datetime) -> float:
 
 
 def looks(pace: Pace, seconds: int) -> list[tuple[datetime, float]]:
-    """Like `run`, on a machine whose tick time depends on the simulated hour: (simulated time, look interval in
+    """A machine whose tick time depends on the simulated hour (`rush`): (simulated time, look interval in
     simulated minutes) each wall second."""
-    speed, ticks_f, sim, pending, out = pace.speed, 0.0, T0, [], []
-    for t in range(seconds):
-        for when, new in list(pending):
-            if when <= t:
-                speed = new
-                pending.remove((when, new))
-        tick = rush(sim)
-        ticks_f += 1 / tick
-        out.append((sim, speed * tick / 60))
-        sim += timedelta(seconds=speed)
-        if (new := pace.observe(float(t), int(ticks_f), sim, LEAD)) is not None:
-            pending.append((t + LEAD, new))
-    return out
+    return [(sim, speed * tick / 60) for _, sim, speed, tick in machine(pace, lambda _, sim: rush(sim), seconds)]
 
 
 def rush_looks(series: list[tuple[datetime, float]], day: int) -> list[float]:
