@@ -77,8 +77,9 @@ class Pace:
         if wall_s < self._effective or ticks < 1:
             return None
         if s.remember_hours and (ahead := self._slow_hour_ahead(sim, lead_s)) is not None:
-            self.anticipated += 1
-            return self._change(ahead, wall_s, lead_s)
+            new = self._change(ahead, wall_s, lead_s)
+            self.anticipated += new is not None  # (None: held at min_speed already)
+            return new
         interval = self._window(wall_s, ticks, sim)
         if interval is None:
             return None
