@@ -82,27 +82,25 @@ def say(message: str) -> None:
 # ----------------------------------------------------------------------------- the ladder
 @dataclass
 class Profiles:
-    """A step's profiles being taken: py-spy on the Python services for the hold (docs/performance.md), Java
-    Flight Recorder in the broker, and the broker's threads' CPU from /proc."""
+    """A step's profiles being taken: py-spy on the Python services for the hold (docs/performance.md) and Java
+    Flight Recorder in the broker."""
 
     dir: Path
     rate: float
     hold_s: float
     spies: dict[str, tuple[subprocess.Popen[bytes], Path]]
-    kafka_pid: int | None
-    kafka_threads: Counter[str]
 
     @classmethod
     def start(cls, pids: dict[str, list[int]], profile_dir: Path, rate: float, hold_s: float) -> Profiles:
         spies = {name: (_profile.start(pids[name][0], profile_dir / f"{name}-{rate:.0f}.txt", hold_s),
                         profile_dir / f"{name}-{rate:.0f}.txt") for name in ("gateway", "worker")}
-        kafka = pids["kafka"][0] if "kafka" in pids else None
-        if kafka is not None:
-            _jfr.start(kafka, (profile_dir / f"kafka-{rate:.0f}.jfr").absolute(), hold_s)
-        return cls(profile_dir, rate, hold_s, spies, kafka, _jfr.thread_cpu(kafka) if kafka else Counter())
+        if "kafka" in pids:
+            _jfr.start(pids["kafka"][0], (profile_dir / f"kafka-{rate:.0f}.jfr").absolute(), hold_s)
+        return cls(profile_dir, rate, hold_s, spies)
 
-    def results(self) -> dict[str, object]:
-        kafka_threads = _jfr.thread_cpu(self.kafka_pid) - self.kafka_threads if self.kafka_pid else Counter()
+    def results(self, kafka_threads: Counter[str]) -> dict[str, object]:
+        """The top functions of each service, and the broker's JFR shares beside its threads' CPU over the step
+        (`kafka_threads`, from /proc: the step measures it anyway)."""
         for proc, _ in self.spies.values():
             proc.wait(self.hold_s + 60)
         out: dict[str, object] = {name: _profile.top(path) for name, (_, path) in self.spies.items() if path.exists()}
@@ -169,8 +167,8 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
     cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()} if sent else {}
     if sent:
         cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
-    kafka_split = _kafka_split(_jfr.thread_cpu(pids["kafka"][0]) - kafka_threads0, sent) \
-        if kafka_threads0 is not None and sent else {}
+    kafka_threads = _jfr.thread_cpu(pids["kafka"][0]) - kafka_threads0 if kafka_threads0 is not None else Counter()
+    kafka_split = _kafka_split(kafka_threads, sent) if kafka_threads0 is not None and sent else {}
     steady = [(t, n["sinks"]) for t, n in samples if begin <= t <= end]
     through = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) > 1 else 0.0
     result = {"offered_msgs_per_s": rate, "generator_msgs_per_s": round(summary["offered_msgs_per_s"]),
@@ -184,7 +182,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
               "cpu_share": cpu, "cpu_us_per_msg": cost, "kafka_cpu_us_per_msg": kafka_split,
               "lag_max": _lags(samples, begin, end, rate)}
     if profiles is not None:
-        result["profile"] = profiles.results()
+        result["profile"] = profiles.results(kafka_threads)
     result["held"] = (result["lost"] == 0 and drain_s <= max_drain_s and through >= 0.9 * rate
                       and not summary["errors"])
     say(json.dumps(result))
