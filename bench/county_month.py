@@ -80,6 +80,7 @@ def main() -> None:
            "cpu_s_per_simulated_day": run["cpu_s_per_simulated_day"], "cases": report["cases"],
            "closure_rate": report["closure"]["rate_at_month_end_pct"],
            "closure_rate_after_drain": report["closure"]["rate_at_end_pct"],
+           "closure_rate_before_last_day": report["closure"]["rate_before_last_day_pct"],
            "source_mix_pct": {k: v["pct"] for k, v in report["by_source"].items()},
            "look_interval_sim_min": run["look_interval_sim_min"],
            **({"speeds": run["speeds"]} if "speeds" in run else {}), "report": str(result.markdown_path)}
