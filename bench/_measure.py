@@ -147,6 +147,15 @@ def stored(settings: Settings, ids: list[str]) -> int:
                             {"ids": ids}).fetchone()[0]
 
 
+def problems(settings: Settings) -> dict[str, int]:
+    """Alarm episodes raised (rows in `alarms`) and case steps recorded (`case_events`): a step's device faults
+    and the case work they made, counted before and after it."""
+    with connect(settings.db, autocommit=True) as conn:
+        raised, steps = conn.execute("SELECT (SELECT count(*) FROM alarms WHERE action = 'raise'), "
+                                     "(SELECT count(*) FROM case_events)").fetchone()
+    return {"alarms_raised": raised, "case_events": steps}
+
+
 class KafkaProgress:
     """Where the device records stand in Kafka, read cheaply once a second: how many the gateway has written
     (the end offsets of cg.telemetry and cg.events), how many are stored as rows (committed by the telemetry job

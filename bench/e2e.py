@@ -9,7 +9,8 @@ Method (all on this machine, against a throwaway stack this script starts):
    `--hold-s` seconds: by default their payloads built beforehand and written to the broker
    by a load generator that costs next to nothing (`--load packets`, bench/_packetload.py),
    or by the simulators themselves running the city faster (`--load simulators`,
-   bench/_simload.py; they spend as much CPU as the platform). Meanwhile a
+   bench/_simload.py; they spend as much CPU as the platform), faults at `--fault-rate` a reading (each an
+   alarm episode, raised, filed as a case and cleared; `alarms_raised` and `case_events` per step). Meanwhile a
    probe sensor publishes a reading every 0.25 s and the time from its publish to its
    row being visible in `telemetry` is taken (ingest latency).
 3. After the hold: every message the broker acknowledged must be a row (telemetry or
@@ -57,10 +58,11 @@ from _measure import (
     machine_busy,
     machine_busy_share,
     percentile,
+    problems,
     stored,
     with_overrides,
 )
-from _packetload import PacketLoad
+from _packetload import DEFAULT_FAULT_RATE, PacketLoad
 from _platform import Platform
 from _simload import SimLoad
 
@@ -127,8 +129,9 @@ def _kafka_split(threads: Counter[str], sent: int) -> dict[str, float]:
 
 def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: Platform, stack_pids: dict[str, int],
          expected_before: int, max_drain_s: float, probe: LatencyProbe, progress: KafkaProgress, processes: int,
-         profile_dir: Path | None = None, generator: str = "packets") -> dict:
-    load, how = _load(generator, settings, city, rate, hold_s, processes)
+         profile_dir: Path | None = None, generator: str = "packets", fault_rate: float = DEFAULT_FAULT_RATE) -> dict:
+    load, how = _load(generator, settings, city, rate, hold_s, processes, fault_rate)
+    problems0 = problems(settings)
     ids = load.device_ids
     say(f"offering {rate:,.0f} msg/s from {len(ids)} sensors ({how}, {processes} processes) for {hold_s:.0f} s")
     pids = {**platform.pids(), **{name: [pid] for name, pid in stack_pids.items()}}
@@ -164,6 +167,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
     # over the messages offered in the hold; the load generator and this script are not the platform.
     platform_s = {name: cpu_of(ps) - cpu0[name] for name, ps in pids.items()}
     have = stored(settings, ids)
+    made = {k: v - problems0[k] for k, v in problems(settings).items()}
     cost = {name: round(s / sent * 1e6, 1) for name, s in platform_s.items()} if sent else {}
     if sent:
         cost["platform"] = round(sum(platform_s.values()) / sent * 1e6, 1)
@@ -180,7 +184,7 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
               "ingest_p50_ms": _ms(percentile(latencies, 0.5)), "ingest_p99_ms": _ms(percentile(latencies, 0.99)),
               "latency_samples": len(latencies),
               "cpu_share": cpu, "cpu_us_per_msg": cost, "kafka_cpu_us_per_msg": kafka_split,
-              "lag_max": _lags(samples, begin, end, rate)}
+              "lag_max": _lags(samples, begin, end, rate), "fault_rate": fault_rate, **made}
     if profiles is not None:
         result["profile"] = profiles.results(kafka_threads)
     result["held"] = (result["lost"] == 0 and drain_s <= max_drain_s and through >= 0.9 * rate
@@ -190,20 +194,22 @@ def step(settings: Settings, city: Path, rate: float, hold_s: float, platform: P
 
 
 def _load(generator: str, settings: Settings, city: Path, rate: float, hold_s: float,
-          processes: int) -> tuple[PacketLoad | SimLoad, str]:
+          processes: int, fault_rate: float) -> tuple[PacketLoad | SimLoad, str]:
     if generator == "packets":
         return (PacketLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s,
-                           processes=processes), "prepared payloads")
-    sim = SimLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s, processes=processes)
+                           processes=processes, fault_rate=fault_rate), "prepared payloads")
+    sim = SimLoad(city, settings, rate, kinds=SENSORS, seed=int(rate), duration_s=hold_s, processes=processes,
+                  fault_rate=fault_rate)
     return sim, f"simulators at {sim.speed:.0f}×"
 
 
 def drain(settings: Settings, city: Path, n: int, platform: Platform, stack_pids: dict[str, int],
-          processes: int) -> dict:
+          processes: int, fault_rate: float = DEFAULT_FAULT_RATE) -> dict:
     """The drain mode (module docstring): the running gateways are stopped first and started again once the broker
     holds the backlog (stopped by the caller)."""
     platform.stop_gateways()
-    load = PacketLoad(city, settings, None, kinds=SENSORS, messages=n, processes=processes, warmup_s=5.0)
+    load = PacketLoad(city, settings, None, kinds=SENSORS, messages=n, processes=processes, warmup_s=5.0,
+                      fault_rate=fault_rate)
     say(f"queueing {n:,} messages from {len(load.device_ids)} sensors while the gateway is stopped")
     summary = load.run()
     sent = sum(summary["sent"].get(ch, 0) for ch in ("telemetry", "event"))
@@ -315,12 +321,12 @@ def ladder(settings: Settings, city: Path, args: argparse.Namespace, platform: P
         if args.warmup_s > 0:  # not measured: the JVM's JIT compiler alone was most of Kafka's CPU in its first minutes
             say(f"warming up for {args.warmup_s:.0f} s at {rates[0]:,.0f} msg/s")
             result = step(settings, city, rates[0], args.warmup_s, platform, stack_pids, expected, 60.0, probe,
-                          progress, args.processes or 2, None, args.load)
+                          progress, args.processes or 2, None, args.load, args.fault_rate)
             expected += result["sent"] - result["lost"]
         for rate in rates:
             processes = args.processes or (2 if args.load == "packets" else max(2, math.ceil(rate / 400)))
             result = step(settings, city, rate, args.hold_s, platform, stack_pids, expected, args.max_drain_s, probe,
-                          progress, processes, args.profile, args.load)
+                          progress, processes, args.profile, args.load, args.fault_rate)
             expected += result["sent"] - result["lost"]
             steps.append(result)
             if not result["held"]:
@@ -346,6 +352,10 @@ def main() -> None:
     parser.add_argument("--load", choices=("packets", "simulators"), default="packets",
                         help="who offers the rate: prepared payloads written by a cheap generator (default), or the "
                              "simulators themselves")
+    parser.add_argument("--fault-rate", type=float, default=DEFAULT_FAULT_RATE,
+                        help="faults per reading (each an alarm episode the worker files as a case); the "
+                             f"default {DEFAULT_FAULT_RATE} is an episode a second at 5,000 msg/s "
+                             "(bench/_packetload.py)")
     parser.add_argument("--processes", type=int, default=0,
                         help="load processes sharing the fleet (default: packets 2; simulators one per 400 msg/s "
                              "offered, at least 2: one simulator process publishes about 1,000 msg/s on a free core)")
@@ -381,7 +391,8 @@ def main() -> None:
             say(f"platform: {platform.describe()}")
             stack_pids = {s.name: s.pid for s in stack.status() if s.pid}
             if args.drain:
-                result = drain(settings, city, args.drain, platform, stack_pids, args.processes or 2)
+                result = drain(settings, city, args.drain, platform, stack_pids, args.processes or 2,
+                               args.fault_rate)
                 print(json.dumps({**result, "platform": platform.describe()}))
                 return
             steps = ladder(settings, city, args, platform, stack_pids, LatencyProbe(settings, probe_id, probe_secret))

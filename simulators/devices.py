@@ -268,6 +268,7 @@ class ManholeSensor(FaultySensor):
     def __init__(self, spec: dict[str, Any], secret: str, ctx: SimContext) -> None:
         super().__init__(spec, secret, ctx)
         self.water = self.rng.uniform(150, 500)
+        self._walked_at: datetime | None = None  # the time of the reading the water level last moved at
 
     def settled(self) -> bool:
         return self.water < 700
@@ -283,7 +284,13 @@ class ManholeSensor(FaultySensor):
             self.water = self.water + self.rng.uniform(-15, 15) if high else self.rng.uniform(1320, 1500)
         else:  # back to normal slowly (no surge on the way down: < 300 mm in 600 s), then a slow random walk
             target = self.rng.uniform(150, 600)
-            self.water += max(-120.0, min(40.0, target - self.water))
+            # A step per reporting interval: readings closer together (bench/_packetload.py sends a device's a
+            # fraction of a second apart) move the level that share of a step, or the walk alone would climb
+            # 300 mm within the surge rule's 600 s and raise water_surge with no fault.
+            since = None if self._walked_at is None else (now - self._walked_at).total_seconds()
+            share = 1.0 if since is None else max(0.0, min(1.0, since / self.interval_s))
+            self.water += max(-120.0, min(40.0, target - self.water)) * share
+        self._walked_at = now
         gas = self.rng.uniform(25, 60) if fault == "gas" else abs(self.rng.gauss(1.0, 0.8))
         data = {"tilt_deg": round(min(tilt, 180), 2), "displacement_mm": round(disp, 1),
                 "water_level_mm": round(max(self.water, 0), 1), "gas_lel_pct": round(min(gas, 100), 2),
