@@ -110,3 +110,20 @@ def test_a_damaged_bin_is_reported_with_a_photo_of_its_label_that_the_platform_r
     hh.pos = (116.97, 31.48, 0.0)  # no bin within reach: a plain photo
     (_, jpeg), _ = hh.report(START, category=("C0305", "垃圾箱破损"))
     assert photo_labels(jpeg) == [] and ctx.labelled_reports == 20
+
+
+def test_readings_a_fraction_of_a_second_apart_raise_no_alarm_without_a_fault() -> None:
+    """The e2e benchmark's load (bench/_packetload.py) stamps a device's readings 0.2 s apart: the water level's
+    walk is a step per reporting interval, so a thousand readings in 200 s stay within water_surge's 300 mm in
+    600 s (a step per reading climbed past it and raised surges with no fault)."""
+    rules = PROFILES[ManholeSensor.kind].alarms
+    raised = []
+    for n in range(20):
+        device = ManholeSensor({"id": f"dev-{n}"}, "secret", _ctx(0.0))
+        states: dict = {}
+        for i in range(1000):
+            now = START + timedelta(seconds=i * 0.2)
+            for channel, raw in device.readings(now):
+                states, events = evaluate_reading(rules, states, orjson.loads(raw), now)
+                raised += [(device.id, e.rule_id) for e in events if e.action == "raise"]
+    assert raised == []
