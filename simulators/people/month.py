@@ -239,7 +239,8 @@ def run_month(settings: Settings, scenario: PeopleScenario, scenario_name: str, 
     with connect(settings.db, autocommit=True) as conn:
         ids = run_case_ids(conn, run_users(town), Period(start, period.month_end, end))
         report = build_report(conn, ids, Period(start, period.month_end, end), _open_reasons(town),
-                              {"source_mix": m.seed_source_mix, "closure_pct": m.seed_closure_pct})
+                              {"source_mix": m.seed_source_mix, "closure_pct": m.seed_closure_pct,
+                               "calibration": m.calibration})
     simulated_days = (end - start).total_seconds() / 86400
     run = {"scenario": scenario_name, "speed": m.speed, "wall_s": round(wall_s, 1), "simulated_days": round(
         simulated_days, 3), "cpu_s": round(sum(cpu.values()), 1), "cpu_s_by_process": cpu,

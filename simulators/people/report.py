@@ -92,6 +92,7 @@ def build_report(conn: psycopg.Connection, case_ids: list[str], period: Period,
         "cases_after_the_month": len(rows) - len(in_month),
         "by_source": {s: {"cases": n, "pct": _pct(n, len(in_month))} for s, n in by_source.most_common()},
         "seed_source_mix_pct": dict(seed.get("source_mix", {})),
+        "calibration": seed.get("calibration") or None,
         "cancelled": {"refuted_or_cancelled": sum(cancelled.values()) - merged, "merged_repeats": merged},
         "closure": {"closed_by_month_end": closed_by_month_end, "closed_at_end": closed_at_end,
                     "due_to_close": len(live), "rate_at_month_end_pct": _pct(closed_by_month_end, len(live)),
@@ -184,6 +185,8 @@ def markdown(report: dict[str, Any], run: Mapping[str, Any]) -> str:
               f"{c['closed_of_those_by_month_end']} | {c['reported_before_last_day']} | "
               f"{c['rate_before_last_day_pct']} | |",
               f"| after the drain | {c['closed_at_end']} | {c['due_to_close']} | {c['rate_at_end_pct']} | |", "",
+              *(["## How the scenario is calibrated", "", report["calibration"], ""] if report.get("calibration")
+                else []),
               "## On time, per step", "", "| step | on time | due | % |", "| --- | ---: | ---: | ---: |"]
     for step, r in report["on_time"].items():
         lines.append(f"| {step} | {r['numerator']} | {r['denominator']} | {r['pct']} |")

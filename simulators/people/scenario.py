@@ -185,6 +185,9 @@ class Month(_Model):
     # Calibration target, stated in the report beside what the run produced (the county seed, docs/county-month.md).
     seed_source_mix: dict[str, float] = {"inspector": 95.0, "camera": 3.0, "hotline": 2.0}
     seed_closure_pct: float = 97.5
+    # How the scenario's rates were set against those figures: printed in the report, so that a reader of a run's
+    # figures sees which of them were made to match and which were measured.
+    calibration: str = ""
 
     @model_validator(mode="after")
     def _speed_bounds(self) -> Month:

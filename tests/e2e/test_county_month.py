@@ -107,7 +107,11 @@ def test_a_shortened_month_closes_its_cases_through_the_api(month_town: dict, se
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = orjson.loads((tmp_path / "out" / "county-month.json").read_bytes())
     run, report = result["run"], result["report"]
-    assert (tmp_path / "out" / "county-month.md").read_text(encoding="utf-8").startswith("# County month")
+    written = (tmp_path / "out" / "county-month.md").read_text(encoding="utf-8")
+    assert written.startswith("# County month")
+    # The report says how the scenario was made to match the seed (the scenario file's month.calibration).
+    assert "## How the scenario is calibrated" in written and "long_rate" in report["calibration"]
+    assert report["closure"]["reported_before_last_day"] <= report["closure"]["due_to_close"]
     assert not run["people"]["errors"], run["people"]
     users = dict(db.execute("SELECT username, role FROM users WHERE username = ANY(%s)", (run["users"],)).fetchall())
     assert set(users) == set(run["users"])
