@@ -39,8 +39,9 @@ from simulators.scenario import KINDS
 PUBACK = b"\x40\x02"
 # Faults per reading (simulators/devices.py). The simulators' own 1 % is for watching alarms come in a demo; here
 # a device sends a reading every fraction of a second, and 1 % made each one fault about every twenty seconds: at
-# 5,000 msg/s 50 alarm episodes a second, each a case written (docs/performance.md "The eighth round"). One in
-# 5,000 is an episode a second at 5,000 msg/s, still 86,400 a day, above any centre's whole caseload.
+# 5,000 msg/s about 36 alarm episodes a second, each raised, filed into its cover's case and cleared
+# (docs/performance.md "The eighth round"). One in 5,000 is an episode a second at 5,000 msg/s, still 86,400 a
+# day, above any centre's whole caseload.
 DEFAULT_FAULT_RATE = 0.0002
 TICK_S = 0.005  # how often a paced process tops its sending up to the schedule
 
