@@ -123,7 +123,7 @@ def test_readings_a_fraction_of_a_second_apart_raise_no_alarm_without_a_fault() 
         states: dict = {}
         for i in range(1000):
             now = START + timedelta(seconds=i * 0.2)
-            for channel, raw in device.readings(now):
+            for _channel, raw in device.readings(now):
                 states, events = evaluate_reading(rules, states, orjson.loads(raw), now)
                 raised += [(device.id, e.rule_id) for e in events if e.action == "raise"]
     assert raised == []
