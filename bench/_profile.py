@@ -14,12 +14,14 @@ from collections import Counter
 from pathlib import Path
 
 
-def start(pid: int, out: Path, seconds: float, rate_hz: int = 100) -> subprocess.Popen[bytes]:
-    """py-spy record on `pid` (and its subprocesses) for `seconds`, raw collapsed stacks into `out`."""
+def start(pid: int, out: Path, seconds: float, rate_hz: int = 100, *, idle: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy record on `pid` (and its subprocesses) for `seconds`, raw collapsed stacks into `out`; `idle` keeps
+    the samples of threads that wait (where wall time goes rather than CPU time), one stack per thread."""
     spy = Path(sys.executable).with_name("py-spy")
+    extra = ["--idle", "--threads"] if idle else []
     return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(round(seconds)),
                              "--rate", str(rate_hz), "--format", "raw", "--output", str(out), "--subprocesses",
-                             "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--nonblocking", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def top(collapsed: Path, n: int = 12) -> list[dict[str, object]]:

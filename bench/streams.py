@@ -32,6 +32,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,25 +93,52 @@ def worker_with(settings: Settings, roles: tuple[str, ...], base: Path, name: st
     return spawn_service("worker", worker, base / f"{name}.log")
 
 
-def sink_rate(settings: Settings, n: int, base: Path, postgres_pid: int | None) -> tuple[float, dict[str, float]]:
-    """Rows a second into the telemetry hypertable, and the CPU µs per row of the sink worker and of PostgreSQL
-    (the two that share a row's cost), both from the first rows to the last (the worker's start-up left out)."""
+def sink_rows(settings: Settings) -> int:
+    """The telemetry rows the sink worker wrote (its civicgrid_worker_sink_rows counter; 0 before it serves).
+
+    Read from the worker rather than by ``count(*)`` on the table: a count over the growing table every 0.25 s
+    cost PostgreSQL about 2 µs a row in this benchmark's own figure (docs/performance.md, "The ninth round")."""
+    url = f"http://127.0.0.1:{settings.streams.metrics_port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith('civicgrid_worker_sink_rows_total{table="telemetry"}'):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def sink_rate(settings: Settings, n: int, base: Path, pids: dict[str, list[int]],
+              profile: Path | None = None) -> tuple[float, dict[str, float]]:
+    """Rows a second into the telemetry hypertable, and the CPU µs per row of the sink worker, PostgreSQL and the
+    broker (the three that share a row's cost), from the first rows to the last (the worker's start-up left out).
+    `profile`: py-spy samples the worker's threads, waiting ones too, into DIR/sinks.raw (where the wall time goes)."""
     proc = worker_with(settings, ("sinks",), base, "sinks")
-    pids = {"worker": [proc.pid], "postgres": [postgres_pid] if postgres_pid else []}
+    pids = {"worker": [proc.pid], **pids}
     first: dict[str, float] = {}
+    spy = None
 
     def on_first(rows: int) -> None:
+        nonlocal spy
         first.update({role: cpu_of(p) for role, p in pids.items()}, rows=rows)
+        if profile is not None:
+            spy = _profile.start(proc.pid, profile / "sinks.raw", 600, idle=True)
 
     try:
-        with connect(settings.db, autocommit=True) as conn:
-            rate = rate_until(lambda: conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE "
-                                                   "'bench-%'").fetchone()[0], n, poll_s=0.25, timeout_s=600,
-                              on_first=on_first)
+        rate = rate_until(lambda: sink_rows(settings), n, poll_s=0.25, timeout_s=600, on_first=on_first)
+        with connect(settings.db, autocommit=True) as conn:  # the counter's rows are in the table
+            stored = conn.execute("SELECT count(*) FROM telemetry WHERE device_id LIKE 'bench-%'").fetchone()[0]
+        if stored != n:
+            raise SystemExit(f"the sinks counted {n} rows written, the table holds {stored}")
         rows = n - first["rows"]
         cost = {role: round((cpu_of(p) - first[role]) / rows * 1e6, 1) for role, p in pids.items() if p}
         return rate, cost
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         stop_service(proc)
 
 
@@ -286,7 +314,8 @@ def main() -> None:
                         help="measure this path alone (no latency phase), to compare one change quickly; "
                              "worker: alarm detection and the sinks in one worker, CPU µs per record")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="with --only worker: py-spy samples the worker, raw stacks into DIR")
+                        help="with --only worker: py-spy samples the worker, raw stacks into DIR; with --only "
+                             "sinks: its threads, waiting ones too (DIR/sinks.raw)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="a setting for every process of the run (repeatable), e.g. streams.sink_batch=5000")
     args = parser.parse_args()
@@ -312,8 +341,10 @@ def main() -> None:
             ceiling = asyncio.run(consumer_ceiling(settings.kafka.bootstrap_servers, topics.TELEMETRY, n))
             say(f"ceiling: bare aiokafka consumer {ceiling:,.0f} records/s")
         if args.only in (None, "sinks"):
-            postgres = next((x.pid for x in stack.status() if x.name == "postgres" and x.pid), None)
-            sinks, sink_cost = sink_rate(settings, n, base, postgres)
+            pids = {x.name: [x.pid] for x in stack.status() if x.name in ("postgres", "kafka") and x.pid}
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            sinks, sink_cost = sink_rate(settings, n, base, pids, args.profile)
             say(f"sink path: {sinks:,.0f} rows/s into the telemetry hypertable; CPU µs a row {sink_cost}")
         if args.only in (None, "alarms"):
             alarms = alarm_rate(settings, n, args.devices, base)
