@@ -241,7 +241,8 @@ class SinkRunner:
         self._consumer = BatchConsumer(settings, self, name="sinks", group=f"{s.app_id}-{SINK_GROUP_SUFFIX}",
                                        topics=list(SINKS) if topics is None else list(topics),
                                        max_records=s.sink_batch, within_s=s.sink_within_s,
-                                       dead_letters=dead_letters, metrics=self.metrics.role(SINK_GROUP_SUFFIX))
+                                       dead_letters=dead_letters, metrics=self.metrics.role(SINK_GROUP_SUFFIX),
+                                       pipelined=True)
 
     @property
     def topics(self) -> tuple[str, ...]:
