@@ -72,9 +72,9 @@ def test_one_device_index_keeps_rows_unique_and_serves_the_latest_reading(settin
     assert latest == (19,)
 
 
-def test_telemetry_lines_carry_awkward_text_and_times_exactly(settings: Settings) -> None:
-    """`telemetry_rows` writes COPY's text format itself: a backslash, tab, newline or carriage return in a device's
-    data (and in its id) must arrive as sent, and the record's own times must be the row's."""
+def test_telemetry_rows_carry_awkward_text_and_times_exactly(settings: Settings) -> None:
+    """`telemetry_rows` writes COPY's binary format itself: a backslash, tab, newline or carriage return in a
+    device's data (and in its id) must arrive as sent, and the record's own times must be the row's."""
     device = f"sink\\{uuid.uuid4().hex[:6]}\t"
     data = {"note": "a\tb\\c\nd\re", "quote": '"x"', "n": 1.5, "中文": "井盖"}
     record = {"ts": "2026-12-06T08:00:01.250000Z", "received_at": "2026-12-06T16:00:02+08:00", "device_id": device,
@@ -95,3 +95,20 @@ def test_a_telemetry_record_the_table_cannot_read_is_set_aside_with_its_reason()
     assert len(rows) == 1
     assert [reason.split(":")[0] for _, reason in dead] == [topics.TELEMETRY] * 3
     assert "time zone" in dead[0][1]
+
+
+def test_a_nul_character_is_set_aside_and_the_rest_of_the_batch_is_written(settings: Settings) -> None:
+    """PostgreSQL's jsonb and text refuse a NUL character: such a record (a device may put one in a string) is
+    dead-lettered with its reason, and its batch goes in without it, instead of failing the COPY batch after batch."""
+    device = f"sink-{uuid.uuid4().hex[:8]}"
+    good = {"ts": "2026-12-06T08:00:00Z", "device_id": device, "seq": 1, "data": {"note": "ok"}}
+    dead: list = []
+    rows = rows_or_dead_letters(topics.TELEMETRY, [good, {**good, "seq": 2, "data": {"note": "a\x00b"}},
+                                                    {**good, "seq": 3}], dead)
+    assert [reason for _, reason in dead] == [
+        f"{topics.TELEMETRY}: ValueError: a NUL character, which PostgreSQL's text and jsonb cannot hold"]
+    with connect(settings.db) as conn:
+        assert write_batch(conn, {topics.TELEMETRY: rows}) == 2
+        seqs = [s for (s,) in conn.execute("SELECT seq FROM telemetry WHERE device_id = %s ORDER BY seq", (device,))]
+    assert seqs == [1, 3]
+
