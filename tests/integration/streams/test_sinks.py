@@ -112,3 +112,15 @@ def test_a_nul_character_is_set_aside_and_the_rest_of_the_batch_is_written(setti
         seqs = [s for (s,) in conn.execute("SELECT seq FROM telemetry WHERE device_id = %s ORDER BY seq", (device,))]
     assert seqs == [1, 3]
 
+
+def test_a_query_across_devices_by_time_is_served_by_the_brin_index(settings: Settings) -> None:
+    """The hypertable's B-tree on time gave way to a BRIN index (migration 0034): two indexes a row, not three,
+    and a time range across devices still reads only the page ranges that hold it."""
+    with connect(settings.db) as conn:
+        write_batch(conn, {topics.TELEMETRY: _rows(f"sink-{uuid.uuid4().hex[:8]}", range(0, 20))})
+        indexes = {name for (name,) in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'telemetry'")}
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(r for (r,) in conn.execute(
+            "EXPLAIN SELECT count(*) FROM telemetry WHERE time >= %s AND time < %s", (T0, T0 + timedelta(minutes=1))))
+    assert indexes == {"telemetry_device_time_seq", "telemetry_time_brin"}
+    assert "telemetry_time_brin" in plan, plan
