@@ -196,7 +196,9 @@ class StreamsSettings(_Section):
     # Device problems merge into an open case about the same component, or of the same
     # category in the same grid cell reported within this window (docs/domain.md §3; ours).
     merge_window_s: float = 24 * 3600
-    sink_batch: int = 2000
+    # Records per sink batch (one COPY per table, one offset commit): on a backlog 5,000 wrote 103-105 k rows/s,
+    # 2,000 85-93 k and 10,000 98 k (bench/streams.py --only sinks, docs/performance.md "The ninth round").
+    sink_batch: int = 5000
     sink_within_s: float = 0.2  # how long a role's fetch waits for records before it works on what it has
     # Each fetch waits on the broker until this much is there or `fetch_max_wait_ms` has passed: at a few thousand
     # records a second a fetch per record's arrival made small batches, each a database commit and an offset
