@@ -8,7 +8,9 @@ the device's rule state, kept in memory per partition and written to a compacted
 
 1. the alarms it fired are on cg.alarms (the producer flushed);
 2. then the changed device states are on the changelog, each with the offset of the last record that changed it
-   per source partition (``_applied``);
+   per source partition (``_applied``); a state in which only a rate-of-change window moved waits up to
+   ``streams.alarm_window_write_s`` (`window_only`: every reading slides such a window, and writing each was a
+   changelog record for most readings), so a window restored after a crash may miss those seconds of readings;
 3. then, on the same changelog partitions, each source partition's mark: the offset after the batch's last record
    of it, every record below taken in (`taken_in_key`; one record per source partition per batch);
 4. then the batch's offsets are committed.
@@ -97,6 +99,27 @@ def taken_in_key(topic: str) -> bytes:
     return f"{TAKEN_IN}{topic}".encode()
 
 
+# What a rate-of-change rule's state keeps of its window (civicgrid/domain/alarms.py `_rate`).
+WINDOW_KEYS = frozenset({"highs", "lows"})
+
+
+def window_only(old: DeviceState, new: DeviceState) -> bool:
+    """True when `new` differs from `old` in nothing but rate-of-change windows: such a state waits for the
+    changelog (`streams.alarm_window_write_s`), because a reading slides its window every time. Anything else (an
+    episode raised or cleared, a debounce count, a violation's time) is written with its batch, so that an episode
+    is never raised twice or lost across a crash."""
+    for rule, state in new.items():
+        before = old.get(rule)
+        if state is before or rule == APPLIED or state == before:
+            continue
+        if not (isinstance(state, dict) and isinstance(before, dict) and "highs" in state
+                and state.keys() == before.keys()):
+            return False
+        if any(value != before[key] for key, value in state.items() if key not in WINDOW_KEYS):
+            return False
+    return new.keys() == old.keys()
+
+
 def alarm_record(source: DeviceRecord | StatusRecord, profile: DeviceProfile, event: AlarmEvent) -> AlarmRecord:
     """The alarm a profile rule fired on `source`, with the rule's target for the case (a presence record carries
     no registry links: its alarm has none either)."""
@@ -179,6 +202,8 @@ class AlarmDetector:
         # restarted worker relies on the changelog's offsets instead)
         self.last_applied: dict[int, dict[tuple[str, str], tuple[int, float]]] = {}
         self.offline_sent: set[str] = set()
+        # device → monotonic time its state was last put on the changelog, per partition (`window_only`)
+        self.state_written: dict[int, dict[str, float]] = {}
         # source partition → offset below which every record was taken in (its effects are in the changelog):
         # the marks read back from the changelog and written per batch, and the telemetry job's upgrade from
         # ``-alarms`` (streams/telemetry.py); for the assigned partitions
@@ -357,12 +382,22 @@ class AlarmDetector:
                     alarms.extend((device.encode(), value) for value in encoded)
                     self._fired.extend((device, e.rule_id, e.action, f"{device}:{e.episode}") for e in fired)
                 if new != old and not device.startswith(TAKEN_IN):  # (no device's key may be taken for a mark)
-                    state = {**new, APPLIED: {**applied, where: msg.offset}}
-                    states[device] = changed[(partition, device)] = state
+                    states[device] = {**new, APPLIED: {**applied, where: msg.offset}}
+                    self._changed(changed, partition, device, old, states[device], now)
         if unreadable:
             self.counts["unreadable"] += unreadable
             log.warning("alarm detection skipped %d unreadable record(s) (the sinks dead-letter them)", unreadable)
         return alarms, changed
+
+    def _changed(self, changed: dict[tuple[int, str], DeviceState], partition: int, device: str, old: DeviceState,
+                 new: DeviceState, now: float) -> None:
+        """Put a device's new state among the batch's changed states (the changelog's), unless all that moved is a
+        rate-of-change window written less than `streams.alarm_window_write_s` ago (`window_only`)."""
+        key, written = (partition, device), self.state_written.setdefault(partition, {})
+        wait_s = self.settings.streams.alarm_window_write_s
+        if key in changed or now - written.get(device, -wait_s) >= wait_s or not window_only(old, new):
+            changed[key] = new
+            written[device] = now
 
     def _record(self, topic: str, raw: bytes | None, keep: list[dict[str, Any]] | None
                 ) -> DeviceRecord | StatusRecord | None:
@@ -434,6 +469,7 @@ class AlarmDetector:
             self.restored.discard(p)
             self.last_seen.pop(p, None)
             self.last_applied.pop(p, None)
+            self.state_written.pop(p, None)
         for source in [tp for tp in self.taken_in if tp.partition in partitions]:
             del self.taken_in[source]
 
