@@ -20,6 +20,9 @@ from civicgrid.profiles import ChannelSpec, FieldSpec, FieldType
 from gateway.rejections import Reason, Rejected
 from gateway.units import UnitError, convert
 
+# A number: a tuple, not `int | float`, which builds a new union at each call (on every field of every message).
+_NUMBER = (int, float)
+
 FieldCheck = Callable[[Any], Any]
 RESERVED = frozenset({"seq", "ts"})
 
@@ -57,7 +60,7 @@ def _number_check(name: str, spec: FieldSpec, integer: bool) -> FieldCheck:
 
 def _as_number(name: str, value: Any) -> float:
     # bool is an int in Python; a device sending true for a reading is a schema error.
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         raise Rejected(Reason.SCHEMA, f"{name}: expected a number, got {type(value).__name__}")
     if not math.isfinite(value):
         raise Rejected(Reason.SCHEMA, f"{name}: {value} is not a finite number")
@@ -162,7 +165,7 @@ class TimestampParser:
         if isinstance(raw, bool) or raw is None:
             raise Rejected(Reason.BAD_TIMESTAMP, "ts: required, ISO 8601 or epoch milliseconds")
         try:
-            if isinstance(raw, int | float):
+            if isinstance(raw, _NUMBER):
                 ts = datetime.fromtimestamp(raw / 1000, UTC)
             elif isinstance(raw, str):
                 ts = datetime.fromisoformat(raw)

@@ -132,6 +132,11 @@ def _slide(highs: list[list[float]], lows: list[list[float]], now: float, value:
             del queue[0]
 
 
+# A reading's number: a tuple, not `int | float`, which builds a new union at each call (44 ns of 73, for every
+# rule of every reading).
+NUMBER = (int, float)
+
+
 def evaluate_reading(rules: tuple[Any, ...], states: dict[str, RuleState], data: dict[str, Any],
                      at: datetime) -> tuple[dict[str, RuleState], list[AlarmEvent]]:
     """Apply one telemetry reading to every threshold and rate rule whose field it carries."""
@@ -141,7 +146,7 @@ def evaluate_reading(rules: tuple[Any, ...], states: dict[str, RuleState], data:
         if rule.kind not in ("threshold", "rate_of_change"):
             continue
         value = data.get(rule.field)
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not isinstance(value, NUMBER) or isinstance(value, bool):
             continue
         step = _threshold if rule.kind == "threshold" else _rate
         state, event = step(rule, states.get(rule.id, {}), float(value), at)
