@@ -211,8 +211,8 @@ class StreamsSettings(_Section):
     # A device state whose only change is a rate-of-change window (a reading slid into it) is written to the alarm
     # state's changelog at most this often; any other change (an episode, a debounce count) with its batch. Every
     # reading of a manhole moves its water-level window: written at once, they were a changelog record for most
-    # readings (docs/streams.md "Alarm state"). Restored after a crash, a window misses at most this much of its
-    # readings (the water surge's window is 600 s).
+    # readings (docs/streams.md "Alarms"). Restored after a crash or a rebalance, a window misses at most this much
+    # of its readings (the water surge's window is 600 s).
     alarm_window_write_s: float = Field(default=10.0, ge=0)
     case_batch: int = 500  # records per case-builder batch (one transaction per problem)
     deadline_scan_s: float = 30.0
