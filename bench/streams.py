@@ -2,7 +2,8 @@
 
 1. ceiling: a bare aiokafka consumer reads a backlog of N telemetry records (no work);
 2. sink path: one worker with only the sinks reads the same backlog into the telemetry hypertable;
-   the rate is N / (time from the first to the last row, read from the table);
+   the rate is rows / time from the first rows to the last (the worker's row counter, then checked against the
+   table), with the CPU µs a row of the worker, PostgreSQL and the broker;
 3. alarm detection: one worker with only alarm detection reads the same backlog; every device raises
    and clears an alarm in its first readings and raises again in its last, so the first and last
    alarm on cg.alarms bracket the whole backlog;
