@@ -128,15 +128,29 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+# ----------------------------------------------------------------------------- services' own counters
+def metrics_text(metrics_port: int) -> str:
+    """A service's Prometheus exposition, from its /metrics on the loopback."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def metric(metrics_port: int, series: str) -> float:
+    """One series' value, `series` written as the exposition writes it (the name, and its labels in braces:
+    ``civicgrid_jt808_records_out_total{topic="cg.tracks"}``); 0.0 while the service has not counted it yet."""
+    for line in metrics_text(metrics_port).splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def gateway_counts(settings: Settings) -> dict[str, float]:
     """The gateway's dead-letter (by reason) and duplicate counters, from its /metrics."""
-    url = f"http://127.0.0.1:{settings.gateway.metrics_port}/metrics"
     out: dict[str, float] = {}
-    with urllib.request.urlopen(url, timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(("civicgrid_gateway_dead_letters_total", "civicgrid_gateway_duplicates_total")):
-                name, value = line.rsplit(" ", 1)
-                out[name.removeprefix("civicgrid_gateway_")] = float(value)
+    for line in metrics_text(settings.gateway.metrics_port).splitlines():
+        if line.startswith(("civicgrid_gateway_dead_letters_total", "civicgrid_gateway_duplicates_total")):
+            name, value = line.rsplit(" ", 1)
+            out[name.removeprefix("civicgrid_gateway_")] = float(value)
     return out
 
 

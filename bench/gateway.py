@@ -31,7 +31,6 @@ import os
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -45,7 +44,7 @@ sys.path.remove(str(Path(__file__).resolve().parent))  # put first as the script
 from gateway.affinity import owner
 
 sys.path.append(str(Path(__file__).resolve().parent))
-from _measure import cpu_seconds
+from _measure import cpu_seconds, metric
 from _rates import rate_until
 
 from civicgrid.broker.provisioning import add_devices
@@ -165,11 +164,7 @@ def aiomqtt_drain(settings: Settings, client_id: str, group: str, expected: int 
 def records_acknowledged(metrics_port: int) -> int:
     """Records Kafka acknowledged to the gateway (its own counter: the topic's end offsets would also count
     other producers' records)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith('civicgrid_gateway_records_out_total{topic="cg.telemetry"}'):
-                return int(float(line.rsplit(" ", 1)[1]))
-    return 0
+    return int(metric(metrics_port, 'civicgrid_gateway_records_out_total{topic="cg.telemetry"}'))
 
 
 def measure_ceilings(settings: Settings, devices: list[tuple[str, str]], per_device: int) -> dict[str, float]:

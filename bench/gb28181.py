@@ -22,10 +22,8 @@ import asyncio
 import json
 import multiprocessing
 import os
-import re
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 # Run as `python bench/gb28181.py`, bench/ is first on sys.path and bench/gateway.py shadows the gateway package
@@ -34,7 +32,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[0] = str(BENCH.parent)
 sys.path.append(str(BENCH))
 
-from _measure import cpu_seconds  # noqa: E402
+from _measure import cpu_seconds, metric  # noqa: E402
 
 from civicgrid.broker.provisioning import add_devices  # noqa: E402
 from civicgrid.stack.ephemeral import ephemeral_settings, free_ports, throwaway_stack  # noqa: E402
@@ -78,15 +76,8 @@ def load(devices: list[tuple[str, str]], port: int, run_s: float, registered: mu
     asyncio.run(main())
 
 
-def _metric(metrics_port: int, pattern: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:  # loopback only
-        text = r.read().decode()
-    found = re.search(pattern + r" ([0-9.e+]+)", text)
-    return float(found.group(1)) if found else 0.0
-
-
 def statuses_acked(metrics_port: int) -> float:
-    return _metric(metrics_port, r'civicgrid_gb28181_records_out_total\{topic="cg.status"\}')
+    return metric(metrics_port, 'civicgrid_gb28181_records_out_total{topic="cg.status"}')
 
 
 def main() -> None:
@@ -125,8 +116,8 @@ def main() -> None:
             t0, n0, c0 = time.monotonic(), statuses_acked(metrics), cpu_seconds(gateway.pid)
             time.sleep(args.seconds)
             t1, n1, c1 = time.monotonic(), statuses_acked(metrics), cpu_seconds(gateway.pid)
-            total = _metric(metrics, "civicgrid_gb28181_kafka_produce_seconds_sum")
-            count = _metric(metrics, "civicgrid_gb28181_kafka_produce_seconds_count")
+            total = metric(metrics, "civicgrid_gb28181_kafka_produce_seconds_sum")
+            count = metric(metrics, "civicgrid_gb28181_kafka_produce_seconds_count")
             proc.join(120)
         finally:
             stop_service(gateway)

@@ -33,13 +33,12 @@ import re
 import resource
 import sys
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent))
 import _profile
-from _measure import cpu_seconds
+from _measure import cpu_seconds, metric
 
 from civicgrid.broker.provisioning import add_devices
 from civicgrid.stack.ephemeral import ephemeral_settings, free_ports, throwaway_stack
@@ -125,21 +124,14 @@ def run_load(phones: list[str], port: int, loaders: int, window: int, run_s: flo
     return procs, go
 
 
-def _metric(metrics_port: int, pattern: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:  # loopback only
-        text = r.read().decode()
-    found = re.search(pattern + r" ([0-9.e+]+)", text)
-    return float(found.group(1)) if found else 0.0
-
-
 def tracks_acked(metrics_port: int) -> float:
-    return _metric(metrics_port, r'civicgrid_jt808_records_out_total\{topic="cg.tracks"\}')
+    return metric(metrics_port, 'civicgrid_jt808_records_out_total{topic="cg.tracks"}')
 
 
 def produce_ms(metrics_port: int) -> float:
     """The gateway's mean time from produce to Kafka's acknowledgement so far."""
-    total = _metric(metrics_port, "civicgrid_jt808_kafka_produce_seconds_sum")
-    count = _metric(metrics_port, "civicgrid_jt808_kafka_produce_seconds_count")
+    total = metric(metrics_port, "civicgrid_jt808_kafka_produce_seconds_sum")
+    count = metric(metrics_port, "civicgrid_jt808_kafka_produce_seconds_count")
     return total / count * 1000 if count else 0.0
 
 

@@ -33,7 +33,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +56,7 @@ from civicgrid.store.db import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _profile
-from _measure import cpu_of, with_overrides
+from _measure import cpu_of, metric, with_overrides
 from _rates import consumer_ceiling, rate_until
 
 
@@ -99,16 +98,10 @@ def sink_rows(settings: Settings) -> int:
 
     Read from the worker rather than by ``count(*)`` on the table: a count over the growing table every 0.25 s
     cost PostgreSQL about 2 µs a row in this benchmark's own figure (docs/performance.md, "The ninth round")."""
-    url = f"http://127.0.0.1:{settings.streams.metrics_port}/metrics"
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
+        return int(metric(settings.streams.metrics_port, 'civicgrid_worker_sink_rows_total{table="telemetry"}'))
+    except OSError:  # not serving yet
         return 0
-    for line in text.splitlines():
-        if line.startswith('civicgrid_worker_sink_rows_total{table="telemetry"}'):
-            return int(float(line.rsplit(" ", 1)[1]))
-    return 0
 
 
 def sink_rate(settings: Settings, n: int, base: Path, pids: dict[str, list[int]],
