@@ -202,8 +202,10 @@ class AlarmDetector:
         # restarted worker relies on the changelog's offsets instead)
         self.last_applied: dict[int, dict[tuple[str, str], tuple[int, float]]] = {}
         self.offline_sent: set[str] = set()
-        # device → monotonic time its state was last put on the changelog, per partition (`window_only`)
+        # device → monotonic time its state was last put on the changelog, per partition (`window_only`), and how
+        # long a state whose only change is a window waits for it
         self.state_written: dict[int, dict[str, float]] = {}
+        self.window_write_s = s.alarm_window_write_s
         # source partition → offset below which every record was taken in (its effects are in the changelog):
         # the marks read back from the changelog and written per batch, and the telemetry job's upgrade from
         # ``-alarms`` (streams/telemetry.py); for the assigned partitions
@@ -393,8 +395,7 @@ class AlarmDetector:
                  new: DeviceState, now: float) -> None:
         """Put a device's new state among the batch's changed states (the changelog's), unless all that moved is a
         rate-of-change window written less than `streams.alarm_window_write_s` ago (`window_only`)."""
-        key, written = (partition, device), self.state_written.setdefault(partition, {})
-        wait_s = self.settings.streams.alarm_window_write_s
+        key, written, wait_s = (partition, device), self.state_written.setdefault(partition, {}), self.window_write_s
         if key in changed or now - written.get(device, -wait_s) >= wait_s or not window_only(old, new):
             changed[key] = new
             written[device] = now
