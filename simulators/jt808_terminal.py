@@ -61,6 +61,7 @@ class Fix:
     mileage_km: float | None = None
     area: tuple[int, bool] | None = None  # (area id, leaving) for item 0x12
     overspeed_item: bool = False
+    extra_items: bytes = b""  # further additional items as sent (id, length, value each), e.g. a video terminal's
 
     def body(self) -> bytes:
         status = STATUS_ACC | STATUS_FIX | (1 << 2 if self.lat < 0 else 0) | (1 << 3 if self.lon < 0 else 0)
@@ -73,7 +74,7 @@ class Fix:
             out += bytes((0x11, 1, 0))
         if self.area is not None:
             out += bytes((0x12, 6)) + struct.pack(">BIB", 1, self.area[0], 1 if self.area[1] else 0)
-        return out
+        return out + self.extra_items
 
 
 @dataclass

@@ -84,8 +84,27 @@ ITEMS: dict[int, ItemSpec] = {
     0x2B: ItemSpec("analog", ">I"),  # 模拟量
     0x30: ItemSpec("signal_strength", ">B"),  # 无线通信网络信号强度
     0x31: ItemSpec("satellites", ">B"),  # GNSS 定位卫星数
+    # The video terminal's items (JT/T 1078-2016 Table 13, carried in 0x0200 of both editions).
+    0x14: ItemSpec("video_alarm_flags", ">I"),  # 视频相关报警: the bits of VIDEO_ALARM_BITS
+    0x15: ItemSpec("video_lost_channels", ">I"),  # 视频信号丢失报警状态: bit n, logical channel n + 1
+    0x16: ItemSpec("video_blocked_channels", ">I"),  # 视频信号遮挡报警状态: bit n, logical channel n + 1
+    0x17: ItemSpec("storage_fault_flags", ">H"),  # 存储器故障: bits 0-11 main storage 1-12, 12-15 disaster backup 1-4
 }
-ITEM_OVERSPEED, ITEM_AREA, ITEM_ROUTE_TIME = 0x11, 0x12, 0x13
+ITEM_OVERSPEED, ITEM_AREA, ITEM_ROUTE_TIME, ITEM_ABNORMAL_DRIVING = 0x11, 0x12, 0x13, 0x18
+
+# Video alarm bits of item 0x14 (JT/T 1078-2016 Table 14) → the event type they raise, as ALARM_BITS; a report
+# without the item leaves them as they were (a terminal without video never sends it).
+VIDEO_ALARM_BITS: dict[int, str] = {
+    0: "video_signal_lost",  # 视频信号丢失报警
+    1: "video_signal_blocked",  # 视频信号遮挡报警
+    2: "video_storage_fault",  # 存储单元故障报警
+    3: "video_device_fault",  # 其他视频设备故障报警
+    4: "overcrowded",  # 客车超员报警
+    5: "abnormal_driving",  # 异常驾驶行为报警 (item 0x18 says which)
+    6: "video_storage_full",  # 特殊报警录像达到存储阈值报警
+}
+# Item 0x18 (Table 15): behaviour bits WORD, then the fatigue level BYTE (0-100).
+ABNORMAL_DRIVING_BITS = {0: "fatigue", 1: "phone_call", 2: "smoking"}
 # 0x11 / 0x12 location type: 0 none (over-speed only), 1 circle, 2 rectangle, 3 polygon, 4 route segment.
 AREA_TYPES = {0: "none", 1: "circle", 2: "rectangle", 3: "polygon", 4: "route"}
 
@@ -170,6 +189,10 @@ def overspeed_item(area_type: int = 0, area_id: int = 0) -> tuple[int, bytes]:
     return ITEM_OVERSPEED, bytes((area_type,)) + (struct.pack(">I", area_id) if area_type else b"")
 
 
+def abnormal_driving_item(behaviours: int, fatigue_level: int = 0) -> tuple[int, bytes]:
+    return ITEM_ABNORMAL_DRIVING, struct.pack(">HB", behaviours, fatigue_level)
+
+
 def area_item(area_type: int, area_id: int, leaving: bool) -> tuple[int, bytes]:
     return ITEM_AREA, struct.pack(">BIB", area_type, area_id, 1 if leaving else 0)
 
@@ -197,6 +220,11 @@ def item_fields(items: tuple[tuple[int, bytes], ...]) -> dict[str, object]:
             out["area_type"] = AREA_TYPES.get(area_type, "unknown")
             out["area_id"] = area_id
             out["area_direction"] = "out" if direction else "in"
+        elif item_id == ITEM_ABNORMAL_DRIVING:
+            if len(value) != 3:
+                raise Jt808Error(Jt808Reason.BAD_BODY, f"abnormal-driving item of {len(value)} bytes, 3 expected")
+            behaviours, out["fatigue_level"] = struct.unpack(">HB", value)
+            out["abnormal_driving"] = [name for bit, name in ABNORMAL_DRIVING_BITS.items() if behaviours >> bit & 1]
         elif item_id == ITEM_ROUTE_TIME:
             if len(value) != 7:
                 raise Jt808Error(Jt808Reason.BAD_BODY, f"route-time item of {len(value)} bytes, 7 expected")

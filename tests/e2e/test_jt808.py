@@ -104,8 +104,10 @@ def test_terminal_registers_authenticates_reports_and_raises_an_overspeed_alarm(
         for i in range(1, 5):
             assert await again.report(fix(i, speed_kmh=30, mileage_km=1200 + i)) == 0
         assert await again.report(fix(5, speed_kmh=95, alarm=ALARM_OVERSPEED, overspeed_item=True)) == 0
-        assert await again.report(fix(6, speed_kmh=40)) == 0
-        assert await again.report_batch([fix(7, speed_kmh=35), fix(8, speed_kmh=35)]) == 0
+        # A video terminal's items (JT/T 1078): abnormal driving (0x14 bit 5), the driver on the phone (0x18).
+        assert await again.report(fix(6, speed_kmh=40, extra_items=bytes.fromhex("140400000020" "1803000200"))) == 0
+        assert await again.report_batch([fix(7, speed_kmh=35, extra_items=bytes.fromhex("140400000000")),
+                                         fix(8, speed_kmh=35)]) == 0
         await again.close()
 
     # The worker places points with the cells it last read, again at most every refresh_s (1 s here) when points come:
@@ -120,11 +122,13 @@ def test_terminal_registers_authenticates_reports_and_raises_an_overspeed_alarm(
     assert points[4][2] == pytest.approx(95 / 3.6, abs=0.01)
     alarms = wait_for(lambda: (rows := db.execute(
         "SELECT rule, action, urgency FROM alarms WHERE device_id = %s AND rule <> 'offline' ORDER BY time",
-        (phone,)).fetchall()) and len(rows) >= 2 and rows, 60, "the device alarm raised and cleared")
-    assert alarms == [("overspeed", "raise", "C"), ("overspeed", "clear", "C")]
-    events = db.execute("SELECT event_type FROM device_events WHERE device_id = %s ORDER BY time",
-                        (phone,)).fetchall()
-    assert [e for (e,) in events] == ["overspeed", "overspeed_cleared"]
+        (phone,)).fetchall()) and len(rows) >= 4 and rows, 60, "the device alarms raised and cleared")
+    assert sorted(alarms) == [("abnormal_driving", "clear", "C"), ("abnormal_driving", "raise", "C"),
+                              ("overspeed", "clear", "C"), ("overspeed", "raise", "C")]
+    events = db.execute("SELECT event_type, payload->'abnormal_driving' FROM device_events WHERE device_id = %s "
+                        "ORDER BY time, event_type", (phone,)).fetchall()
+    assert events == [("overspeed", None), ("abnormal_driving", ["phone_call"]), ("overspeed_cleared", ["phone_call"]),
+                      ("abnormal_driving_cleared", None)]
     text = _metrics(jt808)
     assert 'civicgrid_jt808_dead_letters_total{reason="jt808_unauthenticated"} 1.0' in text
     assert 'civicgrid_jt808_dead_letters_total{reason="jt808_auth_failed"} 1.0' in text

@@ -174,6 +174,21 @@ def test_location_with_bad_items_and_times() -> None:
         assert exc.value.reason is Jt808Reason.BAD_BODY
 
 
+def test_the_video_terminals_items_0x14_to_0x18_become_fields() -> None:
+    # JT/T 1078-2016 Tables 13-15: 0x14 video alarms (bits 0 signal lost, 5 abnormal driving), 0x15 channels
+    # 1 and 3 lost, 0x16 channel 2 blocked, 0x17 main storage 1 failed, 0x18 phone call and smoking at level 40.
+    items = bytes.fromhex("140400000021" "150400000005" "160400000002" "17020001" "1803000628")
+    loc = decode_location(encode_location(Location(0, 3, 31_460_000, 116_940_000, 30, 350, 90,
+                                                    datetime(2026, 11, 24, 1, 20, tzinfo=UTC))) + items)
+    assert location.item_fields(loc.items) == {
+        "video_alarm_flags": 0x21, "video_lost_channels": 0b101, "video_blocked_channels": 0b10,
+        "storage_fault_flags": 1, "abnormal_driving": ["phone_call", "smoking"], "fatigue_level": 40}
+    assert location.abnormal_driving_item(0b110, 40) == (0x18, bytes.fromhex("000628"))
+    with pytest.raises(Jt808Error) as exc:
+        location.item_fields(((0x18, b"\x00\x06"),))
+    assert exc.value.reason is Jt808Reason.BAD_BODY
+
+
 def test_south_and_west_hemispheres_follow_the_status_bits() -> None:
     loc = Location(0, 0b1110, 33_868_800, 151_209_300, 0, 0, 0, datetime(2026, 1, 1, tzinfo=UTC))
     assert (loc.lat, loc.lon) == (-33.8688, -151.2093)

@@ -8,7 +8,7 @@ import pytest
 
 from civicgrid.domain.coords import wgs84_to_gcj02
 from gateway.jt808.convert import AlarmEdges, track_data
-from gateway.jt808.location import Location, area_item
+from gateway.jt808.location import Location, abnormal_driving_item, area_item
 
 AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
@@ -46,3 +46,21 @@ def test_area_events_follow_item_0x12_and_the_bare_bit_only_without_it() -> None
     bare = AlarmEdges()
     assert [[e.type for e in bare.events(r, track_data(r))] for r in (loc(alarm=bit), loc())] == [["area"],
                                                                                                  ["area_cleared"]]
+
+
+def video(flags: int) -> tuple[int, bytes]:
+    return 0x14, flags.to_bytes(4, "big")
+
+
+def test_video_alarm_bits_of_item_0x14_send_events_on_their_edges_and_a_report_without_it_changes_nothing() -> None:
+    edges = AlarmEdges()
+    seq = [loc(items=[video(0)]), loc(items=[video(0b100001), abnormal_driving_item(0b10, 0)]), loc(),
+           loc(alarm=0b10, items=[video(0b1)]), loc(items=[video(0)])]
+    events = [edges.events(r, track_data(r)) for r in seq]
+    assert [[e.type for e in batch] for batch in events] == [
+        [], ["video_signal_lost", "abnormal_driving"], [], ["overspeed", "abnormal_driving_cleared"],
+        ["overspeed_cleared", "video_signal_lost_cleared"]]
+    raised = events[1][1]
+    assert raised.data["abnormal_driving"] == ["phone_call"] and raised.data["video_alarm_flags"] == 0b100001
+    codes = [e.code for batch in events for e in batch]
+    assert len(set(codes)) == len(codes) and all(0 <= c < 128 for c in codes)  # each its own seq within a fix
