@@ -50,6 +50,15 @@ def _photo(text: str) -> bytes:
     return jpeg.tobytes()
 
 
+def _shown(page, selector: str, count: int = 1) -> list[tuple[int, int]]:
+    """The sizes of the `count` images at `selector` once all are decoded (a task's photos come after its text)."""
+    page.wait_for_function("([sel, n]) => { const all = [...document.querySelectorAll(sel)]; "
+                           "return all.length === n && all.every((i) => i.complete && i.naturalWidth > 0); }",
+                           arg=[selector, count], timeout=30_000)
+    return [tuple(size) for size in page.eval_on_selector_all(selector, "els => els.map(e => [e.naturalWidth, "
+                                                                          "e.naturalHeight])")]
+
+
 @pytest.fixture
 def phone(browser, org: Org) -> Iterator[Callable[..., object]]:
     contexts = []
@@ -223,14 +232,21 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
 
         operator = httpx.Client(base_url=console_url, timeout=20,
                                 headers={"Authorization": f"Bearer {token(org.users['operator'])}"})
+        address = f"城关镇测试路 {org.suffix} 号"
         r = operator.post("/cases/calls", json={"category_code": "E0102", "description": "路口有垃圾堆放",
-                                                "grid_cell_code": org.cell, "lon": org.lon, "lat": org.lat})
+                                                "grid_cell_code": org.cell, "lon": org.lon, "lat": org.lat,
+                                                "address": address})
         assert r.status_code == 201, r.text
         case_id = r.json()["id"]
+        # The operator's photo of the place goes with the task (the caller sent it by WeChat).
+        sent_photo = _photo(f"call {case_id}")
+        r = operator.post("/media", files={"file": ("call.jpg", sent_photo, "image/jpeg")})
+        assert r.status_code == 201, r.text
         # The task is sent while the phone is in a basement: the broker keeps it for the phone's session.
         ctx.set_offline(True)
         page.wait_for_selector("#hh-status[data-status='offline']")
-        r = operator.post(f"/cases/{case_id}/send-verify", json={"inspector_user_id": inspector.id})
+        r = operator.post(f"/cases/{case_id}/send-verify", json={"inspector_user_id": inspector.id,
+                                                                 "media_ids": [r.json()["id"]]})
         assert r.status_code == 200, r.text
         assert r.json()["timeline"][-1]["data"]["task"]["device_id"] == device_id
         wait_for(lambda: sql("SELECT 1 FROM device_commands WHERE device_id = %s AND status = 'sent'", device_id),
@@ -240,17 +256,21 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
         ctx.set_offline(False)
 
         task = f"#hh-tasks li[data-task='{case_id}']"
+        # The card shows the case's place (address, cell, point) and its photo, read with the device's credentials.
+        place = page.wait_for_selector(f"{task} .place[data-cell='{org.cell}']", timeout=60_000)
+        assert address in place.text_content() and f"{org.lon:.5f}, {org.lat:.5f}" in place.text_content()
+        assert _shown(page, f"{task} .case-photos img") == [(640, 480)]
         jpeg = _photo(f"verify {case_id}")
         page.set_input_files(f"{task} input.task-photo",
                              files=[{"name": "v.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
-        page.wait_for_selector(f"{task} .thumbs img")
+        page.wait_for_selector(f"{task} .answer-photos img")
         page.click(f"{task} button[data-result='confirmed']")
         detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["state"] == "reported" and d,
                           60, "the verification answer applied", log=worker[1])
         confirm = detail["timeline"][-1]
         assert (confirm["action"], confirm["actor"], confirm["role"]) == ("confirm", username, "inspector")
-        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo"]
-        assert photos == [hashlib.sha256(jpeg).hexdigest()], detail["evidence"]
+        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo" and e["device_id"]]
+        assert photos == [hashlib.sha256(jpeg).hexdigest()], detail["evidence"]  # (beside the operator's)
         assert wait_for(lambda: sql("SELECT status FROM device_commands WHERE device_id = %s AND status = 'acked'",
                                     device_id), 30, "the task acknowledged") == [("acked",)]
         page.wait_for_selector("#hh-tasks", state="detached")  # answered: no open task left
@@ -268,10 +288,12 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
             assert r.status_code == 200, (path, r.text)
         assert r.json()["state"] == "checking"
         page.wait_for_selector(f"{task} strong:text('核查')", timeout=60_000)
+        # The check brings the case's photos so far: the operator's, and the one the phone answered the 核实 with.
+        assert _shown(page, f"{task} .case-photos img", 2) == [(640, 480)] * 2
         check_jpeg = _photo(f"check {case_id}")
         page.set_input_files(f"{task} input.task-photo",
                              files=[{"name": "c.jpg", "mimeType": "image/jpeg", "buffer": check_jpeg}])
-        page.wait_for_selector(f"{task} .thumbs img")
+        page.wait_for_selector(f"{task} .answer-photos img")
         page.click(f"{task} button[data-result='fixed']")
         detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["timeline"][-1]["action"]
                           == "check_pass" and d, 60, "the check answer applied", log=worker[1])
