@@ -308,6 +308,26 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
                                     device_id) == [(2,)], 30, "both tasks acknowledged")
         page.wait_for_selector("#hh-tasks", state="detached")
 
+        # 自处理: a minor problem fixed on the spot is reported with the box ticked: a case of its own, closed at
+        # once as self-handled by the inspector.
+        page.click("#tab-report")
+        page.fill("#hh-category", "E0104")
+        page.click(".option[data-code='E0104']")
+        page.fill("#hh-description", "已当场清理")
+        page.click("label.check:has(#hh-self-handled)")
+        assert page.is_checked("#hh-self-handled")
+        page.click("#hh-submit")
+        page.click("#tab-queue")
+        handled = page.get_attribute("#hh-queue li", "data-id")  # the newest first
+        assert "自处理" in page.text_content(f"#hh-queue li[data-id='{handled}'] .what")
+        (handled_case,) = wait_for(lambda: sql("SELECT case_id::text FROM case_evidence WHERE source_record_id = %s",
+                                               f"report:{device_id}:{handled}"), 60, "the self-handled report",
+                                   log=worker[1])[0]
+        detail = operator.get(f"/cases/{handled_case}").json()
+        assert (detail["state"], detail["category_code"], detail["grid_cell_code"]) == ("closed", "E0104", org.cell)
+        assert [(e["action"], e["actor"], e["data"].get("note")) for e in detail["timeline"]][-1] == \
+            ("self_handle", f"user:{inspector.id}", "已当场清理")  # (the stream worker names a user by id)
+
         # The GPS is poor (±150 m): the inspector moves the point on the map into the next cell east, and reports.
         # The map is the city's own tiles, read with the device's credentials and kept by the service worker.
         ctx.set_geolocation({"longitude": org.lon, "latitude": org.lat, "accuracy": 150})
