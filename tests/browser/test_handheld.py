@@ -170,15 +170,25 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     assert page.get_attribute("#hh-pending", "data-count") == "0"
     assert sql("SELECT count(*) FROM case_evidence WHERE source_record_id = %s", source) == [(1,)]
     assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{refused_id}") == []
+    # The operators see it on their board, in the cell under the phone (the shift leader's console that paired it).
+    (case_id,) = sql("SELECT case_id::text FROM case_evidence WHERE source_record_id = %s", source)[0]
+    console.goto(console.url.split("#")[0] + f"#/cases?cell_prefix={org.cell}")
+    row = console.wait_for_selector(f"tr[data-case='{case_id}']")
+    assert org.cell in row.inner_text() and "E0102" in row.inner_text()
     # The patrol track went the same way (its first point as soon as the phone had a fix), and it plays back
-    # for its inspector as any tracker's does (GET /patrol/tracks, the console's playback).
+    # in the console's patrol page as any tracker's does.
     wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
-    now = datetime.now(UTC)
-    track = httpx.get(f"{console_url}/patrol/tracks/{device_id}", timeout=10,
-                      params={"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()},
-                      headers={"Authorization": f"Bearer {token(inspector)}"})
-    assert track.status_code == 200, track.text
-    assert track.json()["geometry"]["coordinates"], track.json()
+    console.goto(console.url.split("#")[0] + "#/patrol")
+    console.wait_for_function("(id) => [...document.querySelectorAll('#p-device option')].some(o => o.value === id)",
+                              arg=device_id)  # (option values are properties, not attributes)
+    console.select_option("#p-device", device_id)
+    city = datetime.now(timezone(timedelta(hours=8)))
+    console.fill("#p-start", (city - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    console.fill("#p-end", (city + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+    console.click("button:has-text('加载')")
+    slider = console.wait_for_selector("#p-slider")
+    points = int(slider.get_attribute("max") or -1) + 1
+    assert points >= 1 and console.locator(f".small:has-text('{points} ')").count() >= 1
 
     # The phone's clock runs a day fast: the broker acknowledges the report, the gateway refuses it
     # (clock_future), and its notice on the phone's own cg/<id>/refused sets the report aside as refused.
