@@ -10,6 +10,7 @@ queries, from the `User` these dependencies return.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -132,6 +133,26 @@ def handheld_inspector(db: psycopg.Connection, device_id: str, secret: str) -> U
     if user is None:
         raise forbidden(f"the inspector of {device_id} is disabled")
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class HandheldDevice:
+    """A handheld authenticated by its own credentials, never by its inspector's login: what it reads is its own
+    (the photos of the tasks sent to it)."""
+
+    device_id: str
+    inspector: User
+
+
+def handheld_device(db: Db, device: Annotated[HTTPBasicCredentials | None, Depends(http_basic)] = None) \
+        -> HandheldDevice:
+    """Dependency: the calling handheld (HTTP Basic: device id and secret); 401 without them."""
+    if device is None:
+        raise _unauthorized("send the handheld's device id and secret (HTTP Basic)")
+    return HandheldDevice(device.username, handheld_inspector(db, device.username, device.password))
+
+
+handheld_device.roles = frozenset({Role.INSPECTOR})  # type: ignore[attr-defined]  # its inspector's, no other
 
 
 def require_or_handheld(*roles: Role, brief: bool = False) -> Callable[..., User]:

@@ -2,8 +2,9 @@
 
 The app itself is static files at /handheld/ (api/console/handheld, built with the console). Its reports, tracks
 and task answers go over MQTT like any handheld's (docs/handheld.md); over HTTP it only uploads photos
-(POST /media) and reads the category list, who it belongs to, the cell it stands in and its inspector's patrol
-plan and coverage today, authenticated with HTTP Basic (device id and secret) as its inspector.
+(POST /media) and reads the category list, who it belongs to, the cell it stands in, its inspector's patrol
+plan and coverage today, authenticated with HTTP Basic (device id and secret) as its inspector, and the photos of
+the tasks sent to it, authenticated as that device alone.
 """
 
 from __future__ import annotations
@@ -11,27 +12,30 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPBasicCredentials
 
-from api.auth import http_basic, require, require_or_handheld
+from api.auth import HandheldDevice, handheld_device, http_basic, require, require_or_handheld
 from api.deps import Ctx, Db
-from api.errors import ApiError
+from api.errors import ApiError, not_found
 from api.queries import patrol as patrol_queries
 from api.routes.intake import _options as category_options
+from api.routes.media import MediaIdPath, media_file
 from api.routes.patrol import coverage_of, today
 from api.schemas.handheld import HandheldMe, HandheldPatrol, HandheldPlace, HandheldPlan, PairingIn, PairingOut
 from api.schemas.intake import CategoryOption
 from api.users import User
 from civicgrid.broker import provisioning
+from civicgrid.cases.field_tasks import TASK_COMMANDS
 from civicgrid.domain.case_state import Role
 from civicgrid.handheld import Pairing, handheld_device_id, qr_svg
-from civicgrid.store.addresses import reverse_geocode
+from civicgrid.store.addresses import NEAR_ADDRESS_M, reverse_geocode
 
 router = APIRouter(prefix="/handhelds", tags=["handhelds"])
 Supervisor = Annotated[User, Depends(require(Role.SHIFT_LEADER))]
 Handheld = Annotated[User, Depends(require_or_handheld(Role.INSPECTOR))]
+Device = Annotated[HandheldDevice, Depends(handheld_device)]
 APP_PATH = "handheld/"
-ADDRESS_WITHIN_M = 100.0
 
 
 @router.post("/pairings", status_code=201, summary="Register a handheld for an inspector and return its pairing "
@@ -80,5 +84,20 @@ def patrol(db: Db, user: Handheld) -> HandheldPatrol:
                               "reports; offline the app shows none and the platform places the report)")
 def place(ctx: Ctx, db: Db, user: Handheld, lon: Annotated[float, Query(ge=-180, le=180)],
           lat: Annotated[float, Query(ge=-90, le=90)]) -> HandheldPlace:
-    near = reverse_geocode(db, lon, lat, radius_m=ADDRESS_WITHIN_M)
+    near = reverse_geocode(db, lon, lat, radius_m=NEAR_ADDRESS_M)
     return HandheldPlace(grid_cell_code=ctx.grid_index(db).lookup(lon, lat), address=near.address)
+
+
+@router.get("/media/{media_id}", summary="A photo of a task sent to this handheld (the case's photos on its task "
+                                         "card), with the device's own credentials only",
+            response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}},
+                                                    404: {"description": "not a photo of a task sent to it"}})
+def task_photo(ctx: Ctx, db: Db, media_id: MediaIdPath, device: Device) -> FileResponse:
+    # A phone sees the photos of the cases it was sent, no other medium: not those of another handheld's tasks,
+    # nor anything its inspector's login could read. 404 alike for an unknown id and another's photo.
+    sent = db.execute("SELECT 1 FROM device_commands WHERE device_id = %s AND name = ANY(%s) "
+                      "AND args -> 'photo_ids' ? %s LIMIT 1",
+                      (device.device_id, list(TASK_COMMANDS.values()), media_id)).fetchone()
+    if sent is None:
+        raise not_found("media", media_id)
+    return media_file(ctx, db, media_id)

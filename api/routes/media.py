@@ -19,12 +19,13 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from api.auth import ANY_ROLE, require, require_or_handheld
-from api.deps import Ctx, Db
+from api.deps import ApiContext, Ctx, Db
 from api.errors import ApiError, not_found
 from api.schemas.media import MediaPublic
 from api.users import User
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/media", tags=["media"])
 CHUNK = 1 << 16
+MediaIdPath = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="the file's SHA-256")]
 
 
 # (test on the first 16 bytes, content type); the first match wins.
@@ -128,8 +130,13 @@ def _labels(path: Path) -> list[str]:
 
 @router.get("/{media_id}", summary="Download a medium", response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}, "audio/amr": {}}}, 404: {"description": "unknown id"}})
-def download(ctx: Ctx, db: Db, media_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$")],
-             user: Annotated[User, Depends(require(*ANY_ROLE))]) -> FileResponse:
+def download(ctx: Ctx, db: Db, media_id: MediaIdPath, user: Annotated[User, Depends(require(*ANY_ROLE))]) \
+        -> FileResponse:
+    return media_file(ctx, db, media_id)
+
+
+def media_file(ctx: ApiContext, db: psycopg.Connection, media_id: str) -> FileResponse:
+    """The stored file with its type (also the handheld's task photos, api/routes/handheld.py); 404 if unknown."""
     row = db.execute("SELECT content_type FROM media WHERE id = %s", (media_id,)).fetchone()
     path = media.media_path(ctx.settings.api.media_dir, media_id)
     if row is None or not path.is_file():

@@ -51,7 +51,8 @@ def act(rules: Rules, conn: psycopg.Connection, role: Role, actor: str, case_id:
             command_data = centres.prepare_move(conn, case_id, action, command_data)
         task = None
         if action in field_tasks.TASK_COMMANDS:  # 派核实 / 派核查 → the inspector's handheld
-            task = field_tasks.plan_task(conn, case, action, command_data.pop("inspector_user_id", None))
+            photos = [media_id for media_id, kind in media if kind.startswith("image/")]
+            task = field_tasks.plan_task(conn, case, action, command_data.pop("inspector_user_id", None), photos)
             command_data["task"] = task.record() if task else None
         transition = lifecycle.apply(case, Command(action, role, actor, command_data), now,
                                      permissions=rules.permissions, policy=rules.policy)

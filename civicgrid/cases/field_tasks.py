@@ -2,7 +2,8 @@
 answer moves the case — exactly once, and only when it comes from whom the task was sent to.
 
 Sending: when an operator sends a case to verification (核实) or to the check (核查), the inspector who
-patrols the case's cell gets it on the handheld at once. The task is a `verify` / `check` command on
+patrols the case's cell gets it on the handheld at once, with the case's place (point, cell, address or the
+nearest one) and the ids of its photos. The task is a `verify` / `check` command on
 `cg.commands`, written to the outbox in the transaction of the case transition, so the command exists
 exactly when the transition does. Who gets it: the inspector named in the action, else the inspector(s)
 of the responsibility grid of the case's cell, preferring the handheld heard from most recently. With no
@@ -20,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +36,7 @@ from civicgrid.cases.errors import NoHandheld, NotAnInspector
 from civicgrid.cases.rules import Rules
 from civicgrid.domain import lifecycle
 from civicgrid.domain.case_state import Action, CaseState, Command, Role, State
+from civicgrid.store.addresses import NEAR_ADDRESS_M, reverse_geocode
 from civicgrid.store.device_commands import record_command
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 TASK_COMMANDS = {Action.SEND_VERIFY: "verify", Action.SEND_CHECK: "check"}
 TASK_TIMEOUT_S = 30 * 60.0  # the verify/check time limit's order of magnitude; acks come within seconds
 TASK_KINDS = ("verification", "check")
+TASK_PHOTOS = 9  # a task's photos, at most (as many as a handheld report may name: device-profiles/handheld.yaml)
+PHOTO_KINDS = ("photo", "snapshot", "camera_event")  # evidence kinds that may carry a photo (`media_id`)
 # The state a task answer is awaited in → the action that sent the task.
 TASK_SENT_BY = {State.VERIFYING: Action.SEND_VERIFY, State.CHECKING: Action.SEND_CHECK}
 # (report kind, result) → the action it takes, in the state the case must be in.
@@ -78,9 +83,10 @@ class TaskAnswer:
     data: dict[str, Any]
 
 
-def plan_task(conn: psycopg.Connection, case: CaseState, action: Action, inspector_user_id: int | None) \
-        -> FieldTask | None:
-    """The task to send for this action, or None when no inspector's handheld can be reached."""
+def plan_task(conn: psycopg.Connection, case: CaseState, action: Action, inspector_user_id: int | None,
+              sent_photos: Sequence[str] = ()) -> FieldTask | None:
+    """The task to send for this action, or None when no inspector's handheld can be reached. `sent_photos`: the
+    photos the operator attaches to this very action (not yet the case's evidence), shown with the case's."""
     name = TASK_COMMANDS[action]
     if inspector_user_id is not None:
         row = conn.execute("SELECT role, enabled FROM users WHERE id = %s", (inspector_user_id,)).fetchone()
@@ -100,11 +106,26 @@ def plan_task(conn: psycopg.Connection, case: CaseState, action: Action, inspect
         if inspector_user_id is not None:
             raise NoHandheld(f"inspector {inspector_user_id} has no enabled handheld")
         return None
-    details = conn.execute("SELECT case_no, description, lon, lat FROM cases WHERE id = %s", (case.id,)).fetchone()
-    case_no, description, lon, lat = details or (None, None, None, None)
+    details = conn.execute("SELECT case_no, description, lon, lat, address FROM cases WHERE id = %s",
+                           (case.id,)).fetchone()
+    case_no, description, lon, lat, address = details or (None, None, None, None, None)
+    if not address and lon is not None and lat is not None:
+        address = reverse_geocode(conn, lon, lat, radius_m=NEAR_ADDRESS_M).address
     args = {"task_id": case.id, "case_no": case_no, "category_code": case.category, "grid_cell_code": case.cell,
-            "description": description, "lon": lon, "lat": lat}
+            "description": description, "lon": lon, "lat": lat, "address": address,
+            "photo_ids": case_photos(conn, case.id, sent_photos)}
     return FieldTask(str(uuid.uuid4()), name, row[0], row[1], args)
+
+
+def case_photos(conn: psycopg.Connection, case_id: str, newer: Sequence[str] = ()) -> list[str]:
+    """The case's photos for the task (the report's, a camera's snapshot, the disposal's feedback), the newest
+    TASK_PHOTOS in the order taken: the inspector sees what to look for (核实) and what was done (核查). The phone
+    fetches them with its own credentials (GET /handhelds/media/<id>, only the media of tasks sent to it)."""
+    rows = conn.execute(
+        "SELECT data ->> 'media_id' FROM case_evidence WHERE case_id = %s AND kind = ANY(%s) AND data ? 'media_id' "
+        "AND coalesce(data ->> 'content_type', 'image/') LIKE 'image/%%' ORDER BY at DESC, id DESC LIMIT %s",
+        (case_id, list(PHOTO_KINDS), TASK_PHOTOS)).fetchall()
+    return list(dict.fromkeys([*(r[0] for r in reversed(rows)), *newer]))[-TASK_PHOTOS:]
 
 
 def enqueue_task(conn: psycopg.Connection, task: FieldTask, issued_by: str, now: datetime) -> None:

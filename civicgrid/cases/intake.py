@@ -133,8 +133,8 @@ def record_problem(book: RuleBook, conn: psycopg.Connection, problem: Problem, l
     An advisory lock on the merge key (component, or category + cell) keeps two workers from both
     opening a case for the same thing; evidence already recorded means a re-delivery (nothing to do);
     an open case for the same component, or the same category in the same cell within the merge
-    window, gets the evidence; otherwise a case opens, under the current rules, with its provisional disposal
-    deadline."""
+    window, gets the evidence (not a self-handled report's: it is closed as a case of its own); otherwise a
+    case opens, under the current rules, with its provisional disposal deadline."""
     if problem.evidence_kind == "report" and any(problem.evidence.get(f) for f in ev.MEDIA_FIELDS):
         problem = ev.own_photos(conn, problem)
     if problem.component_code is None and problem.category.startswith("C") and problem.evidence.get("photo_ids"):
@@ -162,8 +162,11 @@ def record_problem(book: RuleBook, conn: psycopg.Connection, problem: Problem, l
                                 (problem.source_record_id,)).fetchone()
         if existing is not None:
             return Outcome(str(existing[0]), created=False, merged=False)
-        case_id = store.find_open_case(conn, component_code=problem.component_code, category_code=problem.category,
-                                       grid_cell_code=place.cell, since=problem.at - merge_window)
+        # 自处理 (fixed on the spot) is a case of its own, closed at once: merged into an open case it would close
+        # nothing and the inspector's self-handling would be lost (the open case keeps its own way).
+        case_id = None if problem.self_handled_note is not None else store.find_open_case(
+            conn, component_code=problem.component_code, category_code=problem.category, grid_cell_code=place.cell,
+            since=problem.at - merge_window)
         if case_id is not None:
             ev.add_with_photos(conn, case_id, evidence)
             return Outcome(case_id, created=False, merged=True)

@@ -165,6 +165,11 @@ def _side(parity: str | None, number: int) -> bool:
     return parity in (None, "both") or (parity == "odd") == (number % 2 == 1)
 
 
+# The nearest address named for an inspector's place (the handheld's place lookup, a field task's case): farther
+# than this it would mislead more than help.
+NEAR_ADDRESS_M = 100.0
+
+
 def reverse_geocode(conn: psycopg.Connection, lon: float, lat: float, *, radius_m: float = 200.0) -> NearestAddress:
     """The nearest address point and the nearest road (segment) within `radius_m` of a point.
 

@@ -50,6 +50,15 @@ def _photo(text: str) -> bytes:
     return jpeg.tobytes()
 
 
+def _shown(page, selector: str, count: int = 1) -> list[tuple[int, int]]:
+    """The sizes of the `count` images at `selector` once all are decoded (a task's photos come after its text)."""
+    page.wait_for_function("([sel, n]) => { const all = [...document.querySelectorAll(sel)]; "
+                           "return all.length === n && all.every((i) => i.complete && i.naturalWidth > 0); }",
+                           arg=[selector, count], timeout=30_000)
+    return [tuple(size) for size in page.eval_on_selector_all(selector, "els => els.map(e => [e.naturalWidth, "
+                                                                          "e.naturalHeight])")]
+
+
 @pytest.fixture
 def phone(browser, org: Org) -> Iterator[Callable[..., object]]:
     contexts = []
@@ -161,15 +170,25 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     assert page.get_attribute("#hh-pending", "data-count") == "0"
     assert sql("SELECT count(*) FROM case_evidence WHERE source_record_id = %s", source) == [(1,)]
     assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{refused_id}") == []
+    # The operators see it on their board, in the cell under the phone (the shift leader's console that paired it).
+    (case_id,) = sql("SELECT case_id::text FROM case_evidence WHERE source_record_id = %s", source)[0]
+    console.goto(console.url.split("#")[0] + f"#/cases?cell_prefix={org.cell}")
+    row = console.wait_for_selector(f"tr[data-case='{case_id}']")
+    assert org.cell in row.inner_text() and "E0102" in row.inner_text()
     # The patrol track went the same way (its first point as soon as the phone had a fix), and it plays back
-    # for its inspector as any tracker's does (GET /patrol/tracks, the console's playback).
+    # in the console's patrol page as any tracker's does.
     wait_for(lambda: sql("SELECT lon, lat FROM track_points WHERE device_id = %s", device_id), 60, "a track point")
-    now = datetime.now(UTC)
-    track = httpx.get(f"{console_url}/patrol/tracks/{device_id}", timeout=10,
-                      params={"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()},
-                      headers={"Authorization": f"Bearer {token(inspector)}"})
-    assert track.status_code == 200, track.text
-    assert track.json()["geometry"]["coordinates"], track.json()
+    console.goto(console.url.split("#")[0] + "#/patrol")
+    console.wait_for_function("(id) => [...document.querySelectorAll('#p-device option')].some(o => o.value === id)",
+                              arg=device_id)  # (option values are properties, not attributes)
+    console.select_option("#p-device", device_id)
+    city = datetime.now(timezone(timedelta(hours=8)))
+    console.fill("#p-start", (city - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    console.fill("#p-end", (city + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+    console.click("button:has-text('加载')")
+    slider = console.wait_for_selector("#p-slider")
+    points = int(slider.get_attribute("max") or -1) + 1
+    assert points >= 1 and console.locator(f".small:has-text('{points} ')").count() >= 1
 
     # The phone's clock runs a day fast: the broker acknowledges the report, the gateway refuses it
     # (clock_future), and its notice on the phone's own cg/<id>/refused sets the report aside as refused.
@@ -223,14 +242,21 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
 
         operator = httpx.Client(base_url=console_url, timeout=20,
                                 headers={"Authorization": f"Bearer {token(org.users['operator'])}"})
+        address = f"城关镇测试路 {org.suffix} 号"
         r = operator.post("/cases/calls", json={"category_code": "E0102", "description": "路口有垃圾堆放",
-                                                "grid_cell_code": org.cell, "lon": org.lon, "lat": org.lat})
+                                                "grid_cell_code": org.cell, "lon": org.lon, "lat": org.lat,
+                                                "address": address})
         assert r.status_code == 201, r.text
         case_id = r.json()["id"]
+        # The operator's photo of the place goes with the task (the caller sent it by WeChat).
+        sent_photo = _photo(f"call {case_id}")
+        r = operator.post("/media", files={"file": ("call.jpg", sent_photo, "image/jpeg")})
+        assert r.status_code == 201, r.text
         # The task is sent while the phone is in a basement: the broker keeps it for the phone's session.
         ctx.set_offline(True)
         page.wait_for_selector("#hh-status[data-status='offline']")
-        r = operator.post(f"/cases/{case_id}/send-verify", json={"inspector_user_id": inspector.id})
+        r = operator.post(f"/cases/{case_id}/send-verify", json={"inspector_user_id": inspector.id,
+                                                                 "media_ids": [r.json()["id"]]})
         assert r.status_code == 200, r.text
         assert r.json()["timeline"][-1]["data"]["task"]["device_id"] == device_id
         wait_for(lambda: sql("SELECT 1 FROM device_commands WHERE device_id = %s AND status = 'sent'", device_id),
@@ -240,17 +266,21 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
         ctx.set_offline(False)
 
         task = f"#hh-tasks li[data-task='{case_id}']"
+        # The card shows the case's place (address, cell, point) and its photo, read with the device's credentials.
+        place = page.wait_for_selector(f"{task} .place[data-cell='{org.cell}']", timeout=60_000)
+        assert address in place.text_content() and f"{org.lon:.5f}, {org.lat:.5f}" in place.text_content()
+        assert _shown(page, f"{task} .case-photos img") == [(640, 480)]
         jpeg = _photo(f"verify {case_id}")
         page.set_input_files(f"{task} input.task-photo",
                              files=[{"name": "v.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
-        page.wait_for_selector(f"{task} .thumbs img")
+        page.wait_for_selector(f"{task} .answer-photos img")
         page.click(f"{task} button[data-result='confirmed']")
         detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["state"] == "reported" and d,
                           60, "the verification answer applied", log=worker[1])
         confirm = detail["timeline"][-1]
         assert (confirm["action"], confirm["actor"], confirm["role"]) == ("confirm", username, "inspector")
-        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo"]
-        assert photos == [hashlib.sha256(jpeg).hexdigest()], detail["evidence"]
+        photos = [e["data"]["media_id"] for e in detail["evidence"] if e["kind"] == "photo" and e["device_id"]]
+        assert photos == [hashlib.sha256(jpeg).hexdigest()], detail["evidence"]  # (beside the operator's)
         assert wait_for(lambda: sql("SELECT status FROM device_commands WHERE device_id = %s AND status = 'acked'",
                                     device_id), 30, "the task acknowledged") == [("acked",)]
         page.wait_for_selector("#hh-tasks", state="detached")  # answered: no open task left
@@ -268,10 +298,12 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
             assert r.status_code == 200, (path, r.text)
         assert r.json()["state"] == "checking"
         page.wait_for_selector(f"{task} strong:text('核查')", timeout=60_000)
+        # The check brings the case's photos so far: the operator's, and the one the phone answered the 核实 with.
+        assert _shown(page, f"{task} .case-photos img", 2) == [(640, 480)] * 2
         check_jpeg = _photo(f"check {case_id}")
         page.set_input_files(f"{task} input.task-photo",
                              files=[{"name": "c.jpg", "mimeType": "image/jpeg", "buffer": check_jpeg}])
-        page.wait_for_selector(f"{task} .thumbs img")
+        page.wait_for_selector(f"{task} .answer-photos img")
         page.click(f"{task} button[data-result='fixed']")
         detail = wait_for(lambda: (d := operator.get(f"/cases/{case_id}").json())["timeline"][-1]["action"]
                           == "check_pass" and d, 60, "the check answer applied", log=worker[1])
@@ -285,6 +317,26 @@ def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the
         assert wait_for(lambda: sql("SELECT count(*) FROM device_commands WHERE device_id = %s AND status = 'acked'",
                                     device_id) == [(2,)], 30, "both tasks acknowledged")
         page.wait_for_selector("#hh-tasks", state="detached")
+
+        # 自处理: a minor problem fixed on the spot is reported with the box ticked: a case of its own, closed at
+        # once as self-handled by the inspector.
+        page.click("#tab-report")
+        page.fill("#hh-category", "E0104")
+        page.click(".option[data-code='E0104']")
+        page.fill("#hh-description", "已当场清理")
+        page.click("label.check:has(#hh-self-handled)")
+        assert page.is_checked("#hh-self-handled")
+        page.click("#hh-submit")
+        page.click("#tab-queue")
+        handled = page.get_attribute("#hh-queue li", "data-id")  # the newest first
+        assert "自处理" in page.text_content(f"#hh-queue li[data-id='{handled}'] .what")
+        (handled_case,) = wait_for(lambda: sql("SELECT case_id::text FROM case_evidence WHERE source_record_id = %s",
+                                               f"report:{device_id}:{handled}"), 60, "the self-handled report",
+                                   log=worker[1])[0]
+        detail = operator.get(f"/cases/{handled_case}").json()
+        assert (detail["state"], detail["category_code"], detail["grid_cell_code"]) == ("closed", "E0104", org.cell)
+        assert [(e["action"], e["actor"], e["data"].get("note")) for e in detail["timeline"]][-1] == \
+            ("self_handle", f"user:{inspector.id}", "已当场清理")  # (the stream worker names a user by id)
 
         # The GPS is poor (±150 m): the inspector moves the point on the map into the next cell east, and reports.
         # The map is the city's own tiles, read with the device's credentials and kept by the service worker.

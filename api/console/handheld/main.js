@@ -10,7 +10,7 @@ import { enqueue, getKv, pruneSent, queueItems, savePairing, setKv, tasks as loa
 import { t, lang, setLang } from './i18n.js';
 import { MAX_PHOTOS, Thumbs, labelledComponent, usePhotos } from './photos.js';
 import { VoiceField, useVoice } from './voice.js';
-import { TasksView } from './tasks.js';
+import { TasksView, keepTaskPhotos } from './tasks.js';
 import { PatrolView } from './patrol.js';
 import { html, metres, newId, round7 } from './util.js';
 import './style.css';
@@ -289,6 +289,26 @@ function App() {
     apiGet(pairing, `/handhelds/place?lon=${at.lon}&lat=${at.lat}`)
       .then((found) => setPlace({ ...found, ...at }), () => null);
   }, [pairing, point, conn.online]);
+
+  // The case photos of the tasks received, downloaded once online (a task arrives online; its photos may not all
+  // come before the network goes again) and kept with the task. One pass at a time; a task that arrives during
+  // one gets another.
+  const keeping = useRef(null);
+  useEffect(() => {
+    if (!pairing || !conn.online) return;
+    if (keeping.current) { keeping.current.again = true; return; }
+    const pass = { again: false };
+    keeping.current = pass;
+    (async () => {
+      let kept = false;
+      do {
+        pass.again = false;
+        kept = (await keepTaskPhotos(pairing).catch(() => false)) || kept;
+      } while (pass.again);
+      keeping.current = null;
+      if (kept) refresh();
+    })();
+  }, [pairing, conn.online, taskList]);
 
   // Online, once the app has started: the map pick's code fetched in the background, so that the service worker
   // has it for a map opened in a basement.

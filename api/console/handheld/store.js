@@ -131,6 +131,16 @@ export async function putTask(task) {
   await done(tx);
 }
 
+/** Change a kept task, only while it is the one `received` then (a newer task for the case replaced it: left alone). */
+export async function updateTask(taskId, received, changes) {
+  const db = await openDb();
+  const tx = db.transaction('tasks', 'readwrite');
+  const store = tx.objectStore('tasks');
+  const task = await promised(store.get(taskId));
+  if (task && task.received === received) store.put({ ...task, ...changes });
+  await done(tx);
+}
+
 export async function tasks() {
   const db = await openDb();
   return promised(db.transaction('tasks').objectStore('tasks').getAll());

@@ -176,3 +176,26 @@ def test_a_problem_naming_an_unregistered_component_opens_a_case_without_the_lin
     row = db.execute("SELECT c.component_code, e.data ->> 'unregistered_component' FROM cases c JOIN case_evidence e "
                      "ON e.case_id = c.id WHERE e.source_record_id = %s", (f"alarm:{run}",)).fetchone()
     assert row == (None, unknown)
+
+
+def test_a_self_handled_report_is_a_closed_case_of_its_own_beside_an_open_one(db: psycopg.Connection,
+                                                                             cell: str) -> None:
+    """自处理: the inspector fixed a minor problem on the spot. Its report is a case closed at once as self-handled,
+    even where an open case of the same category waits in the cell: it once merged into that case as one more
+    piece of evidence, closing nothing and losing the inspector's 自处理."""
+    run, place = uuid.uuid4().hex, FixedPlace(cell)
+    open_case = SERVICE.record_problem(db, _problem(run), place, timedelta(hours=24))
+    handled = _problem(run, source=Source.INSPECTOR, role=Role.INSPECTOR, actor="user:1",
+                       source_record_id=f"report:hh-x:{run}", evidence_kind="report",
+                       evidence={"kind": "self_handled", "description": "已当场清理"}, self_handled_note="已当场清理")
+    outcome = SERVICE.record_problem(db, handled, place, timedelta(hours=24))
+    assert (outcome.created, outcome.merged) == (True, False) and outcome.case_id != open_case.case_id
+    case = store.lock_case(db, outcome.case_id)
+    assert (case.state, case.self_handled) == (State.CLOSED, True)
+    assert [a for _, a in _events(db, outcome.case_id)] == ["report", "self_handle"]
+    again = SERVICE.record_problem(db, handled, place, timedelta(hours=24))  # re-delivered: nothing more
+    assert (again.case_id, again.created, again.merged) == (outcome.case_id, False, False)
+    assert db.execute("SELECT evidence_count FROM cases WHERE id = %s", (open_case.case_id,)).fetchone() == (1,)
+    # A self-handled report does not take in later ones either: the next report opens (or joins) an open case.
+    later = SERVICE.record_problem(db, _problem(f"{run}-later"), place, timedelta(hours=24))
+    assert later.case_id == open_case.case_id
