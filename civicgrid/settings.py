@@ -56,6 +56,9 @@ class MqttSettings(_Section):
     # the URL phones use (None: ws(s)://<the app page's host>:ws_port/; behind a TLS proxy, wss://host/mqtt).
     ws_port: int = 18885
     ws_url: str | None = None
+    # The same over TLS (wss://) with the stack's certificate, for phones that reach the broker directly rather than
+    # through the HTTPS proxy (set ws_url to wss://<host>:<wss_port>/ then).
+    wss_port: int = 18886
 
     def endpoint(self) -> tuple[str, int]:
         """Where a client of these settings connects (the TLS listener when `tls`)."""

@@ -81,9 +81,10 @@ def ephemeral_settings(base: Path | None = None, prefix: str = "civicgrid-test-"
     if base is None:
         base = Path(tempfile.mkdtemp(prefix=prefix))
         base.chmod(0o755)  # PostgreSQL runs as 'postgres' and must walk into it
-    pg, mqtt, mqtt_tls, mqtt_ws, kafka, controller, kafka_tls, metrics, worker_metrics, poller_metrics = free_ports(10)
+    (pg, mqtt, mqtt_tls, mqtt_ws, mqtt_wss, kafka, controller, kafka_tls, metrics, worker_metrics,
+     poller_metrics) = free_ports(11)
     return Settings(
-        mqtt=MqttSettings(port=mqtt, tls_port=mqtt_tls, ws_port=mqtt_ws, password=new_secret()),
+        mqtt=MqttSettings(port=mqtt, tls_port=mqtt_tls, ws_port=mqtt_ws, wss_port=mqtt_wss, password=new_secret()),
         kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka}", partitions=4),
         db=DbSettings(url=f"postgresql://civicgrid:{new_secret()}@127.0.0.1:{pg}/civicgrid"),
         gateway=GatewaySettings(metrics_port=metrics),
@@ -110,6 +111,7 @@ def as_environment(settings: Settings) -> dict[str, str]:
         "CIVICGRID_MQTT__TLS_PORT": str(settings.mqtt.tls_port),
         "CIVICGRID_MQTT__TLS": str(settings.mqtt.tls).lower(),
         "CIVICGRID_MQTT__WS_PORT": str(settings.mqtt.ws_port),
+        "CIVICGRID_MQTT__WSS_PORT": str(settings.mqtt.wss_port),
         **({"CIVICGRID_MQTT__WS_URL": settings.mqtt.ws_url} if settings.mqtt.ws_url else {}),
         **({"CIVICGRID_MQTT__CA_FILE": str(settings.mqtt.ca_file)} if settings.mqtt.ca_file else {}),
         "CIVICGRID_DB__URL": settings.db.url.get_secret_value(),

@@ -80,7 +80,8 @@ class MosquittoService:
             raise StackError(f"Mosquitto is not installed ({binary} missing): run `make setup`")
         require_free_ports(self.host, [(self.port, "CIVICGRID_MQTT__PORT"),
                                        (self.settings.mqtt.tls_port, "CIVICGRID_MQTT__TLS_PORT"),
-                                       (self.settings.mqtt.ws_port, "CIVICGRID_MQTT__WS_PORT")])
+                                       (self.settings.mqtt.ws_port, "CIVICGRID_MQTT__WS_PORT"),
+                                       (self.settings.mqtt.wss_port, "CIVICGRID_MQTT__WSS_PORT")])
         self._write_config()
         sync_broker_accounts(self.settings, self.files)  # not running yet: the files only
         self.process.start([str(binary), "-c", str(self.dir / "mosquitto.conf")], cwd=self.dir)
@@ -130,6 +131,14 @@ class MosquittoService:
             "protocol websockets",
             # Without it Debian's 2.0.11 binds a websockets listener to every interface, whatever its address.
             f"socket_domain {'ipv6' if ':' in self.host else 'ipv4'}",
+            # And over TLS (wss://), for phones that reach the broker itself, not through the proxy.
+            f"listener {self.settings.mqtt.wss_port} {self.host}",
+            "protocol websockets",
+            f"socket_domain {'ipv6' if ':' in self.host else 'ipv4'}",
+            f"cafile {tls.ca_cert}",
+            f"certfile {tls.server_cert}",
+            f"keyfile {tls.server_key}",
+            "tls_version tlsv1.2",
             "persistence true",
             f"persistence_location {data}/",
             "autosave_interval 30",

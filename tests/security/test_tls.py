@@ -63,6 +63,42 @@ def test_a_device_publishes_over_tls_trusting_the_stack_ca(stack: LocalStack, ga
     assert [v["data"]["fill_pct"] for _, _, v in seen if v.get("device_id") == device_id] == [7]
 
 
+def test_a_handheld_speaks_mqtt_over_websockets_with_tls_and_the_gateway_holds_it_to_its_profile(
+        stack: LocalStack, gateway: Gateway, provision) -> None:
+    """The handheld app's transport without the proxy (docs/handheld.md): Mosquitto's wss listener with the stack's
+    certificate, the device's own account; a track the handheld profile refuses is a dead letter with its reason."""
+    settings = stack.settings
+    device_id, secret = provision("handheld")
+    ca = str(settings.stack.var_dir.resolve() / "tls" / "ca.crt")
+    tail = KafkaTail(settings.kafka.bootstrap_servers, [topics.TRACKS, topics.DEADLETTER])
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5,
+                         transport="websockets")
+    client.username_pw_set(device_id, secret)
+    client.tls_set(ca_certs=ca)
+    connected = threading.Event()
+    client.on_connect = lambda c, userdata, flags, reason_code, properties: connected.set()
+    client.connect(settings.mqtt.host, settings.mqtt.wss_port)
+    client.loop_start()
+    try:
+        assert connected.wait(10), "no CONNACK over wss"
+        for seq, lat in ((1, 31.46), (2, 231.46)):  # the second is off the globe
+            body = {"seq": seq, "ts": "2026-11-24T01:00:00Z", "lon": 116.94, "lat": lat, "accuracy_m": 8}
+            client.publish(f"cg/{device_id}/track", orjson.dumps(body), qos=1).wait_for_publish(10)
+        seen = tail.collect(lambda rs: sum(v.get("device_id") == device_id for _, _, v in rs) >= 2, timeout_s=20)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        tail.close()
+    mine = [(topic, v) for topic, _, v in seen if v.get("device_id") == device_id]
+    assert [(t, v["data"]["lat"]) for t, v in mine if t == topics.TRACKS] == [(topics.TRACKS, 31.46)]
+    letters = [v for t, v in mine if t == topics.DEADLETTER]
+    assert len(letters) == 1 and "lat" in letters[0]["detail"], letters
+    with pytest.raises(ssl.SSLCertVerificationError):  # the system's CAs only: the stack's certificate is not theirs
+        plain = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, transport="websockets")
+        plain.tls_set()
+        plain.connect(settings.mqtt.host, settings.mqtt.wss_port)
+
+
 def test_a_client_that_does_not_trust_the_ca_is_refused_the_handshake(stack: LocalStack, provision) -> None:
     device_id, secret = provision("bin-sensor")
     with pytest.raises(ssl.SSLCertVerificationError):
