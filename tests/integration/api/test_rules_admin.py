@@ -56,6 +56,8 @@ def test_a_loaded_pack_judges_the_next_case_while_an_earlier_one_keeps_its_versi
     assert restore.status_code in (200, 201)
     earlier = report(client, as_user, "E0103")
     step(client, as_user, earlier["id"], "api-operator", "file", expect=403)  # operators may not file yet
+    clocks = client.get(f"/cases/{earlier['id']}/step-deadlines", headers=admin).json()["steps"]
+    assert [c["step"] for c in clocks] == ["accept", "file"]
     try:
         loaded = client.post("/admin/rules", headers=admin, json=_city_tables())
         assert loaded.status_code == 201, loaded.text
@@ -73,6 +75,17 @@ def test_a_loaded_pack_judges_the_next_case_while_an_earlier_one_keeps_its_versi
         assert datetime.fromisoformat(dispatched["disposal_deadline"]) == at + timedelta(hours=4)
         old = client.get(f"/cases/{earlier['id']}", headers=admin).json()
         assert old["rules_version"] == restore.json()["version"]
+        # Its deadlines too: its clocks and provisional disposal deadline are those it had before the load, and
+        # dispatched now it gets class C's limit on the working calendar, not class B's 4 hours round the clock.
+        assert old["disposal_deadline"] == earlier["disposal_deadline"]
+        again = client.get(f"/cases/{earlier['id']}/step-deadlines", headers=admin).json()["steps"]
+        assert [(c["step"], c["deadline"]) for c in again] == [(c["step"], c["deadline"]) for c in clocks]
+        step(client, as_user, earlier["id"], "api-leader", "file")
+        sent = step(client, as_user, earlier["id"], "api-dispatcher", "dispatch", {"department_id": "sanitation"})
+        at = datetime.fromisoformat(next(e["at"] for e in sent["timeline"] if e["action"] == "dispatch"))
+        shipped = shipped_pack().rules
+        assert datetime.fromisoformat(sent["disposal_deadline"]) == shipped.disposal_deadline(at, "E0103")
+        assert shipped.disposal_deadline(at, "E0103") != at + timedelta(hours=4)
     finally:
         assert client.post("/admin/rules", headers=admin, json={}).status_code == 201  # the shipped tables again
 
