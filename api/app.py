@@ -112,7 +112,7 @@ def create_app(settings: Settings, *, background: bool = True, broker: BrokerFil
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
     for router in (health.router, auth.router, users.router, centres.router, departments.router,
-                   responsibility.router, cases.build_router(ctx.permissions), open311.router, media.router,
+                   responsibility.router, cases.build_router(ctx.book.known.permissions), open311.router, media.router,
                    devices.router, feed.router, scoring.router, alarms.router, map.router, cameras.router,
                    patrol.router, rules.router, geocoding.router, open311.discovery_router, duplicates.router,
                    statistics.router, notifications.router, step_deadlines.router, sources.router, intake.router,

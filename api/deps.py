@@ -26,11 +26,8 @@ from civicgrid.bus import clients
 from civicgrid.cases import CaseService, Rules
 from civicgrid.cases.rulebook import RuleBook
 from civicgrid.clock import PlatformClock
-from civicgrid.domain.catalogue import Catalogue
 from civicgrid.domain.geofence import GridIndex
-from civicgrid.domain.permissions import Permissions
-from civicgrid.domain.time_limits import Limit, TimeLimits
-from civicgrid.domain.working_calendar import WorkingCalendar
+from civicgrid.domain.time_limits import Limit
 from civicgrid.settings import Settings
 from civicgrid.store.db import conninfo
 from civicgrid.store.grid_cells import cells_signature, load_grid_index
@@ -85,27 +82,12 @@ class ApiContext:
         self.cases = CaseService(self.book)
         self.clock = PlatformClock.from_settings(self.settings.clock)
 
-    # The city's current rules as this process last saw them (the same the streams judge new cases by); a case's
-    # own: `book.for_case` / `book.rules(conn, version)`.
-    @property
-    def rules(self) -> Rules:
-        return self.book.known
-
-    @property
-    def catalogue(self) -> Catalogue:
-        return self.rules.catalogue
-
-    @property
-    def limits(self) -> TimeLimits:
-        return self.rules.limits
-
-    @property
-    def calendar(self) -> WorkingCalendar:
-        return self.rules.calendar
-
-    @property
-    def permissions(self) -> Permissions:
-        return self.rules.permissions
+    def current_rules(self, conn: psycopg.Connection) -> Rules:
+        """The current version's rules, asked at each request: an index lookup of the latest version number, each
+        version's rules built once and cached (civicgrid/cases/rulebook.py). Every reader of the catalogue (Open311's
+        services, the category lists, a category check) and of who may act reads them here, so a pack loaded by the
+        admin API or another process is seen by the next request. A case's own: `book.for_case` / `book.rules`."""
+        return self.book.current(conn)[1]
 
     @classmethod
     def create(cls, settings: Settings, *, broker: BrokerFiles | None = None) -> ApiContext:

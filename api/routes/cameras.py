@@ -76,9 +76,10 @@ def put_rois(ctx: Ctx, db: Db, device_id: DeviceId, body: Annotated[list[RoiIn],
     ids = [r.id for r in body if r.id]
     if len(ids) != len(set(ids)):
         raise ApiError(422, "bad-roi", "region ids must be unique")
+    catalogue = ctx.current_rules(db).catalogue
     for n, roi in enumerate(body):
         try:
-            category = ctx.catalogue.get(roi.event_code)
+            category = catalogue.get(roi.event_code)
         except UnknownCategory:
             raise ApiError(422, "bad-roi", f"region {n}: {roi.event_code} is not in the catalogue") from None
         if category.code.is_major:

@@ -103,7 +103,7 @@ def case_detail(ctx: ApiContext, db, user: User, case_id: str, now: datetime, *,
     if row is None:
         raise not_found("case", case_id)
     state = case_from_json(row.pop("snapshot"))
-    allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.permissions,
+    allowed = sorted(a.value for a in lifecycle.allowed_for(state, user.role, ctx.current_rules(db).permissions,
                                                             unlocated=row["unlocated"])
                      if a not in CENTRE_MOVES or has_centres(db))  # a one-centre town has nowhere to move a case
     suggested = None

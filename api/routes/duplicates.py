@@ -33,7 +33,8 @@ def duplicate_candidates(
     lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)],
     radius_m: Annotated[float | None, Query(gt=0, le=1000, description="default: the rule pack's (50 m)")] = None,
 ) -> list[DuplicateCandidate]:
-    ctx.catalogue.get(category_code)  # an unknown category is the caller's mistake (422), not "no candidates"
+    # an unknown category is the caller's mistake (422), not "no candidates"
+    ctx.current_rules(db).catalogue.get(category_code)
     found = ctx.cases.duplicates(db, category_code, lon, lat, ctx.clock.now(), radius_m=radius_m)
     return [DuplicateCandidate(case_id=c.case_id, case_no=c.case_no, state=c.state, category_code=c.category_code,
                                distance_m=round(c.distance_m, 1), reported_at=c.reported_at,

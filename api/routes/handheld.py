@@ -67,8 +67,8 @@ def me(user: Handheld, device: Annotated[HTTPBasicCredentials | None, Depends(ht
 
 @router.get("/categories", summary="The minor categories with their search keys (as the intake screen's), for "
                                    "the handheld's category search; the app keeps them for offline use")
-def categories(ctx: Ctx, user: Handheld) -> list[CategoryOption]:
-    return category_options(ctx.catalogue)
+def categories(ctx: Ctx, db: Db, user: Handheld) -> list[CategoryOption]:
+    return category_options(ctx.current_rules(db).catalogue)
 
 
 @router.get("/patrol", summary="The inspector's patrol plan for today and the coverage so far (the phone's patrol "

@@ -90,7 +90,7 @@ def file_transfer(body: TransferIn, ctx: Ctx, db: Db, response: Response, user: 
              summary="视频抓拍: file a case from a camera's latest snapshot with the region drawn (source camera, "
                      "the camera's point and cell; the snapshot and a copy with the region marked as evidence)")
 def capture(body: CaptureIn, ctx: Ctx, db: Db, response: Response, user: Operator) -> CaseDetail:
-    ctx.catalogue.get(body.category_code)  # refused (422) before any medium is kept
+    ctx.current_rules(db).catalogue.get(body.category_code)  # refused (422) before any medium is kept
     cameras = camera_q.list_cameras(db, body.device_id)
     if not cameras:
         raise not_found("camera", body.device_id)
@@ -141,9 +141,9 @@ def place(case_id: uuid.UUID, body: PlaceIn, ctx: Ctx, db: Db, user: Intake) -> 
 
 @router.get("/categories", summary="The minor categories with their search keys (Chinese, English, code, pinyin "
                                    "initials and full pinyin) for the intake screen's category search")
-def categories(ctx: Ctx, user: Annotated[User, Depends(require(Role.OPERATOR, Role.SHIFT_LEADER, Role.LEADER,
+def categories(ctx: Ctx, db: Db, user: Annotated[User, Depends(require(Role.OPERATOR, Role.SHIFT_LEADER, Role.LEADER,
                                                                  Role.INSPECTOR))]) -> list[CategoryOption]:
-    return _options(ctx.catalogue)
+    return _options(ctx.current_rules(db).catalogue)
 
 
 @functools.lru_cache(maxsize=4)

@@ -38,6 +38,7 @@ from api.users import User
 from civicgrid.cases.callers import Caller
 from civicgrid.cases.intake import NewCase
 from civicgrid.domain.case_state import Role, Source
+from civicgrid.domain.catalogue import Catalogue
 from civicgrid.store.addresses import resolve
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -92,9 +93,9 @@ def _when(name: str, value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _is_minor(ctx: Ctx, code: str) -> bool:
+def _is_minor(catalogue: Catalogue, code: str) -> bool:
     try:
-        return not ctx.catalogue.get(code).code.is_major
+        return not catalogue.get(code).code.is_major
     except ValueError:
         return False
 
@@ -117,24 +118,27 @@ def discovery(ctx: Ctx, db: Db, request: Request, fmt: Fmt) -> Response:
 
 @router.get("/services.{fmt}", dependencies=[Public], response_model=list[Service], responses=XML_ANSWER,
             summary="GET services: the event and component categories")
-def services(ctx: Ctx, fmt: Fmt, jurisdiction_id: Jurisdiction = None) -> Response:
+def services(ctx: Ctx, db: Db, fmt: Fmt, jurisdiction_id: Jurisdiction = None) -> Response:
+    catalogue = ctx.current_rules(db).catalogue  # a category loaded a moment ago is a service now
     out = []
-    for cat in ctx.catalogue:
+    for cat in catalogue:
         if cat.code.is_major:
             continue
-        group = ctx.catalogue.get(cat.code.major_code)
+        group = catalogue.get(cat.code.major_code)
         out.append(Service(service_code=str(cat.code), service_name=cat.zh, description=cat.en,
-                           metadata=bool(attributes_of(ctx.catalogue, str(cat.code))),
+                           metadata=bool(attributes_of(catalogue, str(cat.code))),
                            keywords=cat.en.casefold(), group=group.zh))
     return respond(fmt, out, "services", "service")
 
 
 @router.get("/services/{service_code}.{fmt}", dependencies=[Public], response_model=ServiceDefinition,
             responses=ERRORS, summary="GET a service definition: the attributes a caller is asked for")
-def service_definition(ctx: Ctx, service_code: str, fmt: Fmt, jurisdiction_id: Jurisdiction = None) -> Response:
-    if not _is_minor(ctx, service_code):
+def service_definition(ctx: Ctx, db: Db, service_code: str, fmt: Fmt,
+                       jurisdiction_id: Jurisdiction = None) -> Response:
+    catalogue = ctx.current_rules(db).catalogue
+    if not _is_minor(catalogue, service_code):
         raise Open311Failure(404, f"no service {service_code} (GET services.{fmt.value} lists them)")
-    body = ServiceDefinition(service_code=service_code, attributes=list(attributes_of(ctx.catalogue, service_code)))
+    body = ServiceDefinition(service_code=service_code, attributes=list(attributes_of(catalogue, service_code)))
     return respond(fmt, body, "service_definition")
 
 
@@ -162,12 +166,13 @@ def create_request(
     file_as_new: Annotated[bool, Form(description="extension: file even when an open request nearby is the same "
                                                   "problem (default: linked to it; docs/open311.md)")] = False,
 ) -> Response:
-    if not _is_minor(ctx, service_code):
+    catalogue = ctx.current_rules(db).catalogue
+    if not _is_minor(catalogue, service_code):
         raise Open311Failure(400, f"service_code {service_code!r} is not a service (GET services.{fmt.value})")
     if (lat is None or long is None) and not address_string and not address_id:
         raise Open311Failure(400, "a location is required: lat and long, address_string or address_id")
     try:
-        attributes = parse_attributes(attributes_of(ctx.catalogue, service_code),
+        attributes = parse_attributes(attributes_of(catalogue, service_code),
                                       {k: form.getlist(k) for k in form})
     except InvalidAttributes as exc:
         raise Open311Failure(400, str(exc)) from None

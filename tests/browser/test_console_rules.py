@@ -2,7 +2,7 @@
 invalid edit is refused with the words next to its field, the valid one is saved as a new version with its reason
 (seen in the page's history), and a case filed afterwards through the API gets the new limit; then the working
 calendar and the permission table, then the catalogue's rows (a new category, an existing one's condition) and the
-case-count bands and grades are edited the same way."""
+case-count bands and grades are edited the same way, and a category is removed (a major with minors refused)."""
 
 from __future__ import annotations
 
@@ -172,6 +172,39 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
         assert datetime.fromisoformat(sent.json()["disposal_deadline"]) == rules.disposal_deadline(at, None, "B")
         assert rules.disposal_deadline(at, None, "B") != rules.disposal_deadline(at, None, "C")
         page.locator("#rl-catalogue").screenshot(path=str(artifacts / "console-rules-catalogue.png"))
+
+        # Removing rows: a major whose minors stay is refused beside each minor, in words, and nothing is stored;
+        # a minor removed (with its own limit) is a new version: the case filed under it keeps its version's
+        # catalogue, a new report of it is refused, Open311 offers it no more.
+        page.fill("#rl-cat-q", "C05")
+        page.click("#rl-cat-del-C05")
+        assert "C05" in page.locator("#rl-removed").inner_text()
+        page.fill("#rl-reason", "删除大类")
+        page.click("#rl-save button[type=submit]")
+        minor_error = page.locator("#rl-catalogue tr[data-code='C0501'] .field-error")
+        minor_error.wait_for()
+        assert "code: its major category C05 is not in the file" in minor_error.inner_text()
+        assert call(admin, "GET", "/admin/rules").json()["version"] == version + 2
+        page.click("#rl-save button[type=button]")  # discard: C05 is back
+        page.fill("#rl-cat-q", "E0150")
+        page.wait_for_selector("#rl-cat-del-E0150")
+        assert page.locator("#rl-removed").count() == 0
+        page.click("#rl-cat-del-E0150")
+        assert page.locator("#rl-catalogue tr[data-code='E0150']").count() == 0
+        page.fill("#rl-reason", "共享单车改由专项整治，不再立案")
+        page.click("#rl-save button[type=submit]")
+        page.wait_for_selector(f"#rules[data-version='{version + 3}']")
+        text = page.locator(f"#rl-history tr[data-version='{version + 3}']").inner_text()
+        assert "catalogue.categories.E0150: removed" in text
+        tables = call(admin, "GET", "/admin/rules/content").json()["tables"]
+        assert "E0150" not in {c["code"] for c in tables["catalogue"]["categories"]}
+        kept = call(admin, "GET", f"/cases/{bikes.json()['id']}").json()
+        assert (kept["category_name"], kept["rules_version"]) == ("共享单车乱停放", version + 2)
+        refused = call(org.users["inspector"], "POST", "/cases", json={
+            "category_code": "E0150", "description": "单车又堆在人行道", "lon": org.lon, "lat": org.lat})
+        assert refused.status_code == 422, refused.text
+        services = httpx.get(f"{console_url}/open311/v2/services.json", timeout=20).json()
+        assert "E0150" not in {s["service_code"] for s in services} and "E0103" in {s["service_code"] for s in services}
     finally:
         restored = call(admin, "POST", "/admin/rules", json={}, params={"reason": "测试结束，恢复默认规则"})
         assert restored.status_code in (200, 201)

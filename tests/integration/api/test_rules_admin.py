@@ -56,6 +56,8 @@ def test_a_loaded_pack_judges_the_next_case_while_an_earlier_one_keeps_its_versi
     assert restore.status_code in (200, 201)
     earlier = report(client, as_user, "E0103")
     step(client, as_user, earlier["id"], "api-operator", "file", expect=403)  # operators may not file yet
+    clocks = client.get(f"/cases/{earlier['id']}/step-deadlines", headers=admin).json()["steps"]
+    assert [c["step"] for c in clocks] == ["accept", "file"]
     try:
         loaded = client.post("/admin/rules", headers=admin, json=_city_tables())
         assert loaded.status_code == 201, loaded.text
@@ -73,6 +75,17 @@ def test_a_loaded_pack_judges_the_next_case_while_an_earlier_one_keeps_its_versi
         assert datetime.fromisoformat(dispatched["disposal_deadline"]) == at + timedelta(hours=4)
         old = client.get(f"/cases/{earlier['id']}", headers=admin).json()
         assert old["rules_version"] == restore.json()["version"]
+        # Its deadlines too: its clocks and provisional disposal deadline are those it had before the load, and
+        # dispatched now it gets class C's limit on the working calendar, not class B's 4 hours round the clock.
+        assert old["disposal_deadline"] == earlier["disposal_deadline"]
+        again = client.get(f"/cases/{earlier['id']}/step-deadlines", headers=admin).json()["steps"]
+        assert [(c["step"], c["deadline"]) for c in again] == [(c["step"], c["deadline"]) for c in clocks]
+        step(client, as_user, earlier["id"], "api-leader", "file")
+        sent = step(client, as_user, earlier["id"], "api-dispatcher", "dispatch", {"department_id": "sanitation"})
+        at = datetime.fromisoformat(next(e["at"] for e in sent["timeline"] if e["action"] == "dispatch"))
+        shipped = shipped_pack().rules
+        assert datetime.fromisoformat(sent["disposal_deadline"]) == shipped.disposal_deadline(at, "E0103")
+        assert shipped.disposal_deadline(at, "E0103") != at + timedelta(hours=4)
     finally:
         assert client.post("/admin/rules", headers=admin, json={}).status_code == 201  # the shipped tables again
 
@@ -274,3 +287,35 @@ def test_a_category_takes_the_class_of_its_cells_area_class(client: TestClient, 
         assert rules.disposal_deadline(at, None, "B") != rules.disposal_deadline(at, None, cls)
     finally:
         assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+
+
+def test_a_category_added_through_the_api_is_offered_at_once_by_every_catalogue_reader(client: TestClient,
+                                                                                       as_user: Headers) -> None:
+    """Open311's services, the intake and handheld category lists, the duplicates check and a camera region read the
+    current version's catalogue at each request: a category loaded by POST /admin/rules is offered by the next
+    request, without a case being filed first (they used to read the catalogue the process had last filed by)."""
+    admin = as_user("api-admin")
+    shipped = shipped_pack().content
+    bins = {"code": "E0151", "zh": "垃圾桶满溢未清运", "en": "Overflowing litter bin", "disposal_class": "B",
+            "filing_condition": "垃圾桶满溢且周边有散落垃圾", "closing_condition": "垃圾已清运，周边清洁"}
+    client.get("/admin/rules", headers=admin)  # the process has seen the current version
+    try:
+        loaded = client.post("/admin/rules", headers=admin,
+                             json={"catalogue": {"categories": [*shipped["catalogue"]["categories"], bins]}})
+        assert loaded.status_code == 201, loaded.text
+        services = client.get("/open311/v2/services.json").json()
+        assert {"service_code": "E0151", "service_name": "垃圾桶满溢未清运"}.items() <= next(
+            (s for s in services if s["service_code"] == "E0151"), {}).items()
+        assert client.get("/open311/v2/services/E0151.json").status_code == 200
+        for path, who in (("/intake/categories", "api-operator"), ("/handhelds/categories", "api-inspector")):
+            offered = client.get(path, headers=as_user(who))
+            assert offered.status_code == 200, offered.text
+            assert "E0151" in {c["code"] for c in offered.json()}, path
+        point = CELLS[2][1].representative_point()
+        nearby = client.get("/duplicates", headers=as_user("api-operator"),
+                            params={"category_code": "E0151", "lon": point.x, "lat": point.y})
+        assert nearby.status_code == 200, nearby.text
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code == 201
+    # and gone again with the shipped tables
+    assert "E0151" not in {s["service_code"] for s in client.get("/open311/v2/services.json").json()}

@@ -1,6 +1,6 @@
 // The city's rules (规则配置, admin): the current rule pack's catalogue, time limits, calendar, roles and weights as
 // tables, edited in place and saved as a new version with a reason (POST /admin/rules as the JSON pack,
-// docs/rules.md): a category's names, conditions, class and disposal limit (or a new category), a step's or class's
+// docs/rules.md): a category's names, conditions, class and disposal limit (a new category, or one removed), a step's or class's
 // limit, a weight, the case-count bands and grades, the working calendar (hours, weekdays, holidays, make-up days,
 // round-the-clock duty) and who may take which action; each refusal shown in words next to its row; the workbook
 // downloaded and uploaded; who changed what, when and why (GET /admin/rules/history).
@@ -64,7 +64,18 @@ function AddCategory({ onAdd }) {
     <button type="submit">${t('rl.add_category')}</button></form>`;
 }
 
-function Catalogue({ draft, edit, errors }) {
+/** The categories of the stored version that the draft no longer has: saved, the next case cannot be filed under
+ * them, while the cases filed before keep their version's catalogue (the API refuses what its checks refuse, e.g.
+ * the minors of a removed major, or a category the pack's responsibility table names, in words). */
+function Removed({ stored, draft }) {
+  const kept = new Set(draft.catalogue.categories.map((c) => c.code));
+  const gone = stored.catalogue.categories.filter((c) => !kept.has(c.code));
+  if (!gone.length) return null;
+  return html`<p id="rl-removed" role="status">${t('rl.removed')}: ${gone.map((c) => `${c.code} ${c.zh}`).join('、')}
+    <small>${t('rl.removed_hint')}</small></p>`;
+}
+
+function Catalogue({ draft, stored, edit, errors }) {
   const [q, setQ] = useState('');
   const limits = draft.time_limits;
   const all = draft.catalogue.categories.map((c, i) => ({ c, row: `category ${i + 1}` + (typeof c.code === 'string' ? ` (${c.code})` : '') }));
@@ -83,6 +94,24 @@ function Catalogue({ draft, edit, errors }) {
       return next;
     });
   });
+  // A removed row takes its own disposal limits with it (they are shown and edited on that row); what else names it
+  // (area classes, a pack's responsibility table) is the API's check to refuse, in words.
+  const remove = (index) => edit((d) => {
+    const { code } = d.catalogue.categories[index];
+    d.catalogue.categories = d.catalogue.categories.filter((_, i) => i !== index);
+    if (d.time_limits.categories && code in d.time_limits.categories) {
+      const own = { ...d.time_limits.categories };
+      delete own[code];
+      d.time_limits.categories = own;
+    }
+    for (const [area, codes] of Object.entries(d.time_limits.area_categories || {})) {
+      if (code in codes) {
+        const rest = { ...codes };
+        delete rest[code];
+        d.time_limits.area_categories = { ...d.time_limits.area_categories, [area]: rest };
+      }
+    }
+  });
   const add = (category) => { edit((d) => { d.catalogue.categories = [...d.catalogue.categories, category]; }); setQ(category.code); };
   const text = (i, c, key, label) => html`<input id=${`rl-${key}-${c.code}`} aria-label=${`${label} ${c.code}`} value=${c[key] || ''}
     onInput=${(e) => setField(i, key, e.currentTarget.value)} />`;
@@ -91,9 +120,11 @@ function Catalogue({ draft, edit, errors }) {
   return html`<section class="panel" aria-labelledby="rl-cat-h"><h2 id="rl-cat-h">${t('rl.catalogue')}</h2>
     <label for="rl-cat-q">${t('rl.find')}<input id="rl-cat-q" value=${q} placeholder=${t('rl.find_hint')} onInput=${(e) => setQ(e.currentTarget.value)} /></label>
     <${AddCategory} onAdd=${add} />
+    <${Removed} stored=${stored} draft=${draft} />
     <table class="data" id="rl-catalogue"><caption class="sr-only">${t('rl.catalogue')}</caption>
       <thead><tr><th scope="col">${t('rl.code')}</th><th scope="col">${t('rl.name')}</th><th scope="col">${t('rl.class')}</th>
-        <th scope="col">${t('rl.own_limit')}</th><th scope="col">${t('rl.filing')}</th><th scope="col">${t('rl.closing')}</th></tr></thead>
+        <th scope="col">${t('rl.own_limit')}</th><th scope="col">${t('rl.filing')}</th><th scope="col">${t('rl.closing')}</th>
+        <th scope="col"><span class="sr-only">${t('rl.remove')}</span></th></tr></thead>
       <tbody>${rows.map(({ c, row }) => {
         const i = draft.catalogue.categories.indexOf(c);
         return html`<tr key=${row} data-code=${c.code}>
@@ -106,7 +137,9 @@ function Catalogue({ draft, edit, errors }) {
         <td>${c.code.length > 3 ? html`<${LimitInput} id=${'rl-cat-' + c.code} value=${(limits.categories || {})[c.code]}
           placeholder=${t('rl.by_class')} onChange=${(v) => setLimit(c.code, v)} />
           <${RowErrors} errors=${errors} file="time_limits.yaml" row=${'category ' + c.code} />` : null}</td>
-        <td>${area(i, c, 'filing_condition', t('rl.filing'))}</td><td>${area(i, c, 'closing_condition', t('rl.closing'))}</td></tr>`;
+        <td>${area(i, c, 'filing_condition', t('rl.filing'))}</td><td>${area(i, c, 'closing_condition', t('rl.closing'))}</td>
+        <td><button type="button" id=${'rl-cat-del-' + c.code} aria-label=${`${t('rl.remove')} ${c.code}`}
+          onClick=${() => remove(i)}>${t('rl.remove')}</button></td></tr>`;
       })}</tbody></table>
   </section>`;
 }
@@ -332,7 +365,7 @@ export function RulesPage() {
       ${saved ? html`<span id="rl-saved" role="status">${saved.created ? t('rl.saved') : t('rl.unchanged')} ${t('rl.version')} ${saved.version}</span>` : null}
       ${errors.length ? html`<ul class="error" id="rl-errors" role="alert">${errors.map((x) => html`<li>${errorText(x)}</li>`)}</ul>` : html`<${ErrorBox} error=${saveError} />`}
     </form>
-    <${Catalogue} draft=${tables} edit=${edit} errors=${errors} />
+    <${Catalogue} draft=${tables} stored=${current.tables} edit=${edit} errors=${errors} />
     <${Limits} draft=${tables} edit=${edit} errors=${errors} />
     <${Weights} draft=${tables} edit=${edit} errors=${errors} />
     <${Calendar} draft=${tables} edit=${edit} errors=${errors} />
