@@ -268,3 +268,50 @@ def test_commands_go_through_the_carriers_apis_and_their_answers_settle_them(
     assert final[onenet][0] == "acked"
     assert final[offline][0] == "failed" and "errno 2001: device not online" in final[offline][1]
     assert final[no_imei][0] == "failed" and "IMEI" in final[no_imei][1]
+
+
+def _get(settings: Settings, path: str) -> tuple[int, str]:
+    url = f"http://127.0.0.1:{settings.carriers.listen_port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=15) as response:  # loopback only
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), ""
+
+
+def test_online_and_offline_pushes_become_status_records_and_onenet_checks_its_url_first(
+        carriers: Settings, db: psycopg.Connection, corner: Corner) -> None:
+    """CTWing's deviceOnlineOfflineReport and OneNET's type 2 message → `cg.status` as the device's own online and
+    offline would be; OneNET's URL check (GET with msg, nonce, signature) is answered with msg only when signed;
+    the pushes are counted per platform and status."""
+    carrier_id, dev_id = uuid.uuid4().hex, random.randrange(10**8, 10**9)
+    ctwing_device = _cover(carriers, db, corner, "ctwing", carrier_id)
+    onenet_device = _cover(carriers, db, corner, "onenet", str(dev_id))
+    at = int(datetime.now(UTC).timestamp() * 1000) - 5000
+    nonce, msg = "x8Fq2ZkA", "verify-" + uuid.uuid4().hex[:8]
+    signature = base64.b64encode(hashlib.md5((ONENET_TOKEN + nonce + msg).encode()).digest()).decode()
+    assert _get(carriers, "/onenet?" + urllib.parse.urlencode({"msg": msg, "nonce": nonce,
+                                                               "signature": signature})) == (200, msg)
+    assert _get(carriers, "/onenet?" + urllib.parse.urlencode({"msg": msg, "nonce": nonce,
+                                                               "signature": "A" + signature[1:]}))[0] == 401
+    tail = KafkaTail(carriers.kafka.bootstrap_servers, [topics.STATUS])
+    try:
+        for event_type, offset in ((1, 0), (0, 1000)):
+            body = orjson.dumps({"timestamp": at + offset, "tenantId": "2000012345", "productId": "15012345",
+                                 "messageType": "deviceOnlineOfflineReport", "deviceId": carrier_id,
+                                 "eventType": event_type})
+            assert _post(carriers, "/ctwing?" + urllib.parse.urlencode({"token": CTWING_TOKEN}), body) == 200
+        assert _onenet(carriers, dev_id, {"type": 2, "dev_id": dev_id, "status": 1, "login_type": 10,
+                                          "at": at + 2000}) == 200
+        ids = {ctwing_device, onenet_device}
+        records = tail.collect(lambda r: sum(v.get("device_id") in ids for _, _, v in r) >= 3)
+    finally:
+        tail.close()
+    states = [(v["device_id"], v["state"], v["detail"]["via"]) for _, _, v in records
+              if v.get("device_id") in ids]
+    assert states == [(ctwing_device, "online", "ctwing"), (ctwing_device, "offline", "ctwing"),
+                      (onenet_device, "online", "onenet")]
+    with urllib.request.urlopen(f"http://127.0.0.1:{carriers.carriers.listen_port}/metrics", timeout=15) as r:
+        text = r.read().decode()
+    assert 'civicgrid_carrier_pushes_total{platform="ctwing",status="200"}' in text
+    assert 'civicgrid_carrier_pushes_total{platform="onenet",status="401"}' in text
