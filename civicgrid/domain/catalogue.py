@@ -149,8 +149,9 @@ class Catalogue:
         for major in [c for c in self._by_code.values() if c.code.is_major]:
             other = CategoryCode(major.code.kind, major.code.major, OTHER_MINOR)
             if str(other) not in self._by_code:
+                filing, closing = _other_conditions(major)
                 self._by_code[str(other)] = Category(
-                    other, f"其他{major.zh}", f"Other ({major.en})", major.disposal_class
+                    other, f"其他{major.zh}", f"Other ({major.en})", major.disposal_class, filing, closing
                 )
         self._by_code = dict(sorted(self._by_code.items()))
         self._by_name: dict[str, Category] = {}
@@ -216,6 +217,16 @@ class Catalogue:
         """The minor categories under a major code such as `C01`."""
         m = self.get(major).code
         return [c for c in self if not c.code.is_major and c.code.major_code == m]
+
+
+def _other_conditions(major: Category) -> tuple[str, str]:
+    """The filing and closing conditions of a major's implied minor 99: general words for its kind, as centres
+    publish them for 其他 (a pack requires conditions on the minors it lists; this one it does not list)."""
+    if major.kind is Kind.COMPONENT:
+        return (f"{major.zh}类中本类各小类未列明的部件破损、缺失、移位、倾斜、污损或功能异常",
+                "部件已修复、补齐或更换，功能正常，外观整洁")
+    return (f"{major.zh}类中本类各小类未列明、影响市容环境、公共秩序或公共安全的问题",
+            "问题已处置到位，现场恢复正常")
 
 
 def _parse_file(data: Mapping[str, Any]) -> CatalogueFile:

@@ -151,7 +151,8 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
         page.wait_for_selector(f"#rules[data-version='{version + 2}']")
         text = page.locator(f"#rl-history tr[data-version='{version + 2}']").inner_text()
         assert "catalogue.categories.E0150: added" in text
-        assert "catalogue.categories.E0103.closing_condition: added 物料已清除，路面无残留" in text
+        assert ("catalogue.categories.E0103.closing_condition: 垃圾渣土已清运，地面无残留 → 物料已清除，路面无残留"
+                in text)
         tables = call(admin, "GET", "/admin/rules/content").json()["tables"]
         assert {"code": "E0150", "zh": "共享单车乱停放", "en": "Shared bikes parked anywhere", "disposal_class": "B",
                 "filing_condition": "人行道上乱停放共享单车五辆以上",

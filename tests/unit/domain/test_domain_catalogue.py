@@ -53,6 +53,22 @@ def test_default_catalogue_has_every_listed_category() -> None:
         assert f"{code}99" in cat  # "other" in every major
 
 
+def test_every_minor_has_its_filing_and_closing_conditions_and_an_implied_other_has_general_ones() -> None:
+    """The shipped catalogue is a 立案结案标准 as centres publish it: every minor says when a report is filed and
+    when the case may close; a major's implied minor 99 says it in general words for its kind."""
+    cat = default_catalogue()
+    minors = [c for c in cat if not c.code.is_major]
+    assert len(minors) == len(DOMAIN_MINORS) + 11
+    for category in minors:
+        assert category.filing_condition.strip() and category.closing_condition.strip(), category.code
+    assert "2厘米" in cat.get("C0101").filing_condition and "0.5平方米" in cat.get("E0102").filing_condition
+    assert "1立方米" in cat.get("E0103").filing_condition and "盲道" in cat.get("E0505").filing_condition
+    other_part, other_event = cat.get("C0499"), cat.get("E0499")
+    assert "园林绿化" in other_part.filing_condition and "破损" in other_part.filing_condition
+    assert "突发事件" in other_event.filing_condition and other_event.closing_condition != other_part.closing_condition
+    assert not cat.get("C04").filing_condition  # a major is a group
+
+
 def test_lookup_by_code_and_name() -> None:
     cat = default_catalogue()
     cover = cat.get("C0101")
