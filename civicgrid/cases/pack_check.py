@@ -4,8 +4,9 @@ A city edits these tables by hand (and later in Excel and the console), so one e
 a pack a guessing game. Each table is checked against its file model (the domain's pydantic boundary:
 `CatalogueFile`, `TimeLimitsFile`, `CalendarFile`, `PermissionsFile`, `ScoringFile`), pydantic's locations are
 translated into the table's own words (``category 12 (E0103)``, ``step accept``, ``action file``), and the rules
-the models cannot state (a category's code, duplicates, a minor without its major, a class without a limit,
-overlapping working periods, weights that do not add up to 1) are checked row by row after them.
+the models cannot state (a category's code, duplicates, a minor without its major or without its filing and closing
+conditions, a class without a limit, overlapping working periods, weights that do not add up to 1) are checked row by
+row after them.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             if isinstance(row, Mapping) and isinstance(row.get(name), str) and not row[name].strip():
                 errors.append(PackError(file, _category_row(data, i), name, f"empty: every category needs its "
                                         f"{words} name (a case is shown and searched by it)"))
+        if isinstance(row, Mapping) and i in parsed and not parsed[i].is_major:
+            errors += _condition_rules(file, _category_row(data, i), row)
     errors += _area_class_rules(file, data, {str(c) for c in parsed.values()})
     majors = {str(c) for c in parsed.values() if c.is_major}
     seen: dict[str, int] = {}
@@ -186,6 +189,25 @@ def _catalogue_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
         seen.setdefault(str(code), i + 1)
         if not code.is_major and str(code.major_code) not in majors:
             errors.append(PackError(file, row, "code", f"its major category {code.major_code} is not in the file"))
+    return errors
+
+
+_CONDITIONS = (("filing_condition", "filing condition (立案条件: what a report must show to be filed as a case)"),
+               ("closing_condition", "closing condition (结案条件: what the check must find before the case is "
+                                     "closed)"))
+
+
+def _condition_rules(file: str, row: str, entry: Mapping[str, Any]) -> list[PackError]:
+    """A minor's filing and closing conditions are the centre's published standard: operators file and checkers
+    close by them, so a minor without one (left out or blank) is a gap in the standard, not a default. A major is a
+    group and needs none; a major's implied minor 99 has general wording (civicgrid/domain/catalogue.py)."""
+    errors: list[PackError] = []
+    for name, words in _CONDITIONS:
+        value = entry.get(name)
+        if value is None:
+            errors.append(PackError(file, row, name, f"missing: every minor category needs its {words}"))
+        elif isinstance(value, str) and not value.strip():  # another type: the model names it
+            errors.append(PackError(file, row, name, f"empty: every minor category needs its {words}"))
     return errors
 
 

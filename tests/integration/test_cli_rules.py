@@ -32,13 +32,15 @@ def test_rules_load_refuses_an_invalid_pack_with_its_errors(settings: Settings, 
     before = rule_packs.latest_version(db)
     (tmp_path / "catalogue.yaml").write_text(yaml.safe_dump({"categories": [
         {"code": "E01", "zh": "市容环境", "en": "City appearance", "disposal_class": "G"},
-        {"code": "E0103", "zh": "积存垃圾渣土"}]}, allow_unicode=True), encoding="utf-8")
+        {"code": "E0103", "zh": "积存垃圾渣土", "closing_condition": "已清运"}]}, allow_unicode=True), encoding="utf-8")
     (tmp_path / "working_calendar.yaml").write_text("periods: [08:30-12:00, '8']\n", encoding="utf-8")
     done = civicgrid(settings, "rules", "load", str(tmp_path))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "refused, 3 error(s)" in done.stderr
+    assert "refused, 4 error(s)" in done.stderr
     assert "catalogue.yaml, category 1 (E01), field disposal_class: 'G' is not one of" in done.stderr
     assert "catalogue.yaml, category 2 (E0103), field en: missing (required)" in done.stderr
+    assert ("catalogue.yaml, category 2 (E0103), field filing_condition: missing: every minor category needs its "
+            "filing condition (立案条件") in done.stderr
     assert "working_calendar.yaml, period 2, field periods: a working period is written HH:MM-HH:MM" in done.stderr
     assert done.stdout == ""
     assert rule_packs.latest_version(db) == before

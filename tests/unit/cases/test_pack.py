@@ -35,6 +35,10 @@ def _one(tmp_path: Path, **tables: object) -> PackError:
     return error
 
 
+# A minor's filing and closing conditions (required: test_a_minor_without_its_filing_or_closing_condition_is_named).
+STANDARD = {"filing_condition": "公共区域有暴露垃圾", "closing_condition": "垃圾已清除，现场整洁"}
+
+
 def _catalogue(*rows: dict[str, object]) -> dict[str, object]:
     return {"categories": [{"code": "E01", "zh": "市容环境", "en": "City appearance", "disposal_class": "C"}, *rows]}
 
@@ -50,7 +54,8 @@ def test_an_empty_directory_is_the_shipped_pack(tmp_path: Path) -> None:
 
 
 def test_a_city_pack_builds_its_rules_and_keeps_the_shipped_tables_it_leaves_out(tmp_path: Path) -> None:
-    catalogue = _catalogue({"code": "E0103", "zh": "积存垃圾渣土", "en": "Accumulated garbage", "disposal_class": "B"})
+    catalogue = _catalogue({"code": "E0103", "zh": "积存垃圾渣土", "en": "Accumulated garbage", "disposal_class": "B",
+                           **STANDARD})
     pack = load_pack(_pack(tmp_path, catalogue=catalogue, working_calendar={"round_the_clock": True},
                            permissions=_permissions(file=["operator", "shift_leader", "admin"])))
     rules = pack.rules
@@ -75,26 +80,28 @@ def test_an_export_loads_back_to_the_same_digest(tmp_path: Path) -> None:
 # -- one test per kind of error: each names the file, the row and the field -------------------------------------
 
 def test_a_wrong_value_names_the_category_by_index_and_code(tmp_path: Path) -> None:
-    error = _one(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "暴露垃圾", "en": "x", "disposal_class": "G"}))
+    error = _one(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "暴露垃圾", "en": "x", "disposal_class": "G",
+                                                 **STANDARD}))
     assert (error.file, error.row, error.field) == ("catalogue.yaml", "category 2 (E0102)", "disposal_class")
     assert "'G' is not one of 'A'" in error.message
     assert str(error).startswith("catalogue.yaml, category 2 (E0102), field disposal_class: ")
 
 
 def test_a_missing_field_is_named(tmp_path: Path) -> None:
-    error = _one(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "暴露垃圾"}))
+    error = _one(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "暴露垃圾", **STANDARD}))
     assert (error.row, error.field, error.message) == ("category 2 (E0102)", "en", "missing (required)")
 
 
 def test_an_unknown_field_is_named(tmp_path: Path) -> None:
-    error = _one(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "暴露垃圾", "en": "x", "colour": "red"}))
+    error = _one(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "暴露垃圾", "en": "x", "colour": "red",
+                                                 **STANDARD}))
     assert (error.row, error.field, error.message) == ("category 2 (E0102)", "colour", "unknown field")
 
 
 def test_a_bad_category_code_a_duplicate_and_a_missing_major_are_named(tmp_path: Path) -> None:
     errors = _errors(tmp_path, catalogue=_catalogue({"code": "E1", "zh": "a", "en": "a"},
                                                     {"code": "E01", "zh": "b", "en": "b"},
-                                                    {"code": "C0101", "zh": "c", "en": "c"}))
+                                                    {"code": "C0101", "zh": "c", "en": "c", **STANDARD}))
     assert [(e.row, e.field) for e in errors] == [("category 2 (E1)", "code"), ("category 3 (E01)", "code"),
                                                   ("category 4 (C0101)", "code")]
     assert "listed already, as category 1" in errors[1].message
@@ -160,7 +167,8 @@ def test_a_file_that_is_not_yaml_or_not_a_table_is_named(tmp_path: Path) -> None
 
 
 def test_every_error_of_every_file_comes_in_one_refusal(tmp_path: Path) -> None:
-    errors = _errors(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "x", "en": "x", "disposal_class": "G"}),
+    errors = _errors(tmp_path, catalogue=_catalogue({"code": "E0102", "zh": "x", "en": "x", "disposal_class": "G",
+                                                                **STANDARD}),
                      working_calendar={"weekdays": [0]}, permissions=_permissions(file=["pilot"]))
     assert {e.file for e in errors} == {"catalogue.yaml", "working_calendar.yaml", "permissions.yaml"}
     assert ("weekday 1", "weekdays") in {(e.row, e.field) for e in errors}
@@ -193,6 +201,21 @@ def test_a_category_added_without_its_names_is_named(tmp_path: Path) -> None:
         {"code": "E0150", "zh": " ", "en": "", "filing_condition": "占道", "closing_condition": "清除"}))
     assert [(e.row, e.field) for e in errors] == [("category 2 (E0150)", "zh"), ("category 2 (E0150)", "en")]
     assert errors[0].message.startswith("empty: every category needs its Chinese name")
+
+
+def test_a_minor_without_its_filing_or_closing_condition_is_named(tmp_path: Path) -> None:
+    """A minor's 立案条件 and 结案条件 are what the operator files and the checker closes by: a city's pack that leaves
+    one out (or blank) is refused at the row and field; a major needs none."""
+    errors = _errors(tmp_path, catalogue=_catalogue(
+        {"code": "E0150", "zh": "共享单车乱停放", "en": "Shared bikes", "filing_condition": "人行道上乱停放五辆以上"},
+        {"code": "E0151", "zh": "垃圾桶满溢", "en": "Overflowing bin", "filing_condition": " ",
+         "closing_condition": "垃圾已清运"}))
+    assert [(e.file, e.row, e.field) for e in errors] == [
+        ("catalogue.yaml", "category 2 (E0150)", "closing_condition"),
+        ("catalogue.yaml", "category 3 (E0151)", "filing_condition")]
+    assert str(errors[0]).startswith("catalogue.yaml, category 2 (E0150), field closing_condition: missing: every "
+                                     "minor category needs its closing condition (结案条件")
+    assert errors[1].message.startswith("empty: every minor category needs its filing condition (立案条件")
 
 
 CORE, GENERAL = "34152300100101", "34152300200101"  # a cell of a core street and one of a general street

@@ -27,7 +27,8 @@ def _city_content() -> dict[str, Any]:
         if row["code"] == "E0103":
             row.update(disposal_class="B", filing_condition="积存垃圾渣土 1 立方米以上", closing_condition="已清运")
     content["catalogue"]["categories"].append({"code": "E2101", "zh": "共享单车乱停放", "en": "Dockless bikes",
-                                               "disposal_class": "C"})
+                                               "disposal_class": "C", "filing_condition": "人行道上乱停放五辆以上",
+                                               "closing_condition": "车辆已清理或摆放整齐"})
     content["catalogue"]["categories"].insert(0, {"code": "E21", "zh": "本地事件", "en": "Local events",
                                                   "disposal_class": "D"})
     limits = content["time_limits"]
@@ -164,6 +165,17 @@ def test_a_minor_without_its_major_and_weights_not_adding_up_are_said_at_their_c
     errors = {e.row: e for e in _refused(wb)}
     assert "its major category E99 is not in the file" in errors[f"部件事件目录!A{wb['部件事件目录'].max_row}"].message
     assert errors[f"评价权重!D{first}:D{first + 3}"].message.startswith("the weights add up to 1.4, not 1")
+
+
+def test_a_minor_whose_closing_condition_is_emptied_is_refused_at_its_cell() -> None:
+    wb = _workbook(shipped_pack().content)
+    catalogue = wb["部件事件目录"]
+    row = _row_of(catalogue, 1, "E0103")
+    catalogue.cell(row, 6).value = None
+    (error,) = _refused(wb)
+    assert (error.file, error.row, error.field) == ("city.xlsx", f"部件事件目录!F{row}", "结案条件")
+    assert error.message.startswith("missing: every minor category needs its closing condition (结案条件")
+    assert error.message.endswith(f"(catalogue, category {row - 1} (E0103))")
 
 
 def test_a_role_mark_and_a_unit_must_be_words_the_sheet_knows() -> None:
