@@ -4,6 +4,7 @@ request answers with that request's id."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 import psycopg
 from fastapi.testclient import TestClient
 
+from civicgrid.broker.accounts import hash_secret
 from civicgrid.cases.duplicates import DuplicateRule, candidates
 
 Headers = Callable[[str], dict[str, str]]
@@ -77,6 +79,43 @@ def test_open_cases_of_the_same_category_nearby_are_offered_and_a_report_linked(
     assert r.status_code == 422 and r.json()["type"].endswith("/link-refused"), r.text
     missing = client.post(f"/duplicates/{uuid.uuid4()}/link", headers=as_user("api-operator"), json={})
     assert missing.status_code == 404, missing.text
+
+
+def test_an_inspectors_handheld_asks_and_links_its_report_with_its_photo(
+        client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection) -> None:
+    """The handheld asks with its device credentials (as its inspector) before it queues a report, and links the
+    report, photo included, to the open case it repeats (api/console/handheld/duplicates.js)."""
+    device, secret = f"hh-dup-{uuid.uuid4().hex[:8]}", "s3cret-dup"
+    db.execute("INSERT INTO devices (id, kind, profile, secret_hash, inspector_user_id) "
+               "VALUES (%s, 'handheld', 'handheld', %s, %s)", (device, hash_secret(secret), org["api-inspector"]))
+    lon, lat = _place()
+    case = _report(client, as_user, "E0506", lon, lat)
+
+    asked = client.get("/duplicates", auth=(device, secret),
+                       params={"category_code": "E0506", "lon": lon, "lat": lat + 10 * M_LAT})
+    assert asked.status_code == 200, asked.text
+    assert [c["case_id"] for c in asked.json()] == [case["id"]]
+    assert client.get("/duplicates", auth=(device, "wrong"),
+                      params={"category_code": "E0506", "lon": lon, "lat": lat}).status_code == 401
+
+    photo = client.post("/media", auth=(device, secret),
+                        files={"file": ("p.jpg", io.BytesIO(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + device.encode() * 40),
+                                        "image/jpeg")})
+    assert photo.status_code == 201, photo.text
+    r = client.post(f"/duplicates/{case['id']}/link", auth=(device, secret), json={
+        "channel": "inspector", "description": "还在堆着", "media_ids": [photo.json()["id"]]})
+    assert r.status_code == 200, r.text
+    (report_id, by, channel), = db.execute(
+        "SELECT source_record_id, data ->> 'by', data ->> 'channel' FROM case_evidence "
+        "WHERE case_id = %s AND kind = 'report' AND data ? 'linked'", (case["id"],)).fetchall()
+    assert (by, channel) == ("api-inspector", "inspector")
+    photos = db.execute("SELECT data ->> 'media_id', data ->> 'report' FROM case_evidence "
+                        "WHERE case_id = %s AND kind = 'photo'", (case["id"],)).fetchall()
+    assert photos == [(photo.json()["id"], report_id)]
+    unknown = client.post(f"/duplicates/{case['id']}/link", auth=(device, secret),
+                          json={"channel": "inspector", "media_ids": ["0" * 64]})
+    assert unknown.status_code == 422, unknown.text  # a photo not uploaded: nothing linked
+    assert db.execute("SELECT count(*) FROM case_callers WHERE case_id = %s", (case["id"],)).fetchone() == (1,)
 
 
 def test_an_open311_post_that_repeats_an_open_request_answers_with_its_id(
