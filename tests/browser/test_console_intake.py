@@ -6,6 +6,7 @@ for its cell and source."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +160,23 @@ def test_an_operator_takes_calls_files_a_capture_and_a_leader_an_instruction(
     region = capture["evidence"][0]["data"]["capture"]["region"]
     assert region[0] == pytest.approx([80, 60], abs=3) and region[2] == pytest.approx([240, 180], abs=3)
     page.screenshot(path=str(artifacts / "intake-capture.png"), full_page=True)
+    # The same stall seen again by the camera: the capture just filed is offered, and linking puts the snapshot on it.
+    snapshot.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.3})
+    snapshot.click(position={"x": box["width"] * 0.7, "y": box["height"] * 0.7})
+    _pick_category(page, "capture", "dwjy", "E0504")
+    page.fill("#capture-description", "又在店外摆摊")
+    again = page.locator(f"#capture-form .duplicates li[data-case='{capture['id']}']")
+    again.wait_for()
+    assert page.inner_text("#capture-submit") == "作为新案件提交"
+    again.locator("button.link-case").click()
+    page.wait_for_selector(f"#capture-form .filed[data-linked='true'][data-case-id='{capture['id']}']")
+    assert db.execute("SELECT channel, linked FROM case_callers WHERE case_id = %s",
+                      (capture["id"],)).fetchall() == [("camera", True)]
+    (report_id,) = db.execute("SELECT source_record_id FROM case_evidence WHERE case_id = %s AND kind = 'report' "
+                              "AND data ->> 'description' = '又在店外摆摊'", (capture["id"],)).fetchone()
+    assert db.execute("SELECT data ->> 'media_id' FROM case_evidence WHERE case_id = %s AND kind = 'photo' "
+                      "AND data ->> 'report' = %s", (capture["id"], report_id)).fetchall() == \
+        [(hashlib.sha256(jpeg).hexdigest(),)]
 
     # 4. A leader files an instruction; it lands in the cell of the address picked.
     leader = new_page(org.users["leader"], "#/intake")
