@@ -5,6 +5,7 @@ request answers with that request's id."""
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -163,6 +164,30 @@ def test_the_radius_and_window_are_the_rule_packs(client: TestClient, as_user: H
     reported = datetime.fromisoformat(case["reported_at"])
     assert candidates(DuplicateRule(radius_m=200), db, "E0510", *away, reported.replace(year=reported.year + 1)) \
         == []  # outside the window
+
+
+def test_the_api_follows_the_radius_and_window_of_the_loaded_pack(client: TestClient, as_user: Headers) -> None:
+    """A pack loaded through /admin/rules with its own ``duplicates`` table (200 m, then a window of a second)
+    decides GET /duplicates at once, without a restart; the shipped tables again restore the 50 m."""
+    admin = as_user("api-admin")
+    lon, lat = _place()
+    case = _report(client, as_user, "E0503", lon, lat)
+    away = (lon + 150 * M_LON, lat)
+    try:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+        assert _candidates(client, as_user, "E0503", *away) == []  # the shipped 50 m
+        wide = client.post("/admin/rules", headers=admin, json={"duplicates": {"radius_m": 200, "window_days": 30}})
+        assert wide.status_code == 201, wide.text
+        (found,) = _candidates(client, as_user, "E0503", *away)
+        assert found["case_id"] == case["id"] and 148 < found["distance_m"] < 152
+        short = client.post("/admin/rules", headers=admin,
+                            json={"duplicates": {"radius_m": 200, "window_days": 1 / 86_400}})  # one second
+        assert short.status_code == 201, short.text
+        time.sleep(1.2)
+        assert _candidates(client, as_user, "E0503", *away) == []  # reported before the window
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code == 201  # the shipped tables again
+    assert _candidates(client, as_user, "E0503", *away) == []
 
 
 def test_candidates_are_found_by_the_open_cases_index(db: psycopg.Connection) -> None:
