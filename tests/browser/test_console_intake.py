@@ -29,13 +29,20 @@ def _headers(token, username: str) -> dict[str, str]:
 
 def test_the_board_filters_by_the_api_sources(org: Org, console_url: str, new_page, token) -> None:
     """The board's source filter offers the API's sources: a camera case is found by source camera (the board
-    sent `video`, which the API refused) and shows its name, not the key `source.camera`."""
+    sent `video`, which the API refused) and shows its name, not the key `source.camera` — on the board and in the
+    live feed, which names sources from the same list (sources.js)."""
+    live = new_page(org.users["operator"])  # the map page, with the live feed
+    live.wait_for_selector(".feed-status.live")
     with httpx.Client(base_url=console_url, timeout=20) as c:
         r = c.post("/cases", headers=_headers(token, org.users["operator"]), json={
             "category_code": "E0504", "source": "camera", "grid_cell_code": org.other_cell,
             "description": "店外经营（视频抓拍）"})
         assert r.status_code == 201, r.text
         camera_case = r.json()
+
+    entry = live.locator(f".feed-entry.case-event[data-case='{camera_case['id']}'] .row.small")
+    entry.wait_for(timeout=15_000)
+    assert "视频抓拍" in entry.inner_text() and "source." not in entry.inner_text()
 
     page = new_page(org.users["operator"], "#/cases")
     page.wait_for_selector("#f-source option[value='camera']", state="attached")
