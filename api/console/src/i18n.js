@@ -233,7 +233,7 @@ Object.assign(en, {
 Object.assign(zh, {
   basedata: '基础数据', 'bd.find': '查找部件', 'bd.find_hint': '编码前缀或名称', 'bd.found': '共', 'bd.select': '选择左侧部件查看详情与变更记录',
   'bd.component': '部件', 'bd.components': '部件', 'bd.addresses': '地址', 'bd.include_retired': '含已注销',
-  'bd.retired': '已注销', 'bd.edit': '修改属性', 'bd.move': '移动位置', 'bd.retire': '注销', 'bd.history': '变更记录',
+  'bd.retired': '已注销', 'bd.add': '新增部件', 'bd.edit': '修改属性', 'bd.move': '移动位置', 'bd.retire': '注销', 'bd.history': '变更记录',
   'bd.actor': '操作人', 'bd.action': '变更', 'bd.change': '变更前 → 变更后', 'bd.crs': '坐标系', 'bd.lon': '经度',
   'bd.lat': '纬度', 'bd.easting': '东坐标', 'bd.northing': '北坐标', 'bd.import': '导入', 'bd.export': '导出',
   'bd.file': '文件 (GeoJSON / CSV / Excel)', 'bd.upload': '上传导入', 'bd.imported': '已导入 行数 · 新增 · 更新 · 未变',
@@ -251,7 +251,7 @@ Object.assign(zh, {
 Object.assign(en, {
   basedata: 'Base data', 'bd.find': 'Find a component', 'bd.find_hint': 'code prefix or name', 'bd.found': 'found',
   'bd.select': 'Pick a component to see it and its history', 'bd.component': 'Component', 'bd.components': 'Components',
-  'bd.addresses': 'Addresses', 'bd.include_retired': 'retired too', 'bd.retired': 'retired', 'bd.edit': 'Edit',
+  'bd.addresses': 'Addresses', 'bd.include_retired': 'retired too', 'bd.retired': 'retired', 'bd.add': 'Add a component', 'bd.edit': 'Edit',
   'bd.move': 'Move', 'bd.retire': 'Retire', 'bd.history': 'History', 'bd.actor': 'By', 'bd.action': 'Change',
   'bd.change': 'Before → after', 'bd.crs': 'Coordinate system', 'bd.lon': 'Longitude', 'bd.lat': 'Latitude',
   'bd.easting': 'Easting', 'bd.northing': 'Northing', 'bd.import': 'Import', 'bd.export': 'Export',
