@@ -1,9 +1,10 @@
 """Duplicates before filing: the open cases a report may repeat, and linking the report to one of them.
 
-The console's call form and an inspector's handheld ask ``GET /duplicates`` with the category and the point
-before filing; the operator (or inspector) then files as usual (``POST /cases``, ``POST /cases/calls``) or links
-the report to the case it repeats (``POST /duplicates/{case_id}/link``), which keeps the caller on that case for
-feedback. Both go through the case service (civicgrid/cases/duplicates.py); Open311 does the same in its POST.
+The console's call form and an inspector's handheld (HTTP Basic with the device's id and secret, as its inspector)
+ask ``GET /duplicates`` with the category and the point before filing; the operator (or inspector) then files as
+usual (``POST /cases``, ``POST /cases/calls``, the handheld's queue) or links the report, with its photos, to the
+case it repeats (``POST /duplicates/{case_id}/link``), which keeps the caller on that case for feedback. Both go
+through the case service (civicgrid/cases/duplicates.py); Open311 does the same in its POST.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.auth import require
+from api.auth import require_or_handheld
 from api.deps import Ctx, Db
 from api.schemas.duplicates import DuplicateCandidate, LinkedPublic, LinkIn
 from api.users import User
@@ -23,12 +24,13 @@ from civicgrid.domain.case_state import Role
 router = APIRouter(prefix="/duplicates", tags=["cases"])
 # Who reports (the permission table's `report`, as shipped) and the shift leader who files.
 REPORTERS = (Role.INSPECTOR, Role.OPERATOR, Role.LEADER, Role.SHIFT_LEADER)
+Reporter = Annotated[User, Depends(require_or_handheld(*REPORTERS))]
 
 
 @router.get("", summary="Open cases a report at this point may repeat (same category, within the rule pack's "
                         "radius and window), nearest first")
 def duplicate_candidates(
-    ctx: Ctx, db: Db, user: Annotated[User, Depends(require(*REPORTERS))],
+    ctx: Ctx, db: Db, user: Reporter,
     category_code: Annotated[str, Query(max_length=10)],
     lon: Annotated[float, Query(ge=-180, le=180)], lat: Annotated[float, Query(ge=-90, le=90)],
     radius_m: Annotated[float | None, Query(gt=0, le=1000, description="default: the rule pack's (50 m)")] = None,
@@ -43,9 +45,9 @@ def duplicate_candidates(
 
 @router.post("/{case_id}/link", summary="Link a report to the open case it repeats instead of filing it; the "
                                          "caller is kept on the case (and told when it closes, with callback)")
-def link_report(case_id: uuid.UUID, body: LinkIn, ctx: Ctx, db: Db,
-                user: Annotated[User, Depends(require(*REPORTERS))]) -> LinkedPublic:
+def link_report(case_id: uuid.UUID, body: LinkIn, ctx: Ctx, db: Db, user: Reporter) -> LinkedPublic:
     caller = Caller(body.channel, body.caller_name, body.caller_phone, body.caller_email, client=user.username,
                     callback=body.callback, description=body.description)
-    linked = ctx.cases.link(db, user.role, user.username, str(case_id), caller, ctx.clock.now())
+    linked = ctx.cases.link(db, user.role, user.username, str(case_id), caller, ctx.clock.now(),
+                            tuple(body.media_ids))
     return LinkedPublic(case_id=linked.case_id, case_no=linked.case_no, caller_id=linked.caller_id)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.cases import MediaId
 
 
 class DuplicateCandidate(BaseModel):
@@ -37,6 +40,8 @@ class LinkIn(BaseModel):
     caller_email: str | None = Field(default=None, max_length=200)
     callback: bool = Field(default=False, description="tell the caller when the case closes (docs/notify.md)")
     description: str | None = Field(default=None, max_length=4000)
+    media_ids: Annotated[list[MediaId], Field(max_length=20, description="the report's photos and voice notes, "
+                                                                         "uploaded first (POST /media)")] = []
 
 
 class LinkedPublic(BaseModel):

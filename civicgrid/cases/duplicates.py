@@ -4,9 +4,12 @@ one of them instead of opening a case of its own.
 Twenty people call about the same overflowing bin; the centre wants one case, and twenty people told when it is
 emptied. A candidate is an open case of the same category within the rule pack's radius of the report's point
 (default 50 m, ``duplicates.yaml``), reported within its window (default 30 days). Linking keeps the report as
-evidence on the case and its caller on the case's callers (civicgrid/cases/callers.py), so the caller is told when
-it closes; the case's state does not change. The console's operator, an inspector's handheld and the Open311 POST
-(docs/open311.md) all go through `candidates` and `link` here.
+evidence on the case (with its photos and voice notes) and its caller on the case's callers
+(civicgrid/cases/callers.py), so the caller is told when it closes; the case's state does not change. The console's
+operator, an inspector's handheld (online, before it queues the report: api/console/handheld/duplicates.js) and the
+Open311 POST (docs/open311.md) all go through `candidates` and `link` here. A handheld report sent without the
+question (queued offline) is merged by the case builder into the open case of its category and cell instead
+(civicgrid/cases/intake.py `record_problem`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
+from civicgrid.cases import evidence as ev
 from civicgrid.cases import repository as store
 from civicgrid.cases.callers import Caller, add_caller
 from civicgrid.cases.errors import CaseRefused
@@ -76,20 +80,27 @@ def candidates(rule: DuplicateRule, conn: psycopg.Connection, category_code: str
 
 
 def link(permissions: Permissions, conn: psycopg.Connection, role: Role, actor: str, case_id: str, caller: Caller,
-         now: datetime) -> Linked:
-    """Link a report to an open case instead of filing it: its words and photo as evidence, its caller on the
-    case. Who may report may link; a closed or cancelled case is refused (the report is then filed anew)."""
+         now: datetime, media_ids: tuple[str, ...] = ()) -> Linked:
+    """Link a report to an open case instead of filing it: its words and photos (`media_ids`, uploaded first) as
+    evidence, its caller on the case. Who may report may link; a closed or cancelled case is refused (the report is
+    then filed anew)."""
     if not permissions.allows(role, Action.REPORT):
         raise LinkRefused(f"role {role.value} may not report, so may not link a report to a case")
     with conn.transaction():
         case = store.lock_case(conn, case_id)  # CaseNotFound; the lock orders a link against a close
         if case.state in TERMINAL:
             raise LinkRefused(f"case {case_id} is {case.state.value}: file the report as a new case")
+        media = ev.media_of(conn, media_ids)  # UnknownReference: upload with POST /media first
         caller_id = add_caller(conn, case_id, caller, linked=True)
         data = {k: v for k, v in {"linked": True, "channel": caller.channel, "by": actor,
                                   "description": caller.description, "media_url": caller.media_url}.items() if v}
-        store.add_evidence(conn, case_id,
-                           store.Evidence(f"linked:{case_id}:{caller_id}", "report", now, None, data))
+        report = store.Evidence(f"linked:{case_id}:{caller_id}", "report", now, None, data)
+        store.add_evidence(conn, case_id, report)
+        for media_id, content_type in media:  # each its own row, shown like a handheld report's photos
+            kind = "voice" if content_type.startswith("audio/") else "photo"
+            store.add_evidence(conn, case_id, store.Evidence(
+                f"{kind}:{report.source_record_id}:{media_id}", kind, now, None,
+                {"media_id": media_id, "content_type": content_type, "report": report.source_record_id}))
         row = conn.execute("SELECT case_no FROM cases WHERE id = %s", (case_id,)).fetchone()
     assert row is not None
     return Linked(case_id, str(row[0]), caller_id)

@@ -5,9 +5,10 @@ the same place. `normalize` makes them one string: full-width forms become half-
 and variant characters of the address vocabulary their common form (號 → 号, 幢/座 → 栋), Chinese numerals
 before an address unit become Arabic ones (cn2an: 十二号 → 12号), spaces and punctuation go, and the
 administrative prefixes people leave out (province, city, county, street; the city's own names, passed in)
-are stripped, so that "舒城县人民路12号" and "人民路12号" meet.
+are stripped, so that "舒城县人民路12号" and "人民路12号" meet. A town or street-office name the city did not
+configure (桃溪镇…, …乡, …街道) is stripped too when it comes first and a road follows it.
 
-`parse` then reads the parts a geocoder matches on (road, house number, building, unit, room), and `grams`
+`parse` then reads the parts a geocoder matches on (road, lane, house number, building, unit, room), and `grams`
 gives the character bigrams the address database is searched by: Chinese has no spaces between words, so
 bigrams (as in Lucene's CJK analyser) stand in for words, and they work whatever the database's locale.
 Pure: no database, no clock.
@@ -31,9 +32,14 @@ _UNIT_NUMERAL = re.compile(r"([零一二三四五六七八九十百千两]+)(?=�
 _NOISE = re.compile(r"[^\w\-]|_", re.UNICODE)
 # Leading administrative divisions a caller may say or leave out; stripped in order, each at most once.
 _DIVISIONS = re.compile(r"^(?:.{2,7}?(?:省|自治区))?(?:.{2,7}?(?:市|自治州|地区|盟))?(?:.{1,7}?(?:县|区|旗))?")
+# A leading town (镇), township (乡) or street office (街道) the city did not name: stripped when what follows is not
+# the rest of a road's own name (新镇路, 水乡大道 keep theirs).
+_TOWN = re.compile(r"^\D{1,6}?(?:镇|乡|街道)(?!路|街|道|巷|弄|胡同|大道|$)(?=\D{2})")
 
+# Shanghai-style: a lane (弄, also 巷) numbered off its road, the house numbered within the lane: 人民路100弄5号.
 _PARTS = re.compile(
     r"^(?P<road>.*?(?:大道|路|街|巷|弄|道|胡同)(?=\d|$))?"
+    r"(?:(?P<lane>\d+)(?:弄|巷))?"
     r"(?:(?P<number>\d+)(?:-(?P<sub>\d+))?号)?"
     r"(?P<rest>.*)$")
 _BUILDING = re.compile(r"(\d+)栋")
@@ -61,7 +67,7 @@ def normalize(text: str, prefixes: Iterable[str] = ()) -> str:
         for name in names:
             if out.startswith(name) and len(out) > len(name):
                 out, stripped = out[len(name):], True
-    return out.lower()
+    return _TOWN.sub("", out, count=1).lower()
 
 
 def strip_divisions(norm: str) -> str:
@@ -78,6 +84,29 @@ class AddressParts:
     building: int | None
     unit: int | None
     room: int | None
+    lane: int | None = None  # 人民路100弄5号: lane 100 of 人民路, house 5 in it
+
+    @property
+    def street(self) -> str | None:
+        """What house numbers count along: the road, or the lane off it (人民路100弄), whose houses are numbered
+        within it."""
+        if self.road is not None and self.lane is not None:
+            return f"{self.road}{self.lane}弄"
+        return self.road
+
+    def plate(self) -> tuple[str | None, int | None]:
+        """The (street, number) a door plate of this address carries: the house in its lane, or for a lane named
+        without a house its entrance, which is the lane's number on the road (人民路100弄 where 100号 would be)."""
+        if self.lane is not None and self.number is None:
+            return self.road, self.lane
+        return self.street, self.number
+
+    def entrance(self) -> tuple[str | None, int] | None:
+        """The lane's entrance on its road for a house in a lane (the place to fall back on when the lane's own
+        door plates are not in the database); None for an address not in a lane."""
+        if self.lane is not None and self.number is not None:
+            return self.road, self.lane
+        return None
 
 
 def parse(norm: str) -> AddressParts:
@@ -85,11 +114,13 @@ def parse(norm: str) -> AddressParts:
     m = _PARTS.match(norm)
     assert m is not None  # every part is optional
     rest = m.group("rest") or ""
-    return AddressParts(road=m.group("road") or None,
+    road = m.group("road") or None
+    return AddressParts(road=road,
                         number=int(m.group("number")) if m.group("number") else None,
                         sub_number=int(m.group("sub")) if m.group("sub") else None,
                         building=_first_int(_BUILDING, rest), unit=_first_int(_UNIT, rest),
-                        room=_first_int(_ROOM, rest))
+                        room=_first_int(_ROOM, rest),
+                        lane=int(m.group("lane")) if m.group("lane") and road else None)
 
 
 def _first_int(pattern: re.Pattern[str], text: str) -> int | None:

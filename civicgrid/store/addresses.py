@@ -4,8 +4,10 @@ Search (`geocode`): the query is normalised (civicgrid/domain/addresses.py) and 
 the rarest bigrams that the database holds (at most `RARE_GRAMS`, each in at most `GRAM_CAP` addresses, from
 `address_gram_counts`) pick the candidates by how many of them each address holds: an index probe per
 bigram, never a scan of the table. The candidates are then ranked in Python on the whole strings (rapidfuzz)
-and on the parts: the same road and house number is a match, a road segment whose number range (and side)
-holds the number gives the point interpolated along it.
+and on the parts: the same street and house number is a match, a road segment whose number range (and side)
+holds the number gives the point interpolated along it. A house in a lane (人民路100弄5号) is matched on the lane's
+own door plates (street 人民路100弄, number 5), else at the lane's entrance on its road (人民路 number 100) with a
+score below RESOLVES_AT.
 
 Reverse (`reverse_geocode`): the nearest address point and the nearest road within a radius, by PostGIS's
 index-assisted nearest-neighbour order.
@@ -24,7 +26,7 @@ import psycopg
 from rapidfuzz import fuzz
 from shapely.geometry import LineString, shape
 
-from civicgrid.domain.addresses import grams, normalize, parse
+from civicgrid.domain.addresses import AddressParts, grams, normalize, parse
 
 KINDS = ("door_plate", "building", "landmark", "road_segment")
 RARE_GRAMS = 6  # bigrams of a query used to find candidates
@@ -33,6 +35,10 @@ CANDIDATES = 200  # addresses ranked per query
 # A best candidate at least this good places a case by its address alone (the same road and number, or a number
 # on a road segment's range); below it the case waits for an operator to place it (docs/geocoding.md).
 RESOLVES_AT = 0.9
+ENTRANCE_SCORE = 0.8  # a house in a lane placed at the lane's entrance on its road (人民路100弄5号 → 人民路100号)
+# Another house of the query's street, or of another lane of its road, at most: a long name one digit apart from
+# the query scored above RESOLVES_AT by the string alone (十六弄五号 filed at 十四弄五号).
+OTHER_HOUSE = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +83,13 @@ def import_addresses(conn: psycopg.Connection, entries: Iterable[AddressEntry], 
         point = geom.interpolate(0.5, normalized=True) if isinstance(geom, LineString) else geom.centroid
         norm = normalize(e.address, prefixes)
         parts = parse(norm)
-        number_from = e.number_from if e.number_from is not None else parts.number
+        # A door plate is keyed by the street its number counts along (人民路100弄5号: the lane 人民路100弄, 5);
+        # a road segment by its own name, a lane's (人民路100弄) included.
+        street, number = (parts.street, None) if e.kind == "road_segment" else parts.plate()
+        number_from = e.number_from if e.number_from is not None else number
         number_to = e.number_to if e.number_to is not None else number_from
         buf.write("\t".join(_copy_text(v) for v in (
-            e.kind, e.address, norm, parts.road, number_from, number_to, e.parity,
+            e.kind, e.address, norm, street, number_from, number_to, e.parity,
             orjson.dumps(e.geometry).decode(), point.x, point.y, source)) + "\n")
     with conn.transaction():
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS _address_in (kind text, address text, norm text, road text, "
@@ -141,24 +150,42 @@ def resolve(conn: psycopg.Connection, text: str, *, prefixes: Sequence[str] = ()
     return found[0] if found and found[0].score >= RESOLVES_AT else None
 
 
-def _candidate(query: str, parts: Any, row: tuple[Any, ...]) -> Candidate | None:
-    address_id, kind, address, norm, road, number_from, number_to, parity, lon, lat, line = row
+def _candidate(query: str, parts: AddressParts, row: tuple[Any, ...]) -> Candidate | None:
+    address_id, kind, address, norm, road, *_, lon, lat, _line = row
     score = fuzz.ratio(query, norm) / 100
-    if parts.road is not None and road == parts.road:
-        if kind == "road_segment":
-            if parts.number is None or number_from is None or number_to is None:
-                score = max(score, 0.6)  # the road, no number to place on it
-            elif number_from <= parts.number <= number_to and _side(parity, parts.number):
-                span = number_to - number_from
-                fraction = 0.5 if span == 0 else (parts.number - number_from) / span
-                point = shape(orjson.loads(line)).interpolate(fraction, normalized=True)
-                lon, lat = point.x, point.y
-                score = max(score, 0.9)  # interpolated: good, not a door plate's certainty
-            else:
-                score = min(score, 0.5)
-        elif parts.number is not None and number_from == parts.number:
-            score = max(score, 0.95 if norm != query else 1.0)
+    street, number = parts.plate()
+    entrance = parts.entrance()
+    if street is not None and road == street:
+        score, lon, lat = _on_street(score, kind, norm == query, number, row)
+    elif entrance is not None and road == entrance[0]:
+        # A house in a lane whose own door plates are not here: the lane's entrance on its road, offered below
+        # RESOLVES_AT (a lane can run a hundred metres in), for an operator to confirm.
+        found, lon, lat = _on_street(score, kind, False, entrance[1], row)
+        score = min(found, ENTRANCE_SCORE)
+    elif entrance is not None and road is not None and road.startswith(entrance[0]) and road.endswith("弄"):
+        score = min(score, OTHER_HOUSE)  # another lane of the same road: near in writing, not in place
     return Candidate(address_id, kind, address, round(score, 3), lon, lat)
+
+
+def _on_street(score: float, kind: str, same: bool, number: int | None,
+               row: tuple[Any, ...]) -> tuple[float, float, float]:
+    """(score, lon, lat) of an address on the query's street: its door plate with the number, or the number placed
+    along a road segment whose range (and side) holds it."""
+    *_, number_from, number_to, parity, lon, lat, line = row
+    if kind == "road_segment":
+        if number is None or number_from is None or number_to is None:
+            return max(score, 0.6), lon, lat  # the road, no number to place on it
+        if number_from <= number <= number_to and _side(parity, number):
+            span = number_to - number_from
+            fraction = 0.5 if span == 0 else (number - number_from) / span
+            point = shape(orjson.loads(line)).interpolate(fraction, normalized=True)
+            return max(score, 0.9), point.x, point.y  # interpolated: good, not a door plate's certainty
+        return min(score, 0.5), lon, lat
+    if number is not None and number_from == number:
+        return max(score, 1.0 if same else 0.95), lon, lat
+    if number is not None and number_from is not None:
+        return min(score, OTHER_HOUSE), lon, lat  # another house of the street: one digit apart in writing
+    return score, lon, lat
 
 
 def _side(parity: str | None, number: int) -> bool:

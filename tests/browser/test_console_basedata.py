@@ -73,3 +73,31 @@ def test_an_admin_imports_in_epsg_4548_and_downloads_an_export(org: Org, admin: 
     sheet = load_workbook(io.BytesIO(data.read_bytes()))["部件"]
     rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert rows[code][1] == "雨水井盖" and abs(rows[code][10] - easting) < 0.01
+
+
+def test_an_admin_adds_one_component_by_hand(org: Org, admin: str, new_page, db) -> None:
+    """The add form: a code, a name, a point in WGS 84 and why; the new component is selected, in the cell under
+    its point, its history starting with the `add` and its reason; the same code again is refused (409)."""
+    code = f"3415230101{random.randrange(10**6):06d}"
+    page = new_page(admin, "#/basedata")
+    page.fill("#bd-a-code", code)
+    page.fill("#bd-a-name", "上水井盖")
+    page.fill("#bd-a-a", f"{org.lon:.7f}")
+    page.fill("#bd-a-b", f"{org.lat:.7f}")
+    page.fill("#bd-a-reason", "新建道路竣工测量")
+    page.click("#bd-add button[type=submit]")
+    page.wait_for_selector(f"#bd-component[data-code='{code}']")
+    row = page.locator("#bd-history tr[data-action=add]")
+    row.wait_for()
+    assert "新建道路竣工测量" in row.inner_text() and admin in row.inner_text()
+    assert page.locator(f"#bd-list tr[data-code='{code}']").count() == 1
+    assert db.execute("SELECT name, grid_cell_code, state FROM components WHERE code = %s", (code,)).fetchone() == \
+        ("上水井盖", org.cell, "intact")
+    assert page.input_value("#bd-a-code") == ""  # the form is empty for the next one
+    page.fill("#bd-a-code", code)
+    page.fill("#bd-a-a", f"{org.lon:.7f}")
+    page.fill("#bd-a-b", f"{org.lat:.7f}")
+    page.fill("#bd-a-reason", "重复录入")
+    page.click("#bd-add button[type=submit]")
+    page.wait_for_selector("#bd-add .error")
+    assert axe_critical(page) == []

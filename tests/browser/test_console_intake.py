@@ -6,6 +6,7 @@ for its cell and source."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,13 +29,20 @@ def _headers(token, username: str) -> dict[str, str]:
 
 def test_the_board_filters_by_the_api_sources(org: Org, console_url: str, new_page, token) -> None:
     """The board's source filter offers the API's sources: a camera case is found by source camera (the board
-    sent `video`, which the API refused) and shows its name, not the key `source.camera`."""
+    sent `video`, which the API refused) and shows its name, not the key `source.camera` — on the board and in the
+    live feed, which names sources from the same list (sources.js)."""
+    live = new_page(org.users["operator"])  # the map page, with the live feed
+    live.wait_for_selector(".feed-status.live")
     with httpx.Client(base_url=console_url, timeout=20) as c:
         r = c.post("/cases", headers=_headers(token, org.users["operator"]), json={
             "category_code": "E0504", "source": "camera", "grid_cell_code": org.other_cell,
             "description": "店外经营（视频抓拍）"})
         assert r.status_code == 201, r.text
         camera_case = r.json()
+
+    entry = live.locator(f".feed-entry.case-event[data-case='{camera_case['id']}'] .row.small")
+    entry.wait_for(timeout=15_000)
+    assert "视频抓拍" in entry.inner_text() and "source." not in entry.inner_text()
 
     page = new_page(org.users["operator"], "#/cases")
     page.wait_for_selector("#f-source option[value='camera']", state="attached")
@@ -159,6 +167,23 @@ def test_an_operator_takes_calls_files_a_capture_and_a_leader_an_instruction(
     region = capture["evidence"][0]["data"]["capture"]["region"]
     assert region[0] == pytest.approx([80, 60], abs=3) and region[2] == pytest.approx([240, 180], abs=3)
     page.screenshot(path=str(artifacts / "intake-capture.png"), full_page=True)
+    # The same stall seen again by the camera: the capture just filed is offered, and linking puts the snapshot on it.
+    snapshot.click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.3})
+    snapshot.click(position={"x": box["width"] * 0.7, "y": box["height"] * 0.7})
+    _pick_category(page, "capture", "dwjy", "E0504")
+    page.fill("#capture-description", "又在店外摆摊")
+    again = page.locator(f"#capture-form .duplicates li[data-case='{capture['id']}']")
+    again.wait_for()
+    assert page.inner_text("#capture-submit") == "作为新案件提交"
+    again.locator("button.link-case").click()
+    page.wait_for_selector(f"#capture-form .filed[data-linked='true'][data-case-id='{capture['id']}']")
+    assert db.execute("SELECT channel, linked FROM case_callers WHERE case_id = %s",
+                      (capture["id"],)).fetchall() == [("camera", True)]
+    (report_id,) = db.execute("SELECT source_record_id FROM case_evidence WHERE case_id = %s AND kind = 'report' "
+                              "AND data ->> 'description' = '又在店外摆摊'", (capture["id"],)).fetchone()
+    assert db.execute("SELECT data ->> 'media_id' FROM case_evidence WHERE case_id = %s AND kind = 'photo' "
+                      "AND data ->> 'report' = %s", (capture["id"], report_id)).fetchall() == \
+        [(hashlib.sha256(jpeg).hexdigest(),)]
 
     # 4. A leader files an instruction; it lands in the cell of the address picked.
     leader = new_page(org.users["leader"], "#/intake")

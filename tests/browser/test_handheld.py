@@ -208,6 +208,44 @@ def test_paired_phone_reports_offline_and_the_case_arrives_once_online(
     assert sql("SELECT 1 FROM case_evidence WHERE source_record_id = %s", f"report:{device_id}:{late}") == []
 
 
+def test_the_phone_offers_an_open_case_nearby_and_links_the_report_to_it(
+        org: Org, console_url: str, phone, token, sql) -> None:
+    """Online, with the category chosen, the phone asks GET /duplicates as its inspector: the open case of that
+    category 10 m away is offered, and 关联到此案件 puts the report's words and photo on it; nothing is queued."""
+    inspector = org.users["inspector"]
+    paired = httpx.post(f"{console_url}/handhelds/pairings", json={"inspector": inspector}, timeout=10,
+                        headers={"Authorization": f"Bearer {token(org.users['shift_leader'])}"})
+    assert paired.status_code == 201, paired.text
+    case = httpx.post(f"{console_url}/cases", timeout=10, headers={"Authorization": f"Bearer {token(inspector)}"},
+                      json={"category_code": "E0506", "description": "占道废品收购",
+                            "lon": org.lon, "lat": org.lat + 10 / 111_000})
+    assert case.status_code == 201, case.text
+    case_id, case_no = case.json()["id"], case.json()["case_no"]
+
+    _, page = phone()
+    page.goto(paired.json()["link"])
+    page.wait_for_selector("#hh-gps[data-accuracy='8']")
+    page.fill("#hh-category", "E0506")
+    page.click(".option[data-code='E0506']")
+    page.wait_for_selector(f"#hh-duplicates li[data-case='{case_id}']")
+    assert case_no in page.text_content("#hh-duplicates")
+    jpeg = _photo(f"duplicate {case_no}")
+    page.set_input_files("#hh-photo", files=[{"name": "d.jpg", "mimeType": "image/jpeg", "buffer": jpeg}])
+    page.wait_for_selector(".thumbs img")
+    page.fill("#hh-description", "废品还堆在人行道上")
+    page.click(f"#hh-duplicates li[data-case='{case_id}'] .hh-link")
+    page.wait_for_selector("#hh-message")
+    assert case_no in page.text_content("#hh-message")
+    assert page.query_selector("#hh-duplicates") is None  # the form is empty again
+    assert page.get_attribute("#hh-pending", "data-count") == "0"  # linked, not queued
+    assert sql("SELECT channel, client, linked FROM case_callers WHERE case_id = %s", case_id) == \
+        [("inspector", inspector, True)]
+    assert sql("SELECT e.data ->> 'description' FROM case_evidence e WHERE e.case_id = %s AND e.kind = 'report' "
+               "AND e.data ? 'linked'", case_id) == [("废品还堆在人行道上",)]
+    assert sql("SELECT data ->> 'media_id' FROM case_evidence WHERE case_id = %s AND kind = 'photo'",
+               case_id) == [(hashlib.sha256(jpeg).hexdigest(),)]
+
+
 def test_verification_and_check_tasks_reach_the_phone_and_their_answers_move_the_case(
         worker, gateway, org: Org, console_url: str, phone, token, sql, db) -> None:
     username = f"ui-phone-{org.suffix}"

@@ -27,6 +27,8 @@ const WORDS = {
     'map.open': '地图选点', 'map.title': '地图选点', 'map.hint': '拖动地图或点按问题所在处，使十字对准它', 'map.use': '使用此位置',
     'map.cancel': '取消', 'map.from_gps': '距GPS定位', 'map.picked': '地图选点', 'map.use_gps': '改用GPS',
     'map.kept': '离线：地图为本机保存的上次联网时的地图',
+    'dup.title': '附近可能重复的在办案件', 'dup.hint': '同类问题附近已有案件在办：可关联到该案件（照片和描述作为证据），或作为新问题上报',
+    'dup.link': '关联到此案件', 'dup.linked': '已关联到案件', 'dup.failed': '关联失败',
   },
   en: {
     'pair.needed': 'This phone is not paired yet.', 'pair.how': "Scan the pairing QR code your supervisor shows in the console's Devices page.",
@@ -56,6 +58,8 @@ const WORDS = {
     'map.open': 'Pick on the map', 'map.title': 'Pick on the map', 'map.hint': 'Drag the map, or tap where the problem is, until the cross is on it',
     'map.use': 'Use this point', 'map.cancel': 'Cancel', 'map.from_gps': 'from the GPS fix', 'map.picked': 'Picked on the map',
     'map.use_gps': 'Use the GPS', 'map.kept': 'Offline: the map as kept on this phone from the last time online',
+    'dup.title': 'Open cases nearby this may repeat', 'dup.hint': 'A case of this category is open nearby: link the report to it (its photos and words become evidence), or report it as new',
+    'dup.link': 'Link to this case', 'dup.linked': 'Linked to case', 'dup.failed': 'Could not link',
   },
 };
 

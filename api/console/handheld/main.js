@@ -12,6 +12,7 @@ import { MAX_PHOTOS, Thumbs, labelledComponent, usePhotos } from './photos.js';
 import { VoiceField, useVoice } from './voice.js';
 import { TasksView, keepTaskPhotos } from './tasks.js';
 import { PatrolView } from './patrol.js';
+import { Duplicates, linkReport, useDuplicates } from './duplicates.js';
 import { html, metres, newId, round7 } from './util.js';
 import './style.css';
 
@@ -91,7 +92,7 @@ function useMapPick() {
   return [MapPick, load];
 }
 
-function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, setPick, pairing }) {
+function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, setPick, pairing, online }) {
   const [category, setCategory] = useState(null);
   const [MapPick, loadMapPick] = useMapPick();
   const [picking, setPicking] = useState(false);
@@ -103,6 +104,25 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, s
   const [selfHandled, setSelfHandled] = useState(false);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState(null);
+  // A report fixed on the spot is the inspector's own work: no earlier case to link it to.
+  const found = useDuplicates(pairing, selfHandled ? null : category, point, online);
+
+  function reset() {
+    setCategory(null); clearPhotos(); voice.clear(); setDescription(''); setSelfHandled(false); setPick(null);
+  }
+
+  async function link(d) {
+    setBusy(true);
+    try {
+      await linkReport(pairing, d.case_id, { description: description.trim(), media: [...photos, ...voice.voices] });
+      reset();
+      setMessage(`${t('dup.linked')} ${d.case_no}`);
+    } catch (err) {
+      setMessage(`${t('dup.failed')}: ${err.message || err}`);
+    } finally {
+      setBusy(false);
+    }
+  }
 
   async function submit(e) {
     e.preventDefault();
@@ -124,7 +144,7 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, s
       await enqueue(reportId, 'report', fields, { photos: [...photos, ...voice.voices], label: `${chosen?.name || category}${selfHandled ? ' · ' + t('self_handled') : ''}` });
       usage[category] = (usage[category] || 0) + 1;
       await setKv('usage', usage);
-      setCategory(null); clearPhotos(); voice.clear(); setDescription(''); setSelfHandled(false); setPick(null);
+      reset();
       setMessage(navigator.onLine ? t('report.queued') : t('report.queued_offline'));
       onQueued();
     } finally {
@@ -165,6 +185,7 @@ function ReportForm({ categories, fix, gpsError, place, usage, onQueued, pick, s
     </div>
     <label class="check"><input id="hh-self-handled" type="checkbox" checked=${selfHandled}
       onChange=${(e) => setSelfHandled(e.currentTarget.checked)} /> ${t('self_handled')} <span class="small">${t('self_handled.hint')}</span></label>
+    <${Duplicates} found=${found} onLink=${link} busy=${busy || voice.seconds !== null} />
     <button id="hh-submit" class="button primary" type="submit" disabled=${busy || !category || !point
       || voice.seconds !== null}>${t('submit')}</button>
     ${message ? html`<p class="notice" role="status" id="hh-message">${message}</p>` : null}
@@ -349,7 +370,7 @@ function App() {
     </header>
     <main>
       ${tab === 'report' ? html`<${ReportForm} categories=${categories} fix=${fix} gpsError=${gpsError} place=${place}
-        usage=${usage} onQueued=${queued} pick=${pick} setPick=${setPick} pairing=${pairing} />` : null}
+        usage=${usage} onQueued=${queued} pick=${pick} setPick=${setPick} pairing=${pairing} online=${conn.online} />` : null}
       ${tab === 'queue' ? html`<${QueueView} items=${items} error=${conn.error} />` : null}
       ${tab === 'tasks' ? html`<${TasksView} tasks=${taskList} fix=${fix} onQueued=${queued} />` : null}
       ${tab === 'patrol' ? html`<${PatrolView} patrol=${patrol} error=${!conn.online || patrolError} />` : null}

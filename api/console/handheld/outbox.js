@@ -25,6 +25,14 @@ export async function apiGet(pairing, path) {
   return res.json();
 }
 
+/** An online action over HTTP (not queued: the caller says what happens when it fails). */
+export async function apiPost(pairing, path, body) {
+  const res = await fetch(path, { method: 'POST', body: JSON.stringify(body),
+    headers: { Authorization: basic(pairing), Accept: 'application/json', 'Content-Type': 'application/json' } });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+  return res.json();
+}
+
 /** Upload one photo or voice note (idempotent: named by its SHA-256); the API's answer, with the component ids
  * its label reader found in a photo's QR labels. */
 export async function upload(pairing, photo) {

@@ -41,9 +41,6 @@ const zh = {
   'state.reported': '已上报', 'state.verifying': '核实中', 'state.filed': '已立案', 'state.dispatched': '已派遣',
   'state.disposing': '处置中', 'state.disposed': '已处置', 'state.checking': '核查中', 'state.closed': '已结案',
   'state.suspended': '已挂账', 'state.cancelled': '已作废',
-  'source.inspector': '监督员上报', 'source.hotline': '12319 热线', 'source.video': '视频', 'source.sensor': '传感器',
-  'source.leader': '领导交办', 'source.transfer': '转办',
-  'source.camera': '视频抓拍', // the feed's entries (the board and detail name sources from GET /sources)
   'light.green': '绿灯', 'light.yellow': '黄灯', 'light.red': '红灯',
   'unit.hours': '小时', 'unit.days': '天', 'unit.working_hours': '工作小时', 'unit.working_days': '工作日',
   'role.operator': '受理员', 'role.dispatcher': '派遣员', 'role.department': '专业部门', 'role.inspector': '监督员',
@@ -111,9 +108,7 @@ const en = {
   'state.reported': 'reported', 'state.verifying': 'verifying', 'state.filed': 'filed',
   'state.dispatched': 'dispatched', 'state.disposing': 'disposing', 'state.disposed': 'disposed',
   'state.checking': 'checking', 'state.closed': 'closed', 'state.suspended': 'suspended',
-  'state.cancelled': 'cancelled', 'source.inspector': 'inspector', 'source.hotline': '12319 hotline',
-  'source.video': 'video', 'source.sensor': 'sensor', 'source.leader': 'leader', 'source.transfer': 'transfer',
-  'source.camera': 'video capture',
+  'state.cancelled': 'cancelled',
   'light.green': 'green', 'light.yellow': 'yellow', 'light.red': 'red', 'unit.hours': 'hours', 'unit.days': 'days',
   'unit.working_hours': 'working hours', 'unit.working_days': 'working days', 'role.operator': 'operator',
   'role.dispatcher': 'dispatcher', 'role.department': 'department', 'role.inspector': 'inspector',
@@ -181,8 +176,6 @@ Object.assign(zh, {
   'st.recorded': '已发布的通报', 'st.generated': '生成时间', 'st.generating': '正在生成…',
   'st.kind.daily': '日统计', 'st.kind.xun': '旬分析', 'st.kind.monthly': '月度通报', 'st.kind.yearly': '年度考评',
   'st.trigger.schedule': '定时', 'st.trigger.cli': '命令行', 'st.trigger.api': '手动',
-  'st.source.inspector': '监督员上报', 'st.source.camera': '视频抓拍', 'st.source.hotline': '12319热线',
-  'st.source.leader': '领导批示', 'st.source.transfer': '转办', 'st.source.sensor': '物联网感知',
 });
 Object.assign(en, {
   statistics: 'Statistics', 'st.range': 'Date range', 'st.share': 'Share', 'st.closed': 'Closed', 'st.cancelled': 'Cancelled',
@@ -192,8 +185,7 @@ Object.assign(en, {
   'st.publications': 'Publications', 'st.recorded': 'Published', 'st.generated': 'Generated', 'st.generating': 'Generating…',
   'st.kind.daily': 'Daily statistics', 'st.kind.xun': 'Xun analysis', 'st.kind.monthly': 'Monthly publication',
   'st.kind.yearly': 'Yearly assessment', 'st.trigger.schedule': 'scheduled', 'st.trigger.cli': 'command line',
-  'st.trigger.api': 'by hand', 'st.source.inspector': 'Inspector', 'st.source.camera': 'Video capture',
-  'st.source.hotline': '12319 hotline', 'st.source.leader': 'Leader', 'st.source.transfer': 'Transfer', 'st.source.sensor': 'IoT sensor',
+  'st.trigger.api': 'by hand',
 });
 
 // The intake screen (pages/intake.js).
@@ -241,7 +233,7 @@ Object.assign(en, {
 Object.assign(zh, {
   basedata: '基础数据', 'bd.find': '查找部件', 'bd.find_hint': '编码前缀或名称', 'bd.found': '共', 'bd.select': '选择左侧部件查看详情与变更记录',
   'bd.component': '部件', 'bd.components': '部件', 'bd.addresses': '地址', 'bd.include_retired': '含已注销',
-  'bd.retired': '已注销', 'bd.edit': '修改属性', 'bd.move': '移动位置', 'bd.retire': '注销', 'bd.history': '变更记录',
+  'bd.retired': '已注销', 'bd.add': '新增部件', 'bd.edit': '修改属性', 'bd.move': '移动位置', 'bd.retire': '注销', 'bd.history': '变更记录',
   'bd.actor': '操作人', 'bd.action': '变更', 'bd.change': '变更前 → 变更后', 'bd.crs': '坐标系', 'bd.lon': '经度',
   'bd.lat': '纬度', 'bd.easting': '东坐标', 'bd.northing': '北坐标', 'bd.import': '导入', 'bd.export': '导出',
   'bd.file': '文件 (GeoJSON / CSV / Excel)', 'bd.upload': '上传导入', 'bd.imported': '已导入 行数 · 新增 · 更新 · 未变',
@@ -259,7 +251,7 @@ Object.assign(zh, {
 Object.assign(en, {
   basedata: 'Base data', 'bd.find': 'Find a component', 'bd.find_hint': 'code prefix or name', 'bd.found': 'found',
   'bd.select': 'Pick a component to see it and its history', 'bd.component': 'Component', 'bd.components': 'Components',
-  'bd.addresses': 'Addresses', 'bd.include_retired': 'retired too', 'bd.retired': 'retired', 'bd.edit': 'Edit',
+  'bd.addresses': 'Addresses', 'bd.include_retired': 'retired too', 'bd.retired': 'retired', 'bd.add': 'Add a component', 'bd.edit': 'Edit',
   'bd.move': 'Move', 'bd.retire': 'Retire', 'bd.history': 'History', 'bd.actor': 'By', 'bd.action': 'Change',
   'bd.change': 'Before → after', 'bd.crs': 'Coordinate system', 'bd.lon': 'Longitude', 'bd.lat': 'Latitude',
   'bd.easting': 'Easting', 'bd.northing': 'Northing', 'bd.import': 'Import', 'bd.export': 'Export',

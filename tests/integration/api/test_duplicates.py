@@ -4,6 +4,8 @@ request answers with that request's id."""
 
 from __future__ import annotations
 
+import io
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from datetime import UTC, datetime
 import psycopg
 from fastapi.testclient import TestClient
 
+from civicgrid.broker.accounts import hash_secret
 from civicgrid.cases.duplicates import DuplicateRule, candidates
 
 Headers = Callable[[str], dict[str, str]]
@@ -79,6 +82,43 @@ def test_open_cases_of_the_same_category_nearby_are_offered_and_a_report_linked(
     assert missing.status_code == 404, missing.text
 
 
+def test_an_inspectors_handheld_asks_and_links_its_report_with_its_photo(
+        client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection) -> None:
+    """The handheld asks with its device credentials (as its inspector) before it queues a report, and links the
+    report, photo included, to the open case it repeats (api/console/handheld/duplicates.js)."""
+    device, secret = f"hh-dup-{uuid.uuid4().hex[:8]}", "s3cret-dup"
+    db.execute("INSERT INTO devices (id, kind, profile, secret_hash, inspector_user_id) "
+               "VALUES (%s, 'handheld', 'handheld', %s, %s)", (device, hash_secret(secret), org["api-inspector"]))
+    lon, lat = _place()
+    case = _report(client, as_user, "E0506", lon, lat)
+
+    asked = client.get("/duplicates", auth=(device, secret),
+                       params={"category_code": "E0506", "lon": lon, "lat": lat + 10 * M_LAT})
+    assert asked.status_code == 200, asked.text
+    assert [c["case_id"] for c in asked.json()] == [case["id"]]
+    assert client.get("/duplicates", auth=(device, "wrong"),
+                      params={"category_code": "E0506", "lon": lon, "lat": lat}).status_code == 401
+
+    photo = client.post("/media", auth=(device, secret),
+                        files={"file": ("p.jpg", io.BytesIO(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + device.encode() * 40),
+                                        "image/jpeg")})
+    assert photo.status_code == 201, photo.text
+    r = client.post(f"/duplicates/{case['id']}/link", auth=(device, secret), json={
+        "channel": "inspector", "description": "还在堆着", "media_ids": [photo.json()["id"]]})
+    assert r.status_code == 200, r.text
+    (report_id, by, channel), = db.execute(
+        "SELECT source_record_id, data ->> 'by', data ->> 'channel' FROM case_evidence "
+        "WHERE case_id = %s AND kind = 'report' AND data ? 'linked'", (case["id"],)).fetchall()
+    assert (by, channel) == ("api-inspector", "inspector")
+    photos = db.execute("SELECT data ->> 'media_id', data ->> 'report' FROM case_evidence "
+                        "WHERE case_id = %s AND kind = 'photo'", (case["id"],)).fetchall()
+    assert photos == [(photo.json()["id"], report_id)]
+    unknown = client.post(f"/duplicates/{case['id']}/link", auth=(device, secret),
+                          json={"channel": "inspector", "media_ids": ["0" * 64]})
+    assert unknown.status_code == 422, unknown.text  # a photo not uploaded: nothing linked
+    assert db.execute("SELECT count(*) FROM case_callers WHERE case_id = %s", (case["id"],)).fetchone() == (1,)
+
+
 def test_an_open311_post_that_repeats_an_open_request_answers_with_its_id(
         client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection) -> None:
     key = client.post("/api-keys", headers=as_user("api-admin"),
@@ -124,6 +164,30 @@ def test_the_radius_and_window_are_the_rule_packs(client: TestClient, as_user: H
     reported = datetime.fromisoformat(case["reported_at"])
     assert candidates(DuplicateRule(radius_m=200), db, "E0510", *away, reported.replace(year=reported.year + 1)) \
         == []  # outside the window
+
+
+def test_the_api_follows_the_radius_and_window_of_the_loaded_pack(client: TestClient, as_user: Headers) -> None:
+    """A pack loaded through /admin/rules with its own ``duplicates`` table (200 m, then a window of a second)
+    decides GET /duplicates at once, without a restart; the shipped tables again restore the 50 m."""
+    admin = as_user("api-admin")
+    lon, lat = _place()
+    case = _report(client, as_user, "E0503", lon, lat)
+    away = (lon + 150 * M_LON, lat)
+    try:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code in (200, 201)
+        assert _candidates(client, as_user, "E0503", *away) == []  # the shipped 50 m
+        wide = client.post("/admin/rules", headers=admin, json={"duplicates": {"radius_m": 200, "window_days": 30}})
+        assert wide.status_code == 201, wide.text
+        (found,) = _candidates(client, as_user, "E0503", *away)
+        assert found["case_id"] == case["id"] and 148 < found["distance_m"] < 152
+        short = client.post("/admin/rules", headers=admin,
+                            json={"duplicates": {"radius_m": 200, "window_days": 1 / 86_400}})  # one second
+        assert short.status_code == 201, short.text
+        time.sleep(1.2)
+        assert _candidates(client, as_user, "E0503", *away) == []  # reported before the window
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}).status_code == 201  # the shipped tables again
+    assert _candidates(client, as_user, "E0503", *away) == []
 
 
 def test_candidates_are_found_by_the_open_cases_index(db: psycopg.Connection) -> None:

@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from civicgrid.store.addresses import AddressEntry, geocode, import_addresses, reverse_geocode
+from civicgrid.store.addresses import AddressEntry, geocode, import_addresses, resolve, reverse_geocode
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +68,24 @@ def test_a_landmark_by_name_and_nothing_for_nonsense(db: psycopg.Connection, tow
     assert geocode(db, f"{town['tag']}中心广场")[0].kind == "landmark"
     assert geocode(db, "qqqq") == []
     assert geocode(db, "  ") == []
+
+
+def test_a_house_in_a_lane_and_a_town_not_configured(db: psycopg.Connection, town: dict) -> None:
+    """人民路100弄5号 is house 5 of the lane numbered 100 off 人民路 (Shanghai-style): its own door plate, not
+    人民路5号; a lane whose houses are not in the database is placed at its entrance, for an operator to confirm.
+    A town the city did not configure (桃溪镇) is left out like a configured one."""
+    lon, road = town["lon"], town["road"]
+    lane = [AddressEntry("door_plate", f"{road}14弄{n}号", _point(lon, 0.0014 + n * 0.00002, -0.0005))
+            for n in (3, 5)]
+    assert import_addresses(db, lane, prefixes=CITY) == 2
+    best = geocode(db, f"桃溪镇{road}十四弄五号", prefixes=CITY)[0]
+    assert best.address == f"{road}14弄5号" and best.score >= 0.95
+    assert (best.lon, best.lat) == pytest.approx((lon + 0.0015, LAT - 0.0005))
+    entrance = geocode(db, f"{road}16弄5号", prefixes=CITY)[0]  # no door plates of lane 16: 人民路16号
+    assert entrance.address == f"舒城县{road}16号" and entrance.score == 0.8
+    assert geocode(db, f"桃溪镇{road}5号", prefixes=CITY)[0].address == f"舒城县{road}5号"
+    # A house that is not there is not filed at its neighbour one digit apart in writing (21号 → 2号 scored 0.95).
+    assert resolve(db, f"{road}21号", prefixes=CITY) is None
 
 
 def test_reverse_geocoding_names_the_nearest_door_plate_and_road(db: psycopg.Connection, town: dict) -> None:

@@ -56,3 +56,30 @@ def test_grams_are_character_bigrams() -> None:
     assert grams("人民路12号") == {"人民", "民路", "路1", "12", "2号"}
     assert grams("路") == {"路"}
     assert grams("") == set()
+
+
+def test_a_lane_and_the_house_in_it_are_read_shanghai_style() -> None:
+    lane = parse(normalize("人民路一百弄五号"))
+    assert (lane.road, lane.lane, lane.number) == ("人民路", 100, 5)
+    assert lane.plate() == ("人民路100弄", 5)  # the house is numbered within its lane
+    assert lane.entrance() == ("人民路", 100)  # and the lane where 100号 would be on the road
+    assert parse("解放路3巷8号").plate() == ("解放路3弄", 8)  # 巷 numbered like 弄
+    only = parse("人民路100弄")
+    assert (only.lane, only.number, only.plate(), only.entrance()) == (100, None, ("人民路", 100), None)
+    assert only.street == "人民路100弄"  # a road segment of the lane itself is keyed so
+    named = parse("石板巷12号")  # a road whose own name ends in 巷
+    assert (named.road, named.lane, named.plate()) == ("石板巷", None, ("石板巷", 12))
+
+
+@pytest.mark.parametrize(("said", "written"), [
+    ("桃溪镇人民路5号", "人民路5号"),
+    ("干汊河乡人民路5号", "人民路5号"),
+    ("古城街道东街8号", "东街8号"),
+    ("新镇路5号", "新镇路5号"),  # 镇 inside a road's own name
+    ("水乡大道3号", "水乡大道3号"),
+    ("镇海路1号", "镇海路1号"),
+    ("人民街道口", "人民街道口"),  # nothing left worth a road after it
+    ("桃溪镇", "桃溪镇"),
+])
+def test_a_town_or_street_office_not_configured_is_stripped_before_the_road(said: str, written: str) -> None:
+    assert normalize(said, CITY) == written

@@ -3,6 +3,7 @@ import { memo } from 'preact/compat';
 import { useEffect, useState } from 'preact/hooks';
 import { feed } from '../feed.js';
 import { fmtTime, t } from '../i18n.js';
+import { sourceName, useSources } from '../sources.js';
 import { html } from '../ui.js';
 
 // Entries are immutable: memo keeps a 300-entry list from re-rendering every row on each new event.
@@ -36,20 +37,21 @@ function deadlineWords(e) {
   return null;
 }
 
-const CaseEntry = memo(({ entry }) => {
+const CaseEntry = memo(({ entry, sources }) => {  // sources: the API's one list (GET /sources, sources.js)
   const e = entry.data;
   const words = deadlineWords(e);
   return html`<li class="feed-entry case-event ${words ? 'deadline ' + e.action : ''}" data-kind="case_event"
       data-case=${e.case_id} data-action=${e.action} data-id=${entry.id}>
     <div class="row"><strong>${t('action.' + e.action)}</strong> → ${t('state.' + e.to_state)}<time>${fmtTime(e.at, 'time')}</time></div>
     ${words ? html`<div class="row deadline-words">${words}</div>` : null}
-    <div class="row small">${e.category || ''} · ${t('source.' + e.source)} · ${e.cell || '—'}${e.department ? ' · ' + e.department : ''}</div>
+    <div class="row small">${e.category || ''} · ${sourceName(sources, e.source)} · ${e.cell || '—'}${e.department ? ' · ' + e.department : ''}</div>
     <div class="row"><a href=${'#/cases/' + e.case_id}>${t('open_case')}</a></div>
   </li>`;
 });
 
 export function FeedPanel({ onLocate, canAck }) {
   const [, setTick] = useState(0);
+  const [sources] = useSources();
   useEffect(() => feed.subscribe(() => setTick((x) => x + 1)), []);
   return html`<aside class="feed" aria-labelledby="feed-title">
     <h2 id="feed-title">${t('feed')} <span class="small">(${feed.entries.length})</span></h2>
@@ -58,7 +60,7 @@ export function FeedPanel({ onLocate, canAck }) {
     <ol class="feed-list" aria-live="polite">
       ${feed.entries.map((entry) => (entry.kind === 'alarm'
         ? html`<${AlarmEntry} key=${entry.id} entry=${entry} acked=${feed.acked.get(entry.data.alarm_id)} canAck=${canAck} onLocate=${onLocate} />`
-        : html`<${CaseEntry} key=${entry.id} entry=${entry} />`))}
+        : html`<${CaseEntry} key=${entry.id} entry=${entry} sources=${sources} />`))}
     </ol>
   </aside>`;
 }

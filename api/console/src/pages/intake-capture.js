@@ -1,25 +1,29 @@
 // Capture and file (视频抓拍): the operator picks a camera, sees its latest snapshot, draws the region of the
 // problem (two clicks: opposite corners) and files it — source camera, the camera's cell, the snapshot and a copy
-// with the region marked as evidence (POST /intake/captures).
+// with the region marked as evidence (POST /intake/captures). Once the camera and the category are known, the open
+// cases of that category near the camera are offered (pages/intake-duplicates.js): linking one puts the snapshot
+// and the description on it instead of filing a new case.
 import { useEffect, useState } from 'preact/hooks';
 import { api, optional } from '../api.js';
 import { t } from '../i18n.js';
 import { ErrorBox, html, Select, useLoad } from '../ui.js';
 import { CategoryField, Filed } from './intake-place.js';
+import { Duplicates, linkTo, useDuplicates } from './intake-duplicates.js';
 
+/** [object URL of the camera's latest snapshot ('' when it has none), the snapshot itself]. */
 function useSnapshot(deviceId, tick) {
-  const [src, setSrc] = useState(null);
+  const [shot, setShot] = useState({ src: null, blob: null });
   useEffect(() => {
-    if (!deviceId) { setSrc(null); return undefined; }
+    if (!deviceId) { setShot({ src: null, blob: null }); return undefined; }
     let url;
     let alive = true;
     api(`/cameras/${deviceId}/snapshot`, { raw: true }).then((r) => r.blob()).then((b) => {
       url = URL.createObjectURL(b);
-      if (alive) setSrc(url);
-    }, () => alive && setSrc(''));
+      if (alive) setShot({ src: url, blob: b });
+    }, () => alive && setShot({ src: '', blob: null }));
     return () => { alive = false; if (url) URL.revokeObjectURL(url); };
   }, [deviceId, tick]);
-  return src;
+  return [shot.src, shot.blob];
 }
 
 export function CaptureForm() {
@@ -27,7 +31,7 @@ export function CaptureForm() {
   const [deviceId, setDeviceId] = useState(null);
   const [camera] = useLoad(() => (deviceId ? api(`/cameras/${deviceId}`) : Promise.resolve(null)), [deviceId]);
   const [tick, setTick] = useState(0);
-  const src = useSnapshot(deviceId, tick);
+  const [src, snapshot] = useSnapshot(deviceId, tick);
   const [corners, setCorners] = useState([]);
   const [category, setCategory] = useState(null);
   const [description, setDescription] = useState('');
@@ -36,6 +40,7 @@ export function CaptureForm() {
   const [result, setResult] = useState(null);
   const w = (camera && camera.image_width) || 1280;
   const h = (camera && camera.image_height) || 720;
+  const found = useDuplicates(category, camera && camera.device_id === deviceId ? camera : null);
   function click(e) {
     const box = e.currentTarget.getBoundingClientRect();
     const x = Math.min(w, Math.max(0, Math.round(((e.clientX - box.left) / box.width) * w)));
@@ -59,6 +64,19 @@ export function CaptureForm() {
       setResult({ case: c }); setCorners([]); setCategory(null); setDescription('');
     } catch (err) { setFileError(err); } finally { setBusy(false); }
   }
+  async function link(d) {
+    setBusy(true); setFileError(null); setResult(null);
+    try {
+      const ids = [];
+      if (snapshot) {
+        const form = new FormData();
+        form.append('file', snapshot, 'snapshot.jpg');
+        ids.push((await api('/media', { method: 'POST', form })).id);
+      }
+      setResult(await linkTo(d, { channel: 'camera', description: description || null, media_ids: ids }));
+      setCorners([]); setCategory(null); setDescription('');
+    } catch (err) { setFileError(err); } finally { setBusy(false); }
+  }
   const pts = (poly) => poly.map(([x, y]) => `${x},${y}`).join(' ');
   return html`<form class="intake-form" id="capture-form" onSubmit=${submit} aria-labelledby="capture-title">
     <h2 id="capture-title">${t('in.tab.capture')}</h2>
@@ -79,7 +97,8 @@ export function CaptureForm() {
     <${CategoryField} idPrefix="capture" value=${category} onChange=${setCategory} />
     <label for="capture-description" class="wide">${t('description')}<textarea id="capture-description" rows="2" maxlength="2000"
       value=${description} onInput=${(e) => setDescription(e.currentTarget.value)}></textarea></label>
-    <div class="row"><button type="submit" id="capture-submit" disabled=${busy || !deviceId}>${t('in.file')}</button></div>
+    <${Duplicates} found=${found} onLink=${link} busy=${busy} />
+    <div class="row"><button type="submit" id="capture-submit" disabled=${busy || !deviceId}>${found.length ? t('in.file_as_new') : t('in.file')}</button></div>
     <${ErrorBox} error=${fileError} />
     <${Filed} result=${result} />
   </form>`;

@@ -1,16 +1,18 @@
 // The intake screen (受理): the operator's forms for what reaches the supervision centre besides inspectors'
 // reports — a 12319/12345 call, a leader's instruction (领导批示), a transfer from another body (转办) and a capture
 // from a camera's snapshot (视频抓拍, pages/intake-capture.js) — and the cases waiting for a place. Before a call is
-// filed, the open cases it may repeat are offered (GET /duplicates): link the caller to one, or file as new. Every
-// form files through the API's case service (POST /cases/calls, /intake/instructions, /intake/transfers).
+// filed, the open cases it may repeat are offered (GET /duplicates, pages/intake-duplicates.js; a capture's too):
+// link the caller to one, or file as new. Every form files through the API's case service (POST /cases/calls,
+// /intake/instructions, /intake/transfers).
 import './intake.css';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { fmtTime, t } from '../i18n.js';
 import { sourceName, useSources } from '../sources.js';
 import { Empty, ErrorBox, html, useLoad } from '../ui.js';
 import { CaptureForm } from './intake-capture.js';
 import { CategoryField, Filed, PlaceField } from './intake-place.js';
+import { Duplicates, linkTo, useDuplicates } from './intake-duplicates.js';
 
 const NO_PLACE = { address: '', lon: null, lat: null, cell: null, score: null };
 const TABS = [
@@ -38,32 +40,6 @@ function placeBody(place) {
   return body;
 }
 
-function useDuplicates(category, place) {
-  const [found, setFound] = useState([]);
-  useEffect(() => {
-    if (!category || place.lon == null || place.lat == null) { setFound([]); return undefined; }
-    let alive = true;
-    api(`/duplicates?${new URLSearchParams({ category_code: category, lon: place.lon, lat: place.lat })}`)
-      .then((list) => alive && setFound(list), () => alive && setFound([]));
-    return () => { alive = false; };
-  }, [category, place.lon, place.lat]);
-  return found;
-}
-
-function Duplicates({ found, onLink, busy }) {
-  if (!found.length) return null;
-  return html`<section class="duplicates" aria-labelledby="dup-title">
-    <h3 id="dup-title">${t('in.duplicates')}</h3>
-    <p class="small">${t('in.duplicates_hint')}</p>
-    <ul>${found.map((d) => html`<li key=${d.case_id} data-case=${d.case_id}>
-      <strong>${d.case_no}</strong> · ${t('state.' + d.state)} · ${Math.round(d.distance_m)} m · ${fmtTime(d.reported_at)}
-      ${d.description ? html`<div class="small">${d.description}</div>` : null}
-      <span class="small">${t('in.callers')}: ${d.callers}</span>
-      <button type="button" class="small link-case" disabled=${busy} onClick=${() => onLink(d)}>${t('in.link')}</button>
-    </li>`)}</ul>
-  </section>`;
-}
-
 function CallForm() {
   const [caller, setCaller] = useState({ name: '', phone: '', callback: false });
   const [place, setPlace] = useState(NO_PLACE);
@@ -89,13 +65,9 @@ function CallForm() {
       category_code: category, description, ...placeBody(place), media_ids: await uploadAll(files),
       client_ref: crypto.randomUUID() } }) }));
   };
-  const link = (d) => run(async () => {
-    await api(`/duplicates/${d.case_id}/link`, { method: 'POST', body: {
-      channel: 'hotline', caller_name: caller.name || null, caller_phone: caller.phone || null,
-      callback: caller.callback, description: description || null } });
-    return { linked: true, case: { id: d.case_id, case_no: d.case_no, state: d.state, source: null,
-      grid_cell_code: null, ...(await api(`/cases/${d.case_id}`).catch(() => ({}))) } };
-  });
+  const link = (d) => run(async () => linkTo(d, {
+    channel: 'hotline', caller_name: caller.name || null, caller_phone: caller.phone || null,
+    callback: caller.callback, description: description || null, media_ids: await uploadAll(files) }));
   return html`<form class="intake-form" id="call-form" onSubmit=${file} aria-labelledby="call-title">
     <h2 id="call-title">${t('in.tab.call')}</h2>
     <fieldset><legend>${t('in.caller')}</legend>
