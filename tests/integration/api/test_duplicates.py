@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import psycopg
 from fastapi.testclient import TestClient
 
+from api.users import create_user
 from civicgrid.broker.accounts import hash_secret
 from civicgrid.cases.duplicates import DuplicateRule, candidates
 
@@ -87,8 +88,11 @@ def test_an_inspectors_handheld_asks_and_links_its_report_with_its_photo(
     """The handheld asks with its device credentials (as its inspector) before it queues a report, and links the
     report, photo included, to the open case it repeats (api/console/handheld/duplicates.js)."""
     device, secret = f"hh-dup-{uuid.uuid4().hex[:8]}", "s3cret-dup"
+    # An inspector of its own: a second handheld of the shared inspector would take the tasks other tests send to
+    # theirs (field tasks go to the inspector's handheld heard from last).
+    inspector, _ = create_user(db, f"insp-{device}", "inspector")
     db.execute("INSERT INTO devices (id, kind, profile, secret_hash, inspector_user_id) "
-               "VALUES (%s, 'handheld', 'handheld', %s, %s)", (device, hash_secret(secret), org["api-inspector"]))
+               "VALUES (%s, 'handheld', 'handheld', %s, %s)", (device, hash_secret(secret), inspector.id))
     lon, lat = _place()
     case = _report(client, as_user, "E0506", lon, lat)
 
@@ -109,7 +113,7 @@ def test_an_inspectors_handheld_asks_and_links_its_report_with_its_photo(
     (report_id, by, channel), = db.execute(
         "SELECT source_record_id, data ->> 'by', data ->> 'channel' FROM case_evidence "
         "WHERE case_id = %s AND kind = 'report' AND data ? 'linked'", (case["id"],)).fetchall()
-    assert (by, channel) == ("api-inspector", "inspector")
+    assert (by, channel) == (inspector.username, "inspector")
     photos = db.execute("SELECT data ->> 'media_id', data ->> 'report' FROM case_evidence "
                         "WHERE case_id = %s AND kind = 'photo'", (case["id"],)).fetchall()
     assert photos == [(photo.json()["id"], report_id)]
