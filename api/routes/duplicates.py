@@ -3,14 +3,16 @@
 The console's call form and an inspector's handheld (HTTP Basic with the device's id and secret, as its inspector)
 ask ``GET /duplicates`` with the category and the point before filing; the operator (or inspector) then files as
 usual (``POST /cases``, ``POST /cases/calls``, the handheld's queue) or links the report, with its photos, to the
-case it repeats (``POST /duplicates/{case_id}/link``), which keeps the caller on that case for feedback. Both go
+case it repeats (``POST /duplicates/{case_id}/link``), which keeps the caller on that case for feedback; the
+instruction and transfer forms link with the instructing leader, or the transferring body and its reference, kept
+on the case as they are when filed (civicgrid/cases/referrals.py). Both go
 through the case service (civicgrid/cases/duplicates.py); Open311 does the same in its POST.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -19,6 +21,7 @@ from api.deps import Ctx, Db
 from api.schemas.duplicates import DuplicateCandidate, LinkedPublic, LinkIn
 from api.users import User
 from civicgrid.cases.callers import Caller
+from civicgrid.cases.referrals import instruction_evidence, transfer_caller, transfer_evidence
 from civicgrid.domain.case_state import Role
 
 router = APIRouter(prefix="/duplicates", tags=["cases"])
@@ -46,8 +49,16 @@ def duplicate_candidates(
 @router.post("/{case_id}/link", summary="Link a report to the open case it repeats instead of filing it; the "
                                          "caller is kept on the case (and told when it closes, with callback)")
 def link_report(case_id: uuid.UUID, body: LinkIn, ctx: Ctx, db: Db, user: Reporter) -> LinkedPublic:
-    caller = Caller(body.channel, body.caller_name, body.caller_phone, body.caller_email, client=user.username,
-                    callback=body.callback, description=body.description)
+    details: dict[str, Any] = {}
+    if body.channel == "transfer" and body.from_body and body.reference:  # the schema requires both there
+        caller = transfer_caller(body.from_body, body.reference, body.caller_phone, client=user.username,
+                                 callback=body.callback, description=body.description)
+        details = transfer_evidence(body.from_body, body.reference)
+    else:
+        caller = Caller(body.channel, body.leader or body.caller_name, body.caller_phone, body.caller_email,
+                        client=user.username, callback=body.callback, description=body.description)
+        if body.channel == "leader" and body.leader and body.description:
+            details = instruction_evidence(body.leader, body.description, user.username)
     linked = ctx.cases.link(db, user.role, user.username, str(case_id), caller, ctx.clock.now(),
-                            tuple(body.media_ids))
+                            tuple(body.media_ids), details=details)
     return LinkedPublic(case_id=linked.case_id, case_no=linked.case_no, caller_id=linked.caller_id)

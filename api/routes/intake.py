@@ -34,9 +34,9 @@ from api.schemas.intake import (
     UnlocatedCase,
 )
 from api.users import User
-from civicgrid.cases.callers import Caller
 from civicgrid.cases.capture import BadRegion, check_region, mark_region, snapshot_size
 from civicgrid.cases.intake import NewCase
+from civicgrid.cases.referrals import instruction_evidence, transfer_caller, transfer_evidence
 from civicgrid.domain.case_state import Role, Source
 from civicgrid.domain.catalogue import Catalogue, UnknownCategory
 from civicgrid.domain.pinyin_search import pinyin_keys
@@ -65,7 +65,7 @@ def _srid(user: User, kind: str, client_ref: str | None) -> str | None:
              summary="领导批示: file a leader's instruction (source leader), by an operator or the leader")
 def file_instruction(body: InstructionIn, ctx: Ctx, db: Db, response: Response,
                      user: Annotated[User, Depends(require(Role.OPERATOR, Role.LEADER))]) -> CaseDetail:
-    extra = {"instruction": {"leader": body.leader, "text": body.instruction, "recorded_by": user.username}}
+    extra = instruction_evidence(body.leader, body.instruction, user.username)
     return _file(ctx, db, user, NewCase(
         body.category_code, body.instruction, Source.LEADER, body.grid_cell_code, None, body.lon, body.lat,
         body.address, tuple(body.media_ids), _srid(user, "instruction", body.client_ref), extra_evidence=extra),
@@ -76,9 +76,9 @@ def file_instruction(body: InstructionIn, ctx: Ctx, db: Db, response: Response,
              summary="转办: file a case another body transferred (source transfer); its body and reference are "
                      "the idempotency key")
 def file_transfer(body: TransferIn, ctx: Ctx, db: Db, response: Response, user: Operator) -> CaseDetail:
-    extra = {"transfer": {"from_body": body.from_body, "reference": body.reference}}
-    body_caller = Caller("transfer", body.from_body, body.contact_phone, account_id=body.reference,
-                         client=user.username, callback=body.callback, description=body.description)
+    extra = transfer_evidence(body.from_body, body.reference)
+    body_caller = transfer_caller(body.from_body, body.reference, body.contact_phone, client=user.username,
+                                  callback=body.callback, description=body.description)
     return _file(ctx, db, user, NewCase(
         body.category_code, body.description, Source.TRANSFER, body.grid_cell_code, None, body.lon, body.lat,
         body.address, tuple(body.media_ids), f"transfer:{body.from_body}:{body.reference}", extra_evidence=extra,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.cases import MediaId
 
@@ -28,11 +28,16 @@ class DuplicateCandidate(BaseModel):
 
 
 class LinkIn(BaseModel):
-    """A report linked to an open case instead of being filed: who reported, and whether they want a callback."""
+    """A report linked to an open case instead of being filed: who reported, and whether they want a callback.
+    A leader's instruction (channel ``leader``) names the leader and says the instruction in `description`; a
+    transfer (channel ``transfer``) names the body and its reference, its contact in `caller_phone`
+    (civicgrid/cases/referrals.py)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "channel": "hotline", "caller_name": "王先生", "caller_phone": "13800000000", "callback": True,
-        "description": "门口垃圾三天没人清"}]})
+        "description": "门口垃圾三天没人清"}, {
+        "channel": "transfer", "from_body": "县12345政务服务热线", "reference": "ZB-2026-001234",
+        "caller_phone": "0564-8888888", "callback": True, "description": "群众反映门口堆物"}]})
 
     channel: str = Field(default="hotline", pattern=r"^(hotline|inspector|leader|transfer|camera|open311)$")
     caller_name: str | None = Field(default=None, max_length=100)
@@ -42,6 +47,24 @@ class LinkIn(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
     media_ids: Annotated[list[MediaId], Field(max_length=20, description="the report's photos and voice notes, "
                                                                          "uploaded first (POST /media)")] = []
+    leader: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        default=None, description="channel leader: who gave the instruction (required there, refused elsewhere)")
+    from_body: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="channel transfer: the body that transferred it (required there)")
+    reference: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = Field(
+        default=None, description="channel transfer: that body's number of the case (required there)")
+
+    @model_validator(mode="after")
+    def _source_details(self) -> LinkIn:
+        """The details a leader's instruction or a transfer must carry, and only they."""
+        needed = {"leader": ("leader", "description"), "transfer": ("from_body", "reference")}.get(self.channel, ())
+        if missing := [name for name in needed if not getattr(self, name)]:
+            raise ValueError(f"a {self.channel} link needs {' and '.join(missing)}")
+        if stray := [name for name in ("leader", "from_body", "reference")
+                     if getattr(self, name) is not None and name not in needed]:
+            raise ValueError(f"{', '.join(stray)}: only for channel "
+                             f"{'leader' if stray[0] == 'leader' else 'transfer'}, not {self.channel}")
+        return self
 
 
 class LinkedPublic(BaseModel):

@@ -80,9 +80,10 @@ def candidates(rule: DuplicateRule, conn: psycopg.Connection, category_code: str
 
 
 def link(permissions: Permissions, conn: psycopg.Connection, role: Role, actor: str, case_id: str, caller: Caller,
-         now: datetime, media_ids: tuple[str, ...] = ()) -> Linked:
+         now: datetime, media_ids: tuple[str, ...] = (), *, details: Mapping[str, Any] | None = None) -> Linked:
     """Link a report to an open case instead of filing it: its words and photos (`media_ids`, uploaded first) as
-    evidence, its caller on the case. Who may report may link; a closed or cancelled case is refused (the report is
+    evidence, with `details` of its source (a leader's instruction, a transfer: civicgrid/cases/referrals.py), its
+    caller on the case. Who may report may link; a closed or cancelled case is refused (the report is
     then filed anew)."""
     if not permissions.allows(role, Action.REPORT):
         raise LinkRefused(f"role {role.value} may not report, so may not link a report to a case")
@@ -94,6 +95,7 @@ def link(permissions: Permissions, conn: psycopg.Connection, role: Role, actor: 
         caller_id = add_caller(conn, case_id, caller, linked=True)
         data = {k: v for k, v in {"linked": True, "channel": caller.channel, "by": actor,
                                   "description": caller.description, "media_url": caller.media_url}.items() if v}
+        data.update(details or {})
         report = store.Evidence(f"linked:{case_id}:{caller_id}", "report", now, None, data)
         store.add_evidence(conn, case_id, report)
         for media_id, content_type in media:  # each its own row, shown like a handheld report's photos

@@ -56,11 +56,12 @@ class CaseService:
         return dup.candidates(rules.duplicates, conn, category_code, lon, lat, now, radius_m=radius_m)
 
     def link(self, conn: psycopg.Connection, role: Role, actor: str, case_id: str, caller: Caller,
-             now: datetime, media_ids: tuple[str, ...] = ()) -> dup.Linked:
+             now: datetime, media_ids: tuple[str, ...] = (), *,
+             details: Mapping[str, Any] | None = None) -> dup.Linked:
         """Link a report (and its media) to an open case instead of filing it; its caller is kept on the case for
-        feedback."""
+        feedback, `details` (an instruction's or a transfer's) on its evidence."""
         return dup.link(self.book.for_case(conn, case_id).permissions, conn, role, actor, case_id, caller, now,
-                        media_ids)
+                        media_ids, details=details)
 
     def record_problem(self, conn: psycopg.Connection, problem: Problem, locator: Locator,
                        merge_window: timedelta) -> intake.Outcome:

@@ -1,8 +1,9 @@
 """The intake side of the console in headless chromium, against the real stack (the API as a process, the real
 database): the sources the board filters by are the API's own list (GET /sources); on the intake screen an operator
 takes a call by address, picks a geocoding suggestion, is offered the open case it repeats and links to it, files a
-new one, captures from a camera and files, and a leader files an instruction — each case checked through the API
-for its cell and source."""
+new one, captures from a camera and files, links another body's transfer to the open case it repeats (shown with
+that case's evidence), and a leader files an instruction — each case checked through the API for its cell and
+source."""
 
 from __future__ import annotations
 
@@ -184,6 +185,26 @@ def test_an_operator_takes_calls_files_a_capture_and_a_leader_an_instruction(
     assert db.execute("SELECT data ->> 'media_id' FROM case_evidence WHERE case_id = %s AND kind = 'photo' "
                       "AND data ->> 'report' = %s", (capture["id"], report_id)).fetchall() == \
         [(hashlib.sha256(jpeg).hexdigest(),)]
+
+    # 3b. The 12345 centre transfers the heap of step 1: offered, linked; the body (told on close, as it asked) and
+    # its reference are kept on that case and shown with its evidence.
+    page.click("#tab-transfer")
+    page.fill("#transfer-from_body", "县12345政务服务热线")
+    page.fill("#transfer-reference", "ZB-2026-004321")
+    page.fill("#transfer-contact_phone", "0564-8888888")
+    page.check("#transfer-callback")
+    page.fill("#transfer-description", "群众反映门口堆满建材")
+    _pick_suggestion(page, "transfer", here, here, org.cell)
+    _pick_category(page, "transfer", "ldwdl", "E0507")
+    page.locator(f"#transfer-form .duplicates li[data-case='{existing['id']}'] button.link-case").click()
+    page.wait_for_selector(f"#transfer-form .filed[data-linked='true'][data-case-id='{existing['id']}']")
+    assert db.execute("SELECT channel, name, phone, account_id, callback, linked FROM case_callers WHERE case_id = %s "
+                      "AND channel = 'transfer'", (existing["id"],)).fetchall() == \
+        [("transfer", "县12345政务服务热线", "0564-8888888", "ZB-2026-004321", True, True)]
+    page.evaluate(f"location.hash = '#/cases/{existing['id']}'")
+    shown = page.locator(".evidence .referral[data-reference='ZB-2026-004321']")
+    shown.wait_for()
+    assert "县12345政务服务热线" in shown.inner_text()
 
     # 4. A leader files an instruction; it lands in the cell of the address picked.
     leader = new_page(org.users["leader"], "#/intake")

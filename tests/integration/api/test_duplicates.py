@@ -83,6 +83,43 @@ def test_open_cases_of_the_same_category_nearby_are_offered_and_a_report_linked(
     assert missing.status_code == 404, missing.text
 
 
+def test_a_transfer_and_a_leaders_instruction_are_linked_with_their_body_reference_and_leader(
+        client: TestClient, as_user: Headers, db: psycopg.Connection) -> None:
+    """The console's transfer and instruction forms link too: the transferring body (with its reference and contact,
+    kept for feedback when it asked) or the instructing leader is recorded on the case, as when either is filed."""
+    lon, lat = _place()
+    case = _report(client, as_user, "E0502", lon, lat)
+    link = f"/duplicates/{case['id']}/link"
+
+    incomplete = client.post(link, headers=as_user("api-operator"),
+                             json={"channel": "transfer", "from_body": "县12345"})
+    assert incomplete.status_code == 422 and "reference" in incomplete.text, incomplete.text
+    assert client.post(link, headers=as_user("api-boss"), json={"channel": "leader"}).status_code == 422
+    stray = client.post(link, headers=as_user("api-operator"), json={"channel": "hotline", "leader": "孙县长"})
+    assert stray.status_code == 422 and "leader" in stray.text, stray.text
+
+    r = client.post(link, headers=as_user("api-operator"), json={
+        "channel": "transfer", "from_body": "县12345政务服务热线", "reference": "ZB-2026-000777",
+        "caller_phone": "0564-8888888", "callback": True, "description": "群众反映门口堆物"})
+    assert r.status_code == 200, r.text
+    r = client.post(link, headers=as_user("api-boss"), json={
+        "channel": "leader", "leader": "孙县长", "description": "请尽快清理"})
+    assert r.status_code == 200, r.text
+
+    callers = db.execute("SELECT channel, name, phone, account_id, callback, linked FROM case_callers "
+                         "WHERE case_id = %s ORDER BY id", (case["id"],)).fetchall()
+    assert callers == [("transfer", "县12345政务服务热线", "0564-8888888", "ZB-2026-000777", True, True),
+                       ("leader", "孙县长", None, None, False, True)]
+    reports = [row[0] for row in db.execute(
+        "SELECT data FROM case_evidence WHERE case_id = %s AND kind = 'report' AND data ? 'linked' ORDER BY id",
+        (case["id"],)).fetchall()]
+    assert reports[0]["transfer"] == {"from_body": "县12345政务服务热线", "reference": "ZB-2026-000777"}
+    assert reports[1]["instruction"] == {"leader": "孙县长", "text": "请尽快清理", "recorded_by": "api-boss"}
+    shown = client.get(f"/cases/{case['id']}", headers=as_user("api-operator")).json()["evidence"]
+    assert [e["data"].get("transfer", e["data"].get("instruction")) for e in shown if e["data"].get("linked")] == \
+        [reports[0]["transfer"], reports[1]["instruction"]]
+
+
 def test_an_inspectors_handheld_asks_and_links_its_report_with_its_photo(
         client: TestClient, as_user: Headers, org: dict[str, int], db: psycopg.Connection) -> None:
     """The handheld asks with its device credentials (as its inspector) before it queues a report, and links the

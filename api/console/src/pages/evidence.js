@@ -67,6 +67,19 @@ function Readings({ items }) {
   return html`<figure class="readings"><figcaption>${t('readings')}</figcaption><div ref=${el} class="chart-small" role="img" aria-label=${t('readings')}></div></figure>`;
 }
 
+// Who a leader's instruction or a transfer came from, filed or linked (civicgrid/cases/referrals.py).
+function Referral({ data }) {
+  if (data.transfer) {
+    return html`<div class="small referral" data-reference=${data.transfer.reference}>${t('in.tab.transfer')} ·
+      ${t('in.from_body')} ${data.transfer.from_body} · ${t('in.reference')} ${data.transfer.reference}</div>`;
+  }
+  if (data.instruction) {
+    return html`<div class="small referral" data-leader=${data.instruction.leader}>${t('in.tab.instruction')} ·
+      ${t('in.leader')} ${data.instruction.leader}: ${data.instruction.text}</div>`;
+  }
+  return null;
+}
+
 export function Evidence({ items }) {
   if (!items.length) return html`<p class="empty">${t('empty')}</p>`;
   const sensor = items.filter((e) => e.kind === 'alarm' || e.kind === 'reading');
@@ -75,7 +88,7 @@ export function Evidence({ items }) {
       <time>${fmtTime(e.at)}</time> <strong>${e.kind}</strong> ${e.device_id ? html`<span class="small">${e.device_id}</span>` : null}
       ${e.kind === 'photo' && e.data.media_id ? html`<div><${Photo} mediaId=${e.data.media_id} /></div>` : null}
       ${e.kind === 'voice' && e.data.media_id ? html`<div><${Voice} mediaId=${e.data.media_id} /></div>` : null}
-      ${e.kind === 'note' || e.kind === 'report' ? html`<div class="small">${e.data.note || e.data.description || ''}</div>` : null}
+      ${e.kind === 'note' || e.kind === 'report' ? html`<div class="small">${e.data.note || e.data.description || ''}</div><${Referral} data=${e.data} />` : null}
       ${e.kind === 'alarm' ? html`<div class="small">${e.data.rule || ''} ${e.data.urgency ? '· ' + e.data.urgency : ''}</div>` : null}
     </li>`)}</ul>
     <${Readings} items=${sensor} />

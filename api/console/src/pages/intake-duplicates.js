@@ -1,7 +1,7 @@
 // Duplicates before filing (docs/open311.md, "Duplicates"): once a form knows the category and the point, the open
 // cases of that category within the rule pack's radius and window are offered (GET /duplicates), nearest first;
-// the operator links the report to one (POST /duplicates/{id}/link) or files it as new. Used by the call form
-// (the point picked) and the capture form (the camera's point).
+// the operator links the report to one (POST /duplicates/{id}/link) or files it as new. Used by the call, instruction
+// and transfer forms (the point picked or the geocoding suggestion chosen) and the capture form (the camera's point).
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { fmtTime, t } from '../i18n.js';

@@ -1,11 +1,11 @@
 // The intake screen (受理): the operator's forms for what reaches the supervision centre besides inspectors'
 // reports — a 12319/12345 call, a leader's instruction (领导批示), a transfer from another body (转办) and a capture
-// from a camera's snapshot (视频抓拍, pages/intake-capture.js) — and the cases waiting for a place. Before a call is
-// filed, the open cases it may repeat are offered (GET /duplicates, pages/intake-duplicates.js; a capture's too):
-// link the caller to one, or file as new. Every form files through the API's case service (POST /cases/calls,
+// from a camera's snapshot (视频抓拍, pages/intake-capture.js) — and the cases waiting for a place. Before any of
+// them is filed, the open cases it may repeat are offered (GET /duplicates, pages/intake-duplicates.js): link the
+// report to one (the caller, leader or transferring body kept on it), or file as new. Every form files through the API's case service (POST /cases/calls,
 // /intake/instructions, /intake/transfers).
 import './intake.css';
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { fmtTime, t } from '../i18n.js';
 import { sourceName, useSources } from '../sources.js';
@@ -91,23 +91,31 @@ function CallForm() {
   </form>`;
 }
 
-function SimpleForm({ kind, path, fields, toBody }) {
+// The instruction and transfer forms: their own fields, then the place and category; the open cases they may repeat
+// are offered as in the call form, and a link keeps the leader, or the body with its reference, on that case
+// (`linkBody`, POST /duplicates/{id}/link).
+function SimpleForm({ kind, path, fields, toBody, linkBody }) {
   const [values, setValues] = useState({});
   const [place, setPlace] = useState(NO_PLACE);
   const [category, setCategory] = useState(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const [result, setResult] = useState(null);
-  async function submit(e) {
+  const form = useRef(null);
+  const found = useDuplicates(category, place);
+  async function run(fn) {
+    setBusy(true); setError(null); setResult(null);
+    try { setResult(await fn()); setValues({}); setPlace(NO_PLACE); setCategory(null); } catch (err) { setError(err); } finally { setBusy(false); }
+  }
+  function submit(e) {
     e.preventDefault();
     if (!category) { setError(new Error(t('in.need_category'))); return; }
-    setBusy(true); setError(null); setResult(null);
-    try {
-      const c = await api(path, { method: 'POST', body: { ...toBody(values), category_code: category, ...placeBody(place),
-        client_ref: kind === 'transfer' ? undefined : crypto.randomUUID() } });
-      setResult({ case: c }); setValues({}); setPlace(NO_PLACE); setCategory(null);
-    } catch (err) { setError(err); } finally { setBusy(false); }
+    run(async () => ({ case: await api(path, { method: 'POST', body: { ...toBody(values), category_code: category,
+      ...placeBody(place), client_ref: kind === 'transfer' ? undefined : crypto.randomUUID() } }) }));
   }
+  // The form's own required fields (the leader and the instruction; the body, its reference and the description)
+  // are checked before a link as before filing.
+  const link = (d) => form.current.reportValidity() && run(() => linkTo(d, linkBody(values)));
   const field = ([name, type, opts = {}]) => {
     const id = `${kind}-${name}`;
     const set = (v) => setValues({ ...values, [name]: v });
@@ -122,12 +130,13 @@ function SimpleForm({ kind, path, fields, toBody }) {
           onInput=${(e) => set(e.currentTarget.value)} />`;
     return html`<label for=${id} class=${type === 'textarea' ? 'wide' : ''}>${t('in.' + name)}${input}</label>`;
   };
-  return html`<form class="intake-form" id=${kind + '-form'} onSubmit=${submit} aria-labelledby=${kind + '-title'}>
+  return html`<form class="intake-form" id=${kind + '-form'} ref=${form} onSubmit=${submit} aria-labelledby=${kind + '-title'}>
     <h2 id=${kind + '-title'}>${t('in.tab.' + kind)}</h2>
     <fieldset>${fields.map(field)}</fieldset>
     <${PlaceField} idPrefix=${kind} value=${place} onChange=${setPlace} />
     <${CategoryField} idPrefix=${kind} value=${category} onChange=${setCategory} />
-    <div class="row"><button type="submit" id=${kind + '-submit'} disabled=${busy}>${t('in.file')}</button></div>
+    <${Duplicates} found=${found} onLink=${link} busy=${busy} />
+    <div class="row"><button type="submit" id=${kind + '-submit'} disabled=${busy}>${found.length ? t('in.file_as_new') : t('in.file')}</button></div>
     <${ErrorBox} error=${error} />
     <${Filed} result=${result} />
   </form>`;
@@ -177,12 +186,15 @@ const FORMS = {
   call: () => html`<${CallForm} />`,
   instruction: () => html`<${SimpleForm} kind="instruction" path="/intake/instructions"
     fields=${[['leader', 'text', { required: true, max: 100 }], ['instruction', 'textarea', { required: true }]]}
-    toBody=${(v) => ({ leader: v.leader, instruction: v.instruction })} />`,
+    toBody=${(v) => ({ leader: v.leader, instruction: v.instruction })}
+    linkBody=${(v) => ({ channel: 'leader', leader: v.leader, description: v.instruction })} />`,
   transfer: () => html`<${SimpleForm} kind="transfer" path="/intake/transfers"
     fields=${[['from_body', 'text', { required: true }], ['reference', 'text', { required: true, max: 100 }],
       ['contact_phone', 'text', { max: 40 }], ['callback', 'checkbox'], ['description', 'textarea', { required: true }]]}
     toBody=${(v) => ({ from_body: v.from_body, reference: v.reference, contact_phone: v.contact_phone || null,
-      callback: !!v.callback, description: v.description })} />`,
+      callback: !!v.callback, description: v.description })}
+    linkBody=${(v) => ({ channel: 'transfer', from_body: v.from_body, reference: v.reference,
+      caller_phone: v.contact_phone || null, callback: !!v.callback, description: v.description })} />`,
   capture: () => html`<${CaptureForm} />`,
   unlocated: () => html`<${Unlocated} />`,
 };
