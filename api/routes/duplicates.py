@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.auth import require_or_handheld
 from api.deps import Ctx, Db
+from api.errors import forbidden
 from api.schemas.duplicates import DuplicateCandidate, LinkedPublic, LinkIn
 from api.users import User
 from civicgrid.cases.callers import Caller
@@ -28,6 +29,17 @@ router = APIRouter(prefix="/duplicates", tags=["cases"])
 # Who reports (the permission table's `report`, as shipped) and the shift leader who files.
 REPORTERS = (Role.INSPECTOR, Role.OPERATOR, Role.LEADER, Role.SHIFT_LEADER)
 Reporter = Annotated[User, Depends(require_or_handheld(*REPORTERS))]
+# Who may link a report of each source: whom that source's own filing route admits (api/routes/intake.py: a
+# transfer an operator, an instruction an operator or the leader; a call an operator or shift leader; the
+# handheld its inspector), so a link is not a way round them.
+CHANNEL_ROLES: dict[str, frozenset[Role]] = {
+    "hotline": frozenset({Role.OPERATOR, Role.SHIFT_LEADER}),
+    "leader": frozenset({Role.OPERATOR, Role.LEADER}),
+    "transfer": frozenset({Role.OPERATOR}),
+    "camera": frozenset({Role.OPERATOR}),
+    "open311": frozenset({Role.OPERATOR}),
+    "inspector": frozenset({Role.INSPECTOR}),
+}
 
 
 @router.get("", summary="Open cases a report at this point may repeat (same category, within the rule pack's "
@@ -49,6 +61,8 @@ def duplicate_candidates(
 @router.post("/{case_id}/link", summary="Link a report to the open case it repeats instead of filing it; the "
                                          "caller is kept on the case (and told when it closes, with callback)")
 def link_report(case_id: uuid.UUID, body: LinkIn, ctx: Ctx, db: Db, user: Reporter) -> LinkedPublic:
+    if user.role not in CHANNEL_ROLES[body.channel]:
+        raise forbidden(f"a {user.role.value} does not take reports of the {body.channel} channel")
     details: dict[str, Any] = {}
     if body.channel == "transfer" and body.from_body and body.reference:  # the schema requires both there
         caller = transfer_caller(body.from_body, body.reference, body.caller_phone, client=user.username,

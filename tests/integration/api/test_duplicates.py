@@ -97,6 +97,10 @@ def test_a_transfer_and_a_leaders_instruction_are_linked_with_their_body_referen
     assert client.post(link, headers=as_user("api-boss"), json={"channel": "leader"}).status_code == 422
     stray = client.post(link, headers=as_user("api-operator"), json={"channel": "hotline", "leader": "孙县长"})
     assert stray.status_code == 422 and "leader" in stray.text, stray.text
+    # Only whom a source's own filing admits links a report of it: an inspector takes no transfer.
+    side_door = client.post(link, headers=as_user("api-inspector"), json={
+        "channel": "transfer", "from_body": "县12345", "reference": "ZB-SIDE-1"})
+    assert side_door.status_code == 403, side_door.text
 
     r = client.post(link, headers=as_user("api-operator"), json={
         "channel": "transfer", "from_body": "县12345政务服务热线", "reference": "ZB-2026-000777",
