@@ -2,7 +2,8 @@
 invalid edit is refused with the words next to its field, the valid one is saved as a new version with its reason
 (seen in the page's history), and a case filed afterwards through the API gets the new limit; then the working
 calendar and the permission table, then the catalogue's rows (a new category, an existing one's condition) and the
-case-count bands and grades are edited the same way, and a category is removed (a major with minors refused)."""
+case-count bands and grades are edited the same way, a category is removed (a major with minors refused), and an
+area class (core streets: its cells, a category's class there) and the light's yellow share are set."""
 
 from __future__ import annotations
 
@@ -206,6 +207,43 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
         assert refused.status_code == 422, refused.text
         services = httpx.get(f"{console_url}/open311/v2/services.json", timeout=20).json()
         assert "E0150" not in {s["service_code"] for s in services} and "E0103" in {s["service_code"] for s in services}
+
+        # Area classes and the light: a core area over the org's street gives E0102 (class B) class A there; a
+        # prefix that is not digits is refused beside its area; fixed, with the light's yellow share, one new
+        # version whose record names the cells, the class and the share, and a case filed in the street gets
+        # class A's limit (2 clock hours) from its dispatch.
+        page.fill("#rl-area-new", "core")
+        page.click("#rl-area-add button[type=submit]")
+        page.fill("#rl-area-core-cells", "34x")
+        page.fill("#rl-area-core-new", "E0102")
+        page.click("#rl-area-core-add button[type=submit]")
+        page.select_option("#rl-ac-core-E0102-class", "A")
+        page.fill("#rl-light-yellow", "0.7")
+        page.fill("#rl-reason", "核心街道暴露垃圾按 A 类处置")
+        page.click("#rl-save button[type=submit]")
+        cells_error = page.locator("#rl-area-core .field-error[data-row='area core']")
+        cells_error.wait_for()
+        assert "area_cells item 1: String should match pattern" in cells_error.inner_text()
+        street = org.cell[:9]
+        page.fill("#rl-area-core-cells", street)
+        page.click("#rl-save button[type=submit]")
+        page.wait_for_selector(f"#rules[data-version='{version + 4}']")
+        text = page.locator(f"#rl-history tr[data-version='{version + 4}']").inner_text()
+        assert "catalogue.area_classes.core.E0102: added A" in text
+        assert f"time_limits.area_cells.core: added {street}" in text and "time_limits.light.yellow: 0.8 → 0.7" in text
+        assert page.locator("#rl-ac-core-E0102-class").input_value() == "A"
+        page.locator("#rl-area-h").locator("..").screenshot(path=str(artifacts / "console-rules-areas.png"))
+        core = call(org.users["inspector"], "POST", "/cases", json={
+            "category_code": "E0102", "description": "核心街道暴露垃圾", "lon": org.lon + 0.0005,
+            "lat": org.lat + 0.0005})
+        assert core.status_code == 201, core.text
+        assert core.json()["rules_version"] == version + 4
+        assert call(org.users["shift_leader"], "POST", f"/cases/{core.json()['id']}/file", json={}).status_code == 200
+        sent = call(org.users["dispatcher"], "POST", f"/cases/{core.json()['id']}/dispatch",
+                    json={"department_id": org.department})
+        assert sent.status_code == 200, sent.text
+        at = datetime.fromisoformat(next(e["at"] for e in sent.json()["timeline"] if e["action"] == "dispatch"))
+        assert datetime.fromisoformat(sent.json()["disposal_deadline"]) == at + timedelta(hours=2)
     finally:
         restored = call(admin, "POST", "/admin/rules", json={}, params={"reason": "测试结束，恢复默认规则"})
         assert restored.status_code in (200, 201)

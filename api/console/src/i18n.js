@@ -292,7 +292,7 @@ Object.assign(zh, {
   rules: '规则配置', 'rl.version': '版本', 'rl.catalogue': '部件事件目录', 'rl.find': '查找类别', 'rl.find_hint': '编码前缀或名称',
   'rl.code': '编码', 'rl.name': '名称', 'rl.class': '处置类别', 'rl.own_limit': '本类处置时限', 'rl.by_class': '按处置类别',
   'rl.inherit': '随大类', 'rl.filing': '立案条件', 'rl.closing': '结案条件', 'rl.limits': '处置时限', 'rl.steps': '各环节时限',
-  'rl.classes': '处置类别时限', 'rl.areas': '区域类别时限', 'rl.light': '时限灯', 'rl.amount': '时限', 'rl.unit': '单位',
+  'rl.classes': '处置类别时限', 'rl.light': '时限灯', 'rl.amount': '时限', 'rl.unit': '单位',
   'rl.unit.minutes': '工作分钟', 'rl.unit.hours': '工作小时', 'rl.unit.days': '工作日', 'rl.unit.natural_minutes': '自然分钟',
   'rl.unit.natural_hours': '自然小时', 'rl.unit.natural_days': '自然日', 'rl.calendar': '工作日历',
   'rl.round_the_clock': '全天候值守', 'rl.periods': '工作时段', 'rl.weekdays': '工作星期（周一 = 1）', 'rl.holidays': '节假日',
@@ -306,13 +306,17 @@ Object.assign(zh, {
   'rl.what': '变更内容', 'rl.rtc_hint': '工作时间即自然时间，工作时段、星期和节假日不适用', 'rl.utc_offset': '时差（小时）',
   'rl.zh': '中文名称', 'rl.en': '英文名称', 'rl.add_category': '添加类别', 'rl.remove': '删除', 'rl.add_row': '添加一行',
   'rl.band_max': '案件数上限（空：不限）', 'rl.band_score': '得分', 'rl.grade': '等级', 'rl.grade_min': '最低分',
+  'rl.light_hint': '已用时限的比例（0.8 = 80 %）', 'rl.area_classes': '区域类别（核心街道、一般街道）',
+  'rl.area_hint': '案件按其所在网格的区域类别取处置类别和时限：网格编码前缀最长者优先；不在任何前缀内的网格无区域类别。',
+  'rl.area': '区域类别', 'rl.area_cells': '网格编码前缀', 'rl.area_class_limits': '各处置类别在本区域的时限（空：按处置类别）',
+  'rl.area_categories': '本区域的类别处置类别与时限', 'rl.area_no_class': '不变', 'rl.add_area': '添加区域类别',
   'rl.wd.1': '一', 'rl.wd.2': '二', 'rl.wd.3': '三', 'rl.wd.4': '四', 'rl.wd.5': '五', 'rl.wd.6': '六', 'rl.wd.7': '日',
 });
 Object.assign(en, {
   rules: 'Rules', 'rl.version': 'version', 'rl.catalogue': 'Catalogue', 'rl.find': 'Find a category', 'rl.find_hint': 'code prefix or name',
   'rl.code': 'Code', 'rl.name': 'Name', 'rl.class': 'Disposal class', 'rl.own_limit': "Category's own disposal limit",
   'rl.by_class': "class's limit", 'rl.inherit': "major's", 'rl.filing': 'Filing condition', 'rl.closing': 'Closing condition',
-  'rl.limits': 'Time limits', 'rl.steps': 'Steps', 'rl.classes': 'Disposal classes', 'rl.areas': 'By area class',
+  'rl.limits': 'Time limits', 'rl.steps': 'Steps', 'rl.classes': 'Disposal classes',
   'rl.light': 'Light', 'rl.amount': 'Limit', 'rl.unit': 'Unit', 'rl.unit.minutes': 'working minutes',
   'rl.unit.hours': 'working hours', 'rl.unit.days': 'working days', 'rl.unit.natural_minutes': 'minutes',
   'rl.unit.natural_hours': 'hours', 'rl.unit.natural_days': 'days', 'rl.calendar': 'Working calendar',
@@ -331,6 +335,10 @@ Object.assign(en, {
   'rl.zh': 'Chinese name', 'rl.en': 'English name', 'rl.add_category': 'Add a category', 'rl.remove': 'Remove',
   'rl.add_row': 'Add a row', 'rl.band_max': 'Cases up to (empty: any)', 'rl.band_score': 'Score', 'rl.grade': 'Grade',
   'rl.grade_min': 'Minimum score',
+  'rl.light_hint': 'share of the limit used (0.8 = 80 %)', 'rl.area_classes': 'Area classes (core and general streets)',
+  'rl.area_hint': "A case takes its cell's area class's disposal class and limits: the longest cell-code prefix wins; a cell in none has no area class.",
+  'rl.area': 'Area class', 'rl.area_cells': 'Cell-code prefixes', 'rl.area_class_limits': "Each class's limit here (empty: the class's)",
+  'rl.area_categories': "Categories' class and limit here", 'rl.area_no_class': 'unchanged', 'rl.add_area': 'Add an area class',
   'rl.wd.1': 'Mon', 'rl.wd.2': 'Tue', 'rl.wd.3': 'Wed', 'rl.wd.4': 'Thu', 'rl.wd.5': 'Fri', 'rl.wd.6': 'Sat', 'rl.wd.7': 'Sun',
 });
 
