@@ -254,7 +254,8 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
                                                                         token: Callable[[str], str], db,
                                                                         artifacts) -> None:
     """The centres page (a district that does not nest is refused in words, then saved; a department put under
-    it; the department table rolled up by centre on the scoring page) and the notifications page (a failed one,
+    it; the department table rolled up by centre on the scoring page; the city refused removal while the district
+    is under it, the district removed, both in the audit record) and the notifications page (a failed one,
     counted, sent again with a reason that the API records). Every centre is removed afterwards, as
     tests/integration/api/test_centres.py does, so the later tests meet none."""
     def call(method: str, path: str, **kw: object) -> httpx.Response:
@@ -279,6 +280,7 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         page.fill("#ce-name", "测试市监督指挥中心")
         page.select_option("#ce-level", "city")
         page.fill("#ce-prefix", "3415")
+        page.fill("#ce-reason", "市中心建立")
         page.click("#ce-form button[type=submit]")
         page.wait_for_selector("#ce-tree tr[data-centre='ui-city']")
         page.fill("#ce-id", "ui-district")
@@ -286,6 +288,7 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         page.select_option("#ce-level", "district")
         page.fill("#ce-prefix", "320402")
         page.select_option("#ce-parent", "ui-city")
+        page.fill("#ce-reason", "区中心接入")
         page.click("#ce-form button[type=submit]")
         refusal = page.locator("#ce-form .error")
         refusal.wait_for()
@@ -304,6 +307,28 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         page.select_option("#s-dept-level", "centre")
         page.wait_for_selector(".score-table tr[data-subject='ui-city']")
         assert "测试区指挥中心" in page.inner_text(".score-table")
+
+        # Removing centres: the city, with a district under it, is refused in words; the district, once its
+        # department is back at the top, is removed; each change is in the page's audit record with its reason.
+        page.goto(f"{console_url}/#/centres")
+        page.click("#ce-del-ui-city")
+        page.fill("#ce-remove-reason", "撤销市中心")
+        page.click("#ce-remove button[type=submit]")
+        refusal = page.locator("#ce-remove .error")
+        refusal.wait_for()
+        assert "1 child centre (ui-district)" in refusal.inner_text()
+        with page.expect_response(lambda r: r.request.method == "PUT" and f"/departments/{org.department}" in r.url):
+            page.select_option(f"#ce-dept-{org.department}", "")
+        page.click("#ce-del-ui-district")
+        page.fill("#ce-remove-reason", "区中心撤并")
+        page.click("#ce-remove button[type=submit]")
+        page.wait_for_selector("#centres[data-count='1']")
+        removed = page.locator("#ce-history tr[data-centre='ui-district'][data-change='removed']")
+        removed.wait_for()
+        assert admin in removed.inner_text() and "区中心撤并" in removed.inner_text()
+        added = page.locator("#ce-history tr[data-centre='ui-district'][data-change='added']").inner_text()
+        assert "cell_prefix: 341523" in added and "区中心接入" in added
+        assert axe_critical(page) == []
 
         page.goto(f"{console_url}/#/notifications")
         page.click("#nt-failed-count")

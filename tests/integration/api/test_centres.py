@@ -184,7 +184,8 @@ def test_every_centre_change_has_its_audit_record(client: TestClient, as_user, l
              "parent_id": "changzhou"}
     assert client.get("/centres/history", headers=as_user("api-leader")).status_code == 403
     try:
-        assert client.put("/centres/wujin", headers=admin, json=wujin, params={"reason": "武进区接入"}).status_code == 200
+        added = client.put("/centres/wujin", headers=admin, json=wujin, params={"reason": "武进区接入"})
+        assert added.status_code == 200, added.text
         renamed = {**wujin, "name": "武进区数字城管指挥中心"}
         assert client.put("/centres/wujin", headers=admin, json=renamed,
                           params={"reason": "  更名  "}).status_code == 200
