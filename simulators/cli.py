@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import logging
 import signal
 import time
@@ -82,7 +83,8 @@ def load(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)
             bar.update(tasks[stage], completed=done)
 
         try:
-            counts = load_city(settings, directory, progress=progress, broker=local_broker(settings), crs=crs)
+            counts = load_city(settings, directory, progress=progress, broker=local_broker(settings), crs=crs,
+                               actor=f"cli:{getpass.getuser()}")
         except ValueError as exc:  # a file in another CRS, or a point outside it: nothing was written
             console.print(f"[bold red]error:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None

@@ -246,6 +246,20 @@ def _limits_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
                 parse_category_code(str(code))
             except InvalidCategoryCode as exc:
                 errors.append(PackError(file, f"area {area}, category {code}", None, exc.reason))
+    return errors + _light_rules(file, data.get("light"))
+
+
+def _light_rules(file: str, light: Any) -> list[PackError]:
+    """The light's shares of a limit used: each above 0, yellow before red (the deadline watch warns at yellow;
+    one at or after the red would never warn)."""
+    shares = {k: v for k, v in light.items() if isinstance(v, int | float) and not isinstance(v, bool)} \
+        if isinstance(light, Mapping) else {}
+    errors = [PackError(file, f"light {name}", None, f"{share} is not above 0: a share of the limit used")
+              for name, share in shares.items() if share <= 0]
+    yellow, red = shares.get("yellow", 0.8), shares.get("red", 1.0)
+    if not errors and yellow >= red:
+        errors.append(PackError(file, "light yellow", None,
+                                f"{yellow} is not below red's {red}: the yellow light warns before the red"))
     return errors
 
 

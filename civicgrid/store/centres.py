@@ -3,6 +3,8 @@
 Loaded from ``city.json``'s ``centres`` (`civicgrid city load`) or `PUT /centres/{id}`; every write checks the
 whole tree again, so a prefix outside its parent or a second top is refused with the centre named, never
 stored. The centre a case belongs to is `centre_of_cell` in SQL (the feed triggers use the same function).
+Every change — added, changed, removed — writes its audit record in the same transaction
+(civicgrid/store/centre_audit.py); a centre is removed only when nothing belongs to it any more.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from civicgrid.domain.centres import Centre, CentreLevel, CentreTree, InvalidCentres
+from civicgrid.store import centre_audit
 
 COLUMNS = "id, name, name_en, level, cell_prefix, parent_id"
 
@@ -45,8 +48,24 @@ def centre_from(data: Mapping[str, Any]) -> Centre:
                   data.get("parent_id"))
 
 
-def upsert_centres(conn: psycopg.Connection, centres: Iterable[Mapping[str, Any]]) -> int:
-    """Insert or update centres (by id), in one transaction, after checking the tree they make with the rest."""
+class CentreInUse(Exception):
+    """A centre that something still belongs to (child centres, departments, users, cases): not removed."""
+
+
+def _fields(centre: Centre, name_en: str | None) -> dict[str, Any]:
+    return {"id": centre.id, "name": centre.name, "name_en": name_en, "level": centre.level.value,
+            "cell_prefix": centre.cell_prefix, "parent_id": centre.parent_id}
+
+
+def _stored(conn: psycopg.Connection, centre_id: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(f"SELECT {COLUMNS} FROM centres WHERE id = %s", (centre_id,)).fetchone()
+
+
+def upsert_centres(conn: psycopg.Connection, centres: Iterable[Mapping[str, Any]], *, actor: str = "unknown",
+                   reason: str | None = None) -> int:
+    """Insert or update centres (by id), in one transaction, after checking the tree they make with the rest; each
+    one added or changed gets its audit record (by `actor`, with `reason`), one written again unchanged none."""
     new = [(centre_from(c), c.get("name_en")) for c in centres]
     with conn.transaction():
         conn.execute("LOCK TABLE centres IN SHARE ROW EXCLUSIVE MODE")  # two loads cannot each pass the check
@@ -56,13 +75,61 @@ def upsert_centres(conn: psycopg.Connection, centres: Iterable[Mapping[str, Any]
         # Parents first, so that each row's parent exists when it is written.
         depth = {"city": 0, "district": 1, "street": 2}
         for centre, name_en in sorted(new, key=lambda pair: depth[pair[0].level.value]):
+            before = _stored(conn, centre.id)
             conn.execute(
                 "INSERT INTO centres (id, name, name_en, level, cell_prefix, parent_id) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
                 "name_en = excluded.name_en, level = excluded.level, cell_prefix = excluded.cell_prefix, "
                 "parent_id = excluded.parent_id",
                 (centre.id, centre.name, name_en, centre.level.value, centre.cell_prefix, centre.parent_id))
+            centre_audit.record(conn, centre.id, actor=actor, before=before, after=_fields(centre, name_en),
+                                reason=reason)
     return len(new)
+
+
+def _named(what: str, ids: list[str], total: int) -> str:
+    shown = ", ".join(ids) + (", …" if total > len(ids) else "")
+    return f"{total} {what}{'' if total == 1 else 's'} ({shown})"
+
+
+def _belongings(conn: psycopg.Connection, centre_id: str) -> list[str]:
+    """What still belongs to the centre, in words (each kind with its count and up to five ids)."""
+    out: list[str] = []
+    for what, sql in (("child centre", "SELECT id FROM centres WHERE parent_id = %s ORDER BY id"),
+                      ("department", "SELECT id FROM departments WHERE centre_id = %s ORDER BY id"),
+                      ("user", "SELECT username FROM users WHERE centre_id = %s ORDER BY username")):
+        ids = [r[0] for r in conn.execute(sql, (centre_id,)).fetchall()]
+        if ids:
+            out.append(_named(what, ids[:5], len(ids)))
+    (cases,) = conn.execute("SELECT count(*) FROM cases WHERE centre_id = %s", (centre_id,)).fetchone() or (0,)
+    if cases:
+        sample = [r[0] for r in conn.execute("SELECT case_no FROM cases WHERE centre_id = %s ORDER BY reported_at "
+                                             "DESC LIMIT 3", (centre_id,)).fetchall()]
+        out.append(_named("case", [str(x) for x in sample], cases) + " that it handles or handled (transfer an open "
+                   "one to another centre; a closed case keeps the centre that handled it)")
+    return out
+
+
+def delete_centre(conn: psycopg.Connection, centre_id: str, *, actor: str, reason: str | None = None) -> bool:
+    """Remove a centre that nothing belongs to any more, with its audit record; False when there is no such centre.
+    Raises CentreInUse naming what still belongs to it (child centres, departments, users, cases)."""
+    with conn.transaction():
+        conn.execute("LOCK TABLE centres IN SHARE ROW EXCLUSIVE MODE")
+        before = _stored(conn, centre_id)
+        if before is None:
+            return False
+        still = _belongings(conn, centre_id)
+        if still:
+            raise CentreInUse(f"centre {centre_id!r} still has {', '.join(still)}: move them to another centre "
+                              "first")
+        try:
+            with conn.transaction():
+                conn.execute("DELETE FROM centres WHERE id = %s", (centre_id,))
+        except psycopg.errors.ForeignKeyViolation as exc:  # a table that names centres beyond the ones above
+            raise CentreInUse(f"centre {centre_id!r} is still named by table {exc.diag.table_name}: move those rows "
+                              "to another centre first") from None
+        centre_audit.record(conn, centre_id, actor=actor, before=before, after=None, reason=reason)
+    return True
 
 
 def case_centre(conn: psycopg.Connection, case_id: str) -> str | None:

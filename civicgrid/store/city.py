@@ -84,20 +84,21 @@ def _batches(rows: list[Any], size: int = _BATCH) -> Iterable[list[Any]]:
 
 def load_city(target: Settings | psycopg.Connection, directory: Path | str, *, progress: Progress | None = None,
               settings: Settings | None = None, broker: BrokerFiles | None = None,
-              crs: str | None = None) -> dict[str, int]:
+              crs: str | None = None, actor: str = "city load") -> dict[str, int]:
     """Import the files in `directory`; returns counts per table. Devices need `Settings`, and the broker whose
     accounts to keep in step (`broker`: the local stack's is `civicgrid.stack.mosquitto.local_broker`; None
     registers them without writing broker files). `crs`: the GeoJSON files' coordinate system (default: city.json's
     ``crs``, else WGS 84); every file is read and converted before anything is written, so a file in the wrong CRS
-    (ValueError naming it and its feature; UnknownCrs for a CRS pyproj does not know) writes nothing."""
+    (ValueError naming it and its feature; UnknownCrs for a CRS pyproj does not know) writes nothing. `actor`: who
+    the centres' audit records name for the centres this adds or changes (the CLI: ``cli:LOGIN``)."""
     files = read_city_files(Path(directory), crs)
     if isinstance(target, Settings):
         settings = target
         with connect(target.db) as conn:
-            counts = _load(conn, files, progress or (lambda *a: None))
+            counts = _load(conn, files, progress or (lambda *a: None), actor)
             conn.commit()
     else:
-        counts = _load(target, files, progress or (lambda *a: None))
+        counts = _load(target, files, progress or (lambda *a: None), actor)
         if not target.autocommit:
             target.commit()
     city = files.city
@@ -137,10 +138,10 @@ def read_city_files(directory: Path, crs: str | None = None) -> CityFiles:
                      geo("addresses.geojson"))
 
 
-def _load(conn: psycopg.Connection, files: CityFiles, progress: Progress) -> dict[str, int]:
+def _load(conn: psycopg.Connection, files: CityFiles, progress: Progress, actor: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     city = files.city
-    counts["centres"] = upsert_centres(conn, city.get("centres", []))  # levels (docs/centres.md)
+    counts["centres"] = upsert_centres(conn, city.get("centres", []), actor=actor)  # levels (docs/centres.md)
     departments = city.get("departments", [])
     for d in departments:
         # An existing department is left as it is (the API may have renamed or reorganised it).

@@ -69,9 +69,22 @@ def _set_change(before: list[Any], after: list[Any]) -> str:
     return "; ".join(parts) or f"reordered {_short(before)} → {_short(after)}"
 
 
+def _is_collection(value: Any) -> bool:
+    """A table's mapping of names (not a row with a `code`, not a limit) or a list of plain values."""
+    if isinstance(value, Mapping):
+        return bool(value) and "code" not in value and set(value) != {"amount", "unit"}
+    return _is_set(value) and bool(value)
+
+
 def _diff(path: str, before: Any, after: Any, out: list[str]) -> None:
     if before == after:
         return
+    # A collection added or removed whole (a new area class, its cells) reads as its entries, so the record says
+    # `area_classes.core.E0102: added A`, not one JSON document; a row (a category) or a limit stays one line.
+    if before is None and _is_collection(after):
+        before = {} if isinstance(after, Mapping) else []
+    elif after is None and _is_collection(before):
+        after = {} if isinstance(before, Mapping) else []
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         for key in [*before, *(k for k in after if k not in before)]:
             _diff(f"{path}.{key}", before.get(key), after.get(key), out)

@@ -2,7 +2,8 @@
 invalid edit is refused with the words next to its field, the valid one is saved as a new version with its reason
 (seen in the page's history), and a case filed afterwards through the API gets the new limit; then the working
 calendar and the permission table, then the catalogue's rows (a new category, an existing one's condition) and the
-case-count bands and grades are edited the same way, and a category is removed (a major with minors refused)."""
+case-count bands and grades are edited the same way, a category is removed (a major with minors refused), and an
+area class (core streets: its cells, a category's class there) and the light's yellow share are set."""
 
 from __future__ import annotations
 
@@ -206,6 +207,43 @@ def test_an_admin_edits_a_category_limit_and_the_next_case_gets_it(org: Org, adm
         assert refused.status_code == 422, refused.text
         services = httpx.get(f"{console_url}/open311/v2/services.json", timeout=20).json()
         assert "E0150" not in {s["service_code"] for s in services} and "E0103" in {s["service_code"] for s in services}
+
+        # Area classes and the light: a core area over the org's street gives E0102 (class B) class A there; a
+        # prefix that is not digits is refused beside its area; fixed, with the light's yellow share, one new
+        # version whose record names the cells, the class and the share, and a case filed in the street gets
+        # class A's limit (2 clock hours) from its dispatch.
+        page.fill("#rl-area-new", "core")
+        page.click("#rl-area-add button[type=submit]")
+        page.fill("#rl-area-core-cells", "34x")
+        page.fill("#rl-area-core-new", "E0102")
+        page.click("#rl-area-core-add button[type=submit]")
+        page.select_option("#rl-ac-core-E0102-class", "A")
+        page.fill("#rl-light-yellow", "0.7")
+        page.fill("#rl-reason", "核心街道暴露垃圾按 A 类处置")
+        page.click("#rl-save button[type=submit]")
+        cells_error = page.locator("#rl-area-core .field-error[data-row='area core']")
+        cells_error.wait_for()
+        assert "area_cells item 1: String should match pattern" in cells_error.inner_text()
+        street = org.cell[:9]
+        page.fill("#rl-area-core-cells", street)
+        page.click("#rl-save button[type=submit]")
+        page.wait_for_selector(f"#rules[data-version='{version + 4}']")
+        text = page.locator(f"#rl-history tr[data-version='{version + 4}']").inner_text()
+        assert "catalogue.area_classes.core.E0102: added A" in text
+        assert f"time_limits.area_cells.core: added {street}" in text and "time_limits.light.yellow: 0.8 → 0.7" in text
+        assert page.locator("#rl-ac-core-E0102-class").input_value() == "A"
+        page.locator("#rl-area-h").locator("..").screenshot(path=str(artifacts / "console-rules-areas.png"))
+        core = call(org.users["inspector"], "POST", "/cases", json={
+            "category_code": "E0102", "description": "核心街道暴露垃圾", "lon": org.lon + 0.0005,
+            "lat": org.lat + 0.0005})
+        assert core.status_code == 201, core.text
+        assert core.json()["rules_version"] == version + 4
+        assert call(org.users["shift_leader"], "POST", f"/cases/{core.json()['id']}/file", json={}).status_code == 200
+        sent = call(org.users["dispatcher"], "POST", f"/cases/{core.json()['id']}/dispatch",
+                    json={"department_id": org.department})
+        assert sent.status_code == 200, sent.text
+        at = datetime.fromisoformat(next(e["at"] for e in sent.json()["timeline"] if e["action"] == "dispatch"))
+        assert datetime.fromisoformat(sent.json()["disposal_deadline"]) == at + timedelta(hours=2)
     finally:
         restored = call(admin, "POST", "/admin/rules", json={}, params={"reason": "测试结束，恢复默认规则"})
         assert restored.status_code in (200, 201)
@@ -216,7 +254,8 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
                                                                         token: Callable[[str], str], db,
                                                                         artifacts) -> None:
     """The centres page (a district that does not nest is refused in words, then saved; a department put under
-    it; the department table rolled up by centre on the scoring page) and the notifications page (a failed one,
+    it; the department table rolled up by centre on the scoring page; the city refused removal while the district
+    is under it, the district removed, both in the audit record) and the notifications page (a failed one,
     counted, sent again with a reason that the API records). Every centre is removed afterwards, as
     tests/integration/api/test_centres.py does, so the later tests meet none."""
     def call(method: str, path: str, **kw: object) -> httpx.Response:
@@ -241,6 +280,7 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         page.fill("#ce-name", "测试市监督指挥中心")
         page.select_option("#ce-level", "city")
         page.fill("#ce-prefix", "3415")
+        page.fill("#ce-reason", "市中心建立")
         page.click("#ce-form button[type=submit]")
         page.wait_for_selector("#ce-tree tr[data-centre='ui-city']")
         page.fill("#ce-id", "ui-district")
@@ -248,6 +288,7 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         page.select_option("#ce-level", "district")
         page.fill("#ce-prefix", "320402")
         page.select_option("#ce-parent", "ui-city")
+        page.fill("#ce-reason", "区中心接入")
         page.click("#ce-form button[type=submit]")
         refusal = page.locator("#ce-form .error")
         refusal.wait_for()
@@ -266,6 +307,28 @@ def test_an_admin_sets_up_centres_and_sends_a_failed_notification_again(org: Org
         page.select_option("#s-dept-level", "centre")
         page.wait_for_selector(".score-table tr[data-subject='ui-city']")
         assert "测试区指挥中心" in page.inner_text(".score-table")
+
+        # Removing centres: the city, with a district under it, is refused in words; the district, once its
+        # department is back at the top, is removed; each change is in the page's audit record with its reason.
+        page.goto(f"{console_url}/#/centres")
+        page.click("#ce-del-ui-city")
+        page.fill("#ce-remove-reason", "撤销市中心")
+        page.click("#ce-remove button[type=submit]")
+        refusal = page.locator("#ce-remove .error")
+        refusal.wait_for()
+        assert "1 child centre (ui-district)" in refusal.inner_text()
+        with page.expect_response(lambda r: r.request.method == "PUT" and f"/departments/{org.department}" in r.url):
+            page.select_option(f"#ce-dept-{org.department}", "")
+        page.click("#ce-del-ui-district")
+        page.fill("#ce-remove-reason", "区中心撤并")
+        page.click("#ce-remove button[type=submit]")
+        page.wait_for_selector("#centres[data-count='1']")
+        removed = page.locator("#ce-history tr[data-centre='ui-district'][data-change='removed']")
+        removed.wait_for()
+        assert admin in removed.inner_text() and "区中心撤并" in removed.inner_text()
+        added = page.locator("#ce-history tr[data-centre='ui-district'][data-change='added']").inner_text()
+        assert "cell_prefix: 341523" in added and "区中心接入" in added
+        assert axe_critical(page) == []
 
         page.goto(f"{console_url}/#/notifications")
         page.click("#nt-failed-count")

@@ -174,3 +174,61 @@ def test_centres_that_do_not_nest_are_refused_through_the_api(client: TestClient
     r = client.put("/centres/wujin", headers=as_user("api-admin"), json={
         "id": "wujin", "name": "武进区", "level": "district", "cell_prefix": "320501", "parent_id": "changzhou"})
     assert r.status_code == 422 and "wujin" in r.json()["detail"], r.text
+
+
+def test_every_centre_change_has_its_audit_record(client: TestClient, as_user, levels) -> None:
+    """Who added, changed or removed a centre, when, what before → after and why (GET /centres/history); a PUT that
+    changes nothing leaves no record, a refused one none either."""
+    admin = as_user("api-admin")
+    wujin = {"id": "wujin", "name": "武进区指挥中心", "level": "district", "cell_prefix": "320412",
+             "parent_id": "changzhou"}
+    assert client.get("/centres/history", headers=as_user("api-leader")).status_code == 403
+    try:
+        added = client.put("/centres/wujin", headers=admin, json=wujin, params={"reason": "武进区接入"})
+        assert added.status_code == 200, added.text
+        renamed = {**wujin, "name": "武进区数字城管指挥中心"}
+        assert client.put("/centres/wujin", headers=admin, json=renamed,
+                          params={"reason": "  更名  "}).status_code == 200
+        assert client.put("/centres/wujin", headers=admin, json=renamed).status_code == 200  # unchanged: no record
+        assert client.put("/centres/wujin", headers=admin, json={**renamed, "cell_prefix": "3205"}).status_code == 422
+        items = client.get("/centres/history", headers=admin, params={"centre_id": "wujin"}).json()["items"]
+        assert [(i["change"], i["actor"], i["reason"]) for i in items] == [
+            ("changed", "api:api-admin", "更名"), ("added", "api:api-admin", "武进区接入")]
+        assert items[0]["summary"] == "name: 武进区指挥中心 → 武进区数字城管指挥中心"
+        assert items[0]["before"]["name"] == "武进区指挥中心" and items[0]["after"]["name"] == "武进区数字城管指挥中心"
+        assert items[1]["before"] is None and items[1]["after"]["cell_prefix"] == "320412"
+        assert "level: district" in items[1]["summary"] and "parent_id: changzhou" in items[1]["summary"]
+
+        gone = client.delete("/centres/wujin", headers=admin, params={"reason": "并入市中心"})
+        assert gone.status_code == 200, gone.text
+        latest = client.get("/centres/history", headers=admin, params={"limit": 1}).json()["items"][0]
+        assert (latest["centre_id"], latest["change"], latest["reason"]) == ("wujin", "removed", "并入市中心")
+        assert latest["after"] is None and latest["before"]["name"] == "武进区数字城管指挥中心"
+    finally:
+        client.delete("/centres/wujin", headers=admin)
+
+
+def test_a_centre_is_deleted_only_when_nothing_belongs_to_it(client: TestClient, as_user, levels) -> None:
+    """A centre that departments, users, child centres or cases still name is refused in words naming them; an
+    empty one is deleted, and a centre that does not exist answers 404."""
+    admin = as_user("api-admin")
+    refused = client.delete("/centres/changzhou", headers=admin)
+    assert refused.status_code == 409, refused.text
+    words = refused.json()["detail"]
+    assert "2 child centres (tianning, zhonglou)" in words and "1 department (cz-gardens)" in words
+    assert "1 user (cz-dispatcher)" in words
+    case = _report(client, as_user, TIANNING[0][0])
+    refused = client.delete("/centres/tianning", headers=admin)
+    assert refused.status_code == 409
+    assert "1 department (tn-sanitation)" in refused.json()["detail"]
+    assert "2 users (tn-dispatcher, tn-leader)" in refused.json()["detail"]
+    assert "case" in refused.json()["detail"] and "transfer" in refused.json()["detail"]
+    assert client.get("/cases/" + case["id"], headers=admin).json()["centre_id"] == "tianning"
+    assert {c["id"] for c in client.get("/centres", headers=admin).json()} >= {"changzhou", "tianning"}
+    assert client.delete("/centres/nowhere", headers=admin).status_code == 404
+    street = {"id": "tn-street", "name": "天宁某街道", "level": "street", "cell_prefix": "320402001",
+              "parent_id": "tianning"}
+    assert client.put("/centres/tn-street", headers=admin, json=street).status_code == 200
+    assert client.delete("/centres/tn-street", headers=as_user("api-leader")).status_code == 403
+    assert client.delete("/centres/tn-street", headers=admin).status_code == 200
+    assert "tn-street" not in {c["id"] for c in client.get("/centres", headers=admin).json()}

@@ -97,3 +97,24 @@ def test_a_calendar_and_a_roles_change_read_as_what_was_added_and_removed(client
             "working_calendar.periods: added 14:30-18:00; removed 14:00-17:30"]
     finally:
         assert client.post("/admin/rules", headers=admin, json={}, params={"reason": "restore"}).status_code == 201
+
+
+def test_an_area_class_and_a_light_change_read_as_the_cells_categories_and_shares(client: TestClient,
+                                                                                 as_user: Headers) -> None:
+    """What the console's area-class and light editors send: a new area class reads as its cells and each
+    category's class there, not as one JSON document; a share as before → after."""
+    admin = as_user("api-admin")
+    shipped = shipped_pack().content
+    tables = {"catalogue": {**shipped["catalogue"], "area_classes": {"core": {"E0102": "A"}}},
+              "time_limits": {**shipped["time_limits"], "area_cells": {"core": ["341523001"]},
+                              "light": {"yellow": 0.7, "red": 1.0}}}
+    try:
+        loaded = client.post("/admin/rules", headers=admin, json=tables, params={"reason": "核心街道"})
+        assert loaded.status_code == 201, loaded.text
+        entry = client.get("/admin/rules/history", headers=admin, params={"limit": 1}).json()["items"][0]
+        assert sorted(entry["summary"].splitlines()) == [
+            "catalogue.area_classes.core.E0102: added A",
+            "time_limits.area_cells.core: added 341523001",
+            "time_limits.light.yellow: 0.8 → 0.7"]
+    finally:
+        assert client.post("/admin/rules", headers=admin, json={}, params={"reason": "restore"}).status_code == 201

@@ -253,3 +253,14 @@ def test_area_classes_and_cells_that_are_wrong_are_named(tmp_path: Path) -> None
         ("time_limits.yaml", "area core", "area_cells item 1"),
         ("time_limits.yaml", "area core, category X01", None)]
     assert "'G' is not one of" in errors[0].message and errors[1].message == "E0177 is not in the catalogue"
+
+
+def test_light_shares_out_of_order_or_not_above_zero_are_named(tmp_path: Path) -> None:
+    """The console edits the light's shares: a yellow that comes at or after the red, or a share of 0, is refused at
+    its row (the deadline watch warns at the yellow share; a red before it would never warn)."""
+    limits = dict(shipped_pack().content["time_limits"])
+    errors = _errors(tmp_path, time_limits={**limits, "light": {"yellow": 1.2, "red": 1.0}})
+    assert [(e.row, e.message) for e in errors] == [
+        ("light yellow", "1.2 is not below red's 1.0: the yellow light warns before the red")]
+    error = _one(tmp_path / "zero", time_limits={**limits, "light": {"yellow": 0, "red": 1.0}})
+    assert (error.row, error.message) == ("light yellow", "0 is not above 0: a share of the limit used")

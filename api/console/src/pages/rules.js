@@ -2,7 +2,8 @@
 // tables, edited in place and saved as a new version with a reason (POST /admin/rules as the JSON pack,
 // docs/rules.md): a category's names, conditions, class and disposal limit (a new category, or one removed), a step's or class's
 // limit, a weight, the case-count bands and grades, the working calendar (hours, weekdays, holidays, make-up days,
-// round-the-clock duty) and who may take which action; each refusal shown in words next to its row; the workbook
+// round-the-clock duty), the light's shares, the area classes (core and general streets: their cells, their classes'
+// limits, a category's class and limit there) and who may take which action; each refusal shown in words next to its row; the workbook
 // downloaded and uploaded; who changed what, when and why (GET /admin/rules/history).
 import { useState } from 'preact/hooks';
 import { api, download } from '../api.js';
@@ -15,7 +16,6 @@ const CLASSES = ['A', 'B', 'C', 'D', 'E', 'F'];
 const STEPS = ['accept', 'verify', 'file', 'dispatch', 'check', 'close'];  // the case's order (jsonb sorts keys)
 const ROLES = ['inspector', 'operator', 'shift_leader', 'dispatcher', 'department', 'leader', 'admin'];
 
-const limitText = (l) => (l ? `${l.amount} ${t('rl.unit.' + l.unit)}` : '—');
 const errorText = (e) => [e.file, e.row, e.field ? `${t('rl.field')} ${e.field}` : null].filter(Boolean).join(', ') + `: ${e.message}`;
 
 /** The errors of one row of one file, in words, next to the field they are about. */
@@ -154,10 +154,122 @@ function Limits({ draft, edit, errors }) {
   return html`<section class="panel" aria-labelledby="rl-lim-h"><h2 id="rl-lim-h">${t('rl.limits')}</h2>
     ${table('steps', 'step', t('rl.steps'), [...STEPS.filter((n) => n in (l.steps || {})), ...Object.keys(l.steps || {}).filter((n) => !STEPS.includes(n))])}
     ${table('disposal_classes', 'disposal class', t('rl.classes'), CLASSES)}
-    ${Object.keys(l.areas || {}).length ? html`<table class="data"><caption>${t('rl.areas')}</caption><tbody>
-      ${Object.entries(l.areas).map(([area, cls]) => html`<tr><th scope="row">${area}</th>
-        <td>${Object.entries(cls).map(([k, v]) => `${k}: ${limitText(v)}`).join('; ')}</td></tr>`)}</tbody></table>` : null}
-    <p>${t('rl.light')}: ${t('light.yellow')} ${Math.round((l.light?.yellow ?? 0.8) * 100)} %, ${t('light.red')} ${Math.round((l.light?.red ?? 1) * 100)} %</p>
+    <table class="data" id="rl-light"><caption>${t('rl.light')}</caption>
+      <tbody>${['yellow', 'red'].map((n) => html`<tr data-name=${n}><th scope="row"><label for=${'rl-light-' + n}>${t('light.' + n)}</label></th>
+        <td><input id=${'rl-light-' + n} type="number" step="0.05" min="0" value=${(l.light || {})[n] ?? (n === 'yellow' ? 0.8 : 1)}
+          onInput=${(e) => setIn('light', n, e.currentTarget.value === '' ? null : Number(e.currentTarget.value))} />
+          <small>${t('rl.light_hint')}</small>
+          <${RowErrors} errors=${errors} file="time_limits.yaml" row=${'light ' + n} /></td></tr>`)}</tbody></table>
+  </section>`;
+}
+
+/** Every area class the draft names anywhere (cells, class limits, a category's class or limit there). */
+function areaNames(d) {
+  const names = [d.time_limits.area_cells, d.time_limits.areas, d.time_limits.area_categories, d.catalogue.area_classes]
+    .flatMap((m) => Object.keys(m || {}));
+  return [...new Set(names)];
+}
+
+const without = (map, key) => { const next = { ...(map || {}) }; delete next[key]; return next; };
+
+/** A category's class and own limit in one area class, as one row (catalogue `area_classes`, time_limits
+ * `area_categories`); its refusals (a code the catalogue lacks, a bad limit) beside it. */
+function AreaCategory({ area, code, d, edit, errors, onRemove }) {
+  const cls = ((d.catalogue.area_classes || {})[area] || {})[code] || '';
+  const limit = ((d.time_limits.area_categories || {})[area] || {})[code];
+  const setClass = (value) => edit((x) => {
+    const classes = { ...((x.catalogue.area_classes || {})[area] || {}) };
+    if (value) classes[code] = value; else delete classes[code];
+    x.catalogue.area_classes = { ...(x.catalogue.area_classes || {}), [area]: classes };
+  });
+  const setLimit = (value) => edit((x) => {
+    const limits = { ...((x.time_limits.area_categories || {})[area] || {}) };
+    if (value) limits[code] = value; else delete limits[code];
+    x.time_limits.area_categories = { ...(x.time_limits.area_categories || {}), [area]: limits };
+  });
+  const remove = () => { onRemove(code); edit((x) => {
+    if ((x.catalogue.area_classes || {})[area]) x.catalogue.area_classes = { ...x.catalogue.area_classes, [area]: without(x.catalogue.area_classes[area], code) };
+    if ((x.time_limits.area_categories || {})[area]) x.time_limits.area_categories = { ...x.time_limits.area_categories, [area]: without(x.time_limits.area_categories[area], code) };
+  }); };
+  const row = `area ${area}, category ${code}`;
+  const id = `rl-ac-${area}-${code}`;
+  return html`<tr data-area=${area} data-code=${code}><th scope="row" class="code">${code}</th>
+    <td><select id=${id + '-class'} aria-label=${`${area} ${code} ${t('rl.class')}`} onChange=${(e) => setClass(e.currentTarget.value)}>
+      <option value="" selected=${!cls}>${t('rl.area_no_class')}</option>
+      ${CLASSES.map((k) => html`<option value=${k} selected=${k === cls}>${k}</option>`)}</select></td>
+    <td><${LimitInput} id=${id} value=${limit} placeholder=${t('rl.by_class')} onChange=${setLimit} /></td>
+    <td><${RowErrors} errors=${errors} file="catalogue.yaml" row=${row} /><${RowErrors} errors=${errors} file="time_limits.yaml" row=${row} /></td>
+    <td><button type="button" id=${id + '-remove'} onClick=${remove}>${t('rl.remove')}</button></td></tr>`;
+}
+
+/** One area class (core streets, general streets): the cell prefixes it covers, its classes' limits there, and the
+ * categories given their own class or limit there; removed whole with everything that names it. */
+function AreaClass({ area, d, edit, errors }) {
+  const [code, setCode] = useState('');
+  const [added, setAdded] = useState([]);  // codes listed here before they get a class or a limit (not in the draft)
+  const l = d.time_limits;
+  const codes = [...new Set([...Object.keys((d.catalogue.area_classes || {})[area] || {}),
+    ...Object.keys((l.area_categories || {})[area] || {}), ...added])].sort();
+  const setCells = (cells) => edit((x) => { x.time_limits.area_cells = { ...(x.time_limits.area_cells || {}), [area]: cells }; });
+  const setClassLimit = (cls, value) => edit((x) => {
+    const limits = { ...((x.time_limits.areas || {})[area] || {}) };
+    if (value) limits[cls] = value; else delete limits[cls];
+    x.time_limits.areas = { ...(x.time_limits.areas || {}), [area]: limits };
+  });
+  const addCategory = (e) => {
+    e.preventDefault();
+    const c = code.trim().toUpperCase();
+    if (!c) return;
+    setAdded([...added.filter((x) => x !== c), c]);  // its class and limit are chosen on its row
+    setCode('');
+  };
+  const removeArea = () => edit((x) => {
+    x.time_limits.area_cells = without(x.time_limits.area_cells, area);
+    x.time_limits.areas = without(x.time_limits.areas, area);
+    x.time_limits.area_categories = without(x.time_limits.area_categories, area);
+    x.catalogue.area_classes = without(x.catalogue.area_classes, area);
+  });
+  const file = 'time_limits.yaml';
+  return html`<fieldset class="area-class" id=${'rl-area-' + area} data-area=${area}><legend>${t('rl.area')} <span class="code">${area}</span>
+      <button type="button" id=${`rl-area-${area}-remove`} onClick=${removeArea}>${t('rl.remove')}</button></legend>
+    <label for=${`rl-area-${area}-cells`}>${t('rl.area_cells')}
+      <${ListInput} id=${`rl-area-${area}-cells`} label=${`${area} ${t('rl.area_cells')}`} value=${(l.area_cells || {})[area]}
+        hint="341523001, 341523002" onChange=${setCells} /></label>
+    <${RowErrors} errors=${errors} file=${file} row=${'area ' + area} />
+    <table class="data" id=${`rl-areas-${area}`}><caption>${t('rl.area_class_limits')}</caption>
+      <tbody>${CLASSES.map((k) => html`<tr data-class=${k}><th scope="row">${k}</th>
+        <td><${LimitInput} id=${`rl-areas-${area}-${k}`} value=${((l.areas || {})[area] || {})[k]} placeholder=${t('rl.by_class')}
+          onChange=${(v) => setClassLimit(k, v)} /><${RowErrors} errors=${errors} file=${file} row=${`area ${area}, class ${k}`} /></td></tr>`)}</tbody></table>
+    <table class="data" id=${`rl-area-${area}-categories`}><caption>${t('rl.area_categories')}</caption>
+      <thead><tr><th scope="col">${t('rl.code')}</th><th scope="col">${t('rl.class')}</th><th scope="col">${t('rl.own_limit')}</th>
+        <th scope="col"><span class="sr-only">${t('rl.field')}</span></th><th scope="col"><span class="sr-only">${t('rl.remove')}</span></th></tr></thead>
+      <tbody>${codes.map((c) => html`<${AreaCategory} key=${c} area=${area} code=${c} d=${d} edit=${edit} errors=${errors}
+        onRemove=${(gone) => setAdded(added.filter((x) => x !== gone))} />`)}</tbody></table>
+    <form class="filters" id=${`rl-area-${area}-add`} onSubmit=${addCategory} aria-label=${`${area} ${t('rl.add_category')}`}>
+      <label for=${`rl-area-${area}-new`}>${t('rl.code')}<input id=${`rl-area-${area}-new`} size="6" placeholder="E0103"
+        value=${code} onInput=${(e) => setCode(e.currentTarget.value)} /></label>
+      <button type="submit">${t('rl.add_category')}</button></form>
+  </fieldset>`;
+}
+
+/** The area classes (区域类别: core and general streets, docs/rules.md "Area classes"): a case takes the class and
+ * limits of its cell's area class, the longest prefix winning. */
+function AreaClasses({ draft, edit, errors }) {
+  const [name, setName] = useState('');
+  const add = (e) => {
+    e.preventDefault();
+    const area = name.trim();
+    if (!area) return;
+    edit((x) => { x.time_limits.area_cells = { [area]: [], ...(x.time_limits.area_cells || {}) }; });
+    setName('');
+  };
+  return html`<section class="panel" aria-labelledby="rl-area-h"><h2 id="rl-area-h">${t('rl.area_classes')}</h2>
+    <p class="small">${t('rl.area_hint')}</p>
+    ${areaNames(draft).map((area) => html`<${AreaClass} key=${area} area=${area} d=${draft} edit=${edit} errors=${errors} />`)}
+    <form class="filters" id="rl-area-add" onSubmit=${add} aria-label=${t('rl.add_area')}>
+      <label for="rl-area-new">${t('rl.area')}<input id="rl-area-new" size="10" placeholder="core" value=${name}
+        onInput=${(e) => setName(e.currentTarget.value)} /></label>
+      <button type="submit">${t('rl.add_area')}</button></form>
   </section>`;
 }
 
@@ -367,6 +479,7 @@ export function RulesPage() {
     </form>
     <${Catalogue} draft=${tables} stored=${current.tables} edit=${edit} errors=${errors} />
     <${Limits} draft=${tables} edit=${edit} errors=${errors} />
+    <${AreaClasses} draft=${tables} edit=${edit} errors=${errors} />
     <${Weights} draft=${tables} edit=${edit} errors=${errors} />
     <${Calendar} draft=${tables} edit=${edit} errors=${errors} />
     <${Roles} draft=${tables} edit=${edit} errors=${errors} />
