@@ -139,9 +139,10 @@ _TILE_SQL = ("WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env
              "WHERE tile_geom IS NOT NULL) mvt")
 _TILE_COLUMNS = {"components": "code, category, name, state, department", "cells": "code, name, grid",
                  "streets": "street_id, name, road_class"}
-# Below this zoom a component is a dot of 1.5–3 px: its tile carries what colours it (category, state) and not its
-# code, name and department (a unique code per dot was most of a tile: 100,000 components in a city's view were
-# 4.7 MB of tiles, 1.1 MB with these two). The console zooms in on a click there.
+# Below this zoom a component is a dot of 1.5–3 px: its tile carries what colours it (its state) and not its code,
+# name, category and department (a unique code per dot was most of a tile: 100,000 components in a city's view were
+# 4.7 MB of tiles, 1.1 MB with category and state; every property is more for MapLibre's worker to decode before
+# the first render). The console zooms in on a click there.
 COMPONENT_DETAIL_ZOOM = 15
 COMPONENT_MIN_ZOOM = 12  # below, a city's components would be one tile of dots under a pixel apart: none sent
 
@@ -154,7 +155,7 @@ def vector_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: i
     world = 2 * EARTH_M / 2 ** z  # the tile's width in metres
     sql = _TILE_SQL.format(rows=_TILE_ROWS[layer].replace(
         "%(wide)s", "ST_Translate(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.02), -%(dx)s, -%(dy)s)"),
-        columns="category, state" if layer == "components" and z < COMPONENT_DETAIL_ZOOM else _TILE_COLUMNS[layer])
+        columns="state" if layer == "components" and z < COMPONENT_DETAIL_ZOOM else _TILE_COLUMNS[layer])
     row = conn.execute(sql, {"z": z, "x": x, "y": y, "dx": dx, "dy": dy, "layer": layer,
                              "tolerance": world / 4096 * 4}).fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""

@@ -149,7 +149,7 @@ def test_retired_components_leave_the_tiles(client: TestClient, as_user: Headers
         tile = client.get("/map/tiles/components/{}/{}/{}.pbf".format(*_tile(lon, lat, z)), headers=as_user("api-boss"))
         return mvt.layers(tile.content)["components"]
 
-    at_13 = len(drawn(13))  # below zoom 15 a tile carries category and state, no code: count the dots
+    at_13 = len(drawn(13))  # below zoom 15 a tile carries the state alone, no code: count the dots
     db.execute("UPDATE components SET retired_at = now() WHERE code = %s", (retired,))
     codes = {f["properties"]["code"] for f in drawn(16)}
     assert kept in codes and retired not in codes
