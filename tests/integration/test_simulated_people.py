@@ -134,7 +134,8 @@ def test_people_close_the_loop(db: psycopg.Connection, settings: Settings, town_
         reported = _report(base, org)
         clock = SimClock(datetime.now(UTC) - timedelta(days=1), 600.0)
         town = Town(_scenario(org), clock, base, org["admin"], PASSWORD, tmp_path / "people.json")
-        asyncio.run(_run_until_settled(town, db, org["prefix"], timeout_s=45))
+        # Settles in about 15 s on a quiet machine; CI in a slow hour ran out of 45 s before the repeat call was merged.
+        asyncio.run(_run_until_settled(town, db, org["prefix"], timeout_s=90))
     summary = town.summary()
     assert not summary["errors"], summary
 
