@@ -98,11 +98,8 @@ def link(permissions: Permissions, conn: psycopg.Connection, role: Role, actor: 
         data.update(details or {})
         report = store.Evidence(f"linked:{case_id}:{caller_id}", "report", now, None, data)
         store.add_evidence(conn, case_id, report)
-        for media_id, content_type in media:  # each its own row, shown like a handheld report's photos
-            kind = "voice" if content_type.startswith("audio/") else "photo"
-            store.add_evidence(conn, case_id, store.Evidence(
-                f"{kind}:{report.source_record_id}:{media_id}", kind, now, None,
-                {"media_id": media_id, "content_type": content_type, "report": report.source_record_id}))
+        for photo in ev.report_media(report, media):
+            store.add_evidence(conn, case_id, photo)
         row = conn.execute("SELECT case_no FROM cases WHERE id = %s", (case_id,)).fetchone()
     assert row is not None
     return Linked(case_id, str(row[0]), caller_id)

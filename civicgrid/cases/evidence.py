@@ -34,13 +34,26 @@ def media_of(conn: psycopg.Connection, media_ids: tuple[str, ...]) -> Media:
     return [(m, rows[m]) for m in dict.fromkeys(media_ids)]
 
 
+def media_kind(content_type: str) -> str:
+    """A medium's evidence kind: a voice note (audio), else a photo."""
+    return "voice" if content_type.startswith("audio/") else "photo"
+
+
 def attach_media(conn: psycopg.Connection, case_id: str, seq: int, action: Action, media: Media,
                  now: datetime) -> None:
     for media_id, content_type in media:
-        kind = "voice" if content_type.startswith("audio/") else "photo"
         store.add_evidence(conn, case_id, store.Evidence(
-            f"media:{case_id}:{seq}:{media_id}", kind, now, None,
+            f"media:{case_id}:{seq}:{media_id}", media_kind(content_type), now, None,
             {"media_id": media_id, "content_type": content_type, "action": action.value}))
+
+
+def report_media(report: store.Evidence, media: Media) -> list[store.Evidence]:
+    """A linked report's uploaded media as evidence rows of their own, named after the report, as a handheld
+    report's photos are (`photo_evidence`)."""
+    return [store.Evidence(f"{media_kind(content_type)}:{report.source_record_id}:{media_id}", media_kind(content_type),
+                           report.at, None,
+                           {"media_id": media_id, "content_type": content_type, "report": report.source_record_id})
+            for media_id, content_type in media]
 
 
 # A handheld report's media fields (device-profiles/handheld.yaml) → the evidence kind of each medium.
