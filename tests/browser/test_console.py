@@ -70,6 +70,8 @@ def test_case_flow_through_the_console(worker, gateway, provision, org: Org, con
 
     operator = new_page(org.users["operator"])
     operator.wait_for_selector("#city-map[data-rendered='true']", timeout=60_000)
+    # The first view is drawn once, complete: not redrawn as each tile and source arrives (docs/performance.md).
+    assert operator.evaluate("window.__cgMapStats().frames") == 1
     operator.wait_for_selector(".feed-status.live")
     assert axe_critical(operator) == []
 

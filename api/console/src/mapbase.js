@@ -60,10 +60,9 @@ function baseStyle(config, extra) {
   }
   layers.push(
     { id: 'cells-fill', type: 'fill', source: 'city', 'source-layer': 'cells', paint: {
-      'fill-antialias': false,  // the outline is cells-line's: one line pass less in software WebGL
+      'fill-outline-color': '#c4c8bf',  // drawn from the fill's own vertices: no line geometry to build
       'fill-color': ['step', ['coalesce', ['feature-state', 'value'], 0], '#e4ece0', 1, '#fde3a7', 3, '#f6a35b', 6, '#d9534f'],
       'fill-opacity': config.tile_url ? 0.35 : 0.75 } },
-    { id: 'cells-line', type: 'line', source: 'city', 'source-layer': 'cells', paint: { 'line-color': '#b4b9b0', 'line-width': 0.5 } },
     { id: 'streets-casing', type: 'line', source: 'city', 'source-layer': 'streets', layout: { 'line-cap': 'round' }, paint: {
       'line-color': '#c8bfa8',
       'line-width': ['match', ['get', 'road_class'], 'main', 7, 'secondary', 4.5, 2.5] } },
@@ -79,6 +78,37 @@ function baseStyle(config, extra) {
     ...((extra && extra.layers) || []),
   );
   return { version: 8, sources, layers };
+}
+
+/**
+ * Draw nothing until the first view is complete. MapLibre redraws the whole canvas whenever a tile or a source
+ * arrives; in software WebGL (a server without a GPU, the headless browser in CI) each redraw costs 70–220 ms of the
+ * CPU the tiles are still being decoded on, and an operator would only watch the map fill in piece by piece. Its
+ * render loop still runs (it is what asks for the tiles): only the painter's drawing is held. `release(done)` draws
+ * one frame and calls `done` when the map is next idle; after `maxHoldMs` the map draws whatever it has, so a tile
+ * that never comes does not keep the rest off the screen. `frames`: frames drawn until `done` (one, normally).
+ * docs/performance.md, "One frame for the first view".
+ */
+function holdPainting(map, maxHoldMs = 3000) {
+  const { painter } = map;
+  const paint = painter.render;
+  const gate = { frames: 0, open: false };
+  painter.render = function render(...args) {
+    if (!gate.open) return undefined;
+    gate.frames += 1;
+    return paint.apply(this, args);
+  };
+  const open = () => { gate.open = true; map.triggerRepaint(); };
+  const timer = setTimeout(open, maxHoldMs);
+  gate.release = (done) => {
+    clearTimeout(timer);
+    map.once('idle', () => {
+      painter.render = paint;
+      done();
+    });
+    open();
+  };
+  return gate;
 }
 
 /**
@@ -108,34 +138,32 @@ export async function createCityMap(container, { onFirstRender, extra, before } 
   map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
   map.cgConfig = config;
   map.cgOpenCases = {};
-  let frames = 0;  // drawn before the first render is complete: each costs a full redraw (software WebGL in CI)
-  const countFrame = () => { frames += 1; };
-  map.on('render', countFrame);
+  const gate = holdPainting(map);
   const counts = reloadCells(map);
   await new Promise((resolve) => (map.isStyleLoaded() ? resolve() : map.once('style.load', resolve)));
   performance.mark('map-style-loaded');
   Promise.all([counts.then(() => { if (map.cgCellsBy !== 'table') setCellValues(map, 'open_cases'); }),
     before ? before(map) : null]).catch(() => {}).then(() => {
     performance.mark('map-data');
-    map.once('idle', () => {
+    // Idle with the gate shut: every tile and source of the view is loaded. Then one frame draws them all.
+    map.once('idle', () => gate.release(() => {
       performance.mark('map-first-render');
       // The frame just drawn reaches the screen at the next commit (in software WebGL: the canvas's read-back, which
       // the next animation frame waits for). For the bench: when the first render was on screen.
       requestAnimationFrame(() => performance.mark('map-painted'));
-      map.off('render', countFrame);
       const entry = performance.getEntriesByName('map-first-render').pop();
       window.__cgMapFirstRenderMs = entry ? entry.startTime : null;
       // For benchmarks and tests: what the first render drew.
       window.__cgMapStats = () => ({
         zoom: map.getZoom(),
-        frames,
+        frames: gate.frames,
         // Below zoom 15 the tiles carry no code: a component is its position (a tile's margin repeats some).
         components: new Set(map.querySourceFeatures('city', { sourceLayer: 'components' })
           .map((f) => f.properties.code || f.geometry.coordinates.map((v) => v.toFixed(6)).join())).size,
       });
       container.dataset.rendered = 'true';
       if (onFirstRender) onFirstRender(map);
-    });
+    }));
     map.triggerRepaint();
   });
   return map;

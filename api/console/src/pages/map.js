@@ -185,7 +185,7 @@ export function MapPage({ user }) {
     setVisible(next);
     const m = mapRef.current;
     if (!m) return;
-    const ids = id === 'streets' ? ['streets', 'streets-casing'] : id === 'cells-fill' ? ['cells-fill', 'cells-line'] : [id];
+    const ids = id === 'streets' ? ['streets', 'streets-casing'] : [id];
     for (const layer of ids) if (m.getLayer(layer)) m.setLayoutProperty(layer, 'visibility', next[id] ? 'visible' : 'none');
   }
 
