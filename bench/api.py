@@ -168,15 +168,18 @@ def measure(client: httpx.Client, codes: list[str], month: datetime, list_reques
         {},
     ]
     list_ms: list[float] = []
+    by_filter: dict[str, list[float]] = {}  # which filter the slow requests were
     lit = 0  # items that came with a time-limit light (computed per open, dispatched case)
     for n in range(list_requests):
         params = {**filters[n % len(filters)], "limit": 50}
         ms, r = timed(client, "/cases", params)
         list_ms.append(ms)
+        by_filter.setdefault(",".join(sorted(filters[n % len(filters)])) or "none", []).append(ms)
         lit += sum(1 for item in r.json()["items"] if item["light"])
         if n % len(filters) == 0 and r.json()["next_cursor"]:  # and the next page of it
             ms, _ = timed(client, "/cases", {**params, "cursor": r.json()["next_cursor"]})
             list_ms.append(ms)
+            by_filter.setdefault("next page", []).append(ms)
     day = (month + timedelta(days=10)).date().isoformat()
     cold_ms, r = timed(client, "/scoring/department", {"period": "month", "day": day})
     scored = r.json()["cases"]
@@ -187,6 +190,8 @@ def measure(client: httpx.Client, codes: list[str], month: datetime, list_reques
     return {
         "case_list_p50_ms": round(statistics.median(list_ms), 2), "case_list_p99_ms": round(pct(list_ms, 0.99), 2),
         "case_list_requests": len(list_ms), "case_list_lit_items": lit,
+        "case_list_by_filter_ms": {name: {"p50": round(statistics.median(v), 2), "max": round(max(v), 2)}
+                                   for name, v in by_filter.items()},
         "scoring_p50_ms": round(statistics.median(scoring_ms), 1),
         "scoring_p99_ms": round(pct(scoring_ms, 0.99), 1), "scoring_cold_ms": round(cold_ms, 1),
         "scoring_region_p99_ms": round(pct(region_ms, 0.99), 1), "scored_cases": scored,

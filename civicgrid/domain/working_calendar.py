@@ -26,6 +26,7 @@ from civicgrid.domain.errors import DomainError
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 _KNOWN_YEARS = frozenset(d.year for d in chinese_calendar.holidays)
 _MAX_DAYS_SCANNED = 3660  # a limit that finds no working day in ten years is a data error
+_DAY = timedelta(days=1)
 
 
 class CalendarError(DomainError):
@@ -51,6 +52,8 @@ class WorkingCalendar:
     # periods, weekdays, holidays and make-up days do not apply.
     round_the_clock: bool = False
     _day_length: timedelta = field(init=False, repr=False, compare=False)
+    # Working days before each day of a year, by year, filled as years are asked (working_time_between).
+    _year_prefix: dict[int, list[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         total = timedelta()
@@ -61,6 +64,7 @@ class WorkingCalendar:
             last_end = end
             total += datetime.combine(date.min, end) - datetime.combine(date.min, start)
         object.__setattr__(self, "_day_length", timedelta(days=1) if self.round_the_clock else total)
+        object.__setattr__(self, "_year_prefix", {})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> WorkingCalendar:
@@ -145,19 +149,55 @@ class WorkingCalendar:
         raise AssertionError("unreachable: _periods_from raises when exhausted")  # pragma: no cover
 
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
-        """Working time in [start, end); zero when end is not after start."""
+        """Working time in [start, end); zero when end is not after start.
+
+        The days strictly between the first and the last are counted from per-year running totals, not walked
+        period by period: a case list lights each dispatched case by the working time since its dispatch, which
+        may be months (docs/performance.md, "The case list")."""
         _aware(start)
         _aware(end)
-        total = timedelta()
         if end <= start:
-            return total
+            return timedelta()
         if self.round_the_clock:
             return end - start
-        for s, e in self._periods_from(start):
-            if s >= end:
-                break
-            total += min(e, end) - s
+        first, last = start.astimezone(self.tz).date(), end.astimezone(self.tz).date()
+        total = self._within_day(first, start, end)
+        if last > first:
+            total += self.day_length * self._working_days(first + _DAY, last)
+            total += self._within_day(last, start, end)
         return total
+
+    def _within_day(self, day: date, start: datetime, end: datetime) -> timedelta:
+        """The working time of `day` that lies in [start, end)."""
+        total = timedelta()
+        for period_start, period_end in self.working_periods(day):
+            s, e = max(period_start, start), min(period_end, end)
+            if e > s:
+                total += e - s
+        return total
+
+    def _working_days(self, first: date, stop: date) -> int:
+        """Working days in [first, stop), from the years' running counts."""
+        if stop <= first:
+            return 0
+        before = self._year_counts(first.year)[first.timetuple().tm_yday - 1]
+        if stop.year == first.year:
+            return self._year_counts(first.year)[stop.timetuple().tm_yday - 1] - before
+        count = self._year_counts(first.year)[-1] - before
+        for year in range(first.year + 1, stop.year):
+            count += self._year_counts(year)[-1]
+        return count + self._year_counts(stop.year)[stop.timetuple().tm_yday - 1]
+
+    def _year_counts(self, year: int) -> list[int]:
+        """Working days of `year` before each of its days (index 0 = 1 January), and the year's total last."""
+        counts = self._year_prefix.get(year)
+        if counts is None:
+            counts = [0]
+            first = date(year, 1, 1)
+            for n in range(date(year, 12, 31).timetuple().tm_yday):
+                counts.append(counts[-1] + self.is_working_day(first + n * _DAY))
+            self._year_prefix[year] = counts
+        return counts
 
 
 def parse_period(text: str) -> tuple[time, time]:

@@ -271,3 +271,27 @@ def test_resuming_a_stored_deadline_agrees_with_the_paused_deadline(s: datetime,
 def test_a_pause_never_brings_the_deadline_forward(s: datetime, limit: Limit, p: datetime, m: int) -> None:
     pause = (p, p + timedelta(minutes=m))
     assert deadline(s, limit, CAL, [pause]) >= deadline(s, limit, CAL)
+
+
+def _walked(cal: WorkingCalendar, start: datetime, end: datetime) -> timedelta:
+    """Working time in [start, end) summed period by period, day by day: what working_time_between counts faster."""
+    total, day = timedelta(), start.astimezone(cal.tz).date()
+    while day <= end.astimezone(cal.tz).date():
+        for s, e in cal.working_periods(day):
+            if min(e, end) > max(s, start):
+                total += min(e, end) - max(s, start)
+        day += timedelta(days=1)
+    return total
+
+
+CITY_CAL = WorkingCalendar.from_mapping({"periods": ["09:00-12:00", "13:30-18:00"], "weekdays": [1, 2, 3, 4, 5, 6],
+                                         "holidays": ["2025-12-31", "2026-01-02"], "workdays": ["2026-01-04"]})
+spans = st.datetimes(min_value=datetime(2022, 6, 1), max_value=datetime(2028, 6, 1),
+                     timezones=st.sampled_from([CHINA_TZ, UTC]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([CAL, CITY_CAL]), spans, spans)
+def test_working_time_between_equals_the_walk(cal: WorkingCalendar, a: datetime, b: datetime) -> None:
+    """Across years, holidays, make-up days (in and beyond chinese-calendar's years) and zones."""
+    assert cal.working_time_between(a, b) == (_walked(cal, a, b) if b > a else timedelta())
