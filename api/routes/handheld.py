@@ -13,9 +13,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from fastapi.security import HTTPBasicCredentials
 
-from api.auth import HandheldDevice, handheld_device, http_basic, require, require_or_handheld
+from api.auth import HandheldDevice, handheld_device, require, require_or_handheld
 from api.deps import Ctx, Db
 from api.errors import ApiError, not_found
 from api.queries import patrol as patrol_queries
@@ -57,11 +56,12 @@ def pair(request: Request, ctx: Ctx, db: Db, body: PairingIn, user: Supervisor) 
 
 
 @router.get("/me", summary="The handheld's own device id and inspector (the app's check that its pairing works)",
-            responses={400: {"description": "not a handheld's credentials"}})
-def me(user: Handheld, device: Annotated[HTTPBasicCredentials | None, Depends(http_basic)]) -> HandheldMe:
-    if device is None:  # an inspector's own login: not a handheld
-        raise ApiError(400, "not-a-handheld", "send the handheld's device id and secret (HTTP Basic)")
-    return HandheldMe(device_id=device.username, inspector=user.display_name or user.username,
+            responses={401: {"description": "not a handheld's device id and secret (HTTP Basic)"}})
+def me(device: Device) -> HandheldMe:
+    # The device's own credentials, checked: an inspector's login or API key is not a handheld, and a Basic header
+    # beside it is not taken at its word.
+    user = device.inspector
+    return HandheldMe(device_id=device.device_id, inspector=user.display_name or user.username,
                       responsibility_grid_id=user.responsibility_grid_id)
 
 

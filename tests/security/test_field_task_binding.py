@@ -132,3 +132,23 @@ def test_a_task_brings_the_case_place_and_photos_which_only_the_tasked_handheld_
     assert get(r.json()["id"], tasked, "t" * 32).status_code == 404
     assert get(reported, tasked, "wrong" * 7).status_code == 401
     assert get(reported, None, None, **operator).status_code == 401
+
+
+def test_handheld_me_names_only_a_device_whose_credentials_it_checked(client: TestClient, org: dict[str, int],
+                                                                     db: psycopg.Connection) -> None:
+    """The app's pairing check answers with the device id of verified credentials. An inspector's API key beside a
+    Basic header naming any device (its secret wrong) was answered with that device id (the Basic user name was
+    echoed unchecked)."""
+    from api.api_keys import new_api_key
+
+    tag = uuid.uuid4().hex[:6]
+    phone, other = f"hh-me-{tag}", f"hh-me-other-{tag}"
+    insert_device(db, phone, "handheld", "handheld", hash_secret("p" * 32), inspector_user_id=org["api-inspector"])
+    insert_device(db, other, "handheld", "handheld", hash_secret("q" * 32), inspector_user_id=org["api-inspector"])
+    mine = client.get("/handhelds/me", auth=(phone, "p" * 32))
+    assert mine.status_code == 200 and mine.json()["device_id"] == phone, mine.text
+    _, key = new_api_key(db, org["api-inspector"], f"me-{tag}", ("api",))
+    for auth in ((other, "wrong"), (f"invented-{tag}", "wrong")):
+        r = client.get("/handhelds/me", auth=auth, headers={"X-Api-Key": key})
+        assert r.status_code == 401, r.text
+    assert client.get("/handhelds/me", headers={"X-Api-Key": key}).status_code == 401
