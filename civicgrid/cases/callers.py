@@ -34,3 +34,13 @@ def add_caller(conn: psycopg.Connection, case_id: str, caller: Caller, *, linked
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def same_transfer(conn: psycopg.Connection, case_id: str, caller: Caller) -> int | None:
+    """The caller row already on the case for the same transfer (the same body and its reference), if `caller` is a
+    transfer: a transfer names itself, so seeing it again is a repeat, not a second person to tell."""
+    if caller.channel != "transfer" or not caller.account_id:
+        return None
+    row = conn.execute("SELECT id FROM case_callers WHERE case_id = %s AND channel = 'transfer' AND name = %s "
+                       "AND account_id = %s ORDER BY id LIMIT 1", (case_id, caller.name, caller.account_id)).fetchone()
+    return None if row is None else int(row[0])

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from civicgrid.cases import evidence as ev
 from civicgrid.cases import repository as store
-from civicgrid.cases.callers import Caller, add_caller
+from civicgrid.cases.callers import Caller, add_caller, same_transfer
 from civicgrid.cases.errors import CaseRefused
 from civicgrid.domain.case_state import TERMINAL, Action, Role
 from civicgrid.domain.permissions import Permissions
@@ -91,6 +91,11 @@ def link(permissions: Permissions, conn: psycopg.Connection, role: Role, actor: 
         case = store.lock_case(conn, case_id)  # CaseNotFound; the lock orders a link against a close
         if case.state in TERMINAL:
             raise LinkRefused(f"case {case_id} is {case.state.value}: file the report as a new case")
+        row = conn.execute("SELECT case_no FROM cases WHERE id = %s", (case_id,)).fetchone()
+        assert row is not None
+        known = same_transfer(conn, case_id, caller)
+        if known is not None:  # the same transfer again (a second click, a re-sent form): that link
+            return Linked(case_id, str(row[0]), known)
         media = ev.media_of(conn, media_ids)  # UnknownReference: upload with POST /media first
         caller_id = add_caller(conn, case_id, caller, linked=True)
         data = {k: v for k, v in {"linked": True, "channel": caller.channel, "by": actor,
@@ -100,6 +105,4 @@ def link(permissions: Permissions, conn: psycopg.Connection, role: Role, actor: 
         store.add_evidence(conn, case_id, report)
         for photo in ev.report_media(report, media):
             store.add_evidence(conn, case_id, photo)
-        row = conn.execute("SELECT case_no FROM cases WHERE id = %s", (case_id,)).fetchone()
-    assert row is not None
     return Linked(case_id, str(row[0]), caller_id)

@@ -106,6 +106,11 @@ def test_a_transfer_and_a_leaders_instruction_are_linked_with_their_body_referen
         "channel": "transfer", "from_body": "县12345政务服务热线", "reference": "ZB-2026-000777",
         "caller_phone": "0564-8888888", "callback": True, "description": "群众反映门口堆物"})
     assert r.status_code == 200, r.text
+    # The same transfer again (a second click, a re-sent form) is that link: no second caller, no second report.
+    again = client.post(link, headers=as_user("api-operator"), json={
+        "channel": "transfer", "from_body": "县12345政务服务热线", "reference": "ZB-2026-000777",
+        "caller_phone": "0564-8888888", "callback": True, "description": "群众反映门口堆物"})
+    assert again.status_code == 200 and again.json() == r.json(), again.text
     r = client.post(link, headers=as_user("api-boss"), json={
         "channel": "leader", "leader": "孙县长", "description": "请尽快清理"})
     assert r.status_code == 200, r.text
