@@ -27,7 +27,7 @@ import orjson
 import yaml
 
 from civicgrid.cases.duplicates import DuplicateRule
-from civicgrid.cases.pack_check import TABLES, PackError
+from civicgrid.cases.pack_check import TABLES, PackError, limits_in_catalogue
 from civicgrid.cases.pack_duties import catalogue_problems
 from civicgrid.cases.rules import Rules
 from civicgrid.domain.catalogue import Catalogue
@@ -106,11 +106,12 @@ def from_tables(tables: Mapping[str, Any], source: str) -> RulePack:
         rules = build_rules(content)
     except DomainError as exc:  # the checks above are meant to leave nothing for this
         raise InvalidPack([PackError("pack", None, None, str(exc))]) from exc
+    errors = limits_in_catalogue(content["time_limits"], rules.catalogue)
     if "responsibility" in content:
-        errors = [PackError("responsibility.yaml", row, field, message)
-                  for row, field, message in catalogue_problems(content["responsibility"], rules.catalogue)]
-        if errors:
-            raise InvalidPack(errors)
+        errors += [PackError("responsibility.yaml", row, field, message)
+                   for row, field, message in catalogue_problems(content["responsibility"], rules.catalogue)]
+    if errors:
+        raise InvalidPack(errors)
     return RulePack(content, source, rules)
 
 

@@ -32,6 +32,7 @@ from civicgrid.cases.pack_duties import (
 from civicgrid.domain.case_state import Action
 from civicgrid.domain.catalogue import (
     OTHER_MINOR,
+    Catalogue,
     CatalogueFile,
     CategoryCode,
     InvalidCategoryCode,
@@ -247,6 +248,22 @@ def _limits_rules(file: str, data: Mapping[str, Any]) -> list[PackError]:
             except InvalidCategoryCode as exc:
                 errors.append(PackError(file, f"area {area}, category {code}", None, exc.reason))
     return errors + _light_rules(file, data.get("light"))
+
+
+def limits_in_catalogue(data: Mapping[str, Any], catalogue: Catalogue) -> list[PackError]:
+    """A category's own limit (everywhere, or in an area) for a category the pack's catalogue does not have would
+    never apply: a category removed from the catalogue and left in the limits, say."""
+    errors: list[PackError] = []
+    categories = data.get("categories")
+    by_area = data.get("area_categories")
+    named = [(f"category {code}", code) for code in (categories if isinstance(categories, Mapping) else ())]
+    for area, limits in by_area.items() if isinstance(by_area, Mapping) else ():
+        named += [(f"area {area}, category {code}", code) for code in (limits if isinstance(limits, Mapping) else ())]
+    for row, code in named:
+        if str(code) not in catalogue:
+            errors.append(PackError("time_limits.yaml", row, None, f"{code} is not in the catalogue: its limit would "
+                                    "never apply"))
+    return errors
 
 
 def _light_rules(file: str, light: Any) -> list[PackError]:

@@ -264,3 +264,15 @@ def test_light_shares_out_of_order_or_not_above_zero_are_named(tmp_path: Path) -
         ("light yellow", "1.2 is not below red's 1.0: the yellow light warns before the red")]
     error = _one(tmp_path / "zero", time_limits={**limits, "light": {"yellow": 0, "red": 1.0}})
     assert (error.row, error.message) == ("light yellow", "0 is not above 0: a share of the limit used")
+
+
+def test_a_limit_left_for_a_category_the_catalogue_no_longer_has_is_named(tmp_path: Path) -> None:
+    """E0102 removed from the catalogue, its own limit (everywhere and in an area) left behind: never applied."""
+    tables = _by_area()
+    catalogue = tables["catalogue"]
+    catalogue["categories"] = [c for c in catalogue["categories"] if c["code"] != "E0102"]  # type: ignore[index]
+    tables["time_limits"]["categories"] = {"E0102": {"amount": 1, "unit": "hours"}}  # type: ignore[index]
+    errors = _errors(tmp_path, **tables)
+    assert [(e.file, e.row, e.message) for e in errors] == [
+        ("time_limits.yaml", "category E0102", "E0102 is not in the catalogue: its limit would never apply"),
+        ("time_limits.yaml", "area core, category E0102", "E0102 is not in the catalogue: its limit would never apply")]
