@@ -100,6 +100,7 @@ function holdPainting(map, maxHoldMs = 3000) {
   };
   const open = () => { gate.open = true; map.triggerRepaint(); };
   const timer = setTimeout(open, maxHoldMs);
+  map.once('remove', () => clearTimeout(timer));  // the page left before the first view was in
   gate.release = (done) => {
     clearTimeout(timer);
     map.once('idle', () => {
