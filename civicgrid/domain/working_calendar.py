@@ -153,7 +153,7 @@ class WorkingCalendar:
 
         The days strictly between the first and the last are counted from per-year running totals, not walked
         period by period: a case list lights each dispatched case by the working time since its dispatch, which
-        may be months (docs/performance.md, "The case list")."""
+        may be months (docs/performance.md, "One frame for the first view, and the case list's lights")."""
         _aware(start)
         _aware(end)
         if end <= start:
