@@ -35,6 +35,9 @@ from streams.health import WorkerHealth, serve
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
+# Idempotent, as the gateways' producers (gateway/service.py): after a broker restart librdkafka resends what was in
+# flight, and the broker keeps each partition's records once and in order (an alarm's raise before its clear).
+PRODUCER: dict[str, Any] = {"acks": "all", "enable.idempotence": True, "linger.ms": 2, "log_level": 3}
 
 
 class StreamWorker:
@@ -45,7 +48,7 @@ class StreamWorker:
         self.settings = settings
         self.geo = GeoResolver(settings)
         self.pool = ConnectionPool(settings.db.url.get_secret_value(), min_size=1, max_size=4, open=False)
-        self.producer = Producer(clients.librdkafka(settings.kafka, {"linger.ms": 2, "log_level": 3}))
+        self.producer = Producer(clients.librdkafka(settings.kafka, PRODUCER))
         self.dead_letters = DeadLetters(self.producer, s.app_id)
         self.cases = CaseService(RuleBook(settings.rules_dir, loaded_by="worker"))  # docs/rules.md
         self.clock = PlatformClock.from_settings(settings.clock)  # the deadline watch's "now" (civicgrid/clock.py)
