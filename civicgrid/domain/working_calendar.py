@@ -180,10 +180,11 @@ class WorkingCalendar:
         """Working days in [first, stop), from the years' running counts."""
         if stop <= first:
             return 0
-        before = self._year_counts(first.year)[first.timetuple().tm_yday - 1]
+        counts = self._year_counts(first.year)
+        before = counts[first.timetuple().tm_yday - 1]
         if stop.year == first.year:
-            return self._year_counts(first.year)[stop.timetuple().tm_yday - 1] - before
-        count = self._year_counts(first.year)[-1] - before
+            return counts[stop.timetuple().tm_yday - 1] - before
+        count = counts[-1] - before
         for year in range(first.year + 1, stop.year):
             count += self._year_counts(year)[-1]
         return count + self._year_counts(stop.year)[stop.timetuple().tm_yday - 1]
