@@ -62,10 +62,7 @@ class Gateway:
         self.ingestor = Ingestor(load_profiles(settings.profiles_dir), self.registry.get, gw,
                                  on_command_ack=self._on_device_answer)
         self.producer = Producer(clients.librdkafka(settings.kafka, {
-            "acks": "all",
-            # No duplicate and no reordering when librdkafka resends after a broker restart (a resent batch
-            # behind a newer one would replay readings to the alarm rules).
-            "enable.idempotence": True,
+            **clients.IDEMPOTENT,
             "linger.ms": gw.kafka_linger_ms,
             "message.timeout.ms": 0,  # retry until delivered: never drop an accepted message
             "queue.buffering.max.messages": 200_000,

@@ -35,9 +35,7 @@ from streams.health import WorkerHealth, serve
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
-# Idempotent, as the gateways' producers (gateway/service.py): after a broker restart librdkafka resends what was in
-# flight, and the broker keeps each partition's records once and in order (an alarm's raise before its clear).
-PRODUCER: dict[str, Any] = {"acks": "all", "enable.idempotence": True, "linger.ms": 2, "log_level": 3}
+PRODUCER: dict[str, Any] = {**clients.IDEMPOTENT, "linger.ms": 2, "log_level": 3}  # as the gateways'
 
 
 class StreamWorker:

@@ -58,7 +58,7 @@ class CarrierGateway:
         self.registry = DeviceRegistry(settings.db, settings.gateway.registry_refresh_s)
         self.bindings = Bindings(settings.db, c.binding_cache_s)
         self.producer = Producer(clients.librdkafka(settings.kafka, {
-            "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+            **clients.IDEMPOTENT, "linger.ms": 5,
             "message.timeout.ms": int(c.kafka_timeout_s * 1000), "log_level": 3}))
         self.metrics = CollectorRegistry()
         self.downlink = Downlink(settings, self.registry, self.producer, self.metrics)

@@ -74,8 +74,7 @@ class Gb28181Gateway:
             raise ValueError(f"gb28181.profiles {missing}: each must be a device profile with an event channel")
         self.validators: dict[str, Validator] = {p: compile_channel(profiles[p].channels["event"]) for p in g.profiles}
         self.producer = Producer(clients.librdkafka(settings.kafka, {
-            "acks": "all", "enable.idempotence": True, "linger.ms": g.kafka_linger_ms, "message.timeout.ms": 0,
-            "log_level": 3}))
+            **clients.IDEMPOTENT, "linger.ms": g.kafka_linger_ms, "message.timeout.ms": 0, "log_level": 3}))
         self.nonces = digest.Nonces(os.urandom(32), g.nonce_ttl_s)
         self.registrations = Registrations(g.keepalive_interval_s, g.keepalive_misses)
         self.catalogs = Catalogs(g.catalog_timeout_s)

@@ -52,8 +52,7 @@ class Jt808Gateway:
             for p in j.profiles}
         self.max_future = timedelta(seconds=settings.gateway.max_clock_future_s)
         self.producer = Producer(clients.librdkafka(settings.kafka, {
-            "acks": "all",
-            "enable.idempotence": True,  # a resend after a broker restart neither duplicates nor reorders
+            **clients.IDEMPOTENT,
             "linger.ms": j.kafka_linger_ms,
             "message.timeout.ms": 0,  # retry until delivered: the terminal's answer waits
             "queue.buffering.max.messages": 200_000,
