@@ -50,10 +50,13 @@ def attach_media(conn: psycopg.Connection, case_id: str, seq: int, action: Actio
 def report_media(report: store.Evidence, media: Media) -> list[store.Evidence]:
     """A linked report's uploaded media as evidence rows of their own, named after the report, as a handheld
     report's photos are (`photo_evidence`)."""
-    return [store.Evidence(f"{media_kind(content_type)}:{report.source_record_id}:{media_id}", media_kind(content_type),
-                           report.at, None,
-                           {"media_id": media_id, "content_type": content_type, "report": report.source_record_id})
-            for media_id, content_type in media]
+    rows = []
+    for media_id, content_type in media:
+        kind = media_kind(content_type)
+        rows.append(store.Evidence(f"{kind}:{report.source_record_id}:{media_id}", kind, report.at, None,
+                                   {"media_id": media_id, "content_type": content_type,
+                                    "report": report.source_record_id}))
+    return rows
 
 
 # A handheld report's media fields (device-profiles/handheld.yaml) → the evidence kind of each medium.
